@@ -1,0 +1,177 @@
+/*
+ * client.c - the client side of the control protocol (see client.h).
+ * Blocking I/O: labctl is a one-shot program and labtui polls the fd
+ * before it reads.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "labd/client.h"
+#include "labd/proto.h"
+
+struct client_conn {
+	int	 fd;
+	long	 next_id;
+	char	*buf;
+	size_t	 len, cap;
+};
+
+const char *
+client_socket_path(const char *explicit_path)
+{
+	const char	*env;
+
+	if (explicit_path != NULL && *explicit_path != '\0')
+		return explicit_path;
+	if ((env = getenv(LABD_SOCKET_ENV)) != NULL && *env != '\0')
+		return env;
+	return LABD_DEFAULT_SOCKET;
+}
+
+struct client_conn *
+client_open(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct client_conn	*c;
+	int			 fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path %s is too long", path);
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		snprintf(err, errlen, "cannot connect to labd at %s: %s%s",
+		    path, strerror(errno), errno == ENOENT ||
+		    errno == ECONNREFUSED ? " (is labd running? -s or "
+		    LABD_SOCKET_ENV " names another socket)" : "");
+		close(fd);
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+void
+client_close(struct client_conn *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+int
+client_fd(const struct client_conn *c)
+{
+	return c->fd;
+}
+
+json_t *
+client_read(struct client_conn *c, char *err, size_t errlen)
+{
+	json_error_t	 jerr;
+	json_t		*msg;
+	char		*nl;
+	ssize_t		 n;
+
+	while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
+		if (c->cap - c->len < 65536) {
+			char	*p = realloc(c->buf, c->cap + 65536);
+
+			if (p == NULL) {
+				snprintf(err, errlen, "out of memory");
+				return NULL;
+			}
+			c->buf = p;
+			c->cap += 65536;
+		}
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "labd closed the connection%s%s",
+			    n ? ": " : "", n ? strerror(errno) : "");
+			return NULL;
+		}
+		c->len += n;
+	}
+	msg = json_loadb(c->buf, nl - c->buf, 0, &jerr);
+	c->len -= nl + 1 - c->buf;
+	memmove(c->buf, nl + 1, c->len);
+	if (msg == NULL)
+		snprintf(err, errlen, "labd sent a line that is not JSON: %s",
+		    jerr.text);
+	return msg;
+}
+
+json_t *
+client_call(struct client_conn *c, const char *cmd, json_t *args,
+    client_event_cb cb, void *arg, char *err, size_t errlen)
+{
+	json_t	*req, *msg;
+	char	*s;
+	size_t	 len, off = 0;
+	long	 id = ++c->next_id;
+
+	req = json_pack("{s:I,s:s,s:O}", "id", (json_int_t)id, "cmd", cmd,
+	    "args", args ? args : json_object());
+	s = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (s == NULL) {
+		snprintf(err, errlen, "cannot encode the request");
+		return NULL;
+	}
+	len = strlen(s);
+	s[len++] = '\n';	/* json_dumps left room: it NUL-terminated */
+	while (off < len) {
+		ssize_t	n = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "cannot send to labd: %s",
+			    strerror(errno));
+			free(s);
+			return NULL;
+		}
+		off += n;
+	}
+	free(s);
+	for (;;) {
+		json_t	*rid;
+
+		if ((msg = client_read(c, err, errlen)) == NULL)
+			return NULL;
+		if (json_object_get(msg, "event") != NULL) {
+			if (cb != NULL)
+				cb(arg, json_string_value(json_object_get(msg,
+				    "event")), json_object_get(msg, "data"));
+			json_decref(msg);
+			continue;
+		}
+		rid = json_object_get(msg, "id");
+		if (json_is_integer(rid) && json_integer_value(rid) == id)
+			return msg;
+		/* A reply with id null: labd refused the request outright. */
+		if (json_is_null(rid) || rid == NULL)
+			return msg;
+		json_decref(msg);
+	}
+}

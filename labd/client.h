@@ -1,0 +1,33 @@
+/*
+ * client.h - the client side of the control protocol, shared by labctl
+ * and labtui: connect, send a request, read its reply (event lines that
+ * arrive meanwhile are handed to a callback or dropped).
+ */
+#ifndef LABD_CLIENT_H
+#define LABD_CLIENT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct client_conn;
+typedef void (*client_event_cb)(void *arg, const char *kind, json_t *data);
+
+/* The socket: explicit path, else $LABD_SOCKET, else the default. */
+const char		*client_socket_path(const char *explicit_path);
+struct client_conn	*client_open(const char *path, char *err, size_t errlen);
+void			 client_close(struct client_conn *);
+int			 client_fd(const struct client_conn *);
+/*
+ * Send {"id":N,"cmd":cmd,"args":args} (args borrowed, may be NULL) and
+ * wait for the reply with that id.  Returns the whole reply object (new
+ * reference) or NULL with err set when the connection failed.
+ */
+json_t			*client_call(struct client_conn *, const char *cmd,
+			    json_t *args, client_event_cb, void *arg,
+			    char *err, size_t errlen);
+/* Read one line (reply or event) without sending; NULL on EOF/error. */
+json_t			*client_read(struct client_conn *, char *err,
+			    size_t errlen);
+
+#endif /* LABD_CLIENT_H */

@@ -1,0 +1,91 @@
+/*
+ * cmd.c - the control protocol's command table.  Each entry names the
+ * command, its handler and its help; "help" on the socket is printed from
+ * this table, so adding a command here is all it takes to document it.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+
+static void	cmd_status(const struct req *, json_t *);
+static void	cmd_help(const struct req *, json_t *);
+
+static const struct cmd cmds[] = {
+	{ "status", cmd_status,
+	  "daemon version, uptime, accelerator, VMs running/total" },
+	{ "help", cmd_help, "this table" },
+	{ "template.import", cmd_template_import,
+	  "{name, path}: register a template from a profile .ini or a disk"
+	  " image (qcow2, raw, vmdk, vdi, vhdx); a new version each time" },
+	{ "template.list", cmd_template_list, "every template version" },
+	{ "course.create", cmd_course_create,
+	  "{name, template, roster, roster_name}: one VM a student, started;"
+	  " the reply holds the generated passwords, shown only once" },
+	{ "course.list", cmd_course_list, "courses with their VM counts" },
+	{ "course.access", cmd_course_access,
+	  "{course}: the access sheet, one row a student" },
+	{ "vm.list", cmd_vm_list, "{course?}: one object a VM" },
+	{ "vm.start", cmd_vm_start, "{vm, wait?}: start, reply when ready" },
+	{ "vm.stop", cmd_vm_stop,
+	  "{vm, force?}: ACPI powerdown (or quit with force), reply when"
+	  " stopped" },
+	{ "vm.reset", cmd_vm_reset,
+	  "{vm}: a fresh overlay from the template, same slot, ports and"
+	  " credentials; reply when ready" },
+};
+
+const struct cmd *
+cmd_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+const struct cmd *
+cmd_table(size_t *n)
+{
+	*n = sizeof(cmds) / sizeof(cmds[0]);
+	return cmds;
+}
+
+/* A string argument, or NULL when absent or not a string. */
+const char *
+arg_str(json_t *args, const char *key)
+{
+	return json_string_value(json_object_get(args, key));
+}
+
+static void
+cmd_help(const struct req *r, json_t *args)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		json_object_set_new(o, cmds[i].name, json_string(cmds[i].help));
+	reply_ok(r, o);
+}
+
+static void
+cmd_status(const struct req *r, json_t *args)
+{
+	int	total, running;
+
+	total = vm_count(&running);
+	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:i,s:i,s:s,s:s,s:s,"
+	    "s:i}",
+	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
+	    "pid", (int)getpid(),
+	    "uptime", (json_int_t)((now_ms() - labd->started_ms) / 1000),
+	    "accel", vmm_accel_name(labd->accel),
+	    "accel_note", labd->accel_note,
+	    "vms_total", total, "vms_running", running,
+	    "state_dir", labd->cfg.state_dir, "socket", labd->cfg.socket,
+	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
+	    "jobs", workers_pending(labd->workers)));
+}

@@ -1,0 +1,111 @@
+/*
+ * cmd_vm.c - the VM commands: list, start, stop, reset.  The work itself
+ * is vm.c's; these check the arguments, log who asked, and let vm.c reply
+ * when the VM has reached the state asked for.
+ */
+#include <string.h>
+
+#include "labd/labd.h"
+
+
+void
+cmd_vm_list(const struct req *r, json_t *args)
+{
+	const char	*course = arg_str(args, "course");
+	struct vm	*vm;
+	json_t		*a = json_array();
+
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		if (course == NULL || strcmp(vm->course, course) == 0)
+			json_array_append_new(a, vm_to_json(vm));
+	if (course != NULL && json_array_size(a) == 0) {
+		sqlite3_stmt	*st = db_prepare("SELECT 1 FROM courses"
+		    " WHERE name = ?");
+		int		 found;
+
+		sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (!found) {
+			json_decref(a);
+			reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not"
+			    " found", course);
+			return;
+		}
+	}
+	reply_ok(r, a);
+}
+
+/* The VM named by args.vm, or an error reply and NULL. */
+static struct vm *
+vm_arg(const struct req *r, json_t *args, const char *cmd)
+{
+	const char	*name = arg_str(args, "vm");
+	struct vm	*vm;
+
+	if (name == NULL) {
+		reply_err(r, LABD_E_BAD_REQUEST, "%s needs \"vm\"", cmd);
+		return NULL;
+	}
+	if ((vm = vm_find(name)) == NULL) {
+		reply_err(r, LABD_E_NOT_FOUND, "vm \"%.80s\" not found"
+		    " (labctl list shows them)", name);
+		return NULL;
+	}
+	return vm;
+}
+
+/* With "wait": false the reply comes at once, not when the VM gets there. */
+static int
+arg_wait(json_t *args)
+{
+	json_t	*w = json_object_get(args, "wait");
+
+	return w == NULL || json_is_true(w);
+}
+
+void
+cmd_vm_start(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.start");
+
+	if (vm == NULL)
+		return;
+	db_event(r->uid, "vm.start", vm->name, "%s", "");
+	vm_op_start(vm, arg_wait(args) ? r : NULL);
+	if (!arg_wait(args))
+		reply_ok(r, vm_to_json(vm));
+}
+
+void
+cmd_vm_stop(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.stop");
+
+	if (vm == NULL)
+		return;
+	db_event(r->uid, "vm.stop", vm->name, "%s",
+	    json_is_true(json_object_get(args, "force")) ? "force" : "");
+	vm_op_stop(vm, json_is_true(json_object_get(args, "force")),
+	    arg_wait(args) ? r : NULL);
+	if (!arg_wait(args))
+		reply_ok(r, vm_to_json(vm));
+}
+
+void
+cmd_vm_reset(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.reset");
+
+	if (vm == NULL)
+		return;
+	if (vm->busy) {
+		reply_err(r, LABD_E_BUSY, "%s: another operation is running"
+		    " on it; try again in a moment", vm->name);
+		return;
+	}
+	db_event(r->uid, "vm.reset", vm->name, "hard: fresh overlay");
+	vm_op_reset(vm, arg_wait(args) ? r : NULL);
+	if (!arg_wait(args))
+		reply_ok(r, vm_to_json(vm));
+}

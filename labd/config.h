@@ -1,0 +1,108 @@
+/*
+ * config.h - labd's inputs from files: labd.ini, template profiles and
+ * course rosters.  Every error names the file, the line and the field.
+ */
+#ifndef LABD_CONFIG_H
+#define LABD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/vmm.h"
+#include "portforward/portforward.h"
+
+#define LABD_ERRLEN		1024
+#define LABD_MAX_PUBLISH	8
+#define LABD_MAX_PUBLIC_IPS	2
+#define LABD_NAMELEN		33	/* 32 characters and NUL */
+
+enum labd_netmode {
+	LABD_NET_USER = 0,
+	LABD_NET_BRIDGE,
+};
+
+struct labd_config {
+	char			 path[PATH_MAX];	/* the file read, "" for defaults */
+	/* [labd] */
+	char			 state_dir[PATH_MAX];	/* default /var/lib/labd */
+	char			 run_dir[PATH_MAX];	/* default /run/labd */
+	char			 socket[PATH_MAX];	/* default run_dir/labd.sock */
+	char			 group[64];		/* socket group, default labadmin (skipped if absent) */
+	int			 workers;		/* parallel VM operations, default 4 */
+	/* [network] */
+	enum labd_netmode	 net_mode;		/* default user */
+	char			 public_ips[LABD_MAX_PUBLIC_IPS][PF_IPLEN];
+	int			 npublic_ips;		/* default 1: 127.0.0.1 */
+	char			 bridge[16];		/* default labbr0 */
+	char			 subnet[64];		/* default 10.77.0.0/16 */
+	/* [publish] */
+	struct pf_service	 publish[LABD_MAX_PUBLISH];
+	int			 npublish;		/* default: ssh = first public ip:22000 */
+	/* [vmm] */
+	char			 qemu[PATH_MAX];	/* default qemu-system-x86_64 */
+	char			 qemu_img[PATH_MAX];	/* default qemu-img */
+	enum vmm_accel		 accel;			/* default auto */
+	char			 runas[64];		/* -runas user when root, default nobody */
+};
+
+/* config.c */
+void	config_defaults(struct labd_config *);
+/*
+ * Read labd.ini over the defaults.  Unknown sections or keys, bad values,
+ * a [publish] IP that is not one of public_ips: -1 with err as
+ * "labd.ini line 12: [publish] ssh: port 70000 is out of range".
+ */
+int	config_load(const char *path, struct labd_config *, char *err, size_t errlen);
+
+/* profile.c */
+#define LABD_MAX_GUEST_PORTS	8
+struct template_profile {
+	char		path[PATH_MAX];		/* the profile file */
+	char		disk[PATH_MAX];		/* absolute, resolved against the profile's folder */
+	char		kernel[PATH_MAX];	/* "" when booting from disk */
+	char		initrd[PATH_MAX];
+	char		append[1024];
+	char		firmware[8];		/* bios | uefi */
+	unsigned	memory_mb;		/* memory = 128M | 1G | 512 (MiB) */
+	unsigned	vcpus;
+	char		guest_names[LABD_MAX_GUEST_PORTS][PF_NAMELEN];
+	uint16_t	guest_ports[LABD_MAX_GUEST_PORTS];
+	size_t		nguest;			/* publish = ssh:22, http:80 */
+	char		ready_line[128];	/* optional: a serial line that means "booted" */
+};
+void	profile_defaults(struct template_profile *);
+/* [template] disk, memory, vcpus, publish, kernel, initrd, append, firmware, ready_line. */
+int	profile_load(const char *path, struct template_profile *, char *err, size_t errlen);
+
+/* roster.c */
+struct roster_entry {
+	char	id[LABD_NAMELEN];	/* login name: [a-z_][a-z0-9_-]{0,31} */
+	char	name[128];		/* free text, may hold quotes and commas */
+	char	email[256];		/* may be empty */
+	char	ssh_key[8192];		/* one OpenSSH public key line, may be empty */
+	int	line;			/* line in the file, for messages */
+};
+struct roster {
+	struct roster_entry	*v;
+	size_t			 n;
+};
+/*
+ * Parse roster CSV text (RFC 4180 quoting; header "id,name,email,ssh_key"
+ * required, columns in any order, extra unknown columns are an error).
+ * fname names the text in messages.  Every bad row is reported, one per
+ * line of err ("roster.csv line 4: id: '../x' is not a valid login name"),
+ * and on any error nothing is returned.  Duplicate ids are errors.
+ */
+int	roster_parse(const char *text, size_t len, const char *fname,
+	    struct roster *, char *err, size_t errlen);
+int	roster_load(const char *path, struct roster *, char *err, size_t errlen);
+void	roster_free(struct roster *);
+
+/* names.c */
+/* Names that become paths or arguments: [a-z][a-z0-9-]{0,31}, no "--", no trailing '-'. */
+int	name_valid(const char *);
+/* Student ids: [a-z_][a-z0-9_-]{0,31}, not a system account (root, daemon, labd, ...). */
+int	login_valid(const char *);
+
+#endif /* LABD_CONFIG_H */

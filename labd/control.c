@@ -1,0 +1,471 @@
+/*
+ * control.c - the control socket: JSON lines over a UNIX socket.
+ *
+ * The peer's identity comes from SO_PEERCRED, never from the message.  A
+ * malformed request gets an error reply; an oversized line or a client
+ * that does not read its replies is disconnected.  Neither ever stalls
+ * another client or the daemon: reads and writes are non-blocking and
+ * output is buffered per client.
+ *
+ * Replies to long operations are sent later, from a kept copy of the
+ * request that names the client by id: if the client has gone by then,
+ * the reply is dropped.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/epoll.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+
+#define CONTROL_MAX_OUT	(16 * 1024 * 1024)	/* unread replies before we drop */
+
+struct client {
+	uint64_t	 id;
+	int		 fd;
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	char		*in;
+	size_t		 inlen, incap;
+	char		*out;
+	size_t		 outlen, outcap;
+	int		 subscribed;
+	struct client	*next;
+};
+
+static int		 listen_fd = -1;
+static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static gid_t		 admin_gid = (gid_t)-1;
+static struct client	*clients;
+static uint64_t		 next_client_id;
+
+static void	client_free(struct client *);
+
+static struct client *
+client_by_id(uint64_t id)
+{
+	struct client	*c;
+
+	for (c = clients; c != NULL; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* May this uid drive labd?  root, our own user, or a member of the group. */
+static int
+client_allowed(uid_t uid, gid_t gid)
+{
+	struct passwd	 pw, *pwp;
+	char		 buf[4096];
+	gid_t		 groups[256];
+	int		 ngroups = 256, i;
+
+	if (uid == 0 || uid == geteuid())
+		return 1;
+	if (admin_gid == (gid_t)-1)
+		return 0;
+	if (gid == admin_gid)
+		return 1;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
+		return 0;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) == -1)
+		return 0;
+	for (i = 0; i < ngroups; i++)
+		if (groups[i] == admin_gid)
+			return 1;
+	return 0;
+}
+
+static void
+client_write_ready(struct loop *l, struct client *c)
+{
+	ssize_t	n;
+
+	while (c->outlen > 0) {
+		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			client_free(c);
+			return;
+		}
+		memmove(c->out, c->out + n, c->outlen - n);
+		c->outlen -= n;
+	}
+	loop_mod_fd(l, c->fd, EPOLLIN | (c->outlen ? EPOLLOUT : 0));
+}
+
+static void
+client_send(struct client *c, json_t *msg)
+{
+	char	*s;
+	size_t	 len;
+
+	if ((s = json_dumps(msg, JSON_COMPACT)) == NULL)
+		fatalx("json_dumps");
+	len = strlen(s);
+	if (c->outlen + len + 1 > CONTROL_MAX_OUT) {
+		log_warnx("client %llu (uid %u) does not read its replies,"
+		    " dropped", (unsigned long long)c->id, (unsigned)c->uid);
+		free(s);
+		client_free(c);
+		return;
+	}
+	if (c->outlen + len + 1 > c->outcap) {
+		c->outcap = (c->outlen + len + 1) * 2;
+		c->out = xrealloc(c->out, c->outcap);
+	}
+	memcpy(c->out + c->outlen, s, len);
+	c->out[c->outlen + len] = '\n';
+	c->outlen += len + 1;
+	free(s);
+	client_write_ready(labd->loop, c);
+}
+
+struct req *
+req_keep(const struct req *r)
+{
+	struct req	*k = xcalloc(1, sizeof(*k));
+
+	*k = *r;
+	k->id = r->id ? json_incref(r->id) : NULL;
+	return k;
+}
+
+void
+req_free(struct req *r)
+{
+	if (r == NULL)
+		return;
+	json_decref(r->id);
+	free(r);
+}
+
+static void
+reply_send(const struct req *r, json_t *msg)
+{
+	struct client	*c = client_by_id(r->client);
+
+	json_object_set(msg, "id", r->id ? r->id : json_null());
+	if (c != NULL)
+		client_send(c, msg);
+	json_decref(msg);
+}
+
+void
+reply_ok(const struct req *r, json_t *result)
+{
+	json_t	*msg = json_object();
+
+	json_object_set_new(msg, "ok", json_true());
+	json_object_set_new(msg, "result", result ? result : json_object());
+	reply_send(r, msg);
+}
+
+void
+reply_err(const struct req *r, const char *code, const char *fmt, ...)
+{
+	json_t	*msg = json_object();
+	char	 text[2048];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	json_object_set_new(msg, "ok", json_false());
+	json_object_set_new(msg, "error", json_pack("{s:s,s:s}", "code", code,
+	    "message", text));
+	reply_send(r, msg);
+}
+
+void
+control_event(const char *kind, json_t *data)
+{
+	struct client	*c, *next;
+	json_t		*msg = json_pack("{s:s,s:o}", "event", kind, "data",
+			    data ? data : json_object());
+
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;	/* client_send may free c */
+		if (c->subscribed)
+			client_send(c, msg);
+	}
+	json_decref(msg);
+}
+
+static void
+control_hello(const struct req *r, json_t *args)
+{
+	reply_ok(r, json_pack("{s:i,s:s}", "protocol", LABD_PROTO_VERSION,
+	    "version", LABD_VERSION));
+}
+
+static void
+control_subscribe(const struct req *r, json_t *args)
+{
+	struct client	*c = client_by_id(r->client);
+
+	if (c != NULL)
+		c->subscribed = 1;
+	reply_ok(r, NULL);
+}
+
+/* Commands about the connection itself rather than the lab. */
+static const struct cmd control_cmds[] = {
+	{ "hello", control_hello, "protocol and daemon version" },
+	{ "events.subscribe", control_subscribe,
+	  "receive state changes and progress as {\"event\":...} lines" },
+};
+
+static void
+control_dispatch(struct client *c, const char *line, size_t len)
+{
+	json_error_t	 jerr;
+	json_t		*msg, *args;
+	const char	*name;
+	const struct cmd *cmd = NULL;
+	struct req	 r = { .client = c->id, .uid = c->uid, .pid = c->pid };
+	size_t		 i;
+
+	if ((msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL || !json_is_object(msg)) {
+		reply_err(&r, LABD_E_BAD_REQUEST, "request is not a JSON"
+		    " object: %s", msg ? "wrong type" : jerr.text);
+		json_decref(msg);
+		return;
+	}
+	r.id = json_object_get(msg, "id");
+	if (r.id != NULL && !json_is_integer(r.id) && !json_is_string(r.id)) {
+		r.id = NULL;
+		reply_err(&r, LABD_E_BAD_REQUEST, "id must be a number or a"
+		    " string");
+		goto done;
+	}
+	name = json_string_value(json_object_get(msg, "cmd"));
+	args = json_object_get(msg, "args");
+	if (name == NULL) {
+		reply_err(&r, LABD_E_BAD_REQUEST, "request has no \"cmd\""
+		    " string");
+		goto done;
+	}
+	if (args != NULL && !json_is_object(args)) {
+		reply_err(&r, LABD_E_BAD_REQUEST, "\"args\" must be an"
+		    " object");
+		goto done;
+	}
+	for (i = 0; i < sizeof(control_cmds) / sizeof(control_cmds[0]); i++)
+		if (strcmp(control_cmds[i].name, name) == 0)
+			cmd = &control_cmds[i];
+	if (cmd == NULL)
+		cmd = cmd_find(name);
+	if (cmd == NULL) {
+		reply_err(&r, LABD_E_UNKNOWN, "unknown command \"%.64s\"",
+		    name);
+		goto done;
+	}
+	log_debug("uid %u: %s", (unsigned)c->uid, name);
+	if (args == NULL)
+		args = json_object();
+	else
+		json_incref(args);
+	cmd->fn(&r, args);
+	json_decref(args);
+done:
+	json_decref(msg);
+}
+
+static void
+client_read(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct client	*c = arg;
+	uint64_t	 id = c->id;
+	ssize_t		 n;
+	char		*nl;
+
+	if (events & EPOLLOUT) {
+		client_write_ready(l, c);
+		if (client_by_id(id) == NULL)
+			return;
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if (c->incap - c->inlen < 65536) {
+		c->incap = c->incap ? c->incap * 2 : 65536;
+		c->in = xrealloc(c->in, c->incap);
+	}
+	n = recv(fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_free(c);
+		return;
+	}
+	c->inlen += n;
+	/* Dispatch every complete line; a handler may free the client. */
+	while ((c = client_by_id(id)) != NULL &&
+	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
+		size_t	len = nl - c->in;
+		char	*line = xmalloc(len + 1);
+
+		memcpy(line, c->in, len);
+		line[len] = '\0';
+		memmove(c->in, nl + 1, c->inlen - len - 1);
+		c->inlen -= len + 1;
+		if (len > 0)
+			control_dispatch(c, line, len);
+		free(line);
+	}
+	if (c != NULL && c->inlen > LABD_MAX_LINE) {
+		struct req	r = { .client = c->id };
+
+		reply_err(&r, LABD_E_BAD_REQUEST, "request longer than %d"
+		    " bytes, connection closed", LABD_MAX_LINE);
+		if ((c = client_by_id(id)) != NULL) {
+			client_write_ready(l, c);
+			if ((c = client_by_id(id)) != NULL)
+				client_free(c);
+		}
+	}
+}
+
+static void
+client_free(struct client *c)
+{
+	struct client	**cp;
+
+	for (cp = &clients; *cp != NULL; cp = &(*cp)->next) {
+		if (*cp == c) {
+			*cp = c->next;
+			break;
+		}
+	}
+	loop_del_fd(labd->loop, c->fd);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static void
+control_accept(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct client	*c;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	int		 cfd;
+
+	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("SO_PEERCRED");
+		close(cfd);
+		return;
+	}
+	if (!client_allowed(cred.uid, cred.gid)) {
+		const char	*msg = "{\"id\":null,\"ok\":false,\"error\":"
+		    "{\"code\":\"denied\",\"message\":\"this user may not"
+		    " drive labd (not root, not in the socket's group)\"}}\n";
+
+		log_warnx("uid %u refused on the control socket",
+		    (unsigned)cred.uid);
+		(void)!send(cfd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(cfd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->id = ++next_client_id;
+	c->fd = cfd;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->pid = cred.pid;
+	if (loop_add_fd(l, cfd, EPOLLIN, client_read, c) == -1) {
+		log_warn("epoll add client");
+		close(cfd);
+		free(c);
+		return;
+	}
+	c->next = clients;
+	clients = c;
+}
+
+int
+control_listen(const char *path, const char *group, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct group		*gr;
+	int			 fd, probe;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errf(err, errlen, "socket path %s is longer than %zu bytes",
+		    path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	/* A socket that answers belongs to a running labd: never steal it. */
+	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			errf(err, errlen, "another labd is listening on %s",
+			    path);
+			return -1;
+		}
+		close(probe);
+	}
+	unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, 64) == -1) {
+		errf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (group != NULL && *group != '\0' && (gr = getgrnam(group)) != NULL) {
+		admin_gid = gr->gr_gid;
+		if (chown(path, (uid_t)-1, admin_gid) == -1)
+			log_warn("chown %s to group %s", path, group);
+	} else if (group != NULL && *group != '\0')
+		log_info("group %s does not exist: only root and uid %u may"
+		    " use %s", group, (unsigned)geteuid(), path);
+	if (chmod(path, 0660) == -1)
+		log_warn("chmod %s", path);
+	if (loop_add_fd(labd->loop, fd, EPOLLIN, control_accept, NULL) == -1) {
+		errf(err, errlen, "epoll: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	listen_fd = fd;
+	snprintf(listen_path, sizeof(listen_path), "%s", path);
+	return 0;
+}
+
+void
+control_close(void)
+{
+	while (clients != NULL)
+		client_free(clients);
+	if (listen_fd != -1) {
+		loop_del_fd(labd->loop, listen_fd);
+		close(listen_fd);
+		unlink(listen_path);
+		listen_fd = -1;
+	}
+}

@@ -1,0 +1,165 @@
+/*
+ * db.c - the state store: one SQLite database in WAL mode with foreign
+ * keys on.  It holds the desired state (what exists, what should run);
+ * labd reconciles the host to it.  The schema is created on first open
+ * and its version kept in meta, so a later labd can migrate it.
+ *
+ * Only the loop's thread touches the database.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "labd/labd.h"
+
+#define DB_SCHEMA_VERSION	1
+
+static const char *db_schema =
+"CREATE TABLE IF NOT EXISTS meta("
+"  key TEXT PRIMARY KEY, value TEXT);"
+"CREATE TABLE IF NOT EXISTS templates("
+"  id INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL,"
+"  dir TEXT NOT NULL, disk TEXT NOT NULL, kernel TEXT, initrd TEXT,"
+"  append TEXT, firmware TEXT NOT NULL DEFAULT 'bios',"
+"  memory_mb INTEGER NOT NULL, vcpus INTEGER NOT NULL,"
+"  publish TEXT NOT NULL, ready_line TEXT, source TEXT, sha256 TEXT,"
+"  created INTEGER NOT NULL, UNIQUE(name, version));"
+"CREATE TABLE IF NOT EXISTS courses("
+"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+"  template_id INTEGER NOT NULL REFERENCES templates(id),"
+"  internet INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+"CREATE TABLE IF NOT EXISTS students("
+"  id INTEGER PRIMARY KEY,"
+"  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
+"  login TEXT NOT NULL, name TEXT NOT NULL, email TEXT, ssh_key TEXT,"
+"  pw_hash TEXT, UNIQUE(course_id, login));"
+"CREATE TABLE IF NOT EXISTS vms("
+"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+"  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
+"  student_id INTEGER NOT NULL REFERENCES students(id) ON DELETE CASCADE,"
+"  slot INTEGER NOT NULL UNIQUE,"
+"  desired TEXT NOT NULL DEFAULT 'running'"
+"    CHECK (desired IN ('running', 'stopped')),"
+"  generation INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL);"
+"CREATE TABLE IF NOT EXISTS ports("
+"  id INTEGER PRIMARY KEY,"
+"  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,"
+"  service TEXT NOT NULL, listen_ip TEXT NOT NULL, port INTEGER NOT NULL,"
+"  guest_port INTEGER NOT NULL, UNIQUE(listen_ip, port));"
+"CREATE TABLE IF NOT EXISTS events("
+"  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, uid INTEGER,"
+"  kind TEXT NOT NULL, subject TEXT, detail TEXT);";
+
+static sqlite3	*db;
+
+int
+db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
+{
+	char	*msg = NULL;
+	char	 sql[128];
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		errf(err, errlen, "cannot open database %s: %s", path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	/* WAL: a crash leaves either the old or the new transaction. */
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
+	    &msg) != SQLITE_OK ||
+	    sqlite3_exec(db, db_schema, NULL, NULL, &msg) != SQLITE_OK) {
+		errf(err, errlen, "database %s: %s", path, msg);
+		sqlite3_free(msg);
+		goto fail;
+	}
+	snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO meta VALUES"
+	    "('schema', '%d');", DB_SCHEMA_VERSION);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		errf(err, errlen, "database %s: %s", path, msg);
+		sqlite3_free(msg);
+		goto fail;
+	}
+	*out = db;
+	return 0;
+fail:
+	sqlite3_close(db);
+	db = NULL;
+	return -1;
+}
+
+/* A statement that must prepare: a failure is a bug in our SQL. */
+sqlite3_stmt *
+db_prepare(const char *sql)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		fatalx("sql: %s: %s", sqlite3_errmsg(db), sql);
+	return st;
+}
+
+int
+db_exec(const char *sql)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warnx("sql: %s: %s", msg, sql);
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_begin(void)
+{
+	return db_exec("BEGIN IMMEDIATE;");
+}
+
+int
+db_commit(void)
+{
+	return db_exec("COMMIT;");
+}
+
+void
+db_rollback(void)
+{
+	db_exec("ROLLBACK;");
+}
+
+const char *
+db_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char	*s = sqlite3_column_text(st, col);
+
+	return s ? (const char *)s : "";
+}
+
+/* The append-only log of who did what, when. */
+void
+db_event(uid_t uid, const char *kind, const char *subject, const char *fmt,
+    ...)
+{
+	sqlite3_stmt	*st;
+	va_list		 ap;
+	char		 detail[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	st = db_prepare("INSERT INTO events(ts, uid, kind, subject, detail)"
+	    " VALUES (?, ?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("event log: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+}

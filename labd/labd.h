@@ -1,0 +1,200 @@
+/*
+ * labd.h - labd's internal header: the daemon's shared types and the
+ * prototypes of each file, grouped by file.  vmm/ and portforward/ are
+ * reached only through their public headers.
+ */
+#ifndef LABD_LABD_H
+#define LABD_LABD_H
+
+#include <sys/types.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "labd/config.h"
+#include "labd/proto.h"
+
+#define LABD_VERSION	"0.1.0"
+#define LABD_VMNAMELEN	(2 * LABD_NAMELEN + 1)
+
+#ifndef __dead
+#define __dead	__attribute__((__noreturn__))
+#endif
+#define PRINTFLIKE(a, b) __attribute__((__format__(__printf__, a, b)))
+
+/* log.c */
+void	log_init(int foreground, int verbose);
+void	log_warn(const char *, ...) PRINTFLIKE(1, 2);
+void	log_warnx(const char *, ...) PRINTFLIKE(1, 2);
+void	log_info(const char *, ...) PRINTFLIKE(1, 2);
+void	log_debug(const char *, ...) PRINTFLIKE(1, 2);
+__dead void fatal(const char *, ...) PRINTFLIKE(1, 2);
+__dead void fatalx(const char *, ...) PRINTFLIKE(1, 2);
+
+/* util.c */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xasprintf(const char *, ...) PRINTFLIKE(1, 2);
+void	 errf(char *err, size_t errlen, const char *, ...) PRINTFLIKE(3, 4);
+int	 mkdir_p(const char *path, mode_t mode);
+int	 rm_rf(const char *path);
+int	 file_exists(const char *path);
+char	*file_read(const char *path, size_t max, size_t *len, char *err,
+	    size_t errlen);
+int	 file_write_atomic(const char *path, const void *buf, size_t len,
+	    mode_t mode, char *err, size_t errlen);
+int	 file_copy(const char *from, const char *to, mode_t mode, char *err,
+	    size_t errlen);
+int	 run_capture(char *const argv[], char *out, size_t outlen, char *err,
+	    size_t errlen);
+int64_t	 now_ms(void);
+
+/* loop.c: an epoll event loop with file handlers and timers */
+struct loop;
+typedef void	(*loop_fd_cb)(struct loop *, int fd, uint32_t events, void *arg);
+/* Return the delay in ms until the next call, or -1 to remove the timer. */
+typedef int	(*loop_timer_cb)(struct loop *, void *arg);
+struct loop	*loop_new(void);
+void		 loop_free(struct loop *);
+int		 loop_add_fd(struct loop *, int fd, uint32_t events, loop_fd_cb,
+		    void *arg);
+int		 loop_mod_fd(struct loop *, int fd, uint32_t events);
+void		 loop_del_fd(struct loop *, int fd);
+long long	 loop_add_timer(struct loop *, int ms, loop_timer_cb, void *arg);
+void		 loop_del_timer(struct loop *, long long id);
+void		 loop_run(struct loop *);
+void		 loop_stop(struct loop *);
+
+/* worker.c: slow work (qemu-img, spawning QEMU, SSH probes) off the loop */
+struct job {
+	void		(*run)(struct job *);	/* in a worker thread */
+	void		(*done)(struct job *);	/* back in the loop's thread */
+	struct job	*next;
+};
+struct workers;
+struct workers	*workers_new(struct loop *, int nthreads);
+void		 workers_submit(struct workers *, struct job *);
+int		 workers_pending(struct workers *);
+
+/* db.c: the SQLite state store */
+int		 db_open(const char *path, sqlite3 **, char *err, size_t errlen);
+sqlite3_stmt	*db_prepare(const char *sql);
+int		 db_exec(const char *sql);
+int		 db_begin(void);
+int		 db_commit(void);
+void		 db_rollback(void);
+const char	*db_text(sqlite3_stmt *, int col);
+void		 db_event(uid_t uid, const char *kind, const char *subject,
+		    const char *fmt, ...) PRINTFLIKE(4, 5);
+
+/* control.c: the control socket */
+struct req {
+	uint64_t	 client;	/* client id, looked up again at reply time */
+	json_t		*id;		/* the request's id, echoed back */
+	uid_t		 uid;		/* from SO_PEERCRED */
+	pid_t		 pid;
+};
+int		 control_listen(const char *path, const char *group, char *err,
+		    size_t errlen);
+void		 control_close(void);
+struct req	*req_keep(const struct req *);
+void		 req_free(struct req *);
+/* Both take result/the message and free a kept req when done with it. */
+void		 reply_ok(const struct req *, json_t *result);
+void		 reply_err(const struct req *, const char *code, const char *,
+		    ...) PRINTFLIKE(3, 4);
+void		 control_event(const char *kind, json_t *data);
+
+/* cmd.c: the command table */
+struct cmd {
+	const char	*name;
+	void		(*fn)(const struct req *, json_t *args);
+	const char	*help;
+};
+const struct cmd *cmd_find(const char *name);
+const struct cmd *cmd_table(size_t *n);
+const char	*arg_str(json_t *args, const char *key);
+
+/* cmd_template.c */
+void	cmd_template_import(const struct req *, json_t *);
+void	cmd_template_list(const struct req *, json_t *);
+/* cmd_course.c */
+void	cmd_course_create(const struct req *, json_t *);
+void	cmd_course_list(const struct req *, json_t *);
+void	cmd_course_access(const struct req *, json_t *);
+/* cmd_vm.c */
+void	cmd_vm_list(const struct req *, json_t *);
+void	cmd_vm_start(const struct req *, json_t *);
+void	cmd_vm_stop(const struct req *, json_t *);
+void	cmd_vm_reset(const struct req *, json_t *);
+
+/* vm.c: one VM's life, driven toward the state the database wants */
+enum vm_state {
+	VM_STOPPED = 0,
+	VM_PROVISIONING,	/* disk and seed being made, QEMU starting */
+	VM_BOOTING,		/* QEMU runs, guest not answering yet */
+	VM_READY,		/* SSH answers */
+	VM_STOPPING,
+	VM_FAILED,
+};
+struct waiter;
+struct vm {
+	int64_t		 id;
+	char		 name[LABD_VMNAMELEN];
+	char		 course[LABD_NAMELEN];
+	char		 student[LABD_NAMELEN];
+	enum vm_state	 state;
+	int		 want_running;	/* the database's desired state */
+	int		 busy;		/* a worker job runs for it */
+	int		 probing;	/* an SSH probe is in flight */
+	int		 serial_seen;	/* the ready line has been seen */
+	unsigned	 gen;		/* bumped at every (re)start */
+	pid_t		 pid;
+	struct qmp	*qmp;
+	int64_t		 boot_ms;	/* when this QEMU was started or adopted */
+	int64_t		 ready_ms;
+	int64_t		 stop_deadline;	/* powerdown gives up, then quit */
+	char		 ready_line[128];
+	char		 probe_ip[64];
+	uint16_t	 probe_port;
+	char		 error[512];
+	struct waiter	*waiters;
+	struct vm	*next;
+};
+const char	*vm_state_name(enum vm_state);
+struct vm	*vm_find(const char *name);
+struct vm	*vm_list(void);
+int		 vm_load_all(char *err, size_t errlen);
+struct vm	*vm_add(int64_t id);
+void		 vm_reconcile_all(void);
+/* Operations reply to r (when not NULL) once the VM is ready / stopped. */
+void		 vm_op_start(struct vm *, const struct req *r);
+void		 vm_op_stop(struct vm *, int force, const struct req *r);
+void		 vm_op_reset(struct vm *, const struct req *r);
+json_t		*vm_to_json(const struct vm *);
+int		 vm_paths(const char *name, char *vmdir, char *rundir);
+int		 vm_count(int *running);
+
+/* keys.c: labd's management key */
+int		 keys_init(const char *state_dir, char *err, size_t errlen);
+const char	*keys_public(void);
+
+/* main.c: the daemon's one instance */
+struct labd {
+	struct labd_config	 cfg;
+	struct loop		*loop;
+	struct workers		*workers;
+	sqlite3			*db;
+	enum vmm_accel		 accel;
+	char			 accel_note[256];
+	int64_t			 started_ms;
+	int			 foreground;
+};
+extern struct labd *labd;
+
+#endif /* LABD_LABD_H */

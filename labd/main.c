@@ -1,0 +1,166 @@
+/*
+ * main.c - labd: read labd.ini, open the state, adopt the VMs that still
+ * run, listen on the control socket and run the event loop.
+ *
+ *	labd -c labd.ini [-d] [-v]
+ *
+ * Start-up is the only place that may exit on an error.
+ */
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+
+static struct labd	 labd_instance;
+struct labd		*labd = &labd_instance;
+
+static __dead void
+usage(void)
+{
+	fprintf(stderr, "usage: labd [-dv] [-c labd.ini]\n"
+	    "  -c FILE  configuration (default /etc/labd/labd.ini)\n"
+	    "  -d       stay in the foreground, log to stderr\n"
+	    "  -v       log debug messages\n");
+	exit(2);
+}
+
+static void
+on_signal(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	char	buf[128];
+
+	(void)!read(fd, buf, sizeof(buf));
+	log_info("terminating; the VMs keep running");
+	loop_stop(l);
+}
+
+/* SIGTERM and SIGINT end the loop through a pipe written by the handler. */
+static int	sig_pipe[2] = { -1, -1 };
+
+static void
+sig_handler(int sig)
+{
+	int	saved = errno;
+
+	(void)!write(sig_pipe[1], "x", 1);
+	errno = saved;
+}
+
+static void
+signals_init(void)
+{
+	struct sigaction	sa = { .sa_handler = sig_handler };
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe");
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	loop_add_fd(labd->loop, sig_pipe[0], EPOLLIN, on_signal, NULL);
+}
+
+/* One labd a state dir: a second one would fight over the same VMs. */
+static void
+lock_state(const char *state_dir)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	snprintf(path, sizeof(path), "%s/labd.lock", state_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		fatal("cannot open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		fatalx("another labd uses %s (%s is locked)", state_dir, path);
+	/* fd stays open for the life of the process. */
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*conf = "/etc/labd/labd.ini";
+	char		 err[LABD_ERRLEN], path[PATH_MAX];
+	int		 ch, foreground = 0, verbose = 0;
+
+	while ((ch = getopt(argc, argv, "c:dvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init(1, verbose);
+	config_defaults(&labd->cfg);
+	if (access(conf, F_OK) == 0 || strcmp(conf, "/etc/labd/labd.ini") != 0) {
+		if (config_load(conf, &labd->cfg, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+	} else
+		log_info("no %s: running on the defaults", conf);
+
+	if (mkdir_p(labd->cfg.state_dir, 0750) == -1)
+		fatal("cannot create %s", labd->cfg.state_dir);
+	if (mkdir_p(labd->cfg.run_dir, 0755) == -1)
+		fatal("cannot create %s", labd->cfg.run_dir);
+	snprintf(path, sizeof(path), "%s/templates", labd->cfg.state_dir);
+	mkdir_p(path, 0755);
+	snprintf(path, sizeof(path), "%s/vms", labd->cfg.state_dir);
+	mkdir_p(path, 0750);
+	lock_state(labd->cfg.state_dir);
+
+	labd->accel = vmm_accel_resolve(labd->cfg.accel, labd->accel_note,
+	    sizeof(labd->accel_note));
+	if (labd->accel_note[0] != '\0')
+		log_warnx("no KVM (%s): guests run under TCG, much slower",
+		    labd->accel_note);
+	if (keys_init(labd->cfg.state_dir, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	snprintf(path, sizeof(path), "%s/labd.db", labd->cfg.state_dir);
+	if (db_open(path, &labd->db, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+
+	labd->loop = loop_new();
+	labd->started_ms = now_ms();
+	if (control_listen(labd->cfg.socket, labd->cfg.group, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (!foreground && daemon(1, 0) == -1)
+		fatal("daemon");
+	log_init(foreground, verbose);
+	/* Threads do not survive daemon()'s fork: start them after it. */
+	labd->workers = workers_new(labd->loop, labd->cfg.workers);
+	labd->foreground = foreground;
+	signals_init();
+
+	if (vm_load_all(err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	vm_reconcile_all();
+	log_info("labd %s ready on %s (%s, %s networking)", LABD_VERSION,
+	    labd->cfg.socket, vmm_accel_name(labd->accel),
+	    labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge");
+	loop_run(labd->loop);
+
+	control_close();
+	sqlite3_close(labd->db);
+	return 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * vmm.h - the public face of the vmm library: everything about one VM.
+ *
+ * qcow2 overlays on a template, the cloud-init NoCloud seed, the QEMU
+ * command line, spawning QEMU so that it outlives its parent, a native QMP
+ * client and the readiness probes.  The library knows nothing of labd, the
+ * control socket, the database or courses: callers hand it plain paths and
+ * numbers.
+ *
+ * Conventions: functions return 0 on success and -1 on failure (or a
+ * pointer / NULL) and write a message a person can act on into the
+ * caller's err buffer of errlen bytes.  Nothing here exits the process.
+ * Every child (qemu, qemu-img, genisoimage) is exec'd with an argv array,
+ * never through a shell.  Functions are safe to call from worker threads
+ * unless they take a struct qmp, which belongs to one thread at a time.
+ */
+#ifndef LABD_VMM_H
+#define LABD_VMM_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define VMM_ERRLEN	512
+
+/* accel.c */
+enum vmm_accel {
+	VMM_ACCEL_AUTO = 0,
+	VMM_ACCEL_KVM,
+	VMM_ACCEL_TCG,
+};
+/* "auto" | "kvm" | "tcg"; -1 on anything else. */
+int		 vmm_accel_parse(const char *, enum vmm_accel *);
+const char	*vmm_accel_name(enum vmm_accel);
+/*
+ * Resolve AUTO: KVM when /dev/kvm opens and a VM can be created in it,
+ * else TCG.  When it falls back, why gets the reason (for the caller's one
+ * warning); otherwise why is set to "".  KVM or TCG asked for explicitly is
+ * returned as is.
+ */
+enum vmm_accel	 vmm_accel_resolve(enum vmm_accel, char *why, size_t whylen);
+
+/* overlay.c */
+/*
+ * Create a qcow2 overlay at path whose backing file is backing (absolute
+ * path; its format is probed once with qemu-img info and recorded with -F).
+ * The file is made under a temporary name in the same folder and renamed
+ * into place, so path either does not exist or is a complete overlay.
+ * qemu_img may be NULL for "qemu-img".
+ */
+int	 overlay_create(const char *qemu_img, const char *backing,
+	    const char *path, char *err, size_t errlen);
+/* Fill backing with the overlay's backing file name (qemu-img info --output=json). */
+int	 overlay_backing(const char *qemu_img, const char *path,
+	    char *backing, size_t backinglen, char *err, size_t errlen);
+/* Bytes actually allocated on the host for a file (st_blocks * 512), -1 on error. */
+long long overlay_disk_usage(const char *path);
+
+/* seed.c */
+struct vmm_user {
+	const char	 *name;		/* login name, already validated */
+	const char	 *gecos;	/* free text, may be NULL */
+	const char	 *passwd_hash;	/* crypt(3) hash, NULL = locked */
+	const char	**keys;		/* authorized keys */
+	size_t		  nkeys;
+};
+
+struct vmm_seed {
+	const char		*instance_id;	/* changes when the disk is re-created */
+	const char		*hostname;
+	const struct vmm_user	*users;
+	size_t			 nusers;
+	const char		*mgmt_key;	/* labd's public key, put in root's authorized_keys; may be NULL */
+};
+/*
+ * Render the NoCloud files.  Strings are quoted for YAML so that any name
+ * ("O'Brien, Jr.") survives.  Returned strings are malloc'd.
+ */
+char	*seed_render_userdata(const struct vmm_seed *);
+char	*seed_render_metadata(const struct vmm_seed *);
+/* Write an ISO 9660 image labelled "cidata" holding user-data and meta-data (tmp name + rename). */
+int	 seed_create(const struct vmm_seed *, const char *path,
+	    char *err, size_t errlen);
+/* SHA-512 crypt hash ("$6$...") of password with a random salt. */
+int	 seed_hash_password(const char *password, char *out, size_t outlen);
+/* A random password of len characters from an unambiguous alphabet. */
+int	 seed_random_password(char *out, size_t len);
+
+/* qemu_argv.c */
+struct vmm_fwd {
+	const char	*host_ip;	/* the public IP to listen on */
+	uint16_t	 host_port;
+	uint16_t	 guest_port;
+};
+
+struct vmm_spec {
+	const char		*name;		/* VM name, [a-z0-9-], used in -name and logs */
+	const char		*qemu;		/* binary, NULL = qemu-system-x86_64 */
+	enum vmm_accel		 accel;		/* resolved: KVM or TCG */
+	unsigned		 memory_mb;
+	unsigned		 vcpus;
+	const char		*disk;		/* qcow2 overlay */
+	const char		*seed;		/* NoCloud seed image, may be NULL */
+	const char		*kernel;	/* direct kernel boot, may be NULL */
+	const char		*initrd;	/* may be NULL */
+	const char		*append;	/* may be NULL */
+	const char		*firmware;	/* "bios" or "uefi"; NULL = bios */
+	const char		*run_dir;	/* qmp.sock, serial.sock, vnc.sock, pid live here */
+	const char		*log_dir;	/* serial.log and qemu.log live here */
+	const char		*runas;		/* -runas USER when we are root; may be NULL */
+	int			 restrict_net;	/* user networking with restrict=on */
+	const struct vmm_fwd	*fwds;
+	size_t			 nfwd;
+	const char		*mac;		/* may be NULL: derived from name */
+};
+/* NULL-terminated argv for QEMU (with -daemonize and -pidfile); free with vmm_argv_free(). */
+char	**qemu_argv_build(const struct vmm_spec *, char *err, size_t errlen);
+void	  vmm_argv_free(char **);
+/* The file name of one of a VM's runtime files: run_dir + "/" + leaf. */
+int	  vmm_path(char *out, size_t outlen, const char *dir, const char *leaf);
+
+/* proc.c */
+/*
+ * Start QEMU for spec in its own session (-daemonize) so that it outlives
+ * the caller.  Returns when QEMU has opened its sockets (the daemonizing
+ * parent has exited) with the guest's pid in *pid.  On failure err holds
+ * the last lines QEMU wrote to qemu.log.
+ */
+int	 vmm_spawn(const struct vmm_spec *, pid_t *pid, char *err, size_t errlen);
+/*
+ * Is the QEMU of run_dir alive?  Reads run_dir/pid, checks the process
+ * exists and that its command line is a QEMU with -name vm_name (so that
+ * a recycled pid is never adopted).  1 alive (pid filled), 0 not, -1 error.
+ */
+int	 vmm_alive(const char *run_dir, const char *vm_name, pid_t *pid);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL; removes the pidfile. */
+int	 vmm_kill(const char *run_dir, const char *vm_name, int timeout_ms,
+	    char *err, size_t errlen);
+/* Run argv (argv[0] looked up in PATH), wait for it; stderr captured into err on failure. */
+int	 vmm_run(char *const argv[], char *err, size_t errlen);
+
+/* qmp.c */
+struct qmp;
+typedef void (*qmp_event_cb)(void *arg, const char *event, json_t *data);
+/* Connect to a QMP socket, read the greeting, negotiate capabilities. */
+struct qmp	*qmp_open(const char *path, int timeout_ms, char *err, size_t errlen);
+/* The same over an already connected fd (tests use socketpair()); takes the fd. */
+struct qmp	*qmp_open_fd(int fd, int timeout_ms, char *err, size_t errlen);
+void		 qmp_close(struct qmp *);
+int		 qmp_fd(const struct qmp *);
+/*
+ * Run one command and wait (up to the timeout given at open) for its
+ * reply.  args is borrowed and may be NULL.  On success *ret (if not NULL)
+ * gets a new reference to the "return" value.  Events read while waiting
+ * are queued for qmp_dispatch().
+ */
+int		 qmp_execute(struct qmp *, const char *cmd, json_t *args,
+		    json_t **ret, char *err, size_t errlen);
+/*
+ * Hand queued events and any that can be read without blocking to cb.
+ * Returns the number dispatched, -1 when the peer has gone (EOF or error).
+ */
+int		 qmp_dispatch(struct qmp *, qmp_event_cb, void *arg);
+/* query-status: fills status ("running", "paused", "shutdown", ...). */
+int		 qmp_query_status(struct qmp *, char *status, size_t statuslen,
+		    char *err, size_t errlen);
+int		 qmp_powerdown(struct qmp *, char *err, size_t errlen);
+int		 qmp_quit(struct qmp *, char *err, size_t errlen);
+
+/* ready.c */
+/* Has the serial log at path a line containing needle?  1 yes, 0 not yet, -1 error. */
+int	 ready_serial_seen(const char *path, const char *needle);
+/*
+ * Connect with libssh to ip:port and read the server's banner within
+ * timeout_ms.  0 and banner filled ("SSH-2.0-dropbear_..."), -1 with err.
+ */
+int	 ready_ssh_banner(const char *ip, uint16_t port, int timeout_ms,
+	    char *banner, size_t bannerlen, char *err, size_t errlen);
+
+#endif /* LABD_VMM_H */
