@@ -37,8 +37,8 @@ LIBS		:= $(B)/liblabd.a $(B)/libvmm.a $(B)/libpf.a
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 PROGS		:= $(B)/labd $(B)/labctl
 
-.PHONY: all deps check unit integration asan demo demo-stop template-tiny \
-	install clean bench
+.PHONY: all deps check check-run unit integration asan demo demo-stop \
+	template-tiny install clean bench
 all: $(PROGS)
 
 $(B)/obj/%.o: %.c
@@ -69,7 +69,7 @@ DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	openssh-client iproute2 nftables tmux sqlite3 procps psmisc \
-	ca-certificates
+	ca-certificates jq socat bc
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -88,7 +88,13 @@ $(B)/templates/tiny.ini: templates/tiny/build.sh $(wildcard templates/tiny/rootf
 	templates/tiny/build.sh $(B)/templates
 
 # --- tests ----------------------------------------------------------------
-check: all $(UNIT_BINS) template-tiny
+# check installs what it needs first, then runs in a new make so that the
+# pkg-config flags are read with the packages present.
+check:
+	$(MAKE) deps
+	$(MAKE) B=$(B) check-run
+
+check-run: all $(UNIT_BINS) template-tiny
 	tests/run-unit $(UNIT_BINS)
 	tests/integration/run $(B)
 
@@ -99,11 +105,14 @@ integration: all template-tiny
 	tests/integration/run $(B)
 
 asan:
+	$(MAKE) deps
 	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" check
+		LDFLAGS="-fsanitize=address,undefined" check-run
 
 # --- demo -----------------------------------------------------------------
-demo: all template-tiny
+demo:
+	$(MAKE) deps
+	$(MAKE) B=$(B) all template-tiny
 	examples/demo/run $(B)
 demo-stop:
 	examples/demo/stop $(B)

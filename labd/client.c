@@ -121,11 +121,11 @@ client_read(struct client_conn *c, char *err, size_t errlen)
 	return msg;
 }
 
-json_t *
-client_call(struct client_conn *c, const char *cmd, json_t *args,
-    client_event_cb cb, void *arg, char *err, size_t errlen)
+long
+client_send(struct client_conn *c, const char *cmd, json_t *args, char *err,
+    size_t errlen)
 {
-	json_t	*req, *msg;
+	json_t	*req;
 	char	*s;
 	size_t	 len, off = 0;
 	long	 id = ++c->next_id;
@@ -136,7 +136,7 @@ client_call(struct client_conn *c, const char *cmd, json_t *args,
 	json_decref(req);
 	if (s == NULL) {
 		snprintf(err, errlen, "cannot encode the request");
-		return NULL;
+		return -1;
 	}
 	len = strlen(s);
 	s[len++] = '\n';	/* json_dumps left room: it NUL-terminated */
@@ -149,11 +149,23 @@ client_call(struct client_conn *c, const char *cmd, json_t *args,
 			snprintf(err, errlen, "cannot send to labd: %s",
 			    strerror(errno));
 			free(s);
-			return NULL;
+			return -1;
 		}
 		off += n;
 	}
 	free(s);
+	return id;
+}
+
+json_t *
+client_call(struct client_conn *c, const char *cmd, json_t *args,
+    client_event_cb cb, void *arg, char *err, size_t errlen)
+{
+	json_t	*msg;
+	long	 id;
+
+	if ((id = client_send(c, cmd, args, err, errlen)) == -1)
+		return NULL;
 	for (;;) {
 		json_t	*rid;
 

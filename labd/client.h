@@ -26,6 +26,9 @@ int			 client_fd(const struct client_conn *);
 json_t			*client_call(struct client_conn *, const char *cmd,
 			    json_t *args, client_event_cb, void *arg,
 			    char *err, size_t errlen);
+/* Send a request without waiting: its id, or -1 with err. */
+long			 client_send(struct client_conn *, const char *cmd,
+			    json_t *args, char *err, size_t errlen);
 /* Read one line (reply or event) without sending; NULL on EOF/error. */
 json_t			*client_read(struct client_conn *, char *err,
 			    size_t errlen);

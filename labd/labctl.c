@@ -1,0 +1,922 @@
+/*
+ * labctl.c - the instructor's command line: a client of labd's control
+ * socket and nothing else.
+ *
+ * The commands are a table, like vmctl's: each entry names the words that
+ * select it, its usage and its help, and usage() is printed from the table.
+ * Every listing takes --json and then prints labd's result as it came.
+ * Exit status: 0 done, 1 labd refused or an operation failed, 2 usage,
+ * 3 labd could not be reached.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "labd/client.h"
+#include "labd/proto.h"
+
+#define CTL_ERRLEN	2048
+#define CTL_OK		0
+#define CTL_FAILED	1
+#define CTL_USAGE	2
+#define CTL_NOCONN	3
+
+struct ctl {
+	struct client_conn	*conn;
+	const char		*socket;
+	int			 json;
+	int			 argc;
+	char			**argv;
+};
+
+struct ctl_cmd {
+	const char	*word1;
+	const char	*word2;		/* NULL: a one-word command */
+	const char	*usage;
+	int		(*fn)(struct ctl *, int, char **);
+	const char	*help;
+};
+
+static int	ctl_status(struct ctl *, int, char **);
+static int	ctl_template_import(struct ctl *, int, char **);
+static int	ctl_template_list(struct ctl *, int, char **);
+static int	ctl_course_create(struct ctl *, int, char **);
+static int	ctl_course_list(struct ctl *, int, char **);
+static int	ctl_list(struct ctl *, int, char **);
+static int	ctl_start(struct ctl *, int, char **);
+static int	ctl_stop(struct ctl *, int, char **);
+static int	ctl_restart(struct ctl *, int, char **);
+static int	ctl_reset(struct ctl *, int, char **);
+static int	ctl_wait(struct ctl *, int, char **);
+static int	ctl_access(struct ctl *, int, char **);
+static int	ctl_ports(struct ctl *, int, char **);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", NULL, "", ctl_status,
+	  "labd's version, uptime, accelerator and VM counts" },
+	{ "template", "import", "NAME FILE", ctl_template_import,
+	  "register a template from a profile .ini or a disk image" },
+	{ "template", "list", "", ctl_template_list,
+	  "every template version" },
+	{ "course", "create", "NAME --template T --roster FILE [--wait]",
+	  ctl_course_create,
+	  "one VM a student; prints the access sheet with the passwords" },
+	{ "course", "list", "", ctl_course_list, "courses and their VMs" },
+	{ "list", NULL, "[COURSE]", ctl_list,
+	  "one row a VM: name, state, address, ports, uptime" },
+	{ "start", NULL, "VM|--course C", ctl_start,
+	  "start and wait until SSH answers" },
+	{ "stop", NULL, "VM|--course C [--force]", ctl_stop,
+	  "ACPI power-off (--force: pull the plug)" },
+	{ "restart", NULL, "VM|--course C", ctl_restart, "stop, then start" },
+	{ "reset", NULL, "VM|--course C [--hard]", ctl_reset,
+	  "a fresh disk from the template: same port and credentials" },
+	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
+	  "wait until the VMs are ready (default 300 s)" },
+	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
+	  "the access sheet: one ssh line a student" },
+	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
+};
+#define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static void
+usage(FILE *f)
+{
+	size_t	i;
+	char	words[64];
+
+	fprintf(f, "usage: labctl [-s SOCKET] [--json] COMMAND [ARGS]\n\n");
+	for (i = 0; i < NCMDS; i++) {
+		snprintf(words, sizeof(words), "%s%s%s", ctl_cmds[i].word1,
+		    ctl_cmds[i].word2 ? " " : "",
+		    ctl_cmds[i].word2 ? ctl_cmds[i].word2 : "");
+		fprintf(f, "  %-16s %s\n  %-16s   %s\n", words,
+		    ctl_cmds[i].usage, "", ctl_cmds[i].help);
+	}
+	fprintf(f, "\nThe socket is -s, else $%s, else %s.\n",
+	    LABD_SOCKET_ENV, LABD_DEFAULT_SOCKET);
+}
+
+static int
+ctl_connect(struct ctl *c)
+{
+	char	err[CTL_ERRLEN];
+
+	if (c->conn != NULL)
+		return 0;
+	if ((c->conn = client_open(c->socket, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "labctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One request, one reply.  The result (a new reference) or NULL after
+ * printing labd's error; *rc tells why.
+ */
+static json_t *
+ctl_call(struct ctl *c, const char *cmd, json_t *args, int *rc)
+{
+	char	 err[CTL_ERRLEN];
+	json_t	*reply, *result;
+
+	if (ctl_connect(c) == -1) {
+		*rc = CTL_NOCONN;
+		return NULL;
+	}
+	reply = client_call(c->conn, cmd, args, NULL, NULL, err, sizeof(err));
+	if (reply == NULL) {
+		fprintf(stderr, "labctl: %s\n", err);
+		*rc = CTL_NOCONN;
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		json_t	*e = json_object_get(reply, "error");
+
+		fprintf(stderr, "labctl: %s\n",
+		    json_string_value(json_object_get(e, "message")) ?
+		    json_string_value(json_object_get(e, "message")) :
+		    "labd refused the request");
+		json_decref(reply);
+		*rc = CTL_FAILED;
+		return NULL;
+	}
+	result = json_incref(json_object_get(reply, "result"));
+	json_decref(reply);
+	*rc = CTL_OK;
+	return result;
+}
+
+static void
+print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	putchar('\n');
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static long long
+jint(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static void
+fmt_duration(long long s, char *out, size_t len)
+{
+	if (s <= 0)
+		snprintf(out, len, "-");
+	else if (s < 60)
+		snprintf(out, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(out, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(out, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* "ssh 127.0.0.1:22001" for each port of a VM, joined. */
+static void
+fmt_ports(json_t *vm, char *out, size_t len)
+{
+	json_t	*p;
+	size_t	 i, off = 0;
+
+	out[0] = '\0';
+	json_array_foreach(json_object_get(vm, "ports"), i, p) {
+		int	n = snprintf(out + off, len - off, "%s%s:%lld->%lld",
+			    i ? " " : "", jstr(p, "ip"), jint(p, "port"),
+			    jint(p, "guest_port"));
+
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += n;
+	}
+	if (out[0] == '\0')
+		snprintf(out, len, "-");
+}
+
+/* --- option parsing shared by the VM commands ------------------------- */
+
+struct target {
+	const char	*vm;
+	const char	*course;
+	int		 force;
+	int		 hard;
+	int		 timeout;
+};
+
+static int
+parse_target(const char *cmd, int argc, char **argv, struct target *t,
+    int allow_force, int allow_hard)
+{
+	int	i;
+
+	memset(t, 0, sizeof(*t));
+	t->timeout = 300;
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--course") == 0 && i + 1 < argc)
+			t->course = argv[++i];
+		else if (strncmp(argv[i], "--course=", 9) == 0)
+			t->course = argv[i] + 9;
+		else if (allow_force && strcmp(argv[i], "--force") == 0)
+			t->force = 1;
+		else if (allow_hard && strcmp(argv[i], "--hard") == 0)
+			t->hard = 1;
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			t->timeout = atoi(argv[++i]);
+		else if (argv[i][0] == '-') {
+			fprintf(stderr, "labctl %s: unknown option %s\n", cmd,
+			    argv[i]);
+			return -1;
+		} else if (t->vm == NULL)
+			t->vm = argv[i];
+		else {
+			fprintf(stderr, "labctl %s: one VM at a time (or"
+			    " --course C)\n", cmd);
+			return -1;
+		}
+	}
+	if ((t->vm == NULL) == (t->course == NULL)) {
+		fprintf(stderr, "labctl %s: name a VM or --course C\n", cmd);
+		return -1;
+	}
+	return 0;
+}
+
+/* The VM names of a course, from vm.list; NULL after an error. */
+static json_t *
+course_vms(struct ctl *c, const char *course, int *rc)
+{
+	json_t	*list, *names, *vm;
+	size_t	 i;
+
+	list = ctl_call(c, "vm.list", json_pack("{s:s}", "course", course),
+	    rc);
+	if (list == NULL)
+		return NULL;
+	names = json_array();
+	json_array_foreach(list, i, vm)
+		json_array_append_new(names, json_string(jstr(vm, "name")));
+	json_decref(list);
+	return names;
+}
+
+/*
+ * Send cmd for every VM at once on one connection and collect the
+ * replies as they come: labd works on them in parallel and one failure
+ * does not stop the others.  Prints a line a VM, returns the exit status.
+ */
+static int
+run_on_vms(struct ctl *c, const char *cmd, json_t *names, json_t *extra,
+    const char *done_word)
+{
+	char	 err[CTL_ERRLEN];
+	size_t	 n = json_array_size(names), i, left = n;
+	long	*ids = calloc(n ? n : 1, sizeof(*ids));
+	int	 rc = CTL_OK;
+	json_t	*results = json_object();
+	time_t	 t0 = time(NULL);
+
+	if (ids == NULL)
+		return CTL_FAILED;
+	if (ctl_connect(c) == -1) {
+		free(ids);
+		return CTL_NOCONN;
+	}
+	for (i = 0; i < n; i++) {
+		json_t	*args = extra ? json_deep_copy(extra) : json_object();
+
+		json_object_set(args, "vm", json_array_get(names, i));
+		ids[i] = client_send(c->conn, cmd, args, err, sizeof(err));
+		json_decref(args);
+		if (ids[i] == -1) {
+			fprintf(stderr, "labctl: %s\n", err);
+			free(ids);
+			json_decref(results);
+			return CTL_NOCONN;
+		}
+	}
+	while (left > 0) {
+		json_t	*msg = client_read(c->conn, err, sizeof(err));
+		json_t	*rid;
+
+		if (msg == NULL) {
+			fprintf(stderr, "labctl: %s\n", err);
+			rc = CTL_NOCONN;
+			break;
+		}
+		rid = json_object_get(msg, "id");
+		for (i = 0; i < n; i++) {
+			if (!json_is_integer(rid) ||
+			    json_integer_value(rid) != ids[i])
+				continue;
+			const char	*name = json_string_value(
+			    json_array_get(names, i));
+
+			if (json_is_true(json_object_get(msg, "ok"))) {
+				if (!c->json)
+					printf("%-24s %s (%lds)\n", name,
+					    done_word, (long)(time(NULL) - t0));
+				json_object_set_new(results, name,
+				    json_pack("{s:b}", "ok", 1));
+			} else {
+				const char	*m = jstr(json_object_get(msg,
+				    "error"), "message");
+
+				if (!c->json)
+					printf("%-24s FAILED: %s\n", name, m);
+				json_object_set_new(results, name,
+				    json_pack("{s:b,s:s}", "ok", 0, "error",
+				    m));
+				rc = CTL_FAILED;
+			}
+			ids[i] = 0;
+			left--;
+		}
+		json_decref(msg);
+	}
+	if (c->json)
+		print_json(results);
+	json_decref(results);
+	free(ids);
+	return rc;
+}
+
+static int
+vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
+    char **argv, int allow_force, int allow_hard)
+{
+	struct target	 t;
+	json_t		*names, *extra = NULL;
+	int		 rc;
+
+	if (parse_target(word, argc, argv, &t, allow_force, allow_hard) == -1)
+		return CTL_USAGE;
+	if (t.vm != NULL) {
+		names = json_pack("[s]", t.vm);
+	} else if ((names = course_vms(c, t.course, &rc)) == NULL)
+		return rc;
+	if (t.force)
+		extra = json_pack("{s:b}", "force", 1);
+	rc = run_on_vms(c, cmd, names, extra,
+	    strcmp(cmd, "vm.stop") == 0 ? "stopped" : "ready");
+	json_decref(extra);
+	json_decref(names);
+	return rc;
+}
+
+/* --- the commands ------------------------------------------------------ */
+
+static int
+ctl_status(struct ctl *c, int argc, char **argv)
+{
+	json_t	*s;
+	int	 rc;
+	char	 up[32];
+
+	if (argc != 0)
+		return CTL_USAGE;
+	if ((s = ctl_call(c, "status", NULL, &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(s);
+	else {
+		fmt_duration(jint(s, "uptime"), up, sizeof(up));
+		printf("labd %s (pid %lld), up %s\n", jstr(s, "version"),
+		    jint(s, "pid"), up);
+		printf("accelerator  %s%s%s%s\n", jstr(s, "accel"),
+		    *jstr(s, "accel_note") ? " (" : "", jstr(s, "accel_note"),
+		    *jstr(s, "accel_note") ? ")" : "");
+		printf("network      %s\n", jstr(s, "network"));
+		printf("vms          %lld running of %lld\n",
+		    jint(s, "vms_running"), jint(s, "vms_total"));
+		printf("state dir    %s\n", jstr(s, "state_dir"));
+		printf("socket       %s\n", jstr(s, "socket"));
+	}
+	json_decref(s);
+	return CTL_OK;
+}
+
+static int
+ctl_template_import(struct ctl *c, int argc, char **argv)
+{
+	char	 path[PATH_MAX];
+	json_t	*t;
+	int	 rc;
+
+	if (argc != 2)
+		return CTL_USAGE;
+	/* labd may run elsewhere in the tree: hand it an absolute path. */
+	if (realpath(argv[1], path) == NULL) {
+		fprintf(stderr, "labctl: cannot read %s: %s\n", argv[1],
+		    strerror(errno));
+		return CTL_FAILED;
+	}
+	t = ctl_call(c, "template.import", json_pack("{s:s,s:s}", "name",
+	    argv[0], "path", path), &rc);
+	if (t == NULL)
+		return rc;
+	if (c->json)
+		print_json(t);
+	else
+		printf("template %s imported: %lld MiB, %lld vCPU, publishes"
+		    " %s\n", jstr(t, "ref"), jint(t, "memory_mb"),
+		    jint(t, "vcpus"), jstr(t, "publish"));
+	json_decref(t);
+	return CTL_OK;
+}
+
+static int
+ctl_template_list(struct ctl *c, int argc, char **argv)
+{
+	json_t	*a, *t;
+	size_t	 i;
+	int	 rc;
+
+	if (argc != 0)
+		return CTL_USAGE;
+	if ((a = ctl_call(c, "template.list", NULL, &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(a);
+	else {
+		printf("%-20s %7s %5s %-16s %s\n", "TEMPLATE", "MEMORY", "VCPU",
+		    "PUBLISH", "SOURCE");
+		json_array_foreach(a, i, t)
+			printf("%-20s %6lldM %5lld %-16s %s\n", jstr(t, "ref"),
+			    jint(t, "memory_mb"), jint(t, "vcpus"),
+			    jstr(t, "publish"), jstr(t, "source"));
+	}
+	json_decref(a);
+	return CTL_OK;
+}
+
+/* Read a whole file, NUL-terminated; NULL with a message. */
+static char *
+read_file(const char *path, size_t max)
+{
+	FILE	*f;
+	char	*buf;
+	size_t	 n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "labctl: cannot read %s: %s\n", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (n > max) {
+		fprintf(stderr, "labctl: %s is larger than %zu bytes\n", path,
+		    max);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (strlen(buf) != n) {
+		fprintf(stderr, "labctl: %s holds a NUL byte: not a CSV"
+		    " file\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void
+print_sheet_text(const char *course, json_t *rows, int with_password)
+{
+	json_t	*r;
+	size_t	 i;
+
+	printf("Access sheet for course %s\n\n", course);
+	json_array_foreach(rows, i, r) {
+		printf("  %-24s %-28s %s", jstr(r, "name"), jstr(r, "ssh"),
+		    with_password && *jstr(r, "password") ? "password: " :
+		    json_is_true(json_object_get(r, "key")) ? "(ssh key)" : "");
+		if (with_password)
+			printf("%s", jstr(r, "password"));
+		putchar('\n');
+	}
+}
+
+static int
+ctl_wait_names(struct ctl *c, json_t *names, int timeout);
+
+static int
+ctl_course_create(struct ctl *c, int argc, char **argv)
+{
+	const char	*name = NULL, *tpl = NULL, *roster = NULL;
+	char		*text, rpath[PATH_MAX];
+	json_t		*res, *names, *r;
+	int		 i, rc, wait = 0;
+	size_t		 k;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--template") == 0 && i + 1 < argc)
+			tpl = argv[++i];
+		else if (strcmp(argv[i], "--roster") == 0 && i + 1 < argc)
+			roster = argv[++i];
+		else if (strcmp(argv[i], "--wait") == 0)
+			wait = 1;
+		else if (argv[i][0] != '-' && name == NULL)
+			name = argv[i];
+		else
+			return CTL_USAGE;
+	}
+	if (name == NULL || tpl == NULL || roster == NULL)
+		return CTL_USAGE;
+	if ((text = read_file(roster, LABD_MAX_LINE / 2)) == NULL)
+		return CTL_FAILED;
+	snprintf(rpath, sizeof(rpath), "%s", roster);
+	res = ctl_call(c, "course.create", json_pack("{s:s,s:s,s:s,s:s}",
+	    "name", name, "template", tpl, "roster", text, "roster_name",
+	    basename(rpath)), &rc);
+	free(text);
+	if (res == NULL)
+		return rc;
+	if (c->json)
+		print_json(res);
+	else {
+		print_sheet_text(name, json_object_get(res, "students"), 1);
+		printf("\nGenerated passwords are shown only this once; labd"
+		    " keeps only their hashes.\n");
+	}
+	if (wait) {
+		names = json_array();
+		json_array_foreach(json_object_get(res, "students"), k, r)
+			json_array_append_new(names, json_string(jstr(r,
+			    "vm")));
+		rc = ctl_wait_names(c, names, 600);
+		json_decref(names);
+	}
+	json_decref(res);
+	return rc;
+}
+
+static int
+ctl_course_list(struct ctl *c, int argc, char **argv)
+{
+	json_t	*a, *o;
+	size_t	 i;
+	int	 rc;
+
+	if (argc != 0)
+		return CTL_USAGE;
+	if ((a = ctl_call(c, "course.list", NULL, &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(a);
+	else {
+		printf("%-20s %-20s %5s %5s\n", "COURSE", "TEMPLATE", "VMS",
+		    "READY");
+		json_array_foreach(a, i, o)
+			printf("%-20s %-20s %5lld %5lld\n", jstr(o, "name"),
+			    jstr(o, "template"), jint(o, "vms"),
+			    jint(o, "ready"));
+	}
+	json_decref(a);
+	return CTL_OK;
+}
+
+static int
+ctl_list(struct ctl *c, int argc, char **argv)
+{
+	json_t	*a, *vm, *args = json_object();
+	size_t	 i;
+	int	 rc;
+	char	 up[32], ports[512];
+
+	if (argc > 1) {
+		json_decref(args);
+		return CTL_USAGE;
+	}
+	if (argc == 1)
+		json_object_set_new(args, "course", json_string(argv[0]));
+	if ((a = ctl_call(c, "vm.list", args, &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(a);
+	else {
+		printf("%-24s %-12s %-8s %-36s %s\n", "VM", "STATE", "UPTIME",
+		    "PORTS", "STUDENT");
+		json_array_foreach(a, i, vm) {
+			fmt_duration(jint(vm, "uptime"), up, sizeof(up));
+			fmt_ports(vm, ports, sizeof(ports));
+			printf("%-24s %-12s %-8s %-36s %s\n", jstr(vm, "name"),
+			    jstr(vm, "state"), up, ports, jstr(vm, "student"));
+			if (*jstr(vm, "error"))
+				printf("  error: %s\n", jstr(vm, "error"));
+		}
+	}
+	json_decref(a);
+	return CTL_OK;
+}
+
+static int
+ctl_start(struct ctl *c, int argc, char **argv)
+{
+	return vm_command(c, "vm.start", "start", argc, argv, 0, 0);
+}
+
+static int
+ctl_stop(struct ctl *c, int argc, char **argv)
+{
+	return vm_command(c, "vm.stop", "stop", argc, argv, 1, 0);
+}
+
+static int
+ctl_restart(struct ctl *c, int argc, char **argv)
+{
+	int	rc;
+
+	if ((rc = vm_command(c, "vm.stop", "restart", argc, argv, 0, 0)) !=
+	    CTL_OK)
+		return rc;
+	return vm_command(c, "vm.start", "restart", argc, argv, 0, 0);
+}
+
+static int
+ctl_reset(struct ctl *c, int argc, char **argv)
+{
+	/* Today every reset is --hard: a fresh overlay from the template. */
+	return vm_command(c, "vm.reset", "reset", argc, argv, 0, 1);
+}
+
+/* Poll vm.list until every VM of names is ready (or failed, or time). */
+static int
+ctl_wait_names(struct ctl *c, json_t *names, int timeout)
+{
+	time_t	 deadline = time(NULL) + timeout;
+	json_t	*a, *vm, *name;
+	size_t	 i, k;
+	int	 rc, ready, failed;
+
+	for (;;) {
+		if ((a = ctl_call(c, "vm.list", NULL, &rc)) == NULL)
+			return rc;
+		ready = failed = 0;
+		json_array_foreach(names, k, name) {
+			int	found = 0;
+
+			json_array_foreach(a, i, vm) {
+				if (strcmp(jstr(vm, "name"),
+				    json_string_value(name)) != 0)
+					continue;
+				found = 1;
+				if (strcmp(jstr(vm, "state"), "ready") == 0)
+					ready++;
+				else if (strcmp(jstr(vm, "state"),
+				    "failed") == 0) {
+					fprintf(stderr, "labctl: %s failed:"
+					    " %s\n", jstr(vm, "name"),
+					    jstr(vm, "error"));
+					failed++;
+				}
+			}
+			if (!found) {
+				fprintf(stderr, "labctl: no VM %s\n",
+				    json_string_value(name));
+				failed++;
+			}
+		}
+		json_decref(a);
+		if (failed)
+			return CTL_FAILED;
+		if ((size_t)ready == json_array_size(names)) {
+			if (!c->json)
+				printf("%d of %zu VMs ready\n", ready,
+				    json_array_size(names));
+			return CTL_OK;
+		}
+		if (time(NULL) >= deadline) {
+			fprintf(stderr, "labctl: only %d of %zu VMs ready after"
+			    " %d s\n", ready, json_array_size(names), timeout);
+			return CTL_FAILED;
+		}
+		poll(NULL, 0, 500);
+	}
+}
+
+static int
+ctl_wait(struct ctl *c, int argc, char **argv)
+{
+	struct target	 t;
+	json_t		*names;
+	int		 rc;
+
+	if (parse_target("wait", argc, argv, &t, 0, 0) == -1)
+		return CTL_USAGE;
+	if (t.vm != NULL)
+		names = json_pack("[s]", t.vm);
+	else if ((names = course_vms(c, t.course, &rc)) == NULL)
+		return rc;
+	rc = ctl_wait_names(c, names, t.timeout);
+	json_decref(names);
+	return rc;
+}
+
+/* A CSV field, quoted when it must be. */
+static void
+csv_field(const char *s, int last)
+{
+	if (strpbrk(s, ",\"\r\n") != NULL) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else
+		fputs(s, stdout);
+	putchar(last ? '\n' : ',');
+}
+
+static int
+ctl_access(struct ctl *c, int argc, char **argv)
+{
+	const char	*course = NULL, *format = "text";
+	json_t		*a, *r;
+	size_t		 i;
+	int		 k, rc;
+	char		 port[16];
+
+	for (k = 0; k < argc; k++) {
+		if (strcmp(argv[k], "--format") == 0 && k + 1 < argc)
+			format = argv[++k];
+		else if (strncmp(argv[k], "--format=", 9) == 0)
+			format = argv[k] + 9;
+		else if (argv[k][0] != '-' && course == NULL)
+			course = argv[k];
+		else
+			return CTL_USAGE;
+	}
+	if (course == NULL)
+		return CTL_USAGE;
+	if (strcmp(format, "text") != 0 && strcmp(format, "csv") != 0 &&
+	    strcmp(format, "md") != 0) {
+		fprintf(stderr, "labctl access: format %s: use text, csv or"
+		    " md\n", format);
+		return CTL_USAGE;
+	}
+	if ((a = ctl_call(c, "course.access", json_pack("{s:s}", "course",
+	    course), &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(a);
+	else if (strcmp(format, "csv") == 0) {
+		printf("name,vm,host,port,user,ssh\n");
+		json_array_foreach(a, i, r) {
+			snprintf(port, sizeof(port), "%lld", jint(r, "port"));
+			csv_field(jstr(r, "name"), 0);
+			csv_field(jstr(r, "vm"), 0);
+			csv_field(jstr(r, "host"), 0);
+			csv_field(port, 0);
+			csv_field(jstr(r, "user"), 0);
+			csv_field(jstr(r, "ssh"), 1);
+		}
+	} else if (strcmp(format, "md") == 0) {
+		printf("# Access sheet: %s\n\n| Student | VM | Command |\n"
+		    "|---|---|---|\n", course);
+		json_array_foreach(a, i, r)
+			printf("| %s | %s | `%s` |\n", jstr(r, "name"),
+			    jstr(r, "vm"), jstr(r, "ssh"));
+	} else
+		print_sheet_text(course, a, 0);
+	json_decref(a);
+	return CTL_OK;
+}
+
+static int
+ctl_ports(struct ctl *c, int argc, char **argv)
+{
+	json_t	*a, *vm, *p, *out;
+	size_t	 i, k;
+	int	 rc;
+
+	if (argc != 0)
+		return CTL_USAGE;
+	if ((a = ctl_call(c, "vm.list", NULL, &rc)) == NULL)
+		return rc;
+	out = json_array();
+	json_array_foreach(a, i, vm)
+		json_array_foreach(json_object_get(vm, "ports"), k, p)
+			json_array_append_new(out, json_pack("{s:s,s:s,s:I,"
+			    "s:s,s:I}", "service", jstr(p, "service"), "ip",
+			    jstr(p, "ip"), "port", (json_int_t)jint(p, "port"),
+			    "vm", jstr(vm, "name"), "guest_port",
+			    (json_int_t)jint(p, "guest_port")));
+	if (c->json)
+		print_json(out);
+	else {
+		printf("%-8s %-22s %-24s %s\n", "SERVICE", "PUBLIC", "VM",
+		    "GUEST PORT");
+		json_array_foreach(out, i, p)
+			printf("%-8s %-16s:%-5lld %-24s %lld\n",
+			    jstr(p, "service"), jstr(p, "ip"), jint(p, "port"),
+			    jstr(p, "vm"), jint(p, "guest_port"));
+	}
+	json_decref(out);
+	json_decref(a);
+	return CTL_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl		 c = { 0 };
+	const struct ctl_cmd	*cmd = NULL;
+	const char		*sock = NULL;
+	size_t			 i;
+	int			 ch, rc, nwords, k, j;
+
+	/* Options may follow the command too: "labctl list --json". */
+	for (k = 1, j = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--json") == 0)
+			c.json = 1;
+		else
+			argv[j++] = argv[k];
+	}
+	argc = j;
+	argv[argc] = NULL;
+	while ((ch = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_OK;
+		default:
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 || strcmp(argv[0], "help") == 0) {
+		usage(argc == 0 ? stderr : stdout);
+		return argc == 0 ? CTL_USAGE : CTL_OK;
+	}
+	for (i = 0; i < NCMDS; i++) {
+		if (strcmp(ctl_cmds[i].word1, argv[0]) != 0)
+			continue;
+		if (ctl_cmds[i].word2 == NULL) {
+			cmd = &ctl_cmds[i];
+			break;
+		}
+		if (argc > 1 && strcmp(ctl_cmds[i].word2, argv[1]) == 0) {
+			cmd = &ctl_cmds[i];
+			break;
+		}
+	}
+	if (cmd == NULL) {
+		fprintf(stderr, "labctl: unknown command \"%s%s%s\"\n\n",
+		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	nwords = cmd->word2 ? 2 : 1;
+	c.socket = client_socket_path(sock);
+	rc = cmd->fn(&c, argc - nwords, argv + nwords);
+	if (rc == CTL_USAGE)
+		fprintf(stderr, "usage: labctl %s%s%s %s\n", cmd->word1,
+		    cmd->word2 ? " " : "", cmd->word2 ? cmd->word2 : "",
+		    cmd->usage);
+	client_close(c.conn);
+	return rc;
+}

@@ -1,0 +1,127 @@
+# tests/integration/lib.sh - the helpers every integration test shares:
+# a private labd on a private state dir and socket (like tmux's regress),
+# TAP-like checks that count, and a clean-up that never leaves a QEMU or a
+# labd behind.  Sourced, not run.  Traffic goes to 127.0.0.0/8 only.
+
+B=${B:?B (the build dir) must be set}
+B=$(cd "$B" && pwd)
+LABD=$B/labd
+LABCTL=$B/labctl
+TINY=$B/templates/tiny.ini
+npass=0
+nfail=0
+
+T=$(mktemp -d /tmp/labd-it.XXXXXX)
+chmod 0755 "$T"
+export LABD_SOCKET=$T/run/labd.sock
+SSHOPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+	-o LogLevel=ERROR -o ConnectTimeout=10 -o BatchMode=yes)
+
+ok() {
+	npass=$((npass + 1))
+	echo "ok $((npass + nfail)) - $*"
+}
+
+not_ok() {
+	nfail=$((nfail + 1))
+	echo "not ok $((npass + nfail)) - $*"
+}
+
+# check "what" command...: ok when the command exits 0.
+check() {
+	local what=$1
+	shift
+	if "$@" >"$T/last.out" 2>&1; then
+		ok "$what"
+	else
+		not_ok "$what"
+		sed 's/^/#   /' "$T/last.out" | tail -20
+	fi
+}
+
+# check_fails "what" command...: ok when the command exits non-zero.
+check_fails() {
+	local what=$1
+	shift
+	if "$@" >"$T/last.out" 2>&1; then
+		not_ok "$what (it succeeded)"
+		sed 's/^/#   /' "$T/last.out" | tail -20
+	else
+		ok "$what"
+	fi
+}
+
+# Write labd.ini for this test: two loopback "public" IPs, ssh from BASE.
+write_ini() {
+	local base=$1
+	cat >"$T/labd.ini" <<EOF
+[labd]
+state_dir = $T/state
+run_dir   = $T/run
+workers   = 4
+
+[network]
+mode       = user
+public_ips = 127.0.0.1, 127.0.0.2
+
+[publish]
+ssh = 127.0.0.1:$base
+
+[vmm]
+accel = ${LABD_ACCEL:-auto}
+EOF
+}
+
+labd_start() {
+	"$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+	LABD_PID=$!
+	for _ in $(seq 100); do
+		[ -S "$LABD_SOCKET" ] && "$LABCTL" status >/dev/null 2>&1 &&
+			return 0
+		kill -0 $LABD_PID 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# labd did not start:"
+	sed 's/^/#   /' "$T/labd.log" | tail -20
+	return 1
+}
+
+# Kill every QEMU this test started (pidfiles under its run dir).
+kill_guests() {
+	local p pid
+	for p in "$T"/run/vms/*/pid; do
+		[ -f "$p" ] || continue
+		pid=$(cat "$p" 2>/dev/null) || continue
+		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+cleanup() {
+	[ -n "${LABD_PID:-}" ] && kill -9 "$LABD_PID" 2>/dev/null
+	kill_guests
+	if [ "$nfail" -ne 0 ] || [ -n "${KEEP:-}" ]; then
+		echo "# labd log (last 30 lines of $T/labd.log):"
+		sed 's/^/#   /' "$T/labd.log" 2>/dev/null | tail -30
+	fi
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+# vm_field VM FIELD: one field of labctl list --json for VM.
+vm_field() {
+	"$LABCTL" list --json | jq -r --arg vm "$1" \
+		".[] | select(.name == \$vm) | .$2"
+}
+
+vm_port() {
+	"$LABCTL" list --json | jq -r --arg vm "$1" \
+		'.[] | select(.name == $vm) | .ports[] |
+		 select(.service == "ssh") | .port'
+}
+
+finish() {
+	echo
+	echo "$1: $npass passed, $nfail failed"
+	[ "$nfail" -eq 0 ]
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_badinput.sh - bad input from outside gets a clear error and creates
+# nothing: rosters with a duplicate id or a path-like id, an unknown
+# template, a bad course name, and malformed, unknown and oversized
+# requests on the control socket, none of which may take labd down.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+write_ini 24300
+check "labd starts" labd_start
+check "template import" "$LABCTL" template import tiny "$TINY"
+
+# errors_with "what" "expected text" command...: fails, and says so.
+errors_with() {
+	local what=$1 want=$2
+	shift 2
+	if "$@" >"$T/last.out" 2>&1; then
+		not_ok "$what (it succeeded)"
+	elif grep -qF -- "$want" "$T/last.out"; then
+		ok "$what: $(head -1 "$T/last.out")"
+	else
+		not_ok "$what (no \"$want\" in the error)"
+		sed 's/^/#   /' "$T/last.out"
+	fi
+}
+
+printf 'id,name,email,ssh_key\nann,Ann,,\nbea,Bea,,\nann,Ann Again,,\n' \
+	>"$T/dup.csv"
+errors_with "duplicate id is refused, naming both lines" "line 4" \
+	"$LABCTL" course create c1 --template tiny --roster "$T/dup.csv"
+
+printf 'id,name,email,ssh_key\nann,Ann,,\n../x,Evil,,\n' >"$T/path.csv"
+errors_with "an id like ../x is refused with its line" "line 3" \
+	"$LABCTL" course create c2 --template tiny --roster "$T/path.csv"
+
+printf 'id,name\nann,Ann\n' >"$T/ok.csv"
+errors_with "an unknown template is refused" "not found" \
+	"$LABCTL" course create c3 --template nosuch --roster "$T/ok.csv"
+errors_with "a course name that is a path is refused" "course name" \
+	"$LABCTL" course create ../c4 --template tiny --roster "$T/ok.csv"
+errors_with "a missing roster file is named" "nosuch.csv" \
+	"$LABCTL" course create c5 --template tiny --roster "$T/nosuch.csv"
+errors_with "an unknown labctl command is refused" "unknown command" \
+	"$LABCTL" frobnicate
+
+nothing_created() {
+	[ "$("$LABCTL" course list --json)" = "[]" ] &&
+	[ "$("$LABCTL" list --json)" = "[]" ] &&
+	[ -z "$(ls -A "$T/state/vms")" ]
+}
+check "nothing was created by the refused commands" nothing_created
+
+# The socket itself: one client's garbage never hurts labd.
+sock() { socat -t 5 - UNIX-CONNECT:"$LABD_SOCKET"; }
+reply_has() {
+	local input=$1 want=$2 got
+	got=$(printf '%s\n' "$input" | sock)
+	printf '%s' "$got" | grep -qF -- "$want" ||
+		{ echo "sent $input, got: $got"; return 1; }
+}
+check "a line that is not JSON gets bad_request" \
+	reply_has 'this is not json' '"code":"bad_request"'
+check "a JSON array gets bad_request" reply_has '[1,2,3]' '"bad_request"'
+check "an unknown command gets unknown_command" \
+	reply_has '{"id":7,"cmd":"vm.explode"}' '"id":7,"ok":false'
+check "args of the wrong type get bad_request" \
+	reply_has '{"id":8,"cmd":"vm.start","args":"x"}' '"bad_request"'
+check "a missing argument is named" \
+	reply_has '{"id":9,"cmd":"vm.start","args":{}}' 'needs \"vm\"'
+oversized() {
+	head -c $((3 * 1024 * 1024)) /dev/zero | tr '\0' 'a' | sock |
+		grep -q 'longer than'
+}
+check "an oversized request is refused and the connection closed" oversized
+check "labd is still alive and answers" "$LABCTL" status
+check "the refusals are in labd's log, not a crash" kill -0 "$LABD_PID"
+
+finish test_badinput

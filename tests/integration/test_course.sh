@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# test_course.sh - a course of two real tiny guests, end to end: both
+# become ready, the real OpenSSH client logs into each through its
+# forwarded port (one by key, one by the generated password) and writes a
+# file; one VM is broken (rm -rf /bin), reset brings it back without its
+# file while the other is untouched; labd killed with SIGKILL and started
+# again adopts both running QEMUs with the same ports.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+write_ini 24100
+ssh-keygen -q -t ed25519 -N '' -C alice@test -f "$T/alice_key"
+cat >"$T/roster.csv" <<EOF
+id,name,email,ssh_key
+alice,"Alice O'Brien, Jr.",alice@example.org,$(cat "$T/alice_key.pub")
+bob,Bob Builder,,
+EOF
+
+check "labd starts on a private socket" labd_start
+check "template import" "$LABCTL" template import tiny "$TINY"
+check "template list shows tiny@1" \
+	bash -c "'$LABCTL' template list | grep -q 'tiny@1'"
+
+t0=$(date +%s.%N)
+check "course create" bash -c "'$LABCTL' course create it --template tiny \
+	--roster '$T/roster.csv' --json >'$T/create.json'"
+check "course create gave bob a password, alice none" bash -c "
+	jq -e '.students[] | select(.user == \"bob\") | .password |
+	    length == 12' '$T/create.json' &&
+	jq -e '.students[] | select(.user == \"alice\") | has(\"password\")
+	    | not' '$T/create.json'"
+check "both VMs become ready" "$LABCTL" wait --course it --timeout 400
+t1=$(date +%s.%N)
+echo "# course create to all ready: $(echo "$t1 - $t0" | bc) s"
+
+pa=$(vm_port it-alice)
+pb=$(vm_port it-bob)
+check "ports are slot-based and distinct ($pa, $pb)" \
+	test "$pa" = 24101 -a "$pb" = 24102
+check "the sheet lists the ssh lines" bash -c "
+	'$LABCTL' access it | grep -q 'ssh -p $pa alice@127.0.0.1' &&
+	'$LABCTL' access it --format csv | grep -q '\"Alice O.Brien, Jr.\"'"
+
+# alice by her key, bob by his password (SSH_ASKPASS answers the prompt).
+pw=$(jq -r '.students[] | select(.user == "bob") | .password' "$T/create.json")
+printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass"
+chmod +x "$T/askpass"
+ssh_alice() {
+	ssh "${SSHOPTS[@]}" -i "$T/alice_key" -p "$pa" alice@127.0.0.1 "$@"
+}
+ssh_bob() {
+	SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
+	    setsid -w ssh "${SSHOPTS[@]}" -o BatchMode=no \
+	    -o PubkeyAuthentication=no -p "$pb" bob@127.0.0.1 "$@" </dev/null
+}
+ssh_root() {
+	ssh "${SSHOPTS[@]}" -i "$T/state/keys/labd_ed25519" -p "$1" \
+	    root@127.0.0.1 "$2"
+}
+alice_writes() { ssh_alice 'echo from-alice > ~/marker && cat ~/marker' | grep -q from-alice; }
+bob_writes() { ssh_bob 'echo from-bob > ~/marker && cat ~/marker' | grep -q from-bob; }
+bob_reads() { ssh_bob 'cat ~/marker' | grep -q from-bob; }
+alice_hostname() { ssh_alice hostname | grep -qx it-alice; }
+# A listener on the host's loopback: without restrict=on the guest would
+# reach it as 10.0.2.2:24199.
+alice_no_outside() {
+	ssh_alice 'nc -w 3 10.0.2.2 24199 </dev/null; echo rc=$?' |
+	    grep -q 'rc=[1-9]' && [ ! -s "$T/leak" ]
+}
+socat -u TCP-LISTEN:24199,bind=127.0.0.1,reuseaddr,fork OPEN:"$T/leak",creat,append &
+LISTENER=$!
+alice_breaks() { ssh_root "$pa" 'rm -rf /bin'; return 0; }
+alice_alive() { ssh_alice 'echo back' | grep -q back; }
+alice_no_marker() { ssh_alice 'test ! -e ~/marker'; }
+bob_untouched() { [ "$(vm_field it-bob pid)" = "$bob_pid" ] && bob_reads; }
+overlay_backed() {
+	qemu-img info --backing-chain -U "$T/state/vms/it-alice/disk.qcow2" |
+	    grep -q 'backing file: .*templates/tiny@1/disk.qcow2'
+}
+
+check "alice logs in with her key and writes a file" alice_writes
+check "bob logs in with his password and writes a file" bob_writes
+check "the guest's hostname is its VM name" alice_hostname
+check "the guest reaches nothing outside (restrict=on)" alice_no_outside
+
+bob_pid=$(vm_field it-bob pid)
+check "labd's management key reaches root and runs rm -rf /bin" alice_breaks
+check_fails "alice can no longer log in" alice_alive
+
+t0=$(date +%s.%N)
+check "labctl reset brings alice's VM back" "$LABCTL" reset it-alice
+t1=$(date +%s.%N)
+echo "# reset to ready: $(echo "$t1 - $t0" | bc) s"
+check "alice logs in again after the reset, same port $pa" alice_alive
+check "alice's file is gone: a fresh disk" alice_no_marker
+check "alice's port is unchanged" test "$(vm_port it-alice)" = "$pa"
+check "bob's VM was not touched (same QEMU, file still there)" bob_untouched
+check "the overlay backs onto the template" overlay_backed
+
+# SIGKILL labd: the guests keep running, a new labd adopts them.
+alice_pid=$(vm_field it-alice pid)
+kill -9 "$LABD_PID"
+wait "$LABD_PID" 2>/dev/null
+sleep 1
+check "both QEMUs outlive labd's SIGKILL" \
+	kill -0 "$alice_pid" "$bob_pid"
+check "labd starts again" labd_start
+check "both VMs are ready again after the restart" \
+	"$LABCTL" wait --course it --timeout 120
+check "the same QEMU processes were adopted, not restarted" bash -c "
+	test '$(vm_field it-alice pid)' = '$alice_pid' &&
+	test '$(vm_field it-bob pid)' = '$bob_pid'"
+check "the ports are the same after the restart" bash -c "
+	test '$(vm_port it-alice)' = '$pa' && test '$(vm_port it-bob)' = '$pb'"
+check "ssh still works after the restart" bob_reads
+
+check "stop --course powers both VMs off" "$LABCTL" stop --course it
+check "both are listed stopped" bash -c "
+	test \"\$('$LABCTL' list it --json | jq -r '.[].state' | sort -u)\" = stopped"
+check_fails "no QEMU is left" kill -0 "$alice_pid" "$bob_pid"
+
+kill "$LISTENER" 2>/dev/null
+finish test_course
