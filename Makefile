@@ -117,7 +117,12 @@ demo:
 demo-stop:
 	examples/demo/stop $(B)
 
-bench: all template-tiny
+BENCH_BINS	:= $(B)/bench/overlay_bench
+$(B)/bench/%: $(call obj,bench/%.c) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all template-tiny $(BENCH_BINS)
 	bench/run $(B)
 
 # --- install --------------------------------------------------------------
