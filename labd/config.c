@@ -1,0 +1,986 @@
+/*
+ * config.c - labd.ini: a table of keys, each with its parser and help
+ * text, over the defaults of config_defaults().  Every error names the
+ * file, the line, the section and the key.
+ *
+ * The file is read by our own line scanner, not by iniparser: iniparser
+ * 4.1 keeps no line numbers, silently takes "[publish]   ; comment" (the
+ * very form DESIGN.md shows) for a key of the previous section, and folds
+ * case.  A small scanner of our own gives exact lines and one set of rules:
+ *
+ *   [section]            ; a comment may follow
+ *   key = value          ; or # comment, when ';'/'#' starts the value or
+ *                        ; follows a blank; quote a value to keep them:
+ *   key = "a;b#c"        ; quotes ("" or '') keep the text as it is
+ *
+ * Section and key names are matched without regard to case.  A key set
+ * twice is an error, as is anything else on a line.  The scanner and the
+ * path resolver are shared with profile.c.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "labd/labd.h"
+
+/* Shared with profile.c, which repeats these two prototypes. */
+typedef int (*ini_fn)(void *arg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen);
+int	ini_scan(const char *fname, const char *text, size_t len, ini_fn fn,
+	    void *arg, int *linep, char *err, size_t errlen);
+int	ini_path(const char *base, const char *p, char *out, size_t outlen);
+
+#define CONFIG_MAXFILE	(1 << 20)
+#define SHOWLEN		"64"	/* bytes of a bad value quoted back */
+
+struct cfg_ctx {
+	struct labd_config	 c;
+	char			 base[PATH_MAX];	/* the ini file's folder */
+	int			 line;			/* current line */
+	int			 socket_line;		/* 0: socket follows run_dir */
+	int			 run_dir_line;
+	int			 publish_line;		/* [publish] seen here, 0 if not */
+	int			 pub_lines[LABD_MAX_PUBLISH];
+};
+
+struct cfg_key {
+	const char	*section;
+	const char	*key;
+	int		(*set)(struct cfg_ctx *, const char *, char *, size_t);
+	const char	*help;
+};
+
+static int	set_state_dir(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_run_dir(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_socket(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_group(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_workers(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_mode(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_public_ips(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_bridge(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_subnet(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_qemu(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_qemu_img(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_accel(struct cfg_ctx *, const char *, char *, size_t);
+static int	set_runas(struct cfg_ctx *, const char *, char *, size_t);
+
+static const struct cfg_key cfg_keys[] = {
+	{ "labd", "state_dir", set_state_dir,
+	  "database, templates and VM disks (relative: to this file)" },
+	{ "labd", "run_dir", set_run_dir,
+	  "sockets and pid files (relative: to this file)" },
+	{ "labd", "socket", set_socket, "control socket, default run_dir/labd.sock" },
+	{ "labd", "group", set_group, "group that may use the socket; empty: none" },
+	{ "labd", "workers", set_workers, "VM operations run at once, 1..64" },
+	{ "network", "mode", set_mode, "user | bridge" },
+	{ "network", "public_ips", set_public_ips,
+	  "one or two IPv4 addresses of this host, comma-separated" },
+	{ "network", "bridge", set_bridge, "bridge interface (bridge mode)" },
+	{ "network", "subnet", set_subnet, "guest subnet (bridge mode)" },
+	{ "vmm", "qemu", set_qemu, "QEMU system emulator" },
+	{ "vmm", "qemu_img", set_qemu_img, "qemu-img" },
+	{ "vmm", "accel", set_accel, "auto | kvm | tcg" },
+	{ "vmm", "runas", set_runas, "user QEMU drops to when labd is root; empty: none" },
+};
+#define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+static const struct {
+	const char	*name;
+	enum vmm_accel	 accel;
+} accels[] = {
+	{ "auto", VMM_ACCEL_AUTO },
+	{ "kvm", VMM_ACCEL_KVM },
+	{ "tcg", VMM_ACCEL_TCG },
+};
+
+/* strlcpy, which glibc before 2.38 lacks: the length of src, so that >= size means cut. */
+static size_t
+scpy(char *dst, const char *src, size_t size)
+{
+	size_t	len = strlen(src);
+
+	if (size > 0) {
+		size_t	n = len < size - 1 ? len : size - 1;
+
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+
+void
+config_defaults(struct labd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	scpy(c->state_dir, "/var/lib/labd", sizeof(c->state_dir));
+	scpy(c->run_dir, "/run/labd", sizeof(c->run_dir));
+	scpy(c->socket, "/run/labd/labd.sock", sizeof(c->socket));
+	scpy(c->group, "labadmin", sizeof(c->group));
+	c->workers = 4;
+	c->net_mode = LABD_NET_USER;
+	scpy(c->public_ips[0], "127.0.0.1", sizeof(c->public_ips[0]));
+	c->npublic_ips = 1;
+	scpy(c->bridge, "labbr0", sizeof(c->bridge));
+	scpy(c->subnet, "10.77.0.0/16", sizeof(c->subnet));
+	scpy(c->publish[0].name, "ssh", sizeof(c->publish[0].name));
+	scpy(c->publish[0].listen_ip, "127.0.0.1",
+	    sizeof(c->publish[0].listen_ip));
+	c->publish[0].base = 22000;
+	c->npublish = 1;
+	scpy(c->qemu, "qemu-system-x86_64", sizeof(c->qemu));
+	scpy(c->qemu_img, "qemu-img", sizeof(c->qemu_img));
+	c->accel = VMM_ACCEL_AUTO;
+	scpy(c->runas, "nobody", sizeof(c->runas));
+}
+
+/* --- the scanner, shared with profile.c --------------------------------- */
+
+/* Section, key, user, group and interface names: no ctype, no locale. */
+static int
+is_name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+}
+
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	return s;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s += 'a' - 'A';
+}
+
+/* A comment starts at ';' or '#' opening the text or following a blank. */
+static char *
+comment_start(char *s)
+{
+	char	*p;
+
+	for (p = s; *p != '\0'; p++)
+		if ((*p == ';' || *p == '#') &&
+		    (p == s || p[-1] == ' ' || p[-1] == '\t'))
+			return p;
+	return NULL;
+}
+
+/* Only blanks or a comment may follow a section's ']' or a closing quote. */
+static int
+rest_is_empty(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0' || *p == ';' || *p == '#';
+}
+
+/*
+ * Replace every byte that is not part of a valid UTF-8 sequence by '?'
+ * and return how many there were.  Messages travel in JSON, and a value
+ * quoted back with "%.64s" may have been cut inside a character.
+ */
+static size_t
+utf8_scrub(char *str)
+{
+	unsigned char	*s = (unsigned char *)str;
+	size_t		 bad = 0, n, k;
+	uint32_t	 cp;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		n = (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2 :
+		    (*s & 0xf8) == 0xf0 ? 3 : 0;
+		cp = *s & (0x3f >> n);
+		for (k = 1; n > 0 && k <= n; k++) {
+			if ((s[k] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = cp << 6 | (s[k] & 0x3f);
+		}
+		/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+		if (n == 0 || (n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			*s++ = '?';
+			bad++;
+			continue;
+		}
+		s += n + 1;
+	}
+	return bad;
+}
+
+/*
+ * Split one line (without its newline) in place.  Returns 0 for a blank or
+ * comment line, 1 for a section header (section updated), 2 for a key
+ * (*keyp and *valp point into s), -1 with err on anything else.
+ */
+static int
+ini_line(char *s, char *section, size_t seclen, char **keyp, char **valp,
+    char *err, size_t errlen)
+{
+	char	*p, *key, *val, *e, q;
+
+	s = trim(s);
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return 0;
+	if (*s == '[') {
+		if ((e = strchr(s, ']')) == NULL || !rest_is_empty(e + 1)) {
+			errf(err, errlen, "'%." SHOWLEN "s' is not a [section]"
+			    " line", s);
+			return -1;
+		}
+		*e = '\0';
+		p = trim(s + 1);
+		for (key = p; *key != '\0' && is_name_char(*key); key++)
+			;
+		if (*p == '\0' || *key != '\0' || strlen(p) >= seclen) {
+			errf(err, errlen, "'[%." SHOWLEN "s]' is not a section"
+			    " name", p);
+			return -1;
+		}
+		lower(p);
+		snprintf(section, seclen, "%s", p);
+		return 1;
+	}
+	if ((e = strchr(s, '=')) == NULL) {
+		errf(err, errlen, "'%." SHOWLEN "s' is neither [section] nor"
+		    " key = value", s);
+		return -1;
+	}
+	*e = '\0';
+	key = trim(s);
+	for (p = key; *p != '\0' && is_name_char(*p); p++)
+		;
+	if (*key == '\0' || *p != '\0' || strlen(key) > 64) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a key name", key);
+		return -1;
+	}
+	lower(key);
+	if (*section == '\0') {
+		errf(err, errlen, "%s is outside any [section]", key);
+		return -1;
+	}
+	val = trim(e + 1);
+	if (*val == '"' || *val == '\'') {
+		q = *val++;
+		if ((e = strchr(val, q)) == NULL) {
+			errf(err, errlen, "[%s] %s: the %c quote is not closed",
+			    section, key, q);
+			return -1;
+		}
+		*e = '\0';
+		if (!rest_is_empty(e + 1)) {
+			errf(err, errlen, "[%s] %s: text after the closing"
+			    " quote", section, key);
+			return -1;
+		}
+	} else {
+		if ((e = comment_start(val)) != NULL)
+			*e = '\0';
+		val = trim(val);
+	}
+	*keyp = key;
+	*valp = val;
+	return 2;
+}
+
+/*
+ * Feed each section header (key NULL) and each key = value of text to
+ * fn.  The first error stops the scan: err becomes "FNAME line N: what fn
+ * or the scanner said".  *linep, when not NULL, follows the line being
+ * handled, so that fn can remember where a value came from.  A key given
+ * twice in one section is refused here, so that fn never has to.
+ */
+int
+ini_scan(const char *fname, const char *text, size_t len, ini_fn fn,
+    void *arg, int *linep, char *err, size_t errlen)
+{
+	struct seen {
+		char	section[64];
+		char	key[72];
+		int	line;
+	}		*seen = NULL;
+	size_t		 nseen = 0, i, n;
+	char		 section[64] = "", msg[LABD_ERRLEN], *buf = NULL;
+	char		*key = NULL, *val = NULL;
+	const char	*p = text, *end = text + len, *nl;
+	int		 line = 0, kind;
+
+	if (memchr(text, '\0', len) != NULL) {
+		errf(err, errlen, "%s: holds a NUL byte; is it a text file?",
+		    fname);
+		return -1;
+	}
+	for (; p < end; p = nl + 1) {
+		line++;
+		if (linep != NULL)
+			*linep = line;
+		if ((nl = memchr(p, '\n', end - p)) == NULL)
+			nl = end;
+		n = nl - p;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		buf = xrealloc(buf, n + 1);
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		msg[0] = '\0';
+		if (utf8_scrub(buf) > 0) {
+			snprintf(msg, sizeof(msg), "not UTF-8 text (save the"
+			    " file as UTF-8)");
+			goto fail;
+		}
+		kind = ini_line(buf, section, sizeof(section), &key, &val, msg,
+		    sizeof(msg));
+		if (kind == -1)
+			goto fail;
+		if (kind == 1 && fn(arg, section, NULL, NULL, msg,
+		    sizeof(msg)) == -1)
+			goto fail;
+		if (kind != 2)
+			continue;
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i].section, section) == 0 &&
+			    strcmp(seen[i].key, key) == 0) {
+				snprintf(msg, sizeof(msg), "[%s] %s is set"
+				    " twice (first on line %d)", section, key,
+				    seen[i].line);
+				goto fail;
+			}
+		seen = xrealloc(seen, (nseen + 1) * sizeof(*seen));
+		snprintf(seen[nseen].section, sizeof(seen[nseen].section), "%s",
+		    section);
+		snprintf(seen[nseen].key, sizeof(seen[nseen].key), "%s", key);
+		seen[nseen++].line = line;
+		if (fn(arg, section, key, val, msg, sizeof(msg)) == -1)
+			goto fail;
+	}
+	free(seen);
+	free(buf);
+	return 0;
+fail:
+	utf8_scrub(msg);
+	errf(err, errlen, "%s line %d: %s", fname, line, msg);
+	free(seen);
+	free(buf);
+	return -1;
+}
+
+/*
+ * Resolve p against the folder base (absolute) and tidy it up lexically:
+ * no "//", "." or "..".  base comes from realpath(), so a ".." that climbs
+ * out of it means what the kernel would make of it.
+ */
+int
+ini_path(const char *base, const char *p, char *out, size_t outlen)
+{
+	char	 tmp[PATH_MAX * 2], *comp, *save = NULL;
+	size_t	 len = 0, back;
+
+	if (*p == '/')
+		snprintf(tmp, sizeof(tmp), "%s", p);
+	else if (snprintf(tmp, sizeof(tmp), "%s/%s", base, p) >=
+	    (int)sizeof(tmp))
+		return -1;
+	if (outlen < 2)
+		return -1;
+	out[0] = '\0';
+	for (comp = strtok_r(tmp, "/", &save); comp != NULL;
+	    comp = strtok_r(NULL, "/", &save)) {
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			back = len;
+			while (back > 0 && out[back - 1] != '/')
+				back--;
+			len = back > 0 ? back - 1 : 0;
+			out[len] = '\0';
+			continue;
+		}
+		if (len + 1 + strlen(comp) + 1 > outlen)
+			return -1;
+		out[len++] = '/';
+		strcpy(out + len, comp);
+		len += strlen(comp);
+	}
+	if (len == 0)
+		strcpy(out, "/");
+	return 0;
+}
+
+/* --- value parsers ----------------------------------------------------- */
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	unsigned long	v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v <= max)	/* past max the value no longer matters */
+			v = v * 10 + (*s - '0');
+	}
+	if (v < min || v > max) {
+		*out = v;
+		return -2;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A unicast IPv4 address in dotted-quad form. */
+static int
+ipv4_check(const char *s, char *err, size_t errlen)
+{
+	struct in_addr	a;
+	uint32_t	h;
+
+	if (inet_pton(AF_INET, s, &a) != 1) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not an IPv4 address", s);
+		return -1;
+	}
+	h = ntohl(a.s_addr);
+	if (h == 0 || h == 0xffffffff || (h >> 28) == 0xe) {
+		errf(err, errlen, "%s is not a unicast address of this host",
+		    s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_path(struct cfg_ctx *x, const char *v, char *dst, size_t dstlen,
+    char *err, size_t errlen)
+{
+	if (*v == '\0') {
+		errf(err, errlen, "needs a path");
+		return -1;
+	}
+	if (ini_path(x->base, v, dst, dstlen) == -1) {
+		errf(err, errlen, "path is too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_state_dir(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	return set_path(x, v, x->c.state_dir, sizeof(x->c.state_dir), err,
+	    errlen);
+}
+
+static int
+set_run_dir(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	x->run_dir_line = x->line;
+	return set_path(x, v, x->c.run_dir, sizeof(x->c.run_dir), err, errlen);
+}
+
+static int
+set_socket(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	x->socket_line = x->line;
+	return set_path(x, v, x->c.socket, sizeof(x->c.socket), err, errlen);
+}
+
+/* User and group names as shadow-utils takes them. */
+static int
+account_name_ok(const char *v, size_t max)
+{
+	const char	*p;
+
+	if (*v == '-' || strlen(v) >= max)
+		return 0;
+	for (p = v; *p != '\0'; p++)
+		if (!is_name_char(*p))
+			return 0;
+	return 1;
+}
+
+static int
+set_group(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	if (!account_name_ok(v, 33)) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a group name", v);
+		return -1;
+	}
+	scpy(x->c.group, v, sizeof(x->c.group));
+	return 0;
+}
+
+static int
+set_runas(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	if (!account_name_ok(v, 33)) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a user name", v);
+		return -1;
+	}
+	scpy(x->c.runas, v, sizeof(x->c.runas));
+	return 0;
+}
+
+static int
+set_workers(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 1, 64, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number from 1 to"
+		    " 64", v);
+		return -1;
+	}
+	x->c.workers = (int)n;
+	return 0;
+}
+
+static int
+set_mode(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "user") == 0)
+		x->c.net_mode = LABD_NET_USER;
+	else if (strcmp(v, "bridge") == 0)
+		x->c.net_mode = LABD_NET_BRIDGE;
+	else {
+		errf(err, errlen, "'%." SHOWLEN "s' is not user or bridge", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_public_ips(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	char	 buf[512], *tok, *save = NULL, *ip;
+	int	 n = 0, i;
+
+	if (scpy(buf, v, sizeof(buf)) >= sizeof(buf)) {
+		errf(err, errlen, "list is too long");
+		return -1;
+	}
+	if (*trim(buf) == '\0') {
+		errf(err, errlen, "needs at least one address");
+		return -1;
+	}
+	/* strtok would skip an empty item; a doubled comma is a typo. */
+	for (tok = buf; tok != NULL; tok = save) {
+		if ((save = strchr(tok, ',')) != NULL)
+			*save++ = '\0';
+		ip = trim(tok);
+		if (*ip == '\0') {
+			errf(err, errlen, "empty item in the list");
+			return -1;
+		}
+		if (n == LABD_MAX_PUBLIC_IPS) {
+			errf(err, errlen, "at most %d addresses",
+			    LABD_MAX_PUBLIC_IPS);
+			return -1;
+		}
+		if (ipv4_check(ip, err, errlen) == -1)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (strcmp(x->c.public_ips[i], ip) == 0) {
+				errf(err, errlen, "%s is listed twice", ip);
+				return -1;
+			}
+		scpy(x->c.public_ips[n++], ip, sizeof(x->c.public_ips[0]));
+	}
+	x->c.npublic_ips = n;
+	return 0;
+}
+
+static int
+set_bridge(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	const char	*p;
+
+	/* An interface name: IFNAMSIZ - 1 bytes, no '/', ':' or blanks. */
+	for (p = v; *p != '\0' && is_name_char(*p); p++)
+		;
+	if (*v == '\0' || *p != '\0' || strlen(v) >= sizeof(x->c.bridge) ||
+	    strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not an interface name"
+		    " (1-15 of a-z, 0-9, '_', '-' and '.')", v);
+		return -1;
+	}
+	scpy(x->c.bridge, v, sizeof(x->c.bridge));
+	return 0;
+}
+
+static int
+set_subnet(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	char		 ip[64], *slash;
+	unsigned long	 plen;
+	struct in_addr	 a;
+	uint32_t	 h, mask;
+
+	if (scpy(ip, v, sizeof(ip)) >= sizeof(ip) ||
+	    (slash = strchr(ip, '/')) == NULL) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not ADDRESS/PREFIX, e.g."
+		    " 10.77.0.0/16", v);
+		return -1;
+	}
+	*slash++ = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1) {
+		errf(err, errlen, "'%s' is not an IPv4 address", ip);
+		return -1;
+	}
+	/* Room for the gateway, the broadcast and at least two guests. */
+	if (parse_uint(slash, 8, 29, &plen) != 0) {
+		errf(err, errlen, "prefix /%." SHOWLEN "s is not from /8 to"
+		    " /29", slash);
+		return -1;
+	}
+	h = ntohl(a.s_addr);
+	mask = 0xffffffffu << (32 - plen);
+	if ((h & ~mask) != 0) {
+		a.s_addr = htonl(h & mask);
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		errf(err, errlen, "%s has host bits set (did you mean %s/%lu?)",
+		    v, ip, plen);
+		return -1;
+	}
+	scpy(x->c.subnet, v, sizeof(x->c.subnet));
+	return 0;
+}
+
+/* A program name is looked up in PATH; a path with a '/' is resolved. */
+static int
+set_prog(struct cfg_ctx *x, const char *v, char *dst, size_t dstlen,
+    char *err, size_t errlen)
+{
+	if (*v == '\0') {
+		errf(err, errlen, "needs a program name or path");
+		return -1;
+	}
+	if (strchr(v, '/') != NULL)
+		return set_path(x, v, dst, dstlen, err, errlen);
+	if (scpy(dst, v, dstlen) >= dstlen) {
+		errf(err, errlen, "name is too long");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_qemu(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	return set_prog(x, v, x->c.qemu, sizeof(x->c.qemu), err, errlen);
+}
+
+static int
+set_qemu_img(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	return set_prog(x, v, x->c.qemu_img, sizeof(x->c.qemu_img), err,
+	    errlen);
+}
+
+/*
+ * Our own small table rather than vmm_accel_parse(): reading a config
+ * should not pull the VMM library into every program that does it.
+ */
+static int
+set_accel(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(accels) / sizeof(accels[0]); i++)
+		if (strcmp(v, accels[i].name) == 0) {
+			x->c.accel = accels[i].accel;
+			return 0;
+		}
+	errf(err, errlen, "'%." SHOWLEN "s' is not auto, kvm or tcg", v);
+	return -1;
+}
+
+static int
+valid_service(const char *s)
+{
+	const char	*p;
+
+	if (*s < 'a' || *s > 'z' || strlen(s) >= PF_NAMELEN)
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+			return 0;
+	return 1;
+}
+
+/* [publish] NAME = IP:BASE; the IP is checked against public_ips later. */
+static int
+set_publish(struct cfg_ctx *x, const char *name, const char *v, char *err,
+    size_t errlen)
+{
+	struct pf_service	*s;
+	char			 ip[PF_IPLEN];
+	const char		*colon;
+	unsigned long		 base;
+	int			 rc;
+
+	if (!valid_service(name)) {
+		errf(err, errlen, "not a service name (use a-z and 0-9,"
+		    " starting with a letter)");
+		return -1;
+	}
+	if (x->c.npublish == LABD_MAX_PUBLISH) {
+		errf(err, errlen, "at most %d services", LABD_MAX_PUBLISH);
+		return -1;
+	}
+	if ((colon = strrchr(v, ':')) == NULL ||
+	    (size_t)(colon - v) >= sizeof(ip)) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not LISTEN_IP:BASE_PORT,"
+		    " e.g. 127.0.0.1:22000", v);
+		return -1;
+	}
+	memcpy(ip, v, colon - v);
+	ip[colon - v] = '\0';
+	if (ipv4_check(ip, err, errlen) == -1)
+		return -1;
+	/* Slot 1 gets base + 1: a base of 65535 would leave no port. */
+	if ((rc = parse_uint(colon + 1, 1, 65534, &base)) != 0) {
+		if (rc == -2)
+			errf(err, errlen, "port %." SHOWLEN "s is out of range"
+			    " (1..65534; slot k listens on base + k)", colon + 1);
+		else
+			errf(err, errlen, "'%." SHOWLEN "s' is not a port"
+			    " number", colon + 1);
+		return -1;
+	}
+	s = &x->c.publish[x->c.npublish];
+	scpy(s->name, name, sizeof(s->name));
+	scpy(s->listen_ip, ip, sizeof(s->listen_ip));
+	s->base = (uint16_t)base;
+	x->pub_lines[x->c.npublish++] = x->line;
+	return 0;
+}
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t	la = strlen(a), lb = strlen(b), i, j, d[33], prev, t;
+
+	if (la > 32 || lb > 32)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		d[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = d[0];
+		d[0] = i;
+		for (j = 1; j <= lb; j++) {
+			t = d[j];
+			d[j] = prev + (a[i - 1] != b[j - 1]);
+			if (d[j - 1] + 1 < d[j])
+				d[j] = d[j - 1] + 1;
+			if (t + 1 < d[j])
+				d[j] = t + 1;
+			prev = t;
+		}
+	}
+	return d[lb];
+}
+
+static int
+known_section(const char *s)
+{
+	return strcmp(s, "labd") == 0 || strcmp(s, "network") == 0 ||
+	    strcmp(s, "publish") == 0 || strcmp(s, "vmm") == 0;
+}
+
+static int
+cfg_line(void *arg, const char *section, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	struct cfg_ctx	*x = arg;
+	const char	*near = NULL;
+	char		 msg[LABD_ERRLEN];
+	size_t		 i, len;
+
+	if (key == NULL) {
+		if (!known_section(section)) {
+			errf(err, errlen, "unknown section [%s] (sections are"
+			    " [labd], [network], [publish] and [vmm])",
+			    section);
+			return -1;
+		}
+		/* The file's [publish] replaces the default ssh entry. */
+		if (strcmp(section, "publish") == 0 && x->publish_line == 0) {
+			x->publish_line = x->line;
+			x->c.npublish = 0;
+		}
+		return 0;
+	}
+	if (!known_section(section))
+		return 0;	/* already refused at its header */
+	if (strcmp(section, "publish") == 0) {
+		if (set_publish(x, key, value, msg, sizeof(msg)) == -1)
+			goto fail;
+		return 0;
+	}
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(cfg_keys[i].section, section) != 0)
+			continue;
+		if (strcmp(cfg_keys[i].key, key) == 0) {
+			if (cfg_keys[i].set(x, value, msg, sizeof(msg)) == -1)
+				goto fail;
+			return 0;
+		}
+		if (edit_distance(cfg_keys[i].key, key) <= 2)
+			near = cfg_keys[i].key;
+	}
+	if (near != NULL) {
+		errf(err, errlen, "unknown key [%s] %s (did you mean %s?)",
+		    section, key, near);
+		return -1;
+	}
+	for (i = 0, msg[0] = '\0'; i < NKEYS; i++) {
+		if (strcmp(cfg_keys[i].section, section) != 0)
+			continue;
+		len = strlen(msg);
+		snprintf(msg + len, sizeof(msg) - len, "%s%s", len ? ", " : "",
+		    cfg_keys[i].key);
+	}
+	errf(err, errlen, "unknown key [%s] %s (keys of [%s] are %s)", section,
+	    key, section, msg);
+	return -1;
+fail:
+	errf(err, errlen, "[%s] %s: %s", section, key, msg);
+	return -1;
+}
+
+/* Checks that need the whole file: [publish] against [network]. */
+static int
+cfg_finish(struct cfg_ctx *x, const char *fname, char *err, size_t errlen)
+{
+	struct labd_config	*c = &x->c;
+	struct pf_service	*s, *t;
+	struct sockaddr_un	 sun;
+	char			 ips[LABD_MAX_PUBLIC_IPS * (PF_IPLEN + 2)] = "";
+	size_t			 len;
+	int			 i, j, found;
+
+	for (i = 0; i < c->npublic_ips; i++) {
+		len = strlen(ips);
+		snprintf(ips + len, sizeof(ips) - len, "%s%s", i ? ", " : "",
+		    c->public_ips[i]);
+	}
+	if (x->publish_line == 0) {
+		/* No [publish]: ssh follows the first public IP. */
+		scpy(c->publish[0].listen_ip, c->public_ips[0],
+		    sizeof(c->publish[0].listen_ip));
+	} else if (c->npublish == 0) {
+		errf(err, errlen, "%s line %d: [publish] lists no service; guests"
+		    " would be unreachable (e.g. ssh = %s:22000)", fname,
+		    x->publish_line, c->public_ips[0]);
+		return -1;
+	}
+	for (i = 0; x->publish_line != 0 && i < c->npublish; i++) {
+		s = &c->publish[i];
+		for (j = 0, found = 0; j < c->npublic_ips; j++)
+			found |= strcmp(s->listen_ip, c->public_ips[j]) == 0;
+		if (!found) {
+			errf(err, errlen, "%s line %d: [publish] %s: %s is not one"
+			    " of [network] public_ips (%s)", fname,
+			    x->pub_lines[i], s->name, s->listen_ip, ips);
+			return -1;
+		}
+		for (j = 0; j < i; j++) {
+			t = &c->publish[j];
+			if (strcmp(t->listen_ip, s->listen_ip) == 0 &&
+			    t->base == s->base) {
+				errf(err, errlen, "%s line %d: [publish] %s:"
+				    " %s:%u is already the base of %s (line %d)",
+				    fname, x->pub_lines[i], s->name,
+				    s->listen_ip, s->base, t->name,
+				    x->pub_lines[j]);
+				return -1;
+			}
+		}
+	}
+	if (x->socket_line == 0)
+		snprintf(c->socket, sizeof(c->socket), "%s/labd.sock",
+		    c->run_dir);
+	if (strlen(c->socket) >= sizeof(sun.sun_path)) {
+		if (x->socket_line != 0)
+			errf(err, errlen, "%s line %d: [labd] socket: %zu bytes,"
+			    " a UNIX socket path takes at most %zu", fname,
+			    x->socket_line, strlen(c->socket),
+			    sizeof(sun.sun_path) - 1);
+		else
+			errf(err, errlen, "%s line %d: [labd] run_dir: the"
+			    " socket in it would be a %zu-byte path, a UNIX"
+			    " socket takes at most %zu; set [labd] socket",
+			    fname, x->run_dir_line, strlen(c->socket),
+			    sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load(const char *path, struct labd_config *cfg, char *err,
+    size_t errlen)
+{
+	struct cfg_ctx	*x;
+	char		*text = NULL, dir[PATH_MAX], *slash;
+	size_t		 len;
+	int		 rc = -1;
+
+	x = xcalloc(1, sizeof(*x));
+	x->c = *cfg;
+	if ((text = file_read(path, CONFIG_MAXFILE, &len, err, errlen)) == NULL)
+		goto fail;
+	scpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		scpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (realpath(dir, x->base) == NULL) {
+		errf(err, errlen, "%s: cannot resolve its folder: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (scpy(x->c.path, path, sizeof(x->c.path)) >= sizeof(x->c.path)) {
+		errf(err, errlen, "%s: path is too long", path);
+		goto fail;
+	}
+	if (ini_scan(path, text, len, cfg_line, x, &x->line, err,
+	    errlen) == -1 ||
+	    cfg_finish(x, path, err, errlen) == -1)
+		goto fail;
+	/* All or nothing: the caller's config changes only on success. */
+	*cfg = x->c;
+	rc = 0;
+fail:
+	free(text);
+	free(x);
+	return rc;
+}

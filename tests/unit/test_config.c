@@ -1,0 +1,431 @@
+/*
+ * test_config.c - labd.ini and template profiles against golden files.
+ *
+ * Each tests/unit/golden/config/NAME.ini is loaded over the defaults and
+ * the result, a dump of the config or "error: MESSAGE", must equal
+ * NAME.out; the same for golden/profile/.  The golden folder's real path
+ * reads @GOLDEN@ in the .out files, so they hold no path of this machine.
+ * LABD_GOLDEN_UPDATE=1 rewrites the .out files (review them before
+ * committing); LABD_GOLDEN_DIR points at the folder when the test runs
+ * from elsewhere than the top of the tree.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "labd/labd.h"
+
+/* config.c's path resolver, shared with profile.c; config.h lacks it. */
+int	ini_path(const char *base, const char *p, char *out, size_t outlen);
+
+/* --- the golden runner (the same in test_roster.c) ------------------------ */
+
+static char golden_root[PATH_MAX];
+
+static void
+golden_find(void)
+{
+	const char	*env = getenv("LABD_GOLDEN_DIR");
+	char		 exe[PATH_MAX], try[PATH_MAX + 32], *slash;
+	ssize_t		 n;
+
+	if (env != NULL && realpath(env, golden_root) != NULL)
+		return;
+	if (realpath("tests/unit/golden", golden_root) != NULL)
+		return;
+	/* From build/.../tests/test_x, climb until the tree shows up. */
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		while ((slash = strrchr(exe, '/')) != NULL && slash != exe) {
+			*slash = '\0';
+			snprintf(try, sizeof(try), "%s/tests/unit/golden", exe);
+			if (realpath(try, golden_root) != NULL)
+				return;
+		}
+	}
+	cr_assert_fail("cannot find tests/unit/golden (set LABD_GOLDEN_DIR)");
+}
+
+/* Replace every occurrence of from in s (malloc'd) with to. */
+static char *
+subst(char *s, const char *from, const char *to)
+{
+	char	*out, *p, *hit;
+	size_t	 n = 0, fl = strlen(from), tl = strlen(to);
+
+	for (p = s; (hit = strstr(p, from)) != NULL; p = hit + fl)
+		n++;
+	out = xmalloc(strlen(s) + n * tl + 1);
+	out[0] = '\0';
+	for (p = s; (hit = strstr(p, from)) != NULL; p = hit + fl) {
+		strncat(out, p, hit - p);
+		strcat(out, to);
+	}
+	strcat(out, p);
+	free(s);
+	return out;
+}
+
+static size_t
+split_lines(char *s, char ***linesp)
+{
+	char	**v = NULL, *p, *nl;
+	size_t	  n = 0;
+
+	for (p = s; *p != '\0'; p = nl + 1) {
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = p;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		*nl = '\0';
+	}
+	*linesp = v;
+	return n;
+}
+
+/* A line diff (longest common subsequence): small files, small tables. */
+static void
+golden_diff(const char *name, const char *want, const char *got)
+{
+	char	*a = xstrdup(want), *b = xstrdup(got), **la, **lb;
+	size_t	 na = split_lines(a, &la), nb = split_lines(b, &lb), i, j;
+	int	*t = xcalloc((na + 1) * (nb + 1), sizeof(int));
+
+#define T(i, j)	t[(i) * (nb + 1) + (j)]
+	for (i = na; i-- > 0;)
+		for (j = nb; j-- > 0;)
+			T(i, j) = strcmp(la[i], lb[j]) == 0 ? T(i + 1, j + 1) + 1 :
+			    T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1);
+	fprintf(stderr, "--- %s (expected)\n+++ %s (got)\n", name, name);
+	for (i = 0, j = 0; i < na || j < nb;) {
+		if (i < na && j < nb && strcmp(la[i], lb[j]) == 0) {
+			fprintf(stderr, "  %s\n", la[i++]);
+			j++;
+		} else if (i < na && (j == nb || T(i + 1, j) >= T(i, j + 1)))
+			fprintf(stderr, "- %s\n", la[i++]);
+		else
+			fprintf(stderr, "+ %s\n", lb[j++]);
+	}
+#undef T
+	free(t);
+	free(la);
+	free(lb);
+	free(a);
+	free(b);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Render each file of KIND whose name ends in EXT (render runs in KIND's
+ * folder) and compare with its .out.  Returns the number of files; fails
+ * the test on any difference, after showing them all.
+ */
+static size_t
+golden_run(const char *kind, const char *ext, char *(*render)(const char *))
+{
+	char		 dir[PATH_MAX + 64], out[NAME_MAX + 8], err[LABD_ERRLEN];
+	char		*got, *want, **names = NULL;
+	size_t		 n = 0, i, el = strlen(ext), nl;
+	int		 bad = 0, update = getenv("LABD_GOLDEN_UPDATE") != NULL;
+	DIR		*d;
+	struct dirent	*de;
+
+	golden_find();
+	snprintf(dir, sizeof(dir), "%s/%s", golden_root, kind);
+	cr_assert_not_null(d = opendir(dir), "cannot open %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		nl = strlen(de->d_name);
+		if (nl > el && strcmp(de->d_name + nl - el, ext) == 0) {
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names[n++] = xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	cr_assert_eq(chdir(dir), 0, "chdir %s", dir);
+	for (i = 0; i < n; i++) {
+		snprintf(out, sizeof(out), "%.*s.out",
+		    (int)(strlen(names[i]) - el), names[i]);
+		got = subst(render(names[i]), golden_root, "@GOLDEN@");
+		if (update) {
+			cr_assert_eq(file_write_atomic(out, got, strlen(got),
+			    0644, err, sizeof(err)), 0, "%s", err);
+		} else if ((want = file_read(out, 1 << 20, NULL, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "%s/%s: %s\n", kind, names[i], err);
+			bad++;
+		} else {
+			if (strcmp(want, got) != 0) {
+				snprintf(dir, sizeof(dir), "%s/%s", kind, out);
+				golden_diff(dir, want, got);
+				bad++;
+			}
+			free(want);
+		}
+		free(got);
+		free(names[i]);
+	}
+	free(names);
+	cr_expect_eq(bad, 0, "%d of %zu golden files in %s differ (diff on"
+	    " stderr)", bad, n, kind);
+	return n;
+}
+
+/* --- labd.ini --------------------------------------------------------- */
+
+static const char *
+accel_str(enum vmm_accel a)
+{
+	return a == VMM_ACCEL_KVM ? "kvm" : a == VMM_ACCEL_TCG ? "tcg" : "auto";
+}
+
+/* The config as an ini that config_load reads back to the same config. */
+static char *
+config_dump(const struct labd_config *c)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f = open_memstream(&buf, &len);
+	int	 i;
+
+	fprintf(f, "[labd]\nstate_dir = \"%s\"\nrun_dir = \"%s\"\n"
+	    "socket = \"%s\"\ngroup = \"%s\"\nworkers = %d\n", c->state_dir,
+	    c->run_dir,
+	    c->socket, c->group, c->workers);
+	fprintf(f, "[network]\nmode = %s\npublic_ips = ",
+	    c->net_mode == LABD_NET_USER ? "user" : "bridge");
+	for (i = 0; i < c->npublic_ips; i++)
+		fprintf(f, "%s%s", i ? ", " : "", c->public_ips[i]);
+	fprintf(f, "\nbridge = %s\nsubnet = %s\n[publish]\n", c->bridge,
+	    c->subnet);
+	for (i = 0; i < c->npublish; i++)
+		fprintf(f, "%s = %s:%u\n", c->publish[i].name,
+		    c->publish[i].listen_ip, c->publish[i].base);
+	fprintf(f, "[vmm]\nqemu = \"%s\"\nqemu_img = \"%s\"\naccel = %s\n"
+	    "runas = \"%s\"\n", c->qemu, c->qemu_img, accel_str(c->accel),
+	    c->runas);
+	fclose(f);
+	return buf;
+}
+
+static char *
+config_render(const char *file)
+{
+	struct labd_config	c;
+	char			err[LABD_ERRLEN];
+
+	config_defaults(&c);
+	if (config_load(file, &c, err, sizeof(err)) == -1)
+		return xasprintf("error: %s\n", err);
+	return config_dump(&c);
+}
+
+Test(config, golden)
+{
+	cr_expect_geq(golden_run("config", ".ini", config_render), 20,
+	    "fewer config cases than expected: files lost?");
+}
+
+Test(config, defaults)
+{
+	struct labd_config	c;
+
+	config_defaults(&c);
+	cr_expect_str_eq(c.state_dir, "/var/lib/labd");
+	cr_expect_str_eq(c.socket, "/run/labd/labd.sock");
+	cr_expect_str_eq(c.group, "labadmin");
+	cr_expect_eq(c.workers, 4);
+	cr_expect_eq(c.net_mode, LABD_NET_USER);
+	cr_expect_eq(c.npublic_ips, 1);
+	cr_expect_str_eq(c.public_ips[0], "127.0.0.1");
+	cr_expect_eq(c.npublish, 1);
+	cr_expect_str_eq(c.publish[0].name, "ssh");
+	cr_expect_eq(c.publish[0].base, 22000);
+	cr_expect_eq(c.accel, VMM_ACCEL_AUTO);
+	cr_expect_str_eq(c.runas, "nobody");
+	cr_expect_str_eq(c.path, "");
+}
+
+/* A failed load leaves the caller's config as it was. */
+Test(config, failure_changes_nothing)
+{
+	struct labd_config	c, before;
+	char			err[LABD_ERRLEN], path[] = "/tmp/labd-cfg-XXXXXX";
+	const char		*text = "[labd]\nworkers = 9\n[network]\nmode = x\n";
+	int			fd;
+
+	cr_assert_neq(fd = mkstemp(path), -1);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	config_defaults(&c);
+	before = c;
+	cr_expect_eq(config_load(path, &c, err, sizeof(err)), -1);
+	cr_expect(memcmp(&c, &before, sizeof(c)) == 0);
+	cr_expect(strstr(err, "line 4: [network] mode: 'x' is not user or"
+	    " bridge") != NULL, "err: %s", err);
+	unlink(path);
+}
+
+Test(config, missing_file)
+{
+	struct labd_config	c;
+	char			err[LABD_ERRLEN];
+
+	config_defaults(&c);
+	cr_expect_eq(config_load("/nonexistent/labd.ini", &c, err,
+	    sizeof(err)), -1);
+	cr_expect_str_eq(err, "cannot open /nonexistent/labd.ini: No such file"
+	    " or directory");
+}
+
+/* Every good golden config, dumped and read back, comes out the same. */
+Test(config, dump_reads_back)
+{
+	char		 dir[PATH_MAX + 16], tmp[] = "/tmp/labd-cfg-XXXXXX";
+	char		 err[LABD_ERRLEN], *one, *two;
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd, n = 0;
+
+	golden_find();
+	snprintf(dir, sizeof(dir), "%s/config", golden_root);
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_not_null(d = opendir("."));
+	while ((de = readdir(d)) != NULL) {
+		struct labd_config	c;
+
+		if (strncmp(de->d_name, "good_", 5) != 0 ||
+		    strstr(de->d_name, ".ini") == NULL)
+			continue;
+		config_defaults(&c);
+		cr_assert_eq(config_load(de->d_name, &c, err, sizeof(err)), 0,
+		    "%s: %s", de->d_name, err);
+		one = config_dump(&c);
+		cr_assert_neq(fd = mkstemp(tmp), -1);
+		cr_assert_eq(write(fd, one, strlen(one)), (ssize_t)strlen(one));
+		close(fd);
+		config_defaults(&c);
+		cr_assert_eq(config_load(tmp, &c, err, sizeof(err)), 0,
+		    "%s read back: %s", de->d_name, err);
+		two = config_dump(&c);
+		cr_expect_str_eq(one, two, "%s does not read back", de->d_name);
+		unlink(tmp);
+		strcpy(tmp, "/tmp/labd-cfg-XXXXXX");
+		free(one);
+		free(two);
+		n++;
+	}
+	closedir(d);
+	cr_expect_geq(n, 3);
+}
+
+Test(config, ini_path)
+{
+	static const struct {
+		const char	*base, *p, *want;
+	} cases[] = {
+		{ "/a/b", "../c", "/a/c" },
+		{ "/a/b", "c/./d/", "/a/b/c/d" },
+		{ "/a/b", "/x//y/../z", "/x/z" },
+		{ "/a", "../../..", "/" },
+		{ "/", "state", "/state" },
+		{ "/a/b", ".", "/a/b" },
+	};
+	char	out[PATH_MAX];
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(ini_path(cases[i].base, cases[i].p, out,
+		    sizeof(out)), 0);
+		cr_expect_str_eq(out, cases[i].want, "%s + %s", cases[i].base,
+		    cases[i].p);
+	}
+	cr_expect_eq(ini_path("/a", "bcdefgh", out, 5), -1);
+}
+
+/* --- template profiles ------------------------------------------------ */
+
+static char *
+profile_render(const char *file)
+{
+	struct template_profile	 p;
+	char			 err[LABD_ERRLEN], *buf = NULL;
+	size_t			 len = 0, i;
+	FILE			*f;
+
+	if (profile_load(file, &p, err, sizeof(err)) == -1)
+		return xasprintf("error: %s\n", err);
+	f = open_memstream(&buf, &len);
+	fprintf(f, "path = %s\ndisk = %s\nkernel = %s\ninitrd = %s\n"
+	    "append = %s\nfirmware = %s\nmemory_mb = %u\nvcpus = %u\n"
+	    "publish = ", p.path, p.disk, p.kernel, p.initrd, p.append,
+	    p.firmware, p.memory_mb, p.vcpus);
+	for (i = 0; i < p.nguest; i++)
+		fprintf(f, "%s%s:%u", i ? ", " : "", p.guest_names[i],
+		    p.guest_ports[i]);
+	fprintf(f, "\nready_line = %s\n", p.ready_line);
+	fclose(f);
+	return buf;
+}
+
+Test(profile, golden)
+{
+	cr_expect_geq(golden_run("profile", ".ini", profile_render), 12,
+	    "fewer profile cases than expected: files lost?");
+}
+
+Test(profile, defaults)
+{
+	struct template_profile	p;
+
+	profile_defaults(&p);
+	cr_expect_eq(p.nguest, 1);
+	cr_expect_str_eq(p.guest_names[0], "ssh");
+	cr_expect_eq(p.guest_ports[0], 22);
+	cr_expect_eq(p.vcpus, 1);
+	cr_expect_str_eq(p.firmware, "bios");
+	cr_expect_geq(p.memory_mb, 32);
+}
+
+/* An absolute profile path gives absolute, tidy file paths. */
+Test(profile, absolute_path)
+{
+	struct template_profile	p;
+	char			path[PATH_MAX + 64], want[PATH_MAX + 64];
+	char			err[LABD_ERRLEN];
+
+	golden_find();
+	snprintf(path, sizeof(path), "%s/profile/./good_minimal.ini",
+	    golden_root);
+	cr_assert_eq(profile_load(path, &p, err, sizeof(err)), 0, "%s", err);
+	snprintf(want, sizeof(want), "%s/profile/disk.img", golden_root);
+	cr_expect_str_eq(p.disk, want);
+}
+
+/* A profile in a subfolder reaches its disk with "..". */
+Test(profile, parent_folder)
+{
+	struct template_profile	p;
+	char			want[PATH_MAX + 64], err[LABD_ERRLEN];
+
+	golden_find();
+	cr_assert_eq(chdir(golden_root), 0);
+	cr_assert_eq(profile_load("profile/sub/good_parent.ini", &p, err,
+	    sizeof(err)), 0, "%s", err);
+	snprintf(want, sizeof(want), "%s/profile/disk.img", golden_root);
+	cr_expect_str_eq(p.disk, want);
+	cr_expect_eq(p.memory_mb, 512);
+	cr_expect_str_eq(p.path, "profile/sub/good_parent.ini");
+}

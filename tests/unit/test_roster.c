@@ -1,0 +1,439 @@
+/*
+ * test_roster.c - roster CSV parsing against golden files, byte-level
+ * cases written inline (so that no checkout can turn a CRLF file into LF
+ * under them), and the name patterns of names.c.
+ *
+ * Each tests/unit/golden/roster/NAME.csv is read with roster_load and the
+ * result, one line a student or "error: " and the messages, must equal
+ * NAME.out.  LABD_GOLDEN_UPDATE=1 rewrites the .out files (review them
+ * before committing); LABD_GOLDEN_DIR points at the golden folder when the
+ * test does not run from the top of the tree.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "labd/labd.h"
+
+/* --- the golden runner (the same in test_config.c) ------------------------ */
+
+static char golden_root[PATH_MAX];
+
+static void
+golden_find(void)
+{
+	const char	*env = getenv("LABD_GOLDEN_DIR");
+	char		 exe[PATH_MAX], try[PATH_MAX + 32], *slash;
+	ssize_t		 n;
+
+	if (env != NULL && realpath(env, golden_root) != NULL)
+		return;
+	if (realpath("tests/unit/golden", golden_root) != NULL)
+		return;
+	/* From build/.../tests/test_x, climb until the tree shows up. */
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		while ((slash = strrchr(exe, '/')) != NULL && slash != exe) {
+			*slash = '\0';
+			snprintf(try, sizeof(try), "%s/tests/unit/golden", exe);
+			if (realpath(try, golden_root) != NULL)
+				return;
+		}
+	}
+	cr_assert_fail("cannot find tests/unit/golden (set LABD_GOLDEN_DIR)");
+}
+
+/* Replace every occurrence of from in s (malloc'd) with to. */
+static char *
+subst(char *s, const char *from, const char *to)
+{
+	char	*out, *p, *hit;
+	size_t	 n = 0, fl = strlen(from), tl = strlen(to);
+
+	for (p = s; (hit = strstr(p, from)) != NULL; p = hit + fl)
+		n++;
+	out = xmalloc(strlen(s) + n * tl + 1);
+	out[0] = '\0';
+	for (p = s; (hit = strstr(p, from)) != NULL; p = hit + fl) {
+		strncat(out, p, hit - p);
+		strcat(out, to);
+	}
+	strcat(out, p);
+	free(s);
+	return out;
+}
+
+static size_t
+split_lines(char *s, char ***linesp)
+{
+	char	**v = NULL, *p, *nl;
+	size_t	  n = 0;
+
+	for (p = s; *p != '\0'; p = nl + 1) {
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = p;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		*nl = '\0';
+	}
+	*linesp = v;
+	return n;
+}
+
+/* A line diff (longest common subsequence): small files, small tables. */
+static void
+golden_diff(const char *name, const char *want, const char *got)
+{
+	char	*a = xstrdup(want), *b = xstrdup(got), **la, **lb;
+	size_t	 na = split_lines(a, &la), nb = split_lines(b, &lb), i, j;
+	int	*t = xcalloc((na + 1) * (nb + 1), sizeof(int));
+
+#define T(i, j)	t[(i) * (nb + 1) + (j)]
+	for (i = na; i-- > 0;)
+		for (j = nb; j-- > 0;)
+			T(i, j) = strcmp(la[i], lb[j]) == 0 ? T(i + 1, j + 1) + 1 :
+			    T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1);
+	fprintf(stderr, "--- %s (expected)\n+++ %s (got)\n", name, name);
+	for (i = 0, j = 0; i < na || j < nb;) {
+		if (i < na && j < nb && strcmp(la[i], lb[j]) == 0) {
+			fprintf(stderr, "  %s\n", la[i++]);
+			j++;
+		} else if (i < na && (j == nb || T(i + 1, j) >= T(i, j + 1)))
+			fprintf(stderr, "- %s\n", la[i++]);
+		else
+			fprintf(stderr, "+ %s\n", lb[j++]);
+	}
+#undef T
+	free(t);
+	free(la);
+	free(lb);
+	free(a);
+	free(b);
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Render each file of KIND whose name ends in EXT (render runs in KIND's
+ * folder) and compare with its .out.  Returns the number of files; fails
+ * the test on any difference, after showing them all.
+ */
+static size_t
+golden_run(const char *kind, const char *ext, char *(*render)(const char *))
+{
+	char		 dir[PATH_MAX + 64], out[NAME_MAX + 8], err[LABD_ERRLEN];
+	char		*got, *want, **names = NULL;
+	size_t		 n = 0, i, el = strlen(ext), nl;
+	int		 bad = 0, update = getenv("LABD_GOLDEN_UPDATE") != NULL;
+	DIR		*d;
+	struct dirent	*de;
+
+	golden_find();
+	snprintf(dir, sizeof(dir), "%s/%s", golden_root, kind);
+	cr_assert_not_null(d = opendir(dir), "cannot open %s", dir);
+	while ((de = readdir(d)) != NULL) {
+		nl = strlen(de->d_name);
+		if (nl > el && strcmp(de->d_name + nl - el, ext) == 0) {
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names[n++] = xstrdup(de->d_name);
+		}
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), cmp_names);
+	cr_assert_eq(chdir(dir), 0, "chdir %s", dir);
+	for (i = 0; i < n; i++) {
+		snprintf(out, sizeof(out), "%.*s.out",
+		    (int)(strlen(names[i]) - el), names[i]);
+		got = subst(render(names[i]), golden_root, "@GOLDEN@");
+		if (update) {
+			cr_assert_eq(file_write_atomic(out, got, strlen(got),
+			    0644, err, sizeof(err)), 0, "%s", err);
+		} else if ((want = file_read(out, 1 << 20, NULL, err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "%s/%s: %s\n", kind, names[i], err);
+			bad++;
+		} else {
+			if (strcmp(want, got) != 0) {
+				snprintf(dir, sizeof(dir), "%s/%s", kind, out);
+				golden_diff(dir, want, got);
+				bad++;
+			}
+			free(want);
+		}
+		free(got);
+		free(names[i]);
+	}
+	free(names);
+	cr_expect_eq(bad, 0, "%d of %zu golden files in %s differ (diff on"
+	    " stderr)", bad, n, kind);
+	return n;
+}
+
+/* --- roster --------------------------------------------------------- */
+
+/* A field as a C string literal would show it: quotes and bytes visible. */
+static void
+put_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			fprintf(f, "\\x%02x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static char *
+roster_dump(const struct roster *r)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, i;
+	FILE	*f = open_memstream(&buf, &len);
+
+	for (i = 0; i < r->n; i++) {
+		fprintf(f, "line %d: id=%s name=", r->v[i].line, r->v[i].id);
+		put_quoted(f, r->v[i].name);
+		fprintf(f, " email=");
+		put_quoted(f, r->v[i].email);
+		fprintf(f, " ssh_key=");
+		put_quoted(f, r->v[i].ssh_key);
+		fputc('\n', f);
+	}
+	fclose(f);
+	return buf;
+}
+
+static char *
+roster_render(const char *file)
+{
+	struct roster	r = { NULL, 0 };
+	char		err[LABD_ERRLEN * 4], *out;
+
+	if (roster_load(file, &r, err, sizeof(err)) == -1) {
+		cr_expect_null(r.v, "%s: entries returned with an error", file);
+		cr_expect_eq(r.n, 0, "%s: entries returned with an error", file);
+		return xasprintf("error: %s\n", err);
+	}
+	out = roster_dump(&r);
+	roster_free(&r);
+	return out;
+}
+
+Test(roster, golden)
+{
+	cr_expect_geq(golden_run("roster", ".csv", roster_render), 30,
+	    "fewer roster cases than expected: files lost?");
+}
+
+static int
+parse(const char *text, size_t len, struct roster *r, char *err,
+    size_t errlen)
+{
+	return roster_parse(text, len, "r.csv", r, err, errlen);
+}
+
+#define PARSE_OK(text, r, err)						\
+	cr_assert_eq(parse(text, sizeof(text) - 1, r, err, sizeof(err)), 0,	\
+	    "%s", err)
+
+Test(roster, crlf_and_bom)
+{
+	static const char	text[] = "\xef\xbb\xbfid,name\r\nann,\"A, B\"\r\n"
+				    "ben,\"Two\r\nLines\"\r\ncid,Cid\r\n\r\n";
+	struct roster		r;
+	char			err[LABD_ERRLEN];
+
+	/* A quoted CRLF is a control character in a name, so: an error. */
+	cr_assert_eq(parse(text, sizeof(text) - 1, &r, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "r.csv line 3: name: holds a line break or"
+	    " control character");
+	cr_expect_null(r.v);
+}
+
+Test(roster, crlf_bom_good)
+{
+	static const char	text[] = "\xef\xbb\xbfid,name\r\nann,\"A, B\"\r\n"
+				    "ben,Ben\r\n\r\n";
+	struct roster		r;
+	char			err[LABD_ERRLEN];
+
+	PARSE_OK(text, &r, err);
+	cr_assert_eq(r.n, 2);
+	cr_expect_str_eq(r.v[0].id, "ann");
+	cr_expect_str_eq(r.v[0].name, "A, B");
+	cr_expect_eq(r.v[0].line, 2);
+	cr_expect_str_eq(r.v[1].id, "ben");
+	cr_expect_eq(r.v[1].line, 3);
+	roster_free(&r);
+	cr_expect_null(r.v);
+	cr_expect_eq(r.n, 0);
+}
+
+/* Line numbers count physical lines, whatever breaks them. */
+Test(roster, line_numbers)
+{
+	static const char	text[] = "id,name\r\nann,Ann\nben,\"B\"\"en\"\r"
+				    "cid,Cid\r\n../d,D\n";
+	struct roster		r;
+	char			err[LABD_ERRLEN];
+
+	cr_assert_eq(parse(text, sizeof(text) - 1, &r, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "r.csv line 5: id: '../d' is not a valid login"
+	    " name (use a-z, 0-9, _ and -, starting with a letter or _, at"
+	    " most 32)");
+}
+
+Test(roster, nul_and_utf16)
+{
+	static const char	nul[] = "id,name\nann,A\0nn\n";
+	static const char	u16[] = "\xff\xfei\0d\0,\0n\0";
+	struct roster		r;
+	char			err[LABD_ERRLEN];
+
+	cr_expect_eq(parse(nul, sizeof(nul) - 1, &r, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "r.csv line 2: name: holds a NUL byte");
+	cr_expect_eq(parse(u16, sizeof(u16) - 1, &r, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "r.csv: the file is UTF-16; save it as CSV UTF-8");
+}
+
+/* Every bad row is reported, as many as fit, then a count of the rest. */
+Test(roster, errors_that_do_not_fit)
+{
+	char		*text, err[300], *p;
+	struct roster	 r;
+	size_t		 len = 0;
+	int		 i, lines = 1;
+	FILE		*f = open_memstream(&text, &len);
+
+	fprintf(f, "id,name\n");
+	for (i = 0; i < 50; i++)
+		fprintf(f, "Bad%d,Name\n", i);
+	fclose(f);
+	cr_assert_eq(parse(text, len, &r, err, sizeof(err)), -1);
+	for (p = err; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	cr_expect_gt(lines, 1, "err: %s", err);
+	cr_expect(strstr(err, "r.csv line 2: id: 'Bad0'") == err, "%s", err);
+	cr_expect(strstr(err, "more errors not shown)") != NULL, "%s", err);
+	cr_expect_lt(strlen(err), sizeof(err));
+	free(text);
+}
+
+/* The first message shows even when err is too small for it. */
+Test(roster, tiny_err)
+{
+	static const char	text[] = "id,name\nBAD,x\n";
+	struct roster		r;
+	char			err[16];
+
+	cr_assert_eq(parse(text, sizeof(text) - 1, &r, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "r.csv line 2: i");
+}
+
+static char *
+roster_of(int n, size_t *len)
+{
+	char	*text;
+	FILE	*f = open_memstream(&text, len);
+	int	 i;
+
+	fprintf(f, "id,name\n");
+	for (i = 0; i < n; i++)
+		fprintf(f, "s%d,Student %d\n", i, i);
+	fclose(f);
+	return text;
+}
+
+Test(roster, cap)
+{
+	struct roster	 r;
+	char		 err[LABD_ERRLEN], *text;
+	size_t		 len;
+
+	text = roster_of(1000, &len);
+	cr_assert_eq(parse(text, len, &r, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(r.n, 1000);
+	cr_expect_str_eq(r.v[999].id, "s999");
+	cr_expect_eq(r.v[999].line, 1001);
+	roster_free(&r);
+	free(text);
+	text = roster_of(1001, &len);
+	cr_assert_eq(parse(text, len, &r, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "r.csv line 1002: more than 1000 students; one"
+	    " course takes at most 1000");
+	cr_expect_null(r.v);
+	free(text);
+}
+
+/* cmd_course passes strlen(text): a roster with no final newline. */
+Test(roster, no_newline_and_null_err)
+{
+	static const char	text[] = "id,name\nann,Ann";
+	struct roster		r;
+
+	cr_assert_eq(roster_parse(text, strlen(text), "r", &r, NULL, 0), 0);
+	cr_expect_eq(r.n, 1);
+	roster_free(&r);
+	cr_expect_eq(roster_parse("id,name\nBAD,x", 13, "r", &r, NULL, 0), -1);
+}
+
+/* --- names.c ------------------------------------------------------------ */
+
+Test(names, name_valid)
+{
+	static const char *const good[] = {
+		"a", "web101", "lab-2024", "a0-b1-c2",
+		"abcdefghijklmnopqrstuvwxyz012345",	/* 32 */
+	};
+	static const char *const bad[] = {
+		"", "A", "1lab", "-lab", "lab-", "lab--2", "lab_2", "lab.2",
+		"../x", "lab 2", "abcdefghijklmnopqrstuvwxyz0123456", /* 33 */
+		"caf\xc3\xa9",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_expect(name_valid(good[i]), "'%s' should be valid", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect(!name_valid(bad[i]), "'%s' should be invalid", bad[i]);
+	cr_expect(!name_valid(NULL));
+}
+
+Test(names, login_valid)
+{
+	static const char *const good[] = {
+		"alice", "_lab", "bob-2", "o_brien", "a", "systemd", "rooter",
+		"abcdefghijklmnopqrstuvwxyz012345",
+	};
+	static const char *const bad[] = {
+		"", "Alice", "2bob", "-bob", "bob.smith", "bob@x", "../x",
+		"bob smith", "abcdefghijklmnopqrstuvwxyz0123456",
+		"root", "daemon", "bin", "sys", "sync", "games", "man", "lp",
+		"mail", "news", "uucp", "proxy", "www-data", "backup", "list",
+		"irc", "nobody", "sshd", "messagebus", "systemd-network",
+		"systemd-timesync", "labd", "admin", "_apt",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_expect(login_valid(good[i]), "'%s' should be valid", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect(!login_valid(bad[i]), "'%s' should be invalid",
+		    bad[i]);
+	cr_expect(!login_valid(NULL));
+}
