@@ -178,6 +178,14 @@ cmd_course_create(const struct req *r, json_t *args)
 	}
 	for (i = 0; i < ros.n; i++) {
 		snprintf(vmname, sizeof(vmname), "%s-%s", name, ros.v[i].id);
+		/* The VM's name is the guest's host name: 63 at most. */
+		if (strlen(vmname) > 63) {
+			reply_err(r, LABD_E_INVALID, "%s line %d: vm name %s is"
+			    " longer than 63 characters (a host name); use a"
+			    " shorter course name", rname, ros.v[i].line,
+			    vmname);
+			goto done;
+		}
 		if (vm_find(vmname) != NULL) {
 			reply_err(r, LABD_E_EXISTS, "%s line %d: vm %s exists"
 			    " (course and student names collide)", rname,

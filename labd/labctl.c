@@ -230,7 +230,7 @@ static int
 parse_target(const char *cmd, int argc, char **argv, struct target *t,
     int allow_force, int allow_hard)
 {
-	int	i;
+	int	i, allow_timeout = strcmp(cmd, "wait") == 0;
 
 	memset(t, 0, sizeof(*t));
 	t->timeout = 300;
@@ -243,7 +243,8 @@ parse_target(const char *cmd, int argc, char **argv, struct target *t,
 			t->force = 1;
 		else if (allow_hard && strcmp(argv[i], "--hard") == 0)
 			t->hard = 1;
-		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+		else if (allow_timeout && strcmp(argv[i], "--timeout") == 0 &&
+		    i + 1 < argc)
 			t->timeout = atoi(argv[++i]);
 		else if (argv[i][0] == '-') {
 			fprintf(stderr, "labctl %s: unknown option %s\n", cmd,

@@ -153,6 +153,7 @@ struct vm {
 	int		 busy;		/* a worker job runs for it */
 	int		 probing;	/* an SSH probe is in flight */
 	int		 serial_seen;	/* the ready line has been seen */
+	int		 boot_late;	/* booting past the boot timeout */
 	unsigned	 gen;		/* bumped at every (re)start */
 	pid_t		 pid;
 	struct qmp	*qmp;

@@ -118,6 +118,9 @@ main(int argc, char *argv[])
 	} else
 		log_info("no %s: running on the defaults", conf);
 
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE)
+		fatalx("%s: [network] mode = bridge is not implemented yet;"
+		    " use mode = user", conf);
 	if (mkdir_p(labd->cfg.state_dir, 0750) == -1)
 		fatal("cannot create %s", labd->cfg.state_dir);
 	if (mkdir_p(labd->cfg.run_dir, 0755) == -1)

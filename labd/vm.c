@@ -32,6 +32,8 @@
 #define VM_PROBE_TIMEOUT_MS	3000
 #define VM_QMP_TIMEOUT_MS	5000
 #define VM_STOP_TIMEOUT_MS	20000
+/* Generous: a full cloud image under TCG takes minutes to boot. */
+#define VM_BOOT_TIMEOUT_MS	(10 * 60 * 1000)
 
 struct waiter {
 	struct req	*r;
@@ -96,6 +98,7 @@ static const char *vm_state_names[] = {
 static void	vm_submit(struct vm *, enum vmjob_kind);
 static void	vm_qmp_attach(struct vm *);
 static void	vm_qmp_detach(struct vm *);
+static void	vm_boot_late(struct vm *);
 
 const char *
 vm_state_name(enum vm_state s)
@@ -444,6 +447,7 @@ vmjob_done(struct job *job)
 		vm->pid = j->pid;
 		vm->boot_ms = now_ms();
 		vm->serial_seen = 0;
+		vm->boot_late = 0;
 		vm_qmp_attach(vm);
 		vm_set_state(vm, VM_BOOTING, NULL);
 		if (!vm->want_running)	/* stopped while it was starting */
@@ -588,6 +592,8 @@ vm_tick_one(struct vm *vm)
 	}
 	if (vm->state != VM_BOOTING || vm->probing || vm->busy)
 		return;
+	if (!vm->boot_late && now_ms() - vm->boot_ms > VM_BOOT_TIMEOUT_MS)
+		vm_boot_late(vm);
 	if (vm->ready_line[0] != '\0' && !vm->serial_seen) {
 		vm_paths(vm->name, vmdir, NULL);
 		vmm_path(log, sizeof(log), vmdir, "serial.log");
@@ -603,6 +609,37 @@ vm_tick_one(struct vm *vm)
 		return;
 	}
 	vm_submit(vm, VMJOB_PROBE);
+}
+
+/*
+ * The guest has not answered for too long.  It keeps booting (a slow
+ * guest may still make it), but whoever waits for it is told why, with
+ * where to look.
+ */
+static void
+vm_boot_late(struct vm *vm)
+{
+	struct waiter	**wp, *w;
+	char		  vmdir[PATH_MAX];
+
+	vm->boot_late = 1;
+	vm_paths(vm->name, vmdir, NULL);
+	snprintf(vm->error, sizeof(vm->error), "not ready %d s after it was"
+	    " started (%s); its console is in %s/serial.log",
+	    VM_BOOT_TIMEOUT_MS / 1000, vm->serial_seen || !vm->ready_line[0] ?
+	    "SSH does not answer" : "no ready line on the console", vmdir);
+	log_warnx("%s: %s", vm->name, vm->error);
+	for (wp = &vm->waiters; (w = *wp) != NULL; ) {
+		if (w->want != VM_READY) {
+			wp = &w->next;
+			continue;
+		}
+		reply_err(w->r, LABD_E_FAILED, "%s: %s", vm->name, vm->error);
+		*wp = w->next;
+		req_free(w->r);
+		free(w);
+	}
+	control_event("vm.state", vm_to_json(vm));
 }
 
 static int
