@@ -14,7 +14,7 @@ B		?= build
 PREFIX		?= /usr/local
 CC		?= cc
 PKGS		:= jansson sqlite3 libssh ncursesw
-CPPFLAGS	+= -I. -I/usr/include/iniparser -D_GNU_SOURCE \
+CPPFLAGS	+= -I. -D_GNU_SOURCE \
 		   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS		?= -O2 -g
 CFLAGS		+= -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -22,7 +22,7 @@ CFLAGS		+= -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 ifeq ($(CI),true)
 CFLAGS		+= -Werror
 endif
-LDLIBS		+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -liniparser \
+LDLIBS		+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 		   -lcrypt -pthread
 
 VMM_SRCS	:= $(wildcard vmm/*.c)
@@ -65,7 +65,7 @@ $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 # Everything the build, the tests and the guest images need.  Only missing
 # packages are installed, so a second run does nothing.
 DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
-	libssh-dev libncurses-dev libiniparser-dev libvncserver-dev \
+	libssh-dev libncurses-dev libvncserver-dev \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	openssh-client iproute2 nftables tmux sqlite3 procps psmisc \

@@ -95,7 +95,17 @@ apt_fetch() {
 		cat "$tmp/apt.err" >&2 2>/dev/null || true
 		return 1
 	fi
+	prune "$deb" "$cache/${pkg}"_*.deb
 	echo "$deb"
+}
+
+# prune KEEP FILES...: drop the cached .debs that KEEP supersedes.
+prune() {
+	local keep=$1 f
+	shift
+	for f in "$@"; do
+		[ "$f" = "$keep" ] || rm -f "$f"
+	done
 }
 
 # The cloud kernel flavour: virtio drivers, no hardware zoo.
@@ -119,6 +129,7 @@ fi
 if [ -n "$kpkg" ]; then
 	kdeb=$(apt_fetch "$kpkg") || die "cannot download $kpkg with apt-get download"
 fi
+prune "$kdeb" "$cache"/linux-image-*-cloud-amd64_*.deb
 say "kernel: $(basename "$kdeb")"
 mkdir -p "$tmp/kernel"
 dpkg-deb -x "$kdeb" "$tmp/kernel"
@@ -216,7 +227,7 @@ touch "$root/var/log/lastlog" "$root/var/log/wtmp"
 # tables written now, so the guest's ext4lazyinit never dirties the overlay.
 mke2fs -q -F -t ext4 -b 4096 -i 16384 -L tiny-root -d "$root" \
 	-E lazy_itable_init=0,lazy_journal_init=0,root_owner=0:0 \
-	"$tmp/root.img" "${disk_mib}M"
+	"$tmp/root.img" "${disk_mib}M" >/dev/null
 if [ "$(id -u)" -ne 0 ]; then
 	# mke2fs -d copies the builder's uid; the guest wants root everywhere.
 	(cd "$root" && find . -mindepth 1 | sed 's|^\.||' | while read -r p; do
