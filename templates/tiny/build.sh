@@ -59,8 +59,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export PATH=$PATH:/sbin:/usr/sbin
 # busybox-static is the only busybox we accept: the guest has no libc for it.
-if ! /bin/busybox --list | grep -qx switch_root ||
-   ldd /bin/busybox >/dev/null 2>&1; then
+applets=$(/bin/busybox --list)
+if ! grep -qx switch_root <<<"$applets" || ldd /bin/busybox >/dev/null 2>&1; then
 	die "/bin/busybox is not the static busybox (install busybox-static)"
 fi
 
@@ -71,8 +71,14 @@ mkdir -p "$cache"
 # --- Debian packages, cached ------------------------------------------------
 # apt_fetch PKG: print the path of PKG's .deb in the cache, downloading the
 # candidate version with `apt-get download` when it is not there yet.  A
-# stale package list is refreshed once with `apt-get update`.
-apt_updated=0
+# stale package list is refreshed once with `apt-get update` (a marker file:
+# apt_fetch runs in a subshell).
+apt_update_once() {
+	[ -e "$tmp/apt-updated" ] && return 0
+	: >"$tmp/apt-updated"
+	say "$1, running apt-get update once"
+	apt-get update >&2 || true
+}
 apt_fetch() {
 	local pkg=$1 ver deb
 	ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ { print $2 }')
@@ -83,10 +89,8 @@ apt_fetch() {
 	fi
 	# Whatever the cache holds for pkg will do when apt cannot help.
 	if ! (cd "$cache" && apt-get download "$pkg" >&2 2>"$tmp/apt.err"); then
-		if [ $apt_updated -eq 0 ]; then
-			say "apt-get download $pkg failed, running apt-get update once"
-			apt_updated=1
-			apt-get update >&2 || true
+		if [ ! -e "$tmp/apt-updated" ]; then
+			apt_update_once "apt-get download $pkg failed"
 			(cd "$cache" && apt-get download "$pkg" >&2 2>"$tmp/apt.err") || true
 		fi
 	fi
@@ -118,9 +122,7 @@ if [ -z "$kpkg" ]; then
 	# No package list: fall back to the newest kernel already cached.
 	kdeb=$(ls -t "$cache"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -n1 || true)
 	if [ -z "$kdeb" ]; then
-		say "apt knows no linux-image-cloud-amd64, running apt-get update once"
-		apt_updated=1
-		apt-get update >&2 || true
+		apt_update_once "apt knows no linux-image-cloud-amd64"
 		kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
 			awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 		[ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 with apt"

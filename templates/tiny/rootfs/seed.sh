@@ -1,0 +1,203 @@
+#!/bin/sh
+# /usr/lib/labd/seed.sh: apply labd's cloud-init NoCloud seed (ISO 9660,
+# volume id "cidata", on /dev/vdb) the way cloud-init would, with busybox
+# alone: hostname, users with their password hash and SSH keys, root's keys.
+#
+# It runs at every boot but applies a seed once per instance-id, remembered
+# in /var/lib/labd/instance-id: a student who changed their password keeps
+# it across reboots, and a disk that meets a new instance-id (a new VM) is
+# personalised again, with fresh SSH host keys.
+PATH=/sbin:/bin:/usr/sbin:/usr/bin
+umask 022
+
+STATE=/var/lib/labd/instance-id
+MNT=/mnt/seed
+WORK=/run/labd-seed
+US=$(printf '\037')
+
+log() { echo "tiny-seed: $*" >/dev/console; logger -t labd-seed "$*" 2>/dev/null; }
+
+# --- read the seed -------------------------------------------------------
+dev=$(findfs LABEL=cidata 2>/dev/null) || dev=
+[ -b "$dev" ] || dev=/dev/vdb
+if [ ! -b "$dev" ]; then
+	log "no seed disk ($dev), keeping the current identity"
+	exit 0
+fi
+mkdir -p "$MNT" "$WORK"
+if ! mount -t iso9660 -o ro "$dev" "$MNT" 2>/dev/null; then
+	log "cannot mount the seed $dev"
+	exit 1
+fi
+for f in meta-data user-data; do
+	rm -f "$WORK/$f"
+	[ -f "$MNT/$f" ] && cp "$MNT/$f" "$WORK/$f"
+done
+umount "$MNT"
+if [ ! -f "$WORK/meta-data" ]; then
+	log "the seed has no meta-data"
+	exit 1
+fi
+files=$WORK/meta-data
+[ -f "$WORK/user-data" ] && files="$files $WORK/user-data"
+# shellcheck disable=SC2086
+awk -f /usr/lib/labd/seed.awk $files >"$WORK/records" || {
+	log "cannot parse the seed"; exit 1; }
+
+iid=$(awk -F "$US" '$1 == "I" { print $2 }' "$WORK/records")
+if [ -z "$iid" ]; then
+	log "the seed has no instance-id"
+	exit 1
+fi
+old=$(cat "$STATE" 2>/dev/null)
+[ "$iid" = "$old" ] && exit 0
+
+# --- helpers ---------------------------------------------------------------
+# Rewrite FILE through the awk program PROG (values come in through the
+# environment: awk -v would interpret backslashes), keeping FILE's mode.
+rewrite() {
+	file=$1 prog=$2
+	awk -F: -v OFS=: "$prog" "$file" >"$file.new" &&
+		chmod "$(stat -c %a "$file")" "$file.new" &&
+		mv "$file.new" "$file"
+}
+
+# has_entry FILE NAME: is NAME the first field of a line of FILE?
+has_entry() {
+	N=$2 awk -F: '$1 == ENVIRON["N"] { f = 1 } END { exit !f }' "$1"
+}
+
+# field FILE NAME N: field N of NAME's line in FILE.
+field() {
+	N=$2 awk -F: -v f="$3" '$1 == ENVIRON["N"] { print $f; exit }' "$1"
+}
+
+# Accounts of the image itself (daemon, nobody): never touched by a seed.
+system_account() {
+	[ "$1" != root ] || return 1
+	id=$(field /etc/passwd "$1" 3)
+	[ -n "$id" ] && { [ "$id" -lt 1000 ] || [ "$id" -ge 60000 ]; }
+}
+
+valid_name() {
+	case $1 in
+	'' | [!a-z_]* | *[!a-z0-9_.-]*) return 1 ;;
+	esac
+	[ ${#1} -le 32 ]
+}
+
+# The smallest id >= 1000 that no line of FILE uses in field 3.
+free_id() {
+	awk -F: -v want="${2:-0}" '{ used[$3] = 1 }
+		END {
+			if (want >= 1000 && !(want in used)) { print want; exit }
+			for (i = 1000; i in used; i++) ;
+			print i
+		}' "$1"
+}
+
+set_hostname() {
+	h=$1
+	case $h in
+	'' | [!A-Za-z0-9]* | *[!A-Za-z0-9.-]*)
+		log "ignoring bad hostname '$h'"; return ;;
+	esac
+	echo "$h" >/etc/hostname
+	H=$h rewrite /etc/hosts 'BEGIN { FS = "[ \t]+"; OFS = "\t" }
+		$1 == "127.0.1.1" { next } { print }
+		END { print "127.0.1.1", ENVIRON["H"] }'
+	hostname "$h"
+}
+
+# add_user NAME GECOS SHELL LOCK HASH
+add_user() {
+	name=$1 gecos=$2 shell=$3 lock=$4 hash=$5
+	if ! valid_name "$name"; then
+		log "ignoring bad user name '$name'"
+		return
+	fi
+	gecos=$(printf '%s' "$gecos" | tr ':' ' ')
+	grep -qxF -- "$shell" /etc/shells || shell=/bin/sh
+	case $hash in *:*) log "ignoring bad password hash for $name"; hash= ;; esac
+	if [ "$lock" = 1 ] || [ -z "$hash" ]; then
+		pw='!'
+	else
+		pw=$hash
+	fi
+
+	if has_entry /etc/passwd "$name"; then
+		# Already there (root, or a user of an earlier instance); the
+		# system accounts (daemon, nobody) are not for students.
+		if system_account "$name"; then
+			log "ignoring user '$name': a system account"
+			return
+		fi
+		if [ "$name" != root ]; then
+			N=$name G=$gecos S=$shell rewrite /etc/passwd \
+				'$1 == ENVIRON["N"] { $5 = ENVIRON["G"]; $7 = ENVIRON["S"] } { print }'
+		fi
+		if [ "$name" != root ] || [ "$pw" != '!' ]; then
+			N=$name P=$pw rewrite /etc/shadow \
+				'$1 == ENVIRON["N"] { $2 = ENVIRON["P"] } { print }'
+		fi
+	else
+		uid=$(free_id /etc/passwd)
+		gid=$(free_id /etc/group "$uid")
+		if has_entry /etc/group "$name"; then
+			gid=$(field /etc/group "$name" 3)
+		else
+			echo "$name:x:$gid:" >>/etc/group
+		fi
+		printf '%s:x:%s:%s:%s:/home/%s:%s\n' "$name" "$uid" "$gid" \
+			"$gecos" "$name" "$shell" >>/etc/passwd
+		printf '%s:%s:%s:0:99999:7:::\n' "$name" "$pw" \
+			"$(($(date +%s) / 86400))" >>/etc/shadow
+	fi
+
+	home=$(field /etc/passwd "$name" 6)
+	if [ "$name" != root ] && [ -n "$home" ] && [ ! -d "$home" ]; then
+		mkdir -p "$home"
+		chown "$(field /etc/passwd "$name" 3):$(field /etc/passwd "$name" 4)" "$home"
+		chmod 0755 "$home"
+	fi
+}
+
+# add_key NAME KEY: append KEY to NAME's authorized_keys unless it is there.
+add_key() {
+	name=$1 key=$2
+	system_account "$name" && return
+	home=$(field /etc/passwd "$name" 6)
+	[ -n "$home" ] && [ -d "$home" ] && [ -n "$key" ] || return
+	mkdir -p "$home/.ssh"
+	ak=$home/.ssh/authorized_keys
+	touch "$ak"
+	grep -qxF -- "$key" "$ak" || printf '%s\n' "$key" >>"$ak"
+	chmod 0700 "$home/.ssh"
+	chmod 0600 "$ak"
+	chown "$(field /etc/passwd "$name" 3):$(field /etc/passwd "$name" 4)" \
+		"$home/.ssh" "$ak"
+}
+
+# --- apply -------------------------------------------------------------------
+host=$(awk -F "$US" '$1 == "H" { print $2 }' "$WORK/records")
+[ -n "$host" ] && set_hostname "$host"
+
+while IFS=$US read -r kind a b c d e; do
+	case $kind in
+	U) add_user "$a" "$b" "$c" "$d" "$e" ;;
+	K) add_key "$a" "$b" ;;
+	esac
+done <"$WORK/records"
+
+# A new instance on a used disk is a new machine: new host keys (rcS makes
+# them after us).
+if [ -n "$old" ]; then
+	rm -f /etc/dropbear/dropbear_*_host_key
+fi
+
+mkdir -p "${STATE%/*}"
+echo "$iid" >"$STATE.new" && mv "$STATE.new" "$STATE"
+sync
+rm -rf "$WORK"
+log "applied the seed of instance $iid"
+exit 0
