@@ -1,0 +1,355 @@
+/*
+ * test_qemu_argv.c - the QEMU command line, and the accelerator choice
+ * that feeds it.
+ *
+ * The argv is checked option by option (an option and its value are
+ * adjacent elements), so a regression shows which option broke.  Nothing
+ * here starts QEMU; test_proc.c does.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "vmm/vmm.h"
+
+static const struct vmm_fwd fwds[] = {
+	{ "127.0.0.1", 22017, 22 },
+	{ "127.0.0.2", 8017, 80 },
+};
+
+static struct vmm_spec
+base_spec(void)
+{
+	struct vmm_spec	s = {
+		.name = "demo-alice",
+		.accel = VMM_ACCEL_TCG,
+		.memory_mb = 128,
+		.vcpus = 2,
+		.disk = "/var/lib/labd/vms/demo-alice/disk.qcow2",
+		.seed = "/var/lib/labd/vms/demo-alice/seed.iso",
+		.run_dir = "/run/labd/vms/demo-alice",
+		.log_dir = "/var/lib/labd/vms/demo-alice",
+		.fwds = fwds,
+		.nfwd = 2,
+	};
+
+	return s;
+}
+
+static size_t
+argc_of(char **argv)
+{
+	size_t	n = 0;
+
+	while (argv[n] != NULL)
+		n++;
+	return n;
+}
+
+/* The value after the n-th (0-based) occurrence of opt, or NULL. */
+static const char *
+opt_nth(char **argv, const char *opt, int nth)
+{
+	size_t	i;
+
+	for (i = 0; argv[i] != NULL; i++)
+		if (strcmp(argv[i], opt) == 0 && nth-- == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+static const char *
+opt(char **argv, const char *o)
+{
+	return opt_nth(argv, o, 0);
+}
+
+static int
+has(char **argv, const char *flag)
+{
+	size_t	i;
+
+	for (i = 0; argv[i] != NULL; i++)
+		if (strcmp(argv[i], flag) == 0)
+			return 1;
+	return 0;
+}
+
+static char **
+build_ok(const struct vmm_spec *s)
+{
+	char	  err[VMM_ERRLEN] = "";
+	char	**argv = qemu_argv_build(s, err, sizeof(err));
+
+	cr_assert_not_null(argv, "qemu_argv_build: %s", err);
+	return argv;
+}
+
+TestSuite(qemu_argv);
+
+Test(qemu_argv, full_command_line)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv = build_ok(&s);
+
+	/* An exec'd binary, no shell in between. */
+	cr_expect_str_eq(argv[0], "qemu-system-x86_64");
+	cr_expect_str_eq(opt(argv, "-name"), "demo-alice");
+	cr_expect(has(argv, "-nodefaults"));
+	cr_expect(has(argv, "-no-user-config"));
+	cr_expect_str_eq(opt(argv, "-machine"), "pc,accel=tcg");
+	cr_expect_str_eq(opt(argv, "-cpu"), "max");
+	cr_expect_str_eq(opt(argv, "-m"), "128M");
+	cr_expect_str_eq(opt(argv, "-smp"), "2");
+	cr_expect_str_eq(opt(argv, "-display"), "none");
+	cr_expect_str_eq(opt_nth(argv, "-blockdev", 0),
+	    "driver=qcow2,node-name=disk0,file.driver=file,"
+	    "file.filename=/var/lib/labd/vms/demo-alice/disk.qcow2");
+	cr_expect_str_eq(opt_nth(argv, "-device", 0),
+	    "virtio-blk-pci,drive=disk0,bootindex=1");
+	cr_expect_str_eq(opt_nth(argv, "-blockdev", 1),
+	    "driver=raw,node-name=seed0,read-only=on,file.driver=file,"
+	    "file.filename=/var/lib/labd/vms/demo-alice/seed.iso");
+	cr_expect_str_eq(opt_nth(argv, "-device", 1),
+	    "virtio-blk-pci,drive=seed0");
+	cr_expect_str_eq(opt(argv, "-netdev"), "user,id=net0,"
+	    "hostfwd=tcp:127.0.0.1:22017-:22,hostfwd=tcp:127.0.0.2:8017-:80");
+	cr_expect(strncmp(opt_nth(argv, "-device", 2),
+	    "virtio-net-pci,netdev=net0,mac=52:54:00:", 40) == 0,
+	    "nic: %s", opt_nth(argv, "-device", 2));
+	cr_expect_str_eq(opt_nth(argv, "-chardev", 0),
+	    "socket,id=ser0,path=/run/labd/vms/demo-alice/serial.sock,"
+	    "server=on,wait=off,logfile=/var/lib/labd/vms/demo-alice/"
+	    "serial.log,logappend=on");
+	cr_expect_str_eq(opt(argv, "-serial"), "chardev:ser0");
+	cr_expect_str_eq(opt_nth(argv, "-chardev", 1),
+	    "socket,id=qmp0,path=/run/labd/vms/demo-alice/qmp.sock,"
+	    "server=on,wait=off");
+	cr_expect_str_eq(opt(argv, "-mon"), "chardev=qmp0,mode=control");
+	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
+	    "vnc.sock");
+	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
+	    "elevateprivileges=allow,spawn=allow,resourcecontrol=deny");
+	cr_expect(has(argv, "-daemonize"));
+	cr_expect_str_eq(opt(argv, "-pidfile"), "/run/labd/vms/demo-alice/pid");
+	/* Not asked for: */
+	cr_expect_not(has(argv, "-kernel"));
+	cr_expect_not(has(argv, "-bios"));
+	cr_expect_not(has(argv, "-runas"));
+	cr_expect_null(opt_nth(argv, "-blockdev", 2));
+	vmm_argv_free(argv);
+}
+
+Test(qemu_argv, kvm_kernel_and_uefi)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+
+	s.accel = VMM_ACCEL_KVM;
+	s.qemu = "/opt/qemu/bin/qemu-system-x86_64";
+	s.kernel = "/srv/tpl/vmlinuz";
+	s.initrd = "/srv/tpl/initrd.img";
+	s.append = "console=ttyS0 root=/dev/vda rw quiet; rm -rf /";
+	s.firmware = "uefi";
+	argv = build_ok(&s);
+	cr_expect_str_eq(argv[0], "/opt/qemu/bin/qemu-system-x86_64");
+	cr_expect_str_eq(opt(argv, "-machine"), "pc,accel=kvm");
+	cr_expect_str_eq(opt(argv, "-cpu"), "host");
+	cr_expect_str_eq(opt(argv, "-kernel"), "/srv/tpl/vmlinuz");
+	cr_expect_str_eq(opt(argv, "-initrd"), "/srv/tpl/initrd.img");
+	/* One element, spaces and shell syntax untouched: never a shell. */
+	cr_expect_str_eq(opt(argv, "-append"),
+	    "console=ttyS0 root=/dev/vda rw quiet; rm -rf /");
+	cr_expect_str_eq(opt(argv, "-bios"), "/usr/share/ovmf/OVMF.fd");
+	vmm_argv_free(argv);
+}
+
+Test(qemu_argv, restrict_and_no_seed_no_forwards)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+
+	s.restrict_net = 1;
+	s.seed = NULL;
+	s.nfwd = 0;
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt(argv, "-netdev"), "user,id=net0,restrict=on");
+	cr_expect_null(opt_nth(argv, "-blockdev", 1), "no seed drive");
+	vmm_argv_free(argv);
+
+	s.restrict_net = 1;
+	s.nfwd = 1;
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt(argv, "-netdev"),
+	    "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:22017-:22");
+	vmm_argv_free(argv);
+}
+
+Test(qemu_argv, mac_is_stable_per_name)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**a, **b, **c;
+	const char	 *nic_a, *nic_b, *nic_c;
+
+	a = build_ok(&s);
+	b = build_ok(&s);
+	s.name = "demo-bob";
+	c = build_ok(&s);
+	nic_a = opt_nth(a, "-device", 2);
+	nic_b = opt_nth(b, "-device", 2);
+	nic_c = opt_nth(c, "-device", 2);
+	cr_expect_str_eq(nic_a, nic_b);
+	cr_expect_str_neq(nic_a, nic_c);
+	cr_expect_eq(strlen(nic_a), strlen("virtio-net-pci,netdev=net0,mac=")
+	    + 17);
+	vmm_argv_free(a);
+	vmm_argv_free(b);
+	vmm_argv_free(c);
+
+	s.mac = "52:54:00:aa:bb:cc";
+	a = build_ok(&s);
+	cr_expect_str_eq(opt_nth(a, "-device", 2),
+	    "virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:cc");
+	vmm_argv_free(a);
+}
+
+Test(qemu_argv, runas_only_when_root)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+
+	s.runas = "nobody";
+	argv = build_ok(&s);
+	if (geteuid() == 0)
+		cr_expect_str_eq(opt(argv, "-runas"), "nobody");
+	else
+		cr_expect_not(has(argv, "-runas"));
+	/* The list always ends "-daemonize -pidfile RUN/pid". */
+	cr_expect_str_eq(argv[argc_of(argv) - 3], "-daemonize");
+	vmm_argv_free(argv);
+}
+
+/* Each of these must be refused with a message naming the problem. */
+static void
+expect_refused(const struct vmm_spec *s, const char *needle)
+{
+	char	  err[VMM_ERRLEN] = "";
+	char	**argv = qemu_argv_build(s, err, sizeof(err));
+
+	cr_expect_null(argv, "accepted, wanted refusal about \"%s\"", needle);
+	vmm_argv_free(argv);
+	cr_expect(strstr(err, needle) != NULL, "err \"%s\" lacks \"%s\"", err,
+	    needle);
+}
+
+Test(qemu_argv, refuses_bad_input)
+{
+	struct vmm_spec	s;
+	struct vmm_fwd	bad_fwd[] = { { "127.0.0.1,hostfwd=tcp::1-:2", 1, 2 } };
+
+	s = base_spec();
+	s.disk = "/srv/a,b/disk.qcow2";
+	expect_refused(&s, "/srv/a,b/disk.qcow2");
+	s = base_spec();
+	s.seed = "/srv/seed,file.locking=off";
+	expect_refused(&s, "comma");
+	s = base_spec();
+	s.run_dir = "/run/x,y";
+	expect_refused(&s, "comma");
+	s = base_spec();
+	s.log_dir = "/var/log,z";
+	expect_refused(&s, "comma");
+	s = base_spec();
+	s.kernel = "/k,ernel";
+	expect_refused(&s, "comma");
+
+	s = base_spec();
+	s.name = "Demo";
+	expect_refused(&s, "bad VM name");
+	s.name = "-demo";
+	expect_refused(&s, "bad VM name");
+	s.name = "demo alice";
+	expect_refused(&s, "bad VM name");
+	s.name = "";
+	expect_refused(&s, "bad VM name");
+
+	s = base_spec();
+	s.accel = VMM_ACCEL_AUTO;
+	expect_refused(&s, "resolved");
+	s = base_spec();
+	s.memory_mb = 0;
+	expect_refused(&s, "memory");
+	s = base_spec();
+	s.firmware = "coreboot";
+	expect_refused(&s, "firmware");
+	s = base_spec();
+	s.mac = "52:54:00:zz:00:01";
+	expect_refused(&s, "MAC");
+	s = base_spec();
+	s.fwds = bad_fwd;
+	s.nfwd = 1;
+	expect_refused(&s, "port forward");
+	s = base_spec();
+	s.runas = "nobody -sandbox off";
+	expect_refused(&s, "-runas");
+	s = base_spec();
+	s.run_dir = "/run/labd/vms/a-very-long-course-name-indeed-for-a-socket"
+	    "-path-that-will-not-fit-into-sun-path/x";
+	expect_refused(&s, "UNIX socket");
+}
+
+Test(qemu_argv, vmm_path)
+{
+	char	small[8], big[64];
+
+	cr_expect_eq(vmm_path(big, sizeof(big), "/run/x", "qmp.sock"), 0);
+	cr_expect_str_eq(big, "/run/x/qmp.sock");
+	cr_expect_eq(vmm_path(small, sizeof(small), "/run/x", "qmp.sock"), -1);
+}
+
+TestSuite(accel);
+
+Test(accel, parse_and_name)
+{
+	enum vmm_accel	a = VMM_ACCEL_TCG;
+
+	cr_expect_eq(vmm_accel_parse("auto", &a), 0);
+	cr_expect_eq(a, VMM_ACCEL_AUTO);
+	cr_expect_eq(vmm_accel_parse("kvm", &a), 0);
+	cr_expect_eq(a, VMM_ACCEL_KVM);
+	cr_expect_eq(vmm_accel_parse("tcg", &a), 0);
+	cr_expect_eq(a, VMM_ACCEL_TCG);
+	cr_expect_eq(vmm_accel_parse("KVM", &a), -1);
+	cr_expect_eq(vmm_accel_parse("", &a), -1);
+	cr_expect_str_eq(vmm_accel_name(VMM_ACCEL_KVM), "kvm");
+	cr_expect_str_eq(vmm_accel_name(VMM_ACCEL_TCG), "tcg");
+	cr_expect_str_eq(vmm_accel_name(VMM_ACCEL_AUTO), "auto");
+}
+
+Test(accel, resolve)
+{
+	char		why[256] = "stale";
+	enum vmm_accel	a;
+
+	cr_expect_eq(vmm_accel_resolve(VMM_ACCEL_TCG, why, sizeof(why)),
+	    VMM_ACCEL_TCG);
+	cr_expect_str_empty(why);
+	cr_expect_eq(vmm_accel_resolve(VMM_ACCEL_KVM, why, sizeof(why)),
+	    VMM_ACCEL_KVM);
+	cr_expect_str_empty(why);
+	a = vmm_accel_resolve(VMM_ACCEL_AUTO, why, sizeof(why));
+	cr_assert(a == VMM_ACCEL_KVM || a == VMM_ACCEL_TCG);
+	/* A fallback always says why; KVM never leaves a stale reason. */
+	if (a == VMM_ACCEL_TCG)
+		cr_expect(strncmp(why, "/dev/kvm: ", 10) == 0 ||
+		    strncmp(why, "KVM is there but QEMU cannot", 28) == 0,
+		    "why: %s", why);
+	else
+		cr_expect_str_empty(why);
+	cr_log_info("auto resolves to %s here%s%s", vmm_accel_name(a),
+	    why[0] ? ": " : "", why);
+	if (access("/dev/kvm", F_OK) == -1)
+		cr_expect_str_eq(why, "/dev/kvm: No such file or directory");
+}

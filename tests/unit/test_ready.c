@@ -1,0 +1,279 @@
+/*
+ * test_ready.c - the readiness probes: the serial log scan and the SSH
+ * handshake, against fake servers on loopback and a real dropbear.
+ *
+ * The fakes are the ways a port can look open without an sshd behind it
+ * (QEMU's hostfwd accepts before the guest listens): accept and close,
+ * accept and say nothing, send a banner and then hang up.  Each must be a
+ * failure with a clear message within the timeout.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "vmm/vmm.h"
+
+enum fake_mode { FAKE_CLOSE, FAKE_SILENT, FAKE_BANNER_ONLY };
+
+struct fake {
+	int		 lfd;
+	uint16_t	 port;
+	enum fake_mode	 mode;
+	pthread_t	 thread;
+};
+
+static char	dir[PATH_MAX];
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/test_ready.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+teardown(void)
+{
+	char	cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	socklen_t		len = sizeof(sin);
+	int			fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct fake	*f = arg;
+	char		 buf[4096];
+	int		 c;
+
+	if ((c = accept(f->lfd, NULL, NULL)) == -1)
+		return NULL;
+	switch (f->mode) {
+	case FAKE_CLOSE:
+		break;
+	case FAKE_SILENT:
+		/* Until the client gives up. */
+		while (read(c, buf, sizeof(buf)) > 0)
+			;
+		break;
+	case FAKE_BANNER_ONLY:
+		if (write(c, "SSH-2.0-fake_1.0\r\n", 18) != 18)
+			break;
+		usleep(50000);
+		break;
+	}
+	close(c);
+	return NULL;
+}
+
+static void
+fake_start(struct fake *f, enum fake_mode mode)
+{
+	f->mode = mode;
+	f->lfd = listen_loopback(&f->port);
+	cr_assert_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	pthread_join(f->thread, NULL);
+	close(f->lfd);
+}
+
+/* Probe, and check it fails within about its timeout, naming the address. */
+static void
+expect_probe_fails(uint16_t port, int timeout_ms, long long max_ms)
+{
+	char		 banner[128] = "x", err[VMM_ERRLEN] = "", where[32];
+	long long	 t0 = now_ms(), took;
+
+	cr_expect_eq(ready_ssh_banner("127.0.0.1", port, timeout_ms, banner,
+	    sizeof(banner), err, sizeof(err)), -1);
+	took = now_ms() - t0;
+	cr_expect_leq(took, max_ms, "took %lld ms", took);
+	snprintf(where, sizeof(where), "ssh 127.0.0.1:%u: ", port);
+	cr_expect(strncmp(err, where, strlen(where)) == 0, "err: %s", err);
+	cr_expect_str_empty(banner);
+}
+
+TestSuite(ready, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(ready, ssh_connection_refused)
+{
+	uint16_t	port;
+	int		fd = listen_loopback(&port);
+
+	close(fd);	/* nothing listens there now */
+	expect_probe_fails(port, 2000, 500);
+}
+
+Test(ready, ssh_accept_then_close)
+{
+	struct fake	f;
+
+	fake_start(&f, FAKE_CLOSE);
+	expect_probe_fails(f.port, 2000, 1000);
+	fake_stop(&f);
+}
+
+Test(ready, ssh_silent_peer_times_out)
+{
+	struct fake	f;
+
+	fake_start(&f, FAKE_SILENT);
+	expect_probe_fails(f.port, 300, 1500);
+	fake_stop(&f);
+}
+
+Test(ready, ssh_banner_alone_is_not_enough)
+{
+	struct fake	f;
+	char		banner[128], err[VMM_ERRLEN] = "";
+
+	fake_start(&f, FAKE_BANNER_ONLY);
+	cr_expect_eq(ready_ssh_banner("127.0.0.1", f.port, 2000, banner,
+	    sizeof(banner), err, sizeof(err)), -1);
+	cr_expect(strstr(err, "SSH-2.0-fake_1.0") != NULL, "err: %s", err);
+	fake_stop(&f);
+}
+
+Test(ready, ssh_real_dropbear)
+{
+	char		 key[PATH_MAX], pidfile[PATH_MAX], addr[32];
+	char		 banner[128];
+	char		 err[VMM_ERRLEN] = "";
+	uint16_t	 port;
+	pid_t		 kpid, dpid;
+	int		 fd, status, i, r = -1;
+
+	if (access("/usr/sbin/dropbear", X_OK) != 0 ||
+	    access("/usr/bin/dropbearkey", X_OK) != 0)
+		cr_skip_test("dropbear not installed");
+	snprintf(key, sizeof(key), "%s/host_ed25519", dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/dropbear.pid", dir);
+	if ((kpid = fork()) == 0) {
+		int	null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execl("/usr/bin/dropbearkey", "dropbearkey", "-t", "ed25519",
+		    "-f", key, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(kpid, &status, 0), kpid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	fd = listen_loopback(&port);
+	close(fd);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	if ((dpid = fork()) == 0) {
+		int	null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		/* Its pidfile in our folder: dropbear unlinks it at exit. */
+		execl("/usr/sbin/dropbear", "dropbear", "-F", "-E", "-s",
+		    "-r", key, "-p", addr, "-P", pidfile, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_gt(dpid, 0);
+	/* It listens a moment after it starts. */
+	for (i = 0; i < 50 && r != 0; i++) {
+		r = ready_ssh_banner("127.0.0.1", port, 2000, banner,
+		    sizeof(banner), err, sizeof(err));
+		if (r != 0)
+			usleep(50000);
+	}
+	kill(dpid, SIGTERM);
+	waitpid(dpid, &status, 0);
+	cr_expect_eq(r, 0, "probe: %s", err);
+	cr_expect(strncmp(banner, "SSH-2.0-dropbear", 16) == 0, "banner: %s",
+	    banner);
+}
+
+static void
+write_log(const char *leaf, const char *text, size_t pad, char *path,
+    size_t pathlen)
+{
+	FILE	*f;
+	size_t	 i;
+
+	snprintf(path, pathlen, "%s/%s", dir, leaf);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(text, f);
+	for (i = 0; i < pad; i++)
+		fputc(i % 80 == 79 ? '\n' : (i % 7 == 0 ? '\0' : 'x'), f);
+	fclose(f);
+}
+
+Test(ready, serial_log_scan)
+{
+	char	path[PATH_MAX];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/none.log", dir);
+	cr_expect_eq(ready_serial_seen(path, "labd-ready"), 0, "no log yet");
+
+	write_log("boot.log", "SeaBIOS\r\nbooting\r\n", 0, path, sizeof(path));
+	cr_expect_eq(ready_serial_seen(path, "labd-ready"), 0);
+	cr_assert_not_null(f = fopen(path, "a"));
+	fputs("[    2.1] labd-ready demo-alice\r\n", f);
+	fclose(f);
+	cr_expect_eq(ready_serial_seen(path, "labd-ready"), 1);
+
+	/* 3 MiB of console noise (NUL bytes too), the line at the end. */
+	write_log("big.log", "", 3 << 20, path, sizeof(path));
+	cr_assert_not_null(f = fopen(path, "a"));
+	fputs("login: labd-ready\n", f);
+	fclose(f);
+	cr_expect_eq(ready_serial_seen(path, "labd-ready"), 1);
+
+	/* The scan is bounded: a line 3 MiB back is not looked at. */
+	write_log("old.log", "labd-ready\n", 3 << 20, path, sizeof(path));
+	cr_expect_eq(ready_serial_seen(path, "labd-ready"), 0);
+
+	/* A folder is not a log. */
+	cr_expect_eq(ready_serial_seen(dir, "labd-ready"), -1);
+}

@@ -1,0 +1,381 @@
+/*
+ * qemu_argv.c - the QEMU command line of one VM, as an argv array.
+ *
+ * QEMU is exec'd directly, so no shell quoting can go wrong; what can go
+ * wrong is QEMU's own option syntax, "key=value,key=value", in which a
+ * comma inside a file name starts a new key.  QEMU's escape (",,") is easy
+ * to forget at one call site, so instead every path is refused if it has
+ * a comma, and names are held to a strict pattern before they reach here.
+ *
+ * Sandbox: QEMU 7.2 installs its seccomp filter before it daemonizes, and
+ * -daemonize needs fork() and setsid() while -runas needs setuid(), so
+ * spawn=deny and elevateprivileges=deny (or =children) kill it with
+ * SIGSYS.  obsolete and resourcecontrol are denied; the privilege calls
+ * stay allowed, which costs little: with -runas the process keeps no
+ * privilege to elevate back to, and -sandbox sets no_new_privs.
+ */
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmm/vmm.h"
+
+#define QEMU_DEFAULT	"qemu-system-x86_64"
+#define OVMF_PATH	"/usr/share/ovmf/OVMF.fd"
+#define NAME_MAX_LEN	64
+#define SANDBOX		"on,obsolete=deny,elevateprivileges=allow," \
+			"spawn=allow,resourcecontrol=deny"
+
+struct argv {
+	char	**v;
+	size_t	  n, cap;
+	int	  oom;
+};
+
+static void
+argv_add(struct argv *a, const char *fmt, ...)
+{
+	va_list	  ap;
+	char	 *s, **nv;
+	size_t	  ncap;
+
+	if (a->oom)
+		return;
+	if (a->n + 2 > a->cap) {
+		ncap = a->cap == 0 ? 64 : a->cap * 2;
+		if ((nv = realloc(a->v, ncap * sizeof(*nv))) == NULL) {
+			a->oom = 1;
+			return;
+		}
+		a->v = nv;
+		a->cap = ncap;
+		a->v[a->n] = NULL;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1) {
+		a->oom = 1;
+		va_end(ap);
+		return;
+	}
+	va_end(ap);
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static int
+valid_name(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') ||
+	    (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 1; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return i <= NAME_MAX_LEN;
+}
+
+/* A user name for -runas: what useradd accepts, nothing more. */
+static int
+valid_user(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || s[0] == '\0' || s[0] == '-')
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '-' || s[i] == '_' || s[i] == '.'))
+			return 0;
+	return i <= 32;
+}
+
+static int
+valid_mac(const char *s)
+{
+	unsigned	b[6];
+	char		c;
+
+	return strlen(s) == 17 && sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c",
+	    &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &c) == 6 &&
+	    (b[0] & 1) == 0;	/* a multicast MAC never gets a frame back */
+}
+
+/* 52:54:00 (QEMU's prefix) and 24 bits of FNV-1a of the name: stable. */
+static void
+mac_from_name(const char *name, char *out, size_t outlen)
+{
+	uint32_t	h = 2166136261u;
+	const char	*p;
+
+	for (p = name; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 16777619u;
+	}
+	snprintf(out, outlen, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff,
+	    (h >> 8) & 0xff, h & 0xff);
+}
+
+/* NULL is fine (an optional file); a comma is not, nor are control bytes. */
+static int
+check_path(const char *what, const char *path, char *err, size_t errlen)
+{
+	const char	*p;
+
+	if (path == NULL)
+		return 0;
+	if (path[0] == '\0') {
+		snprintf(err, errlen, "%s: empty path", what);
+		return -1;
+	}
+	for (p = path; *p != '\0'; p++) {
+		if (*p == ',') {
+			snprintf(err, errlen, "%s path %s has a comma, which"
+			    " QEMU's option syntax cannot take", what, path);
+			return -1;
+		}
+		if ((unsigned char)*p < 0x20) {
+			snprintf(err, errlen, "%s path has a control"
+			    " character", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The socket files must fit a sockaddr_un, or QEMU fails obscurely. */
+static int
+check_sock_dir(const char *dir, char *err, size_t errlen)
+{
+	struct sockaddr_un	sun;
+
+	if (strlen(dir) + sizeof("/serial.sock") > sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "run directory %s is too long for a"
+		    " UNIX socket path (at most %zu bytes)", dir,
+		    sizeof(sun.sun_path) - sizeof("/serial.sock"));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_spec(const struct vmm_spec *s, char *err, size_t errlen)
+{
+	struct in_addr	ia;
+	size_t		i;
+
+	if (!valid_name(s->name)) {
+		snprintf(err, errlen, "bad VM name \"%s\": want [a-z0-9]"
+		    " then [a-z0-9_-], at most %d characters",
+		    s->name != NULL ? s->name : "", NAME_MAX_LEN);
+		return -1;
+	}
+	if (s->accel != VMM_ACCEL_KVM && s->accel != VMM_ACCEL_TCG) {
+		snprintf(err, errlen, "%s: accelerator must be resolved to"
+		    " kvm or tcg", s->name);
+		return -1;
+	}
+	if (s->memory_mb == 0 || s->vcpus == 0) {
+		snprintf(err, errlen, "%s: memory and vcpus must be more"
+		    " than 0", s->name);
+		return -1;
+	}
+	if (s->run_dir == NULL || s->log_dir == NULL) {
+		snprintf(err, errlen, "%s: no run or log directory", s->name);
+		return -1;
+	}
+	if (check_path("disk", s->disk, err, errlen) == -1 ||
+	    check_path("seed", s->seed, err, errlen) == -1 ||
+	    check_path("kernel", s->kernel, err, errlen) == -1 ||
+	    check_path("initrd", s->initrd, err, errlen) == -1 ||
+	    check_path("run directory", s->run_dir, err, errlen) == -1 ||
+	    check_path("log directory", s->log_dir, err, errlen) == -1 ||
+	    check_sock_dir(s->run_dir, err, errlen) == -1)
+		return -1;
+	if (s->firmware != NULL && strcmp(s->firmware, "bios") != 0 &&
+	    strcmp(s->firmware, "uefi") != 0) {
+		snprintf(err, errlen, "%s: firmware \"%s\": want bios or uefi",
+		    s->name, s->firmware);
+		return -1;
+	}
+	if (s->mac != NULL && !valid_mac(s->mac)) {
+		snprintf(err, errlen, "%s: bad MAC address \"%s\"", s->name,
+		    s->mac);
+		return -1;
+	}
+	if (s->runas != NULL && !valid_user(s->runas)) {
+		snprintf(err, errlen, "%s: bad user name \"%s\" for -runas",
+		    s->name, s->runas);
+		return -1;
+	}
+	for (i = 0; i < s->nfwd; i++) {
+		const struct vmm_fwd	*f = &s->fwds[i];
+
+		/* IPv4 only: hostfwd's syntax has no brackets for IPv6. */
+		if (f->host_ip == NULL || inet_pton(AF_INET, f->host_ip,
+		    &ia) != 1 || f->host_port == 0 || f->guest_port == 0) {
+			snprintf(err, errlen, "%s: bad port forward %s:%u ->"
+			    " %u", s->name, f->host_ip ? f->host_ip : "?",
+			    f->host_port, f->guest_port);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* hostfwd=...,hostfwd=... for -netdev user. */
+static char *
+netdev_opts(const struct vmm_spec *s)
+{
+	char	*cur, *next;
+	size_t	 i;
+
+	if (asprintf(&cur, "user,id=net0%s", s->restrict_net ?
+	    ",restrict=on" : "") == -1)
+		return NULL;
+	for (i = 0; i < s->nfwd; i++) {
+		if (asprintf(&next, "%s,hostfwd=tcp:%s:%u-:%u", cur,
+		    s->fwds[i].host_ip, s->fwds[i].host_port,
+		    s->fwds[i].guest_port) == -1) {
+			free(cur);
+			return NULL;
+		}
+		free(cur);
+		cur = next;
+	}
+	return cur;
+}
+
+char **
+qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
+{
+	struct argv	 a = { 0 };
+	char		 mac[18], *net = NULL;
+	int		 kvm;
+
+	if (check_spec(s, err, errlen) == -1)
+		return NULL;
+	kvm = s->accel == VMM_ACCEL_KVM;
+	if (s->mac != NULL)
+		snprintf(mac, sizeof(mac), "%s", s->mac);
+	else
+		mac_from_name(s->name, mac, sizeof(mac));
+	if ((net = netdev_opts(s)) == NULL)
+		goto oom;
+
+	argv_add(&a, "%s", s->qemu != NULL ? s->qemu : QEMU_DEFAULT);
+	argv_add(&a, "-name");
+	argv_add(&a, "%s", s->name);
+	argv_add(&a, "-nodefaults");
+	argv_add(&a, "-no-user-config");
+	argv_add(&a, "-machine");
+	argv_add(&a, "pc,accel=%s", kvm ? "kvm" : "tcg");
+	argv_add(&a, "-cpu");
+	argv_add(&a, "%s", kvm ? "host" : "max");
+	argv_add(&a, "-m");
+	argv_add(&a, "%uM", s->memory_mb);
+	argv_add(&a, "-smp");
+	argv_add(&a, "%u", s->vcpus);
+	argv_add(&a, "-display");
+	argv_add(&a, "none");
+	if (s->firmware != NULL && strcmp(s->firmware, "uefi") == 0) {
+		argv_add(&a, "-bios");
+		argv_add(&a, OVMF_PATH);
+	}
+	if (s->kernel != NULL) {
+		argv_add(&a, "-kernel");
+		argv_add(&a, "%s", s->kernel);
+		if (s->initrd != NULL) {
+			argv_add(&a, "-initrd");
+			argv_add(&a, "%s", s->initrd);
+		}
+		if (s->append != NULL) {
+			argv_add(&a, "-append");
+			argv_add(&a, "%s", s->append);
+		}
+	}
+	if (s->disk != NULL) {
+		argv_add(&a, "-blockdev");
+		argv_add(&a, "driver=qcow2,node-name=disk0,file.driver=file,"
+		    "file.filename=%s", s->disk);
+		argv_add(&a, "-device");
+		argv_add(&a, "virtio-blk-pci,drive=disk0,bootindex=1");
+	}
+	if (s->seed != NULL) {
+		argv_add(&a, "-blockdev");
+		argv_add(&a, "driver=raw,node-name=seed0,read-only=on,"
+		    "file.driver=file,file.filename=%s", s->seed);
+		argv_add(&a, "-device");
+		argv_add(&a, "virtio-blk-pci,drive=seed0");
+	}
+	argv_add(&a, "-netdev");
+	argv_add(&a, "%s", net);
+	argv_add(&a, "-device");
+	argv_add(&a, "virtio-net-pci,netdev=net0,mac=%s", mac);
+	argv_add(&a, "-chardev");
+	argv_add(&a, "socket,id=ser0,path=%s/serial.sock,server=on,wait=off,"
+	    "logfile=%s/serial.log,logappend=on", s->run_dir, s->log_dir);
+	argv_add(&a, "-serial");
+	argv_add(&a, "chardev:ser0");
+	argv_add(&a, "-chardev");
+	argv_add(&a, "socket,id=qmp0,path=%s/qmp.sock,server=on,wait=off",
+	    s->run_dir);
+	argv_add(&a, "-mon");
+	argv_add(&a, "chardev=qmp0,mode=control");
+	argv_add(&a, "-vnc");
+	argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
+	argv_add(&a, "-sandbox");
+	argv_add(&a, SANDBOX);
+	/* Only root can switch users; anyone else already is unprivileged. */
+	if (s->runas != NULL && geteuid() == 0) {
+		argv_add(&a, "-runas");
+		argv_add(&a, "%s", s->runas);
+	}
+	argv_add(&a, "-daemonize");
+	argv_add(&a, "-pidfile");
+	argv_add(&a, "%s/pid", s->run_dir);
+	if (a.oom)
+		goto oom;
+	free(net);
+	return a.v;
+oom:
+	free(net);
+	vmm_argv_free(a.v);
+	snprintf(err, errlen, "%s: out of memory", s->name);
+	return NULL;
+}
+
+void
+vmm_argv_free(char **argv)
+{
+	size_t	i;
+
+	if (argv == NULL)
+		return;
+	for (i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+int
+vmm_path(char *out, size_t outlen, const char *dir, const char *leaf)
+{
+	int	n;
+
+	n = snprintf(out, outlen, "%s/%s", dir, leaf);
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
