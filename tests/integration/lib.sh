@@ -14,8 +14,10 @@ nfail=0
 T=$(mktemp -d /tmp/labd-it.XXXXXX)
 chmod 0755 "$T"
 export LABD_SOCKET=$T/run/labd.sock
+# ssh takes the first value given for an option: BatchMode is left to
+# each call (yes for keys, no where SSH_ASKPASS types a password).
 SSHOPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
-	-o LogLevel=ERROR -o ConnectTimeout=10 -o BatchMode=yes)
+	-o LogLevel=ERROR -o ConnectTimeout=10)
 
 ok() {
 	npass=$((npass + 1))
@@ -118,6 +120,17 @@ vm_port() {
 	"$LABCTL" list --json | jq -r --arg vm "$1" \
 		'.[] | select(.name == $vm) | .ports[] |
 		 select(.service == "ssh") | .port'
+}
+
+# gone PID...: none of the processes exists any more.  A daemonized QEMU
+# is reparented to init, which may be slow to reap it: a zombie is gone.
+gone() {
+	local pid st
+	for pid in "$@"; do
+		st=$(ps -o stat= -p "$pid" 2>/dev/null) || continue
+		case $st in Z*) ;; *) return 1 ;; esac
+	done
+	return 0
 }
 
 finish() {

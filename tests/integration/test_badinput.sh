@@ -62,14 +62,16 @@ check "a line that is not JSON gets bad_request" \
 	reply_has 'this is not json' '"code":"bad_request"'
 check "a JSON array gets bad_request" reply_has '[1,2,3]' '"bad_request"'
 check "an unknown command gets unknown_command" \
-	reply_has '{"id":7,"cmd":"vm.explode"}' '"id":7,"ok":false'
+	reply_has '{"id":7,"cmd":"vm.explode"}' '"code":"unknown_command"'
 check "args of the wrong type get bad_request" \
 	reply_has '{"id":8,"cmd":"vm.start","args":"x"}' '"bad_request"'
 check "a missing argument is named" \
 	reply_has '{"id":9,"cmd":"vm.start","args":{}}' 'needs \"vm\"'
+# labd answers and hangs up before the client has sent it all: socat
+# then sees either the reply or its own broken pipe.
 oversized() {
-	head -c $((3 * 1024 * 1024)) /dev/zero | tr '\0' 'a' | sock |
-		grep -q 'longer than'
+	head -c $((3 * 1024 * 1024)) /dev/zero | tr '\0' 'a' | sock 2>&1 |
+		grep -Eq 'longer than|Broken pipe|Connection reset'
 }
 check "an oversized request is refused and the connection closed" oversized
 check "labd is still alive and answers" "$LABCTL" status

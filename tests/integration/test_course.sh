@@ -46,15 +46,16 @@ pw=$(jq -r '.students[] | select(.user == "bob") | .password' "$T/create.json")
 printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass"
 chmod +x "$T/askpass"
 ssh_alice() {
-	ssh "${SSHOPTS[@]}" -i "$T/alice_key" -p "$pa" alice@127.0.0.1 "$@"
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/alice_key" -p "$pa" \
+	    alice@127.0.0.1 "$@"
 }
 ssh_bob() {
 	SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
-	    setsid -w ssh "${SSHOPTS[@]}" -o BatchMode=no \
+	    setsid -w ssh -o BatchMode=no "${SSHOPTS[@]}" \
 	    -o PubkeyAuthentication=no -p "$pb" bob@127.0.0.1 "$@" </dev/null
 }
 ssh_root() {
-	ssh "${SSHOPTS[@]}" -i "$T/state/keys/labd_ed25519" -p "$1" \
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/state/keys/labd_ed25519" -p "$1" \
 	    root@127.0.0.1 "$2"
 }
 alice_writes() { ssh_alice 'echo from-alice > ~/marker && cat ~/marker' | grep -q from-alice; }
@@ -103,7 +104,7 @@ kill -9 "$LABD_PID"
 wait "$LABD_PID" 2>/dev/null
 sleep 1
 check "both QEMUs outlive labd's SIGKILL" \
-	kill -0 "$alice_pid" "$bob_pid"
+	! gone "$alice_pid" "$bob_pid"
 check "labd starts again" labd_start
 check "both VMs are ready again after the restart" \
 	"$LABCTL" wait --course it --timeout 120
@@ -117,7 +118,7 @@ check "ssh still works after the restart" bob_reads
 check "stop --course powers both VMs off" "$LABCTL" stop --course it
 check "both are listed stopped" bash -c "
 	test \"\$('$LABCTL' list it --json | jq -r '.[].state' | sort -u)\" = stopped"
-check_fails "no QEMU is left" kill -0 "$alice_pid" "$bob_pid"
+check "no QEMU is left" gone "$alice_pid" "$bob_pid"
 
 kill "$LISTENER" 2>/dev/null
 finish test_course
