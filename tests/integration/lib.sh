@@ -133,6 +133,8 @@ gone() {
 	return 0
 }
 
+alive() { ! gone "$@"; }
+
 finish() {
 	echo
 	echo "$1: $npass passed, $nfail failed"

@@ -104,7 +104,7 @@ kill -9 "$LABD_PID"
 wait "$LABD_PID" 2>/dev/null
 sleep 1
 check "both QEMUs outlive labd's SIGKILL" \
-	! gone "$alice_pid" "$bob_pid"
+	alive "$alice_pid" "$bob_pid"
 check "labd starts again" labd_start
 check "both VMs are ready again after the restart" \
 	"$LABCTL" wait --course it --timeout 120
