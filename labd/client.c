@@ -91,7 +91,7 @@ client_read(struct client_conn *c, char *err, size_t errlen)
 	char		*nl;
 	ssize_t		 n;
 
-	while ((nl = memchr(c->buf, '\n', c->len)) == NULL) {
+	while (c->buf == NULL || (nl = memchr(c->buf, '\n', c->len)) == NULL) {
 		if (c->cap - c->len < 65536) {
 			char	*p = realloc(c->buf, c->cap + 65536);
 
@@ -130,8 +130,8 @@ client_send(struct client_conn *c, const char *cmd, json_t *args, char *err,
 	size_t	 len, off = 0;
 	long	 id = ++c->next_id;
 
-	req = json_pack("{s:I,s:s,s:O}", "id", (json_int_t)id, "cmd", cmd,
-	    "args", args ? args : json_object());
+	req = json_pack("{s:I,s:s,s:o}", "id", (json_int_t)id, "cmd", cmd,
+	    "args", args ? json_incref(args) : json_object());
 	s = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	if (s == NULL) {

@@ -123,8 +123,8 @@ ctl_connect(struct ctl *c)
 }
 
 /*
- * One request, one reply.  The result (a new reference) or NULL after
- * printing labd's error; *rc tells why.
+ * One request, one reply; args (may be NULL) is taken over.  The result
+ * (a new reference) or NULL after printing labd's error; *rc tells why.
  */
 static json_t *
 ctl_call(struct ctl *c, const char *cmd, json_t *args, int *rc)
@@ -133,10 +133,12 @@ ctl_call(struct ctl *c, const char *cmd, json_t *args, int *rc)
 	json_t	*reply, *result;
 
 	if (ctl_connect(c) == -1) {
+		json_decref(args);
 		*rc = CTL_NOCONN;
 		return NULL;
 	}
 	reply = client_call(c->conn, cmd, args, NULL, NULL, err, sizeof(err));
+	json_decref(args);
 	if (reply == NULL) {
 		fprintf(stderr, "labctl: %s\n", err);
 		*rc = CTL_NOCONN;
@@ -835,12 +837,16 @@ ctl_ports(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		print_json(out);
 	else {
+		char	pub[96];
+
 		printf("%-8s %-22s %-24s %s\n", "SERVICE", "PUBLIC", "VM",
 		    "GUEST PORT");
-		json_array_foreach(out, i, p)
-			printf("%-8s %-16s:%-5lld %-24s %lld\n",
-			    jstr(p, "service"), jstr(p, "ip"), jint(p, "port"),
-			    jstr(p, "vm"), jint(p, "guest_port"));
+		json_array_foreach(out, i, p) {
+			snprintf(pub, sizeof(pub), "%s:%lld", jstr(p, "ip"),
+			    jint(p, "port"));
+			printf("%-8s %-22s %-24s %lld\n", jstr(p, "service"),
+			    pub, jstr(p, "vm"), jint(p, "guest_port"));
+		}
 	}
 	json_decref(out);
 	json_decref(a);
