@@ -246,7 +246,7 @@ plan_rules(const struct pf_service *svc, size_t nsvc, int slot,
     size_t nguest, struct pf_rule *out, size_t outlen, char *err,
     size_t errlen)
 {
-	size_t	i, k;
+	size_t	i, k, n = 0, off = 0;
 	int	port;
 
 	if (nguest > outlen) {
@@ -258,25 +258,32 @@ plan_rules(const struct pf_service *svc, size_t nsvc, int slot,
 		for (k = 0; k < nsvc; k++)
 			if (strcmp(svc[k].name, guest_names[i]) == 0)
 				break;
-		if (k == nsvc) {
-			snprintf(err, errlen, "template publishes %s:%u but"
-			    " labd.ini has no [publish] %s", guest_names[i],
-			    guest_ports[i], guest_names[i]);
-			return -1;
-		}
+		if (k == nsvc)
+			continue;
 		if ((port = plan_port(svc[k].base, slot)) == -1) {
 			snprintf(err, errlen, "slot %d has no %s port (base %u:"
 			    " ports end at 65535)", slot, svc[k].name,
 			    svc[k].base);
 			return -1;
 		}
-		memset(&out[i], 0, sizeof(out[i]));
-		snprintf(out[i].service, sizeof(out[i].service), "%s",
+		memset(&out[n], 0, sizeof(out[n]));
+		snprintf(out[n].service, sizeof(out[n].service), "%s",
 		    svc[k].name);
-		snprintf(out[i].listen_ip, sizeof(out[i].listen_ip), "%s",
+		snprintf(out[n].listen_ip, sizeof(out[n].listen_ip), "%s",
 		    svc[k].listen_ip);
-		out[i].port = (uint16_t)port;
-		out[i].guest_port = guest_ports[i];
+		out[n].port = (uint16_t)port;
+		out[n].guest_port = guest_ports[i];
+		n++;
 	}
-	return (int)nguest;
+	if (n == 0 && nguest > 0) {
+		off = snprintf(err, errlen, "template publishes");
+		for (i = 0; i < nguest && off < errlen; i++)
+			off += snprintf(err + off, errlen - off, "%s %s:%u",
+			    i ? "," : "", guest_names[i], guest_ports[i]);
+		if (off < errlen)
+			snprintf(err + off, errlen - off, " but labd.ini"
+			    " [publish] names none of them");
+		return -1;
+	}
+	return (int)n;
 }

@@ -57,9 +57,12 @@ int	plan_allocate(const struct pf_service *, size_t nsvc,
 	    char *err, size_t errlen);
 /*
  * The rules of one slot for the guest ports a template publishes
- * ("ssh:22,http:80" parsed by the caller into names and ports).  A guest
- * service with no [publish] entry is an error naming it.  Returns the
- * number of rules written to out (at most outlen), -1 on error.
+ * ("ssh:22,http:80" parsed by the caller into names and ports).  The
+ * template says what a guest offers, labd.ini what the host publishes: a
+ * guest service with no [publish] entry is left unpublished, but a
+ * template none of whose services is published is an error naming them.
+ * Returns the number of rules written to out (at most outlen), -1 on
+ * error.
  */
 int	plan_rules(const struct pf_service *, size_t nsvc, int slot,
 	    const char *const *guest_names, const uint16_t *guest_ports,

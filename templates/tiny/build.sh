@@ -272,7 +272,7 @@ initrd     = tiny-initrd
 append     = console=ttyS0 root=/dev/vda rw quiet
 memory     = 128M
 vcpus      = 1
-publish    = ssh:22
+publish    = ssh:22, http:80
 ready_line = labd-ready
 EOF
 

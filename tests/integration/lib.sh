@@ -67,7 +67,8 @@ mode       = user
 public_ips = 127.0.0.1, 127.0.0.2
 
 [publish]
-ssh = 127.0.0.1:$base
+ssh  = 127.0.0.1:$base
+http = 127.0.0.2:$((base + 50))
 
 [vmm]
 accel = ${LABD_ACCEL:-auto}

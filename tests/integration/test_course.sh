@@ -74,6 +74,15 @@ alice_breaks() { ssh_root "$pa" 'rm -rf /bin'; return 0; }
 alice_alive() { ssh_alice 'echo back' | grep -q back; }
 alice_no_marker() { ssh_alice 'test ! -e ~/marker'; }
 bob_untouched() { [ "$(vm_field it-bob pid)" = "$bob_pid" ] && bob_reads; }
+# The second public IP: the guest's web page on 127.0.0.2, slot-based.
+alice_web() {
+	local body
+	exec 3<>/dev/tcp/127.0.0.2/24151 || return 1
+	printf 'GET / HTTP/1.0\r\n\r\n' >&3
+	body=$(timeout 10 cat <&3)
+	exec 3<&-
+	printf '%s' "$body" | grep -q '<h1>it-alice</h1>'
+}
 overlay_backed() {
 	qemu-img info --backing-chain -U "$T/state/vms/it-alice/disk.qcow2" |
 	    grep -q 'backing file: .*templates/tiny@1/disk.qcow2'
@@ -82,6 +91,7 @@ overlay_backed() {
 check "alice logs in with her key and writes a file" alice_writes
 check "bob logs in with his password and writes a file" bob_writes
 check "the guest's hostname is its VM name" alice_hostname
+check "alice's web page answers on the second IP, 127.0.0.2:24151" alice_web
 check "the guest reaches nothing outside (restrict=on)" alice_no_outside
 
 bob_pid=$(vm_field it-bob pid)

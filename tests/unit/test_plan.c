@@ -263,16 +263,23 @@ Test(plan, rules_two_services)
 Test(plan, rules_errors)
 {
 	struct pf_service	svc;
-	struct pf_rule		out[1];
+	struct pf_rule		out[2];
 	const char *const	names[] = { "ssh", "http" };
 	const uint16_t		ports[] = { 22, 80 };
 	char			err[PF_ERRLEN];
 
+	/* http has no [publish]: left unpublished, ssh alone is mapped. */
 	svc_set(&svc, "ssh", "127.0.0.1", 22000);
 	cr_expect_eq(plan_rules(&svc, 1, 1, names, ports, 2, out, 2, err,
+	    sizeof(err)), 1);
+	cr_expect_str_eq(out[0].service, "ssh");
+	cr_expect_eq(out[0].port, 22001);
+	svc_set(&svc, "ftp", "127.0.0.1", 21000);
+	cr_expect_eq(plan_rules(&svc, 1, 1, names, ports, 2, out, 2, err,
 	    sizeof(err)), -1);
-	cr_expect_str_eq(err, "template publishes http:80 but labd.ini has no"
-	    " [publish] http");
+	cr_expect_str_eq(err, "template publishes ssh:22, http:80 but labd.ini"
+	    " [publish] names none of them");
+	svc_set(&svc, "ssh", "127.0.0.1", 22000);
 	cr_expect_eq(plan_rules(&svc, 1, 1, names, ports, 2, out, 1, err,
 	    sizeof(err)), -1);
 	cr_expect_str_eq(err, "template publishes 2 ports, at most 1");
