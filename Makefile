@@ -27,7 +27,8 @@ LDLIBS		+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 
 VMM_SRCS	:= $(wildcard vmm/*.c)
 PF_SRCS		:= $(wildcard portforward/*.c)
-LABD_MAINS	:= labd/main.c labd/labctl.c
+LABCTL_SRCS	:= $(wildcard labd/labctl*.c)
+LABD_MAINS	:= labd/main.c $(LABCTL_SRCS)
 LABD_SRCS	:= $(filter-out $(LABD_MAINS),$(wildcard labd/*.c))
 TUI_SRCS	:= $(wildcard tui/*.c)
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
@@ -54,7 +55,7 @@ $(B)/liblabd.a: $(call obj,$(LABD_SRCS))
 
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/labctl: $(call obj,labd/labctl.c) $(LIBS)
+$(B)/labctl: $(call obj,$(LABCTL_SRCS)) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)

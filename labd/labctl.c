@@ -23,22 +23,7 @@
 
 #include <jansson.h>
 
-#include "labd/client.h"
-#include "labd/proto.h"
-
-#define CTL_ERRLEN	2048
-#define CTL_OK		0
-#define CTL_FAILED	1
-#define CTL_USAGE	2
-#define CTL_NOCONN	3
-
-struct ctl {
-	struct client_conn	*conn;
-	const char		*socket;
-	int			 json;
-	int			 argc;
-	char			**argv;
-};
+#include "labd/labctl.h"
 
 struct ctl_cmd {
 	const char	*word1;
@@ -49,8 +34,6 @@ struct ctl_cmd {
 };
 
 static int	ctl_status(struct ctl *, int, char **);
-static int	ctl_template_import(struct ctl *, int, char **);
-static int	ctl_template_list(struct ctl *, int, char **);
 static int	ctl_course_create(struct ctl *, int, char **);
 static int	ctl_course_list(struct ctl *, int, char **);
 static int	ctl_list(struct ctl *, int, char **);
@@ -108,7 +91,7 @@ usage(FILE *f)
 	    LABD_SOCKET_ENV, LABD_DEFAULT_SOCKET);
 }
 
-static int
+int
 ctl_connect(struct ctl *c)
 {
 	char	err[CTL_ERRLEN];
@@ -126,7 +109,7 @@ ctl_connect(struct ctl *c)
  * One request, one reply; args (may be NULL) is taken over.  The result
  * (a new reference) or NULL after printing labd's error; *rc tells why.
  */
-static json_t *
+json_t *
 ctl_call(struct ctl *c, const char *cmd, json_t *args, int *rc)
 {
 	char	 err[CTL_ERRLEN];
@@ -161,14 +144,14 @@ ctl_call(struct ctl *c, const char *cmd, json_t *args, int *rc)
 	return result;
 }
 
-static void
+void
 print_json(json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2));
 	putchar('\n');
 }
 
-static const char *
+const char *
 jstr(json_t *o, const char *key)
 {
 	const char	*s = json_string_value(json_object_get(o, key));
@@ -176,13 +159,13 @@ jstr(json_t *o, const char *key)
 	return s ? s : "";
 }
 
-static long long
+long long
 jint(json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
 }
 
-static void
+void
 fmt_duration(long long s, char *out, size_t len)
 {
 	if (s <= 0)
@@ -418,60 +401,6 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		printf("socket       %s\n", jstr(s, "socket"));
 	}
 	json_decref(s);
-	return CTL_OK;
-}
-
-static int
-ctl_template_import(struct ctl *c, int argc, char **argv)
-{
-	char	 path[PATH_MAX];
-	json_t	*t;
-	int	 rc;
-
-	if (argc != 2)
-		return CTL_USAGE;
-	/* labd may run elsewhere in the tree: hand it an absolute path. */
-	if (realpath(argv[1], path) == NULL) {
-		fprintf(stderr, "labctl: cannot read %s: %s\n", argv[1],
-		    strerror(errno));
-		return CTL_FAILED;
-	}
-	t = ctl_call(c, "template.import", json_pack("{s:s,s:s}", "name",
-	    argv[0], "path", path), &rc);
-	if (t == NULL)
-		return rc;
-	if (c->json)
-		print_json(t);
-	else
-		printf("template %s imported: %lld MiB, %lld vCPU, publishes"
-		    " %s\n", jstr(t, "ref"), jint(t, "memory_mb"),
-		    jint(t, "vcpus"), jstr(t, "publish"));
-	json_decref(t);
-	return CTL_OK;
-}
-
-static int
-ctl_template_list(struct ctl *c, int argc, char **argv)
-{
-	json_t	*a, *t;
-	size_t	 i;
-	int	 rc;
-
-	if (argc != 0)
-		return CTL_USAGE;
-	if ((a = ctl_call(c, "template.list", NULL, &rc)) == NULL)
-		return rc;
-	if (c->json)
-		print_json(a);
-	else {
-		printf("%-20s %7s %5s %-16s %s\n", "TEMPLATE", "MEMORY", "VCPU",
-		    "PUBLISH", "SOURCE");
-		json_array_foreach(a, i, t)
-			printf("%-20s %6lldM %5lld %-16s %s\n", jstr(t, "ref"),
-			    jint(t, "memory_mb"), jint(t, "vcpus"),
-			    jstr(t, "publish"), jstr(t, "source"));
-	}
-	json_decref(a);
 	return CTL_OK;
 }
 

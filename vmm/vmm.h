@@ -114,6 +114,7 @@ struct vmm_spec {
 	const struct vmm_fwd	*fwds;
 	size_t			 nfwd;
 	const char		*mac;		/* may be NULL: derived from name */
+	int			 start_paused;	/* -S: the guest waits for "cont" */
 };
 /* NULL-terminated argv for QEMU (with -daemonize and -pidfile); free with vmm_argv_free(). */
 char	**qemu_argv_build(const struct vmm_spec *, char *err, size_t errlen);
@@ -168,6 +169,56 @@ int		 qmp_query_status(struct qmp *, char *status, size_t statuslen,
 		    char *err, size_t errlen);
 int		 qmp_powerdown(struct qmp *, char *err, size_t errlen);
 int		 qmp_quit(struct qmp *, char *err, size_t errlen);
+
+/* snapshot.c: internal qcow2 snapshots of a VM's disk (node "disk0") */
+#define VMM_SNAPNAMELEN	64
+struct vmm_snapshot {
+	char		name[VMM_SNAPNAMELEN];
+	int64_t		date_sec;	/* when it was taken, host clock */
+	int64_t		vm_clock_ms;	/* the guest's run time at the snapshot */
+	uint64_t	vm_state_size;	/* bytes of RAM and devices, 0 = disk only */
+};
+/* [A-Za-z0-9][A-Za-z0-9._-]{0,62}, not all digits (QEMU reads those as ids). */
+int	snapshot_name_valid(const char *);
+/*
+ * Live, over QMP, on a running or paused QEMU: the snapshot-save,
+ * snapshot-load and snapshot-delete jobs on node "disk0" (the RAM and
+ * device state are stored in disk0 too; the read-only seed is left out).
+ * Each waits for its job to conclude within timeout_ms, dismisses it and
+ * reports the job's own error.  save and load keep the run state: a
+ * running guest is paused while its RAM is written or read, then runs on.
+ * save replaces a snapshot of the same name.
+ */
+int	snapshot_save(struct qmp *, const char *name, int timeout_ms,
+	    char *err, size_t errlen);
+int	snapshot_load(struct qmp *, const char *name, int timeout_ms,
+	    char *err, size_t errlen);
+int	snapshot_delete(struct qmp *, const char *name, int timeout_ms,
+	    char *err, size_t errlen);
+/* The snapshots of node disk0, oldest first; *out is malloc'd (NULL when none). */
+int	snapshot_list(struct qmp *, struct vmm_snapshot **out, size_t *n,
+	    char *err, size_t errlen);
+/* Offline, with qemu-img snapshot on a stopped VM's disk: disk state alone. */
+int	snapshot_offline_create(const char *qemu_img, const char *disk,
+	    const char *name, char *err, size_t errlen);
+int	snapshot_offline_apply(const char *qemu_img, const char *disk,
+	    const char *name, char *err, size_t errlen);
+int	snapshot_offline_delete(const char *qemu_img, const char *disk,
+	    const char *name, char *err, size_t errlen);
+int	snapshot_offline_list(const char *qemu_img, const char *disk,
+	    struct vmm_snapshot **out, size_t *n, char *err, size_t errlen);
+
+/* ssh.c */
+/*
+ * Run cmd on the guest over SSH (libssh) as user, authenticated with the
+ * private key in keyfile.  out gets stdout and stderr (truncated to
+ * outlen), *status the command's exit status.  0 when the command ran
+ * (whatever its status), -1 with err when it could not be run within
+ * timeout_ms.
+ */
+int	vmm_ssh_exec(const char *ip, uint16_t port, const char *user,
+	    const char *keyfile, const char *cmd, int timeout_ms, char *out,
+	    size_t outlen, int *status, char *err, size_t errlen);
 
 /* ready.c */
 /* Has the serial log at path a line containing needle?  1 yes, 0 not yet, -1 error. */

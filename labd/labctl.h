@@ -1,0 +1,41 @@
+/*
+ * labctl.h - what labctl's command files share: the connection, the
+ * calls, the output helpers.  labctl.c holds the command table and main;
+ * labctl_*.c hold groups of commands.
+ */
+#ifndef LABD_LABCTL_H
+#define LABD_LABCTL_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "labd/client.h"
+#include "labd/proto.h"
+
+#define CTL_ERRLEN	2048
+#define CTL_OK		0
+#define CTL_FAILED	1
+#define CTL_USAGE	2
+#define CTL_NOCONN	3
+
+struct ctl {
+	struct client_conn	*conn;
+	const char		*socket;
+	int			 json;
+};
+
+/* labctl.c */
+int		 ctl_connect(struct ctl *);
+/* One request, one reply; args (may be NULL) is taken over. */
+json_t		*ctl_call(struct ctl *, const char *cmd, json_t *args, int *rc);
+void		 print_json(json_t *);
+const char	*jstr(json_t *, const char *key);
+long long	 jint(json_t *, const char *key);
+void		 fmt_duration(long long s, char *out, size_t len);
+
+/* labctl_template.c */
+int	ctl_template_import(struct ctl *, int, char **);
+int	ctl_template_list(struct ctl *, int, char **);
+
+#endif /* LABD_LABCTL_H */
