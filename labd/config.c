@@ -14,8 +14,9 @@
  *   key = "a;b#c"        ; quotes ("" or '') keep the text as it is
  *
  * Section and key names are matched without regard to case.  A key set
- * twice is an error, as is anything else on a line.  The scanner and the
- * path resolver are shared with profile.c.
+ * twice is an error, as is anything else on a line.  The reader and the
+ * path resolver (ini_load, ini_path, ini_set_path in config.h) are shared
+ * with profile.c.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -28,13 +29,6 @@
 #include <string.h>
 
 #include "labd/labd.h"
-
-/* Shared with profile.c, which repeats these two prototypes. */
-typedef int (*ini_fn)(void *arg, const char *section, const char *key,
-    const char *value, char *err, size_t errlen);
-int	ini_scan(const char *fname, const char *text, size_t len, ini_fn fn,
-	    void *arg, int *linep, char *err, size_t errlen);
-int	ini_path(const char *base, const char *p, char *out, size_t outlen);
 
 #define CONFIG_MAXFILE	(1 << 20)
 #define SHOWLEN		"64"	/* bytes of a bad value quoted back */
@@ -54,49 +48,6 @@ struct cfg_key {
 	const char	*key;
 	int		(*set)(struct cfg_ctx *, const char *, char *, size_t);
 	const char	*help;
-};
-
-static int	set_state_dir(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_run_dir(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_socket(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_group(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_workers(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_mode(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_public_ips(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_bridge(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_subnet(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_qemu(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_qemu_img(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_accel(struct cfg_ctx *, const char *, char *, size_t);
-static int	set_runas(struct cfg_ctx *, const char *, char *, size_t);
-
-static const struct cfg_key cfg_keys[] = {
-	{ "labd", "state_dir", set_state_dir,
-	  "database, templates and VM disks (relative: to this file)" },
-	{ "labd", "run_dir", set_run_dir,
-	  "sockets and pid files (relative: to this file)" },
-	{ "labd", "socket", set_socket, "control socket, default run_dir/labd.sock" },
-	{ "labd", "group", set_group, "group that may use the socket; empty: none" },
-	{ "labd", "workers", set_workers, "VM operations run at once, 1..64" },
-	{ "network", "mode", set_mode, "user | bridge" },
-	{ "network", "public_ips", set_public_ips,
-	  "one or two IPv4 addresses of this host, comma-separated" },
-	{ "network", "bridge", set_bridge, "bridge interface (bridge mode)" },
-	{ "network", "subnet", set_subnet, "guest subnet (bridge mode)" },
-	{ "vmm", "qemu", set_qemu, "QEMU system emulator" },
-	{ "vmm", "qemu_img", set_qemu_img, "qemu-img" },
-	{ "vmm", "accel", set_accel, "auto | kvm | tcg" },
-	{ "vmm", "runas", set_runas, "user QEMU drops to when labd is root; empty: none" },
-};
-#define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
-
-static const struct {
-	const char	*name;
-	enum vmm_accel	 accel;
-} accels[] = {
-	{ "auto", VMM_ACCEL_AUTO },
-	{ "kvm", VMM_ACCEL_KVM },
-	{ "tcg", VMM_ACCEL_TCG },
 };
 
 /* strlcpy, which glibc before 2.38 lacks: the length of src, so that >= size means cut. */
@@ -314,7 +265,7 @@ ini_line(char *s, char *section, size_t seclen, char **keyp, char **valp,
  * handled, so that fn can remember where a value came from.  A key given
  * twice in one section is refused here, so that fn never has to.
  */
-int
+static int
 ini_scan(const char *fname, const char *text, size_t len, ini_fn fn,
     void *arg, int *linep, char *err, size_t errlen)
 {
@@ -430,6 +381,48 @@ ini_path(const char *base, const char *p, char *out, size_t outlen)
 	return 0;
 }
 
+int
+ini_set_path(const char *base, const char *v, char *dst, size_t dstlen,
+    char *err, size_t errlen)
+{
+	if (*v == '\0') {
+		errf(err, errlen, "needs a path");
+		return -1;
+	}
+	if (ini_path(base, v, dst, dstlen) == -1) {
+		errf(err, errlen, "path is too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* Relative paths in the file are relative to its folder: find that first. */
+int
+ini_load(const char *path, size_t max, char *base, ini_fn fn, void *arg,
+    int *linep, char *err, size_t errlen)
+{
+	char	*text, dir[PATH_MAX], *slash;
+	size_t	 len;
+	int	 rc = -1;
+
+	if ((text = file_read(path, max, &len, err, errlen)) == NULL)
+		return -1;
+	scpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		scpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (realpath(dir, base) == NULL)
+		errf(err, errlen, "%s: cannot resolve its folder: %s", path,
+		    strerror(errno));
+	else
+		rc = ini_scan(path, text, len, fn, arg, linep, err, errlen);
+	free(text);
+	return rc;
+}
+
 /* --- value parsers ----------------------------------------------------- */
 
 static int
@@ -475,39 +468,26 @@ ipv4_check(const char *s, char *err, size_t errlen)
 }
 
 static int
-set_path(struct cfg_ctx *x, const char *v, char *dst, size_t dstlen,
-    char *err, size_t errlen)
-{
-	if (*v == '\0') {
-		errf(err, errlen, "needs a path");
-		return -1;
-	}
-	if (ini_path(x->base, v, dst, dstlen) == -1) {
-		errf(err, errlen, "path is too long");
-		return -1;
-	}
-	return 0;
-}
-
-static int
 set_state_dir(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
-	return set_path(x, v, x->c.state_dir, sizeof(x->c.state_dir), err,
-	    errlen);
+	return ini_set_path(x->base, v, x->c.state_dir, sizeof(x->c.state_dir),
+	    err, errlen);
 }
 
 static int
 set_run_dir(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
 	x->run_dir_line = x->line;
-	return set_path(x, v, x->c.run_dir, sizeof(x->c.run_dir), err, errlen);
+	return ini_set_path(x->base, v, x->c.run_dir, sizeof(x->c.run_dir), err,
+	    errlen);
 }
 
 static int
 set_socket(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
 	x->socket_line = x->line;
-	return set_path(x, v, x->c.socket, sizeof(x->c.socket), err, errlen);
+	return ini_set_path(x->base, v, x->c.socket, sizeof(x->c.socket), err,
+	    errlen);
 }
 
 /* User and group names as shadow-utils takes them. */
@@ -681,7 +661,7 @@ set_prog(struct cfg_ctx *x, const char *v, char *dst, size_t dstlen,
 		return -1;
 	}
 	if (strchr(v, '/') != NULL)
-		return set_path(x, v, dst, dstlen, err, errlen);
+		return ini_set_path(x->base, v, dst, dstlen, err, errlen);
 	if (scpy(dst, v, dstlen) >= dstlen) {
 		errf(err, errlen, "name is too long");
 		return -1;
@@ -702,22 +682,14 @@ set_qemu_img(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 	    errlen);
 }
 
-/*
- * Our own small table rather than vmm_accel_parse(): reading a config
- * should not pull the VMM library into every program that does it.
- */
 static int
 set_accel(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
-	size_t	i;
-
-	for (i = 0; i < sizeof(accels) / sizeof(accels[0]); i++)
-		if (strcmp(v, accels[i].name) == 0) {
-			x->c.accel = accels[i].accel;
-			return 0;
-		}
-	errf(err, errlen, "'%." SHOWLEN "s' is not auto, kvm or tcg", v);
-	return -1;
+	if (vmm_accel_parse(v, &x->c.accel) == -1) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not auto, kvm or tcg", v);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -805,6 +777,26 @@ edit_distance(const char *a, const char *b)
 	}
 	return d[lb];
 }
+
+static const struct cfg_key cfg_keys[] = {
+	{ "labd", "state_dir", set_state_dir,
+	  "database, templates and VM disks (relative: to this file)" },
+	{ "labd", "run_dir", set_run_dir,
+	  "sockets and pid files (relative: to this file)" },
+	{ "labd", "socket", set_socket, "control socket, default run_dir/labd.sock" },
+	{ "labd", "group", set_group, "group that may use the socket; empty: none" },
+	{ "labd", "workers", set_workers, "VM operations run at once, 1..64" },
+	{ "network", "mode", set_mode, "user | bridge" },
+	{ "network", "public_ips", set_public_ips,
+	  "one or two IPv4 addresses of this host, comma-separated" },
+	{ "network", "bridge", set_bridge, "bridge interface (bridge mode)" },
+	{ "network", "subnet", set_subnet, "guest subnet (bridge mode)" },
+	{ "vmm", "qemu", set_qemu, "QEMU system emulator" },
+	{ "vmm", "qemu_img", set_qemu_img, "qemu-img" },
+	{ "vmm", "accel", set_accel, "auto | kvm | tcg" },
+	{ "vmm", "runas", set_runas, "user QEMU drops to when labd is root; empty: none" },
+};
+#define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
 static int
 known_section(const char *s)
@@ -948,39 +940,23 @@ config_load(const char *path, struct labd_config *cfg, char *err,
     size_t errlen)
 {
 	struct cfg_ctx	*x;
-	char		*text = NULL, dir[PATH_MAX], *slash;
-	size_t		 len;
 	int		 rc = -1;
 
 	x = xcalloc(1, sizeof(*x));
 	x->c = *cfg;
-	if ((text = file_read(path, CONFIG_MAXFILE, &len, err, errlen)) == NULL)
+	if (ini_load(path, CONFIG_MAXFILE, x->base, cfg_line, x, &x->line, err,
+	    errlen) == -1)
 		goto fail;
-	scpy(dir, path, sizeof(dir));
-	if ((slash = strrchr(dir, '/')) == NULL)
-		scpy(dir, ".", sizeof(dir));
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (realpath(dir, x->base) == NULL) {
-		errf(err, errlen, "%s: cannot resolve its folder: %s", path,
-		    strerror(errno));
-		goto fail;
-	}
 	if (scpy(x->c.path, path, sizeof(x->c.path)) >= sizeof(x->c.path)) {
 		errf(err, errlen, "%s: path is too long", path);
 		goto fail;
 	}
-	if (ini_scan(path, text, len, cfg_line, x, &x->line, err,
-	    errlen) == -1 ||
-	    cfg_finish(x, path, err, errlen) == -1)
+	if (cfg_finish(x, path, err, errlen) == -1)
 		goto fail;
 	/* All or nothing: the caller's config changes only on success. */
 	*cfg = x->c;
 	rc = 0;
 fail:
-	free(text);
 	free(x);
 	return rc;
 }

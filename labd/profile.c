@@ -18,13 +18,6 @@
 
 #include "labd/labd.h"
 
-/* From config.c, which keeps the only definitions. */
-typedef int (*ini_fn)(void *arg, const char *section, const char *key,
-    const char *value, char *err, size_t errlen);
-int	ini_scan(const char *fname, const char *text, size_t len, ini_fn fn,
-	    void *arg, int *linep, char *err, size_t errlen);
-int	ini_path(const char *base, const char *p, char *out, size_t outlen);
-
 #define PROFILE_MAXFILE		(64 * 1024)
 #define PROFILE_MIN_MB		32
 #define PROFILE_MAX_MB		(64 * 1024)
@@ -36,7 +29,6 @@ struct prof_ctx {
 	char			 base[PATH_MAX];
 	int			 line;
 	int			 section_seen;
-	int			 kernel_line;
 	int			 initrd_line;
 	int			 append_line;
 };
@@ -46,29 +38,6 @@ struct prof_key {
 	int		(*set)(struct prof_ctx *, const char *, char *, size_t);
 	const char	*help;
 };
-
-static int	set_disk(struct prof_ctx *, const char *, char *, size_t);
-static int	set_kernel(struct prof_ctx *, const char *, char *, size_t);
-static int	set_initrd(struct prof_ctx *, const char *, char *, size_t);
-static int	set_append(struct prof_ctx *, const char *, char *, size_t);
-static int	set_firmware(struct prof_ctx *, const char *, char *, size_t);
-static int	set_memory(struct prof_ctx *, const char *, char *, size_t);
-static int	set_vcpus(struct prof_ctx *, const char *, char *, size_t);
-static int	set_publish(struct prof_ctx *, const char *, char *, size_t);
-static int	set_ready_line(struct prof_ctx *, const char *, char *, size_t);
-
-static const struct prof_key prof_keys[] = {
-	{ "disk", set_disk, "the disk image (required; relative: to this file)" },
-	{ "kernel", set_kernel, "kernel for direct boot" },
-	{ "initrd", set_initrd, "initrd for direct boot (needs kernel)" },
-	{ "append", set_append, "kernel command line (needs kernel)" },
-	{ "firmware", set_firmware, "bios | uefi" },
-	{ "memory", set_memory, "128M, 1G or 512 (MiB); 32M..64G" },
-	{ "vcpus", set_vcpus, "1..64" },
-	{ "publish", set_publish, "guest services, e.g. ssh:22, http:80" },
-	{ "ready_line", set_ready_line, "serial console line that means booted" },
-};
-#define NKEYS	(sizeof(prof_keys) / sizeof(prof_keys[0]))
 
 void
 profile_defaults(struct template_profile *p)
@@ -108,14 +77,8 @@ set_file(struct prof_ctx *x, const char *v, char *dst, size_t dstlen,
 	struct stat	st;
 	int		fd;
 
-	if (*v == '\0') {
-		errf(err, errlen, "needs a path");
+	if (ini_set_path(x->base, v, dst, dstlen, err, errlen) == -1)
 		return -1;
-	}
-	if (ini_path(x->base, v, dst, dstlen) == -1) {
-		errf(err, errlen, "path is too long");
-		return -1;
-	}
 	if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) == -1) {
 		errf(err, errlen, "cannot read %s: %s", dst, strerror(errno));
 		return -1;
@@ -138,7 +101,6 @@ set_disk(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 static int
 set_kernel(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 {
-	x->kernel_line = x->line;
 	return set_file(x, v, x->p.kernel, sizeof(x->p.kernel), err, errlen);
 }
 
@@ -319,6 +281,19 @@ set_publish(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+static const struct prof_key prof_keys[] = {
+	{ "disk", set_disk, "the disk image (required; relative: to this file)" },
+	{ "kernel", set_kernel, "kernel for direct boot" },
+	{ "initrd", set_initrd, "initrd for direct boot (needs kernel)" },
+	{ "append", set_append, "kernel command line (needs kernel)" },
+	{ "firmware", set_firmware, "bios | uefi" },
+	{ "memory", set_memory, "128M, 1G or 512 (MiB); 32M..64G" },
+	{ "vcpus", set_vcpus, "1..64" },
+	{ "publish", set_publish, "guest services, e.g. ssh:22, http:80" },
+	{ "ready_line", set_ready_line, "serial console line that means booted" },
+};
+#define NKEYS	(sizeof(prof_keys) / sizeof(prof_keys[0]))
+
 static int
 prof_line(void *arg, const char *section, const char *key, const char *value,
     char *err, size_t errlen)
@@ -363,35 +338,18 @@ profile_load(const char *path, struct template_profile *out, char *err,
     size_t errlen)
 {
 	struct prof_ctx	*x;
-	char		*text = NULL, dir[PATH_MAX], *slash;
-	size_t		 len;
 	int		 rc = -1;
 
 	x = xcalloc(1, sizeof(*x));
 	profile_defaults(&x->p);
-	if ((text = file_read(path, PROFILE_MAXFILE, &len, err,
-	    errlen)) == NULL)
+	if (ini_load(path, PROFILE_MAXFILE, x->base, prof_line, x, &x->line,
+	    err, errlen) == -1)
 		goto fail;
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (realpath(dir, x->base) == NULL) {
-		errf(err, errlen, "%s: cannot resolve its folder: %s", path,
-		    strerror(errno));
-		goto fail;
-	}
 	if (snprintf(x->p.path, sizeof(x->p.path), "%s", path) >=
 	    (int)sizeof(x->p.path)) {
 		errf(err, errlen, "%s: path is too long", path);
 		goto fail;
 	}
-	if (ini_scan(path, text, len, prof_line, x, &x->line, err,
-	    errlen) == -1)
-		goto fail;
 	if (!x->section_seen) {
 		errf(err, errlen, "%s: no [template] section", path);
 		goto fail;
@@ -415,7 +373,6 @@ profile_load(const char *path, struct template_profile *out, char *err,
 	*out = x->p;
 	rc = 0;
 fail:
-	free(text);
 	free(x);
 	return rc;
 }

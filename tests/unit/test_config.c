@@ -3,14 +3,9 @@
  *
  * Each tests/unit/golden/config/NAME.ini is loaded over the defaults and
  * the result, a dump of the config or "error: MESSAGE", must equal
- * NAME.out; the same for golden/profile/.  The golden folder's real path
- * reads @GOLDEN@ in the .out files, so they hold no path of this machine.
- * LABD_GOLDEN_UPDATE=1 rewrites the .out files (review them before
- * committing); LABD_GOLDEN_DIR points at the folder when the test runs
- * from elsewhere than the top of the tree.
+ * NAME.out; the same for golden/profile/.  The runner, and how to update
+ * the files, are in testutil.h.
  */
-#include <sys/stat.h>
-
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,175 +16,9 @@
 #include <criterion/criterion.h>
 
 #include "labd/labd.h"
-
-/* config.c's path resolver, shared with profile.c; config.h lacks it. */
-int	ini_path(const char *base, const char *p, char *out, size_t outlen);
-
-/* --- the golden runner (the same in test_roster.c) ------------------------ */
-
-static char golden_root[PATH_MAX];
-
-static void
-golden_find(void)
-{
-	const char	*env = getenv("LABD_GOLDEN_DIR");
-	char		 exe[PATH_MAX], try[PATH_MAX + 32], *slash;
-	ssize_t		 n;
-
-	if (env != NULL && realpath(env, golden_root) != NULL)
-		return;
-	if (realpath("tests/unit/golden", golden_root) != NULL)
-		return;
-	/* From build/.../tests/test_x, climb until the tree shows up. */
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		while ((slash = strrchr(exe, '/')) != NULL && slash != exe) {
-			*slash = '\0';
-			snprintf(try, sizeof(try), "%s/tests/unit/golden", exe);
-			if (realpath(try, golden_root) != NULL)
-				return;
-		}
-	}
-	cr_assert_fail("cannot find tests/unit/golden (set LABD_GOLDEN_DIR)");
-}
-
-/* Replace every occurrence of from in s (malloc'd) with to. */
-static char *
-subst(char *s, const char *from, const char *to)
-{
-	char	*out, *p, *hit;
-	size_t	 n = 0, fl = strlen(from), tl = strlen(to);
-
-	for (p = s; (hit = strstr(p, from)) != NULL; p = hit + fl)
-		n++;
-	out = xmalloc(strlen(s) + n * tl + 1);
-	out[0] = '\0';
-	for (p = s; (hit = strstr(p, from)) != NULL; p = hit + fl) {
-		strncat(out, p, hit - p);
-		strcat(out, to);
-	}
-	strcat(out, p);
-	free(s);
-	return out;
-}
-
-static size_t
-split_lines(char *s, char ***linesp)
-{
-	char	**v = NULL, *p, *nl;
-	size_t	  n = 0;
-
-	for (p = s; *p != '\0'; p = nl + 1) {
-		v = xrealloc(v, (n + 1) * sizeof(*v));
-		v[n++] = p;
-		if ((nl = strchr(p, '\n')) == NULL)
-			break;
-		*nl = '\0';
-	}
-	*linesp = v;
-	return n;
-}
-
-/* A line diff (longest common subsequence): small files, small tables. */
-static void
-golden_diff(const char *name, const char *want, const char *got)
-{
-	char	*a = xstrdup(want), *b = xstrdup(got), **la, **lb;
-	size_t	 na = split_lines(a, &la), nb = split_lines(b, &lb), i, j;
-	int	*t = xcalloc((na + 1) * (nb + 1), sizeof(int));
-
-#define T(i, j)	t[(i) * (nb + 1) + (j)]
-	for (i = na; i-- > 0;)
-		for (j = nb; j-- > 0;)
-			T(i, j) = strcmp(la[i], lb[j]) == 0 ? T(i + 1, j + 1) + 1 :
-			    T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1);
-	fprintf(stderr, "--- %s (expected)\n+++ %s (got)\n", name, name);
-	for (i = 0, j = 0; i < na || j < nb;) {
-		if (i < na && j < nb && strcmp(la[i], lb[j]) == 0) {
-			fprintf(stderr, "  %s\n", la[i++]);
-			j++;
-		} else if (i < na && (j == nb || T(i + 1, j) >= T(i, j + 1)))
-			fprintf(stderr, "- %s\n", la[i++]);
-		else
-			fprintf(stderr, "+ %s\n", lb[j++]);
-	}
-#undef T
-	free(t);
-	free(la);
-	free(lb);
-	free(a);
-	free(b);
-}
-
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Render each file of KIND whose name ends in EXT (render runs in KIND's
- * folder) and compare with its .out.  Returns the number of files; fails
- * the test on any difference, after showing them all.
- */
-static size_t
-golden_run(const char *kind, const char *ext, char *(*render)(const char *))
-{
-	char		 dir[PATH_MAX + 64], out[NAME_MAX + 8], err[LABD_ERRLEN];
-	char		*got, *want, **names = NULL;
-	size_t		 n = 0, i, el = strlen(ext), nl;
-	int		 bad = 0, update = getenv("LABD_GOLDEN_UPDATE") != NULL;
-	DIR		*d;
-	struct dirent	*de;
-
-	golden_find();
-	snprintf(dir, sizeof(dir), "%s/%s", golden_root, kind);
-	cr_assert_not_null(d = opendir(dir), "cannot open %s", dir);
-	while ((de = readdir(d)) != NULL) {
-		nl = strlen(de->d_name);
-		if (nl > el && strcmp(de->d_name + nl - el, ext) == 0) {
-			names = xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = xstrdup(de->d_name);
-		}
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_names);
-	cr_assert_eq(chdir(dir), 0, "chdir %s", dir);
-	for (i = 0; i < n; i++) {
-		snprintf(out, sizeof(out), "%.*s.out",
-		    (int)(strlen(names[i]) - el), names[i]);
-		got = subst(render(names[i]), golden_root, "@GOLDEN@");
-		if (update) {
-			cr_assert_eq(file_write_atomic(out, got, strlen(got),
-			    0644, err, sizeof(err)), 0, "%s", err);
-		} else if ((want = file_read(out, 1 << 20, NULL, err,
-		    sizeof(err))) == NULL) {
-			fprintf(stderr, "%s/%s: %s\n", kind, names[i], err);
-			bad++;
-		} else {
-			if (strcmp(want, got) != 0) {
-				snprintf(dir, sizeof(dir), "%s/%s", kind, out);
-				golden_diff(dir, want, got);
-				bad++;
-			}
-			free(want);
-		}
-		free(got);
-		free(names[i]);
-	}
-	free(names);
-	cr_expect_eq(bad, 0, "%d of %zu golden files in %s differ (diff on"
-	    " stderr)", bad, n, kind);
-	return n;
-}
+#include "tests/unit/testutil.h"
 
 /* --- labd.ini --------------------------------------------------------- */
-
-static const char *
-accel_str(enum vmm_accel a)
-{
-	return a == VMM_ACCEL_KVM ? "kvm" : a == VMM_ACCEL_TCG ? "tcg" : "auto";
-}
 
 /* The config as an ini that config_load reads back to the same config. */
 static char *
@@ -214,7 +43,7 @@ config_dump(const struct labd_config *c)
 		fprintf(f, "%s = %s:%u\n", c->publish[i].name,
 		    c->publish[i].listen_ip, c->publish[i].base);
 	fprintf(f, "[vmm]\nqemu = \"%s\"\nqemu_img = \"%s\"\naccel = %s\n"
-	    "runas = \"%s\"\n", c->qemu, c->qemu_img, accel_str(c->accel),
+	    "runas = \"%s\"\n", c->qemu, c->qemu_img, vmm_accel_name(c->accel),
 	    c->runas);
 	fclose(f);
 	return buf;

@@ -9,49 +9,20 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "vmm/vmm.h"
-
-static char	dir[PATH_MAX];
-
-static void
-setup(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/test_overlay.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-	DIR		*d;
-	struct dirent	*e;
-	char		 p[PATH_MAX * 2];
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
+#include "tests/unit/testutil.h"
 
 static void
 path_of(char *out, size_t outlen, const char *leaf)
 {
-	cr_assert_eq(vmm_path(out, outlen, dir, leaf), 0);
+	cr_assert_eq(vmm_path(out, outlen, tmp_dir, leaf), 0);
 }
 
 /* A base image of fmt, made with vmm_run (which this also exercises). */
@@ -70,36 +41,15 @@ make_base(const char *leaf, const char *fmt, char *out, size_t outlen)
 static char *
 chain_info(const char *path)
 {
-	char	 cmd[PATH_MAX + 64], *out;
-	size_t	 len;
-	FILE	*f;
+	char	cmd[PATH_MAX + 64];
 
 	snprintf(cmd, sizeof(cmd), "qemu-img info -U --backing-chain '%s'",
 	    path);
-	cr_assert_not_null(f = popen(cmd, "r"));
-	out = calloc(1, 65536);
-	len = fread(out, 1, 65535, f);
-	out[len] = '\0';
-	cr_assert_eq(pclose(f), 0);
-	return out;
+	return cmd_read(cmd);
 }
 
-static int
-count_entries(void)
-{
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	cr_assert_not_null(d = opendir(dir));
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
-TestSuite(overlay, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(overlay, .init = tmp_dir_setup, .fini = tmp_dir_teardown,
+    .timeout = 30);
 
 Test(overlay, create_backs_onto_qcow2_template)
 {
@@ -134,7 +84,7 @@ Test(overlay, create_backs_onto_qcow2_template)
 	used = overlay_disk_usage(disk);
 	cr_expect_gt(used, 0);
 	cr_expect_lt(used, 1024 * 1024, "overlay uses %lld bytes", used);
-	cr_expect_eq(count_entries(), 2, "only base and disk, no leftovers");
+	cr_expect_eq(tmp_dir_count(), 2, "only base and disk, no leftovers");
 }
 
 Test(overlay, raw_template_format_is_recorded)
@@ -166,7 +116,7 @@ Test(overlay, recreate_replaces_the_disk)
 	cr_assert_eq(overlay_backing(NULL, disk, got, sizeof(got), err,
 	    sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(got, base2);
-	cr_expect_eq(count_entries(), 3);
+	cr_expect_eq(tmp_dir_count(), 3);
 }
 
 Test(overlay, missing_backing_leaves_nothing)
@@ -181,7 +131,7 @@ Test(overlay, missing_backing_leaves_nothing)
 	cr_expect(strncmp(err, "qemu-img: ", 10) == 0, "err: %s", err);
 	cr_expect(strstr(err, "nonexistent.qcow2") != NULL, "err: %s", err);
 	cr_expect_eq(stat(disk, &st), -1);
-	cr_expect_eq(count_entries(), 0, "a temporary file was left behind");
+	cr_expect_eq(tmp_dir_count(), 0, "a temporary file was left behind");
 }
 
 Test(overlay, failure_keeps_the_old_disk)
@@ -198,7 +148,7 @@ Test(overlay, failure_keeps_the_old_disk)
 	cr_assert_eq(overlay_backing(NULL, disk, got, sizeof(got), err,
 	    sizeof(err)), 0, "old disk damaged: %s", err);
 	cr_expect_str_eq(got, base);
-	cr_expect_eq(count_entries(), 2);
+	cr_expect_eq(tmp_dir_count(), 2);
 }
 
 Test(overlay, refuses_relative_backing)
@@ -209,7 +159,7 @@ Test(overlay, refuses_relative_backing)
 	cr_expect_eq(overlay_create(NULL, "base.qcow2", disk, err,
 	    sizeof(err)), -1);
 	cr_expect(strstr(err, "not an absolute path") != NULL, "err: %s", err);
-	cr_expect_eq(count_entries(), 0);
+	cr_expect_eq(tmp_dir_count(), 0);
 }
 
 Test(overlay, backing_of_a_plain_image)

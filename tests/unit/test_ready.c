@@ -20,12 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "vmm/vmm.h"
+#include "tests/unit/testutil.h"
 
 enum fake_mode { FAKE_CLOSE, FAKE_SILENT, FAKE_BANNER_ONLY };
 
@@ -35,34 +35,6 @@ struct fake {
 	enum fake_mode	 mode;
 	pthread_t	 thread;
 };
-
-static char	dir[PATH_MAX];
-
-static void
-setup(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/test_ready.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-	char	cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 listen_loopback(uint16_t *port)
@@ -127,18 +99,19 @@ static void
 expect_probe_fails(uint16_t port, int timeout_ms, long long max_ms)
 {
 	char		 banner[128] = "x", err[VMM_ERRLEN] = "", where[32];
-	long long	 t0 = now_ms(), took;
+	long long	 t0 = tu_now_ms(), took;
 
 	cr_expect_eq(ready_ssh_banner("127.0.0.1", port, timeout_ms, banner,
 	    sizeof(banner), err, sizeof(err)), -1);
-	took = now_ms() - t0;
+	took = tu_now_ms() - t0;
 	cr_expect_leq(took, max_ms, "took %lld ms", took);
 	snprintf(where, sizeof(where), "ssh 127.0.0.1:%u: ", port);
 	cr_expect(strncmp(err, where, strlen(where)) == 0, "err: %s", err);
 	cr_expect_str_empty(banner);
 }
 
-TestSuite(ready, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(ready, .init = tmp_dir_setup, .fini = tmp_dir_teardown,
+    .timeout = 30);
 
 Test(ready, ssh_connection_refused)
 {
@@ -191,8 +164,8 @@ Test(ready, ssh_real_dropbear)
 	if (access("/usr/sbin/dropbear", X_OK) != 0 ||
 	    access("/usr/bin/dropbearkey", X_OK) != 0)
 		cr_skip_test("dropbear not installed");
-	snprintf(key, sizeof(key), "%s/host_ed25519", dir);
-	snprintf(pidfile, sizeof(pidfile), "%s/dropbear.pid", dir);
+	snprintf(key, sizeof(key), "%s/host_ed25519", tmp_dir);
+	snprintf(pidfile, sizeof(pidfile), "%s/dropbear.pid", tmp_dir);
 	if ((kpid = fork()) == 0) {
 		int	null = open("/dev/null", O_WRONLY);
 
@@ -240,7 +213,7 @@ write_log(const char *leaf, const char *text, size_t pad, char *path,
 	FILE	*f;
 	size_t	 i;
 
-	snprintf(path, pathlen, "%s/%s", dir, leaf);
+	snprintf(path, pathlen, "%s/%s", tmp_dir, leaf);
 	cr_assert_not_null(f = fopen(path, "w"));
 	fputs(text, f);
 	for (i = 0; i < pad; i++)
@@ -253,7 +226,7 @@ Test(ready, serial_log_scan)
 	char	path[PATH_MAX];
 	FILE	*f;
 
-	snprintf(path, sizeof(path), "%s/none.log", dir);
+	snprintf(path, sizeof(path), "%s/none.log", tmp_dir);
 	cr_expect_eq(ready_serial_seen(path, "labd-ready"), 0, "no log yet");
 
 	write_log("boot.log", "SeaBIOS\r\nbooting\r\n", 0, path, sizeof(path));
@@ -275,5 +248,5 @@ Test(ready, serial_log_scan)
 	cr_expect_eq(ready_serial_seen(path, "labd-ready"), 0);
 
 	/* A folder is not a log. */
-	cr_expect_eq(ready_serial_seen(dir, "labd-ready"), -1);
+	cr_expect_eq(ready_serial_seen(tmp_dir, "labd-ready"), -1);
 }

@@ -5,14 +5,11 @@
  * the tiny guest's boot script parses exactly that shape.  The ISO is
  * made with the real genisoimage and read back with isoinfo and by hand
  * (the volume label, which is how cloud-init finds the seed).
- * LABD_GOLDEN_UPDATE=1 rewrites the golden files (review them before
- * committing); LABD_GOLDEN_DIR points at tests/unit/golden when the test
- * runs from elsewhere than the top of the tree.
+ * LABD_GOLDEN_UPDATE=1 rewrites the golden files, as testutil.h says.
  */
 #include <sys/stat.h>
 
 #include <crypt.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,6 +20,7 @@
 #include <criterion/criterion.h>
 
 #include "vmm/vmm.h"
+#include "tests/unit/testutil.h"
 
 static const char alice_key[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0b3Br"
     "ZXlhbGljZWxhcHRvcGtleWtleWtleQ alice@laptop";
@@ -52,133 +50,15 @@ static const struct vmm_seed demo = {
 	.mgmt_key = mgmt_key,
 };
 
-static char	golden_root[PATH_MAX];
-static char	dir[PATH_MAX];
-
-static void
-golden_find(void)
-{
-	const char	*env = getenv("LABD_GOLDEN_DIR");
-	char		 exe[PATH_MAX], try[PATH_MAX + 32], *slash;
-	ssize_t		 n;
-
-	if (env != NULL && realpath(env, golden_root) != NULL)
-		return;
-	if (realpath("tests/unit/golden", golden_root) != NULL)
-		return;
-	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
-		exe[n] = '\0';
-		while ((slash = strrchr(exe, '/')) != NULL && slash != exe) {
-			*slash = '\0';
-			snprintf(try, sizeof(try), "%s/tests/unit/golden", exe);
-			if (realpath(try, golden_root) != NULL)
-				return;
-		}
-	}
-	cr_assert_fail("cannot find tests/unit/golden (set LABD_GOLDEN_DIR)");
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE	*f;
-	char	*buf;
-	size_t	 len;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	buf = calloc(1, 1 << 20);
-	len = fread(buf, 1, (1 << 20) - 1, f);
-	fclose(f);
-	if (lenp != NULL)
-		*lenp = len;
-	return buf;
-}
-
-static void
-golden_check(const char *leaf, const char *got)
-{
-	char	 path[PATH_MAX * 2], *want;
-	FILE	*f;
-
-	golden_find();
-	snprintf(path, sizeof(path), "%s/vmm/%s", golden_root, leaf);
-	if (getenv("LABD_GOLDEN_UPDATE") != NULL) {
-		cr_assert_not_null(f = fopen(path, "w"));
-		fputs(got, f);
-		fclose(f);
-	}
-	cr_assert_not_null(want = slurp(path, NULL), "cannot read %s", path);
-	cr_expect_str_eq(got, want, "%s differs:\n--- got\n%s--- want\n%s",
-	    leaf, got, want);
-	free(want);
-}
-
-static void
-setup(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/test_seed.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-	DIR		*d;
-	struct dirent	*e;
-	char		 p[PATH_MAX * 2];
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
-		    (e->d_name[1] == '.' && e->d_name[2] == '\0')))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static int
-count_entries(void)
-{
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	cr_assert_not_null(d = opendir(dir));
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
-/* stdout of a command line (test-only: a shell is fine here). */
-static char *
-run_read(const char *cmd)
-{
-	FILE	*f;
-	char	*out = calloc(1, 1 << 16);
-	size_t	 len;
-
-	cr_assert_not_null(f = popen(cmd, "r"));
-	len = fread(out, 1, (1 << 16) - 1, f);
-	out[len] = '\0';
-	cr_expect_eq(pclose(f), 0, "%s failed", cmd);
-	return out;
-}
-
-TestSuite(seed, .init = setup, .fini = teardown, .timeout = 30);
+TestSuite(seed, .init = tmp_dir_setup, .fini = tmp_dir_teardown,
+    .timeout = 30);
 
 Test(seed, userdata_golden)
 {
 	char	*ud = seed_render_userdata(&demo);
 
 	cr_assert_not_null(ud);
-	golden_check("user-data.golden", ud);
+	golden_check("vmm", "user-data.golden", ud);
 	free(ud);
 }
 
@@ -187,7 +67,7 @@ Test(seed, metadata_golden)
 	char	*md = seed_render_metadata(&demo);
 
 	cr_assert_not_null(md);
-	golden_check("meta-data.golden", md);
+	golden_check("vmm", "meta-data.golden", md);
 	free(md);
 }
 
@@ -244,10 +124,10 @@ Test(seed, create_makes_a_cidata_iso)
 	struct stat	 st;
 	int		 fd;
 
-	cr_assert_eq(vmm_path(iso, sizeof(iso), dir, "seed.iso"), 0);
+	cr_assert_eq(vmm_path(iso, sizeof(iso), tmp_dir, "seed.iso"), 0);
 	cr_assert_eq(seed_create(&demo, iso, err, sizeof(err)), 0,
 	    "seed_create: %s", err);
-	cr_expect_eq(count_entries(), 1, "temporary files left behind");
+	cr_expect_eq(tmp_dir_count(), 1, "temporary files left behind");
 	cr_assert_eq(stat(iso, &st), 0);
 	cr_expect_eq(st.st_mode & 077, 0, "a password hash readable by all");
 
@@ -263,18 +143,18 @@ Test(seed, create_makes_a_cidata_iso)
 	if (access("/usr/bin/isoinfo", X_OK) != 0)
 		return;
 	snprintf(cmd, sizeof(cmd), "isoinfo -R -f -i '%s' | sort", iso);
-	listing = run_read(cmd);
+	listing = cmd_read(cmd);
 	cr_expect_str_eq(listing, "/meta-data\n/user-data\n");
 	free(listing);
 	/* What the guest reads is what we rendered. */
 	snprintf(cmd, sizeof(cmd), "isoinfo -R -x /user-data -i '%s'", iso);
-	got = run_read(cmd);
+	got = cmd_read(cmd);
 	ud = seed_render_userdata(&demo);
 	cr_expect_str_eq(got, ud);
 	free(got);
 	free(ud);
 	snprintf(cmd, sizeof(cmd), "isoinfo -d -i '%s'", iso);
-	got = run_read(cmd);
+	got = cmd_read(cmd);
 	cr_expect(strstr(got, "Volume id: cidata\n") != NULL, "%s", got);
 	free(got);
 }
@@ -284,19 +164,19 @@ Test(seed, create_replaces_and_fails_cleanly)
 	char		 iso[PATH_MAX], bad[PATH_MAX], err[VMM_ERRLEN] = "";
 	struct stat	 st1, st2;
 
-	cr_assert_eq(vmm_path(iso, sizeof(iso), dir, "seed.iso"), 0);
+	cr_assert_eq(vmm_path(iso, sizeof(iso), tmp_dir, "seed.iso"), 0);
 	cr_assert_eq(seed_create(&demo, iso, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(stat(iso, &st1), 0);
 	cr_assert_eq(seed_create(&demo, iso, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(stat(iso, &st2), 0);
 	cr_expect_neq(st1.st_ino, st2.st_ino, "not renamed into place");
-	cr_expect_eq(count_entries(), 1);
+	cr_expect_eq(tmp_dir_count(), 1);
 
-	cr_assert_eq(vmm_path(bad, sizeof(bad), dir, "nonexistent/seed.iso"),
-	    0);
+	cr_assert_eq(vmm_path(bad, sizeof(bad), tmp_dir,
+	    "nonexistent/seed.iso"), 0);
 	cr_expect_eq(seed_create(&demo, bad, err, sizeof(err)), -1);
 	cr_expect(strstr(err, "nonexistent/seed.iso") != NULL, "err: %s", err);
-	cr_expect_eq(count_entries(), 1);
+	cr_expect_eq(tmp_dir_count(), 1);
 }
 
 Test(seed, hash_password_verifies)
