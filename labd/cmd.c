@@ -16,13 +16,24 @@ static const struct cmd cmds[] = {
 	  "daemon version, uptime, accelerator, VMs running/total" },
 	{ "help", cmd_help, "this table" },
 	{ "template.import", cmd_template_import,
-	  "{name, path}: register a template from a profile .ini or a disk"
-	  " image (qcow2, raw, vmdk, vdi, vhdx); a new version each time" },
+	  "{name, path, preallocate?}: register a template from a profile"
+	  " .ini, an .ova/.ovf appliance (its memory and vCPUs) or a disk"
+	  " image (qcow2, raw, vmdk, vdi, vhdx, vhd); a new version each time;"
+	  " preallocate: qcow2 metadata allocated up front" },
 	{ "template.list", cmd_template_list, "every template version" },
+	{ "template.show", cmd_template_show,
+	  "{name}: NAME@V (default the newest): every field, the disk's"
+	  " mode and sizes, and the courses and VMs that use it" },
+	{ "template.rm", cmd_template_rm,
+	  "{name}: NAME@V, or NAME when it has one version; refused (busy)"
+	  " while a course uses it" },
 	{ "course.create", cmd_course_create,
 	  "{name, template, roster, roster_name}: one VM a student, started;"
 	  " the reply holds the generated passwords, shown only once" },
 	{ "course.list", cmd_course_list, "courses with their VM counts" },
+	{ "course.set", cmd_course_set,
+	  "{course, reset_at?, reset_to?}: reset_at \"12:00, 18:00\" resets"
+	  " the running VMs to reset_to (default pristine) at those times" },
 	{ "course.access", cmd_course_access,
 	  "{course}: the access sheet, one row a student" },
 	{ "vm.list", cmd_vm_list, "{course?}: one object a VM" },
@@ -31,8 +42,19 @@ static const struct cmd cmds[] = {
 	  "{vm, force?}: ACPI powerdown (or quit with force), reply when"
 	  " stopped" },
 	{ "vm.reset", cmd_vm_reset,
-	  "{vm}: a fresh overlay from the template, same slot, ports and"
-	  " credentials; reply when ready" },
+	  "{vm, to?, hard?}: back to snapshot \"to\" (default pristine):"
+	  " RAM and disk without a reboot when it holds RAM; hard: a fresh"
+	  " overlay from the template; same slot, ports and credentials" },
+	{ "vm.resume", cmd_vm_start,
+	  "{vm}: a suspended VM continues where it stopped (= vm.start)" },
+	{ "vm.suspend", cmd_vm_suspend,
+	  "{vm}: RAM saved into the disk, QEMU gone; vm.resume continues" },
+	{ "vm.snapshot", cmd_vm_snapshot,
+	  "{vm, name}: with RAM when running, disk alone when stopped;"
+	  " replaces one of the same name" },
+	{ "vm.snapshots", cmd_vm_snapshots,
+	  "{vm}: name, time, size, with or without RAM" },
+	{ "vm.snapshot_rm", cmd_vm_snapshot_rm, "{vm, name}" },
 };
 
 const struct cmd *

@@ -316,7 +316,8 @@ cmd_course_list(const struct req *r, json_t *args)
 	json_t		*a = json_array();
 
 	st = db_prepare("SELECT c.name, t.name || '@' || t.version,"
-	    " (SELECT COUNT(*) FROM vms v WHERE v.course_id = c.id), c.created"
+	    " (SELECT COUNT(*) FROM vms v WHERE v.course_id = c.id), c.created,"
+	    " c.reset_at, c.reset_to"
 	    " FROM courses c JOIN templates t ON t.id = c.template_id"
 	    " ORDER BY c.name");
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -328,13 +329,86 @@ cmd_course_list(const struct req *r, json_t *args)
 			if (strcmp(vm->course, cname) == 0 &&
 			    vm->state == VM_READY)
 				ready++;
-		json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:i,s:I}",
-		    "name", cname, "template", db_text(st, 1),
+		json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:i,s:I,s:s,"
+		    "s:s}", "name", cname, "template", db_text(st, 1),
 		    "vms", sqlite3_column_int(st, 2), "ready", ready,
-		    "created", (json_int_t)sqlite3_column_int64(st, 3)));
+		    "created", (json_int_t)sqlite3_column_int64(st, 3),
+		    "reset_at", db_text(st, 4), "reset_to", db_text(st, 5)));
 	}
 	sqlite3_finalize(st);
 	reply_ok(r, a);
+}
+
+void
+cmd_course_set(const struct req *r, json_t *args)
+{
+	const char	*course = arg_str(args, "course");
+	const char	*reset_at = arg_str(args, "reset_at");
+	const char	*reset_to = arg_str(args, "reset_to");
+	sqlite3_stmt	*st;
+	char		 err[256];
+	int		 secs[32];
+	const char	*k;
+	json_t		*v;
+
+	if (course == NULL) {
+		reply_err(r, LABD_E_BAD_REQUEST, "course.set needs \"course\"");
+		return;
+	}
+	json_object_foreach(args, k, v) {
+		if (strcmp(k, "course") != 0 && strcmp(k, "reset_at") != 0 &&
+		    strcmp(k, "reset_to") != 0) {
+			reply_err(r, LABD_E_INVALID, "course.set: unknown"
+			    " setting \"%.32s\" (reset_at, reset_to)", k);
+			return;
+		}
+		if (!json_is_string(v)) {
+			reply_err(r, LABD_E_BAD_REQUEST, "course.set: %s must"
+			    " be a string", k);
+			return;
+		}
+	}
+	if (!exists("SELECT 1 FROM courses WHERE name = ?", course)) {
+		reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not found",
+		    course);
+		return;
+	}
+	if (reset_at != NULL && schedule_parse(reset_at, secs, 32, err,
+	    sizeof(err)) == -1) {
+		reply_err(r, LABD_E_INVALID, "%s", err);
+		return;
+	}
+	if (reset_to != NULL && (!snapshot_name_valid(reset_to) ||
+	    strncmp(reset_to, "labd-", 5) == 0)) {
+		reply_err(r, LABD_E_INVALID, "reset_to: \"%.64s\" is not a"
+		    " snapshot name", reset_to);
+		return;
+	}
+	st = db_prepare("UPDATE courses SET reset_at = COALESCE(?1, reset_at),"
+	    " reset_to = COALESCE(?2, reset_to), reset_last = ?3"
+	    " WHERE name = ?4");
+	if (reset_at != NULL)
+		sqlite3_bind_text(st, 1, reset_at, -1, SQLITE_STATIC);
+	if (reset_to != NULL)
+		sqlite3_bind_text(st, 2, reset_to, -1, SQLITE_STATIC);
+	/* Times already past today do not fire for a schedule set now. */
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 4, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		reply_err(r, LABD_E_INTERNAL, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		return;
+	}
+	sqlite3_finalize(st);
+	db_event(r->uid, "course.set", course, "reset_at=%s reset_to=%s",
+	    reset_at ? reset_at : "(same)", reset_to ? reset_to : "(same)");
+	st = db_prepare("SELECT reset_at, reset_to FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	reply_ok(r, json_pack("{s:s,s:s,s:s}", "course", course, "reset_at",
+	    db_text(st, 0), "reset_to", db_text(st, 1)));
+	sqlite3_finalize(st);
 }
 
 void

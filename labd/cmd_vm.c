@@ -1,5 +1,6 @@
 /*
- * cmd_vm.c - the VM commands: list, start, stop, reset.  The work itself
+ * cmd_vm.c - the VM commands: list, start, stop, reset, suspend, the
+ * snapshots.  The work itself
  * is vm.c's; these check the arguments, log who asked, and let vm.c reply
  * when the VM has reached the state asked for.
  */
@@ -92,20 +93,112 @@ cmd_vm_stop(const struct req *r, json_t *args)
 		reply_ok(r, vm_to_json(vm));
 }
 
+/* A snapshot name argument, checked; NULL after an error reply. */
+static const char *
+snap_arg(const struct req *r, json_t *args, const char *key, const char *cmd,
+    int required)
+{
+	const char	*name = arg_str(args, key);
+
+	if (name == NULL && json_object_get(args, key) != NULL) {
+		reply_err(r, LABD_E_BAD_REQUEST, "%s: \"%s\" must be a"
+		    " string", cmd, key);
+		return NULL;
+	}
+	if (name == NULL) {
+		if (required)
+			reply_err(r, LABD_E_BAD_REQUEST, "%s needs \"%s\"",
+			    cmd, key);
+		return required ? NULL : "";
+	}
+	if (!snapshot_name_valid(name) ||
+	    strncmp(name, "labd-", 5) == 0) {
+		reply_err(r, LABD_E_INVALID, "snapshot name \"%.64s\": use 1-63"
+		    " of A-Z, a-z, 0-9, '.', '_' and '-', starting with a"
+		    " letter or digit, not all digits, not starting with"
+		    " labd-", name);
+		return NULL;
+	}
+	return name;
+}
+
 void
 cmd_vm_reset(const struct req *r, json_t *args)
 {
 	struct vm	*vm = vm_arg(r, args, "vm.reset");
+	const char	*to;
+	int		 hard = json_is_true(json_object_get(args, "hard"));
 
-	if (vm == NULL)
+	if (vm == NULL || (to = snap_arg(r, args, "to", "vm.reset", 0)) ==
+	    NULL)
 		return;
+	if (hard && *to != '\0') {
+		reply_err(r, LABD_E_INVALID, "vm.reset: \"hard\" makes a fresh"
+		    " disk from the template; it takes no snapshot");
+		return;
+	}
 	if (vm->busy) {
 		reply_err(r, LABD_E_BUSY, "%s: another operation is running"
 		    " on it; try again in a moment", vm->name);
 		return;
 	}
-	db_event(r->uid, "vm.reset", vm->name, "hard: fresh overlay");
-	vm_op_reset(vm, arg_wait(args) ? r : NULL);
+	if (hard) {
+		db_event(r->uid, "vm.reset", vm->name, "hard: fresh overlay");
+		vm_op_reset(vm, arg_wait(args) ? r : NULL);
+	} else {
+		if (*to == '\0')
+			to = "pristine";
+		db_event(r->uid, "vm.reset", vm->name, "to %s", to);
+		vm_op_restore(vm, to, arg_wait(args) ? r : NULL);
+	}
+	if (!arg_wait(args))
+		reply_ok(r, vm_to_json(vm));
+}
+
+void
+cmd_vm_snapshot(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.snapshot");
+	const char	*name;
+
+	if (vm == NULL || (name = snap_arg(r, args, "name", "vm.snapshot",
+	    1)) == NULL)
+		return;
+	db_event(r->uid, "vm.snapshot", vm->name, "%s", name);
+	vm_op_snapshot(vm, name, r);
+}
+
+void
+cmd_vm_snapshot_rm(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.snapshot_rm");
+	const char	*name;
+
+	if (vm == NULL || (name = snap_arg(r, args, "name",
+	    "vm.snapshot_rm", 1)) == NULL)
+		return;
+	db_event(r->uid, "vm.snapshot_rm", vm->name, "%s", name);
+	vm_op_snapshot_rm(vm, name, r);
+}
+
+void
+cmd_vm_snapshots(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.snapshots");
+
+	if (vm != NULL)
+		reply_ok(r, vm_snapshots_json(vm));
+}
+
+void
+cmd_vm_suspend(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.suspend");
+
+	if (vm == NULL)
+		return;
+	db_event(r->uid, "vm.suspend", vm->name, "%s", "");
+	vm_op_suspend(vm, arg_wait(args) ? r : NULL);
 	if (!arg_wait(args))
 		reply_ok(r, vm_to_json(vm));
 }

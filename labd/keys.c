@@ -18,6 +18,7 @@
 #include "labd/labd.h"
 
 static char	keys_pub[512];
+static char	keys_priv[PATH_MAX];
 
 int
 keys_init(const char *state_dir, char *err, size_t errlen)
@@ -29,6 +30,7 @@ keys_init(const char *state_dir, char *err, size_t errlen)
 
 	snprintf(dir, sizeof(dir), "%s/keys", state_dir);
 	snprintf(priv, sizeof(priv), "%s/labd_ed25519", dir);
+	snprintf(keys_priv, sizeof(keys_priv), "%s", priv);
 	if (mkdir_p(dir, 0700) == -1) {
 		errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
@@ -72,6 +74,12 @@ done:
 	free(b64);
 	ssh_key_free(key);
 	return rc;
+}
+
+const char *
+keys_private(void)
+{
+	return keys_priv;
 }
 
 const char *

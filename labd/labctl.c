@@ -42,16 +42,26 @@ static int	ctl_stop(struct ctl *, int, char **);
 static int	ctl_restart(struct ctl *, int, char **);
 static int	ctl_reset(struct ctl *, int, char **);
 static int	ctl_wait(struct ctl *, int, char **);
+static int	ctl_suspend(struct ctl *, int, char **);
+static int	ctl_resume(struct ctl *, int, char **);
+static int	ctl_snapshot(struct ctl *, int, char **);
+static int	ctl_snapshot_rm(struct ctl *, int, char **);
+static int	ctl_snapshots(struct ctl *, int, char **);
+static int	ctl_course_set(struct ctl *, int, char **);
 static int	ctl_access(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, "", ctl_status,
 	  "labd's version, uptime, accelerator and VM counts" },
-	{ "template", "import", "NAME FILE", ctl_template_import,
-	  "register a template from a profile .ini or a disk image" },
+	{ "template", "import", "NAME FILE [--preallocate]", ctl_template_import,
+	  "register a template: a profile .ini, an .ova/.ovf or a disk image" },
 	{ "template", "list", "", ctl_template_list,
 	  "every template version" },
+	{ "template", "show", "NAME[@V]", ctl_template_show,
+	  "one version (default the newest), with the courses that use it" },
+	{ "template", "rm", "NAME[@V]", ctl_template_rm,
+	  "remove a version no course uses (NAME@V when there are several)" },
 	{ "course", "create", "NAME --template T --roster FILE [--wait]",
 	  ctl_course_create,
 	  "one VM a student; prints the access sheet with the passwords" },
@@ -63,8 +73,22 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "stop", NULL, "VM|--course C [--force]", ctl_stop,
 	  "ACPI power-off (--force: pull the plug)" },
 	{ "restart", NULL, "VM|--course C", ctl_restart, "stop, then start" },
-	{ "reset", NULL, "VM|--course C [--hard]", ctl_reset,
-	  "a fresh disk from the template: same port and credentials" },
+	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT",
+	  ctl_course_set,
+	  "scheduled resets of the course's running VMs (reset_at= clears)" },
+	{ "reset", NULL, "VM|--course C [--to SNAPSHOT | --hard]", ctl_reset,
+	  "back to a snapshot (default pristine), RAM and all, no reboot;"
+	  " --hard: a fresh disk from the template" },
+	{ "suspend", NULL, "VM|--course C", ctl_suspend,
+	  "RAM saved to disk, QEMU and its memory gone" },
+	{ "resume", NULL, "VM|--course C", ctl_resume,
+	  "a suspended VM continues exactly where it stopped" },
+	{ "snapshot", "rm", "VM|--course C NAME", ctl_snapshot_rm,
+	  "delete a snapshot" },
+	{ "snapshot", NULL, "VM|--course C NAME", ctl_snapshot,
+	  "with RAM when the VM runs, disk alone when stopped" },
+	{ "snapshots", NULL, "VM", ctl_snapshots,
+	  "a VM's snapshots: name, time, RAM size, kind" },
 	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
 	  "wait until the VMs are ready (default 300 s)" },
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
@@ -203,40 +227,67 @@ fmt_ports(json_t *vm, char *out, size_t len)
 
 /* --- option parsing shared by the VM commands ------------------------- */
 
+/* What a VM command may take besides VM|--course C. */
+#define T_FORCE		0x01	/* --force */
+#define T_HARD		0x02	/* --hard */
+#define T_TO		0x04	/* --to SNAPSHOT */
+#define T_TIMEOUT	0x08	/* --timeout SECONDS */
+#define T_NAME		0x10	/* a snapshot NAME after the VM */
+
 struct target {
 	const char	*vm;
 	const char	*course;
+	const char	*to;
+	const char	*name;
 	int		 force;
 	int		 hard;
 	int		 timeout;
 };
 
+/* "--opt VALUE" or "--opt=VALUE" at argv[*i]; NULL when not that option. */
+static const char *
+opt_value(const char *opt, int argc, char **argv, int *i)
+{
+	size_t	len = strlen(opt);
+
+	if (strcmp(argv[*i], opt) == 0 && *i + 1 < argc)
+		return argv[++*i];
+	if (strncmp(argv[*i], opt, len) == 0 && argv[*i][len] == '=')
+		return argv[*i] + len + 1;
+	return NULL;
+}
+
 static int
 parse_target(const char *cmd, int argc, char **argv, struct target *t,
-    int allow_force, int allow_hard)
+    int allow)
 {
-	int	i, allow_timeout = strcmp(cmd, "wait") == 0;
+	const char	*v;
+	int		 i;
 
 	memset(t, 0, sizeof(*t));
 	t->timeout = 300;
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--course") == 0 && i + 1 < argc)
-			t->course = argv[++i];
-		else if (strncmp(argv[i], "--course=", 9) == 0)
-			t->course = argv[i] + 9;
-		else if (allow_force && strcmp(argv[i], "--force") == 0)
+		if ((v = opt_value("--course", argc, argv, &i)) != NULL)
+			t->course = v;
+		else if ((allow & T_TO) &&
+		    (v = opt_value("--to", argc, argv, &i)) != NULL)
+			t->to = v;
+		else if ((allow & T_TIMEOUT) &&
+		    (v = opt_value("--timeout", argc, argv, &i)) != NULL)
+			t->timeout = atoi(v);
+		else if ((allow & T_FORCE) && strcmp(argv[i], "--force") == 0)
 			t->force = 1;
-		else if (allow_hard && strcmp(argv[i], "--hard") == 0)
+		else if ((allow & T_HARD) && strcmp(argv[i], "--hard") == 0)
 			t->hard = 1;
-		else if (allow_timeout && strcmp(argv[i], "--timeout") == 0 &&
-		    i + 1 < argc)
-			t->timeout = atoi(argv[++i]);
 		else if (argv[i][0] == '-') {
 			fprintf(stderr, "labctl %s: unknown option %s\n", cmd,
 			    argv[i]);
 			return -1;
-		} else if (t->vm == NULL)
+		} else if (t->vm == NULL && t->course == NULL &&
+		    !((allow & T_NAME) && i == argc - 1 && i > 0))
 			t->vm = argv[i];
+		else if ((allow & T_NAME) && t->name == NULL)
+			t->name = argv[i];
 		else {
 			fprintf(stderr, "labctl %s: one VM at a time (or"
 			    " --course C)\n", cmd);
@@ -245,6 +296,10 @@ parse_target(const char *cmd, int argc, char **argv, struct target *t,
 	}
 	if ((t->vm == NULL) == (t->course == NULL)) {
 		fprintf(stderr, "labctl %s: name a VM or --course C\n", cmd);
+		return -1;
+	}
+	if ((allow & T_NAME) && t->name == NULL) {
+		fprintf(stderr, "labctl %s: name the snapshot\n", cmd);
 		return -1;
 	}
 	return 0;
@@ -266,6 +321,35 @@ course_vms(struct ctl *c, const char *course, int *rc)
 		json_array_append_new(names, json_string(jstr(vm, "name")));
 	json_decref(list);
 	return names;
+}
+
+/* A bar on the terminal while a bulk operation runs, nothing elsewhere. */
+static void
+progress(size_t done, size_t total)
+{
+	char	bar[41];
+	size_t	w = sizeof(bar) - 1, k = total ? done * w / total : w;
+
+	if (total < 2 || !isatty(STDERR_FILENO))
+		return;
+	memset(bar, '#', k);
+	memset(bar + k, '.', w - k);
+	bar[w] = '\0';
+	fprintf(stderr, "\r[%s] %zu/%zu%s", bar, done, total,
+	    done == total ? "\n" : "");
+}
+
+static size_t
+nfailed(json_t *results)
+{
+	const char	*k;
+	json_t		*v;
+	size_t		 n = 0;
+
+	json_object_foreach(results, k, v)
+		if (!json_is_true(json_object_get(v, "ok")))
+			n++;
+	return n;
 }
 
 /*
@@ -339,9 +423,13 @@ run_on_vms(struct ctl *c, const char *cmd, json_t *names, json_t *extra,
 			}
 			ids[i] = 0;
 			left--;
+			progress(n - left, n);
 		}
 		json_decref(msg);
 	}
+	if (n > 1 && !c->json)
+		printf("%zu of %zu %s%s\n", n - nfailed(results), n, done_word,
+		    nfailed(results) ? "; see FAILED above" : "");
 	if (c->json)
 		print_json(results);
 	json_decref(results);
@@ -351,22 +439,28 @@ run_on_vms(struct ctl *c, const char *cmd, json_t *names, json_t *extra,
 
 static int
 vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
-    char **argv, int allow_force, int allow_hard)
+    char **argv, int allow, const char *done_word)
 {
 	struct target	 t;
-	json_t		*names, *extra = NULL;
+	json_t		*names, *extra;
 	int		 rc;
 
-	if (parse_target(word, argc, argv, &t, allow_force, allow_hard) == -1)
+	if (parse_target(word, argc, argv, &t, allow) == -1)
 		return CTL_USAGE;
 	if (t.vm != NULL) {
 		names = json_pack("[s]", t.vm);
 	} else if ((names = course_vms(c, t.course, &rc)) == NULL)
 		return rc;
+	extra = json_object();
 	if (t.force)
-		extra = json_pack("{s:b}", "force", 1);
-	rc = run_on_vms(c, cmd, names, extra,
-	    strcmp(cmd, "vm.stop") == 0 ? "stopped" : "ready");
+		json_object_set_new(extra, "force", json_true());
+	if (t.hard)
+		json_object_set_new(extra, "hard", json_true());
+	if (t.to != NULL)
+		json_object_set_new(extra, "to", json_string(t.to));
+	if (t.name != NULL)
+		json_object_set_new(extra, "name", json_string(t.name));
+	rc = run_on_vms(c, cmd, names, extra, done_word);
 	json_decref(extra);
 	json_decref(names);
 	return rc;
@@ -535,6 +629,39 @@ ctl_course_list(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+/* course set NAME key=value...: the course's settings. */
+static int
+ctl_course_set(struct ctl *c, int argc, char **argv)
+{
+	json_t	*args, *res;
+	char	*eq;
+	int	 i, rc;
+
+	if (argc < 2)
+		return CTL_USAGE;
+	args = json_pack("{s:s}", "course", argv[0]);
+	for (i = 1; i < argc; i++) {
+		if ((eq = strchr(argv[i], '=')) == NULL || eq == argv[i]) {
+			fprintf(stderr, "labctl course set: %s is not"
+			    " KEY=VALUE\n", argv[i]);
+			json_decref(args);
+			return CTL_USAGE;
+		}
+		*eq = '\0';
+		json_object_set_new(args, argv[i], json_string(eq + 1));
+	}
+	if ((res = ctl_call(c, "course.set", args, &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(res);
+	else
+		printf("course %s: reset_at \"%s\", reset_to %s\n",
+		    jstr(res, "course"), jstr(res, "reset_at"),
+		    jstr(res, "reset_to"));
+	json_decref(res);
+	return CTL_OK;
+}
+
 static int
 ctl_list(struct ctl *c, int argc, char **argv)
 {
@@ -572,13 +699,14 @@ ctl_list(struct ctl *c, int argc, char **argv)
 static int
 ctl_start(struct ctl *c, int argc, char **argv)
 {
-	return vm_command(c, "vm.start", "start", argc, argv, 0, 0);
+	return vm_command(c, "vm.start", "start", argc, argv, 0, "ready");
 }
 
 static int
 ctl_stop(struct ctl *c, int argc, char **argv)
 {
-	return vm_command(c, "vm.stop", "stop", argc, argv, 1, 0);
+	return vm_command(c, "vm.stop", "stop", argc, argv, T_FORCE,
+	    "stopped");
 }
 
 static int
@@ -586,17 +714,91 @@ ctl_restart(struct ctl *c, int argc, char **argv)
 {
 	int	rc;
 
-	if ((rc = vm_command(c, "vm.stop", "restart", argc, argv, 0, 0)) !=
-	    CTL_OK)
+	if ((rc = vm_command(c, "vm.stop", "restart", argc, argv, 0,
+	    "stopped")) != CTL_OK)
 		return rc;
-	return vm_command(c, "vm.start", "restart", argc, argv, 0, 0);
+	return vm_command(c, "vm.start", "restart", argc, argv, 0, "ready");
 }
 
 static int
 ctl_reset(struct ctl *c, int argc, char **argv)
 {
-	/* Today every reset is --hard: a fresh overlay from the template. */
-	return vm_command(c, "vm.reset", "reset", argc, argv, 0, 1);
+	return vm_command(c, "vm.reset", "reset", argc, argv, T_HARD | T_TO,
+	    "ready");
+}
+
+static int
+ctl_suspend(struct ctl *c, int argc, char **argv)
+{
+	return vm_command(c, "vm.suspend", "suspend", argc, argv, 0,
+	    "suspended");
+}
+
+static int
+ctl_resume(struct ctl *c, int argc, char **argv)
+{
+	return vm_command(c, "vm.resume", "resume", argc, argv, 0, "ready");
+}
+
+static int
+ctl_snapshot(struct ctl *c, int argc, char **argv)
+{
+	return vm_command(c, "vm.snapshot", "snapshot", argc, argv, T_NAME,
+	    "snapshot taken");
+}
+
+static int
+ctl_snapshot_rm(struct ctl *c, int argc, char **argv)
+{
+	return vm_command(c, "vm.snapshot_rm", "snapshot rm", argc, argv,
+	    T_NAME, "snapshot removed");
+}
+
+static void
+fmt_size(long long bytes, char *out, size_t len)
+{
+	if (bytes <= 0)
+		snprintf(out, len, "-");
+	else if (bytes < 1024 * 1024)
+		snprintf(out, len, "%lldK", bytes / 1024);
+	else if (bytes < 1024LL * 1024 * 1024)
+		snprintf(out, len, "%.1fM", bytes / 1048576.0);
+	else
+		snprintf(out, len, "%.1fG", bytes / 1073741824.0);
+}
+
+static int
+ctl_snapshots(struct ctl *c, int argc, char **argv)
+{
+	json_t		*a, *s;
+	size_t		 i;
+	int		 rc;
+	char		 when[32], size[16];
+	time_t		 t;
+	struct tm	 tm;
+
+	if (argc != 1)
+		return CTL_USAGE;
+	if ((a = ctl_call(c, "vm.snapshots", json_pack("{s:s}", "vm",
+	    argv[0]), &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(a);
+	else {
+		printf("%-20s %-20s %8s %s\n", "SNAPSHOT", "TAKEN", "RAM SIZE",
+		    "KIND");
+		json_array_foreach(a, i, s) {
+			t = (time_t)jint(s, "created");
+			localtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			fmt_size(jint(s, "size"), size, sizeof(size));
+			printf("%-20s %-20s %8s %s\n", jstr(s, "name"), when,
+			    size, json_is_true(json_object_get(s, "ram")) ?
+			    "disk and RAM" : "disk only");
+		}
+	}
+	json_decref(a);
+	return CTL_OK;
 }
 
 /* Poll vm.list until every VM of names is ready (or failed, or time). */
@@ -661,7 +863,7 @@ ctl_wait(struct ctl *c, int argc, char **argv)
 	json_t		*names;
 	int		 rc;
 
-	if (parse_target("wait", argc, argv, &t, 0, 0) == -1)
+	if (parse_target("wait", argc, argv, &t, T_TIMEOUT) == -1)
 		return CTL_USAGE;
 	if (t.vm != NULL)
 		names = json_pack("[s]", t.vm);

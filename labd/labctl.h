@@ -37,5 +37,7 @@ void		 fmt_duration(long long s, char *out, size_t len);
 /* labctl_template.c */
 int	ctl_template_import(struct ctl *, int, char **);
 int	ctl_template_list(struct ctl *, int, char **);
+int	ctl_template_show(struct ctl *, int, char **);
+int	ctl_template_rm(struct ctl *, int, char **);
 
 #endif /* LABD_LABCTL_H */

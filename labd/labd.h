@@ -123,15 +123,22 @@ const char	*arg_str(json_t *args, const char *key);
 /* cmd_template.c */
 void	cmd_template_import(const struct req *, json_t *);
 void	cmd_template_list(const struct req *, json_t *);
+void	cmd_template_show(const struct req *, json_t *);
+void	cmd_template_rm(const struct req *, json_t *);
 /* cmd_course.c */
 void	cmd_course_create(const struct req *, json_t *);
 void	cmd_course_list(const struct req *, json_t *);
 void	cmd_course_access(const struct req *, json_t *);
+void	cmd_course_set(const struct req *, json_t *);
 /* cmd_vm.c */
 void	cmd_vm_list(const struct req *, json_t *);
 void	cmd_vm_start(const struct req *, json_t *);
 void	cmd_vm_stop(const struct req *, json_t *);
 void	cmd_vm_reset(const struct req *, json_t *);
+void	cmd_vm_snapshot(const struct req *, json_t *);
+void	cmd_vm_snapshot_rm(const struct req *, json_t *);
+void	cmd_vm_snapshots(const struct req *, json_t *);
+void	cmd_vm_suspend(const struct req *, json_t *);
 
 /* vm.c: one VM's life, driven toward the state the database wants */
 enum vm_state {
@@ -141,6 +148,11 @@ enum vm_state {
 	VM_READY,		/* SSH answers */
 	VM_STOPPING,
 	VM_FAILED,
+	VM_SUSPENDING,		/* RAM being saved into the disk */
+	VM_SUSPENDED,		/* no QEMU; RAM in the disk, resumed on start */
+	VM_RESUMING,		/* QEMU paused, RAM being loaded */
+	VM_RESTORING,		/* going back to a snapshot */
+	VM_SNAPSHOTTING,	/* a snapshot being taken */
 };
 struct waiter;
 struct vm {
@@ -150,6 +162,8 @@ struct vm {
 	char		 student[LABD_NAMELEN];
 	enum vm_state	 state;
 	int		 want_running;	/* the database's desired state */
+	int		 want_suspended;
+	int		 clock_pending;	/* set the guest's clock once it answers */
 	int		 busy;		/* a worker job runs for it */
 	int		 probing;	/* an SSH probe is in flight */
 	int		 serial_seen;	/* the ready line has been seen */
@@ -177,13 +191,52 @@ void		 vm_reconcile_all(void);
 void		 vm_op_start(struct vm *, const struct req *r);
 void		 vm_op_stop(struct vm *, int force, const struct req *r);
 void		 vm_op_reset(struct vm *, const struct req *r);
+void		 vm_op_snapshot(struct vm *, const char *name, const struct req *);
+void		 vm_op_snapshot_rm(struct vm *, const char *name,
+		    const struct req *);
+/* Back to a snapshot: RAM and disk without a reboot when it has RAM. */
+void		 vm_op_restore(struct vm *, const char *name, const struct req *);
+void		 vm_op_suspend(struct vm *, const struct req *);
+int		 vm_snapshot_find(const struct vm *, const char *name, int *ram);
+json_t		*vm_snapshots_json(const struct vm *);
 json_t		*vm_to_json(const struct vm *);
 int		 vm_paths(const char *name, char *vmdir, char *rundir);
 int		 vm_count(int *running);
 
+/* schedule.c: a course's scheduled resets */
+int		 schedule_parse(const char *spec, int *secs, int max, char *err,
+		    size_t errlen);
+void		 schedule_init(void);
+
+/* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
+#define OVA_NAMELEN	256
+struct tar_entry {
+	char		name[OVA_NAMELEN];	/* a plain name, "./" dropped */
+	uint64_t	size;
+	uint64_t	offset;			/* of its data in the archive */
+};
+struct ovf_info {
+	unsigned	memory_mb;		/* 0: the descriptor does not say */
+	unsigned	vcpus;			/* 0: the descriptor does not say */
+	int		uefi;			/* VMware's firmware = efi */
+	char		disk[OVA_NAMELEN];	/* the first disk's file */
+};
+/* The regular files of a tar; a damaged archive or a name that is a path: -1. */
+int	tar_index(int fd, const char *fname, struct tar_entry **, size_t *n,
+	    char *err, size_t errlen);
+int	ovf_parse(const char *xml, size_t len, const char *fname,
+	    struct ovf_info *, char *err, size_t errlen);
+/* An .ovf file whose disk lies beside it; disk gets that disk's path. */
+int	ovf_load(const char *path, struct ovf_info *, char *disk,
+	    size_t disklen, char *err, size_t errlen);
+/* The descriptor and its first disk unpacked into dir; disk gets its path. */
+int	ova_extract(const char *path, const char *dir, struct ovf_info *,
+	    char *disk, size_t disklen, char *err, size_t errlen);
+
 /* keys.c: labd's management key */
 int		 keys_init(const char *state_dir, char *err, size_t errlen);
 const char	*keys_public(void);
+const char	*keys_private(void);	/* the private key's file */
 
 /* main.c: the daemon's one instance */
 struct labd {

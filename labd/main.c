@@ -158,6 +158,7 @@ main(int argc, char *argv[])
 	if (vm_load_all(err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	vm_reconcile_all();
+	schedule_init();
 	log_info("labd %s ready on %s (%s, %s networking)", LABD_VERSION,
 	    labd->cfg.socket, vmm_accel_name(labd->accel),
 	    labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge");

@@ -6,7 +6,11 @@
  *           -> booting (QEMU runs; wait for the serial ready line, then an
  *              SSH key exchange on the forwarded port)
  *           -> ready
+ *           -> pristine (the first time: a snapshot with RAM) -> ready
  *   ready/booting -> stopping (ACPI powerdown, then QMP quit) -> stopped
+ *   ready -> suspending (RAM into the disk, QEMU quits) -> suspended
+ *         -> resuming (QEMU paused, RAM back, continue) -> booting -> ready
+ *   ready -> restoring (RAM and disk of a snapshot, no reboot) -> ready
  *
  * A VM's QEMU runs in its own session, so labd may die at any instant:
  * at start vm_load_all() adopts every QEMU that still runs (pidfile +
@@ -26,11 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "labd/labd.h"
+#include "labd/vmjob.h"
 
 #define VM_TICK_MS		500
-#define VM_PROBE_TIMEOUT_MS	3000
-#define VM_QMP_TIMEOUT_MS	5000
 #define VM_STOP_TIMEOUT_MS	20000
 /* Generous: a full cloud image under TCG takes minutes to boot. */
 #define VM_BOOT_TIMEOUT_MS	(10 * 60 * 1000)
@@ -39,48 +41,6 @@ struct waiter {
 	struct req	*r;
 	enum vm_state	 want;
 	struct waiter	*next;
-};
-
-/* Everything a worker needs to make and run one VM, copied from the db. */
-struct vmdef {
-	int64_t		id;
-	char		name[LABD_VMNAMELEN];
-	char		login[LABD_NAMELEN];
-	char		gecos[128];
-	char		ssh_key[8192];
-	char		pw_hash[256];
-	int		internet;
-	int		generation;
-	char		tpl_disk[PATH_MAX];
-	char		kernel[PATH_MAX];
-	char		initrd[PATH_MAX];
-	char		append[1024];
-	char		firmware[8];
-	unsigned	memory_mb, vcpus;
-	struct pf_rule	rules[LABD_MAX_GUEST_PORTS];
-	size_t		nrules;
-	char		vm_dir[PATH_MAX];
-	char		run_dir[PATH_MAX];
-};
-
-enum vmjob_kind {
-	VMJOB_START,	/* make what is missing, spawn (or adopt) QEMU */
-	VMJOB_RESET,	/* kill, a fresh overlay from the template, spawn */
-	VMJOB_KILL,	/* SIGTERM then SIGKILL */
-	VMJOB_PROBE,	/* an SSH key exchange on the forwarded port */
-};
-
-struct vmjob {
-	struct job	 job;
-	enum vmjob_kind	 kind;
-	int64_t		 vm_id;
-	unsigned	 gen;
-	struct vmdef	 def;
-	char		 ip[64];
-	uint16_t	 port;
-	int		 rc;
-	pid_t		 pid;
-	char		 err[VMM_ERRLEN];
 };
 
 static struct vm	*vms;
@@ -93,9 +53,16 @@ static const char *vm_state_names[] = {
 	[VM_READY] = "ready",
 	[VM_STOPPING] = "stopping",
 	[VM_FAILED] = "failed",
+	[VM_SUSPENDING] = "suspending",
+	[VM_SUSPENDED] = "suspended",
+	[VM_RESUMING] = "resuming",
+	[VM_RESTORING] = "restoring",
+	[VM_SNAPSHOTTING] = "snapshotting",
 };
 
 static void	vm_submit(struct vm *, enum vmjob_kind);
+static void	vm_submit_snap(struct vm *, enum vmjob_kind, const char *snap,
+		    int ram, const struct req *);
 static void	vm_qmp_attach(struct vm *);
 static void	vm_qmp_detach(struct vm *);
 static void	vm_boot_late(struct vm *);
@@ -161,193 +128,6 @@ vm_paths(const char *name, char *vmdir, char *rundir)
 	return 0;
 }
 
-/* --- the definition, from the database ---------------------------------- */
-
-static int
-vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
-{
-	sqlite3_stmt	*st;
-	int		 rc = -1;
-
-	memset(d, 0, sizeof(*d));
-	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
-	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
-	    " t.append, t.firmware, t.memory_mb, t.vcpus"
-	    " FROM vms v JOIN students s ON s.id = v.student_id"
-	    " JOIN courses c ON c.id = v.course_id"
-	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		errf(err, errlen, "vm %lld is not in the database",
-		    (long long)id);
-		goto done;
-	}
-	d->id = id;
-	snprintf(d->name, sizeof(d->name), "%s", db_text(st, 0));
-	snprintf(d->login, sizeof(d->login), "%s", db_text(st, 1));
-	snprintf(d->gecos, sizeof(d->gecos), "%s", db_text(st, 2));
-	snprintf(d->ssh_key, sizeof(d->ssh_key), "%s", db_text(st, 3));
-	snprintf(d->pw_hash, sizeof(d->pw_hash), "%s", db_text(st, 4));
-	d->internet = sqlite3_column_int(st, 5);
-	d->generation = sqlite3_column_int(st, 6);
-	snprintf(d->tpl_disk, sizeof(d->tpl_disk), "%s", db_text(st, 7));
-	snprintf(d->kernel, sizeof(d->kernel), "%s", db_text(st, 8));
-	snprintf(d->initrd, sizeof(d->initrd), "%s", db_text(st, 9));
-	snprintf(d->append, sizeof(d->append), "%s", db_text(st, 10));
-	snprintf(d->firmware, sizeof(d->firmware), "%s", db_text(st, 11));
-	d->memory_mb = sqlite3_column_int(st, 12);
-	d->vcpus = sqlite3_column_int(st, 13);
-	sqlite3_finalize(st);
-
-	st = db_prepare("SELECT service, listen_ip, port, guest_port FROM ports"
-	    " WHERE vm_id = ? ORDER BY id");
-	sqlite3_bind_int64(st, 1, id);
-	while (sqlite3_step(st) == SQLITE_ROW &&
-	    d->nrules < LABD_MAX_GUEST_PORTS) {
-		struct pf_rule	*r = &d->rules[d->nrules++];
-
-		snprintf(r->service, sizeof(r->service), "%s", db_text(st, 0));
-		snprintf(r->listen_ip, sizeof(r->listen_ip), "%s",
-		    db_text(st, 1));
-		r->port = sqlite3_column_int(st, 2);
-		r->guest_port = sqlite3_column_int(st, 3);
-	}
-	if (vm_paths(d->name, d->vm_dir, d->run_dir) == -1) {
-		errf(err, errlen, "vm %s: state or run dir path too long",
-		    d->name);
-		goto done;
-	}
-	rc = 0;
-done:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* --- worker side: touches only its own struct vmjob --------------------- */
-
-static int
-vmjob_seed(struct vmjob *j, const char *path)
-{
-	struct vmdef	*d = &j->def;
-	const char	*keys[1] = { d->ssh_key };
-	char		 instance[128], hostname[64];
-	struct vmm_user	 user = {
-		.name = d->login,
-		.gecos = d->gecos[0] ? d->gecos : NULL,
-		.passwd_hash = d->pw_hash[0] ? d->pw_hash : NULL,
-		.keys = keys,
-		.nkeys = d->ssh_key[0] ? 1 : 0,
-	};
-	struct vmm_seed	 seed = {
-		.instance_id = instance,
-		.hostname = hostname,
-		.users = &user,
-		.nusers = 1,
-		.mgmt_key = keys_public(),
-	};
-	size_t		 i;
-
-	/* A host name is at most 63 characters of [a-z0-9-]. */
-	snprintf(hostname, sizeof(hostname), "%s", d->name);
-	for (i = 0; hostname[i] != '\0'; i++)
-		if (hostname[i] == '_')
-			hostname[i] = '-';
-	snprintf(instance, sizeof(instance), "%s-%d-%lld", d->name,
-	    d->generation, (long long)time(NULL));
-	return seed_create(&seed, path, j->err, sizeof(j->err));
-}
-
-static int
-vmjob_spawn(struct vmjob *j)
-{
-	struct vmdef	*d = &j->def;
-	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
-	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
-			 old[PATH_MAX];
-	size_t		 i;
-	struct vmm_spec	 spec = {
-		.name = d->name,
-		.qemu = labd->cfg.qemu,
-		.accel = labd->accel,
-		.memory_mb = d->memory_mb,
-		.vcpus = d->vcpus,
-		.disk = disk,
-		.seed = seed,
-		.kernel = d->kernel[0] ? d->kernel : NULL,
-		.initrd = d->initrd[0] ? d->initrd : NULL,
-		.append = d->append[0] ? d->append : NULL,
-		.firmware = d->firmware[0] ? d->firmware : NULL,
-		.run_dir = d->run_dir,
-		.log_dir = d->vm_dir,
-		.runas = labd->cfg.runas[0] ? labd->cfg.runas : NULL,
-		.restrict_net = !d->internet,
-		.fwds = fwds,
-		.nfwd = d->nrules,
-	};
-
-	for (i = 0; i < d->nrules; i++) {
-		fwds[i].host_ip = d->rules[i].listen_ip;
-		fwds[i].host_port = d->rules[i].port;
-		fwds[i].guest_port = d->rules[i].guest_port;
-	}
-	if (vmm_alive(d->run_dir, d->name, &j->pid) == 1)
-		return 0;	/* already runs: adopt it */
-	if (mkdir_p(d->vm_dir, 0750) == -1 || mkdir_p(d->run_dir, 0700) == -1) {
-		errf(j->err, sizeof(j->err), "cannot create %s or %s: %s",
-		    d->vm_dir, d->run_dir, strerror(errno));
-		return -1;
-	}
-	vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
-	vmm_path(seed, sizeof(seed), d->vm_dir, "seed.iso");
-	if (!file_exists(disk) && overlay_create(labd->cfg.qemu_img,
-	    d->tpl_disk, disk, j->err, sizeof(j->err)) == -1)
-		return -1;
-	if (!file_exists(seed) && vmjob_seed(j, seed) == -1)
-		return -1;
-	/* Keep the last boot's console, start this one's from empty. */
-	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");
-	vmm_path(old, sizeof(old), d->vm_dir, "serial.log.1");
-	rename(log, old);
-	return vmm_spawn(&spec, &j->pid, j->err, sizeof(j->err));
-}
-
-static void
-vmjob_run(struct job *job)
-{
-	struct vmjob	*j = (struct vmjob *)job;
-	struct vmdef	*d = &j->def;
-	char		 disk[PATH_MAX], banner[256];
-
-	switch (j->kind) {
-	case VMJOB_START:
-		j->rc = vmjob_spawn(j);
-		break;
-	case VMJOB_RESET:
-		vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
-		if (vmm_kill(d->run_dir, d->name, 5000, j->err,
-		    sizeof(j->err)) == -1) {
-			j->rc = -1;
-			break;
-		}
-		/* overlay_create renames over the old disk: never no disk. */
-		if (overlay_create(labd->cfg.qemu_img, d->tpl_disk, disk,
-		    j->err, sizeof(j->err)) == -1) {
-			j->rc = -1;
-			break;
-		}
-		j->rc = vmjob_spawn(j);
-		break;
-	case VMJOB_KILL:
-		j->rc = vmm_kill(d->run_dir, d->name, 5000, j->err,
-		    sizeof(j->err));
-		break;
-	case VMJOB_PROBE:
-		j->rc = ready_ssh_banner(j->ip, j->port, VM_PROBE_TIMEOUT_MS,
-		    banner, sizeof(banner), j->err, sizeof(j->err));
-		break;
-	}
-}
-
 /* --- loop side ---------------------------------------------------------- */
 
 static void
@@ -402,19 +182,201 @@ vm_wait(struct vm *vm, const struct req *r, enum vm_state want)
 	vm->waiters = w;
 }
 
+/* "running", "stopped" or "suspended", in the database first. */
 static void
-vm_set_desired(struct vm *vm, int running)
+vm_set_desired(struct vm *vm, const char *desired)
 {
 	sqlite3_stmt	*st;
 
-	vm->want_running = running;
+	vm->want_running = strcmp(desired, "running") == 0;
+	vm->want_suspended = strcmp(desired, "suspended") == 0;
 	st = db_prepare("UPDATE vms SET desired = ? WHERE id = ?");
-	sqlite3_bind_text(st, 1, running ? "running" : "stopped", -1,
-	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, desired, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, vm->id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_warnx("%s: cannot record desired state", vm->name);
 	sqlite3_finalize(st);
+}
+
+/* --- snapshot rows: what the VM's disk holds, for listings ------------- */
+
+static void
+snap_row_put(struct vm *vm, const char *name, int ram, uint64_t size)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prepare("INSERT OR REPLACE INTO snapshots(vm_id, name,"
+	    " created, ram, vm_state_size) VALUES (?, ?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, vm->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int(st, 4, ram);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("%s: cannot record snapshot %s", vm->name, name);
+	sqlite3_finalize(st);
+}
+
+/* Delete one row, or all of them when name is NULL (a new disk). */
+static void
+snap_row_del(struct vm *vm, const char *name)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prepare("DELETE FROM snapshots WHERE vm_id = ?1 AND"
+	    " (?2 IS NULL OR name = ?2)");
+	sqlite3_bind_int64(st, 1, vm->id);
+	if (name != NULL)
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
+/* 1 and *ram set when the VM has snapshot name, else 0. */
+int
+vm_snapshot_find(const struct vm *vm, const char *name, int *ram)
+{
+	sqlite3_stmt	*st;
+	int		 found;
+
+	st = db_prepare("SELECT ram FROM snapshots WHERE vm_id = ? AND"
+	    " name = ?");
+	sqlite3_bind_int64(st, 1, vm->id);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	if ((found = sqlite3_step(st) == SQLITE_ROW) && ram != NULL)
+		*ram = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return found;
+}
+
+json_t *
+vm_snapshots_json(const struct vm *vm)
+{
+	sqlite3_stmt	*st;
+	json_t		*a = json_array();
+
+	st = db_prepare("SELECT name, created, ram, vm_state_size FROM"
+	    " snapshots WHERE vm_id = ? ORDER BY created, id");
+	sqlite3_bind_int64(st, 1, vm->id);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:s,s:I,s:b,s:I}",
+		    "name", db_text(st, 0),
+		    "created", (json_int_t)sqlite3_column_int64(st, 1),
+		    "ram", sqlite3_column_int(st, 2),
+		    "size", (json_int_t)sqlite3_column_int64(st, 3)));
+	sqlite3_finalize(st);
+	return a;
+}
+
+static void
+vm_now_ready(struct vm *vm)
+{
+	vm->ready_ms = now_ms();
+	log_info("%s: ready in %.1f s", vm->name,
+	    (vm->ready_ms - vm->boot_ms) / 1000.0);
+	vm_set_state(vm, VM_READY, NULL);
+}
+
+/* A QEMU is (again) running the guest: watch it and wait for SSH. */
+static void
+vm_booted(struct vm *vm, pid_t pid, int fresh_boot)
+{
+	vm->pid = pid;
+	if (fresh_boot)
+		vm->boot_ms = now_ms();
+	vm->serial_seen = !fresh_boot;	/* no new ready line without a boot */
+	vm->boot_late = 0;
+	vm_qmp_attach(vm);
+	vm_set_state(vm, VM_BOOTING, NULL);
+}
+
+/* Reply to the request a snapshot job carried, if any. */
+static void
+vmjob_reply(struct vmjob *j, struct vm *vm, const char *what)
+{
+	if (j->r == NULL)
+		return;
+	if (j->rc == 0)
+		reply_ok(j->r, vm_to_json(vm));
+	else
+		reply_err(j->r, LABD_E_FAILED, "%s: %s %s: %s", vm->name, what,
+		    j->snap, j->err);
+	req_free(j->r);
+	j->r = NULL;
+}
+
+static void
+vmjob_done_snap(struct vmjob *j, struct vm *vm)
+{
+	switch (j->kind) {
+	case VMJOB_SNAPSHOT:
+		if (j->rc == 0) {
+			snap_row_put(vm, j->snap, j->ram, j->state_size);
+			db_event(0, "vm.snapshot", vm->name, "%s%s", j->snap,
+			    j->ram ? " with RAM" : " disk only");
+		}
+		if (strcmp(j->snap, "pristine") == 0 && vm->state == VM_BOOTING) {
+			/* The first boot: ready now, pristine or not. */
+			if (j->rc == -1)
+				log_warnx("%s: no pristine snapshot: %s",
+				    vm->name, j->err);
+			vm_now_ready(vm);
+		} else if (vm->state == VM_SNAPSHOTTING)
+			vm_set_state(vm, j->running ? VM_READY : VM_STOPPED,
+			    NULL);
+		vmjob_reply(j, vm, "snapshot");
+		break;
+	case VMJOB_SNAPDEL:
+		if (j->rc == 0)
+			snap_row_del(vm, j->snap);
+		vmjob_reply(j, vm, "delete snapshot");
+		break;
+	case VMJOB_RESTORE:
+		if (j->rc == -1) {
+			vmjob_reply(j, vm, "restore");
+			vm->pid = 0;
+			vm_set_state(vm, VM_FAILED, j->err);
+			break;
+		}
+		db_event(0, "vm.restore", vm->name, "%s", j->snap);
+		if (j->booted) {
+			/* A disk-only snapshot, or RAM into a new QEMU. */
+			vm_booted(vm, j->pid, !j->ram);
+			if (j->ram)
+				vm->clock_pending = 1;
+		} else {
+			vm->clock_pending = 1;
+			vm_set_state(vm, VM_READY, NULL);
+		}
+		vmjob_reply(j, vm, "restore");
+		break;
+	case VMJOB_SUSPEND:
+		if (j->rc == -1) {
+			vm_set_desired(vm, "running");
+			vm_set_state(vm, VM_READY, j->err);
+			break;
+		}
+		vm->pid = 0;
+		vm_set_state(vm, VM_SUSPENDED, NULL);
+		break;
+	case VMJOB_RESUME:
+		if (j->rc == -1) {
+			vm_set_state(vm, VM_FAILED, j->err);
+			break;
+		}
+		vm->clock_pending = 1;
+		vm_booted(vm, j->pid, 0);
+		break;
+	case VMJOB_CLOCK:
+		if (j->rc == -1)
+			log_warnx("%s: cannot set the guest's clock: %s",
+			    vm->name, j->err);
+		else
+			log_debug("%s: guest clock set", vm->name);
+		break;
+	default:
+		break;
+	}
 }
 
 static void
@@ -427,13 +389,21 @@ vmjob_done(struct job *job)
 		goto done;
 	if (j->kind == VMJOB_PROBE) {
 		vm->probing = 0;
-		if (j->gen == vm->gen && vm->state == VM_BOOTING &&
-		    j->rc == 0) {
-			vm->ready_ms = now_ms();
-			log_info("%s: ready in %.1f s", vm->name,
-			    (vm->ready_ms - vm->boot_ms) / 1000.0);
-			vm_set_state(vm, VM_READY, NULL);
+		if (j->gen != vm->gen || vm->state != VM_BOOTING || j->rc != 0)
+			goto done;
+		if (vm->clock_pending) {
+			vm->clock_pending = 0;
+			vm_submit(vm, VMJOB_CLOCK);
 		}
+		/* The first time it answers: pristine, with its RAM. */
+		if (!vm_snapshot_find(vm, "pristine", NULL) && !vm->busy)
+			vm_submit_snap(vm, VMJOB_SNAPSHOT, "pristine", 1, NULL);
+		else
+			vm_now_ready(vm);
+		goto done;
+	}
+	if (j->kind == VMJOB_CLOCK) {
+		vmjob_done_snap(j, vm);
 		goto done;
 	}
 	vm->busy = 0;
@@ -444,12 +414,9 @@ vmjob_done(struct job *job)
 			vm_set_state(vm, VM_FAILED, j->err);
 			break;
 		}
-		vm->pid = j->pid;
-		vm->boot_ms = now_ms();
-		vm->serial_seen = 0;
-		vm->boot_late = 0;
-		vm_qmp_attach(vm);
-		vm_set_state(vm, VM_BOOTING, NULL);
+		if (j->kind == VMJOB_RESET)	/* a new disk: none of them */
+			snap_row_del(vm, NULL);
+		vm_booted(vm, j->pid, 1);
 		if (!vm->want_running)	/* stopped while it was starting */
 			vm_op_stop(vm, 1, NULL);
 		break;
@@ -459,9 +426,12 @@ vmjob_done(struct job *job)
 		    j->rc == 0 ? NULL : j->err);
 		break;
 	default:
+		vmjob_done_snap(j, vm);
 		break;
 	}
 done:
+	if (j->r != NULL)
+		req_free(j->r);
 	free(j);
 }
 
@@ -476,10 +446,16 @@ vm_submit(struct vm *vm, enum vmjob_kind kind)
 	j->kind = kind;
 	j->vm_id = vm->id;
 	j->gen = vm->gen;
-	if (kind == VMJOB_PROBE) {
+	if (kind == VMJOB_PROBE || kind == VMJOB_CLOCK) {
 		snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
 		j->port = vm->probe_port;
-		vm->probing = 1;
+		snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
+		if (kind == VMJOB_PROBE)
+			vm->probing = 1;
+		else if (vm->probe_port == 0) {
+			free(j);	/* no SSH: nothing to set the clock with */
+			return;
+		}
 	} else {
 		if (vmdef_load(vm->id, &j->def, err, sizeof(err)) == -1) {
 			free(j);
@@ -488,6 +464,34 @@ vm_submit(struct vm *vm, enum vmjob_kind kind)
 		}
 		vm->busy = 1;
 	}
+	workers_submit(labd->workers, &j->job);
+}
+
+static void
+vm_submit_snap(struct vm *vm, enum vmjob_kind kind, const char *snap, int ram,
+    const struct req *r)
+{
+	struct vmjob	*j = xcalloc(1, sizeof(*j));
+	char		 err[LABD_ERRLEN];
+
+	j->job.run = vmjob_run;
+	j->job.done = vmjob_done;
+	j->kind = kind;
+	j->vm_id = vm->id;
+	j->gen = vm->gen;
+	snprintf(j->snap, sizeof(j->snap), "%s", snap ? snap : "");
+	j->ram = ram;
+	j->running = vm->pid != 0 && (vm->state == VM_READY ||
+	    vm->state == VM_BOOTING || vm->state == VM_SNAPSHOTTING ||
+	    vm->state == VM_RESTORING || vm->state == VM_SUSPENDING);
+	if (vmdef_load(vm->id, &j->def, err, sizeof(err)) == -1) {
+		if (r != NULL)
+			reply_err(r, LABD_E_INTERNAL, "%s", err);
+		free(j);
+		return;
+	}
+	j->r = r ? req_keep(r) : NULL;
+	vm->busy = 1;
 	workers_submit(labd->workers, &j->job);
 }
 
@@ -520,7 +524,7 @@ vm_exited(struct vm *vm)
 		/* The guest powered itself off: respect that. */
 		db_event(0, "vm.exited", vm->name, "QEMU exited (state %s)",
 		    vm_state_name(vm->state));
-		vm_set_desired(vm, 0);
+		vm_set_desired(vm, "stopped");
 	}
 	vm_set_state(vm, VM_STOPPED, NULL);
 }
@@ -663,14 +667,26 @@ vm_op_start(struct vm *vm, const struct req *r)
 			    " again when it has stopped", vm->name);
 		return;
 	}
-	vm_set_desired(vm, 1);
+	if (vm->busy && vm->state != VM_BOOTING &&
+	    vm->state != VM_PROVISIONING) {
+		if (r != NULL)
+			reply_err(r, LABD_E_BUSY, "%s is %s; try again in a"
+			    " moment", vm->name, vm_state_name(vm->state));
+		return;
+	}
+	vm_set_desired(vm, "running");
 	if (vm->state == VM_READY) {
 		if (r != NULL)
 			reply_ok(r, vm_to_json(vm));
 		return;
 	}
 	vm_wait(vm, r, VM_READY);
-	if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
+	if (vm->state == VM_SUSPENDED) {
+		/* Resume: the RAM it had, where it stopped. */
+		vm->gen++;
+		vm_set_state(vm, VM_RESUMING, NULL);
+		vm_submit_snap(vm, VMJOB_RESUME, VM_SUSPEND_SNAP, 1, NULL);
+	} else if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
 		vm->gen++;
 		vm_set_state(vm, VM_PROVISIONING, NULL);
 		vm_submit(vm, VMJOB_START);
@@ -682,7 +698,15 @@ vm_op_stop(struct vm *vm, int force, const struct req *r)
 {
 	char	err[VMM_ERRLEN];
 
-	vm_set_desired(vm, 0);
+	vm_set_desired(vm, "stopped");
+	if (vm->state == VM_SUSPENDED) {
+		/* Its saved RAM will not be wanted: the next start boots. */
+		vm_set_state(vm, VM_STOPPED, NULL);
+		vm_submit_snap(vm, VMJOB_SNAPDEL, VM_SUSPEND_SNAP, 0, NULL);
+		if (r != NULL)
+			reply_ok(r, vm_to_json(vm));
+		return;
+	}
 	if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
 		vm_set_state(vm, VM_STOPPED, NULL);
 		if (r != NULL)
@@ -715,13 +739,127 @@ vm_op_reset(struct vm *vm, const struct req *r)
 			    " running on it; try again in a moment", vm->name);
 		return;
 	}
-	vm_set_desired(vm, 1);
+	vm_set_desired(vm, "running");
 	vm_wait(vm, r, VM_READY);
 	/* The job kills QEMU: its QMP EOF must not look like a crash. */
 	vm_qmp_detach(vm);
 	vm->gen++;
 	vm_set_state(vm, VM_PROVISIONING, NULL);
 	vm_submit(vm, VMJOB_RESET);
+}
+
+/* Refuse a second operation on a VM; 1 when refused (and replied). */
+static int
+vm_refuse_busy(struct vm *vm, const struct req *r)
+{
+	if (!vm->busy && vm->state != VM_PROVISIONING &&
+	    vm->state != VM_STOPPING)
+		return 0;
+	if (r != NULL)
+		reply_err(r, LABD_E_BUSY, "%s is %s; try again in a moment",
+		    vm->name, vm_state_name(vm->state));
+	return 1;
+}
+
+static int
+vm_is_running(const struct vm *vm)
+{
+	return vm->pid != 0 && (vm->state == VM_READY ||
+	    vm->state == VM_BOOTING);
+}
+
+void
+vm_op_snapshot(struct vm *vm, const char *name, const struct req *r)
+{
+	if (vm_refuse_busy(vm, r))
+		return;
+	if (vm->state == VM_SUSPENDED || vm->state == VM_FAILED) {
+		reply_err(r, LABD_E_INVALID, "%s is %s: start it, or stop it,"
+		    " before a snapshot", vm->name, vm_state_name(vm->state));
+		return;
+	}
+	if (vm->state == VM_BOOTING) {
+		reply_err(r, LABD_E_BUSY, "%s is still booting: a snapshot"
+		    " when it is ready", vm->name);
+		return;
+	}
+	vm_set_state(vm, VM_SNAPSHOTTING, NULL);
+	vm_submit_snap(vm, VMJOB_SNAPSHOT, name, vm->pid != 0, r);
+}
+
+void
+vm_op_snapshot_rm(struct vm *vm, const char *name, const struct req *r)
+{
+	if (vm_refuse_busy(vm, r))
+		return;
+	if (!vm_snapshot_find(vm, name, NULL)) {
+		reply_err(r, LABD_E_NOT_FOUND, "%s has no snapshot %s (labctl"
+		    " snapshots %s lists them)", vm->name, name, vm->name);
+		return;
+	}
+	if (vm->state == VM_SUSPENDED) {
+		reply_err(r, LABD_E_INVALID, "%s is suspended: resume it"
+		    " first", vm->name);
+		return;
+	}
+	vm_submit_snap(vm, VMJOB_SNAPDEL, name, 0, r);
+}
+
+void
+vm_op_restore(struct vm *vm, const char *name, const struct req *r)
+{
+	int	ram = 0;
+
+	if (vm_refuse_busy(vm, r))
+		return;
+	if (!vm_snapshot_find(vm, name, &ram)) {
+		reply_err(r, LABD_E_NOT_FOUND, "%s has no snapshot %s%s",
+		    vm->name, name, strcmp(name, "pristine") == 0 ?
+		    " yet (it is taken when the VM first becomes ready; reset"
+		    " --hard makes a fresh disk)" : "");
+		return;
+	}
+	if (vm->state == VM_SUSPENDED) {
+		/* Its suspended RAM is not wanted any more. */
+		vm->state = VM_STOPPED;
+	}
+	vm_set_desired(vm, "running");
+	/* A restore that kills QEMU must not look like a crash. */
+	if (!ram || !vm_is_running(vm))
+		vm_qmp_detach(vm);
+	vm->gen++;
+	vm_set_state(vm, VM_RESTORING, NULL);
+	if (!ram || !vm_is_running(vm)) {
+		/* It boots, or wakes in a new QEMU: reply once it answers. */
+		vm_wait(vm, r, VM_READY);
+		r = NULL;
+	}
+	vm_submit_snap(vm, VMJOB_RESTORE, name, ram, r);
+}
+
+void
+vm_op_suspend(struct vm *vm, const struct req *r)
+{
+	if (vm->state == VM_SUSPENDED) {
+		if (r != NULL)
+			reply_ok(r, vm_to_json(vm));
+		return;
+	}
+	if (vm_refuse_busy(vm, r))
+		return;
+	if (vm->state != VM_READY) {
+		if (r != NULL)
+			reply_err(r, LABD_E_INVALID, "%s is %s: only a ready VM"
+			    " can be suspended", vm->name,
+			    vm_state_name(vm->state));
+		return;
+	}
+	vm_set_desired(vm, "suspended");
+	vm_wait(vm, r, VM_SUSPENDED);
+	vm_qmp_detach(vm);	/* QEMU quits: not a crash */
+	vm->gen++;
+	vm_set_state(vm, VM_SUSPENDING, NULL);
+	vm_submit_snap(vm, VMJOB_SUSPEND, VM_SUSPEND_SNAP, 1, NULL);
 }
 
 /* --- loading and adopting ----------------------------------------------- */
@@ -778,6 +916,7 @@ vm_add(int64_t id)
 	snprintf(vm->course, sizeof(vm->course), "%s", db_text(st, 1));
 	snprintf(vm->student, sizeof(vm->student), "%s", db_text(st, 2));
 	vm->want_running = strcmp(db_text(st, 3), "running") == 0;
+	vm->want_suspended = strcmp(db_text(st, 3), "suspended") == 0;
 	snprintf(vm->ready_line, sizeof(vm->ready_line), "%s", db_text(st, 4));
 	sqlite3_finalize(st);
 
@@ -816,8 +955,11 @@ vm_load_all(char *err, size_t errlen)
 
 	for (vm = vms; vm != NULL; vm = vm->next) {
 		vm_paths(vm->name, NULL, rundir);
-		if (vmm_alive(rundir, vm->name, &pid) != 1)
+		if (vmm_alive(rundir, vm->name, &pid) != 1) {
+			if (vm->want_suspended)
+				vm->state = VM_SUSPENDED;
 			continue;
+		}
 		vm->pid = pid;
 		vm->boot_ms = now_ms() - proc_age_ms(pid);
 		vm->state = VM_BOOTING;
@@ -861,15 +1003,22 @@ vm_to_json(const struct vm *vm)
 		    "port", sqlite3_column_int(st, 2),
 		    "guest_port", sqlite3_column_int(st, 3)));
 	sqlite3_finalize(st);
-	if (vm->state == VM_BOOTING || vm->state == VM_READY ||
-	    vm->state == VM_STOPPING)
+	if (vm->pid != 0)
 		up = (now_ms() - vm->boot_ms) / 1000;
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o}",
 	    "name", vm->name, "course", vm->course, "student", vm->student,
 	    "state", vm_state_name(vm->state),
-	    "desired", vm->want_running ? "running" : "stopped",
+	    "desired", vm->want_running ? "running" :
+	    vm->want_suspended ? "suspended" : "stopped",
 	    "pid", (int)vm->pid, "uptime", (json_int_t)up, "ports", ports);
 	if (vm->error[0] != '\0')
 		json_object_set_new(o, "error", json_string(vm->error));
+	st = db_prepare("SELECT name FROM snapshots WHERE vm_id = ? AND"
+	    " name != '" VM_SUSPEND_SNAP "' ORDER BY created DESC, id DESC"
+	    " LIMIT 1");
+	sqlite3_bind_int64(st, 1, vm->id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(o, "snapshot", json_string(db_text(st, 0)));
+	sqlite3_finalize(st);
 	return o;
 }

@@ -28,11 +28,13 @@
 
 /*
  * qemu-img info as JSON.  -U (force-share): the image may be open in a
- * running QEMU, whose write lock would make a plain info fail; we only
- * read header fields that a running QEMU does not rewrite.
+ * running QEMU, whose write lock would make a plain info fail; callers
+ * read header fields (format, backing file, the snapshot table) that a
+ * running QEMU rewrites rarely, and only whole.
  */
-static json_t *
-image_info(const char *qemu_img, const char *path, char *err, size_t errlen)
+json_t *
+vmm_image_info(const char *qemu_img, const char *path, char *err,
+    size_t errlen)
 {
 	char		*argv[] = { (char *)qemu_img, "info", "-U",
 			    "--output=json", (char *)path, NULL };
@@ -89,7 +91,7 @@ overlay_create(const char *qemu_img, const char *backing, const char *path,
 		    backing);
 		return -1;
 	}
-	if ((info = image_info(qemu_img, backing, err, errlen)) == NULL)
+	if ((info = vmm_image_info(qemu_img, backing, err, errlen)) == NULL)
 		goto fail;
 	f = json_string_value(json_object_get(info, "format"));
 	if (f == NULL || f[0] == '\0' || strlen(f) >= sizeof(fmt)) {
@@ -146,8 +148,8 @@ overlay_backing(const char *qemu_img, const char *path, char *backing,
 	const char	*b;
 	int		 rc = -1;
 
-	if ((info = image_info(qemu_img != NULL ? qemu_img : QEMU_IMG_DEFAULT,
-	    path, err, errlen)) == NULL)
+	if ((info = vmm_image_info(qemu_img != NULL ? qemu_img :
+	    QEMU_IMG_DEFAULT, path, err, errlen)) == NULL)
 		return -1;
 	if ((b = json_string_value(json_object_get(info,
 	    "backing-filename"))) == NULL) {

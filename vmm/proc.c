@@ -44,7 +44,7 @@
 #define CMDLINE_MAX		(64 * 1024)
 
 static const char *runtime_files[] = {
-	"pid", "qmp.sock", "serial.sock", "vnc.sock",
+	"pid", "qmp.sock", "qmp-ctl.sock", "serial.sock", "vnc.sock",
 };
 
 struct buf {
@@ -53,8 +53,8 @@ struct buf {
 	int	 overflow;
 };
 
-static long long
-now_ms(void)
+long long
+vmm_now_ms(void)
 {
 	struct timespec	ts;
 
@@ -62,8 +62,8 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-sleep_ms(int ms)
+void
+vmm_sleep_ms(int ms)
 {
 	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 
@@ -221,7 +221,7 @@ vmm_run_io(char *const argv[], const char *input, int timeout_ms, char **out,
 	struct buf	 ob = { .max = VMM_OUTPUT_MAX };
 	struct pollfd	 pfd[2];
 	const char	*name = base_name(argv[0]);
-	long long	 deadline = now_ms() + timeout_ms, left;
+	long long	 deadline = vmm_now_ms() + timeout_ms, left;
 	int		 ip[2] = { -1, -1 }, ep[2] = { -1, -1 };
 	int		 op[2] = { -1, -1 }, sp[2] = { -1, -1 };
 	int		 status, e, i, n, timedout = 0, rc = -1;
@@ -269,7 +269,8 @@ vmm_run_io(char *const argv[], const char *input, int timeout_ms, char **out,
 	pfd[1].fd = out != NULL ? op[0] : -1;
 	pfd[0].events = pfd[1].events = POLLIN;
 	while (pfd[0].fd != -1 || pfd[1].fd != -1) {
-		left = timeout_ms > 0 && !timedout ? deadline - now_ms() : -1;
+		left = timeout_ms > 0 && !timedout ? deadline - vmm_now_ms() :
+		    -1;
 		if (timeout_ms > 0 && !timedout && left <= 0) {
 			/* Its pipes close as it dies; keep draining them. */
 			kill(pid, SIGKILL);
@@ -549,7 +550,7 @@ vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
 	}
 
 	/* The daemonizing parent exits once the VM is set up. */
-	deadline = now_ms() + SPAWN_TIMEOUT_MS;
+	deadline = vmm_now_ms() + SPAWN_TIMEOUT_MS;
 	for (;;) {
 		pid_t	r = waitpid(child, &status, WNOHANG);
 
@@ -560,7 +561,7 @@ vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
 			    strerror(errno));
 			goto fail;
 		}
-		if (now_ms() > deadline) {
+		if (vmm_now_ms() > deadline) {
 			kill(child, SIGKILL);
 			vmm_kill(spec->run_dir, spec->name, 0, tail,
 			    sizeof(tail));
@@ -568,7 +569,7 @@ vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
 			    " within %d s", SPAWN_TIMEOUT_MS / 1000);
 			goto fail;
 		}
-		sleep_ms(10);
+		vmm_sleep_ms(10);
 	}
 	child = -1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -593,7 +594,7 @@ vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
 			rc = 0;
 			goto fail;
 		}
-		sleep_ms(10);
+		vmm_sleep_ms(10);
 	}
 	log_tail(logfd, start, tail, sizeof(tail));
 	snprintf(err, errlen, "QEMU started but %s/pid names no running QEMU"
@@ -634,14 +635,14 @@ vmm_alive(const char *run_dir, const char *vm_name, pid_t *pid)
 static int
 wait_gone(pid_t pid, const char *vm_name, int timeout_ms)
 {
-	long long	deadline = now_ms() + timeout_ms;
+	long long	deadline = vmm_now_ms() + timeout_ms;
 
 	for (;;) {
 		if (!proc_is_vm(pid, vm_name))
 			return 1;
-		if (now_ms() >= deadline)
+		if (vmm_now_ms() >= deadline)
 			return 0;
-		sleep_ms(10);
+		vmm_sleep_ms(10);
 	}
 }
 

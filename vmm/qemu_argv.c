@@ -153,16 +153,20 @@ check_path(const char *what, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* The socket files must fit a sockaddr_un, or QEMU fails obscurely. */
+/*
+ * The socket files must fit a sockaddr_un, or QEMU fails obscurely;
+ * LONGEST_SOCK is the longest of their names.
+ */
+#define LONGEST_SOCK	"/qmp-ctl.sock"
 static int
 check_sock_dir(const char *dir, char *err, size_t errlen)
 {
 	struct sockaddr_un	sun;
 
-	if (strlen(dir) + sizeof("/serial.sock") > sizeof(sun.sun_path)) {
+	if (strlen(dir) + sizeof(LONGEST_SOCK) > sizeof(sun.sun_path)) {
 		snprintf(err, errlen, "run directory %s is too long for a"
 		    " UNIX socket path (at most %zu bytes)", dir,
-		    sizeof(sun.sun_path) - sizeof("/serial.sock"));
+		    sizeof(sun.sun_path) - sizeof(LONGEST_SOCK));
 		return -1;
 	}
 	return 0;
@@ -332,8 +336,22 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	    s->run_dir);
 	argv_add(&a, "-mon");
 	argv_add(&a, "chardev=qmp0,mode=control");
+	/*
+	 * A second monitor: labd's event loop holds qmp.sock for good (a
+	 * chardev socket serves one client), and a snapshot job answers no
+	 * command until it is done, so worker threads run such jobs here
+	 * rather than stall the loop.  Events are sent to both monitors.
+	 */
+	argv_add(&a, "-chardev");
+	argv_add(&a, "socket,id=qmp1,path=%s/qmp-ctl.sock,server=on,wait=off",
+	    s->run_dir);
+	argv_add(&a, "-mon");
+	argv_add(&a, "chardev=qmp1,mode=control");
 	argv_add(&a, "-vnc");
 	argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
+	/* Paused before the first instruction: a snapshot is loaded first. */
+	if (s->start_paused)
+		argv_add(&a, "-S");
 	argv_add(&a, "-sandbox");
 	argv_add(&a, SANDBOX);
 	/* Only root can switch users; anyone else already is unprivileged. */

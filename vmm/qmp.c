@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "vmm/vmm.h"
+#include "vmm/vmm_int.h"
 
 /* No sane QMP message comes near this; a peer that sends one is broken. */
 #define QMP_LINE_MAX	(8 * 1024 * 1024)
@@ -51,15 +52,6 @@ enum {
 	READ_EOF = -1,
 	READ_ERR = -2,	/* err filled */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * One complete message from the buffer, if there is one.  Blank lines
@@ -153,7 +145,7 @@ fill(struct qmp *q, int timeout_ms, char *err, size_t errlen)
 	return READ_MSG;
 }
 
-/* The next message, waiting until deadline (a now_ms() time). */
+/* The next message, waiting until deadline (a vmm_now_ms() time). */
 static int
 next_msg(struct qmp *q, long long deadline, json_t **msg, char *err,
     size_t errlen)
@@ -164,7 +156,7 @@ next_msg(struct qmp *q, long long deadline, json_t **msg, char *err,
 	for (;;) {
 		if ((r = take_line(q, msg, err, errlen)) != READ_NONE)
 			return r;
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - vmm_now_ms()) <= 0)
 			return READ_NONE;
 		if ((r = fill(q, (int)left, err, errlen)) == READ_EOF ||
 		    r == READ_ERR)
@@ -204,7 +196,7 @@ send_all(struct qmp *q, const char *s, size_t len, long long deadline,
 			snprintf(err, errlen, "%s", strerror(errno));
 			return -1;
 		}
-		if ((left = deadline - now_ms()) <= 0) {
+		if ((left = deadline - vmm_now_ms()) <= 0) {
 			snprintf(err, errlen, "socket stays full");
 			return -1;
 		}
@@ -224,7 +216,7 @@ transact(struct qmp *q, const char *cmd, json_t *args, json_t **reply,
 {
 	json_t		*req = NULL, *msg = NULL, *id;
 	char		*text = NULL, why[VMM_ERRLEN];
-	long long	 deadline = now_ms() + q->timeout_ms, myid;
+	long long	 deadline = vmm_now_ms() + q->timeout_ms, myid;
 	int		 r, rc = -1;
 
 	*reply = NULL;
@@ -335,7 +327,7 @@ qmp_open_fd(int fd, int timeout_ms, char *err, size_t errlen)
 	q->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
 	q->next_id = 1;
 
-	r = next_msg(q, now_ms() + q->timeout_ms, &msg, why, sizeof(why));
+	r = next_msg(q, vmm_now_ms() + q->timeout_ms, &msg, why, sizeof(why));
 	if (r == READ_NONE) {
 		/* A chardev socket serves one client; others wait unheard. */
 		snprintf(err, errlen, "QMP: no greeting within %d ms (is"
@@ -408,6 +400,15 @@ int
 qmp_fd(const struct qmp *q)
 {
 	return q->fd;
+}
+
+int
+qmp_set_timeout(struct qmp *q, int timeout_ms)
+{
+	int	old = q->timeout_ms;
+
+	q->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+	return old;
 }
 
 static void

@@ -22,6 +22,7 @@
 #include <libssh/libssh.h>
 
 #include "vmm/vmm.h"
+#include "vmm/vmm_int.h"
 
 /* A boot prints a few hundred KiB at most; the ready line is near the end. */
 #define SERIAL_SCAN_MAX	(1024 * 1024)
@@ -68,46 +69,13 @@ ready_ssh_banner(const char *ip, uint16_t port, int timeout_ms,
 {
 	ssh_session	 s;
 	const char	*b;
-	long		 sec, usec;
-	int		 iport = port, off = 0, verbosity = SSH_LOG_NOLOG;
-	int		 connected = 0, rc = -1;
+	int		 rc = -1;
 
 	if (bannerlen > 0)
 		banner[0] = '\0';
-	if (timeout_ms <= 0)
-		timeout_ms = 1;
-	sec = timeout_ms / 1000;
-	usec = (long)(timeout_ms % 1000) * 1000;
-	if ((s = ssh_new()) == NULL) {
-		snprintf(err, errlen, "ssh %s:%u: cannot make a session", ip,
-		    port);
+	if ((s = vmm_ssh_connect(ip, port, NULL, timeout_ms, err,
+	    errlen)) == NULL)
 		return -1;
-	}
-	if (ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &off) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_HOST, ip) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_PORT, &iport) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_STRICTHOSTKEYCHECK, &off) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
-	    "/dev/null") < 0) {
-		snprintf(err, errlen, "ssh %s:%u: %s", ip, port,
-		    ssh_get_error(s));
-		goto fail;
-	}
-	if (ssh_connect(s) != SSH_OK) {
-		if (ssh_get_serverbanner(s) == NULL)
-			snprintf(err, errlen, "ssh %s:%u: no SSH server"
-			    " answers (%s)", ip, port, ssh_get_error(s));
-		else
-			snprintf(err, errlen, "ssh %s:%u: key exchange with"
-			    " %s failed: %s", ip, port,
-			    ssh_get_serverbanner(s), ssh_get_error(s));
-		goto fail;
-	}
-	connected = 1;
 	if ((b = ssh_get_serverbanner(s)) == NULL) {
 		snprintf(err, errlen, "ssh %s:%u: connected but no banner",
 		    ip, port);
@@ -116,8 +84,7 @@ ready_ssh_banner(const char *ip, uint16_t port, int timeout_ms,
 	snprintf(banner, bannerlen, "%s", b);
 	rc = 0;
 fail:
-	if (connected)
-		ssh_disconnect(s);
+	ssh_disconnect(s);
 	ssh_free(s);
 	return rc;
 }

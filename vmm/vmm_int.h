@@ -5,9 +5,19 @@
 #ifndef LABD_VMM_INT_H
 #define LABD_VMM_INT_H
 
+#include <stdint.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
+struct qmp;
+struct ssh_session_struct;	/* libssh's ssh_session, without its header */
+
 /* proc.c */
+/* The monotonic clock in milliseconds: every deadline in vmm/ uses it. */
+long long vmm_now_ms(void);
+/* Sleep ms milliseconds, resuming after signals. */
+void	 vmm_sleep_ms(int ms);
 /*
  * vmm_run() with more: input (at most VMM_INPUT_MAX bytes, may be NULL)
  * is the child's whole stdin; timeout_ms > 0 kills it with SIGKILL when
@@ -20,5 +30,29 @@
 #define VMM_OUTPUT_MAX	(4 * 1024 * 1024)
 int	 vmm_run_io(char *const argv[], const char *input, int timeout_ms,
 	    char **out, char *err, size_t errlen);
+
+/* overlay.c */
+/* qemu-img info -U --output=json of path, parsed; NULL with err. */
+json_t	*vmm_image_info(const char *qemu_img, const char *path, char *err,
+	    size_t errlen);
+
+/* qmp.c */
+/*
+ * Change how long qmp_execute() waits for a reply; returns the old value.
+ * Snapshot jobs need this: QEMU runs them in its main loop, so no command
+ * is answered until the job is done, however long it takes.
+ */
+int	 qmp_set_timeout(struct qmp *, int timeout_ms);
+
+/* ssh.c */
+/*
+ * A libssh session connected to ip:port (key exchange done, nobody
+ * authenticated) within timeout_ms, with no ssh configuration read and no
+ * known_hosts checked.  user may be NULL (a probe that will not log in).
+ * NULL with err ("ssh IP:PORT: ...") on failure; ssh_disconnect() and
+ * ssh_free() it when done.
+ */
+struct ssh_session_struct *vmm_ssh_connect(const char *ip, uint16_t port,
+	    const char *user, int timeout_ms, char *err, size_t errlen);
 
 #endif /* LABD_VMM_INT_H */

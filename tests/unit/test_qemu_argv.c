@@ -128,6 +128,12 @@ Test(qemu_argv, full_command_line)
 	    "socket,id=qmp0,path=/run/labd/vms/demo-alice/qmp.sock,"
 	    "server=on,wait=off");
 	cr_expect_str_eq(opt(argv, "-mon"), "chardev=qmp0,mode=control");
+	/* The second monitor, for worker threads' long jobs. */
+	cr_expect_str_eq(opt_nth(argv, "-chardev", 2),
+	    "socket,id=qmp1,path=/run/labd/vms/demo-alice/qmp-ctl.sock,"
+	    "server=on,wait=off");
+	cr_expect_str_eq(opt_nth(argv, "-mon", 1), "chardev=qmp1,mode=control");
+	cr_expect_null(opt_nth(argv, "-chardev", 3));
 	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
 	    "vnc.sock");
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
@@ -138,7 +144,22 @@ Test(qemu_argv, full_command_line)
 	cr_expect_not(has(argv, "-kernel"));
 	cr_expect_not(has(argv, "-bios"));
 	cr_expect_not(has(argv, "-runas"));
+	cr_expect_not(has(argv, "-S"));
 	cr_expect_null(opt_nth(argv, "-blockdev", 2));
+	vmm_argv_free(argv);
+}
+
+Test(qemu_argv, start_paused)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+
+	s.start_paused = 1;
+	argv = build_ok(&s);
+	cr_expect(has(argv, "-S"));
+	/* A flag, not an option with a value: -sandbox follows it. */
+	cr_expect_str_eq(opt(argv, "-S"), "-sandbox");
+	cr_expect_str_eq(argv[argc_of(argv) - 3], "-daemonize");
 	vmm_argv_free(argv);
 }
 
@@ -248,6 +269,7 @@ Test(qemu_argv, refuses_bad_input)
 {
 	struct vmm_spec	s;
 	struct vmm_fwd	bad_fwd[] = { { "127.0.0.1,hostfwd=tcp::1-:2", 1, 2 } };
+	char		longdir[96];
 
 	s = base_spec();
 	s.disk = "/srv/a,b/disk.qcow2";
@@ -298,6 +320,18 @@ Test(qemu_argv, refuses_bad_input)
 	s.run_dir = "/run/labd/vms/a-very-long-course-name-indeed-for-a-socket"
 	    "-path-that-will-not-fit-into-sun-path/x";
 	expect_refused(&s, "UNIX socket");
+	/*
+	 * 95 bytes: serial.sock would fit sun_path (108), qmp-ctl.sock, the
+	 * longest name, would not; 94 bytes fit all.
+	 */
+	s = base_spec();
+	memset(longdir, 'a', sizeof(longdir) - 1);
+	memcpy(longdir, "/run/", 5);
+	longdir[95] = '\0';
+	s.run_dir = longdir;
+	expect_refused(&s, "UNIX socket");
+	longdir[94] = '\0';
+	vmm_argv_free(build_ok(&s));
 }
 
 Test(qemu_argv, vmm_path)

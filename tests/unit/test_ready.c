@@ -36,22 +36,6 @@ struct fake {
 	pthread_t	 thread;
 };
 
-static int
-listen_loopback(uint16_t *port)
-{
-	struct sockaddr_in	sin = { .sin_family = AF_INET };
-	socklen_t		len = sizeof(sin);
-	int			fd;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(listen(fd, 4), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
 static void *
 fake_main(void *arg)
 {
@@ -83,7 +67,7 @@ static void
 fake_start(struct fake *f, enum fake_mode mode)
 {
 	f->mode = mode;
-	f->lfd = listen_loopback(&f->port);
+	f->lfd = tu_listen_loopback(&f->port);
 	cr_assert_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
 }
 
@@ -116,7 +100,7 @@ TestSuite(ready, .init = tmp_dir_setup, .fini = tmp_dir_teardown,
 Test(ready, ssh_connection_refused)
 {
 	uint16_t	port;
-	int		fd = listen_loopback(&port);
+	int		fd = tu_listen_loopback(&port);
 
 	close(fd);	/* nothing listens there now */
 	expect_probe_fails(port, 2000, 500);
@@ -178,7 +162,7 @@ Test(ready, ssh_real_dropbear)
 	cr_assert_eq(waitpid(kpid, &status, 0), kpid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-	fd = listen_loopback(&port);
+	fd = tu_listen_loopback(&port);
 	close(fd);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	if ((dpid = fork()) == 0) {

@@ -1,6 +1,7 @@
 /*
  * testutil.h - what the unit tests share: the golden-file runner, a
- * private temporary folder per test, and small file and clock helpers.
+ * private temporary folder per test, and small file, clock and loopback
+ * socket helpers.
  *
  * The Makefile builds each tests/unit/test_*.c into its own binary, so the
  * helpers are static functions here rather than a .c file of their own;
@@ -15,7 +16,10 @@
 #ifndef LABD_TESTUTIL_H
 #define LABD_TESTUTIL_H
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <netinet/in.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -89,6 +93,29 @@ tu_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- loopback ------------------------------------------------------------- */
+
+/*
+ * A socket listening on 127.0.0.1 at a port the kernel picked (*port).
+ * Closed at once, it names a port where nothing listens; left open and
+ * never accepted, a peer that connects and never hears a word.
+ */
+TU_UNUSED static int
+tu_listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	socklen_t		len = sizeof(sin);
+	int			fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(fd, 4), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
 }
 
 /* --- a temporary folder per test ------------------------------------------ */

@@ -1,0 +1,136 @@
+/*
+ * schedule.c - a course's scheduled resets: "reset_at = 12:00, 18:00"
+ * puts every running VM of the course back to its reset_to snapshot
+ * (pristine unless set) at those times of the day, local time: the class
+ * comes back from the break to clean machines.
+ *
+ * A time fires once: the course's reset_last records when it last did, in
+ * the database, so a restarted labd does not fire it again.  A time that
+ * passed while labd was down more than a minute ago is skipped, never
+ * fired late: a late reset would wipe the work of a class in session.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "labd/labd.h"
+
+#define SCHEDULE_TICK_MS	1000
+#define SCHEDULE_GRACE_S	60
+
+/*
+ * Parse "HH:MM[:SS]" separated by commas into seconds after midnight.
+ * Returns the count, -1 with err naming the bad entry.
+ */
+int
+schedule_parse(const char *spec, int *secs, int max, char *err,
+    size_t errlen)
+{
+	char	 buf[512], *tok, *save = NULL;
+	int	 n = 0, h, m, s, used;
+
+	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) {
+		errf(err, errlen, "reset_at is too long");
+		return -1;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		if (*tok == '\0')
+			continue;
+		s = 0;
+		used = 0;
+		if ((sscanf(tok, "%2d:%2d:%2d%n", &h, &m, &s, &used) != 3 &&
+		    sscanf(tok, "%2d:%2d%n", &h, &m, &used) != 2) ||
+		    strspn(tok + used, " \t") != strlen(tok + used) ||
+		    h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59) {
+			errf(err, errlen, "reset_at: '%.16s' is not a time of"
+			    " day (HH:MM or HH:MM:SS)", tok);
+			return -1;
+		}
+		if (n == max) {
+			errf(err, errlen, "reset_at: at most %d times", max);
+			return -1;
+		}
+		secs[n++] = h * 3600 + m * 60 + s;
+	}
+	return n;
+}
+
+/* Today's instant of a time of day, local time. */
+static time_t
+schedule_today(time_t now, int secs)
+{
+	struct tm	tm;
+
+	localtime_r(&now, &tm);
+	tm.tm_hour = secs / 3600;
+	tm.tm_min = secs / 60 % 60;
+	tm.tm_sec = secs % 60;
+	tm.tm_isdst = -1;
+	return mktime(&tm);
+}
+
+static void
+schedule_fire(int64_t course_id, const char *course, const char *to,
+    time_t now)
+{
+	sqlite3_stmt	*st;
+	struct vm	*vm;
+	int		 n = 0;
+
+	st = db_prepare("UPDATE courses SET reset_last = ? WHERE id = ?");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, course_id);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	for (vm = vm_list(); vm != NULL; vm = vm->next) {
+		if (strcmp(vm->course, course) != 0 ||
+		    (vm->state != VM_READY && vm->state != VM_BOOTING))
+			continue;
+		vm_op_restore(vm, to, NULL);
+		n++;
+	}
+	db_event(0, "course.reset_at", course, "%d VMs to %s", n, to);
+	log_info("course %s: scheduled reset of %d VMs to %s", course, n, to);
+	control_event("course.reset", json_pack("{s:s,s:s,s:i}", "course",
+	    course, "to", to, "vms", n));
+}
+
+static int
+schedule_tick(struct loop *l, void *arg)
+{
+	sqlite3_stmt	*st;
+	time_t		 now = time(NULL), t;
+	int		 secs[32], n, i;
+	char		 err[256];
+
+	st = db_prepare("SELECT id, name, reset_at, reset_to, reset_last"
+	    " FROM courses WHERE reset_at != ''");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		time_t	last = (time_t)sqlite3_column_int64(st, 4);
+
+		if ((n = schedule_parse(db_text(st, 2), secs, 32, err,
+		    sizeof(err))) <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			t = schedule_today(now, secs[i]);
+			if (t <= now && now - t < SCHEDULE_GRACE_S &&
+			    last < t) {
+				schedule_fire(sqlite3_column_int64(st, 0),
+				    db_text(st, 1), db_text(st, 3), now);
+				break;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	return SCHEDULE_TICK_MS;
+}
+
+void
+schedule_init(void)
+{
+	loop_add_timer(labd->loop, SCHEDULE_TICK_MS, schedule_tick, NULL);
+}

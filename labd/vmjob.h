@@ -1,0 +1,79 @@
+/*
+ * vmjob.h - what vm.c (the loop side of a VM's life) hands to worker
+ * threads and gets back: a copy of the VM's definition from the database
+ * and the job's results.  The worker side is vmjob.c.
+ */
+#ifndef LABD_VMJOB_H
+#define LABD_VMJOB_H
+
+#include <limits.h>
+
+#include "labd/labd.h"
+
+#define VM_PROBE_TIMEOUT_MS	3000
+#define VM_QMP_TIMEOUT_MS	5000
+#define VM_SNAP_TIMEOUT_MS	(5 * 60 * 1000)	/* a few GiB of RAM under TCG */
+#define VM_SUSPEND_SNAP		"labd-suspend"	/* the RAM of a suspended VM */
+
+/* Everything a worker needs to make and run one VM, copied from the db. */
+struct vmdef {
+	int64_t		id;
+	char		name[LABD_VMNAMELEN];
+	char		login[LABD_NAMELEN];
+	char		gecos[128];
+	char		ssh_key[8192];
+	char		pw_hash[256];
+	int		internet;
+	int		generation;
+	char		tpl_disk[PATH_MAX];
+	char		kernel[PATH_MAX];
+	char		initrd[PATH_MAX];
+	char		append[1024];
+	char		firmware[8];
+	unsigned	memory_mb, vcpus;
+	struct pf_rule	rules[LABD_MAX_GUEST_PORTS];
+	size_t		nrules;
+	char		vm_dir[PATH_MAX];
+	char		run_dir[PATH_MAX];
+};
+
+enum vmjob_kind {
+	VMJOB_START,	/* make what is missing, spawn (or adopt) QEMU */
+	VMJOB_RESET,	/* kill, a fresh overlay from the template, spawn */
+	VMJOB_KILL,	/* SIGTERM then SIGKILL */
+	VMJOB_PROBE,	/* an SSH key exchange on the forwarded port */
+	VMJOB_SNAPSHOT,	/* save snap: with RAM when running, else disk */
+	VMJOB_SNAPDEL,	/* delete snap */
+	VMJOB_RESTORE,	/* go back to snap: RAM in place, or disk + boot */
+	VMJOB_SUSPEND,	/* RAM to disk, then QEMU quits */
+	VMJOB_RESUME,	/* QEMU paused, RAM back from disk, continue */
+	VMJOB_CLOCK,	/* set the guest's clock after a RAM restore */
+};
+
+struct vmjob {
+	struct job	 job;
+	enum vmjob_kind	 kind;
+	int64_t		 vm_id;
+	unsigned	 gen;
+	struct vmdef	 def;
+	char		 ip[64];
+	uint16_t	 port;
+	int		 rc;
+	pid_t		 pid;
+	char		 err[VMM_ERRLEN];
+	/* snapshots */
+	char		 snap[VMM_SNAPNAMELEN];
+	int		 running;	/* in: QEMU ran when the job was made */
+	int		 ram;		/* in (restore) / out (snapshot) */
+	int		 booted;	/* out: a new QEMU was spawned, pid set */
+	uint64_t	 state_size;	/* out: bytes of RAM and devices */
+	struct req	*r;		/* replied to by done(), may be NULL */
+	char		 keyfile[PATH_MAX];	/* labd's private key (clock) */
+};
+
+
+/* vmjob.c */
+int	vmdef_load(int64_t id, struct vmdef *, char *err, size_t errlen);
+void	vmjob_run(struct job *);
+
+#endif /* LABD_VMJOB_H */

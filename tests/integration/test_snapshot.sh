@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# test_snapshot.sh - reset in seconds: a running VM's snapshot with RAM,
+# a break, and a reset that brings back the file and the process without a
+# reboot (same boot id); the default reset to pristine; suspend and resume
+# with the guest's uptime going on; a bulk reset of a course of three; a
+# scheduled reset that fires; snapshots of a stopped VM; reset --hard.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+write_ini 24400
+ssh-keygen -q -t ed25519 -N '' -C t@test -f "$T/key"
+k=$(cat "$T/key.pub")
+printf 'id,name,ssh_key\nann,Ann,%s\nbea,Bea,%s\ncid,Cid,%s\n' "$k" "$k" "$k" \
+	>"$T/roster.csv"
+
+check "labd starts" labd_start
+check "template import" "$LABCTL" template import tiny "$TINY"
+check "course of three created" "$LABCTL" course create sn --template tiny \
+	--roster "$T/roster.csv"
+check "all three ready" "$LABCTL" wait --course sn --timeout 400
+
+on() {	# on VM USER CMD: run CMD on VM as USER (root by labd's key)
+	local vm=$1 user=$2 port key
+	port=$(vm_port "$vm")
+	key=$T/key
+	[ "$user" = root ] && key=$T/state/keys/labd_ed25519
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$key" -p "$port" \
+	    "$user@127.0.0.1" "$3"
+}
+has_snapshot() {	# has_snapshot VM NAME KIND
+	"$LABCTL" snapshots "$1" --json |
+	    jq -e --arg n "$2" --argjson ram "$3" \
+	    '.[] | select(.name == $n and .ram == $ram)' >/dev/null
+}
+all_pristine() {
+	has_snapshot sn-ann pristine true && has_snapshot sn-bea pristine true &&
+	    has_snapshot sn-cid pristine true
+}
+check "each VM got pristine, with RAM, when it first became ready" all_pristine
+
+# --- a snapshot with RAM, a break, a reset without reboot --------------------
+boot0=$(on sn-ann root 'cat /proc/sys/kernel/random/boot_id')
+on sn-ann ann 'echo kept > ~/work; setsid sleep 31337 </dev/null >/dev/null 2>&1 &'
+t0=$(date +%s.%N)
+check "snapshot of a running VM" "$LABCTL" snapshot sn-ann lab1
+echo "# snapshot with RAM: $(echo "$(date +%s.%N) - $t0" | bc) s"
+check "it is listed with its RAM" has_snapshot sn-ann lab1 true
+check "the VM still runs after the snapshot" \
+	test "$(vm_field sn-ann state)" = ready
+on sn-ann root 'pkill -f "sleep 31337"; rm -f /home/ann/work; rm -rf /bin' \
+	>/dev/null 2>&1
+broken() { ! on sn-ann ann 'echo alive' >/dev/null 2>&1; }
+check "the VM is broken (no /bin, no file, no process)" broken
+t0=$(date +%s.%N)
+check "reset --to lab1" "$LABCTL" reset sn-ann --to lab1
+echo "# reset to a RAM snapshot, to reply: $(echo "$(date +%s.%N) - $t0" | bc) s"
+check "SSH answers at once after the reset" on sn-ann ann 'echo alive'
+file_back() { on sn-ann ann 'cat ~/work' | grep -qx kept; }
+proc_back() { on sn-ann root 'ps' | grep -q 'sleep 31337'; }
+same_boot() {
+	[ "$(on sn-ann root 'cat /proc/sys/kernel/random/boot_id')" = "$boot0" ]
+}
+check "the file is back" file_back
+check "the process is back" proc_back
+check "no reboot happened (same boot id)" same_boot
+clock_ok() {	# the guest's clock was set after the RAM restore
+	local g h
+	for _ in $(seq 20); do
+		g=$(on sn-ann root 'date +%s') h=$(date +%s)
+		[ $((h - g)) -le 3 ] && [ $((g - h)) -le 3 ] && return 0
+		sleep 0.5
+	done
+	echo "guest clock $g, host $h"
+	return 1
+}
+sleep 3
+check "the guest's clock is corrected after the restore" clock_ok
+
+check "reset with no name goes to pristine" "$LABCTL" reset sn-ann
+check "pristine predates the file" on sn-ann ann 'test ! -e ~/work'
+# boot_id is made when first read, which pristine predates: the console
+# tells instead (a boot prints a new ready line).
+one_boot() { [ "$(grep -c 'labd-ready' "$T/state/vms/sn-ann/serial.log")" -eq 1 ]; }
+check "no reboot: one boot on the console" one_boot
+
+check "snapshot rm" "$LABCTL" snapshot rm sn-ann lab1
+check_fails "the removed snapshot is gone" has_snapshot sn-ann lab1 true
+check_fails "reset --to a removed snapshot is refused" \
+	"$LABCTL" reset sn-ann --to lab1
+check_fails "a bad snapshot name is refused" \
+	"$LABCTL" snapshot sn-ann '../x'
+
+# --- suspend and resume -------------------------------------------------------
+on sn-bea bea 'echo before > ~/mark'
+up1=$(on sn-bea root 'cut -d. -f1 /proc/uptime')
+pid1=$(vm_field sn-bea pid)
+t0=$(date +%s.%N)
+check "suspend" "$LABCTL" suspend sn-bea
+echo "# suspend: $(echo "$(date +%s.%N) - $t0" | bc) s"
+check "listed suspended" test "$(vm_field sn-bea state)" = suspended
+check "its QEMU is gone" gone "$pid1"
+sleep 2
+t0=$(date +%s.%N)
+check "resume" "$LABCTL" resume sn-bea
+echo "# resume: $(echo "$(date +%s.%N) - $t0" | bc) s"
+up2=$(on sn-bea root 'cut -d. -f1 /proc/uptime')
+check "the guest's uptime went on ($up1 s, then $up2 s)" \
+	test "${up2:-0}" -ge "${up1:-9999}"
+check "its file is there" on sn-bea bea 'grep -qx before ~/mark'
+
+# --- bulk and scheduled --------------------------------------------------------
+t0=$(date +%s.%N)
+check "bulk reset of the course of three" "$LABCTL" reset --course sn
+echo "# bulk reset of 3: $(echo "$(date +%s.%N) - $t0" | bc) s"
+check "bea's file is gone after the bulk reset" on sn-bea bea 'test ! -e ~/mark'
+
+on sn-cid cid 'echo before-break > ~/mark'
+at=$(date -d '+6 seconds' +%H:%M:%S)
+check "course set reset_at=$at" "$LABCTL" course set sn reset_at="$at"
+fired() {
+	for _ in $(seq 40); do
+		on sn-cid cid 'test ! -e ~/mark' 2>/dev/null && return 0
+		sleep 0.5
+	done
+	return 1
+}
+check "the scheduled reset fired: cid's file is gone" fired
+check_fails "a bad time is refused" "$LABCTL" course set sn reset_at=25:00
+
+# --- a stopped VM: disk-only snapshots ----------------------------------------
+check "stop cid" "$LABCTL" stop sn-cid
+check "snapshot of a stopped VM" "$LABCTL" snapshot sn-cid offline1
+check "it is disk only" has_snapshot sn-cid offline1 false
+check "start cid" "$LABCTL" start sn-cid
+on sn-cid cid 'echo after > ~/mark2'
+check "reset --to a disk-only snapshot reboots into it" \
+	"$LABCTL" reset sn-cid --to offline1
+check "the later file is gone" on sn-cid cid 'test ! -e ~/mark2'
+
+# --- reset --hard ---------------------------------------------------------------
+check "reset --hard" "$LABCTL" reset sn-cid --hard
+only_pristine() {
+	[ "$("$LABCTL" snapshots sn-cid --json | jq -r '.[].name')" = pristine ]
+}
+check "a fresh disk has a fresh pristine and nothing else" only_pristine
+
+finish test_snapshot
