@@ -2,7 +2,7 @@
 # written into the source folders.  Each folder adds its sources below.
 #
 #   make deps           install the Debian packages (idempotent)
-#   make                build/labd, build/labctl
+#   make                build/labd, build/labctl, build/labtui
 #   make check          unit tests, then integration tests with real guests
 #   make asan           the same tests against an AddressSanitizer build
 #   make template-tiny  build/templates/tiny.{qcow2,ini,...}
@@ -36,7 +36,7 @@ UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 obj		= $(patsubst %.c,$(B)/obj/%.o,$(1))
 LIBS		:= $(B)/liblabd.a $(B)/libvmm.a $(B)/libpf.a
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
-PROGS		:= $(B)/labd $(B)/labctl
+PROGS		:= $(B)/labd $(B)/labctl $(B)/labtui
 
 .PHONY: all deps check check-run unit integration asan demo demo-stop \
 	template-tiny install clean bench
@@ -56,6 +56,10 @@ $(B)/liblabd.a: $(call obj,$(LABD_SRCS))
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/labctl: $(call obj,$(LABCTL_SRCS)) $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# labtui speaks only the protocol: of labd it links the client alone.
+$(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/liblabd.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
@@ -125,6 +129,7 @@ $(B)/bench/%: $(call obj,bench/%.c) $(LIBS)
 
 bench: all template-tiny $(BENCH_BINS)
 	bench/run $(B)
+	bench/tui_bench.sh $(B)
 
 # --- install --------------------------------------------------------------
 install: all
@@ -133,6 +138,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(B)/labd $(DESTDIR)$(PREFIX)/sbin/labd
 	install -m 0755 $(B)/labctl $(DESTDIR)$(PREFIX)/bin/labctl
+	install -m 0755 $(B)/labtui $(DESTDIR)$(PREFIX)/bin/labtui
+	install -m 0644 course-guide/man/labtui.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 course-guide/man/labctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 course-guide/man/labd.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 course-guide/man/labd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
