@@ -24,6 +24,10 @@ static const struct cmd cmds[] = {
 	{ "template.show", cmd_template_show,
 	  "{name}: NAME@V (default the newest): every field, the disk's"
 	  " mode and sizes, and the courses and VMs that use it" },
+	{ "template.from_vm", cmd_template_from_vm,
+	  "{vm, name}: the VM's disk, flattened (live while it runs), as the"
+	  " next version of template name, with the hardware, kernel and"
+	  " ports of the VM's template; source vm:VM" },
 	{ "template.rm", cmd_template_rm,
 	  "{name}: NAME@V, or NAME when it has one version; refused (busy)"
 	  " while a course uses it" },
@@ -55,6 +59,10 @@ static const struct cmd cmds[] = {
 	{ "vm.snapshots", cmd_vm_snapshots,
 	  "{vm}: name, time, size, with or without RAM" },
 	{ "vm.snapshot_rm", cmd_vm_snapshot_rm, "{vm, name}" },
+	{ "vm.backup", cmd_vm_backup,
+	  "{vm, path, force?}: a standalone qcow2 of the disk at path"
+	  " (absolute; an existing file only with force), live while the VM"
+	  " runs; {vm, file, bytes, virtual_size, seconds, live, synced}" },
 };
 
 const struct cmd *

@@ -317,7 +317,7 @@ cmd_course_list(const struct req *r, json_t *args)
 
 	st = db_prepare("SELECT c.name, t.name || '@' || t.version,"
 	    " (SELECT COUNT(*) FROM vms v WHERE v.course_id = c.id), c.created,"
-	    " c.reset_at, c.reset_to"
+	    " c.reset_at, c.reset_to, c.idle_suspend"
 	    " FROM courses c JOIN templates t ON t.id = c.template_id"
 	    " ORDER BY c.name");
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -330,10 +330,11 @@ cmd_course_list(const struct req *r, json_t *args)
 			    vm->state == VM_READY)
 				ready++;
 		json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:i,s:I,s:s,"
-		    "s:s}", "name", cname, "template", db_text(st, 1),
+		    "s:s,s:i}", "name", cname, "template", db_text(st, 1),
 		    "vms", sqlite3_column_int(st, 2), "ready", ready,
 		    "created", (json_int_t)sqlite3_column_int64(st, 3),
-		    "reset_at", db_text(st, 4), "reset_to", db_text(st, 5)));
+		    "reset_at", db_text(st, 4), "reset_to", db_text(st, 5),
+		    "idle_suspend", sqlite3_column_int(st, 6)));
 	}
 	sqlite3_finalize(st);
 	reply_ok(r, a);
@@ -345,9 +346,10 @@ cmd_course_set(const struct req *r, json_t *args)
 	const char	*course = arg_str(args, "course");
 	const char	*reset_at = arg_str(args, "reset_at");
 	const char	*reset_to = arg_str(args, "reset_to");
+	const char	*idle = arg_str(args, "idle_suspend");
 	sqlite3_stmt	*st;
 	char		 err[256];
-	int		 secs[32];
+	int		 secs[32], idle_secs = 0;
 	const char	*k;
 	json_t		*v;
 
@@ -357,9 +359,11 @@ cmd_course_set(const struct req *r, json_t *args)
 	}
 	json_object_foreach(args, k, v) {
 		if (strcmp(k, "course") != 0 && strcmp(k, "reset_at") != 0 &&
-		    strcmp(k, "reset_to") != 0) {
+		    strcmp(k, "reset_to") != 0 &&
+		    strcmp(k, "idle_suspend") != 0) {
 			reply_err(r, LABD_E_INVALID, "course.set: unknown"
-			    " setting \"%.32s\" (reset_at, reset_to)", k);
+			    " setting \"%.32s\" (reset_at, reset_to,"
+			    " idle_suspend)", k);
 			return;
 		}
 		if (!json_is_string(v)) {
@@ -384,9 +388,15 @@ cmd_course_set(const struct req *r, json_t *args)
 		    " snapshot name", reset_to);
 		return;
 	}
+	if (idle != NULL && idle_parse(idle, &idle_secs, err,
+	    sizeof(err)) == -1) {
+		reply_err(r, LABD_E_INVALID, "%s", err);
+		return;
+	}
 	st = db_prepare("UPDATE courses SET reset_at = COALESCE(?1, reset_at),"
-	    " reset_to = COALESCE(?2, reset_to), reset_last = ?3"
-	    " WHERE name = ?4");
+	    " reset_to = COALESCE(?2, reset_to),"
+	    " reset_last = CASE WHEN ?1 IS NULL THEN reset_last ELSE ?3 END,"
+	    " idle_suspend = COALESCE(?5, idle_suspend) WHERE name = ?4");
 	if (reset_at != NULL)
 		sqlite3_bind_text(st, 1, reset_at, -1, SQLITE_STATIC);
 	if (reset_to != NULL)
@@ -394,6 +404,8 @@ cmd_course_set(const struct req *r, json_t *args)
 	/* Times already past today do not fire for a schedule set now. */
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 4, course, -1, SQLITE_STATIC);
+	if (idle != NULL)
+		sqlite3_bind_int(st, 5, idle_secs);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		reply_err(r, LABD_E_INTERNAL, "course %s: %s", course,
@@ -401,13 +413,16 @@ cmd_course_set(const struct req *r, json_t *args)
 		return;
 	}
 	sqlite3_finalize(st);
-	db_event(r->uid, "course.set", course, "reset_at=%s reset_to=%s",
-	    reset_at ? reset_at : "(same)", reset_to ? reset_to : "(same)");
-	st = db_prepare("SELECT reset_at, reset_to FROM courses WHERE name = ?");
+	db_event(r->uid, "course.set", course, "reset_at=%s reset_to=%s"
+	    " idle_suspend=%s", reset_at ? reset_at : "(same)",
+	    reset_to ? reset_to : "(same)", idle ? idle : "(same)");
+	st = db_prepare("SELECT reset_at, reset_to, idle_suspend FROM courses"
+	    " WHERE name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	sqlite3_step(st);
-	reply_ok(r, json_pack("{s:s,s:s,s:s}", "course", course, "reset_at",
-	    db_text(st, 0), "reset_to", db_text(st, 1)));
+	reply_ok(r, json_pack("{s:s,s:s,s:s,s:i}", "course", course,
+	    "reset_at", db_text(st, 0), "reset_to", db_text(st, 1),
+	    "idle_suspend", sqlite3_column_int(st, 2)));
 	sqlite3_finalize(st);
 }
 

@@ -8,7 +8,10 @@
  * handed out twice: "tiny@2" means one disk for the life of the state.
  *
  * The source is a profile .ini, an .ova or .ovf appliance (ova.c reads
- * its hardware) or a bare disk in any format qemu-img reads.  qemu-img
+ * its hardware), a bare disk in any format qemu-img reads, or a VM: the
+ * machine an instructor prepared, its disk copied flat (live while it
+ * runs, see vm_op_backup()) with the hardware of its own template, and
+ * finished as an import.  qemu-img
  * would take any file at all as a raw disk and would follow a backing
  * file or vmdk extent anywhere on the host, so each disk is probed first
  * and refused when it is text, or reaches outside its own folder.
@@ -25,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "labd/labd.h"
+#include "labd/vmjob.h"
 
 /* Past this a "disk" is a mistake, not a lab machine. */
 #define TEMPLATE_MAX_DISK	(4ULL << 40)
@@ -36,6 +39,7 @@ enum import_kind {
 	IMPORT_PROFILE,		/* a template profile .ini */
 	IMPORT_OVA,		/* a tar of an OVF and its disks */
 	IMPORT_OVF,		/* an OVF with its disk beside it */
+	IMPORT_VM,		/* a VM's disk, copied by a vmjob */
 };
 
 struct import_job {
@@ -49,6 +53,8 @@ struct import_job {
 	struct template_profile	 prof;	/* paths rewritten to the copies */
 	char			 dir[PATH_MAX];
 	char			 sha256[65];
+	char			 publish[512];	/* as stored; "": from prof */
+	json_t			*extra;		/* more for the reply, or NULL */
 	int			 rc;
 	char			 err[LABD_ERRLEN];
 };
@@ -253,20 +259,76 @@ import_appliance(struct import_job *j, const char *tmp)
 	return 0;
 }
 
+/* The private folder a version is made in, renamed into place at last. */
+static void
+import_tmp(const struct import_job *j, char *tmp)
+{
+	snprintf(tmp, PATH_MAX, "%s/templates/.import-%s@%d",
+	    labd->cfg.state_dir, j->name, j->version);
+}
+
+/*
+ * Worker: tmp holds disk.qcow2; add the kernel and initrd, record the
+ * checksum, make the disk read-only and rename tmp into place.  The
+ * profile's paths then name the copies.  tmp is the caller's to remove
+ * on failure.
+ */
+static int
+import_finish(struct import_job *j, const char *tmp)
+{
+	char	disk[PATH_MAX], path[PATH_MAX], out[256];
+	char	*sum[] = { "sha256sum", disk, NULL };
+
+	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tmp);
+	if (j->prof.kernel[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/vmlinuz", tmp);
+		if (file_copy(j->prof.kernel, path, 0444, j->err,
+		    sizeof(j->err)) == -1)
+			return -1;
+	}
+	if (j->prof.initrd[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/initrd", tmp);
+		if (file_copy(j->prof.initrd, path, 0444, j->err,
+		    sizeof(j->err)) == -1)
+			return -1;
+	}
+	if (run_capture(sum, out, sizeof(out), j->err, sizeof(j->err)) == -1)
+		return -1;
+	snprintf(j->sha256, sizeof(j->sha256), "%.64s", out);
+	/* Immutable from now on: clones back onto it. */
+	if (chmod(disk, 0444) == -1) {
+		errf(j->err, sizeof(j->err), "chmod %s: %s", disk,
+		    strerror(errno));
+		return -1;
+	}
+	rm_rf(j->dir);
+	if (rename(tmp, j->dir) == -1) {
+		errf(j->err, sizeof(j->err), "cannot rename %s to %s: %s", tmp,
+		    j->dir, strerror(errno));
+		return -1;
+	}
+	snprintf(j->prof.disk, sizeof(j->prof.disk), "%s/disk.qcow2", j->dir);
+	if (j->prof.kernel[0] != '\0')
+		snprintf(j->prof.kernel, sizeof(j->prof.kernel), "%s/vmlinuz",
+		    j->dir);
+	if (j->prof.initrd[0] != '\0')
+		snprintf(j->prof.initrd, sizeof(j->prof.initrd), "%s/initrd",
+		    j->dir);
+	return 0;
+}
+
 /* Worker: copy the files into a private folder, then rename it in place. */
 static void
 import_run(struct job *job)
 {
 	struct import_job	*j = (struct import_job *)job;
 	char			 tmp[PATH_MAX], disk[PATH_MAX], path[PATH_MAX],
-				 out[256], fmt[16];
+				 fmt[16];
 	char			*conv[12];
-	char			*sum[] = { "sha256sum", disk, NULL };
 	int			 n = 0;
 
 	j->rc = -1;
-	snprintf(tmp, sizeof(tmp), "%s/templates/.import-%s@%d",
-	    labd->cfg.state_dir, j->name, j->version);
+	import_tmp(j, tmp);
 	rm_rf(tmp);
 	if (mkdir_p(tmp, 0755) == -1) {
 		errf(j->err, sizeof(j->err), "cannot create %s: %s", tmp,
@@ -304,40 +366,8 @@ import_run(struct job *job)
 	/* The unpacked appliance has served: only the template stays. */
 	snprintf(path, sizeof(path), "%s/ova", tmp);
 	rm_rf(path);
-	if (j->prof.kernel[0] != '\0') {
-		snprintf(path, sizeof(path), "%s/vmlinuz", tmp);
-		if (file_copy(j->prof.kernel, path, 0444, j->err,
-		    sizeof(j->err)) == -1)
-			goto fail;
-	}
-	if (j->prof.initrd[0] != '\0') {
-		snprintf(path, sizeof(path), "%s/initrd", tmp);
-		if (file_copy(j->prof.initrd, path, 0444, j->err,
-		    sizeof(j->err)) == -1)
-			goto fail;
-	}
-	if (run_capture(sum, out, sizeof(out), j->err, sizeof(j->err)) == -1)
+	if (import_finish(j, tmp) == -1)
 		goto fail;
-	snprintf(j->sha256, sizeof(j->sha256), "%.64s", out);
-	/* Immutable from now on: clones back onto it. */
-	if (chmod(disk, 0444) == -1) {
-		errf(j->err, sizeof(j->err), "chmod %s: %s", disk,
-		    strerror(errno));
-		goto fail;
-	}
-	rm_rf(j->dir);
-	if (rename(tmp, j->dir) == -1) {
-		errf(j->err, sizeof(j->err), "cannot rename %s to %s: %s", tmp,
-		    j->dir, strerror(errno));
-		goto fail;
-	}
-	snprintf(j->prof.disk, sizeof(j->prof.disk), "%s/disk.qcow2", j->dir);
-	if (j->prof.kernel[0] != '\0')
-		snprintf(j->prof.kernel, sizeof(j->prof.kernel), "%s/vmlinuz",
-		    j->dir);
-	if (j->prof.initrd[0] != '\0')
-		snprintf(j->prof.initrd, sizeof(j->prof.initrd), "%s/initrd",
-		    j->dir);
 	j->rc = 0;
 	return;
 fail:
@@ -381,6 +411,8 @@ import_done(struct job *job)
 		snprintf(publish + len, sizeof(publish) - len, "%s%s:%u",
 		    i ? "," : "", p->guest_names[i], p->guest_ports[i]);
 	}
+	if (j->publish[0] != '\0')
+		snprintf(publish, sizeof(publish), "%s", j->publish);
 	st = db_prepare("INSERT INTO templates(name, version, dir, disk, kernel,"
 	    " initrd, append, firmware, memory_mb, vcpus, publish, ready_line,"
 	    " source, sha256, created) VALUES"
@@ -423,12 +455,15 @@ import_done(struct job *job)
 
 		json_object_set_new(t, "preallocated",
 		    json_boolean(j->preallocate));
+		if (j->extra != NULL)
+			json_object_update(t, j->extra);
 		reply_ok(j->r, t);
 	} else
 		reply_err(j->r, LABD_E_INTERNAL, "template %s vanished",
 		    j->name);
 	sqlite3_finalize(st);
 done:
+	json_decref(j->extra);
 	req_free(j->r);
 	free(j);
 }
@@ -530,6 +565,154 @@ cmd_template_import(const struct req *r, json_t *args)
 	j->job.run = import_run;
 	j->job.done = import_done;
 	workers_submit(labd->workers, &j->job);
+}
+
+/* --- a template from a VM ------------------------------------------------ */
+
+/* Worker, before the copy: the private folder, empty. */
+static int
+from_vm_prepare(struct vmjob *vj)
+{
+	struct import_job	*j = vj->arg;
+	char			 tmp[PATH_MAX];
+
+	import_tmp(j, tmp);
+	rm_rf(tmp);
+	if (mkdir_p(tmp, 0755) == -1) {
+		errf(vj->err, sizeof(vj->err), "cannot create %s: %s", tmp,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Worker, after it: finished as an import, or the folder goes. */
+static int
+from_vm_finish(struct vmjob *vj)
+{
+	struct import_job	*j = vj->arg;
+	char			 tmp[PATH_MAX];
+
+	import_tmp(j, tmp);
+	if (vj->rc == 0 && import_finish(j, tmp) == 0)
+		return 0;
+	if (vj->rc == 0)
+		snprintf(vj->err, sizeof(vj->err), "%s", j->err);
+	rm_rf(tmp);
+	return -1;
+}
+
+/* Loop: the row and the reply, as an import's. */
+static void
+from_vm_after(struct vmjob *vj, struct vm *vm)
+{
+	struct import_job	*j = vj->arg;
+
+	j->rc = vj->rc;
+	snprintf(j->err, sizeof(j->err), "%s", vj->err);
+	j->extra = json_pack("{s:s,s:f,s:b,s:b}", "vm", vj->def.name,
+	    "seconds", vj->ms / 1000.0, "live", vj->running, "synced",
+	    vj->synced);
+	import_done(&j->job);
+}
+
+static const struct vmjob_hooks from_vm_hooks = {
+	.prepare = from_vm_prepare,
+	.finish = from_vm_finish,
+	.after = from_vm_after,
+};
+
+/* The hardware, boot and ports of the template vm was made from. */
+static int
+from_vm_profile(const struct vm *vm, struct import_job *j)
+{
+	struct template_profile	*p = &j->prof;
+	sqlite3_stmt		*st;
+	int			 rc = -1;
+
+	st = db_prepare("SELECT t.kernel, t.initrd, t.append, t.firmware,"
+	    " t.memory_mb, t.vcpus, t.publish, t.ready_line FROM vms v"
+	    " JOIN courses c ON c.id = v.course_id"
+	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
+	sqlite3_bind_int64(st, 1, vm->id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		profile_defaults(p);
+		snprintf(p->kernel, sizeof(p->kernel), "%s", db_text(st, 0));
+		snprintf(p->initrd, sizeof(p->initrd), "%s", db_text(st, 1));
+		snprintf(p->append, sizeof(p->append), "%s", db_text(st, 2));
+		snprintf(p->firmware, sizeof(p->firmware), "%s",
+		    db_text(st, 3));
+		p->memory_mb = sqlite3_column_int(st, 4);
+		p->vcpus = sqlite3_column_int(st, 5);
+		snprintf(j->publish, sizeof(j->publish), "%s", db_text(st, 6));
+		snprintf(p->ready_line, sizeof(p->ready_line), "%s",
+		    db_text(st, 7));
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void
+cmd_template_from_vm(const struct req *r, json_t *args)
+{
+	const char		*vmname = arg_str(args, "vm");
+	const char		*name = arg_str(args, "name");
+	struct import_job	*j;
+	struct vmjob		*vj;
+	struct vm		*vm;
+	char			 tmp[PATH_MAX];
+
+	if (vmname == NULL || name == NULL) {
+		reply_err(r, LABD_E_BAD_REQUEST, "template.from_vm needs"
+		    " \"vm\" and \"name\"");
+		return;
+	}
+	if (!name_valid(name)) {
+		reply_err(r, LABD_E_INVALID, "template name \"%.64s\": use 1-32"
+		    " of a-z, 0-9 and '-', starting with a letter", name);
+		return;
+	}
+	if ((vm = vm_find(vmname)) == NULL) {
+		reply_err(r, LABD_E_NOT_FOUND, "vm \"%.80s\" not found"
+		    " (labctl list shows them)", vmname);
+		return;
+	}
+	if (importing_has(name)) {
+		reply_err(r, LABD_E_BUSY, "template %s is being imported", name);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = IMPORT_VM;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(j->source, sizeof(j->source), "vm:%s", vm->name);
+	if (from_vm_profile(vm, j) == -1) {
+		reply_err(r, LABD_E_INTERNAL, "%s: its template is not in the"
+		    " database", vm->name);
+		free(j);
+		return;
+	}
+	j->version = template_next_version(name);
+	snprintf(j->dir, sizeof(j->dir), "%s/templates/%s@%d",
+	    labd->cfg.state_dir, name, j->version);
+	if (importing_mark(name, 1) == -1) {
+		reply_err(r, LABD_E_BUSY, "too many imports at once");
+		free(j);
+		return;
+	}
+	vj = xcalloc(1, sizeof(*vj));
+	import_tmp(j, tmp);
+	snprintf(vj->target, sizeof(vj->target), "%s/disk.qcow2", tmp);
+	vj->trusted = 1;
+	vj->hooks = &from_vm_hooks;
+	vj->arg = j;
+	j->r = req_keep(r);
+	if (vm_op_backup(vm, vj, r) == -1) {
+		importing_mark(name, 0);
+		req_free(j->r);
+		free(j);
+		free(vj);
+	}
 }
 
 void

@@ -1,12 +1,14 @@
 /*
  * cmd_vm.c - the VM commands: list, start, stop, reset, suspend, the
- * snapshots.  The work itself
+ * snapshots, backups.  The work itself
  * is vm.c's; these check the arguments, log who asked, and let vm.c reply
  * when the VM has reached the state asked for.
  */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "labd/labd.h"
+#include "labd/vmjob.h"
 
 
 void
@@ -201,4 +203,94 @@ cmd_vm_suspend(const struct req *r, json_t *args)
 	vm_op_suspend(vm, arg_wait(args) ? r : NULL);
 	if (!arg_wait(args))
 		reply_ok(r, vm_to_json(vm));
+}
+
+/* A backup's reply, once the copy is over (or refused by the host). */
+static void
+backup_after(struct vmjob *j, struct vm *vm)
+{
+	struct req	*r = j->arg;
+
+	if (j->rc == -1)
+		reply_err(r, LABD_E_FAILED, "%s: backup to %s: %s",
+		    j->def.name, j->target, j->err);
+	else {
+		log_info("%s: backup to %s, %lld bytes in %.1f s%s",
+		    j->def.name, j->target, j->bytes, j->ms / 1000.0,
+		    j->running ? ", live" : "");
+		reply_ok(r, json_pack("{s:s,s:s,s:I,s:I,s:f,s:b,s:b}",
+		    "vm", j->def.name, "file", j->target,
+		    "bytes", (json_int_t)j->bytes,
+		    "virtual_size", (json_int_t)j->vsize,
+		    "seconds", j->ms / 1000.0, "live", j->running,
+		    "synced", j->synced));
+	}
+	req_free(r);
+}
+
+static const struct vmjob_hooks backup_hooks = { .after = backup_after };
+
+/*
+ * The target as given: absolute, a file name at its end that the temp
+ * name (".NAME.labd-PID-N") still fits around.  Where it may be written
+ * is checked by the worker, on the folder it actually opens.
+ */
+static int
+backup_path_ok(const struct req *r, const char *path)
+{
+	const char	*base;
+	size_t		 i;
+
+	if (path[0] != '/' || strlen(path) >= PATH_MAX) {
+		reply_err(r, LABD_E_INVALID, "backup file \"%.200s\": give an"
+		    " absolute path", path);
+		return 0;
+	}
+	for (i = 0; path[i] != '\0'; i++)
+		if ((unsigned char)path[i] < 0x20) {
+			reply_err(r, LABD_E_INVALID, "backup file: a control"
+			    " character in the path");
+			return 0;
+		}
+	base = strrchr(path, '/') + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0 || strlen(base) > NAME_MAX - 32) {
+		reply_err(r, LABD_E_INVALID, "backup file \"%.200s\": end it"
+		    " with a file name of at most %d characters", path,
+		    NAME_MAX - 32);
+		return 0;
+	}
+	return 1;
+}
+
+void
+cmd_vm_backup(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.backup");
+	const char	*path = arg_str(args, "path");
+	json_t		*force = json_object_get(args, "force");
+	struct vmjob	*j;
+
+	if (vm == NULL)
+		return;
+	if (path == NULL || (force != NULL && !json_is_boolean(force))) {
+		reply_err(r, LABD_E_BAD_REQUEST, "vm.backup needs \"path\""
+		    " (a string), and \"force\" is true or false");
+		return;
+	}
+	if (!backup_path_ok(r, path))
+		return;
+	j = xcalloc(1, sizeof(*j));
+	snprintf(j->target, sizeof(j->target), "%s", path);
+	j->force = json_is_true(force);
+	j->uid = r->uid;
+	j->hooks = &backup_hooks;
+	j->arg = req_keep(r);
+	if (vm_op_backup(vm, j, r) == -1) {
+		req_free(j->arg);
+		free(j);
+		return;
+	}
+	db_event(r->uid, "vm.backup", vm->name, "to %s%s", path,
+	    json_is_true(force) ? " (force)" : "");
 }

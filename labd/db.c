@@ -31,7 +31,8 @@ static const char *db_schema =
 "  internet INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
 "  reset_at TEXT NOT NULL DEFAULT '',"		/* "12:00, 18:00" */
 "  reset_to TEXT NOT NULL DEFAULT 'pristine',"
-"  reset_last INTEGER NOT NULL DEFAULT 0);"	/* when it last fired */
+"  reset_last INTEGER NOT NULL DEFAULT 0,"	/* when it last fired */
+"  idle_suspend INTEGER NOT NULL DEFAULT 0);"	/* seconds, 0: never */
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -60,7 +61,42 @@ static const char *db_schema =
 "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, uid INTEGER,"
 "  kind TEXT NOT NULL, subject TEXT, detail TEXT);";
 
+/*
+ * Columns added since a database may have been created: added to an
+ * older database at open (CREATE TABLE IF NOT EXISTS leaves it as it was).
+ */
+static const struct {
+	const char	*table;
+	const char	*column;
+	const char	*decl;
+} db_columns[] = {
+	{ "courses", "idle_suspend", "INTEGER NOT NULL DEFAULT 0" },
+};
+
 static sqlite3	*db;
+
+static int
+db_add_columns(char **msg)
+{
+	sqlite3_stmt	*st;
+	char		 sql[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(db_columns) / sizeof(db_columns[0]); i++) {
+		snprintf(sql, sizeof(sql), "SELECT %s FROM %s LIMIT 0",
+		    db_columns[i].column, db_columns[i].table);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_finalize(st);
+			continue;
+		}
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
+		    db_columns[i].table, db_columns[i].column,
+		    db_columns[i].decl);
+		if (sqlite3_exec(db, sql, NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
 
 int
 db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
@@ -79,7 +115,8 @@ db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
 	    &msg) != SQLITE_OK ||
-	    sqlite3_exec(db, db_schema, NULL, NULL, &msg) != SQLITE_OK) {
+	    sqlite3_exec(db, db_schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    db_add_columns(&msg) == -1) {
 		errf(err, errlen, "database %s: %s", path, msg);
 		sqlite3_free(msg);
 		goto fail;

@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "labd/config.h"
 #include "labd/labctl.h"
 
 struct ctl_cmd {
@@ -50,6 +51,7 @@ static int	ctl_snapshots(struct ctl *, int, char **);
 static int	ctl_course_set(struct ctl *, int, char **);
 static int	ctl_access(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
+static int	ctl_backup(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, "", ctl_status,
@@ -62,6 +64,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "one version (default the newest), with the courses that use it" },
 	{ "template", "rm", "NAME[@V]", ctl_template_rm,
 	  "remove a version no course uses (NAME@V when there are several)" },
+	{ "template", "from-vm", "VM NAME", ctl_template_from_vm,
+	  "publish a prepared VM's disk as NAME's next version (live while"
+	  " it runs)" },
 	{ "course", "create", "NAME --template T --roster FILE [--wait]",
 	  ctl_course_create,
 	  "one VM a student; prints the access sheet with the passwords" },
@@ -73,9 +78,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "stop", NULL, "VM|--course C [--force]", ctl_stop,
 	  "ACPI power-off (--force: pull the plug)" },
 	{ "restart", NULL, "VM|--course C", ctl_restart, "stop, then start" },
-	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT",
-	  ctl_course_set,
-	  "scheduled resets of the course's running VMs (reset_at= clears)" },
+	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT"
+	  " idle_suspend=30m|off", ctl_course_set,
+	  "scheduled resets of the course's running VMs (reset_at= clears);"
+	  " idle_suspend: suspend a VM with no connection for that long" },
 	{ "reset", NULL, "VM|--course C [--to SNAPSHOT | --hard]", ctl_reset,
 	  "back to a snapshot (default pristine), RAM and all, no reboot;"
 	  " --hard: a fresh disk from the template" },
@@ -89,6 +95,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "with RAM when the VM runs, disk alone when stopped" },
 	{ "snapshots", NULL, "VM", ctl_snapshots,
 	  "a VM's snapshots: name, time, RAM size, kind" },
+	{ "backup", NULL, "VM FILE [--force]", ctl_backup,
+	  "a standalone qcow2 copy of the disk, live while the VM runs" },
 	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
 	  "wait until the VMs are ready (default 300 s)" },
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
@@ -103,7 +111,7 @@ usage(FILE *f)
 	size_t	i;
 	char	words[64];
 
-	fprintf(f, "usage: labctl [-s SOCKET] [--json] COMMAND [ARGS]\n\n");
+	fprintf(f, "usage: labctl [-c labd.ini] [-s SOCKET] [--json] COMMAND [ARGS]\n\n");
 	for (i = 0; i < NCMDS; i++) {
 		snprintf(words, sizeof(words), "%s%s%s", ctl_cmds[i].word1,
 		    ctl_cmds[i].word2 ? " " : "",
@@ -111,8 +119,9 @@ usage(FILE *f)
 		fprintf(f, "  %-16s %s\n  %-16s   %s\n", words,
 		    ctl_cmds[i].usage, "", ctl_cmds[i].help);
 	}
-	fprintf(f, "\nThe socket is -s, else $%s, else %s.\n",
-	    LABD_SOCKET_ENV, LABD_DEFAULT_SOCKET);
+	fprintf(f, "\nThe socket is -s, else $%s, else the one labd.ini names"
+	    " (-c FILE, else %s if it exists), else %s.\n", LABD_SOCKET_ENV,
+	    LABD_DEFAULT_CONFIG, LABD_DEFAULT_SOCKET);
 }
 
 int
@@ -202,6 +211,43 @@ fmt_duration(long long s, char *out, size_t len)
 		snprintf(out, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
 	else
 		snprintf(out, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+/* A VM's last connection: "now", "3m ago", "-" (never). */
+static void
+fmt_last(json_t *vm, char *out, size_t len)
+{
+	long long	last = jint(vm, "last_connection");
+	long long	ago = (long long)time(NULL) - last;
+
+	if (jint(vm, "connections") > 0)
+		snprintf(out, len, "now");
+	else if (last <= 0)
+		snprintf(out, len, "-");
+	else if (ago < 60)
+		snprintf(out, len, "%llds ago", ago < 0 ? 0 : ago);
+	else if (ago < 3600)
+		snprintf(out, len, "%lldm ago", ago / 60);
+	else if (ago < 86400)
+		snprintf(out, len, "%lldh ago", ago / 3600);
+	else
+		snprintf(out, len, "%lldd ago", ago / 86400);
+}
+
+/* A course's idle_suspend: "30m", "1h30m", "off". */
+static void
+fmt_idle(long long s, char *out, size_t len)
+{
+	if (s <= 0)
+		snprintf(out, len, "off");
+	else if (s % 3600 == 0)
+		snprintf(out, len, "%lldh", s / 3600);
+	else if (s >= 3600 && s % 60 == 0)
+		snprintf(out, len, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else if (s % 60 == 0)
+		snprintf(out, len, "%lldm", s / 60);
+	else
+		snprintf(out, len, "%llds", s);
 }
 
 /* "ssh 127.0.0.1:22001" for each port of a VM, joined. */
@@ -610,6 +656,7 @@ ctl_course_list(struct ctl *c, int argc, char **argv)
 	json_t	*a, *o;
 	size_t	 i;
 	int	 rc;
+	char	 idle[16];
 
 	if (argc != 0)
 		return CTL_USAGE;
@@ -618,12 +665,14 @@ ctl_course_list(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		print_json(a);
 	else {
-		printf("%-20s %-20s %5s %5s\n", "COURSE", "TEMPLATE", "VMS",
-		    "READY");
-		json_array_foreach(a, i, o)
-			printf("%-20s %-20s %5lld %5lld\n", jstr(o, "name"),
+		printf("%-20s %-20s %5s %5s %s\n", "COURSE", "TEMPLATE", "VMS",
+		    "READY", "IDLE SUSPEND");
+		json_array_foreach(a, i, o) {
+			fmt_idle(jint(o, "idle_suspend"), idle, sizeof(idle));
+			printf("%-20s %-20s %5lld %5lld %s\n", jstr(o, "name"),
 			    jstr(o, "template"), jint(o, "vms"),
-			    jint(o, "ready"));
+			    jint(o, "ready"), idle);
+		}
 	}
 	json_decref(a);
 	return CTL_OK;
@@ -634,7 +683,7 @@ static int
 ctl_course_set(struct ctl *c, int argc, char **argv)
 {
 	json_t	*args, *res;
-	char	*eq;
+	char	*eq, idle[16];
 	int	 i, rc;
 
 	if (argc < 2)
@@ -654,10 +703,12 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (c->json)
 		print_json(res);
-	else
-		printf("course %s: reset_at \"%s\", reset_to %s\n",
-		    jstr(res, "course"), jstr(res, "reset_at"),
-		    jstr(res, "reset_to"));
+	else {
+		fmt_idle(jint(res, "idle_suspend"), idle, sizeof(idle));
+		printf("course %s: reset_at \"%s\", reset_to %s, idle_suspend"
+		    " %s\n", jstr(res, "course"), jstr(res, "reset_at"),
+		    jstr(res, "reset_to"), idle);
+	}
 	json_decref(res);
 	return CTL_OK;
 }
@@ -668,7 +719,7 @@ ctl_list(struct ctl *c, int argc, char **argv)
 	json_t	*a, *vm, *args = json_object();
 	size_t	 i;
 	int	 rc;
-	char	 up[32], ports[512];
+	char	 up[32], ports[512], conns[16], last[32];
 
 	if (argc > 1) {
 		json_decref(args);
@@ -681,13 +732,17 @@ ctl_list(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		print_json(a);
 	else {
-		printf("%-24s %-12s %-8s %-36s %s\n", "VM", "STATE", "UPTIME",
-		    "PORTS", "STUDENT");
+		printf("%-24s %-12s %-8s %5s %-8s %-36s %s\n", "VM", "STATE",
+		    "UPTIME", "CONNS", "LAST", "PORTS", "STUDENT");
 		json_array_foreach(a, i, vm) {
 			fmt_duration(jint(vm, "uptime"), up, sizeof(up));
 			fmt_ports(vm, ports, sizeof(ports));
-			printf("%-24s %-12s %-8s %-36s %s\n", jstr(vm, "name"),
-			    jstr(vm, "state"), up, ports, jstr(vm, "student"));
+			snprintf(conns, sizeof(conns), "%lld",
+			    jint(vm, "connections"));
+			fmt_last(vm, last, sizeof(last));
+			printf("%-24s %-12s %-8s %5s %-8s %-36s %s\n",
+			    jstr(vm, "name"), jstr(vm, "state"), up, conns,
+			    last, ports, jstr(vm, "student"));
 			if (*jstr(vm, "error"))
 				printf("  error: %s\n", jstr(vm, "error"));
 		}
@@ -798,6 +853,61 @@ ctl_snapshots(struct ctl *c, int argc, char **argv)
 		}
 	}
 	json_decref(a);
+	return CTL_OK;
+}
+
+static int
+ctl_backup(struct ctl *c, int argc, char **argv)
+{
+	const char	*vm = NULL, *file = NULL;
+	char		 path[PATH_MAX], cwd[PATH_MAX], size[16], vsize[16];
+	json_t		*res;
+	int		 i, rc, force = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return CTL_USAGE;
+		else if (vm == NULL)
+			vm = argv[i];
+		else if (file == NULL)
+			file = argv[i];
+		else
+			return CTL_USAGE;
+	}
+	if (vm == NULL || file == NULL)
+		return CTL_USAGE;
+	/* labd writes it from elsewhere: an absolute path, as typed. */
+	if (file[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL) {
+		fprintf(stderr, "labctl: getcwd: %s\n", strerror(errno));
+		return CTL_FAILED;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s%s%s", file[0] == '/' ?
+	    "" : cwd, file[0] == '/' ? "" : "/", file) >= sizeof(path)) {
+		fprintf(stderr, "labctl: %s: path too long\n", file);
+		return CTL_FAILED;
+	}
+	if ((res = ctl_call(c, "vm.backup", json_pack("{s:s,s:s,s:b}", "vm",
+	    vm, "path", path, "force", force), &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(res);
+	else {
+		fmt_size(jint(res, "bytes"), size, sizeof(size));
+		fmt_size(jint(res, "virtual_size"), vsize, sizeof(vsize));
+		printf("%s: backup written to %s: %s (a %s disk) in %.1f s,"
+		    " %s\n", vm, jstr(res, "file"), size, vsize,
+		    json_real_value(json_object_get(res, "seconds")),
+		    json_is_true(json_object_get(res, "live")) ?
+		    "live" : "from the stopped disk");
+		if (json_is_true(json_object_get(res, "live")) &&
+		    !json_is_true(json_object_get(res, "synced")))
+			printf("note: the guest was not asked to flush its"
+			    " cache (no SSH with labd's key): the copy holds"
+			    " what a power cut would have left\n");
+	}
+	json_decref(res);
 	return CTL_OK;
 }
 
@@ -984,18 +1094,45 @@ ctl_ports(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
+/*
+ * The socket: -s, else $LABD_SOCKET, else the one labd.ini names (-c, or
+ * /etc/labd/labd.ini when it exists), else the built-in default.
+ */
+static const char *
+ctl_socket(const char *sock, const char *conf)
+{
+	static struct labd_config	cfg;
+	char				err[LABD_ERRLEN];
+	const char			*env = getenv(LABD_SOCKET_ENV);
+
+	if (sock != NULL || (conf == NULL && env != NULL && *env != '\0'))
+		return client_socket_path(sock);
+	if (conf == NULL) {
+		if (access(LABD_DEFAULT_CONFIG, R_OK) == -1)
+			return client_socket_path(NULL);
+		conf = LABD_DEFAULT_CONFIG;
+	}
+	config_defaults(&cfg);
+	if (config_load(conf, &cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "labctl: %s\n", err);
+		return NULL;
+	}
+	return cfg.socket;
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl		 c = { 0 };
 	const struct ctl_cmd	*cmd = NULL;
-	const char		*sock = NULL;
+	const char		*sock = NULL, *conf = NULL;
 	size_t			 i;
 	int			 ch, rc, nwords, k, j;
 
@@ -1008,8 +1145,12 @@ main(int argc, char *argv[])
 	}
 	argc = j;
 	argv[argc] = NULL;
-	while ((ch = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:s:jh", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
 		case 's':
 			sock = optarg;
 			break;
@@ -1049,7 +1190,8 @@ main(int argc, char *argv[])
 		return CTL_USAGE;
 	}
 	nwords = cmd->word2 ? 2 : 1;
-	c.socket = client_socket_path(sock);
+	if ((c.socket = ctl_socket(sock, conf)) == NULL)
+		return CTL_USAGE;
 	rc = cmd->fn(&c, argc - nwords, argv + nwords);
 	if (rc == CTL_USAGE)
 		fprintf(stderr, "usage: labctl %s%s%s %s\n", cmd->word1,

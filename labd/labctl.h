@@ -39,5 +39,6 @@ int	ctl_template_import(struct ctl *, int, char **);
 int	ctl_template_list(struct ctl *, int, char **);
 int	ctl_template_show(struct ctl *, int, char **);
 int	ctl_template_rm(struct ctl *, int, char **);
+int	ctl_template_from_vm(struct ctl *, int, char **);
 
 #endif /* LABD_LABCTL_H */

@@ -1,6 +1,6 @@
 /*
- * labctl_template.c - labctl's template commands: import, list, show and
- * rm.  A template is named NAME (the newest version) or NAME@V; rm wants
+ * labctl_template.c - labctl's template commands: import, from-vm, list,
+ * show and rm.  A template is named NAME (the newest version) or NAME@V; rm wants
  * the version spelled out as soon as there is more than one, which labd
  * enforces and explains.
  */
@@ -52,6 +52,35 @@ ctl_template_import(struct ctl *c, int argc, char **argv)
 		    " %s%s\n", jstr(t, "ref"), jint(t, "memory_mb"),
 		    jint(t, "vcpus"), jstr(t, "publish"),
 		    preallocate ? ", preallocated" : "");
+	json_decref(t);
+	return CTL_OK;
+}
+
+/* A VM the instructor prepared, published as the next version of NAME. */
+int
+ctl_template_from_vm(struct ctl *c, int argc, char **argv)
+{
+	json_t	*t;
+	int	 rc;
+
+	if (argc != 2 || argv[0][0] == '-' || argv[1][0] == '-')
+		return CTL_USAGE;
+	if ((t = ctl_call(c, "template.from_vm", json_pack("{s:s,s:s}", "vm",
+	    argv[0], "name", argv[1]), &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(t);
+	else {
+		printf("template %s made from %s in %.1f s%s: %lld MiB, %lld"
+		    " vCPU, publishes %s\n", jstr(t, "ref"), argv[0],
+		    json_real_value(json_object_get(t, "seconds")),
+		    json_is_true(json_object_get(t, "live")) ? " (live)" : "",
+		    jint(t, "memory_mb"), jint(t, "vcpus"), jstr(t, "publish"));
+		if (json_is_true(json_object_get(t, "live")) &&
+		    !json_is_true(json_object_get(t, "synced")))
+			printf("note: the guest was not asked to flush its"
+			    " cache first (no SSH with labd's key)\n");
+	}
 	json_decref(t);
 	return CTL_OK;
 }

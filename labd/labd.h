@@ -125,6 +125,7 @@ void	cmd_template_import(const struct req *, json_t *);
 void	cmd_template_list(const struct req *, json_t *);
 void	cmd_template_show(const struct req *, json_t *);
 void	cmd_template_rm(const struct req *, json_t *);
+void	cmd_template_from_vm(const struct req *, json_t *);
 /* cmd_course.c */
 void	cmd_course_create(const struct req *, json_t *);
 void	cmd_course_list(const struct req *, json_t *);
@@ -139,6 +140,7 @@ void	cmd_vm_snapshot(const struct req *, json_t *);
 void	cmd_vm_snapshot_rm(const struct req *, json_t *);
 void	cmd_vm_snapshots(const struct req *, json_t *);
 void	cmd_vm_suspend(const struct req *, json_t *);
+void	cmd_vm_backup(const struct req *, json_t *);
 
 /* vm.c: one VM's life, driven toward the state the database wants */
 enum vm_state {
@@ -178,6 +180,11 @@ struct vm {
 	char		 probe_ip[64];
 	uint16_t	 probe_port;
 	char		 error[512];
+	/* idle.c: who is connected, how long it has been idle */
+	int		 conns;		/* established TCP connections */
+	time_t		 last_conn;	/* when one was last seen; 0: never */
+	int64_t		 conn_ms;	/* the same, on now_ms()'s clock */
+	int64_t		 active_ms;	/* became ready: idle time starts */
 	struct waiter	*waiters;
 	struct vm	*next;
 };
@@ -197,6 +204,9 @@ void		 vm_op_snapshot_rm(struct vm *, const char *name,
 /* Back to a snapshot: RAM and disk without a reboot when it has RAM. */
 void		 vm_op_restore(struct vm *, const char *name, const struct req *);
 void		 vm_op_suspend(struct vm *, const struct req *);
+/* A copy of the disk, see vmjob.h; -1 (replied, j still yours) when refused. */
+struct vmjob;
+int		 vm_op_backup(struct vm *, struct vmjob *j, const struct req *);
 int		 vm_snapshot_find(const struct vm *, const char *name, int *ram);
 json_t		*vm_snapshots_json(const struct vm *);
 json_t		*vm_to_json(const struct vm *);
@@ -207,6 +217,16 @@ int		 vm_count(int *running);
 int		 schedule_parse(const char *spec, int *secs, int max, char *err,
 		    size_t errlen);
 void		 schedule_init(void);
+
+/* idle.c: connections on the published ports, a course's idle_suspend */
+int		 idle_parse(const char *spec, int *secs, char *err,
+		    size_t errlen);
+void		 idle_init(void);
+void		 idle_vm_state(struct vm *);	/* vm_set_state()'s hook */
+
+/* wake.c: labd answers a suspended VM's ports and wakes it */
+void		 wake_init(void);
+void		 wake_vm_state(struct vm *);	/* vm_set_state()'s hook */
 
 /* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
 #define OVA_NAMELEN	256

@@ -89,7 +89,7 @@ lock_state(const char *state_dir)
 int
 main(int argc, char *argv[])
 {
-	const char	*conf = "/etc/labd/labd.ini";
+	const char	*conf = LABD_DEFAULT_CONFIG;
 	char		 err[LABD_ERRLEN], path[PATH_MAX];
 	int		 ch, foreground = 0, verbose = 0;
 
@@ -112,7 +112,7 @@ main(int argc, char *argv[])
 		usage();
 	log_init(1, verbose);
 	config_defaults(&labd->cfg);
-	if (access(conf, F_OK) == 0 || strcmp(conf, "/etc/labd/labd.ini") != 0) {
+	if (access(conf, F_OK) == 0 || strcmp(conf, LABD_DEFAULT_CONFIG) != 0) {
 		if (config_load(conf, &labd->cfg, err, sizeof(err)) == -1)
 			fatalx("%s", err);
 	} else
@@ -159,6 +159,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	vm_reconcile_all();
 	schedule_init();
+	idle_init();
+	wake_init();
 	log_info("labd %s ready on %s (%s, %s networking)", LABD_VERSION,
 	    labd->cfg.socket, vmm_accel_name(labd->accel),
 	    labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge");

@@ -18,6 +18,7 @@
 #define LABD_MAX_LINE		(2 * 1024 * 1024)	/* one request, roster included */
 #define LABD_SOCKET_ENV		"LABD_SOCKET"
 #define LABD_DEFAULT_SOCKET	"/run/labd/labd.sock"
+#define LABD_DEFAULT_CONFIG	"/etc/labd/labd.ini"
 
 /* error codes in replies */
 #define LABD_E_BAD_REQUEST	"bad_request"	/* not JSON, no cmd, wrong types */

@@ -66,6 +66,7 @@ static void	vm_submit_snap(struct vm *, enum vmjob_kind, const char *snap,
 static void	vm_qmp_attach(struct vm *);
 static void	vm_qmp_detach(struct vm *);
 static void	vm_boot_late(struct vm *);
+static void	vm_backup_done(struct vmjob *, struct vm *);
 
 const char *
 vm_state_name(enum vm_state s)
@@ -143,6 +144,9 @@ vm_set_state(struct vm *vm, enum vm_state st, const char *error)
 		log_warnx("%s: %s", vm->name, error);
 	else
 		log_info("%s: %s", vm->name, vm_state_name(st));
+	/* Idle time restarts when ready; a suspended VM's ports wake it. */
+	idle_vm_state(vm);
+	wake_vm_state(vm);
 	control_event("vm.state", vm_to_json(vm));
 
 	for (wp = &vm->waiters; (w = *wp) != NULL; ) {
@@ -282,7 +286,8 @@ static void
 vm_booted(struct vm *vm, pid_t pid, int fresh_boot)
 {
 	vm->pid = pid;
-	if (fresh_boot)
+	/* A resume after a restart of labd: no start time known, this one. */
+	if (fresh_boot || vm->boot_ms == 0)
 		vm->boot_ms = now_ms();
 	vm->serial_seen = !fresh_boot;	/* no new ready line without a boot */
 	vm->boot_late = 0;
@@ -385,6 +390,10 @@ vmjob_done(struct job *job)
 	struct vmjob	*j = (struct vmjob *)job;
 	struct vm	*vm = vm_by_id(j->vm_id);
 
+	if (j->kind == VMJOB_BACKUP) {	/* its asker replies, VM or not */
+		vm_backup_done(j, vm);
+		goto done;
+	}
 	if (vm == NULL)
 		goto done;
 	if (j->kind == VMJOB_PROBE) {
@@ -837,6 +846,58 @@ vm_op_restore(struct vm *vm, const char *name, const struct req *r)
 	vm_submit_snap(vm, VMJOB_RESTORE, name, ram, r);
 }
 
+/*
+ * A standalone copy of the disk (VMJOB_BACKUP, vmjob.c) with j's target
+ * and hooks: live while the VM runs, and it runs on, ready; from the disk
+ * when stopped.  The VM is busy meanwhile: other operations are refused,
+ * a stop waits for the copy.  -1 after an error reply to r when it cannot
+ * be copied now; j is then still the caller's.
+ */
+int
+vm_op_backup(struct vm *vm, struct vmjob *j, const struct req *r)
+{
+	char	err[LABD_ERRLEN];
+
+	if (vm_refuse_busy(vm, r))
+		return -1;
+	if (vm->state == VM_SUSPENDED) {
+		reply_err(r, LABD_E_INVALID, "%s is suspended: resume it, or"
+		    " stop it, before a copy of its disk", vm->name);
+		return -1;
+	}
+	if (vmdef_load(vm->id, &j->def, err, sizeof(err)) == -1) {
+		reply_err(r, LABD_E_INTERNAL, "%s", err);
+		return -1;
+	}
+	j->job.run = vmjob_run;
+	j->job.done = vmjob_done;
+	j->kind = VMJOB_BACKUP;
+	j->vm_id = vm->id;
+	j->gen = vm->gen;
+	j->running = vm_is_running(vm);
+	if (vm->state == VM_READY && vm->probe_port != 0) {
+		/* SSH, to have the guest flush its cache first. */
+		snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
+		j->port = vm->probe_port;
+		snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
+	}
+	vm->busy = 1;
+	workers_submit(labd->workers, &j->job);
+	return 0;
+}
+
+static void
+vm_backup_done(struct vmjob *j, struct vm *vm)
+{
+	if (vm != NULL) {
+		vm->busy = 0;
+		/* A stop asked for during the copy waited for it. */
+		if (!vm->want_running && vm_is_running(vm))
+			vm_op_stop(vm, 0, NULL);
+	}
+	j->hooks->after(j, vm);
+}
+
 void
 vm_op_suspend(struct vm *vm, const struct req *r)
 {
@@ -1013,6 +1074,9 @@ vm_to_json(const struct vm *vm)
 	    "pid", (int)vm->pid, "uptime", (json_int_t)up, "ports", ports);
 	if (vm->error[0] != '\0')
 		json_object_set_new(o, "error", json_string(vm->error));
+	json_object_set_new(o, "connections", json_integer(vm->conns));
+	json_object_set_new(o, "last_connection",
+	    json_integer((json_int_t)vm->last_conn));
 	st = db_prepare("SELECT name FROM snapshots WHERE vm_id = ? AND"
 	    " name != '" VM_SUSPEND_SNAP "' ORDER BY created DESC, id DESC"
 	    " LIMIT 1");

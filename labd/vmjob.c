@@ -10,11 +10,21 @@
  * stopped they hold the disk alone (qemu-img snapshot).  Suspend is a RAM
  * snapshot and a QEMU that quits; resume is a QEMU started paused that
  * loads it and continues.
+ *
+ * A backup is a standalone copy of the disk (vmm's backup.c) at a path a
+ * client names, written by labd, usually root, for someone else: so the
+ * folder is opened once, checked for what the kernel would let the asker
+ * do there, and everything after goes through that descriptor (a temp
+ * file made in it, renamed in it), never through the name again.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +380,259 @@ vmjob_clock(struct vmjob *j)
 	return -1;
 }
 
+/* --- backups -------------------------------------------------------------- */
+
+static atomic_uint	backup_seq;
+
+/* The bits of sb's mode (rwx, as 07) that the kernel applies to uid. */
+static int
+perm_bits(const struct stat *sb, uid_t uid, const gid_t *groups, int ngroups)
+{
+	int	k;
+
+	if (sb->st_uid == uid)
+		return (sb->st_mode >> 6) & 07;
+	for (k = 0; k < ngroups; k++)
+		if (groups[k] == sb->st_gid)
+			return (sb->st_mode >> 3) & 07;
+	return sb->st_mode & 07;
+}
+
+/*
+ * Would the kernel let j->uid make and replace base in the folder dfd?
+ * Search on every folder above it, search and write on it; in a sticky
+ * folder (/tmp) only their own file is replaced.  *gid gets the asker's
+ * group, for the file.  labd's own folders are no place for a copy,
+ * whoever asks: a --force there would overwrite a VM's disk.
+ */
+static int
+backup_allowed(struct vmjob *j, int dfd, const char *base,
+    const struct stat *old, gid_t *gid)
+{
+	struct passwd	 pw, *pwp = NULL;
+	struct stat	 sb;
+	gid_t		 groups[256];
+	char		 buf[4096], link[64], real[PATH_MAX], own[PATH_MAX];
+	char		 up[PATH_MAX], *slash;
+	const char	*mine[] = { labd->cfg.state_dir, labd->cfg.run_dir };
+	ssize_t		 n;
+	size_t		 i, len;
+	int		 ngroups = 256;
+
+	*gid = (gid_t)-1;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
+	if ((n = readlink(link, real, sizeof(real) - 1)) == -1) {
+		errf(j->err, sizeof(j->err), "%s: %s", link, strerror(errno));
+		return -1;
+	}
+	real[n] = '\0';
+	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+		if (realpath(mine[i], own) == NULL)
+			continue;
+		len = strlen(own);
+		if (strncmp(real, own, len) == 0 && (real[len] == '\0' ||
+		    real[len] == '/')) {
+			errf(j->err, sizeof(j->err), "%s is inside labd's own"
+			    " %s: write the copy elsewhere", real, own);
+			return -1;
+		}
+	}
+	if (j->uid == 0 || j->uid == geteuid())
+		return 0;
+	if (getpwuid_r(j->uid, &pw, buf, sizeof(buf), &pwp) != 0 ||
+	    pwp == NULL || getgrouplist(pw.pw_name, pw.pw_gid, groups,
+	    &ngroups) == -1)
+		ngroups = 0;
+	if (pwp != NULL)
+		*gid = pw.pw_gid;
+	/* The folders above, by name: a race here only ever refuses. */
+	snprintf(up, sizeof(up), "%s", real);
+	while ((slash = strrchr(up, '/')) != NULL) {
+		slash[slash == up ? 1 : 0] = '\0';
+		if (stat(up, &sb) == -1 ||
+		    !(perm_bits(&sb, j->uid, groups, ngroups) & 01)) {
+			errf(j->err, sizeof(j->err), "you (uid %d) may not"
+			    " enter %s", (int)j->uid, up);
+			return -1;
+		}
+		if (slash == up)
+			break;
+	}
+	if (fstat(dfd, &sb) == -1) {
+		errf(j->err, sizeof(j->err), "%s: %s", real, strerror(errno));
+		return -1;
+	}
+	if ((perm_bits(&sb, j->uid, groups, ngroups) & 03) != 03) {
+		errf(j->err, sizeof(j->err), "you (uid %d) may not write in %s",
+		    (int)j->uid, real);
+		return -1;
+	}
+	if (old != NULL && (sb.st_mode & S_ISVTX) && old->st_uid != j->uid &&
+	    sb.st_uid != j->uid) {
+		errf(j->err, sizeof(j->err), "%s/%s is not yours to replace",
+		    real, base);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Ask the guest to write out its page cache, so that a file saved a
+ * moment ago is in the copy.  With labd's key, as the clock is set;
+ * without it the copy is what a power cut would leave.
+ */
+static void
+vmjob_guest_sync(struct vmjob *j)
+{
+	char	out[256], err[VMM_ERRLEN];
+	int	status = -1;
+
+	if (j->port == 0)
+		return;
+	if (vmm_ssh_exec(j->ip, j->port, "root", j->keyfile, "sync",
+	    VM_PROBE_TIMEOUT_MS * 5, out, sizeof(out), &status, err,
+	    sizeof(err)) == 0 && status == 0)
+		j->synced = 1;
+	else
+		log_warnx("%s: the guest did not flush its cache before the"
+		    " backup: %s", j->def.name, status > 0 ? out : err);
+}
+
+/* Put tmp at base in dfd; without force never over an existing file. */
+static int
+backup_rename(struct vmjob *j, int dfd, const char *tmp, const char *base)
+{
+	if (j->force) {
+		if (renameat(dfd, tmp, dfd, base) == 0)
+			return 0;
+	} else {
+		if (renameat2(dfd, tmp, dfd, base, RENAME_NOREPLACE) == 0)
+			return 0;
+		/* A file system without RENAME_NOREPLACE: link refuses too. */
+		if (errno == EINVAL && linkat(dfd, tmp, dfd, base, 0) == 0) {
+			unlinkat(dfd, tmp, 0);
+			return 0;
+		}
+	}
+	if (errno == EEXIST)
+		errf(j->err, sizeof(j->err), "%s was created meanwhile: not"
+		    " replaced (--force replaces it)", j->target);
+	else
+		errf(j->err, sizeof(j->err), "cannot rename the copy to %s:"
+		    " %s", j->target, strerror(errno));
+	return -1;
+}
+
+/* The copy itself, into a temp file beside the target, renamed at last. */
+static int
+vmjob_backup_copy(struct vmjob *j)
+{
+	struct stat	 old, sb;
+	struct qmp	*q;
+	char		 dir[PATH_MAX], disk[PATH_MAX], tmp[NAME_MAX + 1] = "";
+	char		*base;
+	gid_t		 gid = (gid_t)-1;
+	int		 dfd = -1, fd = -1, exists, rc = -1;
+
+	snprintf(dir, sizeof(dir), "%s", j->target);
+	if ((base = strrchr(dir, '/')) == NULL) {
+		errf(j->err, sizeof(j->err), "%s: not an absolute path",
+		    j->target);
+		return -1;
+	}
+	*base++ = '\0';
+	if ((dfd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		errf(j->err, sizeof(j->err), "cannot open the folder %s: %s",
+		    dir[0] != '\0' ? dir : "/", strerror(errno));
+		return -1;
+	}
+	exists = fstatat(dfd, base, &old, AT_SYMLINK_NOFOLLOW) == 0;
+	if (exists && !j->force) {
+		errf(j->err, sizeof(j->err), "%s exists: not replaced (--force"
+		    " replaces it)", j->target);
+		goto fail;
+	}
+	if (exists && !S_ISREG(old.st_mode)) {
+		errf(j->err, sizeof(j->err), "%s exists and is not a regular"
+		    " file: not replaced", j->target);
+		goto fail;
+	}
+	if (!j->trusted && backup_allowed(j, dfd, base, exists ? &old : NULL,
+	    &gid) == -1)
+		goto fail;
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.labd-%d-%u", base,
+	    (int)getpid(), atomic_fetch_add(&backup_seq, 1) + 1) >=
+	    sizeof(tmp)) {
+		tmp[0] = '\0';
+		errf(j->err, sizeof(j->err), "%s: file name too long", base);
+		goto fail;
+	}
+	if ((fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		errf(j->err, sizeof(j->err), "cannot create %s/%s: %s", dir,
+		    tmp, strerror(errno));
+		tmp[0] = '\0';
+		goto fail;
+	}
+	if (j->running) {
+		vmjob_guest_sync(j);
+		if ((q = vmjob_qmp(j)) == NULL)
+			goto fail;
+		rc = backup_live(q, labd->cfg.qemu_img, fd,
+		    VM_BACKUP_TIMEOUT_MS, &j->vsize, j->err, sizeof(j->err));
+		qmp_close(q);
+	} else {
+		vmjob_disk(j, disk);
+		rc = backup_offline(labd->cfg.qemu_img, disk, fd, &j->vsize,
+		    j->err, sizeof(j->err));
+	}
+	if (rc == -1)
+		goto fail;
+	rc = -1;
+	if (geteuid() == 0 && !j->trusted && j->uid != 0 &&
+	    fchown(fd, j->uid, gid) == -1) {
+		errf(j->err, sizeof(j->err), "cannot give %s/%s to uid %d: %s",
+		    dir, tmp, (int)j->uid, strerror(errno));
+		goto fail;
+	}
+	if (fsync(fd) == -1 || fstat(fd, &sb) == -1) {
+		errf(j->err, sizeof(j->err), "cannot write %s/%s: %s", dir,
+		    tmp, strerror(errno));
+		goto fail;
+	}
+	if (backup_rename(j, dfd, tmp, base) == -1)
+		goto fail;
+	tmp[0] = '\0';
+	fsync(dfd);
+	j->bytes = (long long)sb.st_size;
+	rc = 0;
+fail:
+	if (tmp[0] != '\0')
+		unlinkat(dfd, tmp, 0);
+	if (fd != -1)
+		close(fd);
+	close(dfd);
+	return rc;
+}
+
+static int
+vmjob_backup(struct vmjob *j)
+{
+	long long	t0 = now_ms();
+	int		rc;
+
+	rc = j->hooks->prepare != NULL ? j->hooks->prepare(j) : 0;
+	if (rc == 0)
+		rc = vmjob_backup_copy(j);
+	j->ms = now_ms() - t0;
+	if (j->hooks->finish != NULL) {
+		j->rc = rc;
+		rc = j->hooks->finish(j);
+	}
+	return rc;
+}
+
 void
 vmjob_run(struct job *job)
 {
@@ -421,6 +684,9 @@ vmjob_run(struct job *job)
 		break;
 	case VMJOB_CLOCK:
 		j->rc = vmjob_clock(j);
+		break;
+	case VMJOB_BACKUP:
+		j->rc = vmjob_backup(j);
 		break;
 	}
 }

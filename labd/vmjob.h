@@ -14,6 +14,7 @@
 #define VM_QMP_TIMEOUT_MS	5000
 #define VM_SNAP_TIMEOUT_MS	(5 * 60 * 1000)	/* a few GiB of RAM under TCG */
 #define VM_SUSPEND_SNAP		"labd-suspend"	/* the RAM of a suspended VM */
+#define VM_BACKUP_TIMEOUT_MS	(60 * 60 * 1000)	/* tens of GiB, slow disks */
 
 /* Everything a worker needs to make and run one VM, copied from the db. */
 struct vmdef {
@@ -48,6 +49,21 @@ enum vmjob_kind {
 	VMJOB_SUSPEND,	/* RAM to disk, then QEMU quits */
 	VMJOB_RESUME,	/* QEMU paused, RAM back from disk, continue */
 	VMJOB_CLOCK,	/* set the guest's clock after a RAM restore */
+	VMJOB_BACKUP,	/* a standalone copy of the disk at target */
+};
+
+struct vmjob;
+/*
+ * What the asker of a backup does around the copy.  prepare runs in the
+ * worker before it; finish after it, whatever came of it (j->rc), and
+ * returns the job's result; after in the loop's thread once the job is
+ * over (vm NULL when the VM went meanwhile): it replies and frees arg.
+ * after is required, the others may be NULL.
+ */
+struct vmjob_hooks {
+	int	(*prepare)(struct vmjob *);
+	int	(*finish)(struct vmjob *);
+	void	(*after)(struct vmjob *, struct vm *);
 };
 
 struct vmjob {
@@ -69,6 +85,17 @@ struct vmjob {
 	uint64_t	 state_size;	/* out: bytes of RAM and devices */
 	struct req	*r;		/* replied to by done(), may be NULL */
 	char		 keyfile[PATH_MAX];	/* labd's private key (clock) */
+	/* backups */
+	char		 target[PATH_MAX];	/* in: absolute path of the copy */
+	int		 force;		/* in: an existing target is replaced */
+	int		 trusted;	/* in: labd chose target, not a client */
+	uid_t		 uid;		/* in: who asked (SO_PEERCRED) */
+	const struct vmjob_hooks *hooks;	/* in */
+	void		*arg;		/* in: the hooks' own */
+	int		 synced;	/* out: the guest flushed its cache */
+	uint64_t	 vsize;		/* out: the disk's virtual size */
+	long long	 bytes;		/* out: the copy's size */
+	long long	 ms;		/* out: how long it all took */
 };
 
 

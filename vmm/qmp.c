@@ -13,6 +13,12 @@
  * answer to the next command.  Events that arrive while a command waits
  * are queued for qmp_dispatch(), which labd calls when the socket is
  * readable.
+ *
+ * A command may carry one file descriptor (qmp_execute_fd()): QEMU, which
+ * runs as an unprivileged user and cannot open our files by name, takes
+ * the descriptors that come with a command's bytes (SCM_RIGHTS) for that
+ * command, e.g. add-fd.  So the descriptor rides on the command's first
+ * byte, never ahead of it on a line of its own.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -206,13 +212,67 @@ send_all(struct qmp *q, const char *s, size_t len, long long deadline,
 }
 
 /*
- * Send cmd and wait for its reply.  Returns 1 with *reply, 0 when the
- * peer closed while we waited (err filled), -1 on error, on timeout or
- * when it had closed before we asked (err filled).
+ * send_all() of s whose first byte carries fd as SCM_RIGHTS ancillary
+ * data.  The kernel sends the descriptor with the first segment that
+ * leaves, however short; the rest of s follows as plain bytes.
  */
 static int
-transact(struct qmp *q, const char *cmd, json_t *args, json_t **reply,
-    char *err, size_t errlen)
+send_with_fd(struct qmp *q, const char *s, size_t len, int fd,
+    long long deadline, char *err, size_t errlen)
+{
+	struct pollfd	 pfd = { q->fd, POLLOUT, 0 };
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*c;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	ssize_t		 n;
+	long long	 left;
+
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		memset(&cm, 0, sizeof(cm));
+		iov.iov_base = (void *)s;
+		iov.iov_len = len;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+		if ((n = sendmsg(q->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT)) >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (errno == EPIPE || errno == ECONNRESET)
+				q->eof = 1;
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -1;
+		}
+		if ((left = deadline - vmm_now_ms()) <= 0) {
+			snprintf(err, errlen, "socket stays full");
+			return -1;
+		}
+		poll(&pfd, 1, (int)left);
+	}
+	return send_all(q, s + n, len - n, deadline, err, errlen);
+}
+
+/*
+ * Send cmd (with fd when it is not -1) and wait for its reply.  Returns
+ * 1 with *reply, 0 when the peer closed while we waited (err filled), -1
+ * on error, on timeout or when it had closed before we asked (err
+ * filled).
+ */
+static int
+transact(struct qmp *q, int fd, const char *cmd, json_t *args,
+    json_t **reply, char *err, size_t errlen)
 {
 	json_t		*req = NULL, *msg = NULL, *id;
 	char		*text = NULL, why[VMM_ERRLEN];
@@ -234,7 +294,9 @@ transact(struct qmp *q, const char *cmd, json_t *args, json_t **reply,
 		goto fail;
 	}
 	/* To QMP the newline is whitespace; it keeps the stream one a line. */
-	if (send_all(q, text, strlen(text), deadline, why, sizeof(why)) == -1 ||
+	if ((fd == -1 ? send_all(q, text, strlen(text), deadline, why,
+	    sizeof(why)) : send_with_fd(q, text, strlen(text), fd, deadline,
+	    why, sizeof(why))) == -1 ||
 	    send_all(q, "\n", 1, deadline, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "%s: cannot send: %s", cmd, why);
 		rc = q->eof ? 0 : -1;
@@ -285,15 +347,15 @@ fail:
 }
 
 int
-qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret,
-    char *err, size_t errlen)
+qmp_execute_fd(struct qmp *q, int fd, const char *cmd, json_t *args,
+    json_t **ret, char *err, size_t errlen)
 {
 	json_t		*reply, *e;
 	const char	*desc;
 
 	if (ret != NULL)
 		*ret = NULL;
-	if (transact(q, cmd, args, &reply, err, errlen) != 1)
+	if (transact(q, fd, cmd, args, &reply, err, errlen) != 1)
 		return -1;
 	if ((e = json_object_get(reply, "error")) != NULL) {
 		desc = json_string_value(json_object_get(e, "desc"));
@@ -306,6 +368,13 @@ qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret,
 		*ret = json_incref(json_object_get(reply, "return"));
 	json_decref(reply);
 	return 0;
+}
+
+int
+qmp_execute(struct qmp *q, const char *cmd, json_t *args, json_t **ret,
+    char *err, size_t errlen)
+{
+	return qmp_execute_fd(q, -1, cmd, args, ret, err, errlen);
 }
 
 struct qmp *
@@ -485,7 +554,7 @@ qmp_quit(struct qmp *q, char *err, size_t errlen)
 	int		 r;
 
 	/* QEMU may close before its reply gets out: that is success too. */
-	if ((r = transact(q, "quit", NULL, &reply, err, errlen)) != 1)
+	if ((r = transact(q, -1, "quit", NULL, &reply, err, errlen)) != 1)
 		return r == 0 ? 0 : -1;
 	if ((e = json_object_get(reply, "error")) != NULL) {
 		desc = json_string_value(json_object_get(e, "desc"));

@@ -160,6 +160,13 @@ int		 qmp_fd(const struct qmp *);
 int		 qmp_execute(struct qmp *, const char *cmd, json_t *args,
 		    json_t **ret, char *err, size_t errlen);
 /*
+ * qmp_execute() with fd handed to QEMU along with the command (SCM_RIGHTS
+ * on the command's first byte), for add-fd and getfd.  fd stays the
+ * caller's; QEMU gets its own copy.
+ */
+int		 qmp_execute_fd(struct qmp *, int fd, const char *cmd,
+		    json_t *args, json_t **ret, char *err, size_t errlen);
+/*
  * Hand queued events and any that can be read without blocking to cb.
  * Returns the number dispatched, -1 when the peer has gone (EOF or error).
  */
@@ -207,6 +214,26 @@ int	snapshot_offline_delete(const char *qemu_img, const char *disk,
 	    const char *name, char *err, size_t errlen);
 int	snapshot_offline_list(const char *qemu_img, const char *disk,
 	    struct vmm_snapshot **out, size_t *n, char *err, size_t errlen);
+
+/* backup.c: a standalone copy of a VM's disk (node "disk0") */
+/*
+ * The copy is a qcow2 with no backing file and no snapshots, written into
+ * fd: an empty regular file the caller made and opened read-write (and
+ * renames into place afterwards), so that QEMU, running as another user,
+ * never needs to open anything by name.  *vsize gets the disk's virtual
+ * size.
+ *
+ * Live, on a running QEMU: blockdev-backup sync=full of disk0 into fd
+ * (passed with add-fd, opened as /dev/fdset/N), the point in time when
+ * the job started, while the guest runs on; it waits up to timeout_ms
+ * for the job, then undoes everything it added to QEMU.  As consistent
+ * as a power cut at that instant: flush the guest's cache first.
+ */
+int	backup_live(struct qmp *, const char *qemu_img, int fd, int timeout_ms,
+	    uint64_t *vsize, char *err, size_t errlen);
+/* Offline, on a stopped VM's disk: qemu-img convert -O qcow2 into fd. */
+int	backup_offline(const char *qemu_img, const char *disk, int fd,
+	    uint64_t *vsize, char *err, size_t errlen);
 
 /* ssh.c */
 /*

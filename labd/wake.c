@@ -1,0 +1,576 @@
+/*
+ * wake.c - a suspended VM wakes when a student connects.
+ *
+ * While a VM is suspended its QEMU is gone, and with it the hostfwd
+ * sockets on its published ports (user networking).  labd listens there
+ * itself.  A connection that arrives is accepted and held; labd closes
+ * its listeners for that VM (QEMU must bind those ports again) and
+ * resumes it.  Once the VM is ready labd connects to the forwarded port
+ * (now QEMU's again) and relays the bytes both ways, so the student's
+ * first connection just takes a few seconds longer; later ones go to QEMU
+ * directly.  A client that waits more than WAKE_TIMEOUT_MS is closed.
+ *
+ * The listeners follow the VM's state through a hook in vm_set_state():
+ * open in VM_SUSPENDED, closed in every other state.  Resuming passes
+ * through VM_RESUMING before the worker spawns QEMU, so the ports are
+ * free by then whoever asked for the resume.
+ *
+ * A relay is non-blocking and buffered in the loop, WAKE_BUFSZ each way:
+ * a full buffer stops reading from that side until the other takes it.
+ * An end of file is passed on with shutdown(SHUT_WR) once the buffer has
+ * drained, and the relay ends when both ways are finished, or at once on
+ * an error.  Relays do not survive a restart of labd.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+
+#define WAKE_TICK_MS		500
+#define WAKE_TIMEOUT_MS		60000
+#define WAKE_BUFSZ		(64 * 1024)
+#define WAKE_MAX_RELAYS		256
+#define WAKE_BACKLOG		16
+
+struct wake_listener {
+	int			 fd;
+	int64_t			 vm_id;
+	char			 ip[64];
+	uint16_t		 port;
+	struct wake_listener	*next;
+};
+
+/* One way of a relay: from one side's fd into the other's. */
+struct wake_pipe {
+	char	 buf[WAKE_BUFSZ];
+	size_t	 off, len;
+	int	 eof;		/* the source gave its end of file */
+	int	 shut;		/* the destination was shut for writing */
+};
+
+struct wake_relay {
+	int64_t			 vm_id;
+	char			 vm[LABD_VMNAMELEN];
+	int			 cfd;		/* the student's */
+	int			 ufd;		/* to QEMU's forwarded port */
+	int			 connecting;
+	int			 connected;	/* ever: no longer pending */
+	char			 ip[64];
+	uint16_t		 port;
+	int64_t			 accepted_ms;
+	int			 first_byte;	/* seen from the guest */
+	struct wake_pipe	 up;		/* student -> VM */
+	struct wake_pipe	 down;		/* VM -> student */
+	struct wake_relay	*next;
+};
+
+static struct wake_listener	*listeners;
+static struct wake_relay	*relays;
+static int			 nrelays;
+
+static void	wake_relay_io(struct loop *, int, uint32_t, void *);
+
+static struct vm *
+wake_vm(int64_t id)
+{
+	struct vm	*vm;
+
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		if (vm->id == id)
+			return vm;
+	return NULL;
+}
+
+/* --- relays ---------------------------------------------------------------- */
+
+static void
+relay_close_fd(int *fd)
+{
+	if (*fd == -1)
+		return;
+	loop_del_fd(labd->loop, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
+static void
+relay_free(struct wake_relay *r, const char *why)
+{
+	struct wake_relay	**rp;
+
+	for (rp = &relays; *rp != NULL; rp = &(*rp)->next) {
+		if (*rp == r) {
+			*rp = r->next;
+			break;
+		}
+	}
+	if (why != NULL)
+		log_info("%s: woken connection closed: %s", r->vm, why);
+	relay_close_fd(&r->cfd);
+	relay_close_fd(&r->ufd);
+	nrelays--;
+	free(r);
+}
+
+/* Read from fd into p; -1 on an error. */
+static int
+pipe_fill(int fd, struct wake_pipe *p)
+{
+	char	 drop[4096];
+	ssize_t	 n;
+
+	while (!p->eof) {
+		if (p->shut) {
+			/* Nowhere to go: read and forget, to see the EOF. */
+			n = read(fd, drop, sizeof(drop));
+		} else {
+			if (p->len == 0)
+				p->off = 0;
+			if (p->off + p->len == WAKE_BUFSZ && p->off > 0) {
+				memmove(p->buf, p->buf + p->off, p->len);
+				p->off = 0;
+			}
+			if (p->off + p->len == WAKE_BUFSZ)
+				return 0;	/* full: wait for the writer */
+			n = read(fd, p->buf + p->off + p->len,
+			    WAKE_BUFSZ - p->off - p->len);
+		}
+		if (n == 0)
+			p->eof = 1;
+		else if (n > 0) {
+			if (!p->shut)
+				p->len += n;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		else if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Write p to fd, then pass its EOF on; -1 on an error. */
+static int
+pipe_drain(int fd, struct wake_pipe *p)
+{
+	ssize_t	n;
+
+	while (p->len > 0 && !p->shut) {
+		n = send(fd, p->buf + p->off, p->len, MSG_NOSIGNAL);
+		if (n > 0) {
+			p->off += n;
+			p->len -= n;
+		} else if (n == -1 && (errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
+			return 0;
+		else if (n == -1 && errno != EINTR)
+			return -1;
+	}
+	if (p->eof && p->len == 0 && !p->shut) {
+		shutdown(fd, SHUT_WR);
+		p->shut = 1;
+	}
+	return 0;
+}
+
+/* What each side waits for; a side finished both ways is closed. */
+static void
+relay_arm(struct wake_relay *r)
+{
+	uint32_t	ev;
+
+	if (r->cfd != -1 && r->up.eof && r->down.shut)
+		relay_close_fd(&r->cfd);
+	if (r->ufd != -1 && !r->connecting && r->down.eof && r->up.shut)
+		relay_close_fd(&r->ufd);
+	if (r->cfd != -1) {
+		ev = 0;
+		if (!r->up.eof && r->up.len < WAKE_BUFSZ)
+			ev |= EPOLLIN;
+		if (r->down.len > 0)
+			ev |= EPOLLOUT;
+		loop_mod_fd(labd->loop, r->cfd, ev);
+	}
+	if (r->ufd != -1) {
+		ev = 0;
+		if (r->connecting)
+			ev = EPOLLOUT;
+		else {
+			if (!r->down.eof)
+				ev |= EPOLLIN;
+			if (r->up.len > 0)
+				ev |= EPOLLOUT;
+		}
+		loop_mod_fd(labd->loop, r->ufd, ev);
+	}
+}
+
+/*
+ * One side can neither send nor take any more (it hung up): what was
+ * meant for it is dropped, nothing more is read for it.
+ */
+static void
+relay_hangup(struct wake_pipe *from, struct wake_pipe *to)
+{
+	from->eof = 1;
+	to->shut = 1;
+	to->len = 0;
+}
+
+/* Move what can be moved; -1 when the relay ended (and is freed). */
+static int
+relay_pump(struct wake_relay *r)
+{
+	if (r->cfd != -1 && pipe_fill(r->cfd, &r->up) == -1) {
+		relay_free(r, strerror(errno));
+		return -1;
+	}
+	if (r->ufd != -1 && !r->connecting) {
+		size_t	before = r->down.len;
+
+		if (pipe_fill(r->ufd, &r->down) == -1) {
+			relay_free(r, strerror(errno));
+			return -1;
+		}
+		if (!r->first_byte && r->down.len > before) {
+			r->first_byte = 1;
+			log_info("%s: woken: first byte from the guest %.1f s"
+			    " after the connection", r->vm,
+			    (now_ms() - r->accepted_ms) / 1000.0);
+		}
+		if (pipe_drain(r->ufd, &r->up) == -1) {
+			relay_free(r, strerror(errno));
+			return -1;
+		}
+	}
+	if (r->cfd != -1 && pipe_drain(r->cfd, &r->down) == -1) {
+		relay_free(r, strerror(errno));
+		return -1;
+	}
+	relay_arm(r);
+	if (r->cfd == -1 && (!r->connected || r->connecting)) {
+		relay_free(r, "the client left before the VM was ready");
+		return -1;
+	}
+	if (r->cfd == -1 && r->ufd == -1) {	/* done both ways */
+		log_debug("%s: woken connection ended", r->vm);
+		relay_free(r, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+wake_relay_io(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct wake_relay	*r = arg;
+	int			 err = 0;
+	socklen_t		 len = sizeof(err);
+
+	if (fd == r->ufd && r->connecting) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			/* QEMU not listening yet: the tick tries again. */
+			log_debug("%s: relay connect: %s", r->vm,
+			    strerror(err));
+			relay_close_fd(&r->ufd);
+			r->connecting = 0;
+			return;
+		}
+		r->connecting = 0;
+		r->connected = 1;
+	} else if (events & EPOLLERR) {
+		relay_free(r, fd == r->cfd ? "the client reset the"
+		    " connection" : "the guest reset the connection");
+		return;
+	}
+	if (relay_pump(r) == -1 || !(events & EPOLLHUP))
+		return;
+	/* That side hung up both ways: nothing more goes to or from it. */
+	if (fd == r->cfd)
+		relay_hangup(&r->up, &r->down);
+	else if (fd == r->ufd)
+		relay_hangup(&r->down, &r->up);
+	relay_pump(r);
+}
+
+/* The VM is ready: connect to its forwarded port, now QEMU's. */
+static void
+relay_connect(struct wake_relay *r)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+
+	sin.sin_port = htons(r->port);
+	if (inet_pton(AF_INET, r->ip, &sin.sin_addr) != 1) {
+		relay_free(r, "bad address");
+		return;
+	}
+	if ((r->ufd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		relay_free(r, strerror(errno));
+		return;
+	}
+	if (connect(r->ufd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
+	    errno != EINPROGRESS) {
+		log_debug("%s: relay connect: %s", r->vm, strerror(errno));
+		close(r->ufd);
+		r->ufd = -1;
+		return;
+	}
+	r->connecting = 1;
+	if (loop_add_fd(labd->loop, r->ufd, EPOLLOUT, wake_relay_io, r) == -1) {
+		close(r->ufd);
+		r->ufd = -1;
+		relay_free(r, strerror(errno));
+	}
+}
+
+/*
+ * Pending relays of ready VMs connect; those that waited too long give
+ * up.  retry (the tick, not the hook): start a VM again that refused.
+ */
+static void
+relays_check(int retry)
+{
+	struct wake_relay	*r, *next;
+	struct vm		*vm;
+
+	for (r = relays; r != NULL; r = next) {
+		next = r->next;
+		if (r->connected || r->ufd != -1 || r->cfd == -1)
+			continue;
+		vm = wake_vm(r->vm_id);
+		if (vm == NULL || vm->state == VM_FAILED ||
+		    vm->state == VM_STOPPED || vm->state == VM_STOPPING)
+			relay_free(r, vm == NULL ? "no such VM" :
+			    vm->error[0] ? vm->error : "the VM stopped");
+		else if (now_ms() - r->accepted_ms > WAKE_TIMEOUT_MS)
+			relay_free(r, "the VM was not ready in time");
+		else if (vm->state == VM_READY)
+			relay_connect(r);
+		else if (retry && vm->state == VM_SUSPENDED && !vm->busy)
+			vm_op_start(vm, NULL);	/* the first try was refused */
+	}
+}
+
+/* --- listeners ------------------------------------------------------------- */
+
+static void	wake_accept(struct loop *, int, uint32_t, void *);
+
+static void
+wake_unlisten(const struct vm *vm)
+{
+	struct wake_listener	**lp, *w;
+
+	for (lp = &listeners; (w = *lp) != NULL; ) {
+		if (w->vm_id != vm->id) {
+			lp = &w->next;
+			continue;
+		}
+		*lp = w->next;
+		loop_del_fd(labd->loop, w->fd);
+		close(w->fd);
+		log_debug("%s: no longer listening on %s:%u", vm->name, w->ip,
+		    w->port);
+		free(w);
+	}
+}
+
+static int
+wake_listening(const struct vm *vm)
+{
+	struct wake_listener	*w;
+
+	for (w = listeners; w != NULL; w = w->next)
+		if (w->vm_id == vm->id)
+			return 1;
+	return 0;
+}
+
+static int
+wake_bind(const char *ip, uint16_t port, char *err, size_t errlen)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd, one = 1;
+
+	sin.sin_port = htons(port);
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
+		errf(err, errlen, "%s is not an IPv4 address", ip);
+		return -1;
+	}
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Connections that labd relays may still hold this port. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, WAKE_BACKLOG) == -1) {
+		errf(err, errlen, "%s:%u: %s", ip, port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Listen on every published port of a suspended VM; 0 when all are. */
+static int
+wake_listen(struct vm *vm, int quiet)
+{
+	struct wake_listener	*w;
+	sqlite3_stmt		*st;
+	char			 err[256];
+	int			 fd, rc = 0;
+
+	if (wake_listening(vm))
+		return 0;
+	st = db_prepare("SELECT listen_ip, port FROM ports WHERE vm_id = ?"
+	    " ORDER BY id");
+	sqlite3_bind_int64(st, 1, vm->id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char	*ip = db_text(st, 0);
+		uint16_t	 port = (uint16_t)sqlite3_column_int(st, 1);
+
+		if ((fd = wake_bind(ip, port, err, sizeof(err))) == -1) {
+			if (!quiet)
+				log_warnx("%s: cannot listen for a wake on %s;"
+				    " trying again", vm->name, err);
+			rc = -1;
+			continue;
+		}
+		w = xcalloc(1, sizeof(*w));
+		w->fd = fd;
+		w->vm_id = vm->id;
+		snprintf(w->ip, sizeof(w->ip), "%s", ip);
+		w->port = port;
+		if (loop_add_fd(labd->loop, fd, EPOLLIN, wake_accept, w) == -1) {
+			close(fd);
+			free(w);
+			rc = -1;
+			continue;
+		}
+		w->next = listeners;
+		listeners = w;
+		log_debug("%s: listening on %s:%u to wake it", vm->name, ip,
+		    port);
+	}
+	sqlite3_finalize(st);
+	if (rc == -1)	/* all or none: the tick tries again */
+		wake_unlisten(vm);
+	return rc;
+}
+
+static void
+wake_accept(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct wake_listener	*w = arg;
+	struct wake_relay	*r;
+	struct sockaddr_in	 peer;
+	socklen_t		 plen;
+	struct vm		*vm = wake_vm(w->vm_id);
+	char			 addr[INET_ADDRSTRLEN] = "?";
+	int			 cfd, tried = 0;
+
+	if (vm == NULL)
+		return;
+	/* Take what waits in the backlog: the listener closes next. */
+	for (;;) {
+		plen = sizeof(peer);
+		if ((cfd = accept4(fd, (struct sockaddr *)&peer, &plen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+			if (errno == EINTR)
+				continue;
+			/* EMFILE and the like: someone came all the same. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				tried = 1;
+			break;
+		}
+		tried = 1;
+		if (nrelays >= WAKE_MAX_RELAYS) {
+			close(cfd);
+			continue;
+		}
+		inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof(addr));
+		r = xcalloc(1, sizeof(*r));
+		r->vm_id = vm->id;
+		snprintf(r->vm, sizeof(r->vm), "%s", vm->name);
+		snprintf(r->ip, sizeof(r->ip), "%s", w->ip);
+		r->port = w->port;
+		r->cfd = cfd;
+		r->ufd = -1;
+		r->accepted_ms = now_ms();
+		if (loop_add_fd(labd->loop, cfd, EPOLLIN, wake_relay_io, r) ==
+		    -1) {
+			close(cfd);
+			free(r);
+			continue;
+		}
+		r->next = relays;
+		relays = r;
+		nrelays++;
+	}
+	if (!tried)
+		return;
+	log_info("%s: connection from %s to %s:%u: waking it", vm->name, addr,
+	    w->ip, w->port);
+	db_event(0, "vm.wake", vm->name, "connection from %s to %s:%u", addr,
+	    w->ip, w->port);
+	/* w is freed here: QEMU must be able to bind the ports again. */
+	wake_unlisten(vm);
+	vm_op_start(vm, NULL);
+}
+
+/* --- the hook and the tick -------------------------------------------------- */
+
+/*
+ * vm.c's hook at every change of state.  Listeners exist in VM_SUSPENDED
+ * only; a VM that becomes ready takes the connections waiting for it.
+ */
+void
+wake_vm_state(struct vm *vm)
+{
+	if (labd->cfg.net_mode != LABD_NET_USER)
+		return;
+	if (vm->state == VM_SUSPENDED)
+		wake_listen(vm, 0);
+	else
+		wake_unlisten(vm);
+	if (vm->state == VM_READY || vm->state == VM_FAILED ||
+	    vm->state == VM_STOPPED)
+		relays_check(0);
+}
+
+static int
+wake_tick(struct loop *l, void *arg)
+{
+	struct vm	*vm;
+
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		if (vm->state == VM_SUSPENDED && !wake_listening(vm))
+			wake_listen(vm, 1);
+	relays_check(1);
+	return WAKE_TICK_MS;
+}
+
+/* After vm_load_all(): the VMs found suspended get their listeners. */
+void
+wake_init(void)
+{
+	struct vm	*vm;
+
+	if (labd->cfg.net_mode != LABD_NET_USER)
+		return;
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		wake_vm_state(vm);
+	loop_add_timer(labd->loop, WAKE_TICK_MS, wake_tick, NULL);
+}
