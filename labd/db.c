@@ -70,6 +70,9 @@ static const struct {
 	const char	*column;
 	const char	*decl;
 } db_columns[] = {
+	{ "courses", "reset_at", "TEXT NOT NULL DEFAULT ''" },
+	{ "courses", "reset_to", "TEXT NOT NULL DEFAULT 'pristine'" },
+	{ "courses", "reset_last", "INTEGER NOT NULL DEFAULT 0" },
 	{ "courses", "idle_suspend", "INTEGER NOT NULL DEFAULT 0" },
 };
 
@@ -98,6 +101,53 @@ db_add_columns(char **msg)
 	return 0;
 }
 
+/*
+ * SQLite cannot change a CHECK constraint in place: a vms table from
+ * before "suspended" existed is copied into one that allows it, in one
+ * transaction, with foreign keys off while the old table goes.
+ */
+static const char *db_vms_migrate =
+"PRAGMA foreign_keys=OFF;"
+"BEGIN IMMEDIATE;"
+"CREATE TABLE vms_new("
+"  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+"  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
+"  student_id INTEGER NOT NULL REFERENCES students(id) ON DELETE CASCADE,"
+"  slot INTEGER NOT NULL UNIQUE,"
+"  desired TEXT NOT NULL DEFAULT 'running'"
+"    CHECK (desired IN ('running', 'stopped', 'suspended')),"
+"  generation INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL);"
+"INSERT INTO vms_new(id, name, course_id, student_id, slot, desired,"
+"  generation, created) SELECT id, name, course_id, student_id, slot,"
+"  desired, generation, created FROM vms;"
+"DROP TABLE vms;"
+"ALTER TABLE vms_new RENAME TO vms;"
+"COMMIT;"
+"PRAGMA foreign_keys=ON;";
+
+static int
+db_migrate_vms(char **msg)
+{
+	sqlite3_stmt	*st;
+	int		 old = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE"
+	    " type = 'table' AND name = 'vms'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		old = strstr(db_text(st, 0), "'suspended'") == NULL;
+	sqlite3_finalize(st);
+	if (!old)
+		return 0;
+	log_info("database: vms table upgraded to allow suspended VMs");
+	if (sqlite3_exec(db, db_vms_migrate, NULL, NULL, msg) != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK; PRAGMA foreign_keys=ON;", NULL, NULL,
+		    NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int
 db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 {
@@ -116,7 +166,7 @@ db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 	    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(db, db_schema, NULL, NULL, &msg) != SQLITE_OK ||
-	    db_add_columns(&msg) == -1) {
+	    db_add_columns(&msg) == -1 || db_migrate_vms(&msg) == -1) {
 		errf(err, errlen, "database %s: %s", path, msg);
 		sqlite3_free(msg);
 		goto fail;
