@@ -36,8 +36,10 @@ static const struct cmd cmds[] = {
 	  " the reply holds the generated passwords, shown only once" },
 	{ "course.list", cmd_course_list, "courses with their VM counts" },
 	{ "course.set", cmd_course_set,
-	  "{course, reset_at?, reset_to?}: reset_at \"12:00, 18:00\" resets"
-	  " the running VMs to reset_to (default pristine) at those times" },
+	  "{course, reset_at?, reset_to?, idle_suspend?}: reset_at \"12:00,"
+	  " 18:00\" resets the running VMs to reset_to (default pristine) at"
+	  " those times; idle_suspend \"30m\" suspends a VM with no"
+	  " connection for that long (\"off\" never)" },
 	{ "course.access", cmd_course_access,
 	  "{course}: the access sheet, one row a student" },
 	{ "vm.list", cmd_vm_list, "{course?}: one object a VM" },
