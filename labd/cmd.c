@@ -35,6 +35,11 @@ static const struct cmd cmds[] = {
 	  "{name, template, roster, roster_name}: one VM a student, started;"
 	  " the reply holds the generated passwords, shown only once" },
 	{ "course.list", cmd_course_list, "courses with their VM counts" },
+	{ "course.show", cmd_course_show,
+	  "{course}: its template, settings and VMs" },
+	{ "course.rm", cmd_course_rm,
+	  "{course}: remove a course whose VMs are all stopped: its VMs,"
+	  " their disks and snapshots, its students; its ports are freed" },
 	{ "course.set", cmd_course_set,
 	  "{course, reset_at?, reset_to?, idle_suspend?}: reset_at \"12:00,"
 	  " 18:00\" resets the running VMs to reset_to (default pristine) at"
@@ -65,6 +70,11 @@ static const struct cmd cmds[] = {
 	  "{vm, path, force?}: a standalone qcow2 of the disk at path"
 	  " (absolute; an existing file only with force), live while the VM"
 	  " runs; {vm, file, bytes, virtual_size, seconds, live, synced}" },
+	{ "vm.exec", cmd_vm_exec,
+	  "{vm, cmd, timeout?}: cmd (at most 8 KiB) through the shell as root"
+	  " over SSH with labd's key, on a ready VM, within timeout seconds"
+	  " (default 60, at most 3600); {vm, status, output}: stdout and"
+	  " stderr, the first 64 KiB; a failing command is still ok" },
 };
 
 const struct cmd *

@@ -427,6 +427,109 @@ cmd_course_set(const struct req *r, json_t *args)
 }
 
 void
+cmd_course_show(const struct req *r, json_t *args)
+{
+	const char	*course = arg_str(args, "course");
+	sqlite3_stmt	*st;
+	struct vm	*vm;
+	json_t		*o, *vms;
+
+	if (course == NULL) {
+		reply_err(r, LABD_E_BAD_REQUEST, "course.show needs \"course\"");
+		return;
+	}
+	st = db_prepare("SELECT c.name, t.name || '@' || t.version, c.created,"
+	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet FROM courses c"
+	    " JOIN templates t ON t.id = c.template_id WHERE c.name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not found",
+		    course);
+		return;
+	}
+	o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:b}", "name", db_text(st, 0),
+	    "template", db_text(st, 1),
+	    "created", (json_int_t)sqlite3_column_int64(st, 2),
+	    "reset_at", db_text(st, 3), "reset_to", db_text(st, 4),
+	    "idle_suspend", sqlite3_column_int(st, 5),
+	    "internet", sqlite3_column_int(st, 6));
+	sqlite3_finalize(st);
+	vms = json_array();
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		if (strcmp(vm->course, course) == 0)
+			json_array_append_new(vms, vm_to_json(vm));
+	json_object_set_new(o, "vms", vms);
+	reply_ok(r, o);
+}
+
+/*
+ * Remove a course: only when none of its VMs runs, so that nothing is
+ * killed by surprise (labctl course rm --force stops them first).  The
+ * rows go in one transaction, then the files; a crash in between leaves
+ * files that no row names, which a later rm of the folder clears.
+ */
+void
+cmd_course_rm(const struct req *r, json_t *args)
+{
+	const char	*course = arg_str(args, "course");
+	sqlite3_stmt	*st;
+	struct vm	*vm, *next;
+	char		 err[LABD_ERRLEN], vmdir[PATH_MAX], rundir[PATH_MAX];
+	pid_t		 pid;
+	int		 n = 0;
+
+	if (course == NULL) {
+		reply_err(r, LABD_E_BAD_REQUEST, "course.rm needs \"course\"");
+		return;
+	}
+	if (!exists("SELECT 1 FROM courses WHERE name = ?", course)) {
+		reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not found",
+		    course);
+		return;
+	}
+	for (vm = vm_list(); vm != NULL; vm = vm->next) {
+		if (strcmp(vm->course, course) != 0)
+			continue;
+		vm_paths(vm->name, NULL, rundir);
+		if (vm->busy || (vm->state != VM_STOPPED &&
+		    vm->state != VM_FAILED && vm->state != VM_SUSPENDED) ||
+		    vmm_alive(rundir, vm->name, &pid) == 1) {
+			reply_err(r, LABD_E_BUSY, "course %s: %s is %s; stop the"
+			    " course first (labctl stop --course %s, or"
+			    " labctl course rm --force)", course, vm->name,
+			    vm_state_name(vm->state), course);
+			return;
+		}
+	}
+	st = db_prepare("DELETE FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		reply_err(r, LABD_E_INTERNAL, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		return;
+	}
+	sqlite3_finalize(st);
+	for (vm = vm_list(); vm != NULL; vm = next) {
+		next = vm->next;
+		if (strcmp(vm->course, course) != 0)
+			continue;
+		vm_paths(vm->name, vmdir, rundir);
+		if (vm_remove(vm, err, sizeof(err)) == -1) {
+			log_warnx("course %s: %s", course, err);
+			continue;
+		}
+		rm_rf(vmdir);
+		rm_rf(rundir);
+		n++;
+	}
+	db_event(r->uid, "course.rm", course, "%d VMs removed", n);
+	log_info("course %s removed with its %d VMs", course, n);
+	reply_ok(r, json_pack("{s:s,s:i}", "course", course, "vms", n));
+}
+
+void
 cmd_course_access(const struct req *r, json_t *args)
 {
 	const char	*course = arg_str(args, "course");

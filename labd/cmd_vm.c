@@ -1,6 +1,6 @@
 /*
  * cmd_vm.c - the VM commands: list, start, stop, reset, suspend, the
- * snapshots, backups.  The work itself
+ * snapshots, backups, exec.  The work itself
  * is vm.c's; these check the arguments, log who asked, and let vm.c reply
  * when the VM has reached the state asked for.
  */
@@ -293,4 +293,70 @@ cmd_vm_backup(const struct req *r, json_t *args)
 	}
 	db_event(r->uid, "vm.backup", vm->name, "to %s%s", path,
 	    json_is_true(force) ? " (force)" : "");
+}
+
+/* An exec's reply, once the command has run (or could not). */
+static void
+exec_after(struct vmjob *j, struct vm *vm)
+{
+	struct req	*r = j->arg;
+
+	if (j->rc == -1)
+		reply_err(r, LABD_E_FAILED, "%s: exec: %s", j->def.name,
+		    j->err);
+	else
+		reply_ok(r, json_pack("{s:s,s:i,s:s}", "vm", j->def.name,
+		    "status", j->status, "output", j->output));
+	req_free(r);
+}
+
+static const struct vmjob_hooks exec_hooks = { .after = exec_after };
+
+#define EXEC_CMD_MAX		8192	/* bytes */
+#define EXEC_TIMEOUT_DEFAULT	60	/* seconds */
+#define EXEC_TIMEOUT_MAX	3600
+
+void
+cmd_vm_exec(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args, "vm.exec");
+	json_t		*c = json_object_get(args, "cmd");
+	json_t		*t = json_object_get(args, "timeout");
+	json_int_t	 timeout = EXEC_TIMEOUT_DEFAULT;
+	struct vmjob	*j;
+
+	if (vm == NULL)
+		return;
+	/* A NUL inside would cut the command the guest runs short. */
+	if (!json_is_string(c) || json_string_length(c) == 0 ||
+	    json_string_length(c) != strlen(json_string_value(c))) {
+		reply_err(r, LABD_E_BAD_REQUEST, "vm.exec needs \"cmd\", a"
+		    " non-empty string with no NUL");
+		return;
+	}
+	if (json_string_length(c) > EXEC_CMD_MAX) {
+		reply_err(r, LABD_E_INVALID, "vm.exec: the command is %zu"
+		    " bytes; at most %d", json_string_length(c), EXEC_CMD_MAX);
+		return;
+	}
+	if (t != NULL && (!json_is_integer(t) ||
+	    (timeout = json_integer_value(t)) < 1 ||
+	    timeout > EXEC_TIMEOUT_MAX)) {
+		reply_err(r, LABD_E_INVALID, "vm.exec: \"timeout\" is whole"
+		    " seconds, 1 to %d", EXEC_TIMEOUT_MAX);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->cmd = xstrdup(json_string_value(c));
+	j->timeout_ms = (int)timeout * 1000;
+	j->uid = r->uid;
+	j->hooks = &exec_hooks;
+	j->arg = req_keep(r);
+	if (vm_op_exec(vm, j, r) == -1) {
+		req_free(j->arg);
+		free(j->cmd);
+		free(j);
+		return;
+	}
+	db_event(r->uid, "vm.exec", vm->name, "%s", json_string_value(c));
 }

@@ -37,6 +37,8 @@ struct ctl_cmd {
 static int	ctl_status(struct ctl *, int, char **);
 static int	ctl_course_create(struct ctl *, int, char **);
 static int	ctl_course_list(struct ctl *, int, char **);
+static int	ctl_course_show(struct ctl *, int, char **);
+static int	ctl_course_rm(struct ctl *, int, char **);
 static int	ctl_list(struct ctl *, int, char **);
 static int	ctl_start(struct ctl *, int, char **);
 static int	ctl_stop(struct ctl *, int, char **);
@@ -71,6 +73,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  ctl_course_create,
 	  "one VM a student; prints the access sheet with the passwords" },
 	{ "course", "list", "", ctl_course_list, "courses and their VMs" },
+	{ "course", "show", "NAME", ctl_course_show,
+	  "a course's template, settings and VMs" },
+	{ "course", "rm", "NAME [--force]", ctl_course_rm,
+	  "remove a stopped course: VMs, disks, snapshots, students, ports"
+	  " (--force: stop its VMs first)" },
 	{ "list", NULL, "[COURSE]", ctl_list,
 	  "one row a VM: name, state, address, ports, uptime" },
 	{ "start", NULL, "VM|--course C", ctl_start,
@@ -97,6 +104,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "a VM's snapshots: name, time, RAM size, kind" },
 	{ "backup", NULL, "VM FILE [--force]", ctl_backup,
 	  "a standalone qcow2 copy of the disk, live while the VM runs" },
+	{ "exec", NULL, "VM|--course C [--timeout SECONDS] -- CMD...", ctl_exec,
+	  "run CMD as root over SSH with labd's key (default 60 s); one VM:"
+	  " its output and exit status; a course: NAME: before each line" },
 	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
 	  "wait until the VMs are ready (default 300 s)" },
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
@@ -651,6 +661,67 @@ ctl_course_create(struct ctl *c, int argc, char **argv)
 }
 
 static int
+ctl_course_show(struct ctl *c, int argc, char **argv)
+{
+	json_t	*o, *vm;
+	size_t	 i;
+	int	 rc;
+
+	if (argc != 1)
+		return CTL_USAGE;
+	if ((o = ctl_call(c, "course.show", json_pack("{s:s}", "course",
+	    argv[0]), &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(o);
+	else {
+		printf("course        %s\n", jstr(o, "name"));
+		printf("template      %s\n", jstr(o, "template"));
+		printf("reset_at      %s\n", *jstr(o, "reset_at") ?
+		    jstr(o, "reset_at") : "-");
+		printf("reset_to      %s\n", jstr(o, "reset_to"));
+		printf("idle_suspend  %lld s%s\n", jint(o, "idle_suspend"),
+		    jint(o, "idle_suspend") ? "" : " (off)");
+		printf("vms           %zu\n",
+		    json_array_size(json_object_get(o, "vms")));
+		json_array_foreach(json_object_get(o, "vms"), i, vm)
+			printf("  %-24s %-12s %s\n", jstr(vm, "name"),
+			    jstr(vm, "state"), jstr(vm, "student"));
+	}
+	json_decref(o);
+	return CTL_OK;
+}
+
+static int
+ctl_course_rm(struct ctl *c, int argc, char **argv)
+{
+	char	*stop[] = { "--course", NULL, "--force", NULL };
+	json_t	*o;
+	int	 rc, force = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--force") == 0)
+		force = 1;
+	else if (argc != 1)
+		return CTL_USAGE;
+	if (force) {
+		stop[1] = argv[0];
+		if ((rc = vm_command(c, "vm.stop", "course rm", 3, stop,
+		    T_FORCE, "stopped")) != CTL_OK)
+			return rc;
+	}
+	if ((o = ctl_call(c, "course.rm", json_pack("{s:s}", "course",
+	    argv[0]), &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(o);
+	else
+		printf("course %s removed with its %lld VMs\n",
+		    jstr(o, "course"), jint(o, "vms"));
+	json_decref(o);
+	return CTL_OK;
+}
+
+static int
 ctl_course_list(struct ctl *c, int argc, char **argv)
 {
 	json_t	*a, *o;
@@ -1138,6 +1209,11 @@ main(int argc, char *argv[])
 
 	/* Options may follow the command too: "labctl list --json". */
 	for (k = 1, j = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--") == 0) {	/* exec's command, as is */
+			while (k < argc)
+				argv[j++] = argv[k++];
+			break;
+		}
 		if (strcmp(argv[k], "--json") == 0)
 			c.json = 1;
 		else
@@ -1193,7 +1269,7 @@ main(int argc, char *argv[])
 	if ((c.socket = ctl_socket(sock, conf)) == NULL)
 		return CTL_USAGE;
 	rc = cmd->fn(&c, argc - nwords, argv + nwords);
-	if (rc == CTL_USAGE)
+	if (rc == CTL_USAGE && !c.rc_is_status)
 		fprintf(stderr, "usage: labctl %s%s%s %s\n", cmd->word1,
 		    cmd->word2 ? " " : "", cmd->word2 ? cmd->word2 : "",
 		    cmd->usage);

@@ -23,6 +23,7 @@ struct ctl {
 	struct client_conn	*conn;
 	const char		*socket;
 	int			 json;
+	int			 rc_is_status;	/* exec: a command's status */
 };
 
 /* labctl.c */
@@ -40,5 +41,8 @@ int	ctl_template_list(struct ctl *, int, char **);
 int	ctl_template_show(struct ctl *, int, char **);
 int	ctl_template_rm(struct ctl *, int, char **);
 int	ctl_template_from_vm(struct ctl *, int, char **);
+
+/* labctl_exec.c */
+int	ctl_exec(struct ctl *, int, char **);
 
 #endif /* LABD_LABCTL_H */

@@ -131,6 +131,8 @@ void	cmd_course_create(const struct req *, json_t *);
 void	cmd_course_list(const struct req *, json_t *);
 void	cmd_course_access(const struct req *, json_t *);
 void	cmd_course_set(const struct req *, json_t *);
+void	cmd_course_show(const struct req *, json_t *);
+void	cmd_course_rm(const struct req *, json_t *);
 /* cmd_vm.c */
 void	cmd_vm_list(const struct req *, json_t *);
 void	cmd_vm_start(const struct req *, json_t *);
@@ -141,6 +143,7 @@ void	cmd_vm_snapshot_rm(const struct req *, json_t *);
 void	cmd_vm_snapshots(const struct req *, json_t *);
 void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
+void	cmd_vm_exec(const struct req *, json_t *);
 
 /* vm.c: one VM's life, driven toward the state the database wants */
 enum vm_state {
@@ -204,11 +207,16 @@ void		 vm_op_snapshot_rm(struct vm *, const char *name,
 /* Back to a snapshot: RAM and disk without a reboot when it has RAM. */
 void		 vm_op_restore(struct vm *, const char *name, const struct req *);
 void		 vm_op_suspend(struct vm *, const struct req *);
-/* A copy of the disk, see vmjob.h; -1 (replied, j still yours) when refused. */
+/*
+ * A copy of the disk, a command over SSH, see vmjob.h; -1 (replied, j
+ * still yours) when refused.
+ */
 struct vmjob;
 int		 vm_op_backup(struct vm *, struct vmjob *j, const struct req *);
+int		 vm_op_exec(struct vm *, struct vmjob *j, const struct req *);
 int		 vm_snapshot_find(const struct vm *, const char *name, int *ram);
 json_t		*vm_snapshots_json(const struct vm *);
+int		 vm_remove(struct vm *, char *err, size_t errlen);
 json_t		*vm_to_json(const struct vm *);
 int		 vm_paths(const char *name, char *vmdir, char *rundir);
 int		 vm_count(int *running);

@@ -394,6 +394,10 @@ vmjob_done(struct job *job)
 		vm_backup_done(j, vm);
 		goto done;
 	}
+	if (j->kind == VMJOB_EXEC) {	/* never busy; its asker replies */
+		j->hooks->after(j, vm);
+		goto done;
+	}
 	if (vm == NULL)
 		goto done;
 	if (j->kind == VMJOB_PROBE) {
@@ -441,6 +445,8 @@ vmjob_done(struct job *job)
 done:
 	if (j->r != NULL)
 		req_free(j->r);
+	free(j->cmd);
+	free(j->output);
 	free(j);
 }
 
@@ -886,6 +892,40 @@ vm_op_backup(struct vm *vm, struct vmjob *j, const struct req *r)
 	return 0;
 }
 
+/*
+ * A command as root over SSH with labd's key (VMJOB_EXEC, vmjob.c), with
+ * j's cmd, timeout_ms and hooks.  Only on a ready VM; it does not make the
+ * VM busy: a command is what a student could run too, and a stop or reset
+ * meanwhile just cuts it off.  -1 after an error reply to r when it cannot
+ * run now; j is then still the caller's.
+ */
+int
+vm_op_exec(struct vm *vm, struct vmjob *j, const struct req *r)
+{
+	if (vm->state != VM_READY) {
+		reply_err(r, LABD_E_INVALID, "%s is %s: a command runs only on"
+		    " a ready VM (labctl start %s)", vm->name,
+		    vm_state_name(vm->state), vm->name);
+		return -1;
+	}
+	if (vm->probe_port == 0) {
+		reply_err(r, LABD_E_INVALID, "%s has no SSH port: its template"
+		    " forwards none", vm->name);
+		return -1;
+	}
+	j->job.run = vmjob_run;
+	j->job.done = vmjob_done;
+	j->kind = VMJOB_EXEC;
+	j->vm_id = vm->id;
+	j->gen = vm->gen;
+	snprintf(j->def.name, sizeof(j->def.name), "%s", vm->name);
+	snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
+	j->port = vm->probe_port;
+	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
+	workers_submit(labd->workers, &j->job);
+	return 0;
+}
+
 static void
 vm_backup_done(struct vmjob *j, struct vm *vm)
 {
@@ -921,6 +961,41 @@ vm_op_suspend(struct vm *vm, const struct req *r)
 	vm->gen++;
 	vm_set_state(vm, VM_SUSPENDING, NULL);
 	vm_submit_snap(vm, VMJOB_SUSPEND, VM_SUSPEND_SNAP, 1, NULL);
+}
+
+/*
+ * Forget a VM whose course is being removed: it must have no QEMU and no
+ * job.  Whoever still waits on it is told; its files are the caller's.
+ */
+int
+vm_remove(struct vm *vm, char *err, size_t errlen)
+{
+	struct vm	**vp;
+	struct waiter	*w;
+	char		 rundir[PATH_MAX];
+	pid_t		 pid;
+
+	vm_paths(vm->name, NULL, rundir);
+	if (vm->busy || vm->probing || vmm_alive(rundir, vm->name, &pid) == 1) {
+		errf(err, errlen, "%s is %s: stop it first", vm->name,
+		    vm->busy ? "busy" : "running");
+		return -1;
+	}
+	vm_set_state(vm, VM_STOPPED, NULL);	/* closes wake listeners */
+	vm_qmp_detach(vm);
+	while ((w = vm->waiters) != NULL) {
+		vm->waiters = w->next;
+		reply_err(w->r, LABD_E_NOT_FOUND, "%s was removed", vm->name);
+		req_free(w->r);
+		free(w);
+	}
+	for (vp = &vms; *vp != NULL; vp = &(*vp)->next)
+		if (*vp == vm) {
+			*vp = vm->next;
+			break;
+		}
+	free(vm);
+	return 0;
 }
 
 /* --- loading and adopting ----------------------------------------------- */

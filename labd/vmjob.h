@@ -14,6 +14,7 @@
 #define VM_QMP_TIMEOUT_MS	5000
 #define VM_SNAP_TIMEOUT_MS	(5 * 60 * 1000)	/* a few GiB of RAM under TCG */
 #define VM_SUSPEND_SNAP		"labd-suspend"	/* the RAM of a suspended VM */
+#define VM_EXEC_OUTPUT_MAX	(64 * 1024)	/* bytes of a command's output */
 #define VM_BACKUP_TIMEOUT_MS	(60 * 60 * 1000)	/* tens of GiB, slow disks */
 
 /* Everything a worker needs to make and run one VM, copied from the db. */
@@ -50,6 +51,7 @@ enum vmjob_kind {
 	VMJOB_RESUME,	/* QEMU paused, RAM back from disk, continue */
 	VMJOB_CLOCK,	/* set the guest's clock after a RAM restore */
 	VMJOB_BACKUP,	/* a standalone copy of the disk at target */
+	VMJOB_EXEC,	/* a command as root over SSH (labctl exec) */
 };
 
 struct vmjob;
@@ -58,7 +60,7 @@ struct vmjob;
  * worker before it; finish after it, whatever came of it (j->rc), and
  * returns the job's result; after in the loop's thread once the job is
  * over (vm NULL when the VM went meanwhile): it replies and frees arg.
- * after is required, the others may be NULL.
+ * after is required, the others may be NULL.  An exec has after alone.
  */
 struct vmjob_hooks {
 	int	(*prepare)(struct vmjob *);
@@ -96,6 +98,11 @@ struct vmjob {
 	uint64_t	 vsize;		/* out: the disk's virtual size */
 	long long	 bytes;		/* out: the copy's size */
 	long long	 ms;		/* out: how long it all took */
+	/* exec: in cmd, timeout_ms, hooks (after replies); out status, output */
+	char		*cmd;		/* in: owned, freed with the job */
+	int		 timeout_ms;	/* in */
+	int		 status;	/* out: the command's exit status */
+	char		*output;	/* out: stdout+stderr, UTF-8, owned */
 };
 
 

@@ -52,7 +52,7 @@ int
 plan_port_free(const char *ip, uint16_t port, char *err, size_t errlen)
 {
 	struct sockaddr_in	sin;
-	int			fd, rc;
+	int			fd, rc, one = 1;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
@@ -66,10 +66,18 @@ plan_port_free(const char *ip, uint16_t port, char *err, size_t errlen)
 		return -1;
 	}
 	/*
-	 * No SO_REUSEADDR: then bind() also fails on a port that a socket
-	 * on 0.0.0.0 holds, or that lingers in TIME_WAIT, and both would
-	 * break the forward we are about to promise.
+	 * SO_REUSEADDR, as QEMU's user networking (slirp) sets on its
+	 * hostfwd listeners: bind() then still fails on a port that any
+	 * socket listens on (0.0.0.0 included), but not on one whose last
+	 * connection lingers in TIME_WAIT, which would not stop the forward
+	 * either.  Without it, a course removed and made again within a
+	 * minute would find its own old ports "in use" and shift.
 	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1) {
+		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
 		rc = 1;
 	else if (errno == EADDRINUSE)

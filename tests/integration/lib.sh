@@ -102,6 +102,10 @@ kill_guests() {
 
 cleanup() {
 	[ -n "${LABD_PID:-}" ] && kill -9 "$LABD_PID" 2>/dev/null
+	# A QEMU that a worker was starting when labd died writes its
+	# pidfile a moment later: look twice.
+	kill_guests
+	sleep 0.5
 	kill_guests
 	if [ "$nfail" -ne 0 ] || [ -n "${KEEP:-}" ]; then
 		echo "# labd log (last 30 lines of $T/labd.log):"

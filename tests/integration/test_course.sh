@@ -125,10 +125,28 @@ check "the ports are the same after the restart" bash -c "
 	test '$(vm_port it-alice)' = '$pa' && test '$(vm_port it-bob)' = '$pb'"
 check "ssh still works after the restart" bob_reads
 
+check_fails "course rm refuses a course whose VMs run" "$LABCTL" course rm it
+check "course show lists both VMs" bash -c \
+	"'$LABCTL' course show it --json | jq -e '.vms | length == 2'"
 check "stop --course powers both VMs off" "$LABCTL" stop --course it
 check "both are listed stopped" bash -c "
 	test \"\$('$LABCTL' list it --json | jq -r '.[].state' | sort -u)\" = stopped"
 check "no QEMU is left" gone "$alice_pid" "$bob_pid"
+
+check "course rm removes the stopped course" "$LABCTL" course rm it
+all_gone() {
+	[ "$("$LABCTL" course list --json)" = "[]" ] &&
+	[ "$("$LABCTL" ports --json)" = "[]" ] &&
+	[ ! -e "$T/state/vms/it-alice" ] && [ ! -e "$T/state/vms/it-bob" ]
+}
+check "its VMs, disks and ports are gone" all_gone
+ports_reused() {
+	"$LABCTL" course create it2 --template tiny --roster "$T/roster.csv" \
+	    --json >"$T/it2.json" &&
+	jq -e '[.students[].port] | sort == [24101, 24102]' "$T/it2.json" &&
+	"$LABCTL" course rm it2 --force
+}
+check "its slots and ports go to the next course" ports_reused
 
 kill "$LISTENER" 2>/dev/null
 finish test_course

@@ -102,6 +102,55 @@ Test(plan, port_free)
 	cr_expect_str_eq(err, "localhost is not an IPv4 address");
 }
 
+/*
+ * A port whose last connection the server (a QEMU hostfwd listener, with
+ * SO_REUSEADDR) closed lingers in TIME_WAIT on the server's side: that is
+ * no service, and QEMU could bind it again, so it is free.  A listener on 0.0.0.0 takes the port on every address.
+ */
+Test(plan, time_wait_free_wildcard_not)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	char			err[PF_ERRLEN];
+	uint16_t		base = free_base(41200, 2);
+	int			lfd, cfd, afd, one = 1;
+
+	/* As QEMU's user networking listens: with SO_REUSEADDR. */
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(base + 1);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_neq(lfd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	cr_assert_eq(setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)), 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(lfd, 1), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(base + 1);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_neq(cfd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	cr_assert_eq(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_neq(afd = accept(lfd, (struct sockaddr *)&sin, &len), -1);
+	close(afd);		/* the server closes first: its TIME_WAIT */
+	close(lfd);
+	usleep(50000);
+	close(cfd);
+	cr_expect_eq(plan_port_free("127.0.0.1", base + 1, err, sizeof(err)),
+	    1, "a TIME_WAIT is not a service: %s", err);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(base + 2);
+	sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	cr_assert_neq(lfd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(lfd, 1), 0);
+	cr_expect_eq(plan_port_free("127.0.0.1", base + 2, err, sizeof(err)),
+	    0, "0.0.0.0:%u listens", base + 2);
+	close(lfd);
+}
+
 Test(plan, lowest_first)
 {
 	struct pf_service	svc;

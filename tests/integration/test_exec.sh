@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# test_exec.sh - labctl exec on a course of two real tiny guests: a command
+# as root over SSH with labd's key, on one VM (output as is, exit status
+# as labctl's) and on the whole course (each line prefixed with the VM's
+# name, a summary, exit 1 when any failed); a stopped VM is refused with
+# its state; a missing -- or an empty command is a usage error.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+write_ini 24900
+cat >"$T/roster.csv" <<EOF
+id,name,email,ssh_key
+ann,Ann,,
+ben,Ben,,
+EOF
+
+check "labd starts on a private socket" labd_start
+check "template import" "$LABCTL" template import tiny "$TINY"
+check "course create" "$LABCTL" course create ex --template tiny \
+	--roster "$T/roster.csv"
+check "both VMs become ready" "$LABCTL" wait --course ex --timeout 400
+
+# status CMD...: the command's exit status; its output in $T/out.
+status() { "$@" >"$T/out" 2>"$T/err"; echo $?; }
+
+check "exec VM -- hostname prints the VM's name" bash -c \
+	"test \"\$('$LABCTL' exec ex-ann -- hostname)\" = ex-ann"
+check "the words after -- are joined into one command" bash -c \
+	"test \"\$('$LABCTL' exec ex-ann -- echo a   b)\" = 'a b'"
+check "exec --course runs on both VMs, prefixed by name" bash -c "
+	'$LABCTL' exec --course ex -- 'echo hi > /root/x; cat /root/x' >'$T/c' &&
+	grep -qx 'ex-ann: hi' '$T/c' && grep -qx 'ex-ben: hi' '$T/c' &&
+	grep -q '^2 of 2 exited 0' '$T/c'"
+check "it ran as root, and the file stayed" bash -c \
+	"test \"\$('$LABCTL' exec ex-ben -- 'id -u; cat /root/x')\" = \
+	    \"\$(printf '0\nhi')\""
+check "exec VM -- false exits 1" \
+	test "$(status "$LABCTL" exec ex-ann -- false)" = 1
+check "exec VM -- 'exit 7' exits 7" \
+	test "$(status "$LABCTL" exec ex-ann -- 'exit 7')" = 7
+check "exit 2 is the command's, not a usage error" bash -c "
+	'$LABCTL' exec ex-ann -- 'exit 2' 2>'$T/e2'; test \$? = 2 &&
+	test ! -s '$T/e2'"
+check "stderr comes back too" bash -c \
+	"'$LABCTL' exec ex-ann -- 'echo oops >&2' | grep -qx oops"
+check "invalid UTF-8 is replaced, not refused" bash -c \
+	"test \"\$('$LABCTL' exec ex-ann -- \"printf 'a\\\\377b'\")\" = 'a?b'"
+check "--json gives status and output" bash -c "
+	'$LABCTL' --json exec ex-ann -- 'echo x; exit 3' >'$T/j'; test \$? = 3 &&
+	jq -e '.vm == \"ex-ann\" and .status == 3 and .output == \"x\n\"' '$T/j'"
+check "--json after -- belongs to the command" bash -c \
+	"test \"\$('$LABCTL' exec ex-ann -- echo --json)\" = --json"
+check "a failing command on one VM fails the course run" bash -c "
+	'$LABCTL' exec --course ex -- 'test \$(hostname) = ex-ann' >'$T/c';
+	test \$? = 1 && grep -q 'ex-ben: \[exit status 1\]' '$T/c' &&
+	grep -q '^1 of 2 exited 0; 1 with another status' '$T/c'"
+check "a command past --timeout could not run: exit 1" \
+	test "$(status "$LABCTL" exec ex-ann --timeout 1 -- sleep 5)" = 1
+check "... and says so" grep -q 'did not finish within 1000 ms' "$T/err"
+check "the command is in the event log" bash -c \
+	"sqlite3 '$T/state/labd.db' \"SELECT detail FROM events WHERE kind =
+	    'vm.exec'\" | grep -qx hostname"
+
+check "stop ex-ben" "$LABCTL" stop ex-ben
+check "exec on a stopped VM fails with exit 1" \
+	test "$(status "$LABCTL" exec ex-ben -- true)" = 1
+check "... and says it is stopped" grep -q 'ex-ben is stopped' "$T/err"
+check "exec --course: the stopped VM could not run, exit 1" bash -c "
+	'$LABCTL' exec --course ex -- true >'$T/c'; test \$? = 1 &&
+	grep -q '^ex-ben: FAILED: .*stopped' '$T/c' &&
+	grep -q '1 could not run' '$T/c'"
+
+check "no -- is a usage error" \
+	test "$(status "$LABCTL" exec ex-ann hostname)" = 2
+check "nothing after -- is a usage error" \
+	test "$(status "$LABCTL" exec ex-ann --)" = 2
+check "a blank command is a usage error" \
+	test "$(status "$LABCTL" exec ex-ann -- ' ')" = 2
+check "no VM is a usage error" test "$(status "$LABCTL" exec -- true)" = 2
+check "an unknown VM is an error" \
+	test "$(status "$LABCTL" exec nosuch -- true)" = 1
+
+check "stop --course" "$LABCTL" stop --course ex
+finish test_exec
