@@ -175,41 +175,6 @@ reply_ok(const struct req *r, json_t *result)
 	reply_send(r, msg);
 }
 
-/*
- * Messages quote what a client sent; jansson refuses a string that is not
- * UTF-8, and the reply would then go out with no error at all.  Replace
- * every byte that does not start a valid sequence with '?' (this also
- * mends a character that vsnprintf cut in half).
- */
-static void
-utf8_scrub(char *s)
-{
-	unsigned char	*p = (unsigned char *)s;
-	int		 n, i;
-
-	while (*p != '\0') {
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
-			n = 1;
-		else if ((*p & 0xf0) == 0xe0)
-			n = 2;
-		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
-			n = 3;
-		else
-			n = -1;
-		for (i = 1; n > 0 && i <= n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				n = -1;
-		if (n < 0) {
-			*p++ = '?';
-			continue;
-		}
-		p += n + 1;
-	}
-}
 
 void
 reply_err(const struct req *r, const char *code, const char *fmt, ...)

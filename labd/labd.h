@@ -53,6 +53,8 @@ int	 file_copy(const char *from, const char *to, mode_t mode, char *err,
 int	 run_capture(char *const argv[], char *out, size_t outlen, char *err,
 	    size_t errlen);
 int64_t	 now_ms(void);
+/* Replace what is not UTF-8 (overlong, surrogate, cut) by '?'; the count. */
+size_t	 utf8_scrub(char *);
 
 /* loop.c: an epoll event loop with file handlers and timers */
 struct loop;

@@ -367,3 +367,43 @@ syserr:
 	errf(err, errlen, "cannot run %s: %s", argv[0], strerror(errno));
 	return -1;
 }
+
+/*
+ * Replace every byte that is not part of a valid UTF-8 sequence by '?'
+ * and return how many there were.  Messages travel in JSON, and a value
+ * quoted back with "%.64s" may have been cut inside a character.
+ */
+size_t
+utf8_scrub(char *str)
+{
+	unsigned char	*s = (unsigned char *)str;
+	size_t		 bad = 0, n, k;
+	uint32_t	 cp;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		n = (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2 :
+		    (*s & 0xf8) == 0xf0 ? 3 : 0;
+		cp = *s & (0x3f >> n);
+		for (k = 1; n > 0 && k <= n; k++) {
+			if ((s[k] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = cp << 6 | (s[k] & 0x3f);
+		}
+		/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+		if (n == 0 || (n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff)) {
+			*s++ = '?';
+			bad++;
+			continue;
+		}
+		s += n + 1;
+	}
+	return bad;
+}

@@ -382,43 +382,6 @@ vmjob_clock(struct vmjob *j)
 
 /* --- exec: a command as root over SSH ----------------------------------- */
 
-/*
- * The output goes back in JSON, which must be UTF-8, and a guest prints
- * what it likes (a binary, Latin-1, a character cut at the cap): every byte
- * that is not part of a valid sequence becomes '?'.  Strict, as config.c's
- * check: no overlong forms, no surrogates, nothing past U+10FFFF.
- */
-static void
-exec_output_scrub(char *str)
-{
-	unsigned char	*s = (unsigned char *)str;
-	size_t		 n, k;
-	uint32_t	 cp;
-
-	while (*s != '\0') {
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		n = (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2 :
-		    (*s & 0xf8) == 0xf0 ? 3 : 0;
-		cp = *s & (0x3f >> n);
-		for (k = 1; n > 0 && k <= n; k++) {
-			if ((s[k] & 0xc0) != 0x80) {
-				n = 0;
-				break;
-			}
-			cp = cp << 6 | (s[k] & 0x3f);
-		}
-		if (n == 0 || (n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff)) {
-			*s++ = '?';
-			continue;
-		}
-		s += n + 1;
-	}
-}
 
 /*
  * labctl exec: j->cmd as root with labd's key, once, no retry (the
@@ -434,7 +397,7 @@ vmjob_exec(struct vmjob *j)
 	    j->timeout_ms, j->output, VM_EXEC_OUTPUT_MAX + 1, &j->status,
 	    j->err, sizeof(j->err)) == -1)
 		return -1;
-	exec_output_scrub(j->output);
+	utf8_scrub(j->output);
 	return 0;
 }
 
