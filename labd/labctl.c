@@ -362,7 +362,7 @@ parse_target(const char *cmd, int argc, char **argv, struct target *t,
 }
 
 /* The VM names of a course, from vm.list; NULL after an error. */
-static json_t *
+json_t *
 course_vms(struct ctl *c, const char *course, int *rc)
 {
 	json_t	*list, *names, *vm;

@@ -34,6 +34,8 @@ void		 print_json(json_t *);
 const char	*jstr(json_t *, const char *key);
 long long	 jint(json_t *, const char *key);
 void		 fmt_duration(long long s, char *out, size_t len);
+/* The VM names of a course (a new array), NULL after labd's error. */
+json_t		*course_vms(struct ctl *, const char *course, int *rc);
 
 /* labctl_template.c */
 int	ctl_template_import(struct ctl *, int, char **);

@@ -50,24 +50,6 @@ exec_print_prefixed(const char *name, const char *out)
 	}
 }
 
-/* The VM names of a course; NULL after labd's error. */
-static json_t *
-exec_course_vms(struct ctl *c, const char *course, int *rc)
-{
-	json_t	*list, *names, *vm;
-	size_t	 i;
-
-	list = ctl_call(c, "vm.list", json_pack("{s:s}", "course", course),
-	    rc);
-	if (list == NULL)
-		return NULL;
-	names = json_array();
-	json_array_foreach(list, i, vm)
-		json_array_append_new(names, json_string(jstr(vm, "name")));
-	json_decref(list);
-	return names;
-}
-
 /* One VM: the output as is, and its status as labctl's. */
 static int
 exec_one(struct ctl *c, const char *vm, json_t *args)
@@ -101,7 +83,7 @@ exec_course(struct ctl *c, const char *course, json_t *args)
 	long	*ids;
 	int	 rc = CTL_OK;
 
-	if ((names = exec_course_vms(c, course, &rc)) == NULL)
+	if ((names = course_vms(c, course, &rc)) == NULL)
 		return rc;
 	n = left = json_array_size(names);
 	results = json_object();
