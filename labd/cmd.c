@@ -120,14 +120,15 @@ cmd_status(const struct req *r, json_t *args)
 
 	total = vm_count(&running);
 	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:i,s:i,s:s,s:s,s:s,"
-	    "s:i}",
+	    "s:s,s:i}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - labd->started_ms) / 1000),
 	    "accel", vmm_accel_name(labd->accel),
 	    "accel_note", labd->accel_note,
 	    "vms_total", total, "vms_running", running,
-	    "state_dir", labd->cfg.state_dir, "socket", labd->cfg.socket,
+	    "state_dir", labd->cfg.state_dir, "run_dir", labd->cfg.run_dir,
+	    "socket", labd->cfg.socket,
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
 	    "jobs", workers_pending(labd->workers)));
 }

@@ -100,6 +100,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "delete a snapshot" },
 	{ "snapshot", NULL, "VM|--course C NAME", ctl_snapshot,
 	  "with RAM when the VM runs, disk alone when stopped" },
+	{ "console", NULL, "VM", ctl_console,
+	  "the VM's serial console here (on the labd host); Ctrl-] detaches" },
 	{ "snapshots", NULL, "VM", ctl_snapshots,
 	  "a VM's snapshots: name, time, RAM size, kind" },
 	{ "backup", NULL, "VM FILE [--force]", ctl_backup,

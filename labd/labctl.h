@@ -37,6 +37,9 @@ void		 fmt_duration(long long s, char *out, size_t len);
 /* The VM names of a course (a new array), NULL after labd's error. */
 json_t		*course_vms(struct ctl *, const char *course, int *rc);
 
+/* labctl_console.c */
+int	ctl_console(struct ctl *, int, char **);
+
 /* labctl_template.c */
 int	ctl_template_import(struct ctl *, int, char **);
 int	ctl_template_list(struct ctl *, int, char **);

@@ -92,6 +92,16 @@ check "alice logs in with her key and writes a file" alice_writes
 check "bob logs in with his password and writes a file" bob_writes
 check "the guest's hostname is its VM name" alice_hostname
 check "alice's web page answers on the second IP, 127.0.0.2:24151" alice_web
+# The serial console: Enter brings the guest's login prompt, Ctrl-] ends it.
+console_login() {
+	{ printf '\r'; sleep 2; printf '\035'; } |
+	    timeout 20 "$LABCTL" console it-bob >"$T/console.out" 2>&1 &&
+	grep -q 'login:' "$T/console.out" && grep -q 'closed' "$T/console.out"
+}
+check "labctl console shows the guest's login prompt, Ctrl-] detaches" \
+	console_login
+check_fails "labctl console of a VM that does not exist" \
+	"$LABCTL" console it-nobody
 check "the guest reaches nothing outside (restrict=on)" alice_no_outside
 
 bob_pid=$(vm_field it-bob pid)
