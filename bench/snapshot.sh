@@ -118,5 +118,6 @@ t=$(secs)
 "$L" reset --course s >/dev/null
 printf 'bulk: reset --course of 3 VMs to pristine, wall time %.2f s\n' \
 	"$(echo "$(secs) - $t" | bc -l)"
-"$L" stop --course s --force >/dev/null
-"$L" stop --course g --force >/dev/null
+# Not a figure: a failure to stop is shown, the clean-up kills the rest.
+"$L" stop --course s --force >/dev/null || echo "note: stop --course s failed (above)"
+"$L" stop --course g --force >/dev/null || echo "note: stop --course g failed (above)"
