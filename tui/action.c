@@ -9,6 +9,8 @@
  * progress bar; when its last reply comes the footer says how it went
  * ("reset to pristine: 3 ok, 1 failed: c1-bob: ...").  The rows
  * themselves change through the vm.state events, as for any change.
+ * Each VM's outcome also goes to the event log pane ("reset to pristine
+ * ok", "snapshot lab1 failed: ...").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +34,12 @@ struct batch {
 };
 
 static void
-batch_fail(struct batch *b, struct batch_item *it, const char *why)
+batch_fail(struct tui *t, struct batch *b, struct batch_item *it,
+    const char *why)
 {
 	size_t	off = strlen(b->fails);
 
+	model_log(t, it->vm, 1, "%s failed: %s", b->what, why);
 	it->done = 1;
 	b->done++;
 	b->failed++;
@@ -104,7 +108,7 @@ action_run(struct tui *t, const char *cmd, const char *what, json_t *extra,
 		it->id = link_act_send(t, cmd, args, err, sizeof(err));
 		json_decref(args);
 		if (it->id == -1)
-			batch_fail(b, it, err);
+			batch_fail(t, b, it, err);
 	}
 	if (b->done == b->n)
 		batch_finish(t, b);
@@ -127,13 +131,14 @@ action_reply(struct tui *t, json_t *msg)
 			if (it->done || it->id != json_integer_value(rid))
 				continue;
 			if (json_is_true(json_object_get(msg, "ok"))) {
+				model_log(t, it->vm, 0, "%s ok", b->what);
 				it->done = 1;
 				b->done++;
 			} else {
 				const char	*m = jstr(json_object_get(msg,
 				    "error"), "message");
 
-				batch_fail(b, it, *m ? m : "refused");
+				batch_fail(t, b, it, *m ? m : "refused");
 			}
 			if (b->done == b->n)
 				batch_finish(t, b);
@@ -153,7 +158,7 @@ action_lost(struct tui *t, const char *why)
 	while ((b = t->batches) != NULL) {
 		for (i = 0; i < b->n; i++)
 			if (!b->items[i].done)
-				batch_fail(b, &b->items[i], why);
+				batch_fail(t, b, &b->items[i], why);
 		batch_finish(t, b);
 	}
 }

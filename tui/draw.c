@@ -3,6 +3,7 @@
  * (labd, the host's meters), the table of VMs, the footer (a prompt, the
  * progress of an action, or its result) and the key bar.  The detail and
  * help panels take the table's place; the snapshot picker sits over it.
+ * The event log pane (e) takes the lower third of the table's place.
  *
  * Every panel writes whole lines into ncurses' virtual screen, and one
  * refresh() sends the cells that changed: no clear() (a full repaint) but
@@ -36,15 +37,21 @@ static void	panel_header(struct tui *, int, int);
 static void	panel_table(struct tui *, int, int);
 static void	panel_detail(struct tui *, int, int);
 static void	panel_help(struct tui *, int, int);
+static void	panel_log(struct tui *, int, int);
 static void	panel_footer(struct tui *, int, int);
 
-/* Top to bottom; h 0: the lines that the others leave. */
+/*
+ * Top to bottom; h 0: the lines that the others leave; LOG_H: as many as
+ * draw_log_lines() says (0: not drawn).
+ */
+#define LOG_H	(-1)
 static const struct {
 	struct panel	 p;
 	int		 h;
 } layout[] = {
 	{ { "header", MODE_TABLE | MODE_DETAIL | MODE_HELP, panel_header }, 2 },
 	{ { "table", MODE_TABLE, panel_table }, 0 },
+	{ { "log", MODE_TABLE, panel_log }, LOG_H },
 	{ { "detail", MODE_DETAIL, panel_detail }, 0 },
 	{ { "help", MODE_HELP, panel_help }, 0 },
 	{ { "footer", MODE_TABLE | MODE_DETAIL | MODE_HELP, panel_footer },
@@ -151,10 +158,23 @@ blank(int y)
 	clrtoeol();
 }
 
+/* The event log pane's lines, its title included; 0 when not shown. */
 int
-draw_table_rows(void)
+draw_log_lines(const struct tui *t)
 {
-	int	h = LINES - 2 - 1 - FOOTER_LINES;
+	int	h = LINES / 3;
+
+	if (t == NULL || !t->show_log || t->mode != MODE_TABLE ||
+	    LINES < TUI_LOG_MINLINES)
+		return 0;
+	return h < 4 ? 4 : h;
+}
+
+/* The rows of VMs (or of the detail, the help) that fit. */
+int
+draw_table_rows(const struct tui *t)
+{
+	int	h = LINES - 2 - 1 - FOOTER_LINES - draw_log_lines(t);
 
 	return h > 0 ? h : 0;
 }
@@ -537,6 +557,50 @@ panel_detail(struct tui *t, int y, int h)
 	}
 }
 
+/*
+ * The event log pane: what labtui heard of every VM, and the outcome of
+ * its own actions, newest first.
+ */
+static void
+panel_log(struct tui *t, int y, int h)
+{
+	char			 when[16];
+	struct tm		 tm;
+	unsigned		 k, n = t->nlog < TUI_NLOG ? t->nlog : TUI_NLOG;
+	int			 j, w = 8, x;
+
+	for (j = 0; j < h; j++)
+		blank(y + j);
+	fill(y, draw_attr(t, CLR_TITLE));
+	putf(y, 1, draw_attr(t, CLR_TITLE) | A_BOLD, COLS - 1, "EVENTS (%u,"
+	    " newest first; e hides)", n);
+	if (n == 0) {
+		put(y + 1, 2, A_DIM, COLS - 2, "none yet");
+		return;
+	}
+	/* the VM column as wide as the widest name shown */
+	for (k = 0; k < n && (int)k < h - 1; k++) {
+		int	l = (int)strlen(t->log[(t->nlog - 1 - k) % TUI_NLOG].vm);
+
+		if (l > w)
+			w = l;
+	}
+	if (w > 24)
+		w = 24;
+	for (k = 0; k < n && (int)k < h - 1; k++) {
+		const struct log_entry	*e = &t->log[(t->nlog - 1 - k) %
+					    TUI_NLOG];
+
+		localtime_r(&e->t, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		x = 1 + put(y + 1 + k, 1, A_DIM, COLS - 1, when) + 1;
+		cell(y + 1 + k, x, w, 0, A_BOLD, e->vm);
+		x += w + 1;
+		put(y + 1 + k, x, e->bad ? draw_attr(t, CLR_FAILED) :
+		    (int)A_NORMAL, COLS - x, e->text);
+	}
+}
+
 static void
 panel_help(struct tui *t, int y, int h)
 {
@@ -598,16 +662,20 @@ draw_screen(struct tui *t)
 		return;
 	}
 	for (i = 0; i < sizeof(layout) / sizeof(layout[0]); i++)
-		if ((layout[i].p.modes & t->mode) && layout[i].h > 0)
-			fixed += layout[i].h;
+		if (layout[i].p.modes & t->mode)
+			fixed += layout[i].h == LOG_H ? draw_log_lines(t) :
+			    layout[i].h;
 	for (i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
 		if (!(layout[i].p.modes & t->mode))
 			continue;
-		h = layout[i].h ? layout[i].h : LINES - fixed;
+		h = layout[i].h == LOG_H ? draw_log_lines(t) : layout[i].h ?
+		    layout[i].h : LINES - fixed;
+		if (h <= 0)
+			continue;
 		layout[i].p.draw(t, y, h);
 		y += h;
 	}
 	if (t->prompt.kind == P_PICK)
-		prompt_draw_pick(t, 3, draw_table_rows());
+		prompt_draw_pick(t, 3, draw_table_rows(t));
 	refresh();
 }

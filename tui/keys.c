@@ -47,6 +47,7 @@ static int	key_sort(struct tui *, int);
 static int	key_invert(struct tui *, int);
 static int	key_detail(struct tui *, int);
 static int	key_help(struct tui *, int);
+static int	key_log(struct tui *, int);
 static int	key_redraw(struct tui *, int);
 static int	key_quit(struct tui *, int);
 static int	act_start(struct tui *, int);
@@ -123,6 +124,10 @@ static const struct binding bindings[] = {
 	SECTION("Screens"),
 	{ { '\r', '\n', KEY_ENTER }, "Enter", TD, T, "Detail", key_detail,
 	  "one VM: ports, snapshots, recent events, error; Enter again: back" },
+	{ { 'e' }, "e", T, T, "Events", key_log,
+	  "show or hide the event log pane below the table: the latest events"
+	  " of every VM and the outcome of the actions, newest first (hidden"
+	  " when the terminal has fewer than 16 lines)" },
 	{ { '?', KEY_F(1), 'h' }, "? F1 h", ALL_MODES, TD, "Help", key_help,
 	  "this help (any other key closes it)" },
 	{ { CTRL('l') }, "Ctrl-L", ALL_MODES, 0, NULL, key_redraw,
@@ -163,9 +168,9 @@ scroll_by(struct tui *t, int n)
 	if (*top < 0)
 		*top = 0;
 	if (t->mode == MODE_HELP && *top > keys_help_lines() -
-	    draw_table_rows() - 1)
-		*top = keys_help_lines() > draw_table_rows() + 1 ?
-		    keys_help_lines() - draw_table_rows() - 1 : 0;
+	    draw_table_rows(t) - 1)
+		*top = keys_help_lines() > draw_table_rows(t) + 1 ?
+		    keys_help_lines() - draw_table_rows(t) - 1 : 0;
 	return TF_DRAW;
 }
 
@@ -190,7 +195,7 @@ key_down(struct tui *t, int key)
 static int
 key_page(struct tui *t, int key)
 {
-	int	page = draw_table_rows() > 2 ? draw_table_rows() - 2 : 1;
+	int	page = draw_table_rows(t) > 2 ? draw_table_rows(t) - 2 : 1;
 
 	if (key == KEY_PPAGE)
 		page = -page;
@@ -358,6 +363,16 @@ key_help(struct tui *t, int key)
 	}
 	t->mode = MODE_HELP;
 	t->help_top = 0;
+	return TF_DRAW;
+}
+
+static int
+key_log(struct tui *t, int key)
+{
+	t->show_log = !t->show_log;
+	if (t->show_log && LINES < TUI_LOG_MINLINES)
+		tui_message(t, 0, "the event log shows when the terminal has"
+		    " %d lines or more", TUI_LOG_MINLINES);
 	return TF_DRAW;
 }
 

@@ -6,8 +6,8 @@
  * (labd/client.h, labd/proto.h).  It reads the host's /proc itself, for it
  * runs on the labd host, and it opens a VM's serial socket in run_dir for
  * the console.  The screen is built from panels (header, table, footer;
- * detail and help replace the table), the keys are one table (keys.c) and
- * the columns another (columns.c).
+ * detail and help replace the table; the event log pane shares its place),
+ * the keys are one table (keys.c) and the columns another (columns.c).
  */
 #ifndef LABTUI_H
 #define LABTUI_H
@@ -21,6 +21,8 @@
 #define LABTUI_VERSION		"0.1.0"
 #define TUI_NAMELEN		128
 #define TUI_NEVENTS		16	/* recent events kept per VM */
+#define TUI_NLOG		200	/* events kept for the event log pane */
+#define TUI_LOG_MINLINES	16	/* a shorter screen hides the pane */
 #define TUI_ERRLEN		512
 #define TUI_RETRY_S		2.0	/* reconnect to a lost labd */
 #define TUI_POLL_S		5.0	/* vm.list and status, for uptime */
@@ -56,6 +58,14 @@ enum tui_color {
 struct vm_event {
 	time_t	 t;
 	char	 text[120];
+};
+
+/* One line of the event log pane: every VM, and labtui's own actions. */
+struct log_entry {
+	time_t	 t;
+	char	 vm[TUI_NAMELEN];	/* a VM, or "course NAME" */
+	char	 text[160];
+	int	 bad;			/* failed: drawn as such */
 };
 
 /* One row: what labd said of a VM and what /proc says of its QEMU. */
@@ -178,6 +188,9 @@ struct tui {
 	int		 detail_top;
 	int		 help_top;
 	struct prompt	 prompt;
+	int		 show_log;		/* the event log pane (e) */
+	struct log_entry log[TUI_NLOG];		/* a ring, newest at nlog-1 */
+	unsigned	 nlog;
 
 	/* labd */
 	struct link	*link;
@@ -223,8 +236,11 @@ struct vm_row	*model_find(struct tui *, const char *name);
 struct vm_row	*model_update(struct tui *, json_t *vm);
 void		 model_replace(struct tui *, json_t *list);
 void		 model_event(struct tui *, const char *kind, json_t *data);
-void		 model_note(struct vm_row *, const char *, ...)
-		    __attribute__((__format__(__printf__, 2, 3)));
+void		 model_note(struct tui *, struct vm_row *, const char *, ...)
+		    __attribute__((__format__(__printf__, 3, 4)));
+void		 model_log(struct tui *, const char *vm, int bad,
+		    const char *, ...)
+		    __attribute__((__format__(__printf__, 4, 5)));
 void		 model_view(struct tui *);
 struct vm_row	*model_cursor_row(struct tui *);
 void		 model_free(struct tui *);
@@ -265,7 +281,8 @@ void		 host_sample_vm(const struct host *, struct vm_row *, double);
 void		 draw_init_colors(struct tui *);
 int		 draw_attr(const struct tui *, enum tui_color);
 void		 draw_screen(struct tui *);
-int		 draw_table_rows(void);
+int		 draw_table_rows(const struct tui *);
+int		 draw_log_lines(const struct tui *);
 
 /* keys.c */
 int		 keys_handle(struct tui *, int key);

@@ -267,7 +267,7 @@ static void
 replay_print(struct tui *t, const struct replay_figures *f)
 {
 	fprintf(stderr, "labtui replay: %zu VMs, screen %dx%d (%d rows shown)\n",
-	    t->nrows, COLS, LINES, draw_table_rows());
+	    t->nrows, COLS, LINES, draw_table_rows(t));
 	fprintf(stderr, "labtui replay: first full draw %.2f ms\n",
 	    f->first_ms);
 	fprintf(stderr, "labtui replay: %zu events applied and drawn one by"

@@ -50,8 +50,36 @@ model_find(struct tui *t, const char *name)
 	return NULL;
 }
 
+/* A line of the event log pane (e), the ring of every VM's events. */
+static void
+log_add(struct tui *t, const char *vm, int bad, const char *text)
+{
+	struct log_entry	*l = &t->log[t->nlog % TUI_NLOG];
+
+	l->t = time(NULL);
+	l->bad = bad;
+	scopy(l->vm, sizeof(l->vm), vm);
+	scopy(l->text, sizeof(l->text), text);
+	t->nlog++;
+	if (t->show_log)
+		t->flags |= TF_DRAW;
+}
+
 void
-model_note(struct vm_row *r, const char *fmt, ...)
+model_log(struct tui *t, const char *vm, int bad, const char *fmt, ...)
+{
+	char	text[sizeof(t->log[0].text)];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_add(t, vm, bad, text);
+}
+
+/* An event of a VM: in its recent events and in the event log. */
+void
+model_note(struct tui *t, struct vm_row *r, const char *fmt, ...)
 {
 	struct vm_event	*e = &r->ev[r->nev % TUI_NEVENTS];
 	va_list		 ap;
@@ -61,6 +89,7 @@ model_note(struct vm_row *r, const char *fmt, ...)
 	vsnprintf(e->text, sizeof(e->text), fmt, ap);
 	va_end(ap);
 	r->nev++;
+	log_add(t, r->name, strncmp(e->text, "failed", 6) == 0, e->text);
 }
 
 static void
@@ -130,10 +159,10 @@ model_update_from(struct tui *t, json_t *vm, int from_event)
 	r->seen = 1;
 	if (from_event && (fresh || strcmp(old_state, r->state) != 0 ||
 	    strcmp(old_error, r->error) != 0))
-		model_note(r, "%s%s%s", r->state, *r->error ? ": " : "",
+		model_note(t, r, "%s%s%s", r->state, *r->error ? ": " : "",
 		    r->error);
 	else if (!from_event && !fresh && strcmp(old_state, r->state) != 0)
-		model_note(r, "%s (seen in vm.list)", r->state);
+		model_note(t, r, "%s (seen in vm.list)", r->state);
 	t->flags |= TF_VIEW | TF_DRAW;
 	return r;
 }
@@ -187,13 +216,13 @@ model_event(struct tui *t, const char *kind, json_t *data)
 			link_snapshots(t, r->name, 0);
 	} else if (strcmp(kind, "vm.shutdown") == 0) {
 		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
-			model_note(r, "the guest powered off");
+			model_note(t, r, "the guest powered off");
 	} else if (strcmp(kind, "course.reset") == 0) {
 		for (i = 0; i < t->nrows; i++)
 			if (strcmp(t->rows[i]->course, jstr(data, "course")) ==
 			    0)
-				model_note(t->rows[i], "scheduled course reset"
-				    " to %s", jstr(data, "to"));
+				model_note(t, t->rows[i], "scheduled course"
+				    " reset to %s", jstr(data, "to"));
 		tui_message(t, 0, "course %s: scheduled reset of %lld VMs to"
 		    " %s", jstr(data, "course"), jint(data, "vms"),
 		    jstr(data, "to"));

@@ -3,11 +3,12 @@
 # would: in a detached tmux session of known size, keys sent with
 # send-keys, the screen read with capture-pane.  A private labd with a
 # course of two tiny guests: both rows come up ready, the filter narrows,
-# a reset from the TUI (r, y) reaches labd and the row shows it, a bulk
-# snapshot of the marked course and a reset to it from the picker (R), the
-# serial console opens and Ctrl-] comes back, resizes do not kill it, a
-# lost labd is shown and reconnected, colour and NO_COLOR, and the
-# terminal is restored after q, SIGTERM and a crash (SIGSEGV).
+# a reset from the TUI (r, y) reaches labd and the row shows it, so does
+# the event log pane (e, and e again hides it), a bulk snapshot of the
+# marked course and a reset to it from the picker (R), the serial console
+# opens and Ctrl-] comes back, resizes do not kill it, a lost labd is
+# shown and reconnected, colour and NO_COLOR, and the terminal is
+# restored after q, SIGTERM and a crash (SIGSEGV).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -138,6 +139,25 @@ check "the row went restoring -> ready (in recent events; on screen: $saw)" \
 keys Escape
 check "Esc goes back to the table" wait_for '^ +NAME\^? +STUDENT' 5
 
+# --- the event log pane -------------------------------------------------------
+keys e
+check "e opens the event log pane" wait_for '^ EVENTS \([0-9]+, newest first' 5
+check "the pane shows ann's reset" \
+	wait_for '^ [0-9]{2}:[0-9]{2}:[0-9]{2} tt-ann +(restoring|ready) *$' 5
+check "and the outcome of the action" \
+	wait_for '^ [0-9:]{8} tt-ann +reset to pristine ok *$' 5
+check "the table stays above it" wait_for '^ +tt-bea +bea +ready' 5
+keys e
+log_gone() {	# the pane's title leaves the screen, the table stays
+	local n=50
+	while [ $n -gt 0 ] && screen | grep -q '^ EVENTS ('; do
+		sleep 0.1
+		n=$((n - 1))
+	done
+	not_on_screen '^ EVENTS \(' && wait_for '^ +tt-bea +bea +ready' 5
+}
+check "e again closes the pane" log_gone
+
 # --- bulk: the marked course snapshotted, then a reset picked with R -------------
 keys a
 check "a marks the two" wait_for 'marked 2 VMs' 5
@@ -183,6 +203,11 @@ check "at 60x20 the rows fit" wait_for '^ +tt-ann +ready +127\.0\.0\.1:246[0-9]+
 check "at 60x20 labtui is alive" tui_alive
 "${TM[@]}" resize-window -t tui -x 80 -y 24
 check "at 80x24 every column fits" wait_for '^ +NAME.*SNAPSHOT *$' 10
+keys e
+check "at 80x24 the event log pane opens" wait_for '^ EVENTS \(' 5
+check "with the rows above it" wait_for '^ +tt-bea +bea +ready' 5
+keys e
+check "and e closes it" log_gone
 "${TM[@]}" resize-window -t tui -x 100 -y 30
 check "back at 100x30, redrawn" wait_for '^ +tt-bea +bea +ready' 10
 check "and alive" tui_alive
