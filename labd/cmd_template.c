@@ -491,6 +491,40 @@ template_next_version(const char *name)
 	return v;
 }
 
+/*
+ * A name a new template version may take: valid, and not being imported
+ * right now (two imports of one name would race for its next version).
+ * 0 after an error reply.
+ */
+static int
+import_name_ok(const struct req *r, const char *name)
+{
+	if (!name_valid(name)) {
+		reply_err(r, LABD_E_INVALID, "template name \"%.64s\": use 1-32"
+		    " of a-z, 0-9 and '-', starting with a letter", name);
+		return 0;
+	}
+	if (importing_has(name)) {
+		reply_err(r, LABD_E_BUSY, "template %s is being imported", name);
+		return 0;
+	}
+	return 1;
+}
+
+/* The next version of j->name, its folder, and the name marked busy. */
+static int
+import_claim(const struct req *r, struct import_job *j)
+{
+	j->version = template_next_version(j->name);
+	snprintf(j->dir, sizeof(j->dir), "%s/templates/%s@%d",
+	    labd->cfg.state_dir, j->name, j->version);
+	if (importing_mark(j->name, 1) == -1) {
+		reply_err(r, LABD_E_BUSY, "too many imports at once");
+		return -1;
+	}
+	return 0;
+}
+
 void
 cmd_template_import(const struct req *r, json_t *args)
 {
@@ -509,18 +543,11 @@ cmd_template_import(const struct req *r, json_t *args)
 		    " is true or false");
 		return;
 	}
-	if (!name_valid(name)) {
-		reply_err(r, LABD_E_INVALID, "template name \"%.64s\": use 1-32"
-		    " of a-z, 0-9 and '-', starting with a letter", name);
+	if (!import_name_ok(r, name))
 		return;
-	}
 	if (path[0] != '/') {
 		reply_err(r, LABD_E_INVALID, "template path \"%.200s\" must be"
 		    " absolute", path);
-		return;
-	}
-	if (importing_has(name)) {
-		reply_err(r, LABD_E_BUSY, "template %s is being imported", name);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -553,11 +580,7 @@ cmd_template_import(const struct req *r, json_t *args)
 		}
 		snprintf(j->prof.disk, sizeof(j->prof.disk), "%s", path);
 	}
-	j->version = template_next_version(name);
-	snprintf(j->dir, sizeof(j->dir), "%s/templates/%s@%d",
-	    labd->cfg.state_dir, name, j->version);
-	if (importing_mark(name, 1) == -1) {
-		reply_err(r, LABD_E_BUSY, "too many imports at once");
+	if (import_claim(r, j) == -1) {
 		free(j);
 		return;
 	}
@@ -668,18 +691,11 @@ cmd_template_from_vm(const struct req *r, json_t *args)
 		    " \"vm\" and \"name\"");
 		return;
 	}
-	if (!name_valid(name)) {
-		reply_err(r, LABD_E_INVALID, "template name \"%.64s\": use 1-32"
-		    " of a-z, 0-9 and '-', starting with a letter", name);
+	if (!import_name_ok(r, name))
 		return;
-	}
 	if ((vm = vm_find(vmname)) == NULL) {
 		reply_err(r, LABD_E_NOT_FOUND, "vm \"%.80s\" not found"
 		    " (labctl list shows them)", vmname);
-		return;
-	}
-	if (importing_has(name)) {
-		reply_err(r, LABD_E_BUSY, "template %s is being imported", name);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -692,11 +708,7 @@ cmd_template_from_vm(const struct req *r, json_t *args)
 		free(j);
 		return;
 	}
-	j->version = template_next_version(name);
-	snprintf(j->dir, sizeof(j->dir), "%s/templates/%s@%d",
-	    labd->cfg.state_dir, name, j->version);
-	if (importing_mark(name, 1) == -1) {
-		reply_err(r, LABD_E_BUSY, "too many imports at once");
+	if (import_claim(r, j) == -1) {
 		free(j);
 		return;
 	}
