@@ -187,3 +187,32 @@ client_call(struct client_conn *c, const char *cmd, json_t *args,
 		json_decref(msg);
 	}
 }
+
+const char *
+jstr(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+long long
+jint(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+void
+fmt_duration(long long s, char *out, size_t len)
+{
+	if (s <= 0)
+		snprintf(out, len, "-");
+	else if (s < 60)
+		snprintf(out, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(out, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(out, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+	else
+		snprintf(out, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}

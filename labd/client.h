@@ -33,4 +33,10 @@ long			 client_send(struct client_conn *, const char *cmd,
 json_t			*client_read(struct client_conn *, char *err,
 			    size_t errlen);
 
+/* What both clients show: a string member or "", an integer member or 0. */
+const char		*jstr(json_t *, const char *key);
+long long		 jint(json_t *, const char *key);
+/* Seconds as "-", "42s", "3m05s", "2h10m" or "4d03h". */
+void			 fmt_duration(long long s, char *out, size_t len);
+
 #endif /* LABD_CLIENT_H */

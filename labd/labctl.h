@@ -31,9 +31,6 @@ int		 ctl_connect(struct ctl *);
 /* One request, one reply; args (may be NULL) is taken over. */
 json_t		*ctl_call(struct ctl *, const char *cmd, json_t *args, int *rc);
 void		 print_json(json_t *);
-const char	*jstr(json_t *, const char *key);
-long long	 jint(json_t *, const char *key);
-void		 fmt_duration(long long s, char *out, size_t len);
 /* The VM names of a course (a new array), NULL after labd's error. */
 json_t		*course_vms(struct ctl *, const char *course, int *rc);
 

@@ -10,21 +10,6 @@
 #include "tui/labtui.h"
 
 void
-fmt_duration(long long s, char *out, size_t len)
-{
-	if (s <= 0)
-		snprintf(out, len, "-");
-	else if (s < 60)
-		snprintf(out, len, "%llds", s);
-	else if (s < 3600)
-		snprintf(out, len, "%lldm%02llds", s / 60, s % 60);
-	else if (s < 86400)
-		snprintf(out, len, "%lldh%02lldm", s / 3600, s % 3600 / 60);
-	else
-		snprintf(out, len, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
-}
-
-void
 fmt_kb(long long kb, char *out, size_t len)
 {
 	if (kb <= 0)

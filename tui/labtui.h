@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "labd/client.h"
+
 #define LABTUI_VERSION		"0.1.0"
 #define TUI_NAMELEN		128
 #define TUI_NEVENTS		16	/* recent events kept per VM */
@@ -230,8 +232,6 @@ void		 tui_pause_screen(void);
 void		 tui_resume_screen(void);
 
 /* model.c */
-const char	*jstr(json_t *, const char *);
-long long	 jint(json_t *, const char *);
 struct vm_row	*model_find(struct tui *, const char *name);
 struct vm_row	*model_update(struct tui *, json_t *vm);
 void		 model_replace(struct tui *, json_t *list);
@@ -249,7 +249,6 @@ long long	 row_uptime(const struct vm_row *, double now);
 
 /* columns.c */
 extern const struct column columns[COL_N];
-void		 fmt_duration(long long s, char *, size_t);
 void		 fmt_kb(long long kb, char *, size_t);
 
 /* link.c: the two connections to labd, or the replay file */

@@ -19,20 +19,6 @@
 
 #include "tui/labtui.h"
 
-const char *
-jstr(json_t *o, const char *key)
-{
-	const char	*s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "";
-}
-
-long long
-jint(json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
 static void
 scopy(char *dst, size_t len, const char *src)
 {
