@@ -13,7 +13,7 @@
 B		?= build
 PREFIX		?= /usr/local
 CC		?= cc
-PKGS		:= jansson sqlite3 libssh ncursesw
+PKGS		:= jansson sqlite3 libssh ncursesw libnftables
 CPPFLAGS	+= -I. -D_GNU_SOURCE \
 		   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS		?= -O2 -g
@@ -70,7 +70,7 @@ $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 # Everything the build, the tests and the guest images need.  Only missing
 # packages are installed, so a second run does nothing.
 DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
-	libssh-dev libncurses-dev libvncserver-dev \
+	libssh-dev libncurses-dev libvncserver-dev libnftables-dev \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	openssh-client iproute2 nftables tmux sqlite3 procps psmisc \
