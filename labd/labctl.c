@@ -51,7 +51,6 @@ static int	ctl_snapshot(struct ctl *, int, char **);
 static int	ctl_snapshot_rm(struct ctl *, int, char **);
 static int	ctl_snapshots(struct ctl *, int, char **);
 static int	ctl_course_set(struct ctl *, int, char **);
-static int	ctl_access(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
 static int	ctl_backup(struct ctl *, int, char **);
 
@@ -69,8 +68,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "template", "from-vm", "VM NAME", ctl_template_from_vm,
 	  "publish a prepared VM's disk as NAME's next version (live while"
 	  " it runs)" },
-	{ "course", "create", "NAME --template T --roster FILE [--wait]",
-	  ctl_course_create,
+	{ "course", "create", "NAME --template T --roster FILE [--wait]"
+	  " [--format text|csv|md]", ctl_course_create,
 	  "one VM a student; prints the access sheet with the passwords" },
 	{ "course", "list", "", ctl_course_list, "courses and their VMs" },
 	{ "course", "show", "NAME", ctl_course_show,
@@ -86,7 +85,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "ACPI power-off (--force: pull the plug)" },
 	{ "restart", NULL, "VM|--course C", ctl_restart, "stop, then start" },
 	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT"
-	  " idle_suspend=30m|off", ctl_course_set,
+	  " idle_suspend=30m|off internet=on|off isolation=on|off"
+	  " allow_from=CIDR[,CIDR...]|any", ctl_course_set,
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
 	  " idle_suspend: suspend a VM with no connection for that long" },
 	{ "reset", NULL, "VM|--course C [--to SNAPSHOT | --hard]", ctl_reset,
@@ -112,7 +112,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
 	  "wait until the VMs are ready (default 300 s)" },
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
-	  "the access sheet: one ssh line a student" },
+	  "the access sheet again, without the passwords: ssh line and"
+	  " ~/.ssh/config stanza a student" },
 	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -273,8 +274,7 @@ struct target {
 	int		 timeout;
 };
 
-/* "--opt VALUE" or "--opt=VALUE" at argv[*i]; NULL when not that option. */
-static const char *
+const char *
 opt_value(const char *opt, int argc, char **argv, int *i)
 {
 	size_t	len = strlen(opt);
@@ -562,33 +562,16 @@ read_file(const char *path, size_t max)
 	return buf;
 }
 
-static void
-print_sheet_text(const char *course, json_t *rows, int with_password)
-{
-	json_t	*r;
-	size_t	 i;
-
-	printf("Access sheet for course %s\n\n", course);
-	json_array_foreach(rows, i, r) {
-		printf("  %-24s %-28s %s", jstr(r, "name"), jstr(r, "ssh"),
-		    with_password && *jstr(r, "password") ? "password: " :
-		    json_is_true(json_object_get(r, "key")) ? "(ssh key)" : "");
-		if (with_password)
-			printf("%s", jstr(r, "password"));
-		putchar('\n');
-	}
-}
-
 static int
-ctl_wait_names(struct ctl *c, json_t *names, int timeout);
+ctl_wait_names(struct ctl *c, json_t *names, int timeout, FILE *out);
 
 static int
 ctl_course_create(struct ctl *c, int argc, char **argv)
 {
-	const char	*name = NULL, *tpl = NULL, *roster = NULL;
+	const char	*name = NULL, *tpl = NULL, *roster = NULL, *v;
 	char		*text, rpath[PATH_MAX];
 	json_t		*res, *names, *r;
-	int		 i, rc, wait = 0;
+	int		 i, rc, wait = 0, format = SHEET_TEXT;
 	size_t		 k;
 
 	for (i = 0; i < argc; i++) {
@@ -598,7 +581,11 @@ ctl_course_create(struct ctl *c, int argc, char **argv)
 			roster = argv[++i];
 		else if (strcmp(argv[i], "--wait") == 0)
 			wait = 1;
-		else if (argv[i][0] != '-' && name == NULL)
+		else if ((v = opt_value("--format", argc, argv, &i)) != NULL) {
+			/* Before labd is asked: its passwords come once. */
+			if ((format = sheet_format("course create", v)) == -1)
+				return CTL_USAGE;
+		} else if (argv[i][0] != '-' && name == NULL)
 			name = argv[i];
 		else
 			return CTL_USAGE;
@@ -616,17 +603,17 @@ ctl_course_create(struct ctl *c, int argc, char **argv)
 		return rc;
 	if (c->json)
 		print_json(res);
-	else {
-		print_sheet_text(name, json_object_get(res, "students"), 1);
-		printf("\nGenerated passwords are shown only this once; labd"
-		    " keeps only their hashes.\n");
-	}
+	else
+		sheet_print(format, name, json_object_get(res, "students"));
+	fflush(stdout);
 	if (wait) {
 		names = json_array();
 		json_array_foreach(json_object_get(res, "students"), k, r)
 			json_array_append_new(names, json_string(jstr(r,
 			    "vm")));
-		rc = ctl_wait_names(c, names, 600);
+		/* A csv or md sheet stays a clean file: the count on stderr. */
+		rc = ctl_wait_names(c, names, 600,
+		    format == SHEET_TEXT ? stdout : stderr);
 		json_decref(names);
 	}
 	json_decref(res);
@@ -750,8 +737,15 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 	else {
 		fmt_idle(jint(res, "idle_suspend"), idle, sizeof(idle));
 		printf("course %s: reset_at \"%s\", reset_to %s, idle_suspend"
-		    " %s\n", jstr(res, "course"), jstr(res, "reset_at"),
-		    jstr(res, "reset_to"), idle);
+		    " %s, internet %s, isolation %s, allow_from %s\n",
+		    jstr(res, "course"), jstr(res, "reset_at"),
+		    jstr(res, "reset_to"), idle,
+		    json_is_true(json_object_get(res, "internet")) ? "on" :
+		    "off", json_is_true(json_object_get(res, "isolation")) ?
+		    "on" : "off", *jstr(res, "allow_from") ?
+		    jstr(res, "allow_from") : "any");
+		if (*jstr(res, "effect"))
+			printf("  %s\n", jstr(res, "effect"));
 	}
 	json_decref(res);
 	return CTL_OK;
@@ -955,9 +949,12 @@ ctl_backup(struct ctl *c, int argc, char **argv)
 	return CTL_OK;
 }
 
-/* Poll vm.list until every VM of names is ready (or failed, or time). */
+/*
+ * Poll vm.list until every VM of names is ready (or failed, or time);
+ * the closing count goes to out.
+ */
 static int
-ctl_wait_names(struct ctl *c, json_t *names, int timeout)
+ctl_wait_names(struct ctl *c, json_t *names, int timeout, FILE *out)
 {
 	time_t	 deadline = time(NULL) + timeout;
 	json_t	*a, *vm, *name;
@@ -997,7 +994,7 @@ ctl_wait_names(struct ctl *c, json_t *names, int timeout)
 			return CTL_FAILED;
 		if ((size_t)ready == json_array_size(names)) {
 			if (!c->json)
-				printf("%d of %zu VMs ready\n", ready,
+				fprintf(out, "%d of %zu VMs ready\n", ready,
 				    json_array_size(names));
 			return CTL_OK;
 		}
@@ -1023,81 +1020,9 @@ ctl_wait(struct ctl *c, int argc, char **argv)
 		names = json_pack("[s]", t.vm);
 	else if ((names = course_vms(c, t.course, &rc)) == NULL)
 		return rc;
-	rc = ctl_wait_names(c, names, t.timeout);
+	rc = ctl_wait_names(c, names, t.timeout, stdout);
 	json_decref(names);
 	return rc;
-}
-
-/* A CSV field, quoted when it must be. */
-static void
-csv_field(const char *s, int last)
-{
-	if (strpbrk(s, ",\"\r\n") != NULL) {
-		putchar('"');
-		for (; *s; s++) {
-			if (*s == '"')
-				putchar('"');
-			putchar(*s);
-		}
-		putchar('"');
-	} else
-		fputs(s, stdout);
-	putchar(last ? '\n' : ',');
-}
-
-static int
-ctl_access(struct ctl *c, int argc, char **argv)
-{
-	const char	*course = NULL, *format = "text";
-	json_t		*a, *r;
-	size_t		 i;
-	int		 k, rc;
-	char		 port[16];
-
-	for (k = 0; k < argc; k++) {
-		if (strcmp(argv[k], "--format") == 0 && k + 1 < argc)
-			format = argv[++k];
-		else if (strncmp(argv[k], "--format=", 9) == 0)
-			format = argv[k] + 9;
-		else if (argv[k][0] != '-' && course == NULL)
-			course = argv[k];
-		else
-			return CTL_USAGE;
-	}
-	if (course == NULL)
-		return CTL_USAGE;
-	if (strcmp(format, "text") != 0 && strcmp(format, "csv") != 0 &&
-	    strcmp(format, "md") != 0) {
-		fprintf(stderr, "labctl access: format %s: use text, csv or"
-		    " md\n", format);
-		return CTL_USAGE;
-	}
-	if ((a = ctl_call(c, "course.access", json_pack("{s:s}", "course",
-	    course), &rc)) == NULL)
-		return rc;
-	if (c->json)
-		print_json(a);
-	else if (strcmp(format, "csv") == 0) {
-		printf("name,vm,host,port,user,ssh\n");
-		json_array_foreach(a, i, r) {
-			snprintf(port, sizeof(port), "%lld", jint(r, "port"));
-			csv_field(jstr(r, "name"), 0);
-			csv_field(jstr(r, "vm"), 0);
-			csv_field(jstr(r, "host"), 0);
-			csv_field(port, 0);
-			csv_field(jstr(r, "user"), 0);
-			csv_field(jstr(r, "ssh"), 1);
-		}
-	} else if (strcmp(format, "md") == 0) {
-		printf("# Access sheet: %s\n\n| Student | VM | Command |\n"
-		    "|---|---|---|\n", course);
-		json_array_foreach(a, i, r)
-			printf("| %s | %s | `%s` |\n", jstr(r, "name"),
-			    jstr(r, "vm"), jstr(r, "ssh"));
-	} else
-		print_sheet_text(course, a, 0);
-	json_decref(a);
-	return CTL_OK;
 }
 
 static int

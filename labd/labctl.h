@@ -33,6 +33,16 @@ json_t		*ctl_call(struct ctl *, const char *cmd, json_t *args, int *rc);
 void		 print_json(json_t *);
 /* The VM names of a course (a new array), NULL after labd's error. */
 json_t		*course_vms(struct ctl *, const char *course, int *rc);
+/* "--opt VALUE" or "--opt=VALUE" at argv[*i]; NULL when not that option. */
+const char	*opt_value(const char *opt, int argc, char **argv, int *i);
+
+/* labctl_access.c */
+enum sheet_format { SHEET_TEXT, SHEET_CSV, SHEET_MD, NSHEET_FORMATS };
+int	ctl_access(struct ctl *, int, char **);
+/* The format called name (text, csv, md); -1 after a usage message. */
+int	sheet_format(const char *cmd, const char *name);
+/* Rows of course.create (with passwords) or of course.access. */
+void	sheet_print(int format, const char *course, json_t *rows);
 
 /* labctl_console.c */
 int	ctl_console(struct ctl *, int, char **);

@@ -4,7 +4,10 @@
 # forwarded port (one by key, one by the generated password) and writes a
 # file; one VM is broken (rm -rf /bin), reset brings it back without its
 # file while the other is untouched; labd killed with SIGKILL and started
-# again adopts both running QEMUs with the same ports.
+# again adopts both running QEMUs with the same ports.  The access sheet
+# comes as csv from course create (parsed back by sqlite3's CSV reader, so
+# a name with a comma and quotes must survive) and as md later, and its
+# ssh line and ~/.ssh/config stanza are what log alice in.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -12,9 +15,20 @@ write_ini 24100
 ssh-keygen -q -t ed25519 -N '' -C alice@test -f "$T/alice_key"
 cat >"$T/roster.csv" <<EOF
 id,name,email,ssh_key
-alice,"Alice O'Brien, Jr.",alice@example.org,$(cat "$T/alice_key.pub")
-bob,Bob Builder,,
+alice,"Alice ""Al"" O'Brien, Jr.",alice@example.org,$(cat "$T/alice_key.pub")
+bob,Bob Builder | TA,,
 EOF
+ALICE="Alice \"Al\" O'Brien, Jr."
+SHEET_HEADER=name,vm,host,port,user,password,ssh,ssh_config
+
+# csv_rows FILE: an access sheet in csv as a JSON array of row objects.
+csv_rows() {
+	sqlite3 -json :memory: ".import --csv '$1' sheet" 'SELECT * FROM sheet'
+}
+# sheet_field FILE USER FIELD: one field of USER's row.
+sheet_field() {
+	csv_rows "$1" | jq -r --arg u "$2" ".[] | select(.user == \$u) | .$3"
+}
 
 check "labd starts on a private socket" labd_start
 check "template import" "$LABCTL" template import tiny "$TINY"
@@ -22,13 +36,27 @@ check "template list shows tiny@1" \
 	bash -c "'$LABCTL' template list | grep -q 'tiny@1'"
 
 t0=$(date +%s.%N)
-check "course create" bash -c "'$LABCTL' course create it --template tiny \
-	--roster '$T/roster.csv' --json >'$T/create.json'"
-check "course create gave bob a password, alice none" bash -c "
-	jq -e '.students[] | select(.user == \"bob\") | .password |
-	    length == 12' '$T/create.json' &&
-	jq -e '.students[] | select(.user == \"alice\") | has(\"password\")
-	    | not' '$T/create.json'"
+check "course create --format csv" bash -c "'$LABCTL' course create it \
+	--template tiny --roster '$T/roster.csv' --format csv >'$T/create.csv'"
+create_sheet_rows() {
+	[ "$(head -1 "$T/create.csv")" = "$SHEET_HEADER" ] &&
+	csv_rows "$T/create.csv" | jq -e 'length == 2 and
+	    (map(.vm) == ["it-alice", "it-bob"])'
+}
+check "the csv sheet has its header and one row a student" create_sheet_rows
+# sqlite3 reads a quote that was not doubled as it stands: look too.
+create_sheet_names() {
+	csv_rows "$T/create.csv" | jq -e --arg a "$ALICE" \
+	    'map(.name) == [$a, "Bob Builder | TA"]' &&
+	grep -qF "\"Alice \"\"Al\"\" O'Brien, Jr.\",it-alice," "$T/create.csv"
+}
+check "the csv parses back to the exact names (comma, quotes, bar)" \
+	create_sheet_names
+create_sheet_passwords() {
+	sheet_field "$T/create.csv" bob password | grep -Eqx '[[:alnum:]]{12}' &&
+	[ -z "$(sheet_field "$T/create.csv" alice password)" ]
+}
+check "the csv sheet gives bob a password, alice none" create_sheet_passwords
 check "both VMs become ready" "$LABCTL" wait --course it --timeout 400
 t1=$(date +%s.%N)
 echo "# course create to all ready: $(echo "$t1 - $t0" | bc) s"
@@ -39,10 +67,38 @@ check "ports are slot-based and distinct ($pa, $pb)" \
 	test "$pa" = 24101 -a "$pb" = 24102
 check "the sheet lists the ssh lines" bash -c "
 	'$LABCTL' access it | grep -q 'ssh -p $pa alice@127.0.0.1' &&
-	'$LABCTL' access it --format csv | grep -q '\"Alice O.Brien, Jr.\"'"
+	'$LABCTL' access it --format csv | grep -q '\"Alice \"\"Al\"\" O.Brien, Jr.\"'"
+access_csv_same() {
+	"$LABCTL" access it --format csv >"$T/access.csv" &&
+	[ "$(head -1 "$T/access.csv")" = "$SHEET_HEADER" ] &&
+	[ "$(csv_rows "$T/create.csv" | jq -c 'map(.password = "")')" = \
+	  "$(csv_rows "$T/access.csv" | jq -c .)" ]
+}
+check "access --format csv: the create sheet's rows, without the password" \
+	access_csv_same
+access_md() {
+	"$LABCTL" access it --format md >"$T/access.md" &&
+	[ "$(grep -x -A3 'Host it-alice' "$T/access.md")" = "$(printf \
+	    'Host it-alice\n    HostName 127.0.0.1\n    Port %s\n    User alice' \
+	    "$pa")" ] &&
+	grep -qF '| Bob Builder \| TA | `it-bob` | `ssh -p '"$pb"' bob@127.0.0.1` |' \
+	    "$T/access.md"
+}
+check "access --format md: alice's stanza with port $pa, bob's table row" \
+	access_md
+access_bad_format() {
+	"$LABCTL" access it --format pdf 2>"$T/err"
+	[ $? -eq 2 ] && grep -q 'use text, csv or md' "$T/err" || return 1
+	"$LABCTL" course create it3 --template tiny --roster "$T/roster.csv" \
+	    --format=pdf 2>/dev/null
+	[ $? -eq 2 ] && ! "$LABCTL" course show it3 >/dev/null 2>&1
+}
+check "a bad --format is a usage error (2), and creates nothing" \
+	access_bad_format
 
-# alice by her key, bob by his password (SSH_ASKPASS answers the prompt).
-pw=$(jq -r '.students[] | select(.user == "bob") | .password' "$T/create.json")
+# alice by her key, bob by the password on the create sheet (SSH_ASKPASS
+# answers the prompt).
+pw=$(sheet_field "$T/create.csv" bob password)
 printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass"
 chmod +x "$T/askpass"
 ssh_alice() {
@@ -89,6 +145,22 @@ overlay_backed() {
 }
 
 check "alice logs in with her key and writes a file" alice_writes
+# The sheet's own ssh line, word for word, with the test's key options.
+sheet_ssh_alice() {
+	local words
+	read -ra words <<<"$(sheet_field "$T/create.csv" alice ssh)"
+	[ "${words[0]}" = ssh ] &&
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/alice_key" \
+	    "${words[@]:1}" hostname | grep -qx it-alice
+}
+check "the sheet's ssh line logs alice in" sheet_ssh_alice
+stanza_alice() {
+	sheet_field "$T/create.csv" alice ssh_config >"$T/ssh_config" &&
+	ssh -F "$T/ssh_config" -o BatchMode=yes "${SSHOPTS[@]}" \
+	    -i "$T/alice_key" it-alice hostname | grep -qx it-alice
+}
+check "the sheet's ~/.ssh/config stanza logs alice in as ssh it-alice" \
+	stanza_alice
 check "bob logs in with his password and writes a file" bob_writes
 check "the guest's hostname is its VM name" alice_hostname
 check "alice's web page answers on the second IP, 127.0.0.2:24151" alice_web
@@ -157,6 +229,23 @@ ports_reused() {
 	"$LABCTL" course rm it2 --force
 }
 check "its slots and ports go to the next course" ports_reused
+
+# A template that publishes no ssh: its VM keeps its row on the sheet,
+# with no host, port, ssh line or stanza.
+sed -e "s|= tiny|= $(dirname "$TINY")/tiny|" -e 's/^publish.*/publish = http:80/' \
+	"$TINY" >"$T/nossh.ini"
+printf 'id,name\ncarol,Carol\n' >"$T/roster-nossh.csv"
+nossh_row() {
+	"$LABCTL" template import nossh "$T/nossh.ini" >/dev/null &&
+	"$LABCTL" course create ns --template nossh \
+	    --roster "$T/roster-nossh.csv" --format csv >"$T/ns.csv" &&
+	csv_rows "$T/ns.csv" | jq -e '.[0] | .vm == "ns-carol" and
+	    .user == "carol" and (.password | length == 12) and .host == ""
+	    and .port == "" and .ssh == "" and .ssh_config == ""' &&
+	"$LABCTL" access ns --format md | grep -q 'SSH: not published' &&
+	"$LABCTL" course rm ns --force >/dev/null
+}
+check "a VM with no ssh port keeps its row, with no ssh line" nossh_row
 
 kill "$LISTENER" 2>/dev/null
 finish test_course

@@ -1,0 +1,285 @@
+/*
+ * labctl_access.c - the access sheet: per student the name, VM, host,
+ * port, user, the ready ssh line and a ~/.ssh/config stanza.
+ *
+ * Two replies carry its rows.  course.create's hold the generated
+ * passwords, this once: labd keeps only their hashes.  course.access's,
+ * asked for any time later, say only whether a password was set.  Both go
+ * through the same renderers, chosen from a table, so the two sheets
+ * differ in the password and in nothing else.  A VM that publishes no ssh
+ * service still gets its row, with the host, port, ssh line and stanza
+ * left empty: the instructor sees that the student is there.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "labd/labctl.h"
+
+typedef void	sheet_fn(const char *course, json_t *rows);
+
+static void	sheet_text(const char *, json_t *);
+static void	sheet_csv(const char *, json_t *);
+static void	sheet_md(const char *, json_t *);
+
+static const struct {
+	const char	*name;
+	sheet_fn	*print;
+} sheet_formats[NSHEET_FORMATS] = {
+	[SHEET_TEXT] = { "text", sheet_text },	/* one line a student */
+	[SHEET_CSV] = { "csv", sheet_csv },	/* spreadsheet, mail merge */
+	[SHEET_MD] = { "md", sheet_md },	/* a table, then the slips */
+};
+
+/*
+ * Markdown gives these a meaning anywhere in running text or in a table
+ * cell; a backslash makes each one literal (CommonMark escapes any ASCII
+ * punctuation).  '#' matters at the end of a heading, where " #" would be
+ * taken for a closing sequence.
+ */
+#define MD_SPECIAL	"\\`*_[]<>|#~&"
+
+#define STANZA_LEN	512
+
+static int
+row_has_ssh(json_t *r)
+{
+	return jint(r, "port") > 0 && *jstr(r, "host") != '\0';
+}
+
+/* The port as text, "" for a VM that publishes no ssh. */
+static void
+row_port(json_t *r, char *out, size_t len)
+{
+	if (row_has_ssh(r))
+		snprintf(out, len, "%lld", jint(r, "port"));
+	else
+		out[0] = '\0';
+}
+
+/* The ~/.ssh/config stanza, without a final newline; "" without ssh. */
+static void
+row_stanza(json_t *r, char *out, size_t len)
+{
+	if (!row_has_ssh(r)) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(out, len, "Host %s\n    HostName %s\n    Port %lld\n"
+	    "    User %s", jstr(r, "vm"), jstr(r, "host"), jint(r, "port"),
+	    jstr(r, "user"));
+}
+
+static int
+rows_have_passwords(json_t *rows)
+{
+	json_t	*r;
+	size_t	 i;
+
+	json_array_foreach(rows, i, r)
+		if (*jstr(r, "password") != '\0')
+			return 1;
+	return 0;
+}
+
+/*
+ * The reminder closes a text sheet.  A csv or md sheet is data, so there
+ * it goes to stderr, where it cannot end up in the file handed out.
+ */
+static void
+note_passwords(FILE *f, json_t *rows)
+{
+	if (rows_have_passwords(rows))
+		fprintf(f, "%sGenerated passwords are shown only this once;"
+		    " labd keeps only their hashes.\n", f == stdout ? "\n" :
+		    "labctl: ");
+}
+
+/* --- text ---------------------------------------------------------------- */
+
+static void
+sheet_text(const char *course, json_t *rows)
+{
+	json_t		*r;
+	size_t		 i;
+	const char	*pw;
+
+	printf("Access sheet for course %s\n\n", course);
+	json_array_foreach(rows, i, r) {
+		pw = jstr(r, "password");
+		printf("  %-24s %-28s ", jstr(r, "name"), row_has_ssh(r) ?
+		    jstr(r, "ssh") : "-");
+		if (*pw != '\0')
+			printf("password: %s\n", pw);
+		else if (json_is_true(json_object_get(r, "key")))
+			printf("(ssh key)\n");
+		else if (json_is_true(json_object_get(r, "password_set")))
+			printf("(password set at creation)\n");
+		else
+			putchar('\n');
+	}
+	note_passwords(stdout, rows);
+}
+
+/* --- csv ----------------------------------------------------------------- */
+
+/* One field, quoted when it holds a comma, a quote or a line break. */
+static void
+csv_field(const char *s, int last)
+{
+	if (strpbrk(s, ",\"\r\n") != NULL) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else
+		fputs(s, stdout);
+	putchar(last ? '\n' : ',');
+}
+
+static void
+sheet_csv(const char *course, json_t *rows)
+{
+	json_t	*r;
+	size_t	 i;
+	char	 port[16], stanza[STANZA_LEN];
+
+	printf("name,vm,host,port,user,password,ssh,ssh_config\n");
+	json_array_foreach(rows, i, r) {
+		row_port(r, port, sizeof(port));
+		row_stanza(r, stanza, sizeof(stanza));
+		csv_field(jstr(r, "name"), 0);
+		csv_field(jstr(r, "vm"), 0);
+		csv_field(row_has_ssh(r) ? jstr(r, "host") : "", 0);
+		csv_field(port, 0);
+		csv_field(jstr(r, "user"), 0);
+		csv_field(jstr(r, "password"), 0);
+		csv_field(row_has_ssh(r) ? jstr(r, "ssh") : "", 0);
+		csv_field(stanza, 1);
+	}
+	note_passwords(stderr, rows);
+}
+
+/* --- md ------------------------------------------------------------------ */
+
+static void
+md_text(const char *s)
+{
+	for (; *s; s++) {
+		if (strchr(MD_SPECIAL, *s) != NULL)
+			putchar('\\');
+		putchar(*s);
+	}
+}
+
+static void
+md_slip(json_t *r)
+{
+	const char	*pw = jstr(r, "password");
+	char		 stanza[STANZA_LEN];
+
+	printf("\n## ");
+	md_text(jstr(r, "name"));
+	printf("\n\n- VM: `%s`\n", jstr(r, "vm"));
+	if (row_has_ssh(r))
+		printf("- Host: `%s`\n- Port: `%lld`\n", jstr(r, "host"),
+		    jint(r, "port"));
+	printf("- User: `%s`\n", jstr(r, "user"));
+	if (*pw != '\0')
+		printf("- Password: `%s`\n", pw);
+	else if (json_is_true(json_object_get(r, "key")))
+		printf("- Password: none, log in with your own SSH key\n");
+	else if (json_is_true(json_object_get(r, "password_set")))
+		printf("- Password: set when the course was created, not"
+		    " shown again\n");
+	if (!row_has_ssh(r)) {
+		printf("- SSH: not published for this VM\n");
+		return;
+	}
+	row_stanza(r, stanza, sizeof(stanza));
+	printf("- Log in: `%s`\n\nOr add this to `~/.ssh/config` and log in"
+	    " with `ssh %s`:\n\n```\n%s\n```\n", jstr(r, "ssh"),
+	    jstr(r, "vm"), stanza);
+}
+
+static void
+sheet_md(const char *course, json_t *rows)
+{
+	json_t	*r;
+	size_t	 i;
+
+	printf("# Access sheet: %s\n\n| Student | VM | Command |\n"
+	    "|---|---|---|\n", course);
+	json_array_foreach(rows, i, r) {
+		printf("| ");
+		md_text(jstr(r, "name"));
+		printf(" | `%s` | ", jstr(r, "vm"));
+		if (row_has_ssh(r))
+			printf("`%s` |\n", jstr(r, "ssh"));
+		else
+			printf("no SSH |\n");
+	}
+	/* A rule between slips: where the scissors go. */
+	json_array_foreach(rows, i, r) {
+		printf("\n---\n");
+		md_slip(r);
+	}
+	note_passwords(stderr, rows);
+}
+
+/* --- the shared entry points --------------------------------------------- */
+
+int
+sheet_format(const char *cmd, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NSHEET_FORMATS; i++)
+		if (strcmp(sheet_formats[i].name, name) == 0)
+			return (int)i;
+	fprintf(stderr, "labctl %s: unknown format \"%s\"; use", cmd, name);
+	for (i = 0; i < NSHEET_FORMATS; i++)
+		fprintf(stderr, "%s %s", i == 0 ? "" : i + 1 == NSHEET_FORMATS ?
+		    " or" : ",", sheet_formats[i].name);
+	fputc('\n', stderr);
+	return -1;
+}
+
+void
+sheet_print(int format, const char *course, json_t *rows)
+{
+	sheet_formats[format].print(course, rows);
+}
+
+int
+ctl_access(struct ctl *c, int argc, char **argv)
+{
+	const char	*course = NULL, *v;
+	json_t		*a;
+	int		 k, rc, format = SHEET_TEXT;
+
+	for (k = 0; k < argc; k++) {
+		if ((v = opt_value("--format", argc, argv, &k)) != NULL) {
+			if ((format = sheet_format("access", v)) == -1)
+				return CTL_USAGE;
+		} else if (argv[k][0] != '-' && course == NULL)
+			course = argv[k];
+		else
+			return CTL_USAGE;
+	}
+	if (course == NULL)
+		return CTL_USAGE;
+	if ((a = ctl_call(c, "course.access", json_pack("{s:s}", "course",
+	    course), &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(a);
+	else
+		sheet_print(format, course, a);
+	json_decref(a);
+	return CTL_OK;
+}
