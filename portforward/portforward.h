@@ -73,4 +73,54 @@ int	plan_rules(const struct pf_service *, size_t nsvc, int slot,
 /* QEMU -netdev user hostfwd value for one rule: "tcp:127.0.0.1:22001-:22". */
 int	pf_user_hostfwd(const struct pf_rule *, char *out, size_t outlen);
 
+/* nft.c */
+#define PF_CIDRS_MAX	64			/* elements of an allow_from list */
+#define PF_CIDRSLEN	(PF_CIDRS_MAX * 19 + 1)	/* its canon: "255.255.255.255/32," each */
+
+struct nft_course {
+	int		 id;		/* unique, > 0; sets are named c<id>_... */
+	const char	*name;		/* [a-z0-9-], for comments */
+	int		 internet;	/* 1: its VMs' egress is forwarded and masqueraded */
+	int		 isolation;	/* 1: its VMs reach no other VM; 0: "team": they reach each other (not other courses) */
+	const char	*allow_from;	/* NULL or "": anyone; else canonical "CIDR,CIDR" from nft_cidrs_parse */
+};
+struct nft_vm {
+	int		 course_id;
+	const char	*tap;		/* "ltap7" */
+	const char	*ip;		/* the guest's address, "10.77.0.9" */
+	int		 forward;	/* 1: DNAT its ports; 0: not (suspended: labd listens itself) */
+};
+struct nft_fwd {
+	size_t		 vm;		/* index into plan->vms */
+	const char	*public_ip;
+	uint16_t	 port;		/* public port */
+	uint16_t	 guest_port;
+};
+struct nft_plan {
+	int			 bridge_mode;	/* 0: user mode: only the allow_from gate (no NAT, no bridge table) */
+	const char		*bridge;	/* "labbr0" */
+	const char		*subnet;	/* "10.77.0.0/16" */
+	const struct nft_course	*courses;
+	size_t			 ncourses;
+	const struct nft_vm	*vms;
+	size_t			 nvms;
+	const struct nft_fwd	*fwds;
+	size_t			 nfwds;
+};
+/* The whole transaction text (malloc'd), or NULL with err set (bad input: names the field). */
+char	*nft_render(const struct nft_plan *, char *err, size_t errlen);
+/* Apply text as one transaction with libnftables; err gets nft's own message on failure. */
+int	 nft_apply(const char *text, char *err, size_t errlen);
+/* Text that removes both labd tables (and nothing else). */
+const char *nft_remove_text(void);
+/*
+ * "10.1.2.0/24, 198.51.100.7" -> "10.1.2.0/24,198.51.100.7/32" in canon;
+ * IPv4 only; an element with host bits set past its prefix, a bad prefix,
+ * garbage, one overlapping an earlier element or more than PF_CIDRS_MAX
+ * elements is an error naming that element.  Empty string -> empty canon,
+ * 0.
+ */
+int	 nft_cidrs_parse(const char *list, char *canon, size_t canonlen,
+	    char *err, size_t errlen);
+
 #endif /* LABD_PORTFORWARD_H */
