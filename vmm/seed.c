@@ -1,6 +1,7 @@
 /*
  * seed.c - the cloud-init NoCloud seed: an ISO 9660 image labelled
- * "cidata" with user-data and meta-data, and the passwords that go in it.
+ * "cidata" with user-data, meta-data and, in bridge mode, network-config,
+ * and the passwords that go in it.
  *
  * The YAML is written by hand in one fixed shape, not by a YAML library:
  * the tiny template's boot script reads exactly this subset, and cloud
@@ -12,6 +13,9 @@
  */
 #include <sys/random.h>
 #include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <crypt.h>
 #include <errno.h>
@@ -212,6 +216,225 @@ seed_render_metadata(const struct vmm_seed *seed)
 	return sb_finish(&b);
 }
 
+/*
+ * network-config.  Every value is parsed and written back from what was
+ * parsed, so the file holds only canonical addresses and a lower-case MAC
+ * whatever the caller's spelling; they are quoted all the same, as YAML 1.1
+ * reads a bare 52:54:00:12:34:56 as a base-60 integer.
+ */
+
+/* Not this host, not anyone: 0/8, 127/8, multicast, class E, broadcast. */
+static int
+net_ip_usable(uint32_t ip)
+{
+	return (ip >> 24) != 0 && (ip >> 24) != 127 && ip < 0xe0000000u;
+}
+
+/* Dotted-quad IPv4 into *ip (host order); inet_pton takes nothing else. */
+static int
+net_parse_ip(const char *s, uint32_t *ip)
+{
+	struct in_addr	in;
+
+	if (inet_pton(AF_INET, s, &in) != 1)
+		return -1;
+	*ip = ntohl(in.s_addr);
+	return 0;
+}
+
+/* "a.b.c.d/N", N in 0..32 without a sign or leading zero. */
+static int
+net_parse_cidr(const char *s, uint32_t *ip, unsigned *prefix)
+{
+	char		 buf[INET_ADDRSTRLEN];
+	const char	*slash;
+	size_t		 n;
+
+	if ((slash = strchr(s, '/')) == NULL ||
+	    (n = slash - s) >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (net_parse_ip(buf, ip) == -1)
+		return -1;
+	s = slash + 1;
+	n = strlen(s);
+	if (n == 0 || n > 2 || strspn(s, "0123456789") != n ||
+	    (n == 2 && s[0] == '0'))
+		return -1;
+	*prefix = (unsigned)atoi(s);
+	return *prefix <= 32 ? 0 : -1;
+}
+
+static int
+net_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* xx:xx:xx:xx:xx:xx, either case, into out as lower case. */
+static int
+net_parse_mac(const char *s, char out[18], unsigned *first)
+{
+	static const char	hex[] = "0123456789abcdef";
+	int			hi, lo;
+	size_t			i;
+
+	if (strlen(s) != 17)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		if ((hi = net_hexval(s[i * 3])) == -1 ||
+		    (lo = net_hexval(s[i * 3 + 1])) == -1 ||
+		    (i < 5 && s[i * 3 + 2] != ':'))
+			return -1;
+		if (i == 0)
+			*first = hi << 4 | lo;
+		out[i * 3] = hex[hi];
+		out[i * 3 + 1] = hex[lo];
+		out[i * 3 + 2] = i < 5 ? ':' : '\0';
+	}
+	return 0;
+}
+
+static void
+net_ntoa(uint32_t ip, char out[INET_ADDRSTRLEN])
+{
+	struct in_addr	in = { .s_addr = htonl(ip) };
+
+	inet_ntop(AF_INET, &in, out, INET_ADDRSTRLEN);
+}
+
+/* A quoted list item at an indent. */
+static void
+sb_item(struct sbuf *b, const char *indent, const char *v)
+{
+	sb_add(b, indent);
+	sb_add(b, "- ");
+	sb_quote(b, v);
+	sb_add(b, "\n");
+}
+
+/* A vmm_net checked and written back in canonical form. */
+struct net_canon {
+	char	mac[18];			/* "" when none */
+	char	addr[INET_ADDRSTRLEN + 3];
+	char	gw[INET_ADDRSTRLEN];		/* "" when none */
+	char	dns[INET_ADDRSTRLEN];		/* "" when none */
+};
+
+static int
+net_check(const struct vmm_net *n, struct net_canon *c, char *err,
+    size_t errlen)
+{
+	char		ip[INET_ADDRSTRLEN];
+	uint32_t	a, g, d, mask, host;
+	unsigned	prefix, first;
+
+	memset(c, 0, sizeof(*c));
+	if (n->address == NULL || net_parse_cidr(n->address, &a,
+	    &prefix) == -1) {
+		snprintf(err, errlen, "network-config: address \"%s\" is not"
+		    " IPv4 with a prefix length, like 10.77.0.9/16",
+		    n->address != NULL ? n->address : "");
+		return -1;
+	}
+	mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+	host = a & ~mask;
+	if (!net_ip_usable(a)) {
+		snprintf(err, errlen, "network-config: address %s is not one a"
+		    " guest can have", n->address);
+		return -1;
+	}
+	/* /31 and /32 have no network or broadcast address (RFC 3021). */
+	if (prefix <= 30 && (host == 0 || host == ~mask)) {
+		snprintf(err, errlen, "network-config: address %s is the"
+		    " subnet's %s address", n->address,
+		    host == 0 ? "network" : "broadcast");
+		return -1;
+	}
+	net_ntoa(a, ip);
+	snprintf(c->addr, sizeof(c->addr), "%s/%u", ip, prefix);
+
+	if (n->gateway != NULL) {
+		if (net_parse_ip(n->gateway, &g) == -1 || !net_ip_usable(g)) {
+			snprintf(err, errlen, "network-config: gateway \"%s\""
+			    " is not a usable IPv4 address", n->gateway);
+			return -1;
+		}
+		/* No on-link route: cloud-init would refuse the gateway. */
+		if ((g & mask) != (a & mask) || g == a) {
+			snprintf(err, errlen, "network-config: gateway %s is %s"
+			    " %s", n->gateway, g == a ? "the address itself," :
+			    "not in the subnet of", n->address);
+			return -1;
+		}
+		net_ntoa(g, c->gw);
+	}
+	if (n->dns != NULL) {
+		if (net_parse_ip(n->dns, &d) == -1 || !net_ip_usable(d)) {
+			snprintf(err, errlen, "network-config: DNS server \"%s\""
+			    " is not a usable IPv4 address", n->dns);
+			return -1;
+		}
+		net_ntoa(d, c->dns);
+	}
+	if (n->mac != NULL && (net_parse_mac(n->mac, c->mac, &first) == -1 ||
+	    (first & 1) != 0)) {
+		snprintf(err, errlen, "network-config: MAC \"%s\" is not a"
+		    " unicast MAC like 52:54:00:12:34:56", n->mac);
+		return -1;
+	}
+	return 0;
+}
+
+char *
+seed_render_netconfig(const struct vmm_seed *seed, char *err, size_t errlen)
+{
+	struct sbuf		b = { 0 };
+	struct net_canon	c;
+
+	if (seed->net == NULL) {
+		snprintf(err, errlen, "network-config: no network given");
+		return NULL;
+	}
+	if (net_check(seed->net, &c, err, errlen) == -1)
+		return NULL;
+
+	sb_add(&b, "version: 2\n");
+	sb_add(&b, "ethernets:\n");
+	sb_add(&b, "  eth0:\n");
+	/* Cloud images name the NIC ens3 or enp0s3: find it by MAC. */
+	if (c.mac[0] != '\0') {
+		sb_add(&b, "    match:\n");
+		sb_field(&b, "      ", "macaddress", c.mac);
+		sb_add(&b, "    set-name: eth0\n");
+	}
+	sb_add(&b, "    addresses:\n");
+	sb_item(&b, "      ", c.addr);
+	if (c.gw[0] != '\0') {
+		sb_add(&b, "    routes:\n");
+		sb_field(&b, "      - ", "to", "0.0.0.0/0");
+		sb_field(&b, "        ", "via", c.gw);
+	}
+	if (c.dns[0] != '\0') {
+		sb_add(&b, "    nameservers:\n");
+		sb_add(&b, "      addresses:\n");
+		sb_item(&b, "        ", c.dns);
+	}
+	if (b.oom) {
+		free(b.p);
+		snprintf(err, errlen, "network-config: out of memory");
+		return NULL;
+	}
+	return b.p;
+}
+
 static int
 write_file(const char *path, const char *data, char *err, size_t errlen)
 {
@@ -243,15 +466,22 @@ int
 seed_create(const struct vmm_seed *seed, const char *path, char *err,
     size_t errlen)
 {
-	char	 dir[PATH_MAX], ud[PATH_MAX], md[PATH_MAX], iso[PATH_MAX];
-	char	*user = NULL, *meta = NULL;
+	char	 dir[PATH_MAX], ud[PATH_MAX], md[PATH_MAX], nc[PATH_MAX];
+	char	 iso[PATH_MAX], why[VMM_ERRLEN];
+	char	*user = NULL, *meta = NULL, *net = NULL;
+	/* network-config, when there is one, goes in the last slot. */
 	char	*argv[] = { "genisoimage", "-quiet", "-output", iso, "-volid",
-		    "cidata", "-joliet", "-rock", ud, md, NULL };
+		    "cidata", "-joliet", "-rock", ud, md, NULL, NULL };
 	int	 fd, have_dir = 0, have_iso = 0, rc = -1;
 
 	if ((user = seed_render_userdata(seed)) == NULL ||
 	    (meta = seed_render_metadata(seed)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	if (seed->net != NULL &&
+	    (net = seed_render_netconfig(seed, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, why);
 		goto fail;
 	}
 	/* Next to path, so that the final rename stays in one file system. */
@@ -269,9 +499,15 @@ seed_create(const struct vmm_seed *seed, const char *path, char *err,
 	have_dir = 1;
 	vmm_path(ud, sizeof(ud), dir, "user-data");
 	vmm_path(md, sizeof(md), dir, "meta-data");
+	vmm_path(nc, sizeof(nc), dir, "network-config");
 	if (write_file(ud, user, err, errlen) == -1 ||
 	    write_file(md, meta, err, errlen) == -1)
 		goto fail;
+	if (net != NULL) {
+		if (write_file(nc, net, err, errlen) == -1)
+			goto fail;
+		argv[10] = nc;
+	}
 	/* It holds a password hash: 0600 from mkstemp, kept by genisoimage. */
 	if ((fd = mkstemp(iso)) == -1) {
 		snprintf(err, errlen, "cannot create a file next to %s: %s",
@@ -299,10 +535,12 @@ fail:
 	if (have_dir) {
 		unlink(ud);
 		unlink(md);
+		unlink(nc);
 		rmdir(dir);
 	}
 	free(user);
 	free(meta);
+	free(net);
 	return rc;
 }
 

@@ -67,12 +67,21 @@ struct vmm_user {
 	size_t		  nkeys;
 };
 
+/* The guest's one NIC, configured statically through network-config. */
+struct vmm_net {
+	const char	*mac;		/* the NIC's MAC, "52:54:00:..", may be NULL */
+	const char	*address;	/* "10.77.0.9/16" */
+	const char	*gateway;	/* "10.77.0.1", may be NULL */
+	const char	*dns;		/* "10.77.0.1", may be NULL */
+};
+
 struct vmm_seed {
 	const char		*instance_id;	/* changes when the disk is re-created */
 	const char		*hostname;
 	const struct vmm_user	*users;
 	size_t			 nusers;
 	const char		*mgmt_key;	/* labd's public key, put in root's authorized_keys; may be NULL */
+	const struct vmm_net	*net;		/* NULL: no network-config (user mode) */
 };
 /*
  * Render the NoCloud files.  Strings are quoted for YAML so that any name
@@ -80,7 +89,27 @@ struct vmm_seed {
  */
 char	*seed_render_userdata(const struct vmm_seed *);
 char	*seed_render_metadata(const struct vmm_seed *);
-/* Write an ISO 9660 image labelled "cidata" holding user-data and meta-data (tmp name + rename). */
+/*
+ * Render seed->net as a network-config version 2 (netplan): interface
+ * eth0, matched by MAC and renamed eth0 when there is a MAC, the address,
+ * a default route via the gateway, the DNS server.  Every field is checked
+ * first: the address is dotted-quad IPv4 with a /0../32 prefix and neither
+ * the subnet's network nor broadcast address, the gateway lies in the
+ * subnet; no address is 0/8, 127/8 or 224.0.0.0 and up; the MAC is
+ * xx:xx:xx:xx:xx:xx and unicast.  NULL with err on bad input (or when
+ * seed->net is NULL, or out of memory).
+ *
+ * cloud-init applies network-config once per instance-id; the tiny
+ * template at every boot.  A VM whose address changes needs a new
+ * instance-id to be seen by cloud images.
+ */
+char	*seed_render_netconfig(const struct vmm_seed *, char *err,
+	    size_t errlen);
+/*
+ * Write an ISO 9660 image labelled "cidata" holding user-data, meta-data
+ * and, when seed->net is set, network-config (tmp name + rename).  A bad
+ * seed->net fails before anything is written.
+ */
 int	 seed_create(const struct vmm_seed *, const char *path,
 	    char *err, size_t errlen);
 /* SHA-512 crypt hash ("$6$...") of password with a random salt. */
@@ -111,11 +140,14 @@ struct vmm_spec {
 	const char		*log_dir;	/* serial.log and qemu.log live here */
 	const char		*runas;		/* -runas USER when we are root; may be NULL */
 	int			 restrict_net;	/* user networking with restrict=on */
+	const char		*tap;		/* bridge mode: this tap, not user networking */
 	const struct vmm_fwd	*fwds;
 	size_t			 nfwd;
 	const char		*mac;		/* may be NULL: derived from name */
 	int			 start_paused;	/* -S: the guest waits for "cont" */
 };
+/* The MAC QEMU's NIC gets when spec.mac is NULL: 52:54:00 + a hash of name. */
+void	  vmm_mac(const char *name, char *out, size_t outlen);
 /* NULL-terminated argv for QEMU (with -daemonize and -pidfile); free with vmm_argv_free(). */
 char	**qemu_argv_build(const struct vmm_spec *, char *err, size_t errlen);
 void	  vmm_argv_free(char **);

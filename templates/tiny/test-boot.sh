@@ -10,7 +10,13 @@
 #   - a reboot with the same instance-id keeps the guest's own changes;
 #   - QMP system_powerdown makes QEMU exit;
 #   - a second overlay with another seed gets its own identity, a locked
-#     user still logs in by key, and root's rm -rf /bin breaks the guest.
+#     user still logs in by key, and root's rm -rf /bin breaks the guest;
+#   - without a network-config eth0 is 10.0.2.15/24 via 10.0.2.2, DNS
+#     10.0.2.3 (QEMU user mode); a third overlay whose seed has one (as labd
+#     writes it in bridge mode: 10.0.2.20/24 via 10.0.2.2) is reached
+#     there, with that route and resolv.conf; a new network-config with the
+#     same instance-id (plain YAML, no route) moves it at the next boot
+#     without seeding it again; one for another MAC is ignored.
 #
 #   templates/tiny/test-boot.sh OUTDIR      (OUTDIR holds tiny.ini & co)
 #   TINY_ACCEL=kvm templates/tiny/test-boot.sh OUTDIR    (default: tcg)
@@ -117,19 +123,29 @@ except Exception: pass' "$1/qmp.sock" "$req"
 	fi
 }
 
-# mkseed DIR INSTANCE HOSTNAME USERS-YAML: the NoCloud ISO, as labd writes it.
+# mkseed DIR INSTANCE HOSTNAME USERS-YAML [NETWORK-CONFIG]: the NoCloud ISO,
+# as labd writes it.
 mkseed() {
+	local files=(user-data meta-data)
+	rm -rf "$1/seed"
 	mkdir -p "$1/seed"
 	printf 'instance-id: "%s"\nlocal-hostname: "%s"\n' "$2" "$3" >"$1/seed/meta-data"
 	printf '#cloud-config\nhostname: "%s"\nssh_pwauth: true\ndisable_root: false\nusers:\n%s' \
 		"$3" "$4" >"$1/seed/user-data"
+	if [ -n "${5:-}" ]; then
+		printf '%s\n' "$5" >"$1/seed/network-config"
+		files+=(network-config)
+	fi
 	(cd "$1/seed" && genisoimage -quiet -output ../seed.iso -volid cidata \
-		-joliet -rock user-data meta-data)
+		-joliet -rock "${files[@]}")
 }
 
-# boot DIR: start QEMU on DIR's overlay and seed; sets port and t0.
+# boot DIR [GUEST-IP [MAC]]: start QEMU on DIR's overlay and seed, the
+# hostfwd to GUEST-IP (default: slirp's first address, 10.0.2.15); sets
+# port and t0.
 boot() {
-	local d=$1
+	local d=$1 gip=${2:-} nic=virtio-net-pci,netdev=net0
+	[ -n "${3:-}" ] && nic=$nic,mac=$3
 	port=$(free_port)
 	rm -f "$d/serial.log"
 	t0=$(now)
@@ -140,8 +156,8 @@ boot() {
 		-device virtio-blk-pci,drive=disk0 \
 		-blockdev "driver=raw,node-name=seed0,read-only=on,file.driver=file,file.filename=$d/seed.iso" \
 		-device virtio-blk-pci,drive=seed0 \
-		-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$port-:22" \
-		-device virtio-net-pci,netdev=net0 \
+		-netdev "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:$port-$gip:22" \
+		-device "$nic" \
 		-chardev "socket,id=ser0,path=$d/serial.sock,server=on,wait=off,logfile=$d/serial.log" \
 		-serial chardev:ser0 \
 		-qmp "unix:$d/qmp.sock,server=on,wait=off" \
@@ -172,6 +188,19 @@ wait_ssh() {
 		sleep 0.5
 	done
 	return 1
+}
+
+# netstate DIR: on one line, eth0's IPv4 addresses, the default route and
+# the name servers as the guest sees them, and the console's "tiny: eth0".
+netstate_cmd=$(cat <<'EOF'
+echo addr $(ip -4 addr show eth0 | awk '$1 == "inet" { print $2 }')
+echo route $(ip route | awk '$1 == "default"')
+echo dns $(awk '$1 == "nameserver" { print $2 }' /etc/resolv.conf)
+EOF
+)
+netstate() {
+	echo "$(vssh root "$netstate_cmd" 2>&1 | tr '\n' ' ' | sed 's/  */ /g; s/ $//')" \
+		"| $(grep -a '^tiny: eth0' "$1/serial.log" | tr -d '\r' | tr '\n' ' ' | sed 's/ $//')"
 }
 
 wait_exit() {	# wait_exit DIR SECONDS
@@ -273,6 +302,9 @@ check "root by key" 0 "$(vssh root 'id -u' 2>&1)"
 check "hostname" demo-alice "$(vssh root hostname 2>&1)"
 check "static route via QEMU's gateway" "default via 10.0.2.2 dev eth0" \
 	"$(vssh root 'ip route' 2>&1 | grep '^default' | sed 's/ *$//')"
+check "no network-config: user-mode defaults" \
+	"addr 10.0.2.15/24 route default via 10.0.2.2 dev eth0 dns 10.0.2.3 | tiny: eth0 10.0.2.15/24 via 10.0.2.2" \
+	"$(netstate "$a")"
 
 # The student's own change (a new password) must survive a reboot.
 # (The hash holds only [A-Za-z0-9./$]: safe in single quotes.)
@@ -317,6 +349,9 @@ else
 	tail -n 30 "$b/serial.log"
 	exit 1
 fi
+check "no network-config: user-mode defaults" \
+	"addr 10.0.2.15/24 route default via 10.0.2.2 dev eth0 dns 10.0.2.3 | tiny: eth0 10.0.2.15/24 via 10.0.2.2" \
+	"$(netstate "$b")"
 check "locked user logs in by key" "bob 1000" "$(vssh bob 'echo $(id -un) $(id -u)' 2>&1)"
 check "locked user's shadow" '!' \
 	"$(vssh root "awk -F: '\$1 == \"bob\" { print \$2 }' /etc/shadow" 2>&1)"
@@ -338,7 +373,116 @@ fi
 qmp "$b" quit >/dev/null || true
 wait_exit "$b" 10 || kill "$(cat "$b/qemu.pid")" 2>/dev/null || true
 
-echo "== boot to labd-ready ${ready_s}s, to ssh ${ssh_s}s (accel=$accel)"
+echo "== VM C, bridge-style seed: network-config with a static address"
+c=$t/c
+mkdir -p "$c"
+users_c=$(cat <<EOF
+  - name: "carol"
+    shell: "/bin/sh"
+    lock_passwd: true
+    ssh_authorized_keys:
+      - "$(cat "$t/key.pub")"
+  - name: "root"
+    ssh_authorized_keys:
+      - "$(cat "$t/key.pub")"
+EOF
+)
+# Exactly the shape of labd's seed_render_netconfig(); labd passes the
+# gateway as DNS server too (10.0.2.2 here, not slirp's 10.0.2.3: it must
+# show that resolv.conf follows).
+netcfg_c=$(cat <<'EOF'
+version: 2
+ethernets:
+  eth0:
+    match:
+      macaddress: "52:54:00:12:34:56"
+    set-name: eth0
+    addresses:
+      - "10.0.2.20/24"
+    routes:
+      - to: "0.0.0.0/0"
+        via: "10.0.2.2"
+    nameservers:
+      addresses:
+        - "10.0.2.2"
+EOF
+)
+mkseed "$c" "demo-carol-3-1764000002" demo-carol "$users_c" "$netcfg_c"
+qemu-img create -q -f qcow2 -F qcow2 -b "$out/tiny.qcow2" "$c/ov.qcow2"
+boot "$c" 10.0.2.20 52:54:00:12:34:56
+if host=$(wait_ready "$c" 1); then
+	ready_c_s=$(since "$t0")
+	if wait_ssh; then
+		pass "ssh to 10.0.2.20: labd-ready after ${ready_c_s}s, ssh after $(since "$t0")s"
+	else
+		fail "no ssh to 10.0.2.20 within 30s of labd-ready"
+		tail -n 30 "$c/serial.log"
+		exit 1
+	fi
+else
+	fail "VM C: no labd-ready within ${ready_timeout}s"
+	tail -n 30 "$c/serial.log"
+	exit 1
+fi
+check "ready line names the host" demo-carol "$host"
+check "network-config: address, route and DNS" \
+	"addr 10.0.2.20/24 route default via 10.0.2.2 dev eth0 dns 10.0.2.2 | tiny: eth0 10.0.2.20/24 via 10.0.2.2" \
+	"$(netstate "$c")"
+check "seeded user logs in" carol "$(vssh carol 'id -un' 2>&1)"
+vssh root 'echo kept >/root/marker' || fail "cannot write /root/marker"
+
+# The same instance, a new network-config (plain scalars, flow lists, no
+# route): the network follows at the next boot, the rest is not re-seeded.
+netcfg_c2=$(cat <<'EOF'
+# written by hand
+network:
+    version: 2
+    ethernets:
+        nic0:
+            match:
+                macaddress: 52:54:00:12:34:56
+            addresses: [10.0.2.21/24]
+            nameservers:
+                addresses: [10.0.2.3, 10.0.2.4]
+EOF
+)
+qmp "$c" system_powerdown >/dev/null
+wait_exit "$c" 20 || { fail "VM C did not power down"; kill "$(cat "$c/qemu.pid")" 2>/dev/null || true; }
+mkseed "$c" "demo-carol-3-1764000002" demo-carol "$users_c" "$netcfg_c2"
+boot "$c" 10.0.2.21 52:54:00:12:34:56
+if wait_ready "$c" 1 >/dev/null && wait_ssh; then
+	pass "new network-config: ssh to 10.0.2.21 after $(since "$t0")s"
+	check "network-config without a route: no default route" \
+		"addr 10.0.2.21/24 route dns 10.0.2.3 10.0.2.4 | tiny: eth0 10.0.2.21/24" \
+		"$(netstate "$c")"
+	check "same instance: not seeded again, root's file kept" "0 kept" \
+		"$(grep -c 'applied the seed' "$c/serial.log") $(vssh root 'cat /root/marker' 2>&1)"
+else
+	fail "VM C: no ssh to 10.0.2.21 after a new network-config"
+	tail -n 30 "$c/serial.log"
+fi
+
+# A network-config for a NIC the guest does not have: ignored, as cloud-init
+# would; eth0 falls back to the user-mode defaults, resolv.conf with it.
+qmp "$c" system_powerdown >/dev/null
+wait_exit "$c" 20 || { fail "VM C did not power down"; kill "$(cat "$c/qemu.pid")" 2>/dev/null || true; }
+mkseed "$c" "demo-carol-3-1764000002" demo-carol "$users_c" \
+	"$(printf '%s\n' "$netcfg_c" | sed 's/52:54:00:12:34:56/52:54:00:00:00:99/')"
+boot "$c" "" 52:54:00:12:34:56
+if wait_ready "$c" 1 >/dev/null && wait_ssh; then
+	check "network-config for another MAC: defaults" \
+		"addr 10.0.2.15/24 route default via 10.0.2.2 dev eth0 dns 10.0.2.3 | tiny: eth0 10.0.2.15/24 via 10.0.2.2" \
+		"$(netstate "$c")"
+	check "and the console says why" 1 \
+		"$(grep -c 'ignoring network-config: it is for MAC 52:54:00:00:00:99, eth0 has 52:54:00:12:34:56' "$c/serial.log")"
+else
+	fail "VM C: no ssh on 10.0.2.15 with a network-config for another MAC"
+	tail -n 30 "$c/serial.log"
+fi
+qmp "$c" quit >/dev/null || true
+wait_exit "$c" 10 || kill "$(cat "$c/qemu.pid")" 2>/dev/null || true
+
+echo "== boot to labd-ready ${ready_s}s, to ssh ${ssh_s}s; with a network-config ${ready_c_s:-?}s (accel=$accel)"
 if [ $failures -gt 0 ]; then
 	echo "$prog: $failures check(s) failed"
 	exit 1

@@ -2,9 +2,10 @@
  * test_seed.c - the cloud-init NoCloud seed and its passwords.
  *
  * The rendering is compared byte for byte with the files in golden/vmm/, as
- * the tiny guest's boot script parses exactly that shape.  The ISO is
- * made with the real genisoimage and read back with isoinfo and by hand
- * (the volume label, which is how cloud-init finds the seed).
+ * the tiny guest's boot script parses exactly that shape; network-config
+ * is also fed to the guest's own parser (seed.awk under busybox awk).  The
+ * ISO is made with the real genisoimage and read back with isoinfo and by
+ * hand (the volume label, which is how cloud-init finds the seed).
  * LABD_GOLDEN_UPDATE=1 rewrites the golden files, as testutil.h says.
  */
 #include <sys/stat.h>
@@ -48,6 +49,23 @@ static const struct vmm_seed demo = {
 	.users = &alice,
 	.nusers = 1,
 	.mgmt_key = mgmt_key,
+};
+
+static const struct vmm_net bridge_net = {
+	.mac = "52:54:00:12:34:56",
+	.address = "10.77.0.9/16",
+	.gateway = "10.77.0.1",
+	.dns = "10.77.0.1",
+};
+
+/* demo in bridge mode: the same seed and a network-config. */
+static const struct vmm_seed demo_bridge = {
+	.instance_id = "demo-alice-1-1764000000",
+	.hostname = "demo-alice",
+	.users = &alice,
+	.nusers = 1,
+	.mgmt_key = mgmt_key,
+	.net = &bridge_net,
 };
 
 TestSuite(seed, .init = tmp_dir_setup, .fini = tmp_dir_teardown,
@@ -157,6 +175,271 @@ Test(seed, create_makes_a_cidata_iso)
 	got = cmd_read(cmd);
 	cr_expect(strstr(got, "Volume id: cidata\n") != NULL, "%s", got);
 	free(got);
+}
+
+Test(seed, netconfig_full_golden)
+{
+	char	 err[VMM_ERRLEN] = "";
+	char	*nc = seed_render_netconfig(&demo_bridge, err, sizeof(err));
+
+	cr_assert_not_null(nc, "%s", err);
+	golden_check("vmm", "network-config.golden", nc);
+	free(nc);
+}
+
+Test(seed, netconfig_minimal_golden)
+{
+	struct vmm_net	 n = { .address = "10.77.0.9/16" };
+	struct vmm_seed	 s = { .instance_id = "i", .hostname = "h", .net = &n };
+	char		 err[VMM_ERRLEN] = "";
+	char		*nc = seed_render_netconfig(&s, err, sizeof(err));
+
+	cr_assert_not_null(nc, "%s", err);
+	golden_check("vmm", "network-config-minimal.golden", nc);
+	free(nc);
+}
+
+/* What is written is what was parsed: a lower-case MAC. */
+Test(seed, netconfig_canonical_and_edge_prefixes)
+{
+	static const struct {
+		struct vmm_net	 net;
+		const char	*want;		/* a line of the output */
+	} ok[] = {
+		{ { .mac = "52:54:00:AB:cD:eF", .address = "10.0.2.20/24" },
+		    "      macaddress: \"52:54:00:ab:cd:ef\"\n" },
+		{ { .address = "192.168.7.3/32" }, "      - \"192.168.7.3/32\"\n" },
+		{ { .address = "192.168.7.0/31", .gateway = "192.168.7.1" },
+		    "        via: \"192.168.7.1\"\n" },
+		{ { .address = "10.0.0.1/0", .gateway = "192.168.1.1" },
+		    "      - \"10.0.0.1/0\"\n" },
+		{ { .address = "10.77.0.9/16", .dns = "9.9.9.9" },
+		    "        - \"9.9.9.9\"\n" },
+	};
+	struct vmm_seed	 s = { .instance_id = "i", .hostname = "h" };
+	char		 err[VMM_ERRLEN];
+	char		*nc;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		s.net = &ok[i].net;
+		err[0] = '\0';
+		nc = seed_render_netconfig(&s, err, sizeof(err));
+		cr_expect_not_null(nc, "%s refused: %s", ok[i].net.address, err);
+		if (nc == NULL)
+			continue;
+		cr_expect(strstr(nc, ok[i].want) != NULL, "%s: no %s in:\n%s",
+		    ok[i].net.address, ok[i].want, nc);
+		cr_expect_eq(strstr(nc, "routes:") != NULL,
+		    ok[i].net.gateway != NULL);
+		cr_expect_eq(strstr(nc, "nameservers:") != NULL,
+		    ok[i].net.dns != NULL);
+		cr_expect_eq(strstr(nc, "set-name: eth0") != NULL,
+		    ok[i].net.mac != NULL);
+		free(nc);
+	}
+}
+
+Test(seed, netconfig_bad_input_refused)
+{
+	static const struct {
+		struct vmm_net	 net;
+		const char	*why;		/* in the message */
+	} bad[] = {
+		{ { .address = NULL }, "address \"\"" },
+		{ { .address = "" }, "address \"\" is not IPv4" },
+		{ { .address = "10.77.0.9" }, "address \"10.77.0.9\" is not" },
+		{ { .address = "10.77.0.9/" }, "is not IPv4" },
+		{ { .address = "10.77.0.9/33" }, "is not IPv4" },
+		{ { .address = "10.77.0.9/016" }, "is not IPv4" },
+		{ { .address = "10.77.0.9/+6" }, "is not IPv4" },
+		{ { .address = "10.77.0.9/16 " }, "is not IPv4" },
+		{ { .address = "10.77.0.256/16" }, "is not IPv4" },
+		{ { .address = "010.77.0.9/16" }, "is not IPv4" },
+		{ { .address = "10.77.9/16" }, "is not IPv4" },
+		{ { .address = "fd00::9/64" }, "is not IPv4" },
+		{ { .address = "10.77.0.9/16\"\n  evil: x" }, "is not IPv4" },
+		{ { .address = "10.77.0.0/16" }, "the subnet's network address" },
+		{ { .address = "10.77.255.255/16" }, "subnet's broadcast address" },
+		{ { .address = "127.0.0.2/8" }, "not one a guest can have" },
+		{ { .address = "0.0.0.9/8" }, "not one a guest can have" },
+		{ { .address = "224.0.0.9/24" }, "not one a guest can have" },
+		{ { .address = "10.77.0.9/16", .gateway = "10.78.0.1" },
+		    "gateway 10.78.0.1 is not in the subnet of 10.77.0.9/16" },
+		{ { .address = "10.77.0.9/16", .gateway = "10.77.0.9" },
+		    "gateway 10.77.0.9 is the address itself" },
+		{ { .address = "10.77.0.9/32", .gateway = "10.77.0.1" },
+		    "not in the subnet" },
+		{ { .address = "10.77.0.9/16", .gateway = "gw.lab" },
+		    "gateway \"gw.lab\" is not" },
+		{ { .address = "10.77.0.9/16", .gateway = "" }, "gateway \"\"" },
+		{ { .address = "10.77.0.9/16", .dns = "10.77.0" }, "DNS server" },
+		{ { .address = "10.77.0.9/16", .dns = "255.255.255.255" },
+		    "DNS server" },
+		{ { .address = "10.77.0.9/16", .mac = "52:54:00:12:34" }, "MAC" },
+		{ { .address = "10.77.0.9/16", .mac = "52-54-00-12-34-56" },
+		    "MAC \"52-54-00-12-34-56\"" },
+		{ { .address = "10.77.0.9/16", .mac = "52:54:00:12:34:5g" },
+		    "MAC" },
+		{ { .address = "10.77.0.9/16", .mac = "52:54:00:12:34:567" },
+		    "MAC" },
+		{ { .address = "10.77.0.9/16", .mac = "53:54:00:12:34:56" },
+		    "not a unicast MAC" },
+	};
+	struct vmm_seed	 s = { .instance_id = "i", .hostname = "h" };
+	char		 err[VMM_ERRLEN];
+	char		*nc;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s.net = &bad[i].net;
+		err[0] = '\0';
+		nc = seed_render_netconfig(&s, err, sizeof(err));
+		cr_expect_null(nc, "case %zu accepted:\n%s", i, nc);
+		free(nc);
+		cr_expect(strncmp(err, "network-config: ", 16) == 0 &&
+		    strstr(err, bad[i].why) != NULL, "case %zu: want \"%s\","
+		    " got \"%s\"", i, bad[i].why, err);
+	}
+	s.net = NULL;
+	cr_expect_null(seed_render_netconfig(&s, err, sizeof(err)));
+	cr_expect_str_eq(err, "network-config: no network given");
+}
+
+/*
+ * The contract with the tiny guest: its own parser, under busybox awk as
+ * in the guest, reads what we render (and what a person might write).
+ */
+static char *
+tiny_parse_netconfig(const char *text)
+{
+	char	 awk[PATH_MAX * 2], nc[PATH_MAX], cmd[PATH_MAX * 4];
+	char	*out, *p;
+	FILE	*f;
+
+	golden_find();
+	snprintf(awk, sizeof(awk), "%s/../../../templates/tiny/rootfs/seed.awk",
+	    golden_root);
+	cr_assert_eq(vmm_path(nc, sizeof(nc), tmp_dir, "network-config"), 0);
+	cr_assert_not_null(f = fopen(nc, "w"));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "busybox awk -f '%s' '%s' | head -n 1", awk,
+	    nc);
+	out = cmd_read(cmd);
+	for (p = out; *p != '\0'; p++)
+		if (*p == '\037')
+			*p = '|';
+	return out;
+}
+
+Test(seed, netconfig_read_by_the_tiny_guest)
+{
+	static const struct {
+		const char	*text;
+		const char	*want;
+	} hand[] = {
+		/* Plain scalars, flow lists, gateway4, a "network:" on top. */
+		{ "network:\n  version: 2\n  ethernets:\n    eth0:\n"
+		  "      addresses: [10.0.2.20/24]\n      gateway4: 10.0.2.2\n"
+		  "      nameservers: {addresses: [10.0.2.3]}\n",
+		  "N|10.0.2.20/24|10.0.2.2||\n" },
+		{ "version: 2\nethernets:\n    id0:\n        match:\n"
+		  "            macaddress: 52:54:00:AB:CD:EF  # the NIC\n"
+		  "        addresses:\n          - fe80::9/64\n"
+		  "          - '10.0.2.21/24'\n        routes:\n"
+		  "          - to: 10.1.0.0/16\n            via: 10.0.2.9\n"
+		  "          - via: 10.0.2.2\n            to: default\n"
+		  "        nameservers:\n          addresses: [10.0.2.3, "
+		  "\"2001:db8::1\", 10.0.2.4]\n",
+		  "N|10.0.2.21/24|10.0.2.2|10.0.2.3 10.0.2.4|52:54:00:ab:cd:ef\n" },
+		{ "version: 1\nconfig: []\n", "X|version \"1\" is not 2\n" },
+		{ "version: 2\nethernets:\n  ens3:\n    dhcp4: true\n",
+		  "X|interface ens3 has no match: macaddress and the guest has"
+		  " only eth0\n" },
+		{ "version: 2\nethernets:\n  eth0:\n    dhcp4: true\n",
+		  "X|no static IPv4 address (dhcp4 is not supported)\n" },
+		{ "version: 2\nethernets:\n  eth0:\n    addresses:\n"
+		  "      - \"10.0.2.300/24\"\n",
+		  "X|address \"10.0.2.300/24\" is not IPv4/prefix\n" },
+	};
+	char		 err[VMM_ERRLEN] = "", *nc, *got;
+	struct vmm_net	 n = { .address = "10.77.0.9/16" };
+	struct vmm_seed	 s = { .instance_id = "i", .hostname = "h", .net = &n };
+	size_t		 i;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		cr_skip_test("busybox not installed");
+	cr_assert_not_null(nc = seed_render_netconfig(&demo_bridge, err,
+	    sizeof(err)), "%s", err);
+	got = tiny_parse_netconfig(nc);
+	cr_expect_str_eq(got,
+	    "N|10.77.0.9/16|10.77.0.1|10.77.0.1|52:54:00:12:34:56\n");
+	free(got);
+	free(nc);
+
+	cr_assert_not_null(nc = seed_render_netconfig(&s, err, sizeof(err)));
+	got = tiny_parse_netconfig(nc);
+	cr_expect_str_eq(got, "N|10.77.0.9/16|||\n");
+	free(got);
+	free(nc);
+
+	for (i = 0; i < sizeof(hand) / sizeof(hand[0]); i++) {
+		got = tiny_parse_netconfig(hand[i].text);
+		cr_expect_str_eq(got, hand[i].want, "case %zu", i);
+		free(got);
+	}
+}
+
+Test(seed, create_with_network_config)
+{
+	char		 iso[PATH_MAX], cmd[PATH_MAX * 2], err[VMM_ERRLEN] = "";
+	char		*got, *want;
+
+	cr_assert_eq(vmm_path(iso, sizeof(iso), tmp_dir, "seed.iso"), 0);
+	cr_assert_eq(seed_create(&demo_bridge, iso, err, sizeof(err)), 0,
+	    "seed_create: %s", err);
+	cr_expect_eq(tmp_dir_count(), 1, "temporary files left behind");
+	if (access("/usr/bin/isoinfo", X_OK) != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "isoinfo -R -f -i '%s' | sort", iso);
+	got = cmd_read(cmd);
+	cr_expect_str_eq(got, "/meta-data\n/network-config\n/user-data\n");
+	free(got);
+	snprintf(cmd, sizeof(cmd), "isoinfo -R -x /network-config -i '%s'", iso);
+	got = cmd_read(cmd);
+	want = seed_render_netconfig(&demo_bridge, err, sizeof(err));
+	cr_expect_str_eq(got, want);
+	free(got);
+	free(want);
+	/* The other two are those of the same seed without a network. */
+	snprintf(cmd, sizeof(cmd), "isoinfo -R -x /user-data -i '%s'", iso);
+	got = cmd_read(cmd);
+	want = seed_render_userdata(&demo);
+	cr_expect_str_eq(got, want);
+	free(got);
+	free(want);
+	snprintf(cmd, sizeof(cmd), "isoinfo -R -x /meta-data -i '%s'", iso);
+	got = cmd_read(cmd);
+	want = seed_render_metadata(&demo);
+	cr_expect_str_eq(got, want);
+	free(got);
+	free(want);
+}
+
+Test(seed, create_refuses_a_bad_network_before_writing)
+{
+	struct vmm_net	 n = bridge_net;
+	struct vmm_seed	 s = demo_bridge;
+	char		 iso[PATH_MAX], err[VMM_ERRLEN] = "";
+
+	n.gateway = "10.78.0.1";
+	s.net = &n;
+	cr_assert_eq(vmm_path(iso, sizeof(iso), tmp_dir, "seed.iso"), 0);
+	cr_expect_eq(seed_create(&s, iso, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "seed.iso: network-config: gateway 10.78.0.1")
+	    != NULL, "err: %s", err);
+	cr_expect_eq(tmp_dir_count(), 0, "something was written");
 }
 
 Test(seed, create_replaces_and_fails_cleanly)

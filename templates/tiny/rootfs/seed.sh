@@ -1,49 +1,92 @@
 #!/bin/sh
 # /usr/lib/labd/seed.sh: apply labd's cloud-init NoCloud seed (ISO 9660,
 # volume id "cidata", on /dev/vdb) the way cloud-init would, with busybox
-# alone: hostname, users with their password hash and SSH keys, root's keys.
+# alone: hostname, users with their password hash and SSH keys, root's keys,
+# and the network.
 #
-# It runs at every boot but applies a seed once per instance-id, remembered
-# in /var/lib/labd/instance-id: a student who changed their password keeps
-# it across reboots, and a disk that meets a new instance-id (a new VM) is
-# personalised again, with fresh SSH host keys.
+# It runs at every boot and reads the seed once (one mount).  The network
+# is decided at every boot: a network-config's address, gateway and name
+# servers go to /run/labd-net for rcS, which configures eth0 from it, or
+# with QEMU user mode's defaults when there is none (it is only rcS's
+# input: nothing here touches eth0).  The rest is applied once per
+# instance-id, remembered in /var/lib/labd/instance-id: a student who
+# changed their password keeps it across reboots, and a disk that meets a
+# new instance-id (a new VM) is personalised again, with fresh SSH host
+# keys.
 PATH=/sbin:/bin:/usr/sbin:/usr/bin
 umask 022
 
 STATE=/var/lib/labd/instance-id
 MNT=/mnt/seed
 WORK=/run/labd-seed
+NET=/run/labd-net
 US=$(printf '\037')
 
 log() { echo "tiny-seed: $*" >/dev/console; logger -t labd-seed "$*" 2>/dev/null; }
 
+# net_config ADDRESS GATEWAY DNS MAC: hand a network-config to rcS.
+# seed.awk checked the shapes; this is the last look before they become
+# arguments of ip(8) and lines of resolv.conf.
+net_config() {
+	case "$1 $2 $3" in
+	*[!0-9./\ ]*) log "ignoring network-config: bad characters"; return ;;
+	esac
+	if [ -n "$4" ]; then
+		have=$(cat /sys/class/net/eth0/address 2>/dev/null)
+		if [ "$have" != "$4" ]; then
+			log "ignoring network-config: it is for MAC $4, eth0 has ${have:-none}"
+			return
+		fi
+	fi
+	printf 'address %s\ngateway %s\ndns %s\n' "$1" "$2" "$3" >"$NET.new" &&
+		mv "$NET.new" "$NET"
+}
+
 # --- read the seed -------------------------------------------------------
+rm -f "$NET"
 dev=$(findfs LABEL=cidata 2>/dev/null) || dev=
 [ -b "$dev" ] || dev=/dev/vdb
 if [ ! -b "$dev" ]; then
 	log "no seed disk ($dev), keeping the current identity"
 	exit 0
 fi
-mkdir -p "$MNT" "$WORK"
+# The copies hold a password hash: for root's eyes only, and gone after.
+rm -rf "$WORK"
+mkdir -p "$MNT"
+mkdir -m 0700 "$WORK" || { log "cannot create $WORK"; exit 1; }
+trap 'rm -rf "$WORK"' EXIT
 if ! mount -t iso9660 -o ro "$dev" "$MNT" 2>/dev/null; then
 	log "cannot mount the seed $dev"
 	exit 1
 fi
-for f in meta-data user-data; do
-	rm -f "$WORK/$f"
-	[ -f "$MNT/$f" ] && cp "$MNT/$f" "$WORK/$f"
+files=
+for f in meta-data user-data network-config; do
+	if [ -f "$MNT/$f" ] && cp "$MNT/$f" "$WORK/$f"; then
+		files="$files $WORK/$f"
+	fi
 done
 umount "$MNT"
-if [ ! -f "$WORK/meta-data" ]; then
-	log "the seed has no meta-data"
+if [ -z "$files" ]; then
+	log "the seed $dev holds no meta-data, user-data or network-config"
 	exit 1
 fi
-files=$WORK/meta-data
-[ -f "$WORK/user-data" ] && files="$files $WORK/user-data"
 # shellcheck disable=SC2086
 awk -f /usr/lib/labd/seed.awk $files >"$WORK/records" || {
 	log "cannot parse the seed"; exit 1; }
 
+# --- the network, at every boot ------------------------------------------
+while IFS=$US read -r kind a b c d; do
+	case $kind in
+	N) net_config "$a" "$b" "$c" "$d" ;;
+	X) log "ignoring network-config: $a" ;;
+	esac
+done <"$WORK/records"
+
+# --- the rest, once per instance-id --------------------------------------
+if [ ! -f "$WORK/meta-data" ]; then
+	log "the seed has no meta-data"
+	exit 1
+fi
 iid=$(awk -F "$US" '$1 == "I" { print $2 }' "$WORK/records")
 if [ -z "$iid" ]; then
 	log "the seed has no instance-id"
@@ -198,6 +241,5 @@ fi
 mkdir -p "${STATE%/*}"
 echo "$iid" >"$STATE.new" && mv "$STATE.new" "$STATE"
 sync
-rm -rf "$WORK"
 log "applied the seed of instance $iid"
 exit 0
