@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "labd/labd.h"
 
@@ -205,6 +206,22 @@ cmd_course_create(const struct req *r, json_t *args)
 		reply_err(r, LABD_E_INVALID, "course %s: %s", name, err);
 		goto done;
 	}
+	/* Bridge mode: slot k's address is the gateway's + k. */
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
+		size_t	inuse = 0, k;
+
+		for (k = 0; k < nused; k++)
+			inuse += used[k];
+		for (i = 0; i < ros.n; i++)
+			if (slots[i] > net_max_slot()) {
+				reply_err(r, LABD_E_INVALID, "course %s: %zu"
+				    " students do not fit in subnet %s: it has"
+				    " addresses for %d VMs and %zu are in use",
+				    name, ros.n, labd->cfg.subnet,
+				    net_max_slot(), inuse);
+				goto done;
+			}
+	}
 
 	/* Everything is valid: write it all or nothing. */
 	sheet = json_array();
@@ -282,6 +299,7 @@ cmd_course_create(const struct req *r, json_t *args)
 	db_event(r->uid, "course.create", name, "%zu students, template %s",
 	    ros.n, tref);
 	log_info("course %s created: %zu VMs from %s", name, ros.n, tref);
+	net_resync(name);
 	for (i = 0; i < ros.n; i++) {
 		struct vm	*vm = vm_add(vmids[i]);
 
@@ -340,6 +358,29 @@ cmd_course_list(const struct req *r, json_t *args)
 	reply_ok(r, a);
 }
 
+/* course.set's settings; each is a string, parsed below. */
+static const char *course_settings[] = {
+	"reset_at", "reset_to", "idle_suspend", "internet", "isolation",
+	"allow_from",
+};
+
+/* "on"/"off" and their usual spellings; -1 when neither. */
+static int
+onoff_parse(const char *v)
+{
+	static const char	*on[] = { "on", "yes", "true", "1" };
+	static const char	*off[] = { "off", "no", "false", "0" };
+	size_t			 i;
+
+	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (strcmp(v, on[i]) == 0)
+			return 1;
+		if (strcmp(v, off[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 void
 cmd_course_set(const struct req *r, json_t *args)
 {
@@ -347,23 +388,31 @@ cmd_course_set(const struct req *r, json_t *args)
 	const char	*reset_at = arg_str(args, "reset_at");
 	const char	*reset_to = arg_str(args, "reset_to");
 	const char	*idle = arg_str(args, "idle_suspend");
+	const char	*inet = arg_str(args, "internet");
+	const char	*iso = arg_str(args, "isolation");
+	const char	*allow = arg_str(args, "allow_from");
+	int		 bridge = labd->cfg.net_mode == LABD_NET_BRIDGE;
 	sqlite3_stmt	*st;
-	char		 err[256];
-	int		 secs[32], idle_secs = 0;
-	const char	*k;
-	json_t		*v;
+	char		 err[256], canon[1024], nerr[LABD_ERRLEN];
+	int		 secs[32], idle_secs = 0, inet_on = -1, iso_on = -1;
+	const char	*k, *effect = NULL;
+	json_t		*v, *res;
+	size_t		 i;
 
 	if (course == NULL) {
 		reply_err(r, LABD_E_BAD_REQUEST, "course.set needs \"course\"");
 		return;
 	}
 	json_object_foreach(args, k, v) {
-		if (strcmp(k, "course") != 0 && strcmp(k, "reset_at") != 0 &&
-		    strcmp(k, "reset_to") != 0 &&
-		    strcmp(k, "idle_suspend") != 0) {
+		for (i = 0; i < sizeof(course_settings) /
+		    sizeof(course_settings[0]); i++)
+			if (strcmp(k, course_settings[i]) == 0)
+				break;
+		if (strcmp(k, "course") != 0 && i == sizeof(course_settings) /
+		    sizeof(course_settings[0])) {
 			reply_err(r, LABD_E_INVALID, "course.set: unknown"
 			    " setting \"%.32s\" (reset_at, reset_to,"
-			    " idle_suspend)", k);
+			    " idle_suspend, internet, isolation, allow_from)", k);
 			return;
 		}
 		if (!json_is_string(v)) {
@@ -393,10 +442,43 @@ cmd_course_set(const struct req *r, json_t *args)
 		reply_err(r, LABD_E_INVALID, "%s", err);
 		return;
 	}
+	if (inet != NULL && (inet_on = onoff_parse(inet)) == -1) {
+		reply_err(r, LABD_E_INVALID, "internet: \"%.32s\" is not on or"
+		    " off", inet);
+		return;
+	}
+	if (iso != NULL && (iso_on = onoff_parse(iso)) == -1) {
+		reply_err(r, LABD_E_INVALID, "isolation: \"%.32s\" is not on or"
+		    " off", iso);
+		return;
+	}
+	if (allow != NULL) {
+		/* "any" (or empty) lifts it; else CIDRs, checked one by one. */
+		if (strcmp(allow, "any") == 0 || strcmp(allow, "off") == 0)
+			allow = "";
+		if (nft_cidrs_parse(allow, canon, sizeof(canon), err,
+		    sizeof(err)) == -1) {
+			reply_err(r, LABD_E_INVALID, "allow_from: %s", err);
+			return;
+		}
+		if (canon[0] != '\0' && geteuid() != 0) {
+			reply_err(r, LABD_E_INVALID, "allow_from needs labd to"
+			    " run as root: it is enforced with nftables");
+			return;
+		}
+	}
+	if (db_begin() == -1) {
+		reply_err(r, LABD_E_INTERNAL, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		return;
+	}
 	st = db_prepare("UPDATE courses SET reset_at = COALESCE(?1, reset_at),"
 	    " reset_to = COALESCE(?2, reset_to),"
 	    " reset_last = CASE WHEN ?1 IS NULL THEN reset_last ELSE ?3 END,"
-	    " idle_suspend = COALESCE(?5, idle_suspend) WHERE name = ?4");
+	    " idle_suspend = COALESCE(?5, idle_suspend),"
+	    " internet = COALESCE(?6, internet),"
+	    " isolation = COALESCE(?7, isolation),"
+	    " allow_from = COALESCE(?8, allow_from) WHERE name = ?4");
 	if (reset_at != NULL)
 		sqlite3_bind_text(st, 1, reset_at, -1, SQLITE_STATIC);
 	if (reset_to != NULL)
@@ -406,24 +488,66 @@ cmd_course_set(const struct req *r, json_t *args)
 	sqlite3_bind_text(st, 4, course, -1, SQLITE_STATIC);
 	if (idle != NULL)
 		sqlite3_bind_int(st, 5, idle_secs);
+	if (inet_on != -1)
+		sqlite3_bind_int(st, 6, inet_on);
+	if (iso_on != -1)
+		sqlite3_bind_int(st, 7, iso_on);
+	if (allow != NULL)
+		sqlite3_bind_text(st, 8, canon, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		reply_err(r, LABD_E_INTERNAL, "course %s: %s", course,
 		    sqlite3_errmsg(labd->db));
+		db_rollback();
 		return;
 	}
 	sqlite3_finalize(st);
+	/*
+	 * The network settings go live through nftables before the change
+	 * is committed: rules that do not load leave both as they were.
+	 */
+	if ((inet != NULL || iso != NULL || allow != NULL) &&
+	    net_sync(nerr, sizeof(nerr)) == -1) {
+		db_rollback();
+		reply_err(r, LABD_E_INTERNAL, "course %s: the firewall rules"
+		    " did not load, nothing changed: %s", course, nerr);
+		return;
+	}
+	if (db_commit() == -1) {
+		reply_err(r, LABD_E_INTERNAL, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		net_resync(course);
+		return;
+	}
+	if (inet != NULL || iso != NULL || allow != NULL) {
+		if (bridge)
+			effect = "live: the firewall rules changed now";
+		else if (inet != NULL || iso != NULL)
+			effect = "internet and isolation take effect at each"
+			    " VM's next start (user networking); allow_from"
+			    " is live";
+		else
+			effect = "live: the firewall rules changed now";
+	}
 	db_event(r->uid, "course.set", course, "reset_at=%s reset_to=%s"
-	    " idle_suspend=%s", reset_at ? reset_at : "(same)",
-	    reset_to ? reset_to : "(same)", idle ? idle : "(same)");
-	st = db_prepare("SELECT reset_at, reset_to, idle_suspend FROM courses"
-	    " WHERE name = ?");
+	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s",
+	    reset_at ? reset_at : "(same)", reset_to ? reset_to : "(same)",
+	    idle ? idle : "(same)", inet ? inet : "(same)",
+	    iso ? iso : "(same)", allow ? canon : "(same)");
+	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
+	    " isolation, allow_from FROM courses WHERE name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	sqlite3_step(st);
-	reply_ok(r, json_pack("{s:s,s:s,s:s,s:i}", "course", course,
+	res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s}", "course", course,
 	    "reset_at", db_text(st, 0), "reset_to", db_text(st, 1),
-	    "idle_suspend", sqlite3_column_int(st, 2)));
+	    "idle_suspend", sqlite3_column_int(st, 2),
+	    "internet", sqlite3_column_int(st, 3),
+	    "isolation", sqlite3_column_int(st, 4),
+	    "allow_from", db_text(st, 5));
 	sqlite3_finalize(st);
+	if (effect != NULL)
+		json_object_set_new(res, "effect", json_string(effect));
+	reply_ok(r, res);
 }
 
 void
@@ -524,6 +648,7 @@ cmd_course_rm(const struct req *r, json_t *args)
 		rm_rf(rundir);
 		n++;
 	}
+	net_resync(course);
 	db_event(r->uid, "course.rm", course, "%d VMs removed", n);
 	log_info("course %s removed with its %d VMs", course, n);
 	reply_ok(r, json_pack("{s:s,s:i}", "course", course, "vms", n));

@@ -32,7 +32,9 @@ static const char *db_schema =
 "  reset_at TEXT NOT NULL DEFAULT '',"		/* "12:00, 18:00" */
 "  reset_to TEXT NOT NULL DEFAULT 'pristine',"
 "  reset_last INTEGER NOT NULL DEFAULT 0,"	/* when it last fired */
-"  idle_suspend INTEGER NOT NULL DEFAULT 0);"	/* seconds, 0: never */
+"  idle_suspend INTEGER NOT NULL DEFAULT 0,"	/* seconds, 0: never */
+"  isolation INTEGER NOT NULL DEFAULT 1,"	/* 0: its VMs reach each other */
+"  allow_from TEXT NOT NULL DEFAULT '');"	/* "CIDR,CIDR": exam mode */
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -74,6 +76,8 @@ static const struct {
 	{ "courses", "reset_to", "TEXT NOT NULL DEFAULT 'pristine'" },
 	{ "courses", "reset_last", "INTEGER NOT NULL DEFAULT 0" },
 	{ "courses", "idle_suspend", "INTEGER NOT NULL DEFAULT 0" },
+	{ "courses", "isolation", "INTEGER NOT NULL DEFAULT 1" },
+	{ "courses", "allow_from", "TEXT NOT NULL DEFAULT ''" },
 };
 
 static sqlite3	*db;

@@ -19,6 +19,12 @@
  * (The student's half of a relay is an accepted socket of labd's on the
  * published port: it counts, as its peer is the student's.)
  *
+ * In bridge mode a student's connection is not a socket of the host's
+ * but a DNAT'd flow: the kernel's connection tracking table
+ * (/proc/net/nf_conntrack) has it, with the published ip:port as its
+ * original destination.  labd's own connections go to the guest's address
+ * and are not counted.
+ *
  * A course's idle_suspend (seconds, 0 = off) suspends each ready VM that
  * has had no connection for that long, counted from its last connection or
  * from when it became ready, whichever is later: a VM that was just
@@ -408,6 +414,66 @@ u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* --- bridge mode: the kernel's connection tracking ------------------------ */
+
+struct ct_count {
+	struct idle_scan	*sc;
+	uint64_t		*keys;
+	size_t			 nkeys, cap;
+	int64_t			 now;
+};
+
+/*
+ * One tracked connection: a student's when its original destination is a
+ * published ip:port.  The host's own (a wake relay's upstream half, from
+ * that same address) does not count.
+ */
+static void
+ct_one(void *arg, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+    int established)
+{
+	struct ct_count	*c = arg;
+	struct idle_ep	*ep;
+	uint64_t	 k;
+	int		 new;
+
+	if ((ep = ep_find(c->sc, dst, dport)) == NULL || src == dst)
+		return;
+	k = (uint64_t)dport << 48 | (uint64_t)sport << 32 |
+	    (uint64_t)ntohl(src);
+	if (c->nkeys == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->keys = xrealloc(c->keys, c->cap * sizeof(*c->keys));
+	}
+	c->keys[c->nkeys++] = k;
+	new = bsearch(&k, seen, nseen, sizeof(*seen), u64_cmp) == NULL;
+	if (!established && !new)
+		return;
+	if (established)
+		ep->vm->conns++;
+	ep->vm->conn_ms = c->now;
+	ep->vm->last_conn = time(NULL);
+}
+
+static void
+idle_count_ct(struct idle_scan *sc)
+{
+	static int	 warned;
+	struct ct_count	 c = { .sc = sc, .now = now_ms() };
+
+	if (net_conntrack(ct_one, &c) == -1) {
+		if (!warned++)
+			log_warn("cannot read the connection tracking table;"
+			    " connections are not counted");
+		free(c.keys);
+		return;
+	}
+	qsort(c.keys, c.nkeys, sizeof(*c.keys), u64_cmp);
+	free(seen);
+	seen = c.keys;
+	nseen = c.nkeys;
+}
+
 /* --- the tick ------------------------------------------------------------- */
 
 static void
@@ -424,6 +490,10 @@ idle_count(void)
 		vm->conns = 0;
 	if (sc.neps == 0)
 		goto done;
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
+		idle_count_ct(&sc);
+		goto done;
+	}
 	table_scan(&sc, "/proc/net/tcp", 0);
 	table_scan(&sc, "/proc/net/tcp6", 1);
 	keys = xcalloc(sc.nsocks + 1, sizeof(*keys));

@@ -182,6 +182,7 @@ struct vm {
 	int64_t		 ready_ms;
 	int64_t		 stop_deadline;	/* powerdown gives up, then quit */
 	char		 ready_line[128];
+	char		 guest_ip[16];	/* bridge mode: its address */
 	char		 probe_ip[64];
 	uint16_t	 probe_port;
 	char		 error[512];
@@ -190,6 +191,7 @@ struct vm {
 	time_t		 last_conn;	/* when one was last seen; 0: never */
 	int64_t		 conn_ms;	/* the same, on now_ms()'s clock */
 	int64_t		 active_ms;	/* became ready: idle time starts */
+	int		 net_forwarded;	/* net.c: its ports DNAT'd (bridge) */
 	struct waiter	*waiters;
 	struct vm	*next;
 };
@@ -237,6 +239,23 @@ void		 idle_vm_state(struct vm *);	/* vm_set_state()'s hook */
 /* wake.c: labd answers a suspended VM's ports and wakes it */
 void		 wake_init(void);
 void		 wake_vm_state(struct vm *);	/* vm_set_state()'s hook */
+
+/* net.c: bridge, taps, guest addresses, the nftables table "labd" */
+int		 net_init(char *err, size_t errlen);
+int		 net_subnet(uint32_t *base, int *plen);
+int		 net_max_slot(void);
+int		 net_guest_ip(int slot, char *out, size_t outlen);
+void		 net_gateway(char *out, size_t outlen);
+int		 net_prefix(void);
+void		 net_tap_name(int64_t vm_id, char *out, size_t outlen);
+int		 net_tap_ensure(int64_t vm_id, char *err, size_t errlen);
+void		 net_tap_remove(int64_t vm_id);
+/* Render the table from the database, apply it when it changed. */
+int		 net_sync(char *err, size_t errlen);
+void		 net_resync(const char *why);	/* net_sync, failure logged */
+void		 net_vm_state(struct vm *);	/* vm_set_state()'s hook */
+int		 net_conntrack(void (*)(void *, uint32_t src, uint16_t sport,
+		    uint32_t dst, uint16_t dport, int established), void *);
 
 /* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
 #define OVA_NAMELEN	256

@@ -118,9 +118,10 @@ main(int argc, char *argv[])
 	} else
 		log_info("no %s: running on the defaults", conf);
 
-	if (labd->cfg.net_mode == LABD_NET_BRIDGE)
-		fatalx("%s: [network] mode = bridge is not implemented yet;"
-		    " use mode = user", conf);
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE && geteuid() != 0)
+		fatalx("%s: [network] mode = bridge needs root (labd makes the"
+		    " bridge, a tap per VM and nftables rules); run labd as"
+		    " root or use mode = user", conf);
 	if (mkdir_p(labd->cfg.state_dir, 0750) == -1)
 		fatal("cannot create %s", labd->cfg.state_dir);
 	if (mkdir_p(labd->cfg.run_dir, 0755) == -1)
@@ -157,6 +158,9 @@ main(int argc, char *argv[])
 
 	if (vm_load_all(err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/* Bridge, taps and rules before any VM starts. */
+	if (net_init(err, sizeof(err)) == -1)
+		fatalx("network: %s", err);
 	vm_reconcile_all();
 	schedule_init();
 	idle_init();

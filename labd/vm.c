@@ -147,6 +147,7 @@ vm_set_state(struct vm *vm, enum vm_state st, const char *error)
 	/* Idle time restarts when ready; a suspended VM's ports wake it. */
 	idle_vm_state(vm);
 	wake_vm_state(vm);
+	net_vm_state(vm);
 	control_event("vm.state", vm_to_json(vm));
 
 	for (wp = &vm->waiters; (w = *wp) != NULL; ) {
@@ -983,6 +984,7 @@ vm_remove(struct vm *vm, char *err, size_t errlen)
 	}
 	vm_set_state(vm, VM_STOPPED, NULL);	/* closes wake listeners */
 	vm_qmp_detach(vm);
+	net_tap_remove(vm->id);
 	while ((w = vm->waiters) != NULL) {
 		vm->waiters = w->next;
 		reply_err(w->r, LABD_E_NOT_FOUND, "%s was removed", vm->name);
@@ -1056,14 +1058,31 @@ vm_add(int64_t id)
 	snprintf(vm->ready_line, sizeof(vm->ready_line), "%s", db_text(st, 4));
 	sqlite3_finalize(st);
 
-	/* Readiness is an SSH key exchange on the ssh service's port. */
-	st = db_prepare("SELECT listen_ip, port FROM ports WHERE vm_id = ?"
-	    " AND service = 'ssh'");
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
+		st = db_prepare("SELECT slot FROM vms WHERE id = ?");
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			net_guest_ip(sqlite3_column_int(st, 0), vm->guest_ip,
+			    sizeof(vm->guest_ip));
+		sqlite3_finalize(st);
+	}
+	/*
+	 * Readiness is an SSH key exchange on the ssh service's port; in
+	 * bridge mode straight to the guest's address, which only the host
+	 * reaches (labd's own traffic never crosses the port plan).
+	 */
+	st = db_prepare("SELECT p.listen_ip, p.port, p.guest_port, v.slot"
+	    " FROM ports p JOIN vms v ON v.id = p.vm_id WHERE p.vm_id = ?"
+	    " AND p.service = 'ssh'");
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(vm->probe_ip, sizeof(vm->probe_ip), "%s",
 		    db_text(st, 0));
 		vm->probe_port = sqlite3_column_int(st, 1);
+		if (labd->cfg.net_mode == LABD_NET_BRIDGE &&
+		    net_guest_ip(sqlite3_column_int(st, 3), vm->probe_ip,
+		    sizeof(vm->probe_ip)) == 0)
+			vm->probe_port = sqlite3_column_int(st, 2);
 	}
 	sqlite3_finalize(st);
 
@@ -1149,6 +1168,8 @@ vm_to_json(const struct vm *vm)
 	    "pid", (int)vm->pid, "uptime", (json_int_t)up, "ports", ports);
 	if (vm->error[0] != '\0')
 		json_object_set_new(o, "error", json_string(vm->error));
+	if (vm->guest_ip[0] != '\0')
+		json_object_set_new(o, "ip", json_string(vm->guest_ip));
 	json_object_set_new(o, "connections", json_integer(vm->conns));
 	json_object_set_new(o, "last_connection",
 	    json_integer((json_int_t)vm->last_conn));

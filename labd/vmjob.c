@@ -19,6 +19,9 @@
  */
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <net/if.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -44,7 +47,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	memset(d, 0, sizeof(*d));
 	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
 	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
-	    " t.append, t.firmware, t.memory_mb, t.vcpus"
+	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot"
 	    " FROM vms v JOIN students s ON s.id = v.student_id"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
@@ -69,6 +72,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	snprintf(d->firmware, sizeof(d->firmware), "%s", db_text(st, 11));
 	d->memory_mb = sqlite3_column_int(st, 12);
 	d->vcpus = sqlite3_column_int(st, 13);
+	d->slot = sqlite3_column_int(st, 14);
 	sqlite3_finalize(st);
 
 	st = db_prepare("SELECT service, listen_ip, port, guest_port FROM ports"
@@ -116,7 +120,25 @@ vmjob_seed(struct vmjob *j, const char *path)
 		.nusers = 1,
 		.mgmt_key = keys_public(),
 	};
+	char		 addr[64], gw[INET_ADDRSTRLEN], mac[18];
+	struct vmm_net	 net = { .mac = mac, .address = addr, .gateway = gw,
+			    .dns = gw };
 	size_t		 i;
+
+	/* Bridge mode: the slot's address, static, through network-config. */
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
+		if (net_guest_ip(d->slot, addr, sizeof(addr)) == -1) {
+			errf(j->err, sizeof(j->err), "%s: slot %d has no"
+			    " address in subnet %s", d->name, d->slot,
+			    labd->cfg.subnet);
+			return -1;
+		}
+		snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr),
+		    "/%d", net_prefix());
+		net_gateway(gw, sizeof(gw));
+		vmm_mac(d->name, mac, sizeof(mac));
+		seed.net = &net;
+	}
 
 	/* A host name is at most 63 characters of [a-z0-9-]. */
 	snprintf(hostname, sizeof(hostname), "%s", d->name);
@@ -134,7 +156,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	struct vmdef	*d = &j->def;
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
-			 old[PATH_MAX];
+			 old[PATH_MAX], tap[IFNAMSIZ];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -164,6 +186,12 @@ vmjob_spawn(struct vmjob *j, int paused)
 	}
 	if (vmm_alive(d->run_dir, d->name, &j->pid) == 1)
 		return 0;	/* already runs: adopt it */
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
+		net_tap_name(d->id, tap, sizeof(tap));
+		spec.tap = tap;
+		if (net_tap_ensure(d->id, j->err, sizeof(j->err)) == -1)
+			return -1;
+	}
 	if (mkdir_p(d->vm_dir, 0750) == -1 || mkdir_p(d->run_dir, 0700) == -1) {
 		errf(j->err, sizeof(j->err), "cannot create %s or %s: %s",
 		    d->vm_dir, d->run_dir, strerror(errno));

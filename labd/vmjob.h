@@ -26,6 +26,7 @@ struct vmdef {
 	char		ssh_key[8192];
 	char		pw_hash[256];
 	int		internet;
+	int		slot;
 	int		generation;
 	char		tpl_disk[PATH_MAX];
 	char		kernel[PATH_MAX];

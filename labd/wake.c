@@ -2,7 +2,8 @@
  * wake.c - a suspended VM wakes when a student connects.
  *
  * While a VM is suspended its QEMU is gone, and with it the hostfwd
- * sockets on its published ports (user networking).  labd listens there
+ * sockets on its published ports (user networking); in bridge mode
+ * net.c drops its DNAT for as long.  Either way labd listens there
  * itself.  A connection that arrives is accepted and held; labd closes
  * its listeners for that VM (QEMU must bind those ports again) and
  * resumes it.  Once the VM is ready labd connects to the forwarded port
@@ -539,8 +540,6 @@ wake_accept(struct loop *l, int fd, uint32_t events, void *arg)
 void
 wake_vm_state(struct vm *vm)
 {
-	if (labd->cfg.net_mode != LABD_NET_USER)
-		return;
 	if (vm->state == VM_SUSPENDED)
 		wake_listen(vm, 0);
 	else
@@ -568,8 +567,6 @@ wake_init(void)
 {
 	struct vm	*vm;
 
-	if (labd->cfg.net_mode != LABD_NET_USER)
-		return;
 	for (vm = vm_list(); vm != NULL; vm = vm->next)
 		wake_vm_state(vm);
 	loop_add_timer(labd->loop, WAKE_TICK_MS, wake_tick, NULL);

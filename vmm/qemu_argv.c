@@ -112,8 +112,8 @@ valid_mac(const char *s)
 }
 
 /* 52:54:00 (QEMU's prefix) and 24 bits of FNV-1a of the name: stable. */
-static void
-mac_from_name(const char *name, char *out, size_t outlen)
+void
+vmm_mac(const char *name, char *out, size_t outlen)
 {
 	uint32_t	h = 2166136261u;
 	const char	*p;
@@ -217,6 +217,12 @@ check_spec(const struct vmm_spec *s, char *err, size_t errlen)
 		    s->mac);
 		return -1;
 	}
+	if (s->tap != NULL && (!valid_user(s->tap) ||
+	    strlen(s->tap) > 15)) {
+		snprintf(err, errlen, "%s: bad tap name \"%s\"", s->name,
+		    s->tap);
+		return -1;
+	}
 	if (s->runas != NULL && !valid_user(s->runas)) {
 		snprintf(err, errlen, "%s: bad user name \"%s\" for -runas",
 		    s->name, s->runas);
@@ -244,6 +250,13 @@ netdev_opts(const struct vmm_spec *s)
 	char	*cur, *next;
 	size_t	 i;
 
+	/* A tap labd made and put in the bridge: QEMU only opens it. */
+	if (s->tap != NULL) {
+		if (asprintf(&cur, "tap,id=net0,ifname=%s,script=no,"
+		    "downscript=no", s->tap) == -1)
+			return NULL;
+		return cur;
+	}
 	if (asprintf(&cur, "user,id=net0%s", s->restrict_net ?
 	    ",restrict=on" : "") == -1)
 		return NULL;
@@ -273,7 +286,7 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	if (s->mac != NULL)
 		snprintf(mac, sizeof(mac), "%s", s->mac);
 	else
-		mac_from_name(s->name, mac, sizeof(mac));
+		vmm_mac(s->name, mac, sizeof(mac));
 	if ((net = netdev_opts(s)) == NULL)
 		goto oom;
 

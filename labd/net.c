@@ -1,0 +1,593 @@
+/*
+ * net.c - the host's side of the network: in bridge mode the bridge, a
+ * tap per VM and each VM's address in the subnet; in both modes the
+ * nftables table "labd" (portforward/nft.c renders it), kept in step with
+ * the database.
+ *
+ * Addresses: the subnet's first host is the bridge (the guests' gateway),
+ * slot k's VM has first host + k.  A slot never changes while its VM
+ * exists, so neither does its address.  Taps are named ltapID after the
+ * VM's row id, made persistent by labd and opened by QEMU by name; they
+ * stay in the bridge while labd restarts and go with the VM.
+ *
+ * net_sync() renders the whole table from the database and the VMs'
+ * states and applies it as one transaction when the text changed.  At
+ * start it is applied once whatever the kernel holds: a labd that was
+ * down while the database changed converges, and established connections
+ * keep their NAT (conntrack holds it, not the rules).  In user mode the
+ * table is needed only for allow_from; labd leaves nftables alone until a
+ * course asks for it.
+ */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+
+#define NET_CT_PATH	"/proc/net/nf_conntrack"
+
+static char	*last_text;	/* the table as last applied */
+static int	 synced;	/* applied once since start */
+
+int
+net_subnet(uint32_t *base, int *plen)
+{
+	char		 ip[64], *slash;
+	struct in_addr	 a;
+
+	snprintf(ip, sizeof(ip), "%s", labd->cfg.subnet);
+	if ((slash = strchr(ip, '/')) == NULL)
+		return -1;
+	*slash++ = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return -1;
+	*base = ntohl(a.s_addr);
+	*plen = atoi(slash);
+	return *plen >= 8 && *plen <= 30 ? 0 : -1;
+}
+
+/* The largest slot that still has an address: all but net, gw, bcast. */
+int
+net_max_slot(void)
+{
+	uint32_t	base;
+	int		plen;
+
+	if (net_subnet(&base, &plen) == -1)
+		return 0;
+	return (int)((1u << (32 - plen)) - 3);
+}
+
+static void
+addr_str(uint32_t h, char *out, size_t outlen)
+{
+	struct in_addr	a = { .s_addr = htonl(h) };
+
+	inet_ntop(AF_INET, &a, out, outlen);
+}
+
+int
+net_guest_ip(int slot, char *out, size_t outlen)
+{
+	uint32_t	base;
+	int		plen;
+
+	if (net_subnet(&base, &plen) == -1 || slot < 1 ||
+	    slot > net_max_slot())
+		return -1;
+	addr_str(base + 1 + (uint32_t)slot, out, outlen);
+	return 0;
+}
+
+void
+net_gateway(char *out, size_t outlen)
+{
+	uint32_t	base = 0;
+	int		plen;
+
+	net_subnet(&base, &plen);
+	addr_str(base + 1, out, outlen);
+}
+
+int
+net_prefix(void)
+{
+	uint32_t	base;
+	int		plen = 0;
+
+	net_subnet(&base, &plen);
+	return plen;
+}
+
+void
+net_tap_name(int64_t vm_id, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "ltap%lld", (long long)vm_id);
+}
+
+/* --- interfaces, by ioctl: nothing to exec, nothing to parse ----------- */
+
+static int
+ifreq_sock(void)
+{
+	return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+}
+
+static int
+if_up(int s, const char *name, char *err, size_t errlen)
+{
+	struct ifreq	ifr = { 0 };
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == -1)
+		goto fail;
+	if (ifr.ifr_flags & IFF_UP)
+		return 0;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) == -1)
+		goto fail;
+	return 0;
+fail:
+	errf(err, errlen, "%s: cannot bring it up: %s", name, strerror(errno));
+	return -1;
+}
+
+/* The bridge's address: the guests' gateway, set unless it is there. */
+static int
+bridge_addr(int s, const char *br, char *err, size_t errlen)
+{
+	struct ifreq		 ifr = { 0 };
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	char			 gw[INET_ADDRSTRLEN];
+	uint32_t		 base;
+	int			 plen;
+
+	if (net_subnet(&base, &plen) == -1) {
+		errf(err, errlen, "subnet %s: not usable", labd->cfg.subnet);
+		return -1;
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", br);
+	if (ioctl(s, SIOCGIFADDR, &ifr) == 0 &&
+	    ntohl(sin->sin_addr.s_addr) == base + 1)
+		return 0;
+	memset(&ifr.ifr_addr, 0, sizeof(ifr.ifr_addr));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(base + 1);
+	if (ioctl(s, SIOCSIFADDR, &ifr) == -1)
+		goto fail;
+	sin->sin_addr.s_addr = htonl(0xffffffffu << (32 - plen));
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) == -1)
+		goto fail;
+	addr_str(base + 1, gw, sizeof(gw));
+	log_info("bridge %s: address %s/%d", br, gw, plen);
+	return 0;
+fail:
+	errf(err, errlen, "bridge %s: cannot set its address: %s", br,
+	    strerror(errno));
+	return -1;
+}
+
+static int
+ip_forward_on(char *err, size_t errlen)
+{
+	const char	*path = "/proc/sys/net/ipv4/ip_forward";
+	char		 c = '0';
+	int		 fd;
+
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		goto fail;
+	if (read(fd, &c, 1) == 1 && c == '1') {
+		close(fd);
+		return 0;
+	}
+	if (pwrite(fd, "1\n", 2, 0) != 2) {
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	log_info("IPv4 forwarding enabled (bridge mode routes the guests)");
+	return 0;
+fail:
+	errf(err, errlen, "%s: %s", path, strerror(errno));
+	return -1;
+}
+
+/* Bridge mode: the bridge exists, has the gateway address and is up. */
+static int
+bridge_init(char *err, size_t errlen)
+{
+	const char	*br = labd->cfg.bridge;
+	int		 s, rc = -1;
+
+	if (geteuid() != 0) {
+		errf(err, errlen, "[network] mode = bridge needs root (it makes"
+		    " a bridge, taps and nftables rules); run labd as root or"
+		    " use mode = user");
+		return -1;
+	}
+	if ((s = ifreq_sock()) == -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (if_nametoindex(br) == 0) {
+		if (ioctl(s, SIOCBRADDBR, br) == -1) {
+			errf(err, errlen, "cannot create bridge %s: %s", br,
+			    strerror(errno));
+			goto done;
+		}
+		log_info("bridge %s created", br);
+	}
+	if (bridge_addr(s, br, err, errlen) == -1 ||
+	    if_up(s, br, err, errlen) == -1 ||
+	    ip_forward_on(err, errlen) == -1)
+		goto done;
+	rc = 0;
+done:
+	close(s);
+	return rc;
+}
+
+/*
+ * The VM's tap: made persistent if missing, in the bridge, up.  Safe from
+ * a worker thread; idempotent, so a restart or a respawn just checks.
+ */
+int
+net_tap_ensure(int64_t vm_id, char *err, size_t errlen)
+{
+	struct ifreq	ifr = { 0 };
+	char		tap[IFNAMSIZ], link[64], path[PATH_MAX];
+	ssize_t		n;
+	int		fd, s, rc = -1;
+
+	net_tap_name(vm_id, tap, sizeof(tap));
+	if (if_nametoindex(tap) == 0) {
+		if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) == -1) {
+			errf(err, errlen, "/dev/net/tun: %s", strerror(errno));
+			return -1;
+		}
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		if (ioctl(fd, TUNSETIFF, &ifr) == -1 ||
+		    ioctl(fd, TUNSETPERSIST, 1) == -1) {
+			errf(err, errlen, "cannot create tap %s: %s", tap,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	if ((s = ifreq_sock()) == -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* In the bridge already?  Its master link says so. */
+	snprintf(path, sizeof(path), "/sys/class/net/%s/master", tap);
+	n = readlink(path, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || strcmp(strrchr(link, '/') ? strrchr(link, '/') + 1 :
+	    link, labd->cfg.bridge) != 0) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
+		    labd->cfg.bridge);
+		ifr.ifr_ifindex = (int)if_nametoindex(tap);
+		if (ioctl(s, SIOCBRADDIF, &ifr) == -1) {
+			errf(err, errlen, "cannot put tap %s in bridge %s: %s",
+			    tap, labd->cfg.bridge, strerror(errno));
+			goto done;
+		}
+	}
+	if (if_up(s, tap, err, errlen) == -1)
+		goto done;
+	rc = 0;
+done:
+	close(s);
+	return rc;
+}
+
+/* The VM is gone: its tap too (QEMU has closed it by now). */
+void
+net_tap_remove(int64_t vm_id)
+{
+	struct ifreq	ifr = { 0 };
+	char		tap[IFNAMSIZ];
+	int		fd;
+
+	if (labd->cfg.net_mode != LABD_NET_BRIDGE)
+		return;
+	net_tap_name(vm_id, tap, sizeof(tap));
+	if (if_nametoindex(tap) == 0)
+		return;
+	if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) == -1)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", tap);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) == -1 ||
+	    ioctl(fd, TUNSETPERSIST, 0) == -1)
+		log_warn("tap %s: cannot remove it", tap);
+	close(fd);
+}
+
+/* --- the nftables table ------------------------------------------------------ */
+
+/* Does a VM in this state take its published ports (DNAT)? */
+static int
+vm_forwarded(const struct vm *vm)
+{
+	return vm == NULL || (vm->state != VM_SUSPENDED &&
+	    vm->state != VM_SUSPENDING);
+}
+
+struct net_rows {
+	struct nft_course	*courses;
+	size_t			 ncourses;
+	struct nft_vm		*vms;
+	size_t			 nvms;
+	struct nft_fwd		*fwds;
+	size_t			 nfwds;
+	char			(*strs)[LABD_ERRLEN / 4];	/* names, ips, cidrs */
+	size_t			 nstrs, cap;
+	int64_t			*vm_ids;
+	int			 any_allow;
+};
+
+static char *
+rows_str(struct net_rows *r, const char *s)
+{
+	if (r->nstrs == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->strs = xrealloc(r->strs, r->cap * sizeof(*r->strs));
+	}
+	snprintf(r->strs[r->nstrs], sizeof(r->strs[0]), "%s", s);
+	return r->strs[r->nstrs++];
+}
+
+static void
+rows_free(struct net_rows *r)
+{
+	free(r->courses);
+	free(r->vms);
+	free(r->fwds);
+	free(r->strs);
+	free(r->vm_ids);
+}
+
+/*
+ * The rows, with every string copied first and pointed to after (the
+ * string table may move while it grows).
+ */
+static void
+rows_load(struct net_rows *r)
+{
+	sqlite3_stmt	*st;
+	size_t		 i, cap;
+	char		 buf[64];
+	size_t		*cname, *callow, *vtap, *vip, *fip;
+
+	memset(r, 0, sizeof(*r));
+	st = db_prepare("SELECT COUNT(*) FROM courses");
+	sqlite3_step(st);
+	cap = (size_t)sqlite3_column_int(st, 0) + 1;
+	sqlite3_finalize(st);
+	r->courses = xcalloc(cap, sizeof(*r->courses));
+	cname = xcalloc(cap, sizeof(*cname));
+	callow = xcalloc(cap, sizeof(*callow));
+	st = db_prepare("SELECT id, name, internet, isolation, allow_from"
+	    " FROM courses ORDER BY id");
+	while (sqlite3_step(st) == SQLITE_ROW && r->ncourses < cap) {
+		struct nft_course	*c = &r->courses[r->ncourses];
+
+		c->id = sqlite3_column_int(st, 0);
+		cname[r->ncourses] = r->nstrs;
+		rows_str(r, db_text(st, 1));
+		c->internet = sqlite3_column_int(st, 2);
+		c->isolation = sqlite3_column_int(st, 3);
+		callow[r->ncourses] = r->nstrs;
+		rows_str(r, db_text(st, 4));
+		if (db_text(st, 4)[0] != '\0')
+			r->any_allow = 1;
+		r->ncourses++;
+	}
+	sqlite3_finalize(st);
+
+	st = db_prepare("SELECT COUNT(*) FROM vms");
+	sqlite3_step(st);
+	cap = (size_t)sqlite3_column_int(st, 0) + 1;
+	sqlite3_finalize(st);
+	r->vms = xcalloc(cap, sizeof(*r->vms));
+	r->vm_ids = xcalloc(cap, sizeof(*r->vm_ids));
+	vtap = xcalloc(cap, sizeof(*vtap));
+	vip = xcalloc(cap, sizeof(*vip));
+	st = db_prepare("SELECT id, course_id, slot, name FROM vms ORDER BY id");
+	while (sqlite3_step(st) == SQLITE_ROW && r->nvms < cap) {
+		struct nft_vm	*v = &r->vms[r->nvms];
+
+		r->vm_ids[r->nvms] = sqlite3_column_int64(st, 0);
+		v->course_id = sqlite3_column_int(st, 1);
+		net_tap_name(r->vm_ids[r->nvms], buf, sizeof(buf));
+		vtap[r->nvms] = r->nstrs;
+		rows_str(r, buf);
+		if (net_guest_ip(sqlite3_column_int(st, 2), buf,
+		    sizeof(buf)) == -1)
+			snprintf(buf, sizeof(buf), "0.0.0.0");
+		vip[r->nvms] = r->nstrs;
+		rows_str(r, buf);
+		v->forward = vm_forwarded(vm_find(db_text(st, 3)));
+		r->nvms++;
+	}
+	sqlite3_finalize(st);
+
+	st = db_prepare("SELECT COUNT(*) FROM ports");
+	sqlite3_step(st);
+	cap = (size_t)sqlite3_column_int(st, 0) + 1;
+	sqlite3_finalize(st);
+	r->fwds = xcalloc(cap, sizeof(*r->fwds));
+	fip = xcalloc(cap, sizeof(*fip));
+	st = db_prepare("SELECT vm_id, listen_ip, port, guest_port FROM ports"
+	    " ORDER BY vm_id, id");
+	while (sqlite3_step(st) == SQLITE_ROW && r->nfwds < cap) {
+		struct nft_fwd	*f = &r->fwds[r->nfwds];
+		int64_t		 id = sqlite3_column_int64(st, 0);
+
+		for (i = 0; i < r->nvms && r->vm_ids[i] != id; i++)
+			;
+		if (i == r->nvms)
+			continue;
+		f->vm = i;
+		fip[r->nfwds] = r->nstrs;
+		rows_str(r, db_text(st, 1));
+		f->port = (uint16_t)sqlite3_column_int(st, 2);
+		f->guest_port = (uint16_t)sqlite3_column_int(st, 3);
+		r->nfwds++;
+	}
+	sqlite3_finalize(st);
+
+	for (i = 0; i < r->ncourses; i++) {
+		r->courses[i].name = r->strs[cname[i]];
+		r->courses[i].allow_from = r->strs[callow[i]];
+	}
+	for (i = 0; i < r->nvms; i++) {
+		r->vms[i].tap = r->strs[vtap[i]];
+		r->vms[i].ip = r->strs[vip[i]];
+	}
+	for (i = 0; i < r->nfwds; i++)
+		r->fwds[i].public_ip = r->strs[fip[i]];
+	free(cname);
+	free(callow);
+	free(vtap);
+	free(vip);
+	free(fip);
+}
+
+int
+net_sync(char *err, size_t errlen)
+{
+	struct net_rows	 r;
+	struct nft_plan	 plan = { 0 };
+	char		*text;
+	int		 bridge = labd->cfg.net_mode == LABD_NET_BRIDGE;
+
+	rows_load(&r);
+	/* User mode: nftables only for allow_from, and only as root. */
+	if (!bridge && ((!r.any_allow && last_text == NULL) ||
+	    geteuid() != 0)) {
+		rows_free(&r);
+		return 0;
+	}
+	plan.bridge_mode = bridge;
+	plan.bridge = labd->cfg.bridge;
+	plan.subnet = labd->cfg.subnet;
+	plan.courses = r.courses;
+	plan.ncourses = r.ncourses;
+	plan.vms = r.vms;
+	plan.nvms = r.nvms;
+	plan.fwds = r.fwds;
+	plan.nfwds = r.nfwds;
+	text = nft_render(&plan, err, errlen);
+	rows_free(&r);
+	if (text == NULL)
+		return -1;
+	if (synced && last_text != NULL && strcmp(text, last_text) == 0) {
+		free(text);
+		return 0;
+	}
+	if (nft_apply(text, err, errlen) == -1) {
+		free(text);
+		return -1;
+	}
+	free(last_text);
+	last_text = text;
+	synced = 1;
+	log_debug("nftables: table labd applied (%zu bytes)", strlen(text));
+	return 0;
+}
+
+/* Sync, and say so when it fails: the rules stay as they were. */
+void
+net_resync(const char *why)
+{
+	char	err[LABD_ERRLEN];
+
+	if (net_sync(err, sizeof(err)) == -1)
+		log_warnx("nftables (%s): %s", why, err);
+}
+
+/* vm.c's hook at every change of state: suspended VMs give up DNAT. */
+void
+net_vm_state(struct vm *vm)
+{
+	int	fwd = vm_forwarded(vm);
+
+	if (fwd == vm->net_forwarded)
+		return;
+	vm->net_forwarded = fwd;
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE)
+		net_resync(vm->name);
+}
+
+int
+net_init(char *err, size_t errlen)
+{
+	struct vm	*vm;
+	uint32_t	 base;
+	int		 plen;
+
+	if (net_subnet(&base, &plen) == -1) {
+		errf(err, errlen, "subnet %s is not usable", labd->cfg.subnet);
+		return -1;
+	}
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE &&
+	    bridge_init(err, errlen) == -1)
+		return -1;
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		vm->net_forwarded = vm_forwarded(vm);
+	return net_sync(err, errlen);
+}
+
+/* --- connections, bridge mode: the kernel's connection tracking ------------ */
+
+/*
+ * Call fn for each TCP connection conntrack holds whose original
+ * destination is ip:port pairs the caller knows: orig src, dst, dport,
+ * and whether it is ESTABLISHED.  -1 when the table cannot be read.
+ */
+int
+net_conntrack(void (*fn)(void *, uint32_t src, uint16_t sport,
+    uint32_t dst, uint16_t dport, int established), void *arg)
+{
+	FILE		*f;
+	char		 line[512], state[32], *p;
+	char		 src[64], dst[64];
+	unsigned	 sport, dport;
+	struct in_addr	 s, d;
+
+	if ((f = fopen(NET_CT_PATH, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* "ipv4 2 tcp 6 431999 ESTABLISHED src=.. dst=.. sport=.. dport=.. src=..." */
+		if (strncmp(line, "ipv4", 4) != 0 ||
+		    (p = strstr(line, " tcp ")) == NULL)
+			continue;
+		if (sscanf(p, " tcp %*u %*u %31s src=%63s dst=%63s sport=%u"
+		    " dport=%u", state, src, dst, &sport, &dport) != 5 ||
+		    inet_pton(AF_INET, src, &s) != 1 ||
+		    inet_pton(AF_INET, dst, &d) != 1)
+			continue;
+		fn(arg, s.s_addr, (uint16_t)sport, d.s_addr, (uint16_t)dport,
+		    strcmp(state, "ESTABLISHED") == 0);
+	}
+	fclose(f);
+	return 0;
+}

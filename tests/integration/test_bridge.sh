@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# test_bridge.sh - bridge mode end to end, inside network namespaces this
+# test makes and removes:
+#
+#   client ns  ch0 198.51.100.50, .51 ──veth── hc0 198.51.100.1, .10, .11  host ns
+#                                                 labbr0 10.213.0.1/24 (labd)
+#   inet ns    ih0 192.0.2.100     ──veth── hi0 192.0.2.1                host ns
+#
+# labd runs in the host ns with mode = bridge: the bridge, a tap per VM,
+# and the nftables table labd are all inside it.  198.51.100.10 and .11
+# are the two "public" IPs; 192.0.2.100 stands in for the internet.  No
+# address outside these namespaces is used, and nothing in the machine's
+# own network namespace changes (checked at the end).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+H=labh$$ C=labc$$ I=labi$$
+IP1=198.51.100.10 IP2=198.51.100.11
+CLIENT1=198.51.100.50 CLIENT2=198.51.100.51
+NET=10.213.0
+INET=192.0.2.100
+
+root_rules_before=$(nft list ruleset 2>/dev/null | sha256sum)
+
+netns_cleanup() {
+	local ns
+	for ns in $H $C $I; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+trap 'cleanup; netns_cleanup' EXIT
+
+inh() { ip netns exec $H "$@"; }
+inc() { ip netns exec $C "$@"; }
+
+if ! ip netns add $H || ! ip netns add $C || ! ip netns add $I; then
+	not_ok "cannot make network namespaces (this test needs root)"
+	finish bridge
+	exit 1
+fi
+ip link add hc0 netns $H type veth peer name ch0 netns $C
+ip link add hi0 netns $H type veth peer name ih0 netns $I
+for ns in $H $C $I; do ip -n $ns link set lo up; done
+ip -n $H addr add 198.51.100.1/24 dev hc0
+ip -n $H addr add $IP1/24 dev hc0
+ip -n $H addr add $IP2/24 dev hc0
+ip -n $H addr add 192.0.2.1/24 dev hi0
+ip -n $H link set hc0 up
+ip -n $H link set hi0 up
+ip -n $C addr add $CLIENT1/24 dev ch0
+ip -n $C addr add $CLIENT2/24 dev ch0
+ip -n $C link set ch0 up
+ip -n $I addr add $INET/24 dev ih0
+ip -n $I link set ih0 up
+
+# The "internet": answers one line.  The host's own port (a stand-in for
+# its sshd): 2222 on every host address.
+(ip netns exec $I socat TCP-LISTEN:7777,fork,reuseaddr \
+	SYSTEM:'echo internet from $SOCAT_PEERADDR' >/dev/null 2>&1 &)
+(inh socat TCP-LISTEN:2222,fork,reuseaddr SYSTEM:'echo host' \
+	>/dev/null 2>&1 &)
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/key"
+cat >"$T/roster.csv" <<EOF
+id,name,email,ssh_key
+alice,Alice A,,$(cat "$T/key.pub")
+bob,Bob B,,$(cat "$T/key.pub")
+EOF
+
+# The tiny template, published on both IPs: ssh on each, http on the second.
+sed -e "s|^disk .*|disk = $B/templates/tiny.qcow2|" \
+	-e "s|^kernel .*|kernel = $B/templates/tiny-vmlinuz|" \
+	-e "s|^initrd .*|initrd = $B/templates/tiny-initrd|" \
+	-e "s|^publish .*|publish = ssh:22, http:80, sshb:22|" \
+	"$TINY" >"$T/tiny2.ini"
+
+cat >"$T/labd.ini" <<EOF
+[labd]
+state_dir = $T/state
+run_dir   = $T/run
+workers   = 4
+
+[network]
+mode       = bridge
+public_ips = $IP1, $IP2
+bridge     = labbr0
+subnet     = $NET.0/24
+
+[publish]
+ssh  = $IP1:22000
+sshb = $IP2:22000
+http = $IP2:8000
+
+[vmm]
+accel = ${LABD_ACCEL:-auto}
+EOF
+
+labd_start_ns() {
+	# ip netns exec execs labd: $! is labd's own pid.
+	ip netns exec $H "$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+	LABD_PID=$!
+	for _ in $(seq 100); do
+		"$LABCTL" status >/dev/null 2>&1 && return 0
+		kill -0 $LABD_PID 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# labd did not start:"
+	sed 's/^/#   /' "$T/labd.log" | tail -20
+	return 1
+}
+
+# csh NS FROM IP PORT CMD: ssh as alice from the client ns, source FROM.
+csh() {
+	local from=$1 ip=$2 port=$3
+	shift 3
+	inc ssh "${SSHOPTS[@]}" -o BatchMode=yes -o ConnectTimeout=5 \
+		-i "$T/key" -b "$from" -p "$port" "alice@$ip" "$@"
+}
+bsh() {
+	local ip=$1 port=$2
+	shift 2
+	inc ssh "${SSHOPTS[@]}" -o BatchMode=yes -o ConnectTimeout=5 \
+		-i "$T/key" -b $CLIENT1 -p "$port" "bob@$ip" "$@"
+}
+
+echo "== labd in bridge mode, two guests"
+check "labd starts in bridge mode" labd_start_ns
+br_has() { ip -n $H -4 addr show labbr0 | grep -q "$NET.1/24"; }
+check "the bridge exists with the gateway address" br_has
+check "IPv4 forwarding is on in the host ns" \
+	test "$(inh cat /proc/sys/net/ipv4/ip_forward)" = 1
+check "template import" "$LABCTL" template import tiny "$T/tiny2.ini"
+check "course create" "$LABCTL" course create net --template tiny \
+	--roster "$T/roster.csv"
+check "both VMs ready" "$LABCTL" wait --course net --timeout 180
+
+A=net-alice B=net-bob
+ipa=$(vm_field $A ip) ipb=$(vm_field $B ip)
+check "stable addresses from the slots ($ipa, $ipb)" \
+	test "$ipa" = "$NET.2" -a "$ipb" = "$NET.3"
+pa=$(vm_port $A) pb=$(vm_port $B)
+check "ports from the plan ($pa, $pb)" test "$pa" = 22001 -a "$pb" = 22002
+taps() { ip -n $H link show master labbr0 | grep -c ltap; }
+guest_addr() { "$LABCTL" exec $A -- ip -4 addr show eth0 | grep -q "$ipa/24"; }
+check "a tap per VM, in the bridge" test "$(taps)" = 2
+check "the guest has its address" guest_addr
+
+echo "== the client reaches each guest through the plan, on both IPs"
+check "alice on $IP1:$pa" test "$(csh $CLIENT1 $IP1 $pa hostname)" = $A
+check "alice on $IP2:$pa (sshb)" test "$(csh $CLIENT1 $IP2 $pa hostname)" = $A
+check "bob on $IP1:$pb" test "$(bsh $IP1 $pb hostname)" = $B
+check "bob on $IP2:$pb" test "$(bsh $IP2 $pb hostname)" = $B
+http() {
+	inc bash -c "exec 3<>/dev/tcp/$1/$2 && printf 'GET / HTTP/1.0\r\n\r\n' >&3 &&
+		timeout 5 cat <&3"
+}
+http_has() { http "$1" "$2" | grep -q "$3"; }
+host_port() { inc socat -T3 - TCP:198.51.100.1:2222 </dev/null | grep -qx host; }
+ports_has() { "$LABCTL" ports | grep -q "$1"; }
+check "http on $IP2:8001 serves alice's page" http_has $IP2 8001 $A
+check "the host's own port 2222 is left alone" host_port
+check "labctl ports lists both IPs" ports_has "$IP2:22001"
+
+echo "== isolation"
+# labctl exec hands the guest's shell one command line.
+gexec() { "$LABCTL" exec "$1" -- "$2"; }
+check_fails "guest A cannot reach guest B" gexec $A "nc -w3 $ipb 22 </dev/null | head -c 3 | grep -q SSH"
+check_fails "guest A cannot reach the host (gateway)" gexec $A "nc -w3 $NET.1 2222 </dev/null | grep -q host"
+check_fails "guest A cannot reach the host (public IP)" gexec $A "nc -w3 $IP1 2222 </dev/null | grep -q host"
+check_fails "guest A cannot reach B through the public port" gexec $A "nc -w3 $IP1 $pb </dev/null | head -c 3 | grep -q SSH"
+check "course set isolation=off (team lab)" "$LABCTL" course set net isolation=off
+check "now A reaches B" gexec $A "nc -w3 $ipb 22 </dev/null | head -c 3 | grep -q SSH"
+# A borrows another address for the way to B: the bridge drops it.
+spoof() {
+	gexec $A "ip addr add $NET.77/32 dev eth0 &&
+		ip route add $ipb/32 dev eth0 src $NET.77 &&
+		nc -w3 $ipb 22 </dev/null | head -c 3;
+		ip route del $ipb/32; ip addr del $NET.77/32 dev eth0" | grep -q SSH
+}
+check_fails "but not from a spoofed source address" spoof
+check "its own address works again" gexec $A "nc -w3 $ipb 22 </dev/null | head -c 3 | grep -q SSH"
+check "course set isolation=on" "$LABCTL" course set net isolation=on
+check_fails "and no longer" gexec $A "nc -w3 $ipb 22 </dev/null | head -c 3 | grep -q SSH"
+
+echo "== internet on and off, live"
+inet_says() { gexec $A "nc -w5 $INET 7777 </dev/null" | grep -qx "$1"; }
+check_fails "internet off: the guest cannot reach $INET" inet_says "internet from 192.0.2.1"
+out=$("$LABCTL" course set net internet=on 2>&1)
+check "course set internet=on says it is live" grep -q live <<<"$out"
+check "internet on: the guest reaches $INET, masqueraded" inet_says "internet from 192.0.2.1"
+check "course set internet=off" "$LABCTL" course set net internet=off
+check_fails "internet off again: no route out" inet_says "internet from 192.0.2.1"
+
+echo "== exam mode: allow_from"
+check "allow_from $CLIENT1/32" "$LABCTL" course set net allow_from=$CLIENT1/32
+check "the exam room ($CLIENT1) gets in" test "$(csh $CLIENT1 $IP1 $pa hostname)" = $A
+check_fails "another address ($CLIENT2) does not" csh $CLIENT2 $IP1 $pa hostname
+check_fails "not on the second IP either" csh $CLIENT2 $IP2 $pa hostname
+check_fails "a bad CIDR is refused" "$LABCTL" course set net allow_from=10.0.0.1/8
+allow_has() { inh nft list set inet labd c1_allow | grep -q "$1"; }
+check "and the rule is unchanged" allow_has $CLIENT1
+check "allow_from=any lifts it" "$LABCTL" course set net allow_from=any
+check "$CLIENT2 gets in again" test "$(csh $CLIENT2 $IP1 $pa hostname)" = $A
+
+echo "== who is connected (conntrack)"
+mkfifo "$T/in"
+(csh $CLIENT1 $IP1 $pa 'while read l; do echo "got $l"; done' <"$T/in" \
+	>"$T/session.out" 2>&1 &)
+exec 7>"$T/in"
+echo one >&7
+for _ in $(seq 50); do grep -q 'got one' "$T/session.out" && break; sleep 0.2; done
+check "a session is open" grep -q 'got one' "$T/session.out"
+for _ in $(seq 20); do [ "$(vm_field $A connections)" -ge 1 ] 2>/dev/null && break; sleep 0.5; done
+check "labctl list counts alice's connection" test "$(vm_field $A connections)" -ge 1
+check "and bob has none" test "$(vm_field $B connections)" = 0
+check "the time of the last connection is set" test "$(vm_field $A last_connection)" -gt 0
+
+echo "== labd restarted: open sessions keep working"
+rules1=$(inh nft list table inet labd | sha256sum)
+kill -9 $LABD_PID
+wait $LABD_PID 2>/dev/null
+check_fails "labd is down" "$LABCTL" status
+echo two >&7
+sleep 1
+check "the session works while labd is down" grep -q 'got two' "$T/session.out"
+check "labd starts again" labd_start_ns
+check "the same guests are adopted" "$LABCTL" wait --course net --timeout 60
+echo three >&7
+for _ in $(seq 25); do grep -q 'got three' "$T/session.out" && break; sleep 0.2; done
+check "the session still works after the restart" grep -q 'got three' "$T/session.out"
+check "the rules are the same after reconcile" \
+	test "$(inh nft list table inet labd | sha256sum)" = "$rules1"
+check "a new connection works" test "$(csh $CLIENT1 $IP1 $pa hostname)" = $A
+exec 7>&-
+
+echo "== suspend: the port wakes the VM (bridge mode)"
+check "suspend alice" "$LABCTL" suspend $A
+plan_has() { inh nft list map inet labd plan | grep -q "$1"; }
+check_fails "no DNAT for a suspended VM" plan_has "$IP1 . $pa :"
+check "a connection wakes it" test "$(csh $CLIENT1 $IP1 $pa hostname)" = $A
+check "alice is ready again" "$LABCTL" wait $A --timeout 60
+
+echo "== course rm: taps and rules go"
+check "stop the course" "$LABCTL" stop --course net --force
+check "course rm" "$LABCTL" course rm net
+check "no tap left" test "$(ip -n $H link show | grep -c ltap)" = 0
+check_fails "no DNAT left" plan_has "$IP1 . "
+
+kill -9 $LABD_PID 2>/dev/null
+wait $LABD_PID 2>/dev/null
+LABD_PID=
+netns_cleanup
+check "the namespaces are gone" test "$(ip netns list | grep -cE "^($H|$C|$I)( |\$)")" = 0
+check "the machine's own ruleset is unchanged" \
+	test "$(nft list ruleset 2>/dev/null | sha256sum)" = "$root_rules_before"
+finish bridge
