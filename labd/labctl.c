@@ -770,16 +770,24 @@ ctl_list(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		print_json(a);
 	else {
-		printf("%-24s %-12s %-8s %5s %-8s %-36s %s\n", "VM", "STATE",
-		    "UPTIME", "CONNS", "LAST", "PORTS", "STUDENT");
+		int	ipw = 0;
+
+		/* Bridge mode: each VM's own address, in a column of its own. */
+		json_array_foreach(a, i, vm)
+			if (*jstr(vm, "ip") && ipw == 0)
+				ipw = 15;
+		printf("%-24s %-12s %-*s%s%-8s %5s %-8s %-36s %s\n", "VM", "STATE",
+		    ipw, ipw ? "IP" : "", ipw ? " " : "", "UPTIME", "CONNS",
+		    "LAST", "PORTS", "STUDENT");
 		json_array_foreach(a, i, vm) {
 			fmt_duration(jint(vm, "uptime"), up, sizeof(up));
 			fmt_ports(vm, ports, sizeof(ports));
 			snprintf(conns, sizeof(conns), "%lld",
 			    jint(vm, "connections"));
 			fmt_last(vm, last, sizeof(last));
-			printf("%-24s %-12s %-8s %5s %-8s %-36s %s\n",
-			    jstr(vm, "name"), jstr(vm, "state"), up, conns,
+			printf("%-24s %-12s %-*s%s%-8s %5s %-8s %-36s %s\n",
+			    jstr(vm, "name"), jstr(vm, "state"), ipw,
+			    jstr(vm, "ip"), ipw ? " " : "", up, conns,
 			    last, ports, jstr(vm, "student"));
 			if (*jstr(vm, "error"))
 				printf("  error: %s\n", jstr(vm, "error"));

@@ -15,8 +15,9 @@
  * start it is applied once whatever the kernel holds: a labd that was
  * down while the database changed converges, and established connections
  * keep their NAT (conntrack holds it, not the rules).  In user mode the
- * table is needed only for allow_from; labd leaves nftables alone until a
- * course asks for it.
+ * table is needed only for allow_from: labd clears what a bridge-mode
+ * labd left once at start and then leaves nftables alone until a course
+ * asks for it.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -480,8 +481,12 @@ net_sync(char *err, size_t errlen)
 	int		 bridge = labd->cfg.net_mode == LABD_NET_BRIDGE;
 
 	rows_load(&r);
-	/* User mode: nftables only for allow_from, and only as root. */
-	if (!bridge && ((!r.any_allow && last_text == NULL) ||
+	/*
+	 * User mode: nftables only for allow_from, and only as root; but
+	 * once at start, to clear what a bridge-mode labd left (its DNAT
+	 * would take the ports from QEMU's hostfwd).
+	 */
+	if (!bridge && ((synced && !r.any_allow && last_text == NULL) ||
 	    geteuid() != 0)) {
 		rows_free(&r);
 		return 0;
@@ -509,6 +514,11 @@ net_sync(char *err, size_t errlen)
 	}
 	free(last_text);
 	last_text = text;
+	/* User mode with no allow_from left: nothing to keep in step. */
+	if (!bridge && !r.any_allow) {
+		free(last_text);
+		last_text = NULL;
+	}
 	synced = 1;
 	log_debug("nftables: table labd applied (%zu bytes)", strlen(text));
 	return 0;

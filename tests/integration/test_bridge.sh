@@ -36,7 +36,7 @@ inc() { ip netns exec $C "$@"; }
 
 if ! ip netns add $H || ! ip netns add $C || ! ip netns add $I; then
 	not_ok "cannot make network namespaces (this test needs root)"
-	finish bridge
+	finish test_bridge
 	exit 1
 fi
 ip link add hc0 netns $H type veth peer name ch0 netns $C
@@ -249,9 +249,50 @@ check_fails "no DNAT left" plan_has "$IP1 . "
 
 kill -9 $LABD_PID 2>/dev/null
 wait $LABD_PID 2>/dev/null
+
+echo "== user mode in the same host ns: allow_from is live, internet at next start"
+U=$T/user
+mkdir -p "$U"
+printf '%s\n' "[labd]" "state_dir = $U/state" "run_dir = $U/run" \
+	"[network]" "mode = user" "public_ips = $IP1, $IP2" \
+	"[publish]" "ssh = $IP1:23000" \
+	"[vmm]" "accel = ${LABD_ACCEL:-auto}" >"$U/labd.ini"
+export LABD_SOCKET=$U/run/labd.sock
+labd_user() {
+	ip netns exec $H "$LABD" -d -c "$U/labd.ini" >>"$T/labd.log" 2>&1 &
+	LABD_PID=$!
+	for _ in $(seq 100); do
+		"$LABCTL" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+labd_tables() { inh nft list tables | grep -c labd; }
+check "labd in user mode" labd_user
+check "template import" "$LABCTL" template import tiny "$TINY"
+head -2 "$T/roster.csv" >"$U/roster.csv"
+check "a course of one" "$LABCTL" course create exam --template tiny \
+	--roster "$U/roster.csv"
+check "ready" "$LABCTL" wait --course exam --timeout 120
+check "no nftables table while no course needs one" test "$(labd_tables)" = 0
+check "alice from $CLIENT2 (hostfwd)" test "$(csh $CLIENT2 $IP1 23001 hostname)" = exam-alice
+check "allow_from $CLIENT1" "$LABCTL" course set exam allow_from=$CLIENT1
+check "the exam room gets in" test "$(csh $CLIENT1 $IP1 23001 hostname)" = exam-alice
+check_fails "$CLIENT2 does not" csh $CLIENT2 $IP1 23001 hostname
+out=$("$LABCTL" course set exam internet=on 2>&1)
+check "internet in user mode: at the next start, says the reply" \
+	grep -q "next start" <<<"$out"
+check "allow_from=any" "$LABCTL" course set exam allow_from=any
+check "$CLIENT2 gets in again" test "$(csh $CLIENT2 $IP1 23001 hostname)" = exam-alice
+check "stop" "$LABCTL" stop --course exam --force
+kill -9 $LABD_PID 2>/dev/null
+wait $LABD_PID 2>/dev/null
 LABD_PID=
+for p in "$U"/run/vms/*/pid; do
+	[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
+done
 netns_cleanup
 check "the namespaces are gone" test "$(ip netns list | grep -cE "^($H|$C|$I)( |\$)")" = 0
 check "the machine's own ruleset is unchanged" \
 	test "$(nft list ruleset 2>/dev/null | sha256sum)" = "$root_rules_before"
-finish bridge
+finish test_bridge
