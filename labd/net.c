@@ -40,7 +40,10 @@
 
 #define NET_CT_PATH	"/proc/net/nf_conntrack"
 
+#define NET_SYNC_DELAY_MS	20
+
 static char	*last_text;	/* the table as last applied */
+static long long sync_timer;	/* a sync is due: VM states changed */
 static int	 synced;	/* applied once since start */
 
 int
@@ -375,7 +378,7 @@ rows_load(struct net_rows *r)
 	sqlite3_stmt	*st;
 	size_t		 i, cap;
 	char		 buf[64];
-	size_t		*cname, *callow, *vtap, *vip, *fip;
+	size_t		*cname, *callow, *vtap, *vip, *vmac, *fip;
 
 	memset(r, 0, sizeof(*r));
 	st = db_prepare("SELECT COUNT(*) FROM courses");
@@ -411,6 +414,7 @@ rows_load(struct net_rows *r)
 	r->vm_ids = xcalloc(cap, sizeof(*r->vm_ids));
 	vtap = xcalloc(cap, sizeof(*vtap));
 	vip = xcalloc(cap, sizeof(*vip));
+	vmac = xcalloc(cap, sizeof(*vmac));
 	st = db_prepare("SELECT id, course_id, slot, name FROM vms ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW && r->nvms < cap) {
 		struct nft_vm	*v = &r->vms[r->nvms];
@@ -426,6 +430,9 @@ rows_load(struct net_rows *r)
 		vip[r->nvms] = r->nstrs;
 		rows_str(r, buf);
 		v->forward = vm_forwarded(vm_find(db_text(st, 3)));
+		vmm_mac(db_text(st, 3), buf, sizeof(buf));
+		vmac[r->nvms] = r->nstrs;
+		rows_str(r, buf);
 		r->nvms++;
 	}
 	sqlite3_finalize(st);
@@ -462,6 +469,7 @@ rows_load(struct net_rows *r)
 	for (i = 0; i < r->nvms; i++) {
 		r->vms[i].tap = r->strs[vtap[i]];
 		r->vms[i].ip = r->strs[vip[i]];
+		r->vms[i].mac = r->strs[vmac[i]];
 	}
 	for (i = 0; i < r->nfwds; i++)
 		r->fwds[i].public_ip = r->strs[fip[i]];
@@ -469,6 +477,7 @@ rows_load(struct net_rows *r)
 	free(callow);
 	free(vtap);
 	free(vip);
+	free(vmac);
 	free(fip);
 }
 
@@ -534,7 +543,20 @@ net_resync(const char *why)
 		log_warnx("nftables (%s): %s", why, err);
 }
 
-/* vm.c's hook at every change of state: suspended VMs give up DNAT. */
+static int
+sync_later(struct loop *l, void *arg)
+{
+	sync_timer = 0;
+	net_resync("VM states");
+	return -1;
+}
+
+/*
+ * vm.c's hook at every change of state: suspended VMs give up DNAT.  A
+ * bulk suspend or resume of a whole course changes many VMs in one go:
+ * they share one transaction a moment later, long before a resumed VM
+ * answers (and so before a wake relay connects through the DNAT).
+ */
 void
 net_vm_state(struct vm *vm)
 {
@@ -543,8 +565,9 @@ net_vm_state(struct vm *vm)
 	if (fwd == vm->net_forwarded)
 		return;
 	vm->net_forwarded = fwd;
-	if (labd->cfg.net_mode == LABD_NET_BRIDGE)
-		net_resync(vm->name);
+	if (labd->cfg.net_mode == LABD_NET_BRIDGE && sync_timer == 0)
+		sync_timer = loop_add_timer(labd->loop, NET_SYNC_DELAY_MS,
+		    sync_later, NULL);
 }
 
 int

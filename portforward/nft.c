@@ -230,6 +230,28 @@ ifname_check(const char *what, const char *s, char *err, size_t errlen)
 	    "of A-Z, a-z, 0-9, '_', '.' and '-'", err, errlen);
 }
 
+/* "52:54:00:12:34:56": six pairs of lower-case hex, unicast. */
+static int
+mac_check(const char *what, const char *s, char *err, size_t errlen)
+{
+	size_t	i;
+
+	if (s == NULL || *s == '\0') {
+		snprintf(err, errlen, "%s is missing", what);
+		return -1;
+	}
+	for (i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : strchr("0123456789abcdef",
+		    s[i]) == NULL || s[i] == '\0')
+			break;
+	if (i != 17 || s[17] != '\0' || strchr("13579bdf", s[1]) != NULL) {
+		snprintf(err, errlen, "%s '%." NFT_SHOW "s' is not a unicast"
+		    " MAC address in lower case", what, s);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 ip_check(const char *what, const char *s, uint32_t *h, char *err,
     size_t errlen)
@@ -338,6 +360,9 @@ vms_check(const struct nft_plan *p, char *err, size_t errlen)
 			return -1;
 		snprintf(what, sizeof(what), "vms[%zu].ip", i);
 		if (ip_check(what, v->ip, &h, err, errlen) == -1)
+			return -1;
+		snprintf(what, sizeof(what), "vms[%zu].mac", i);
+		if (mac_check(what, v->mac, err, errlen) == -1)
 			return -1;
 		if ((h & prefix_mask(plen)) != net) {
 			snprintf(err, errlen, "vms[%zu].ip %s is outside the"
@@ -502,6 +527,11 @@ sets_bridge(struct nbuf *b, const struct nft_plan *p)
 	nb_set(b, "set", "vm_src", "ifname . ipv4_addr", NULL,
 	    "the one address each tap may send from", &e);
 
+	for (i = 0; i < p->nvms; i++)
+		nb_elem(&e, "\"%s\" . %s", p->vms[i].tap, p->vms[i].mac);
+	nb_set(b, "set", "vm_mac", "ifname . ether_addr", NULL,
+	    "the one MAC each tap may send from", &e);
+
 	for (i = 0; i < p->ncourses; i++) {
 		c = &p->courses[i];
 		if (c->isolation)
@@ -617,7 +647,8 @@ static const struct nft_chain inet_chains[] = {
 
 static const struct nft_chain bridge_chains[] = {
 	/*
-	 * Anti-spoofing: a VM sends only from its own address, so one
+	 * Anti-spoofing: a VM sends only from its own MAC (or it could take
+	 * a neighbour's frames at the bridge) and its own address, so one
 	 * without internet cannot borrow the address of one with it.  A
 	 * DHCP client has no address yet; ARP is held to the same rule, or
 	 * a VM could claim a neighbour's address to the host and receive
@@ -625,7 +656,8 @@ static const struct nft_chain bridge_chains[] = {
 	 */
 	{ NFT_BRIDGE, "prerouting",
 	  "type filter hook prerouting priority filter; policy accept;",
-	  { "iifname @taps ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp"
+	  { "iifname @taps iifname . ether saddr != @vm_mac drop",
+	    "iifname @taps ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp"
 	    " dport 67 accept",
 	    "iifname @taps ether type ip iifname . ip saddr != @vm_src drop",
 	    "iifname @taps ether type arp arp saddr ip != 0.0.0.0 iifname ."

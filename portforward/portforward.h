@@ -89,6 +89,7 @@ struct nft_vm {
 	const char	*tap;		/* "ltap7" */
 	const char	*ip;		/* the guest's address, "10.77.0.9" */
 	int		 forward;	/* 1: DNAT its ports; 0: not (suspended: labd listens itself) */
+	const char	*mac;		/* its NIC's "52:54:00:12:34:56" (bridge mode) */
 };
 struct nft_fwd {
 	size_t		 vm;		/* index into plan->vms */

@@ -34,9 +34,9 @@ static const struct nft_course bridge_courses[] = {
 	{ 2, "net-lab", 0, 0, NULL },
 };
 static const struct nft_vm bridge_vms[] = {
-	{ 1, "ltap1", "10.77.0.2", 1 },
-	{ 2, "ltap2", "10.77.0.3", 1 },
-	{ 2, "ltap3", "10.77.0.4", 0 },	/* suspended: labd listens */
+	{ 1, "ltap1", "10.77.0.2", 1, "52:54:00:00:00:01" },
+	{ 2, "ltap2", "10.77.0.3", 1, "52:54:00:00:00:02" },
+	{ 2, "ltap3", "10.77.0.4", 0, "52:54:00:00:00:03" },	/* suspended: labd listens */
 };
 static const struct nft_fwd bridge_fwds[] = {
 	{ 0, "203.0.113.10", 22001, 22 },
@@ -58,8 +58,8 @@ static const struct nft_course user_courses[] = {
 	{ 3, "exam", 0, 1, "192.0.2.0/24,198.51.100.7/32" },
 };
 static const struct nft_vm user_vms[] = {
-	{ 1, NULL, NULL, 1 },
-	{ 2, NULL, NULL, 1 },
+	{ 1, NULL, NULL, 1, NULL },
+	{ 2, NULL, NULL, 1, NULL },
 };
 static const struct nft_fwd user_fwds[] = {
 	{ 0, "127.0.0.1", 22001, 22 },
@@ -142,7 +142,8 @@ Test(nft, remove_text)
 /* --- bad input -------------------------------------------------------------- */
 
 enum bad_field {
-	BAD_BRIDGE, BAD_SUBNET, BAD_TAP, BAD_VMIP, BAD_VMCOURSE, BAD_PUBIP,
+	BAD_BRIDGE, BAD_SUBNET, BAD_TAP, BAD_VMIP, BAD_VMMAC, BAD_VMCOURSE,
+	BAD_PUBIP,
 	BAD_PORT, BAD_FWDVM, BAD_ALLOW, BAD_NAME, BAD_ID
 };
 
@@ -162,6 +163,11 @@ static const struct bad_case {
 	{ BAD_VMIP, 2, "10.78.0.4", { "vms[2].ip 10.78.0.4", "outside" } },
 	{ BAD_VMIP, 2, "10.77.0.2", { "vms[2].ip 10.77.0.2", "vms[0]" } },
 	{ BAD_VMCOURSE, 0, "99", { "vms[0].course_id 99", "no course" } },
+	{ BAD_VMMAC, 0, "", { "vms[0].mac", "missing" } },
+	{ BAD_VMMAC, 1, "52:54:00:00:00:0G", { "vms[1].mac", "not a unicast" } },
+	{ BAD_VMMAC, 1, "52:54:00:00:00:02 accept", { "vms[1].mac", "MAC" } },
+	{ BAD_VMMAC, 2, "53:54:00:00:00:03", { "vms[2].mac", "unicast" } },
+	{ BAD_VMMAC, 2, "52:54:00:00:00:AB", { "vms[2].mac", "lower case" } },
 	{ BAD_SUBNET, 0, "10.77.0.1/16", { "subnet", "did you mean"
 	    " 10.77.0.0/16" } },
 	{ BAD_SUBNET, 0, "10.77.0.0/33", { "subnet", "/0 to /32" } },
@@ -211,6 +217,7 @@ Test(nft, bad_input_is_refused_naming_the_field)
 		case BAD_SUBNET:	p.subnet = c->value; break;
 		case BAD_TAP:		vms[c->idx].tap = c->value; break;
 		case BAD_VMIP:		vms[c->idx].ip = c->value; break;
+		case BAD_VMMAC:		vms[c->idx].mac = c->value; break;
 		case BAD_VMCOURSE:	vms[c->idx].course_id = atoi(c->value);
 					break;
 		case BAD_PUBIP:		fwds[c->idx].public_ip = c->value;
@@ -728,6 +735,7 @@ static const char traffic_script[] =
 "for i in 1 2 3; do\n"
 "	ip netns add vm$i && ip link add ltap$i type veth peer name eth0"
 " netns vm$i && ip link set ltap$i master labbr0 up &&"
+" ip -n vm$i link set eth0 address 52:54:00:00:00:0$i &&"
 " ip -n vm$i addr add 10.77.0.$((i + 1))/16 dev eth0 &&"
 " ip -n vm$i link set eth0 up && ip -n vm$i link set lo up &&"
 " ip -n vm$i route add default via 10.77.0.1 || exit 100\n"
@@ -766,6 +774,10 @@ static const char traffic_script[] =
 "	check 'vm1 -> outside (internet)' answer tcp vm1 198.51.100.7:9000\n"
 "	check 'vm2 -> outside (no internet)' none tcp vm2 198.51.100.7:9000\n"
 "	check 'vm1 -> host ssh' none tcp vm1 10.77.0.1:22\n"
+"	ip -n vm2 link set eth0 address 52:54:00:00:00:01\n"
+"	check 'vm2 with the MAC of vm1 -> vm3 (team)' none tcp vm2 10.77.0.4:22\n"
+"	ip -n vm2 link set eth0 address 52:54:00:00:00:02\n"
+"	check 'vm2 with its own MAC again -> vm3' answer tcp vm2 10.77.0.4:22\n"
 "	ip -n vm2 addr add 10.77.0.2/32 dev eth0\n"
 "	check 'vm2 as vm1 -> outside (spoofed)' none"
 " tcp vm2 198.51.100.7:9000 10.77.0.2\n"
