@@ -131,6 +131,11 @@ check "the bridge exists with the gateway address" br_has
 check "IPv4 forwarding is on in the host ns" \
 	test "$(inh cat /proc/sys/net/ipv4/ip_forward)" = 1
 check "template import" "$LABCTL" template import tiny "$T/tiny2.ini"
+{ echo "id,name,email,ssh_key"; for i in $(seq 254); do echo "s$i,Student $i,,"; done; } >"$T/big.csv"
+out=$("$LABCTL" course create big --template tiny --roster "$T/big.csv" 2>&1)
+check "254 students do not fit a /24: refused with the numbers" \
+	grep -q "254 students do not fit in subnet $NET.0/24: it has addresses for 253 VMs" <<<"$out"
+check "and nothing was created" test "$("$LABCTL" course list --json | jq length)" = 0
 check "course create" "$LABCTL" course create net --template tiny \
 	--roster "$T/roster.csv"
 check "both VMs ready" "$LABCTL" wait --course net --timeout 180
