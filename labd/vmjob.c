@@ -100,12 +100,57 @@ done:
 }
 
 
+/*
+ * What the seed says of the network: "user" (no network-config), or in
+ * bridge mode the slot's address, "10.77.0.9/16".
+ */
 static int
-vmjob_seed(struct vmjob *j, const char *path)
+vmjob_netaddr(struct vmjob *j, char *addr, size_t addrlen)
+{
+	struct vmdef	*d = &j->def;
+	size_t		 n;
+
+	if (labd->cfg.net_mode != LABD_NET_BRIDGE) {
+		snprintf(addr, addrlen, "user");
+		return 0;
+	}
+	if (net_guest_ip(d->slot, addr, addrlen) == -1) {
+		errf(j->err, sizeof(j->err), "%s: slot %d has no address in"
+		    " subnet %s", d->name, d->slot, labd->cfg.subnet);
+		return -1;
+	}
+	n = strlen(addr);
+	snprintf(addr + n, addrlen - n, "/%d", net_prefix());
+	return 0;
+}
+
+/* A small file of the VM's folder, its first line; "" when absent. */
+static void
+vmjob_note(struct vmjob *j, const char *leaf, char *out, size_t outlen)
+{
+	char	path[PATH_MAX], err[128], *buf;
+	size_t	len;
+
+	out[0] = '\0';
+	vmm_path(path, sizeof(path), j->def.vm_dir, leaf);
+	if ((buf = file_read(path, 1024, &len, err, sizeof(err))) == NULL)
+		return;
+	buf[strcspn(buf, "\n")] = '\0';
+	snprintf(out, outlen, "%s", buf);
+	free(buf);
+}
+
+/*
+ * The seed, and beside it what it was made with: its instance-id (kept,
+ * so that a seed made again for a new address is not a new machine to
+ * the guest) and its network ("seed.net").
+ */
+static int
+vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 {
 	struct vmdef	*d = &j->def;
 	const char	*keys[1] = { d->ssh_key };
-	char		 instance[128], hostname[64];
+	char		 instance[128], hostname[64], note[PATH_MAX], line[256];
 	struct vmm_user	 user = {
 		.name = d->login,
 		.gecos = d->gecos[0] ? d->gecos : NULL,
@@ -120,21 +165,13 @@ vmjob_seed(struct vmjob *j, const char *path)
 		.nusers = 1,
 		.mgmt_key = keys_public(),
 	};
-	char		 addr[64], gw[INET_ADDRSTRLEN], mac[18];
-	struct vmm_net	 net = { .mac = mac, .address = addr, .gateway = gw,
-			    .dns = gw };
+	char		 gw[INET_ADDRSTRLEN], mac[18];
+	struct vmm_net	 net = { .mac = mac, .address = netaddr,
+			    .gateway = gw, .dns = gw };
 	size_t		 i;
 
 	/* Bridge mode: the slot's address, static, through network-config. */
-	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
-		if (net_guest_ip(d->slot, addr, sizeof(addr)) == -1) {
-			errf(j->err, sizeof(j->err), "%s: slot %d has no"
-			    " address in subnet %s", d->name, d->slot,
-			    labd->cfg.subnet);
-			return -1;
-		}
-		snprintf(addr + strlen(addr), sizeof(addr) - strlen(addr),
-		    "/%d", net_prefix());
+	if (strcmp(netaddr, "user") != 0) {
 		net_gateway(gw, sizeof(gw));
 		vmm_mac(d->name, mac, sizeof(mac));
 		seed.net = &net;
@@ -145,9 +182,22 @@ vmjob_seed(struct vmjob *j, const char *path)
 	for (i = 0; hostname[i] != '\0'; i++)
 		if (hostname[i] == '_')
 			hostname[i] = '-';
-	snprintf(instance, sizeof(instance), "%s-%d-%lld", d->name,
-	    d->generation, (long long)time(NULL));
-	return seed_create(&seed, path, j->err, sizeof(j->err));
+	vmjob_note(j, "instance-id", instance, sizeof(instance));
+	if (instance[0] == '\0') {
+		snprintf(instance, sizeof(instance), "%s-%d-%lld", d->name,
+		    d->generation, (long long)time(NULL));
+		vmm_path(note, sizeof(note), d->vm_dir, "instance-id");
+		snprintf(line, sizeof(line), "%s\n", instance);
+		if (file_write_atomic(note, line, strlen(line), 0640, j->err,
+		    sizeof(j->err)) == -1)
+			return -1;
+	}
+	if (seed_create(&seed, path, j->err, sizeof(j->err)) == -1)
+		return -1;
+	vmm_path(note, sizeof(note), d->vm_dir, "seed.net");
+	snprintf(line, sizeof(line), "%s\n", netaddr);
+	return file_write_atomic(note, line, strlen(line), 0640, j->err,
+	    sizeof(j->err));
 }
 
 static int
@@ -156,7 +206,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	struct vmdef	*d = &j->def;
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
-			 old[PATH_MAX], tap[IFNAMSIZ];
+			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -202,7 +252,18 @@ vmjob_spawn(struct vmjob *j, int paused)
 	if (!file_exists(disk) && overlay_create(labd->cfg.qemu_img,
 	    d->tpl_disk, disk, j->err, sizeof(j->err)) == -1)
 		return -1;
-	if (!file_exists(seed) && vmjob_seed(j, seed) == -1)
+	/*
+	 * A seed made for another network (labd switched modes, or the
+	 * subnet changed) is made again; a seed from before seed.net
+	 * existed was made for user mode.
+	 */
+	if (vmjob_netaddr(j, netaddr, sizeof(netaddr)) == -1)
+		return -1;
+	vmjob_note(j, "seed.net", have, sizeof(have));
+	if (have[0] == '\0')
+		snprintf(have, sizeof(have), "user");
+	if ((!file_exists(seed) || strcmp(have, netaddr) != 0) &&
+	    vmjob_seed(j, seed, netaddr) == -1)
 		return -1;
 	/* Keep the last boot's console, start this one's from empty. */
 	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");

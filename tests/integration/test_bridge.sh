@@ -289,6 +289,20 @@ check "internet in user mode: at the next start, says the reply" \
 	grep -q "next start" <<<"$out"
 check "allow_from=any" "$LABCTL" course set exam allow_from=any
 check "$CLIENT2 gets in again" test "$(csh $CLIENT2 $IP1 23001 hostname)" = exam-alice
+iid=$("$LABCTL" exec exam-alice -- cat /var/lib/labd/instance-id 2>/dev/null)
+check "stop" "$LABCTL" stop --course exam --force
+
+echo "== the same state switched to bridge mode: the seed follows"
+kill -9 $LABD_PID 2>/dev/null
+wait $LABD_PID 2>/dev/null
+sed -i -e "s/^mode = user/mode = bridge\nbridge = labbr1\nsubnet = 10.214.0.0\/24/" "$U/labd.ini"
+check "labd starts in bridge mode on the user-mode state" labd_user
+check "start the course" "$LABCTL" start --course exam
+check "ready on the bridge" "$LABCTL" wait --course exam --timeout 120
+check "its address is from the new subnet" test "$(vm_field exam-alice ip)" = 10.214.0.2
+check "the client gets in through DNAT" test "$(csh $CLIENT1 $IP1 23001 hostname)" = exam-alice
+check "the same instance: not seeded as a new machine" \
+	test "$("$LABCTL" exec exam-alice -- cat /var/lib/labd/instance-id)" = "$iid"
 check "stop" "$LABCTL" stop --course exam --force
 kill -9 $LABD_PID 2>/dev/null
 wait $LABD_PID 2>/dev/null
