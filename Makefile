@@ -122,7 +122,7 @@ demo:
 demo-stop:
 	examples/demo/stop $(B)
 
-BENCH_BINS	:= $(B)/bench/overlay_bench
+BENCH_BINS	:= $(B)/bench/overlay_bench $(B)/bench/nft_bench
 $(B)/bench/%: $(call obj,bench/%.c) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
