@@ -334,151 +334,134 @@ vm_forwarded(const struct vm *vm)
 	    vm->state != VM_SUSPENDING);
 }
 
-struct net_rows {
-	struct nft_course	*courses;
-	size_t			 ncourses;
-	struct nft_vm		*vms;
-	size_t			 nvms;
-	struct nft_fwd		*fwds;
-	size_t			 nfwds;
-	char			(*strs)[LABD_ERRLEN / 4];	/* names, ips, cidrs */
-	size_t			 nstrs, cap;
-	int64_t			*vm_ids;
-	int			 any_allow;
+/* The strings a plan points to, one record per row. */
+struct net_course_str {
+	char	name[LABD_NAMELEN];
+	char	allow[PF_CIDRSLEN];
+};
+struct net_vm_str {
+	int64_t	id;
+	char	tap[IFNAMSIZ];
+	char	ip[INET_ADDRSTRLEN];
+	char	mac[18];
+};
+struct net_fwd_str {
+	char	ip[INET_ADDRSTRLEN];
 };
 
-static char *
-rows_str(struct net_rows *r, const char *s)
-{
-	if (r->nstrs == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 64;
-		r->strs = xrealloc(r->strs, r->cap * sizeof(*r->strs));
-	}
-	snprintf(r->strs[r->nstrs], sizeof(r->strs[0]), "%s", s);
-	return r->strs[r->nstrs++];
-}
+struct net_rows {
+	struct nft_course	*courses;
+	struct net_course_str	*cstr;
+	size_t			 ncourses;
+	struct nft_vm		*vms;
+	struct net_vm_str	*vstr;
+	size_t			 nvms;
+	struct nft_fwd		*fwds;
+	struct net_fwd_str	*fstr;
+	size_t			 nfwds;
+	int			 any_allow;
+};
 
 static void
 rows_free(struct net_rows *r)
 {
 	free(r->courses);
+	free(r->cstr);
 	free(r->vms);
+	free(r->vstr);
 	free(r->fwds);
-	free(r->strs);
-	free(r->vm_ids);
+	free(r->fstr);
 }
 
-/*
- * The rows, with every string copied first and pointed to after (the
- * string table may move while it grows).
- */
+/* Rows in a table, and one more: the bound of the reads that follow. */
+static size_t
+rows_count(const char *table)
+{
+	sqlite3_stmt	*st;
+	char		 sql[64];
+	size_t		 n;
+
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", table);
+	st = db_prepare(sql);
+	sqlite3_step(st);
+	n = (size_t)sqlite3_column_int(st, 0) + 1;
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* The plan's rows from the database; the VMs' DNAT from their states. */
 static void
 rows_load(struct net_rows *r)
 {
 	sqlite3_stmt	*st;
-	size_t		 i, cap;
-	char		 buf[64];
-	size_t		*cname, *callow, *vtap, *vip, *vmac, *fip;
+	size_t		 cap, i;
 
 	memset(r, 0, sizeof(*r));
-	st = db_prepare("SELECT COUNT(*) FROM courses");
-	sqlite3_step(st);
-	cap = (size_t)sqlite3_column_int(st, 0) + 1;
-	sqlite3_finalize(st);
+	cap = rows_count("courses");
 	r->courses = xcalloc(cap, sizeof(*r->courses));
-	cname = xcalloc(cap, sizeof(*cname));
-	callow = xcalloc(cap, sizeof(*callow));
+	r->cstr = xcalloc(cap, sizeof(*r->cstr));
 	st = db_prepare("SELECT id, name, internet, isolation, allow_from"
 	    " FROM courses ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW && r->ncourses < cap) {
 		struct nft_course	*c = &r->courses[r->ncourses];
+		struct net_course_str	*cs = &r->cstr[r->ncourses++];
 
+		snprintf(cs->name, sizeof(cs->name), "%s", db_text(st, 1));
+		snprintf(cs->allow, sizeof(cs->allow), "%s", db_text(st, 4));
 		c->id = sqlite3_column_int(st, 0);
-		cname[r->ncourses] = r->nstrs;
-		rows_str(r, db_text(st, 1));
+		c->name = cs->name;
 		c->internet = sqlite3_column_int(st, 2);
 		c->isolation = sqlite3_column_int(st, 3);
-		callow[r->ncourses] = r->nstrs;
-		rows_str(r, db_text(st, 4));
-		if (db_text(st, 4)[0] != '\0')
+		c->allow_from = cs->allow;
+		if (cs->allow[0] != '\0')
 			r->any_allow = 1;
-		r->ncourses++;
 	}
 	sqlite3_finalize(st);
 
-	st = db_prepare("SELECT COUNT(*) FROM vms");
-	sqlite3_step(st);
-	cap = (size_t)sqlite3_column_int(st, 0) + 1;
-	sqlite3_finalize(st);
+	cap = rows_count("vms");
 	r->vms = xcalloc(cap, sizeof(*r->vms));
-	r->vm_ids = xcalloc(cap, sizeof(*r->vm_ids));
-	vtap = xcalloc(cap, sizeof(*vtap));
-	vip = xcalloc(cap, sizeof(*vip));
-	vmac = xcalloc(cap, sizeof(*vmac));
+	r->vstr = xcalloc(cap, sizeof(*r->vstr));
 	st = db_prepare("SELECT id, course_id, slot, name FROM vms ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW && r->nvms < cap) {
-		struct nft_vm	*v = &r->vms[r->nvms];
+		struct nft_vm		*v = &r->vms[r->nvms];
+		struct net_vm_str	*vs = &r->vstr[r->nvms++];
 
-		r->vm_ids[r->nvms] = sqlite3_column_int64(st, 0);
+		vs->id = sqlite3_column_int64(st, 0);
+		net_tap_name(vs->id, vs->tap, sizeof(vs->tap));
+		if (net_guest_ip(sqlite3_column_int(st, 2), vs->ip,
+		    sizeof(vs->ip)) == -1)
+			snprintf(vs->ip, sizeof(vs->ip), "0.0.0.0");
+		vmm_mac(db_text(st, 3), vs->mac, sizeof(vs->mac));
 		v->course_id = sqlite3_column_int(st, 1);
-		net_tap_name(r->vm_ids[r->nvms], buf, sizeof(buf));
-		vtap[r->nvms] = r->nstrs;
-		rows_str(r, buf);
-		if (net_guest_ip(sqlite3_column_int(st, 2), buf,
-		    sizeof(buf)) == -1)
-			snprintf(buf, sizeof(buf), "0.0.0.0");
-		vip[r->nvms] = r->nstrs;
-		rows_str(r, buf);
+		v->tap = vs->tap;
+		v->ip = vs->ip;
+		v->mac = vs->mac;
 		v->forward = vm_forwarded(vm_find(db_text(st, 3)));
-		vmm_mac(db_text(st, 3), buf, sizeof(buf));
-		vmac[r->nvms] = r->nstrs;
-		rows_str(r, buf);
-		r->nvms++;
 	}
 	sqlite3_finalize(st);
 
-	st = db_prepare("SELECT COUNT(*) FROM ports");
-	sqlite3_step(st);
-	cap = (size_t)sqlite3_column_int(st, 0) + 1;
-	sqlite3_finalize(st);
+	cap = rows_count("ports");
 	r->fwds = xcalloc(cap, sizeof(*r->fwds));
-	fip = xcalloc(cap, sizeof(*fip));
+	r->fstr = xcalloc(cap, sizeof(*r->fstr));
 	st = db_prepare("SELECT vm_id, listen_ip, port, guest_port FROM ports"
 	    " ORDER BY vm_id, id");
 	while (sqlite3_step(st) == SQLITE_ROW && r->nfwds < cap) {
-		struct nft_fwd	*f = &r->fwds[r->nfwds];
-		int64_t		 id = sqlite3_column_int64(st, 0);
+		struct nft_fwd		*f = &r->fwds[r->nfwds];
+		struct net_fwd_str	*fs = &r->fstr[r->nfwds];
+		int64_t			 id = sqlite3_column_int64(st, 0);
 
-		for (i = 0; i < r->nvms && r->vm_ids[i] != id; i++)
+		for (i = 0; i < r->nvms && r->vstr[i].id != id; i++)
 			;
 		if (i == r->nvms)
 			continue;
+		snprintf(fs->ip, sizeof(fs->ip), "%s", db_text(st, 1));
 		f->vm = i;
-		fip[r->nfwds] = r->nstrs;
-		rows_str(r, db_text(st, 1));
+		f->public_ip = fs->ip;
 		f->port = (uint16_t)sqlite3_column_int(st, 2);
 		f->guest_port = (uint16_t)sqlite3_column_int(st, 3);
 		r->nfwds++;
 	}
 	sqlite3_finalize(st);
-
-	for (i = 0; i < r->ncourses; i++) {
-		r->courses[i].name = r->strs[cname[i]];
-		r->courses[i].allow_from = r->strs[callow[i]];
-	}
-	for (i = 0; i < r->nvms; i++) {
-		r->vms[i].tap = r->strs[vtap[i]];
-		r->vms[i].ip = r->strs[vip[i]];
-		r->vms[i].mac = r->strs[vmac[i]];
-	}
-	for (i = 0; i < r->nfwds; i++)
-		r->fwds[i].public_ip = r->strs[fip[i]];
-	free(cname);
-	free(callow);
-	free(vtap);
-	free(vip);
-	free(vmac);
-	free(fip);
 }
 
 int
