@@ -504,6 +504,8 @@ net_sync(char *err, size_t errlen)
 		free(text);
 		return -1;
 	}
+	log_debug("nftables: table labd applied (%zu bytes)", strlen(text));
+	synced = 1;
 	free(last_text);
 	last_text = text;
 	/* User mode with no allow_from left: nothing to keep in step. */
@@ -511,8 +513,6 @@ net_sync(char *err, size_t errlen)
 		free(last_text);
 		last_text = NULL;
 	}
-	synced = 1;
-	log_debug("nftables: table labd applied (%zu bytes)", strlen(text));
 	return 0;
 }
 
