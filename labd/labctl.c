@@ -394,7 +394,7 @@ run_on_vms(struct ctl *c, const char *cmd, json_t *names, json_t *extra,
 	size_t	 n = json_array_size(names), i, left = n;
 	long	*ids = calloc(n ? n : 1, sizeof(*ids));
 	int	 rc = CTL_OK;
-	json_t	*results = json_object();
+	json_t	*results;
 	time_t	 t0 = time(NULL);
 
 	if (ids == NULL)
@@ -403,6 +403,7 @@ run_on_vms(struct ctl *c, const char *cmd, json_t *names, json_t *extra,
 		free(ids);
 		return CTL_NOCONN;
 	}
+	results = json_object();
 	for (i = 0; i < n; i++) {
 		json_t	*args = extra ? json_deep_copy(extra) : json_object();
 
