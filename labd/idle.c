@@ -446,7 +446,8 @@ ct_one(void *arg, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
 		c->keys = xrealloc(c->keys, c->cap * sizeof(*c->keys));
 	}
 	c->keys[c->nkeys++] = k;
-	new = bsearch(&k, seen, nseen, sizeof(*seen), u64_cmp) == NULL;
+	new = nseen == 0 ||
+	    bsearch(&k, seen, nseen, sizeof(*seen), u64_cmp) == NULL;
 	if (!established && !new)
 		return;
 	if (established)
@@ -468,7 +469,8 @@ idle_count_ct(struct idle_scan *sc)
 		free(c.keys);
 		return;
 	}
-	qsort(c.keys, c.nkeys, sizeof(*c.keys), u64_cmp);
+	if (c.nkeys > 0)
+		qsort(c.keys, c.nkeys, sizeof(*c.keys), u64_cmp);
 	free(seen);
 	seen = c.keys;
 	nseen = c.nkeys;
@@ -505,7 +507,8 @@ idle_count(void)
 			continue;
 		k = sock_key(s);
 		keys[nkeys++] = k;
-		new = bsearch(&k, seen, nseen, sizeof(*seen), u64_cmp) == NULL;
+		new = nseen == 0 ||
+		    bsearch(&k, seen, nseen, sizeof(*seen), u64_cmp) == NULL;
 		if (!sock_counts(&sc, s, new))
 			continue;
 		vm = s->ep->vm;
