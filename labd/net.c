@@ -17,7 +17,8 @@
  * keep their NAT (conntrack holds it, not the rules).  In user mode the
  * table is needed only for allow_from: labd clears what a bridge-mode
  * labd left once at start and then leaves nftables alone until a course
- * asks for it.
+ * asks for it.  A table that someone else removed is put back within
+ * NET_WATCH_MS.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -41,6 +42,7 @@
 #define NET_CT_PATH	"/proc/net/nf_conntrack"
 
 #define NET_SYNC_DELAY_MS	20
+#define NET_WATCH_MS		5000	/* is the table still there? */
 
 static char	*last_text;	/* the table as last applied */
 static long long sync_timer;	/* a sync is due: VM states changed */
@@ -553,6 +555,41 @@ net_vm_state(struct vm *vm)
 		    sync_later, NULL);
 }
 
+/*
+ * Someone else's "nft flush ruleset" (Debian's nftables.service does one
+ * at every restart) takes labd's table with it, and with it every
+ * student's way in.  labd looks every few seconds and puts back what it
+ * last applied.
+ */
+static int
+net_watch(struct loop *l, void *arg)
+{
+	static int	 warned;
+	char		 err[LABD_ERRLEN];
+	int		 bridge = labd->cfg.net_mode == LABD_NET_BRIDGE;
+
+	if (last_text == NULL)
+		return NET_WATCH_MS;
+	switch (nft_tables_present(bridge, err, sizeof(err))) {
+	case 1:
+		warned = 0;
+		break;
+	case 0:
+		log_warnx("nftables: table labd is gone (an nft flush"
+		    " ruleset?); applying it again");
+		db_event(0, "net.restore", "labd", "the nftables table was"
+		    " gone and was applied again");
+		if (nft_apply(last_text, err, sizeof(err)) == -1)
+			log_warnx("nftables: %s", err);
+		break;
+	default:
+		if (!warned++)
+			log_warnx("nftables: %s", err);
+		break;
+	}
+	return NET_WATCH_MS;
+}
+
 int
 net_init(char *err, size_t errlen)
 {
@@ -569,7 +606,10 @@ net_init(char *err, size_t errlen)
 		return -1;
 	for (vm = vm_list(); vm != NULL; vm = vm->next)
 		vm->net_forwarded = vm_forwarded(vm);
-	return net_sync(err, errlen);
+	if (net_sync(err, errlen) == -1)
+		return -1;
+	loop_add_timer(labd->loop, NET_WATCH_MS, net_watch, NULL);
+	return 0;
 }
 
 /* --- connections, bridge mode: the kernel's connection tracking ------------ */

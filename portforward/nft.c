@@ -879,6 +879,43 @@ fail:
 	return rc;
 }
 
+/* Is line, whole, one of text's lines? */
+static int
+has_line(const char *text, const char *line)
+{
+	size_t		 n = strlen(line);
+	const char	*p;
+
+	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'),
+	    p = p != NULL ? p + 1 : NULL)
+		if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+int
+nft_tables_present(int bridge_mode, char *err, size_t errlen)
+{
+	struct nft_ctx	*ctx;
+	const char	*out;
+	int		 rc = -1;
+
+	if ((ctx = nft_ctx_quiet(err, errlen)) == NULL)
+		return -1;
+	if (nft_run_cmd_from_buffer(ctx, "list tables") != 0) {
+		if (nft_errmsg(nft_ctx_get_error_buffer(ctx), NULL, err,
+		    errlen) == -1)
+			snprintf(err, errlen, "nft: cannot list the tables");
+		goto done;
+	}
+	out = nft_ctx_get_output_buffer(ctx);
+	rc = out != NULL && has_line(out, "table inet labd") &&
+	    (!bridge_mode || has_line(out, "table bridge labd"));
+done:
+	nft_ctx_free(ctx);
+	return rc;
+}
+
 /* --- allow_from lists ------------------------------------------------------ */
 
 int

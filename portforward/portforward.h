@@ -112,6 +112,12 @@ struct nft_plan {
 char	*nft_render(const struct nft_plan *, char *err, size_t errlen);
 /* Apply text as one transaction with libnftables; err gets nft's own message on failure. */
 int	 nft_apply(const char *text, char *err, size_t errlen);
+/*
+ * 1 when the kernel holds labd's tables (inet, and bridge in bridge
+ * mode), 0 when one is gone (an "nft flush ruleset"), -1 when it cannot
+ * tell (err says why).
+ */
+int	 nft_tables_present(int bridge_mode, char *err, size_t errlen);
 /* Text that removes both labd tables (and nothing else). */
 const char *nft_remove_text(void);
 /*

@@ -33,6 +33,7 @@ trap 'cleanup; netns_cleanup' EXIT
 
 inh() { ip netns exec $H "$@"; }
 inc() { ip netns exec $C "$@"; }
+plan_has() { inh nft list map inet labd plan 2>/dev/null | grep -q "$1"; }
 
 if ! ip netns add $H || ! ip netns add $C || ! ip netns add $I; then
 	not_ok "cannot make network namespaces (this test needs root)"
@@ -239,9 +240,16 @@ check "the rules are the same after reconcile" \
 check "a new connection works" test "$(csh $CLIENT1 $IP1 $pa hostname)" = $A
 exec 7>&-
 
+echo "== someone flushes the ruleset (nftables.service restart): labd puts its table back"
+check "nft flush ruleset in the host ns" inh nft flush ruleset
+for _ in $(seq 60); do plan_has "$IP1 . $pa :" && break; sleep 0.25; done
+check "labd applied its table again within seconds" plan_has "$IP1 . $pa :"
+check "and said so in its log" grep -q "table labd is gone" "$T/labd.log"
+check "students get in again" test "$(csh $CLIENT1 $IP1 $pa hostname)" = $A
+check "isolation holds again" test "$(inh nft list table bridge labd | grep -c 'iifname @taps drop')" = 1
+
 echo "== suspend: the port wakes the VM (bridge mode)"
 check "suspend alice" "$LABCTL" suspend $A
-plan_has() { inh nft list map inet labd plan | grep -q "$1"; }
 check_fails "no DNAT for a suspended VM" plan_has "$IP1 . $pa :"
 check "a connection wakes it" test "$(csh $CLIENT1 $IP1 $pa hostname)" = $A
 check "alice is ready again" "$LABCTL" wait $A --timeout 60

@@ -530,6 +530,19 @@ body_apply(void)
 	bridge = nft_list("list table bridge labd");
 	apply_ok("second apply", text);
 	again = nft_list("list table inet labd");
+	{
+		char	e[PF_ERRLEN];
+
+		if (nft_tables_present(1, e, sizeof(e)) != 1)
+			child_fail("nft_tables_present: not both tables");
+		apply_ok("a flush of the whole ruleset", "flush ruleset");
+		if (nft_tables_present(0, e, sizeof(e)) != 0)
+			child_fail("nft_tables_present after a flush: not 0");
+		apply_ok("foreign table again", foreign_text);
+		apply_ok("third apply", text);
+		if (nft_tables_present(1, e, sizeof(e)) != 1)
+			child_fail("nft_tables_present after a re-apply");
+	}
 
 	want_in("inet labd", inet, want_inet);
 	want_in("bridge labd", bridge, want_bridge);
