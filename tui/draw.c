@@ -517,6 +517,10 @@ panel_detail(struct tui *t, int y, int h)
 		    " memory %s", r->pid, up, r->cpu, mem);
 	else
 		dline(&d, A_DIM, "QEMU      not running");
+	/* Bridge mode: the VM's own address on the lab's bridge. */
+	if (*jstr(r->obj, "ip"))
+		dline(&d, A_NORMAL, "address   %s (on the bridge)",
+		    jstr(r->obj, "ip"));
 	if (r->connections >= 0)
 		detail_connections(&d, r);
 	if (*r->error)
