@@ -79,6 +79,8 @@ config_defaults(struct labd_config *c)
 	c->npublic_ips = 1;
 	scpy(c->bridge, "labbr0", sizeof(c->bridge));
 	scpy(c->subnet, "10.77.0.0/16", sizeof(c->subnet));
+	c->subnet_base = 0x0a4d0000;	/* 10.77.0.0 */
+	c->subnet_plen = 16;
 	scpy(c->publish[0].name, "ssh", sizeof(c->publish[0].name));
 	scpy(c->publish[0].listen_ip, "127.0.0.1",
 	    sizeof(c->publish[0].listen_ip));
@@ -609,6 +611,8 @@ set_subnet(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	scpy(x->c.subnet, v, sizeof(x->c.subnet));
+	x->c.subnet_base = h;
+	x->c.subnet_plen = (int)plen;
 	return 0;
 }
 

@@ -36,6 +36,8 @@ struct labd_config {
 	int			 npublic_ips;		/* default 1: 127.0.0.1 */
 	char			 bridge[16];		/* default labbr0 */
 	char			 subnet[64];		/* default 10.77.0.0/16 */
+	uint32_t		 subnet_base;		/* the same, parsed: host order */
+	int			 subnet_plen;
 	/* [publish] */
 	struct pf_service	 publish[LABD_MAX_PUBLISH];
 	int			 npublish;		/* default: ssh = first public ip:22000 */

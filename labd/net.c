@@ -48,20 +48,12 @@ static char	*last_text;	/* the table as last applied */
 static long long sync_timer;	/* a sync is due: VM states changed */
 static int	 synced;	/* applied once since start */
 
+/* The subnet, as labd.ini's reader parsed and checked it (/8 to /29). */
 int
 net_subnet(uint32_t *base, int *plen)
 {
-	char		 ip[64], *slash;
-	struct in_addr	 a;
-
-	snprintf(ip, sizeof(ip), "%s", labd->cfg.subnet);
-	if ((slash = strchr(ip, '/')) == NULL)
-		return -1;
-	*slash++ = '\0';
-	if (inet_pton(AF_INET, ip, &a) != 1)
-		return -1;
-	*base = ntohl(a.s_addr);
-	*plen = atoi(slash);
+	*base = labd->cfg.subnet_base;
+	*plen = labd->cfg.subnet_plen;
 	return *plen >= 8 && *plen <= 30 ? 0 : -1;
 }
 

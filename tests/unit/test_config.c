@@ -6,6 +6,7 @@
  * NAME.out; the same for golden/profile/.  The runner, and how to update
  * the files, are in testutil.h.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,6 +29,8 @@ config_dump(const struct labd_config *c)
 	size_t	 len = 0;
 	FILE	*f = open_memstream(&buf, &len);
 	int	 i;
+	struct in_addr	 sub;
+	char		 subnet[INET_ADDRSTRLEN];
 
 	fprintf(f, "[labd]\nstate_dir = \"%s\"\nrun_dir = \"%s\"\n"
 	    "socket = \"%s\"\ngroup = \"%s\"\nworkers = %d\n", c->state_dir,
@@ -37,8 +40,11 @@ config_dump(const struct labd_config *c)
 	    c->net_mode == LABD_NET_USER ? "user" : "bridge");
 	for (i = 0; i < c->npublic_ips; i++)
 		fprintf(f, "%s%s", i ? ", " : "", c->public_ips[i]);
-	fprintf(f, "\nbridge = %s\nsubnet = %s\n[publish]\n", c->bridge,
-	    c->subnet);
+	/* The subnet as parsed, not as written: net.c uses that. */
+	sub.s_addr = htonl(c->subnet_base);
+	inet_ntop(AF_INET, &sub, subnet, sizeof(subnet));
+	fprintf(f, "\nbridge = %s\nsubnet = %s/%d\n[publish]\n", c->bridge,
+	    subnet, c->subnet_plen);
 	for (i = 0; i < c->npublish; i++)
 		fprintf(f, "%s = %s:%u\n", c->publish[i].name,
 		    c->publish[i].listen_ip, c->publish[i].base);
