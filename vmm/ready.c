@@ -1,6 +1,9 @@
 /*
- * ready.c - is the guest up?  Two probes: a line on the serial console
- * (cheap, works without network) and a real SSH handshake.
+ * ready.c - is the guest up?  Three probes: a line on the serial console
+ * (cheap, works without network), a real SSH handshake, and the command
+ * that labd runs as root with its own key to learn that the guest's boot
+ * is over (cloud-init has finished: the student's account, the keys and
+ * the network are in place).
  *
  * A TCP connect is no proof at all with QEMU user networking: the host
  * side of a hostfwd accepts at once and only then tries the guest, so a
@@ -87,4 +90,65 @@ fail:
 	ssh_disconnect(s);
 	ssh_free(s);
 	return rc;
+}
+
+/*
+ * The guest side of ready_guest_cmd().  result.json is written by
+ * cloud-init's last stage (modules:final) at every boot; the "disabled"
+ * files are how it says it will not run at all.  A status line that is
+ * missing or odd reads as "unknown": still waiting, never ready by
+ * mistake.
+ */
+static const char guest_status_sh[] =
+    "s=none; "
+    "if command -v cloud-init >/dev/null 2>&1; then "
+	"if [ -e /run/cloud-init/result.json ] || "
+	"[ -e /run/cloud-init/disabled ] || "
+	"[ -e /etc/cloud/cloud-init.disabled ]; then "
+	    "s=$(cloud-init status 2>/dev/null | "
+	    "sed -n 's/^status: *//p' | head -n 1); "
+	"else s=running; fi; "
+    "fi; "
+    "[ -n \"$s\" ] || s=unknown; ";
+
+int
+ready_guest_cmd(const char *when_done, char *out, size_t outlen)
+{
+	int	n;
+
+	if (when_done == NULL || *when_done == '\0')
+		n = snprintf(out, outlen, "%secho \"labd-status: $s\"",
+		    guest_status_sh);
+	else
+		n = snprintf(out, outlen, "%scase $s in *done|error|disabled|"
+		    "none) %s ;; esac; echo \"labd-status: $s\"",
+		    guest_status_sh, when_done);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+enum ready_state
+ready_guest_parse(const char *output, char *status, size_t statuslen)
+{
+	static const char	 tag[] = "labd-status: ";
+	const char		*p, *line = NULL;
+	size_t			 n;
+
+	/* The last such line: what when_done printed cannot fake it. */
+	for (p = output; (p = strstr(p, tag)) != NULL; p += sizeof(tag) - 1)
+		if (p == output || p[-1] == '\n')
+			line = p + sizeof(tag) - 1;
+	if (statuslen > 0)
+		status[0] = '\0';
+	if (line == NULL)
+		return READY_WAIT;
+	n = strcspn(line, "\r\n");
+	snprintf(status, statuslen, "%.*s", (int)n, line);
+	/* "done", and newer cloud-init's "degraded done". */
+	if ((n >= 4 && strncmp(line + n - 4, "done", 4) == 0) ||
+	    (n == 8 && strncmp(line, "disabled", 8) == 0) ||
+	    (n == 4 && strncmp(line, "none", 4) == 0))
+		return READY_DONE;
+	if (n == 5 && strncmp(line, "error", 5) == 0)
+		return READY_ERROR;
+	return READY_WAIT;
 }

@@ -18,6 +18,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libssh/callbacks.h>
@@ -25,6 +26,9 @@
 
 #include "vmm/vmm.h"
 #include "vmm/vmm_int.h"
+
+/* The longest command: labctl exec's, and labd's own guest commands. */
+#define VMM_SSH_CMD_MAX	(64 * 1024)
 
 /* Where the command's words go, and how it ended. */
 struct ssh_run {
@@ -166,10 +170,27 @@ run_wait(ssh_session s, ssh_channel ch, const struct ssh_run *run,
 	return 1;
 }
 
+/* vmm_ssh_exec()'s command, as it was given. */
+static int
+cmd_given(void *arg, char *cmd, size_t cmdlen)
+{
+	return (size_t)snprintf(cmd, cmdlen, "%s", (const char *)arg) >=
+	    cmdlen ? -1 : 0;
+}
+
 int
 vmm_ssh_exec(const char *ip, uint16_t port, const char *user,
     const char *keyfile, const char *cmd, int timeout_ms, char *out,
     size_t outlen, int *status, char *err, size_t errlen)
+{
+	return vmm_ssh_exec_fn(ip, port, user, keyfile, cmd_given,
+	    (void *)cmd, timeout_ms, out, outlen, status, err, errlen);
+}
+
+int
+vmm_ssh_exec_fn(const char *ip, uint16_t port, const char *user,
+    const char *keyfile, vmm_ssh_cmd_fn mkcmd, void *arg, int timeout_ms,
+    char *out, size_t outlen, int *status, char *err, size_t errlen)
 {
 	struct ssh_run				 run = { out, outlen, 0, 0 };
 	struct ssh_channel_callbacks_struct	 cb = {
@@ -180,6 +201,7 @@ vmm_ssh_exec(const char *ip, uint16_t port, const char *user,
 	ssh_session	 s = NULL;
 	ssh_channel	 ch = NULL;
 	ssh_key		 key = NULL;
+	char		*cmd = NULL;
 	long long	 deadline;
 	int		 r, opened = 0, rc = -1;
 
@@ -216,6 +238,12 @@ vmm_ssh_exec(const char *ip, uint16_t port, const char *user,
 		goto fail;
 	}
 	opened = 1;
+	if ((cmd = malloc(VMM_SSH_CMD_MAX)) == NULL ||
+	    mkcmd(arg, cmd, VMM_SSH_CMD_MAX) == -1) {
+		snprintf(err, errlen, "ssh %s@%s:%u: the command is too long",
+		    user, ip, port);
+		goto fail;
+	}
 	if (ssh_channel_request_exec(ch, cmd) != SSH_OK ||
 	    ssh_channel_send_eof(ch) != SSH_OK) {
 		snprintf(err, errlen, "ssh %s@%s:%u: cannot run the command:"
@@ -244,5 +272,6 @@ fail:
 		ssh_free(s);
 	}
 	ssh_key_free(key);
+	free(cmd);
 	return rc;
 }

@@ -278,6 +278,17 @@ int	backup_offline(const char *qemu_img, const char *disk, int fd,
 int	vmm_ssh_exec(const char *ip, uint16_t port, const char *user,
 	    const char *keyfile, const char *cmd, int timeout_ms, char *out,
 	    size_t outlen, int *status, char *err, size_t errlen);
+/*
+ * The same with the command made by mkcmd(arg, cmd, cmdlen) once the
+ * login is done, just before it is sent: for a command that depends on
+ * the moment it runs (setting the guest's clock), as a login under
+ * emulation takes a second or two.  mkcmd returns -1 to give up.
+ */
+typedef int (*vmm_ssh_cmd_fn)(void *arg, char *cmd, size_t cmdlen);
+int	vmm_ssh_exec_fn(const char *ip, uint16_t port, const char *user,
+	    const char *keyfile, vmm_ssh_cmd_fn mkcmd, void *arg,
+	    int timeout_ms, char *out, size_t outlen, int *status, char *err,
+	    size_t errlen);
 
 /* ready.c */
 /* Has the serial log at path a line containing needle?  1 yes, 0 not yet, -1 error. */
@@ -288,5 +299,25 @@ int	 ready_serial_seen(const char *path, const char *needle);
  */
 int	 ready_ssh_banner(const char *ip, uint16_t port, int timeout_ms,
 	    char *banner, size_t bannerlen, char *err, size_t errlen);
+/*
+ * Has the guest finished its boot?  ready_guest_cmd() writes into out
+ * the command (POSIX sh, for root over SSH) that prints one line,
+ * "labd-status: S", S being cloud-init's own status ("done", "error",
+ * "disabled", "running", "not run") or "none" in a guest without
+ * cloud-init.  It is cheap while cloud-init runs: `cloud-init status`, a
+ * Python program that takes seconds under emulation, runs only once
+ * /run/cloud-init/result.json says the last stage is over.  when_done,
+ * when not NULL, is a command run (as root) before the line is printed
+ * once the boot is over.  -1 when out is too small.
+ */
+enum ready_state {
+	READY_WAIT = 0,		/* still booting: ask again later */
+	READY_DONE,		/* cloud-init done, disabled or absent */
+	READY_ERROR,		/* cloud-init over, with errors: usable */
+};
+int	 ready_guest_cmd(const char *when_done, char *out, size_t outlen);
+/* The state in that command's output; status gets S ("" when no line). */
+enum ready_state ready_guest_parse(const char *output, char *status,
+	    size_t statuslen);
 
 #endif /* LABD_VMM_H */

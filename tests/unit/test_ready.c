@@ -8,6 +8,7 @@
  * failure with a clear message within the timeout.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -233,4 +234,102 @@ Test(ready, serial_log_scan)
 
 	/* A folder is not a log. */
 	cr_expect_eq(ready_serial_seen(tmp_dir, "labd-ready"), -1);
+}
+
+/* What a guest prints back is read by its last "labd-status:" line. */
+Test(ready, guest_status_parse)
+{
+	char	st[64];
+
+	cr_expect_eq(ready_guest_parse("labd-status: done\n", st, sizeof(st)),
+	    READY_DONE);
+	cr_expect_str_eq(st, "done");
+	cr_expect_eq(ready_guest_parse("labd-status: none\n", st, sizeof(st)),
+	    READY_DONE, "no cloud-init (the tiny guest): ready");
+	cr_expect_eq(ready_guest_parse("labd-status: disabled\n", st,
+	    sizeof(st)), READY_DONE);
+	cr_expect_eq(ready_guest_parse("labd-status: degraded done\r\n", st,
+	    sizeof(st)), READY_DONE, "newer cloud-init's word for done with"
+	    " warnings");
+	cr_expect_str_eq(st, "degraded done");
+	cr_expect_eq(ready_guest_parse("labd-status: error\n", st,
+	    sizeof(st)), READY_ERROR);
+	cr_expect_eq(ready_guest_parse("labd-status: running\n", st,
+	    sizeof(st)), READY_WAIT);
+	cr_expect_eq(ready_guest_parse("labd-status: not run\n", st,
+	    sizeof(st)), READY_WAIT);
+	cr_expect_eq(ready_guest_parse("labd-status: unknown\n", st,
+	    sizeof(st)), READY_WAIT);
+	/* Whatever ran before the line cannot make it ready. */
+	cr_expect_eq(ready_guest_parse("labd-status: done\nlabd-status:"
+	    " running\n", st, sizeof(st)), READY_WAIT);
+	cr_expect_eq(ready_guest_parse("xlabd-status: done\n", st,
+	    sizeof(st)), READY_WAIT, "only at the start of a line");
+	cr_expect_str_eq(st, "");
+	cr_expect_eq(ready_guest_parse("sh: syntax error\n", st, sizeof(st)),
+	    READY_WAIT);
+	cr_expect_eq(ready_guest_parse("", st, sizeof(st)), READY_WAIT);
+	cr_expect_eq(ready_guest_parse("labd-status: done", st, 3),
+	    READY_DONE, "a short buffer truncates the word, not the verdict");
+}
+
+/*
+ * The command itself, run by a real shell against fake cloud-init
+ * programs on PATH: "cloud-init status" is asked only once result.json
+ * exists, and when_done runs only when the boot is over.  The paths it
+ * tests (/run/cloud-init) are the host's, so each case sets PATH and
+ * checks what the host has: a host with cloud-init's files is told so.
+ */
+static enum ready_state
+run_guest_cmd(const char *fake_status, const char *when_done, char *out,
+    size_t outlen)
+{
+	char	cmd[2048], full[4096], bin[PATH_MAX], st[64];
+	FILE	*f, *p;
+	size_t	n;
+
+	snprintf(bin, sizeof(bin), "%s/bin", tmp_dir);
+	mkdir(bin, 0755);
+	snprintf(full, sizeof(full), "%s/cloud-init", bin);
+	unlink(full);
+	if (fake_status != NULL) {
+		cr_assert_not_null(f = fopen(full, "w"));
+		fprintf(f, "#!/bin/sh\necho 'status: %s'\n", fake_status);
+		fclose(f);
+		chmod(full, 0755);
+	}
+	cr_assert_eq(ready_guest_cmd(when_done, cmd, sizeof(cmd)), 0);
+	snprintf(full, sizeof(full), "PATH=%s:/usr/bin:/bin; %s", bin, cmd);
+	cr_assert_not_null(p = popen(full, "r"));
+	n = fread(out, 1, outlen - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return ready_guest_parse(out, st, sizeof(st));
+}
+
+Test(ready, guest_status_command)
+{
+	char	out[512], small[16];
+
+	/* No cloud-init: ready, and when_done ran. */
+	cr_expect_eq(run_guest_cmd(NULL, "echo HOOK", out, sizeof(out)),
+	    READY_DONE, "%s", out);
+	cr_expect_not_null(strstr(out, "HOOK\n"), "%s", out);
+	cr_expect_not_null(strstr(out, "labd-status: none\n"), "%s", out);
+
+	/*
+	 * A cloud-init on PATH: without its result.json (this host has
+	 * none) it is still running, and neither it nor when_done ran.
+	 */
+	cr_assert(access("/run/cloud-init/result.json", F_OK) != 0 &&
+	    access("/run/cloud-init/disabled", F_OK) != 0 &&
+	    access("/etc/cloud/cloud-init.disabled", F_OK) != 0,
+	    "this host runs cloud-init: the test needs a host without it");
+	cr_expect_eq(run_guest_cmd("done", "echo HOOK", out, sizeof(out)),
+	    READY_WAIT, "%s", out);
+	cr_expect_null(strstr(out, "HOOK"), "%s", out);
+	cr_expect_not_null(strstr(out, "labd-status: running\n"), "%s", out);
+
+	cr_expect_eq(ready_guest_cmd("x", small, sizeof(small)), -1,
+	    "a buffer too small is an error, not a cut command");
 }
