@@ -182,6 +182,13 @@ seed_render_userdata(const struct vmm_seed *seed)
 	sb_field(&b, "", "hostname", seed->hostname);
 	sb_add(&b, "ssh_pwauth: true\n");
 	sb_add(&b, "disable_root: false\n");
+	/*
+	 * cloud-init applies network-config once per instance unless told
+	 * to at every boot: a VM whose network changed (labd moved to
+	 * bridge mode, a new subnet) keeps its instance-id and its
+	 * identity, and gets the new address at its next boot.
+	 */
+	sb_add(&b, "updates:\n  network:\n    when: [\"boot\"]\n");
 	/* A bare "users:" is null: cloud-init would make its default user. */
 	sb_add(&b, seed->nusers == 0 && seed->mgmt_key == NULL ?
 	    "users: []\n" : "users:\n");
@@ -190,7 +197,8 @@ seed_render_userdata(const struct vmm_seed *seed)
 		sb_field(&b, "  - ", "name", u->name);
 		if (u->gecos != NULL)
 			sb_field(&b, "    ", "gecos", u->gecos);
-		sb_field(&b, "    ", "shell", "/bin/sh");
+		/* What students expect (the tiny guest, bashless, uses /bin/sh). */
+		sb_field(&b, "    ", "shell", "/bin/bash");
 		if (u->passwd_hash != NULL) {
 			sb_add(&b, "    lock_passwd: false\n");
 			sb_field(&b, "    ", "passwd", u->passwd_hash);

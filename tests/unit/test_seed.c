@@ -104,9 +104,12 @@ Test(seed, locked_user_without_keys_or_root)
 	    "hostname: \"demo-bob\"\n"
 	    "ssh_pwauth: true\n"
 	    "disable_root: false\n"
+	    "updates:\n"
+	    "  network:\n"
+	    "    when: [\"boot\"]\n"
 	    "users:\n"
 	    "  - name: \"bob\"\n"
-	    "    shell: \"/bin/sh\"\n"
+	    "    shell: \"/bin/bash\"\n"
 	    "    lock_passwd: true\n");
 	free(ud);
 }
