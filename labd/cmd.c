@@ -41,10 +41,12 @@ static const struct cmd cmds[] = {
 	  "{course}: remove a course whose VMs are all stopped: its VMs,"
 	  " their disks and snapshots, its students; its ports are freed" },
 	{ "course.set", cmd_course_set,
-	  "{course, reset_at?, reset_to?, idle_suspend?}: reset_at \"12:00,"
+	  "{course, reset_at?, reset_to?, idle_suspend?, internet?,"
+	  " isolation?, allow_from?, sudo?}: reset_at \"12:00,"
 	  " 18:00\" resets the running VMs to reset_to (default pristine) at"
 	  " those times; idle_suspend \"30m\" suspends a VM with no"
-	  " connection for that long (\"off\" never)" },
+	  " connection for that long (\"off\" never); sudo \"on\"|\"off\":"
+	  " may students become root (live in ready VMs)" },
 	{ "course.access", cmd_course_access,
 	  "{course}: the access sheet, one row a student" },
 	{ "vm.list", cmd_vm_list, "{course?}: one object a VM" },
@@ -119,13 +121,14 @@ cmd_status(const struct req *r, json_t *args)
 	int	total, running;
 
 	total = vm_count(&running);
-	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:i,s:i,s:s,s:s,s:s,"
-	    "s:s,s:i}",
+	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
+	    "s:s,s:s,s:i}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - labd->started_ms) / 1000),
 	    "accel", vmm_accel_name(labd->accel),
 	    "accel_note", labd->accel_note,
+	    "ksm", labd->ksm,
 	    "vms_total", total, "vms_running", running,
 	    "state_dir", labd->cfg.state_dir, "run_dir", labd->cfg.run_dir,
 	    "socket", labd->cfg.socket,

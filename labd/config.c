@@ -90,6 +90,7 @@ config_defaults(struct labd_config *c)
 	scpy(c->qemu_img, "qemu-img", sizeof(c->qemu_img));
 	c->accel = VMM_ACCEL_AUTO;
 	scpy(c->runas, "nobody", sizeof(c->runas));
+	c->ksm = LABD_KSM_AUTO;
 }
 
 /* --- the scanner, shared with profile.c --------------------------------- */
@@ -490,6 +491,22 @@ set_runas(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 }
 
 static int
+set_ksm(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "auto") == 0)
+		x->c.ksm = LABD_KSM_AUTO;
+	else if (strcmp(v, "on") == 0)
+		x->c.ksm = LABD_KSM_ON;
+	else if (strcmp(v, "off") == 0)
+		x->c.ksm = LABD_KSM_OFF;
+	else {
+		errf(err, errlen, "'%." SHOWLEN "s' is not auto, on or off", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
 set_workers(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
 	unsigned long	n;
@@ -760,6 +777,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "qemu_img", set_qemu_img, "qemu-img" },
 	{ "vmm", "accel", set_accel, "auto | kvm | tcg" },
 	{ "vmm", "runas", set_runas, "user QEMU drops to when labd is root; empty: none" },
+	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
 };
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 

@@ -46,7 +46,11 @@ struct labd_config {
 	char			 qemu_img[PATH_MAX];	/* default qemu-img */
 	enum vmm_accel		 accel;			/* default auto */
 	char			 runas[64];		/* -runas user when root, default nobody */
+	int			 ksm;			/* LABD_KSM_*, default auto */
 };
+#define LABD_KSM_AUTO	-1	/* on when labd runs as root */
+#define LABD_KSM_OFF	0	/* the host's setting is left as it is */
+#define LABD_KSM_ON	1
 
 /* config.c */
 void	config_defaults(struct labd_config *);

@@ -86,6 +86,35 @@ lock_state(const char *state_dir)
 	/* fd stays open for the life of the process. */
 }
 
+/*
+ * Kernel same-page merging: QEMU marks guest RAM mergeable, but the
+ * kernel merges nothing until ksm/run is 1.  Thirty guests of one
+ * template hold the same kernel and libraries: KSM gives that back.
+ * "off" leaves the host's setting alone (someone else may use KSM).
+ */
+#define KSM_RUN	"/sys/kernel/mm/ksm/run"
+static void
+ksm_init(void)
+{
+	int	want = labd->cfg.ksm, fd;
+
+	if (want == LABD_KSM_AUTO)
+		want = geteuid() == 0;
+	labd->ksm = 0;
+	if (want != LABD_KSM_ON)
+		return;
+	if ((fd = open(KSM_RUN, O_WRONLY | O_CLOEXEC)) == -1 ||
+	    write(fd, "1", 1) != 1) {
+		log_warn("ksm = on, but %s cannot be set", KSM_RUN);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	close(fd);
+	labd->ksm = 1;
+	log_info("KSM on: identical guest pages are merged");
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -137,6 +166,7 @@ main(int argc, char *argv[])
 	if (labd->accel_note[0] != '\0')
 		log_warnx("no KVM (%s): guests run under TCG, much slower",
 		    labd->accel_note);
+	ksm_init();
 	if (keys_init(labd->cfg.state_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	snprintf(path, sizeof(path), "%s/labd.db", labd->cfg.state_dir);

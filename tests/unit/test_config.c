@@ -49,8 +49,9 @@ config_dump(const struct labd_config *c)
 		fprintf(f, "%s = %s:%u\n", c->publish[i].name,
 		    c->publish[i].listen_ip, c->publish[i].base);
 	fprintf(f, "[vmm]\nqemu = \"%s\"\nqemu_img = \"%s\"\naccel = %s\n"
-	    "runas = \"%s\"\n", c->qemu, c->qemu_img, vmm_accel_name(c->accel),
-	    c->runas);
+	    "runas = \"%s\"\nksm = %s\n", c->qemu, c->qemu_img,
+	    vmm_accel_name(c->accel), c->runas, c->ksm == LABD_KSM_AUTO ?
+	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off");
 	fclose(f);
 	return buf;
 }
