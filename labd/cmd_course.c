@@ -361,7 +361,7 @@ cmd_course_list(const struct req *r, json_t *args)
 /* course.set's settings; each is a string, parsed below. */
 static const char *course_settings[] = {
 	"reset_at", "reset_to", "idle_suspend", "internet", "isolation",
-	"allow_from",
+	"allow_from", "sudo",
 };
 
 /* "on"/"off" and their usual spellings; -1 when neither. */
@@ -391,10 +391,13 @@ cmd_course_set(const struct req *r, json_t *args)
 	const char	*inet = arg_str(args, "internet");
 	const char	*iso = arg_str(args, "isolation");
 	const char	*allow = arg_str(args, "allow_from");
+	const char	*sudo = arg_str(args, "sudo");
 	int		 bridge = labd->cfg.net_mode == LABD_NET_BRIDGE;
 	sqlite3_stmt	*st;
 	char		 err[256], canon[1024], nerr[LABD_ERRLEN];
 	int		 secs[32], idle_secs = 0, inet_on = -1, iso_on = -1;
+	int		 sudo_on = -1;
+	struct vm	*vm;
 	const char	*k, *effect = NULL;
 	json_t		*v, *res;
 	size_t		 i;
@@ -412,7 +415,8 @@ cmd_course_set(const struct req *r, json_t *args)
 		    sizeof(course_settings[0])) {
 			reply_err(r, LABD_E_INVALID, "course.set: unknown"
 			    " setting \"%.32s\" (reset_at, reset_to,"
-			    " idle_suspend, internet, isolation, allow_from)", k);
+			    " idle_suspend, internet, isolation, allow_from,"
+			    " sudo)", k);
 			return;
 		}
 		if (!json_is_string(v)) {
@@ -452,6 +456,11 @@ cmd_course_set(const struct req *r, json_t *args)
 		    " off", iso);
 		return;
 	}
+	if (sudo != NULL && (sudo_on = onoff_parse(sudo)) == -1) {
+		reply_err(r, LABD_E_INVALID, "sudo: \"%.32s\" is not on or"
+		    " off", sudo);
+		return;
+	}
 	if (allow != NULL) {
 		/* "any" (or empty) lifts it; else CIDRs, checked one by one. */
 		if (strcmp(allow, "any") == 0 || strcmp(allow, "off") == 0)
@@ -478,7 +487,8 @@ cmd_course_set(const struct req *r, json_t *args)
 	    " idle_suspend = COALESCE(?5, idle_suspend),"
 	    " internet = COALESCE(?6, internet),"
 	    " isolation = COALESCE(?7, isolation),"
-	    " allow_from = COALESCE(?8, allow_from) WHERE name = ?4");
+	    " allow_from = COALESCE(?8, allow_from),"
+	    " sudo = COALESCE(?9, sudo) WHERE name = ?4");
 	if (reset_at != NULL)
 		sqlite3_bind_text(st, 1, reset_at, -1, SQLITE_STATIC);
 	if (reset_to != NULL)
@@ -494,6 +504,8 @@ cmd_course_set(const struct req *r, json_t *args)
 		sqlite3_bind_int(st, 7, iso_on);
 	if (allow != NULL)
 		sqlite3_bind_text(st, 8, canon, -1, SQLITE_STATIC);
+	if (sudo_on != -1)
+		sqlite3_bind_int(st, 9, sudo_on);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		reply_err(r, LABD_E_INTERNAL, "course %s: %s", course,
@@ -529,22 +541,33 @@ cmd_course_set(const struct req *r, json_t *args)
 		else
 			effect = "live: the firewall rules changed now";
 	}
+	/* The policy is put in place in every ready VM now, the others at boot. */
+	if (sudo_on != -1) {
+		for (vm = vm_list(); vm != NULL; vm = vm->next)
+			if (strcmp(vm->course, course) == 0)
+				vm_op_policy(vm);
+	}
 	db_event(r->uid, "course.set", course, "reset_at=%s reset_to=%s"
-	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s",
+	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s sudo=%s",
 	    reset_at ? reset_at : "(same)", reset_to ? reset_to : "(same)",
 	    idle ? idle : "(same)", inet ? inet : "(same)",
-	    iso ? iso : "(same)", allow ? canon : "(same)");
+	    iso ? iso : "(same)", allow ? canon : "(same)",
+	    sudo_on == -1 ? "(same)" : sudo_on ? "on" : "off");
 	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
-	    " isolation, allow_from FROM courses WHERE name = ?");
+	    " isolation, allow_from, sudo FROM courses WHERE name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	sqlite3_step(st);
-	res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s}", "course", course,
+	res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s,s:b}", "course", course,
 	    "reset_at", db_text(st, 0), "reset_to", db_text(st, 1),
 	    "idle_suspend", sqlite3_column_int(st, 2),
 	    "internet", sqlite3_column_int(st, 3),
 	    "isolation", sqlite3_column_int(st, 4),
-	    "allow_from", db_text(st, 5));
+	    "allow_from", db_text(st, 5),
+	    "sudo", sqlite3_column_int(st, 6));
 	sqlite3_finalize(st);
+	if (sudo_on != -1 && effect == NULL)
+		effect = "sudo: live in every ready VM, and at every boot and"
+		    " reset";
 	if (effect != NULL)
 		json_object_set_new(res, "effect", json_string(effect));
 	reply_ok(r, res);
@@ -563,7 +586,8 @@ cmd_course_show(const struct req *r, json_t *args)
 		return;
 	}
 	st = db_prepare("SELECT c.name, t.name || '@' || t.version, c.created,"
-	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet FROM courses c"
+	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet, c.sudo"
+	    " FROM courses c"
 	    " JOIN templates t ON t.id = c.template_id WHERE c.name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -572,12 +596,13 @@ cmd_course_show(const struct req *r, json_t *args)
 		    course);
 		return;
 	}
-	o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:b}", "name", db_text(st, 0),
-	    "template", db_text(st, 1),
+	o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:b,s:b}", "name",
+	    db_text(st, 0), "template", db_text(st, 1),
 	    "created", (json_int_t)sqlite3_column_int64(st, 2),
 	    "reset_at", db_text(st, 3), "reset_to", db_text(st, 4),
 	    "idle_suspend", sqlite3_column_int(st, 5),
-	    "internet", sqlite3_column_int(st, 6));
+	    "internet", sqlite3_column_int(st, 6),
+	    "sudo", sqlite3_column_int(st, 7));
 	sqlite3_finalize(st);
 	vms = json_array();
 	for (vm = vm_list(); vm != NULL; vm = vm->next)

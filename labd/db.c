@@ -34,7 +34,8 @@ static const char *db_schema =
 "  reset_last INTEGER NOT NULL DEFAULT 0,"	/* when it last fired */
 "  idle_suspend INTEGER NOT NULL DEFAULT 0,"	/* seconds, 0: never */
 "  isolation INTEGER NOT NULL DEFAULT 1,"	/* 0: its VMs reach each other */
-"  allow_from TEXT NOT NULL DEFAULT '');"	/* "CIDR,CIDR": exam mode */
+"  allow_from TEXT NOT NULL DEFAULT '',"	/* "CIDR,CIDR": exam mode */
+"  sudo INTEGER NOT NULL DEFAULT 1);"		/* 0: students may not sudo */
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -78,6 +79,7 @@ static const struct {
 	{ "courses", "idle_suspend", "INTEGER NOT NULL DEFAULT 0" },
 	{ "courses", "isolation", "INTEGER NOT NULL DEFAULT 1" },
 	{ "courses", "allow_from", "TEXT NOT NULL DEFAULT ''" },
+	{ "courses", "sudo", "INTEGER NOT NULL DEFAULT 1" },
 };
 
 static sqlite3	*db;

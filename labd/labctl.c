@@ -86,9 +86,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "restart", NULL, "VM|--course C", ctl_restart, "stop, then start" },
 	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT"
 	  " idle_suspend=30m|off internet=on|off isolation=on|off"
-	  " allow_from=CIDR[,CIDR...]|any", ctl_course_set,
+	  " allow_from=CIDR[,CIDR...]|any sudo=on|off", ctl_course_set,
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
-	  " idle_suspend: suspend a VM with no connection for that long" },
+	  " idle_suspend: suspend a VM with no connection for that long;"
+	  " sudo: may students become root (live)" },
 	{ "reset", NULL, "VM|--course C [--to SNAPSHOT | --hard]", ctl_reset,
 	  "back to a snapshot (default pristine), RAM and all, no reboot;"
 	  " --hard: a fresh disk from the template" },
@@ -519,6 +520,8 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		    *jstr(s, "accel_note") ? " (" : "", jstr(s, "accel_note"),
 		    *jstr(s, "accel_note") ? ")" : "");
 		printf("network      %s\n", jstr(s, "network"));
+		printf("ksm          %s\n", json_is_true(json_object_get(s,
+		    "ksm")) ? "on (turned on by labd)" : "not turned on by labd");
 		printf("vms          %lld running of %lld\n",
 		    jint(s, "vms_running"), jint(s, "vms_total"));
 		printf("state dir    %s\n", jstr(s, "state_dir"));
@@ -643,6 +646,10 @@ ctl_course_show(struct ctl *c, int argc, char **argv)
 		printf("reset_to      %s\n", jstr(o, "reset_to"));
 		printf("idle_suspend  %lld s%s\n", jint(o, "idle_suspend"),
 		    jint(o, "idle_suspend") ? "" : " (off)");
+		printf("internet      %s\n", json_is_true(json_object_get(o,
+		    "internet")) ? "on" : "off");
+		printf("sudo          %s\n", json_is_true(json_object_get(o,
+		    "sudo")) ? "on" : "off");
 		printf("vms           %zu\n",
 		    json_array_size(json_object_get(o, "vms")));
 		json_array_foreach(json_object_get(o, "vms"), i, vm)
@@ -738,13 +745,14 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 	else {
 		fmt_idle(jint(res, "idle_suspend"), idle, sizeof(idle));
 		printf("course %s: reset_at \"%s\", reset_to %s, idle_suspend"
-		    " %s, internet %s, isolation %s, allow_from %s\n",
+		    " %s, internet %s, isolation %s, allow_from %s, sudo %s\n",
 		    jstr(res, "course"), jstr(res, "reset_at"),
 		    jstr(res, "reset_to"), idle,
 		    json_is_true(json_object_get(res, "internet")) ? "on" :
 		    "off", json_is_true(json_object_get(res, "isolation")) ?
 		    "on" : "off", *jstr(res, "allow_from") ?
-		    jstr(res, "allow_from") : "any");
+		    jstr(res, "allow_from") : "any",
+		    json_is_true(json_object_get(res, "sudo")) ? "on" : "off");
 		if (*jstr(res, "effect"))
 			printf("  %s\n", jstr(res, "effect"));
 	}

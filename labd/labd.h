@@ -152,7 +152,7 @@ enum vm_state {
 	VM_STOPPED = 0,
 	VM_PROVISIONING,	/* disk and seed being made, QEMU starting */
 	VM_BOOTING,		/* QEMU runs, guest not answering yet */
-	VM_READY,		/* SSH answers */
+	VM_READY,		/* root logs in with labd's key, cloud-init is done */
 	VM_STOPPING,
 	VM_FAILED,
 	VM_SUSPENDING,		/* RAM being saved into the disk */
@@ -185,6 +185,8 @@ struct vm {
 	char		 guest_ip[16];	/* bridge mode: its address */
 	char		 probe_ip[64];
 	uint16_t	 probe_port;
+	int64_t		 probe_next;	/* no probe before this (now_ms) */
+	char		 probe_err[256];	/* why the last probe said "not yet" */
 	char		 error[512];
 	/* idle.c: who is connected, how long it has been idle */
 	int		 conns;		/* established TCP connections */
@@ -218,6 +220,8 @@ void		 vm_op_suspend(struct vm *, const struct req *);
 struct vmjob;
 int		 vm_op_backup(struct vm *, struct vmjob *j, const struct req *);
 int		 vm_op_exec(struct vm *, struct vmjob *j, const struct req *);
+/* The course's policy (sudo) changed: a ready VM gets it now. */
+void		 vm_op_policy(struct vm *);
 int		 vm_snapshot_find(const struct vm *, const char *name, int *ram);
 json_t		*vm_snapshots_json(const struct vm *);
 int		 vm_remove(struct vm *, char *err, size_t errlen);
@@ -295,6 +299,7 @@ struct labd {
 	sqlite3			*db;
 	enum vmm_accel		 accel;
 	char			 accel_note[256];
+	int			 ksm;		/* labd turned KSM on */
 	int64_t			 started_ms;
 	int			 foreground;
 };

@@ -3,8 +3,10 @@
  * file drives the host there and reports what it sees:
  *
  *   stopped -> provisioning (disk, seed, QEMU spawned in a worker)
- *           -> booting (QEMU runs; wait for the serial ready line, then an
- *              SSH key exchange on the forwarded port)
+ *           -> booting (QEMU runs; wait for the serial ready line if the
+ *              template has one, then for root's login with labd's key
+ *              and cloud-init's "done"; the course's sudo policy is put
+ *              in place by the same command)
  *           -> ready
  *           -> pristine (the first time: a snapshot with RAM) -> ready
  *   ready/booting -> stopping (ACPI powerdown, then QMP quit) -> stopped
@@ -292,6 +294,8 @@ vm_booted(struct vm *vm, pid_t pid, int fresh_boot)
 		vm->boot_ms = now_ms();
 	vm->serial_seen = !fresh_boot;	/* no new ready line without a boot */
 	vm->boot_late = 0;
+	vm->probe_next = 0;
+	vm->probe_err[0] = '\0';
 	vm_qmp_attach(vm);
 	vm_set_state(vm, VM_BOOTING, NULL);
 }
@@ -351,8 +355,13 @@ vmjob_done_snap(struct vmjob *j, struct vm *vm)
 			if (j->ram)
 				vm->clock_pending = 1;
 		} else {
-			vm->clock_pending = 1;
 			vm_set_state(vm, VM_READY, NULL);
+			/* The job could not set the clock and policy: retry. */
+			if (!j->policy_set) {
+				vm->clock_pending = 1;
+				vm_submit(vm, VMJOB_SYNC);
+				vm->clock_pending = 0;
+			}
 		}
 		vmjob_reply(j, vm, "restore");
 		break;
@@ -373,12 +382,14 @@ vmjob_done_snap(struct vmjob *j, struct vm *vm)
 		vm->clock_pending = 1;
 		vm_booted(vm, j->pid, 0);
 		break;
-	case VMJOB_CLOCK:
+	case VMJOB_SYNC:
 		if (j->rc == -1)
-			log_warnx("%s: cannot set the guest's clock: %s",
-			    vm->name, j->err);
+			log_warnx("%s: cannot set the guest's %s: %s",
+			    vm->name, j->set_clock ? "clock and sudo policy" :
+			    "sudo policy", j->err);
 		else
-			log_debug("%s: guest clock set", vm->name);
+			log_debug("%s: guest %s set", vm->name, j->set_clock ?
+			    "clock and sudo policy" : "sudo policy");
 		break;
 	default:
 		break;
@@ -403,11 +414,33 @@ vmjob_done(struct job *job)
 		goto done;
 	if (j->kind == VMJOB_PROBE) {
 		vm->probing = 0;
-		if (j->gen != vm->gen || vm->state != VM_BOOTING || j->rc != 0)
+		if (j->gen != vm->gen || vm->state != VM_BOOTING)
 			goto done;
+		if (j->rc != 0 || j->ready == READY_WAIT) {
+			/* Why it is not ready yet, for a boot that takes long. */
+			if (j->rc != 0 || j->ci_status[0] == '\0')
+				snprintf(vm->probe_err, sizeof(vm->probe_err),
+				    "%s", j->err);
+			else
+				snprintf(vm->probe_err, sizeof(vm->probe_err),
+				    "SSH answers, cloud-init status: %s",
+				    j->ci_status);
+			/* Logged in: the guest is busy; ask less often. */
+			if (j->rc == 0)
+				vm->probe_next = now_ms() + VM_PROBE_WAIT_MS;
+			goto done;
+		}
+		vm->probe_err[0] = '\0';
+		if (j->ready == READY_ERROR) {
+			log_warnx("%s: cloud-init finished with errors (in the"
+			    " guest, cloud-init status --long tells which)",
+			    vm->name);
+			db_event(0, "vm.cloud-init", vm->name, "cloud-init"
+			    " finished with errors");
+		}
 		if (vm->clock_pending) {
+			vm_submit(vm, VMJOB_SYNC);
 			vm->clock_pending = 0;
-			vm_submit(vm, VMJOB_CLOCK);
 		}
 		/* The first time it answers: pristine, with its RAM. */
 		if (!vm_snapshot_find(vm, "pristine", NULL) && !vm->busy)
@@ -416,7 +449,7 @@ vmjob_done(struct job *job)
 			vm_now_ready(vm);
 		goto done;
 	}
-	if (j->kind == VMJOB_CLOCK) {
+	if (j->kind == VMJOB_SYNC) {
 		vmjob_done_snap(j, vm);
 		goto done;
 	}
@@ -451,6 +484,29 @@ done:
 	free(j);
 }
 
+/*
+ * What a job needs to reach the guest as root and make it agree with its
+ * course: address, labd's key, the student's login and the course's sudo
+ * setting (read now: course set changes it).
+ */
+static void
+vm_job_guest(const struct vm *vm, struct vmjob *j)
+{
+	sqlite3_stmt	*st;
+
+	snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
+	j->port = vm->probe_port;
+	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
+	snprintf(j->login, sizeof(j->login), "%s", vm->student);
+	j->sudo = 1;
+	st = db_prepare("SELECT c.sudo FROM courses c JOIN vms v ON"
+	    " v.course_id = c.id WHERE v.id = ?");
+	sqlite3_bind_int64(st, 1, vm->id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		j->sudo = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+}
+
 static void
 vm_submit(struct vm *vm, enum vmjob_kind kind)
 {
@@ -462,16 +518,16 @@ vm_submit(struct vm *vm, enum vmjob_kind kind)
 	j->kind = kind;
 	j->vm_id = vm->id;
 	j->gen = vm->gen;
-	if (kind == VMJOB_PROBE || kind == VMJOB_CLOCK) {
-		snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
-		j->port = vm->probe_port;
-		snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
+	if (kind == VMJOB_PROBE || kind == VMJOB_SYNC) {
+		vm_job_guest(vm, j);
 		if (kind == VMJOB_PROBE)
 			vm->probing = 1;
 		else if (vm->probe_port == 0) {
-			free(j);	/* no SSH: nothing to set the clock with */
+			free(j);	/* no SSH: nothing to set them with */
 			return;
 		}
+		/* A sync after a boot is for the policy alone. */
+		j->set_clock = vm->clock_pending;
 	} else {
 		if (vmdef_load(vm->id, &j->def, err, sizeof(err)) == -1) {
 			free(j);
@@ -497,6 +553,8 @@ vm_submit_snap(struct vm *vm, enum vmjob_kind kind, const char *snap, int ram,
 	j->gen = vm->gen;
 	snprintf(j->snap, sizeof(j->snap), "%s", snap ? snap : "");
 	j->ram = ram;
+	if (kind == VMJOB_RESTORE)
+		vm_job_guest(vm, j);
 	j->running = vm->pid != 0 && (vm->state == VM_READY ||
 	    vm->state == VM_BOOTING || vm->state == VM_SNAPSHOTTING ||
 	    vm->state == VM_RESTORING || vm->state == VM_SUSPENDING);
@@ -628,6 +686,8 @@ vm_tick_one(struct vm *vm)
 		vm_set_state(vm, VM_READY, NULL);
 		return;
 	}
+	if (now_ms() < vm->probe_next)
+		return;
 	vm_submit(vm, VMJOB_PROBE);
 }
 
@@ -645,9 +705,11 @@ vm_boot_late(struct vm *vm)
 	vm->boot_late = 1;
 	vm_paths(vm->name, vmdir, NULL);
 	snprintf(vm->error, sizeof(vm->error), "not ready %d s after it was"
-	    " started (%s); its console is in %s/serial.log",
+	    " started (%s%s); its console is in %s/serial.log",
 	    VM_BOOT_TIMEOUT_MS / 1000, vm->serial_seen || !vm->ready_line[0] ?
-	    "SSH does not answer" : "no ready line on the console", vmdir);
+	    "last probe: " : "no ready line on the console",
+	    vm->serial_seen || !vm->ready_line[0] ? (vm->probe_err[0] ?
+	    vm->probe_err : "SSH does not answer") : "", vmdir);
 	log_warnx("%s: %s", vm->name, vm->error);
 	for (wp = &vm->waiters; (w = *wp) != NULL; ) {
 		if (w->want != VM_READY) {
@@ -925,6 +987,17 @@ vm_op_exec(struct vm *vm, struct vmjob *j, const struct req *r)
 	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
 	workers_submit(labd->workers, &j->job);
 	return 0;
+}
+
+/*
+ * The course's policy changed (course set sudo=): make a ready VM agree
+ * now.  Others agree when they next become ready: the probe applies it.
+ */
+void
+vm_op_policy(struct vm *vm)
+{
+	if (vm->state == VM_READY && vm->probe_port != 0)
+		vm_submit(vm, VMJOB_SYNC);
 }
 
 static void

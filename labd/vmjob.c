@@ -36,6 +36,8 @@
 
 #include "labd/vmjob.h"
 
+static int	vmjob_sync(struct vmjob *, int tries);
+
 /* --- the definition, from the database ---------------------------------- */
 
 int
@@ -400,6 +402,19 @@ vmjob_restore(struct vmjob *j)
 		rc = snapshot_load(q, j->snap, VM_SNAP_TIMEOUT_MS, j->err,
 		    sizeof(j->err));
 		qmp_close(q);
+		/*
+		 * The clock and the policy before the reply, so that the VM
+		 * is never ready with yesterday's time or the sudo of the
+		 * day the snapshot was taken.  Two quick tries: a guest
+		 * whose SSH does not answer at once gets a patient sync job
+		 * after (j->policy_set stays 0).
+		 */
+		if (rc == 0 && j->port != 0) {
+			j->set_clock = 1;
+			if (vmjob_sync(j, 2) == 0)
+				j->policy_set = 1;
+			j->err[0] = '\0';
+		}
 		return rc;
 	}
 	if (j->running && vmm_kill(d->run_dir, d->name, 5000, j->err,
@@ -443,28 +458,124 @@ vmjob_resume(struct vmjob *j)
 	return vmjob_spawn_from(j, VM_SUSPEND_SNAP, 1);
 }
 
+/* --- the guest's side: readiness, policy, clock -------------------------- */
+
 /*
- * After a RAM restore the guest's clock says the snapshot's time; a guest
- * that thinks it is still yesterday breaks TLS and make.  Set it over SSH
- * with labd's key, trying for a while: the guest may be busy waking up.
+ * The course's policy, as a command for root in the guest: whether the
+ * student may become root with sudo.  It is made true at every boot (with
+ * the readiness probe) and after every RAM restore (with the clock),
+ * since a snapshot holds the policy of the day it was taken.  "on" is a
+ * rule of labd's own in /etc/sudoers.d (written under a name with a dot,
+ * which sudo skips, and renamed: sudo never reads half a file); "off"
+ * takes it away and the student out of the groups that sudo's stock rules
+ * name.  The login is a validated roster id: nothing to quote away.
  */
 static int
-vmjob_clock(struct vmjob *j)
+vmjob_policy(const struct vmjob *j, char *out, size_t outlen)
 {
-	char	cmd[128], out[256];
-	int	status = -1, i;
+	const char	*l = j->login;
+	int		 n;
 
-	for (i = 0; i < 20; i++) {
-		snprintf(cmd, sizeof(cmd), "date -u -s @%lld >/dev/null &&"
-		    " date -u +%%s", (long long)time(NULL));
-		if (vmm_ssh_exec(j->ip, j->port, "root", j->keyfile, cmd,
-		    VM_PROBE_TIMEOUT_MS, out, sizeof(out), &status, j->err,
-		    sizeof(j->err)) == 0 && status == 0)
+	if (j->sudo)
+		n = snprintf(out, outlen, "if id -u '%s' >/dev/null 2>&1 &&"
+		    " [ -d /etc/sudoers.d ]; then"
+		    " r='%s ALL=(ALL) NOPASSWD:ALL';"
+		    " f=/etc/sudoers.d/90-labd;"
+		    " [ \"$(cat $f 2>/dev/null)\" = \"$r\" ] ||"
+		    " { printf '%%s\\n' \"$r\" >/etc/sudoers.d/.90-labd &&"
+		    " chmod 0440 /etc/sudoers.d/.90-labd &&"
+		    " mv -f /etc/sudoers.d/.90-labd $f; }; fi", l, l);
+	else
+		n = snprintf(out, outlen, "rm -f /etc/sudoers.d/90-labd;"
+		    " for g in $(id -nG '%s' 2>/dev/null); do case $g in"
+		    " sudo|admin|wheel) gpasswd -d '%s' $g >/dev/null 2>&1;;"
+		    " esac; done; true", l, l);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/*
+ * Root's login with labd's key, and the command that says whether the
+ * boot is over (vmm's ready_guest_cmd); once it is, the policy is put in
+ * place before the answer comes back, so that a VM is never ready (nor
+ * its pristine snapshot taken) with another policy than its course's.
+ */
+static int
+vmjob_probe(struct vmjob *j)
+{
+	char	policy[512], cmd[2048], out[1024];
+	int	status = -1;
+
+	j->ready = READY_WAIT;
+	if (vmjob_policy(j, policy, sizeof(policy)) == -1 ||
+	    ready_guest_cmd(policy, cmd, sizeof(cmd)) == -1) {
+		errf(j->err, sizeof(j->err), "the probe command is too long");
+		return -1;
+	}
+	if (vmm_ssh_exec(j->ip, j->port, "root", j->keyfile, cmd,
+	    VM_GUEST_TIMEOUT_MS, out, sizeof(out), &status, j->err,
+	    sizeof(j->err)) == -1)
+		return -1;
+	j->ready = ready_guest_parse(out, j->ci_status, sizeof(j->ci_status));
+	if (j->ci_status[0] == '\0') {
+		utf8_scrub(out);
+		errf(j->err, sizeof(j->err), "the readiness command printed no"
+		    " status (exit %d): %.200s", status, out);
+	}
+	return 0;
+}
+
+/* The sync's command, made once logged in: the clock is the time it runs. */
+struct sync_cmd {
+	const char	*policy;
+	int		 set_clock;
+};
+
+static int
+sync_mkcmd(void *arg, char *cmd, size_t cmdlen)
+{
+	struct sync_cmd	*c = arg;
+	struct timespec	 ts;
+	int		 n;
+
+	if (!c->set_clock)
+		n = snprintf(cmd, cmdlen, "%s", c->policy);
+	else {
+		/* Rounded to the nearest second: date -s takes no more. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		n = snprintf(cmd, cmdlen, "%s; date -u -s @%lld >/dev/null",
+		    c->policy, (long long)ts.tv_sec + (ts.tv_nsec >= 500000000));
+	}
+	return n < 0 || (size_t)n >= cmdlen ? -1 : 0;
+}
+
+/*
+ * After a RAM restore the guest's clock says the snapshot's time; a guest
+ * that thinks it is still yesterday breaks TLS and make.  Set it (with
+ * set_clock) and the course's policy over SSH with labd's key, trying up
+ * to tries times: the guest may be busy waking up.
+ */
+static int
+vmjob_sync(struct vmjob *j, int tries)
+{
+	char		policy[512], out[256];
+	struct sync_cmd	c = { policy, j->set_clock };
+	int		status = -1, i;
+
+	if (vmjob_policy(j, policy, sizeof(policy)) == -1) {
+		errf(j->err, sizeof(j->err), "the policy command is too long");
+		return -1;
+	}
+	for (i = 0; i < tries; i++) {
+		if (i > 0)
+			usleep(250 * 1000);
+		if (vmm_ssh_exec_fn(j->ip, j->port, "root", j->keyfile,
+		    sync_mkcmd, &c, VM_PROBE_TIMEOUT_MS, out, sizeof(out),
+		    &status, j->err, sizeof(j->err)) == 0 && status == 0)
 			return 0;
 		if (status > 0)
-			errf(j->err, sizeof(j->err), "date -s exited with"
-			    " status %d: %s", status, out);
-		usleep(250 * 1000);
+			errf(j->err, sizeof(j->err), "%s exited with status"
+			    " %d: %s", j->set_clock ? "date -s" : "the policy",
+			    status, out);
 	}
 	return -1;
 }
@@ -748,7 +859,7 @@ vmjob_run(struct job *job)
 {
 	struct vmjob	*j = (struct vmjob *)job;
 	struct vmdef	*d = &j->def;
-	char		 disk[PATH_MAX], banner[256];
+	char		 disk[PATH_MAX];
 
 	switch (j->kind) {
 	case VMJOB_START:
@@ -774,8 +885,7 @@ vmjob_run(struct job *job)
 		    sizeof(j->err));
 		break;
 	case VMJOB_PROBE:
-		j->rc = ready_ssh_banner(j->ip, j->port, VM_PROBE_TIMEOUT_MS,
-		    banner, sizeof(banner), j->err, sizeof(j->err));
+		j->rc = vmjob_probe(j);
 		break;
 	case VMJOB_SNAPSHOT:
 		j->rc = vmjob_snapshot(j);
@@ -792,8 +902,8 @@ vmjob_run(struct job *job)
 	case VMJOB_RESUME:
 		j->rc = vmjob_resume(j);
 		break;
-	case VMJOB_CLOCK:
-		j->rc = vmjob_clock(j);
+	case VMJOB_SYNC:
+		j->rc = vmjob_sync(j, 20);
 		break;
 	case VMJOB_BACKUP:
 		j->rc = vmjob_backup(j);

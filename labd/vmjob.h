@@ -11,6 +11,10 @@
 #include "labd/labd.h"
 
 #define VM_PROBE_TIMEOUT_MS	3000
+/* A login and a command on a guest that may still be busy booting. */
+#define VM_GUEST_TIMEOUT_MS	15000
+/* cloud-init still runs: ask again after this, not at every tick. */
+#define VM_PROBE_WAIT_MS	2000
 #define VM_QMP_TIMEOUT_MS	5000
 #define VM_SNAP_TIMEOUT_MS	(5 * 60 * 1000)	/* a few GiB of RAM under TCG */
 #define VM_SUSPEND_SNAP		"labd-suspend"	/* the RAM of a suspended VM */
@@ -44,13 +48,13 @@ enum vmjob_kind {
 	VMJOB_START,	/* make what is missing, spawn (or adopt) QEMU */
 	VMJOB_RESET,	/* kill, a fresh overlay from the template, spawn */
 	VMJOB_KILL,	/* SIGTERM then SIGKILL */
-	VMJOB_PROBE,	/* an SSH key exchange on the forwarded port */
+	VMJOB_PROBE,	/* root's login with labd's key: is the boot over? */
 	VMJOB_SNAPSHOT,	/* save snap: with RAM when running, else disk */
 	VMJOB_SNAPDEL,	/* delete snap */
 	VMJOB_RESTORE,	/* go back to snap: RAM in place, or disk + boot */
 	VMJOB_SUSPEND,	/* RAM to disk, then QEMU quits */
 	VMJOB_RESUME,	/* QEMU paused, RAM back from disk, continue */
-	VMJOB_CLOCK,	/* set the guest's clock after a RAM restore */
+	VMJOB_SYNC,	/* the course's policy (sudo), and the clock after a RAM restore */
 	VMJOB_BACKUP,	/* a standalone copy of the disk at target */
 	VMJOB_EXEC,	/* a command as root over SSH (labctl exec) */
 };
@@ -87,7 +91,14 @@ struct vmjob {
 	int		 booted;	/* out: a new QEMU was spawned, pid set */
 	uint64_t	 state_size;	/* out: bytes of RAM and devices */
 	struct req	*r;		/* replied to by done(), may be NULL */
-	char		 keyfile[PATH_MAX];	/* labd's private key (clock) */
+	char		 keyfile[PATH_MAX];	/* labd's private key (probe, sync) */
+	/* probe and sync: what the guest is made to agree with */
+	char		 login[LABD_NAMELEN];	/* in: the student's account */
+	int		 sudo;		/* in: the course lets students sudo */
+	int		 set_clock;	/* in (sync): the clock too */
+	int		 policy_set;	/* out (restore): clock and policy set */
+	enum ready_state ready;		/* out (probe) */
+	char		 ci_status[64];	/* out (probe): cloud-init's word */
 	/* backups */
 	char		 target[PATH_MAX];	/* in: absolute path of the copy */
 	int		 force;		/* in: an existing target is replaced */
