@@ -75,8 +75,14 @@ accel = ${LABD_ACCEL:-auto}
 EOF
 }
 
+# labd_start [NETNS]: labd on $T/labd.ini, in the network namespace NETNS
+# when given (ip netns exec execs labd: $! is labd's own pid).
 labd_start() {
-	"$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+	if [ $# -gt 0 ]; then
+		ip netns exec "$1" "$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+	else
+		"$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+	fi
 	LABD_PID=$!
 	for _ in $(seq 100); do
 		[ -S "$LABD_SOCKET" ] && "$LABCTL" status >/dev/null 2>&1 &&
@@ -114,6 +120,26 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
+
+# login_key KEY PORT USER CMD...: the real OpenSSH client, by key.
+login_key() {
+	local key=$1 port=$2 user=$3
+	shift 3
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$key" -p "$port" \
+	    "$user@127.0.0.1" "$@"
+}
+
+# login_password PASSWORD PORT USER CMD...: by password, which
+# SSH_ASKPASS types as a student would.
+login_password() {
+	local pw=$1 port=$2 user=$3
+	shift 3
+	printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass.$user"
+	chmod +x "$T/askpass.$user"
+	SSH_ASKPASS="$T/askpass.$user" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
+	    setsid -w ssh -o BatchMode=no "${SSHOPTS[@]}" \
+	    -o PubkeyAuthentication=no -p "$port" "$user@127.0.0.1" "$@" </dev/null
+}
 
 # vm_field VM FIELD: one field of labctl list --json for VM.
 vm_field() {

@@ -97,20 +97,6 @@ http = $IP2:8000
 accel = ${LABD_ACCEL:-auto}
 EOF
 
-labd_start_ns() {
-	# ip netns exec execs labd: $! is labd's own pid.
-	ip netns exec $H "$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
-	LABD_PID=$!
-	for _ in $(seq 100); do
-		"$LABCTL" status >/dev/null 2>&1 && return 0
-		kill -0 $LABD_PID 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "# labd did not start:"
-	sed 's/^/#   /' "$T/labd.log" | tail -20
-	return 1
-}
-
 # csh NS FROM IP PORT CMD: ssh as alice from the client ns, source FROM.
 csh() {
 	local from=$1 ip=$2 port=$3
@@ -126,7 +112,7 @@ bsh() {
 }
 
 echo "== labd in bridge mode, two guests"
-check "labd starts in bridge mode" labd_start_ns
+check "labd starts in bridge mode" labd_start $H
 br_has() { ip -n $H -4 addr show labbr0 | grep -q "$NET.1/24"; }
 check "the bridge exists with the gateway address" br_has
 check "IPv4 forwarding is on in the host ns" \
@@ -230,7 +216,7 @@ check_fails "labd is down" "$LABCTL" status
 echo two >&7
 sleep 1
 check "the session works while labd is down" grep -q 'got two' "$T/session.out"
-check "labd starts again" labd_start_ns
+check "labd starts again" labd_start $H
 check "the same guests are adopted" "$LABCTL" wait --course net --timeout 60
 echo three >&7
 for _ in $(seq 25); do grep -q 'got three' "$T/session.out" && break; sleep 0.2; done

@@ -99,21 +99,9 @@ check "a bad --format is a usage error (2), and creates nothing" \
 # alice by her key, bob by the password on the create sheet (SSH_ASKPASS
 # answers the prompt).
 pw=$(sheet_field "$T/create.csv" bob password)
-printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass"
-chmod +x "$T/askpass"
-ssh_alice() {
-	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/alice_key" -p "$pa" \
-	    alice@127.0.0.1 "$@"
-}
-ssh_bob() {
-	SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
-	    setsid -w ssh -o BatchMode=no "${SSHOPTS[@]}" \
-	    -o PubkeyAuthentication=no -p "$pb" bob@127.0.0.1 "$@" </dev/null
-}
-ssh_root() {
-	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/state/keys/labd_ed25519" -p "$1" \
-	    root@127.0.0.1 "$2"
-}
+ssh_alice() { login_key "$T/alice_key" "$pa" alice "$@"; }
+ssh_bob() { login_password "$pw" "$pb" bob "$@"; }
+ssh_root() { login_key "$T/state/keys/labd_ed25519" "$1" root "$2"; }
 alice_writes() { ssh_alice 'echo from-alice > ~/marker && cat ~/marker' | grep -q from-alice; }
 bob_writes() { ssh_bob 'echo from-bob > ~/marker && cat ~/marker' | grep -q from-bob; }
 bob_reads() { ssh_bob 'cat ~/marker' | grep -q from-bob; }
