@@ -171,6 +171,7 @@ struct vm {
 	int		 want_running;	/* the database's desired state */
 	int		 want_suspended;
 	int		 clock_pending;	/* set the guest's clock once it answers */
+	int		 sudo_applied;	/* the sudo policy last put in the guest */
 	int		 busy;		/* a worker job runs for it */
 	int		 probing;	/* an SSH probe is in flight */
 	int		 serial_seen;	/* the ready line has been seen */
@@ -178,7 +179,8 @@ struct vm {
 	unsigned	 gen;		/* bumped at every (re)start */
 	pid_t		 pid;
 	struct qmp	*qmp;
-	int64_t		 boot_ms;	/* when this QEMU was started or adopted */
+	int64_t		 boot_ms;	/* when the guest booted: its uptime */
+	int64_t		 wait_ms;	/* since when it is waited for (booting) */
 	int64_t		 ready_ms;
 	int64_t		 stop_deadline;	/* powerdown gives up, then quit */
 	char		 ready_line[128];

@@ -63,6 +63,7 @@ static const char *vm_state_names[] = {
 };
 
 static void	vm_submit(struct vm *, enum vmjob_kind);
+static void	vm_policy_catch_up(struct vm *);
 static void	vm_submit_snap(struct vm *, enum vmjob_kind, const char *snap,
 		    int ram, const struct req *);
 static void	vm_qmp_attach(struct vm *);
@@ -280,8 +281,9 @@ vm_now_ready(struct vm *vm)
 {
 	vm->ready_ms = now_ms();
 	log_info("%s: ready in %.1f s", vm->name,
-	    (vm->ready_ms - vm->boot_ms) / 1000.0);
+	    (vm->ready_ms - vm->wait_ms) / 1000.0);
 	vm_set_state(vm, VM_READY, NULL);
+	vm_policy_catch_up(vm);
 }
 
 /* A QEMU is (again) running the guest: watch it and wait for SSH. */
@@ -292,6 +294,7 @@ vm_booted(struct vm *vm, pid_t pid, int fresh_boot)
 	/* A resume after a restart of labd: no start time known, this one. */
 	if (fresh_boot || vm->boot_ms == 0)
 		vm->boot_ms = now_ms();
+	vm->wait_ms = now_ms();
 	vm->serial_seen = !fresh_boot;	/* no new ready line without a boot */
 	vm->boot_late = 0;
 	vm->probe_next = 0;
@@ -361,6 +364,9 @@ vmjob_done_snap(struct vmjob *j, struct vm *vm)
 				vm->clock_pending = 1;
 				vm_submit(vm, VMJOB_SYNC);
 				vm->clock_pending = 0;
+			} else {
+				vm->sudo_applied = j->sudo;
+				vm_policy_catch_up(vm);
 			}
 		}
 		vmjob_reply(j, vm, "restore");
@@ -383,6 +389,8 @@ vmjob_done_snap(struct vmjob *j, struct vm *vm)
 		vm_booted(vm, j->pid, 0);
 		break;
 	case VMJOB_SYNC:
+		if (j->rc == 0)
+			vm->sudo_applied = j->sudo;
 		if (j->rc == -1)
 			log_warnx("%s: cannot set the guest's %s: %s",
 			    vm->name, j->set_clock ? "clock and sudo policy" :
@@ -431,6 +439,7 @@ vmjob_done(struct job *job)
 			goto done;
 		}
 		vm->probe_err[0] = '\0';
+		vm->sudo_applied = j->sudo;
 		if (j->ready == READY_ERROR) {
 			log_warnx("%s: cloud-init finished with errors (in the"
 			    " guest, cloud-init status --long tells which)",
@@ -489,22 +498,42 @@ done:
  * course: address, labd's key, the student's login and the course's sudo
  * setting (read now: course set changes it).
  */
-static void
-vm_job_guest(const struct vm *vm, struct vmjob *j)
+static int
+vm_course_sudo(const struct vm *vm)
 {
 	sqlite3_stmt	*st;
+	int		 sudo = 1;
 
-	snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
-	j->port = vm->probe_port;
-	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
-	snprintf(j->login, sizeof(j->login), "%s", vm->student);
-	j->sudo = 1;
 	st = db_prepare("SELECT c.sudo FROM courses c JOIN vms v ON"
 	    " v.course_id = c.id WHERE v.id = ?");
 	sqlite3_bind_int64(st, 1, vm->id);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		j->sudo = sqlite3_column_int(st, 0);
+		sudo = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	return sudo;
+}
+
+static void
+vm_job_guest(const struct vm *vm, struct vmjob *j)
+{
+	snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
+	j->port = vm->probe_port;
+	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
+	snprintf(j->login, sizeof(j->login), "%s", vm->student);
+	j->sudo = vm_course_sudo(vm);
+}
+
+/*
+ * A job put the policy of the moment it was made in place; course set
+ * may have changed it while the job ran, and skipped the VM as it was not
+ * ready then: catch up.
+ */
+static void
+vm_policy_catch_up(struct vm *vm)
+{
+	if (vm->state == VM_READY && vm->probe_port != 0 &&
+	    vm_course_sudo(vm) != vm->sudo_applied)
+		vm_submit(vm, VMJOB_SYNC);
 }
 
 static void
@@ -580,7 +609,7 @@ vm_qmp_event(void *arg, const char *event, json_t *data)
 	if (strcmp(event, "RESET") == 0 && vm->state == VM_READY) {
 		/* The guest rebooted: the ready line of its last boot is old. */
 		vm->gen++;
-		vm->boot_ms = now_ms();
+		vm->boot_ms = vm->wait_ms = now_ms();
 		vm->serial_seen = 1;
 		vm_set_state(vm, VM_BOOTING, NULL);
 	} else if (strcmp(event, "SHUTDOWN") == 0)
@@ -670,7 +699,7 @@ vm_tick_one(struct vm *vm)
 	}
 	if (vm->state != VM_BOOTING || vm->probing || vm->busy)
 		return;
-	if (!vm->boot_late && now_ms() - vm->boot_ms > VM_BOOT_TIMEOUT_MS)
+	if (!vm->boot_late && now_ms() - vm->wait_ms > VM_BOOT_TIMEOUT_MS)
 		vm_boot_late(vm);
 	if (vm->ready_line[0] != '\0' && !vm->serial_seen) {
 		vm_paths(vm->name, vmdir, NULL);
@@ -679,7 +708,7 @@ vm_tick_one(struct vm *vm)
 			return;
 		vm->serial_seen = 1;
 		log_debug("%s: ready line seen after %.1f s", vm->name,
-		    (now_ms() - vm->boot_ms) / 1000.0);
+		    (now_ms() - vm->wait_ms) / 1000.0);
 	}
 	if (vm->probe_port == 0) {
 		vm->ready_ms = now_ms();
@@ -1190,6 +1219,7 @@ vm_load_all(char *err, size_t errlen)
 		}
 		vm->pid = pid;
 		vm->boot_ms = now_ms() - proc_age_ms(pid);
+		vm->wait_ms = now_ms();
 		vm->state = VM_BOOTING;
 		vm_qmp_attach(vm);
 		log_info("%s: adopted QEMU pid %d", vm->name, (int)pid);
