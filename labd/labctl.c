@@ -80,7 +80,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "list", NULL, "[COURSE]", ctl_list,
 	  "one row a VM: name, state, address, ports, uptime" },
 	{ "start", NULL, "VM|--course C", ctl_start,
-	  "start and wait until SSH answers" },
+	  "start and wait until ready (root logs in, cloud-init done)" },
 	{ "stop", NULL, "VM|--course C [--force]", ctl_stop,
 	  "ACPI power-off (--force: pull the plug)" },
 	{ "restart", NULL, "VM|--course C", ctl_restart, "stop, then start" },

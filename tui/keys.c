@@ -99,7 +99,7 @@ static const struct binding bindings[] = {
 	SECTION("Act (on the marked VMs, else the one under the cursor;"
 	    " y/n for several)"),
 	{ { 's' }, "s", TD, TD, "Start", act_start,
-	  "start; done when SSH answers" },
+	  "start; done when the VM is ready" },
 	{ { 'S' }, "S", TD, TD, "Stop", act_stop,
 	  "stop: ACPI power-off (asks y/n)" },
 	{ { 'K' }, "K", TD, 0, NULL, act_kill,
