@@ -222,7 +222,7 @@ void		 vm_op_suspend(struct vm *, const struct req *);
 struct vmjob;
 int		 vm_op_backup(struct vm *, struct vmjob *j, const struct req *);
 int		 vm_op_exec(struct vm *, struct vmjob *j, const struct req *);
-/* The course's policy (sudo) changed: a ready VM gets it now. */
+/* A ready VM gets its course's sudo setting now, if it has another. */
 void		 vm_op_policy(struct vm *);
 int		 vm_snapshot_find(const struct vm *, const char *name, int *ram);
 json_t		*vm_snapshots_json(const struct vm *);

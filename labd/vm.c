@@ -63,7 +63,6 @@ static const char *vm_state_names[] = {
 };
 
 static void	vm_submit(struct vm *, enum vmjob_kind);
-static void	vm_policy_catch_up(struct vm *);
 static void	vm_submit_snap(struct vm *, enum vmjob_kind, const char *snap,
 		    int ram, const struct req *);
 static void	vm_qmp_attach(struct vm *);
@@ -283,7 +282,7 @@ vm_now_ready(struct vm *vm)
 	log_info("%s: ready in %.1f s", vm->name,
 	    (vm->ready_ms - vm->wait_ms) / 1000.0);
 	vm_set_state(vm, VM_READY, NULL);
-	vm_policy_catch_up(vm);
+	vm_op_policy(vm);
 }
 
 /* A QEMU is (again) running the guest: watch it and wait for SSH. */
@@ -366,7 +365,7 @@ vmjob_done_snap(struct vmjob *j, struct vm *vm)
 				vm->clock_pending = 0;
 			} else {
 				vm->sudo_applied = j->sudo;
-				vm_policy_catch_up(vm);
+				vm_op_policy(vm);
 			}
 		}
 		vmjob_reply(j, vm, "restore");
@@ -493,11 +492,7 @@ done:
 	free(j);
 }
 
-/*
- * What a job needs to reach the guest as root and make it agree with its
- * course: address, labd's key, the student's login and the course's sudo
- * setting (read now: course set changes it).
- */
+/* The course's sudo setting, read when it is needed: course set changes it. */
 static int
 vm_course_sudo(const struct vm *vm)
 {
@@ -513,6 +508,10 @@ vm_course_sudo(const struct vm *vm)
 	return sudo;
 }
 
+/*
+ * What a job needs to reach the guest as root and make it agree with its
+ * course: address, labd's key, the student's login and the sudo setting.
+ */
 static void
 vm_job_guest(const struct vm *vm, struct vmjob *j)
 {
@@ -524,12 +523,14 @@ vm_job_guest(const struct vm *vm, struct vmjob *j)
 }
 
 /*
- * A job put the policy of the moment it was made in place; course set
- * may have changed it while the job ran, and skipped the VM as it was not
- * ready then: catch up.
+ * Make a ready VM agree with its course's sudo setting when what was last
+ * put in place differs: after course set changed it, and after a job that
+ * put the setting of the moment it was made in place while course set
+ * changed it (and skipped the VM, not ready then).  The others agree when
+ * they next become ready: the probe applies it.
  */
-static void
-vm_policy_catch_up(struct vm *vm)
+void
+vm_op_policy(struct vm *vm)
 {
 	if (vm->state == VM_READY && vm->probe_port != 0 &&
 	    vm_course_sudo(vm) != vm->sudo_applied)
@@ -555,7 +556,7 @@ vm_submit(struct vm *vm, enum vmjob_kind kind)
 			free(j);	/* no SSH: nothing to set them with */
 			return;
 		}
-		/* A sync after a boot is for the policy alone. */
+		/* The clock too after a RAM restore; else the policy alone. */
 		j->set_clock = vm->clock_pending;
 	} else {
 		if (vmdef_load(vm->id, &j->def, err, sizeof(err)) == -1) {
@@ -1016,17 +1017,6 @@ vm_op_exec(struct vm *vm, struct vmjob *j, const struct req *r)
 	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
 	workers_submit(labd->workers, &j->job);
 	return 0;
-}
-
-/*
- * The course's policy changed (course set sudo=): make a ready VM agree
- * now.  Others agree when they next become ready: the probe applies it.
- */
-void
-vm_op_policy(struct vm *vm)
-{
-	if (vm->state == VM_READY && vm->probe_port != 0)
-		vm_submit(vm, VMJOB_SYNC);
 }
 
 static void
