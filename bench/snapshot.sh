@@ -9,35 +9,10 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:-$top/build}" && pwd)
 RUNS=${RUNS:-3}
-T=$(mktemp -d /tmp/labd-bench.XXXXXX)
-LABD_PID=
-cleanup() {
-	[ -n "$LABD_PID" ] && kill -9 "$LABD_PID" 2>/dev/null
-	for p in "$T"/run/vms/*/pid; do
-		[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-secs() { date +%s.%N; }
-export LABD_SOCKET=$T/run/labd.sock
-L=$B/labctl
+. "$(dirname "$0")/lib.sh"
 
-cat >"$T/labd.ini" <<EOF
-[labd]
-state_dir = $T/state
-run_dir = $T/run
-[network]
-public_ips = 127.0.0.1
-[publish]
-ssh = 127.0.0.1:24600
-[vmm]
-accel = ${ACCEL:-auto}
-EOF
-"$B/labd" -d -c "$T/labd.ini" >"$T/labd.log" 2>&1 &
-LABD_PID=$!
-disown
-for _ in $(seq 100); do "$L" status >/dev/null 2>&1 && break; sleep 0.1; done
+bench_ini 24600
+bench_labd_start
 echo "accelerator: $("$L" status --json | jq -r .accel)"
 
 # The same guest with 1 GiB of RAM: a profile beside the tiny one.
@@ -71,7 +46,6 @@ timed() {	# timed VM USER CMD...
 	on "$vm" "$user" true
 	echo "$(secs) - $t" | bc -l
 }
-mean() { tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.2f", s / n }'; }
 
 bench_vm() {	# bench_vm VM USER LABEL
 	local vm=$1 user=$2 label=$3 ram=() hard=() sus=() res=() i
