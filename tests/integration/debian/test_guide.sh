@@ -7,9 +7,10 @@
 # after the break, exam mode, a broken VM and a backup.
 #
 # It runs as root in a mount namespace of its own, where /etc, /usr/local,
-# /var/lib, /run and /srv are overlays: the guide's commands run as they
-# are written (make install, groupadd, /etc/labd/labd.ini, /var/lib/labd)
-# and nothing of the host changes.  Three things are not the host's:
+# /var/lib, /run, /srv and /root are overlays: the guide's commands run as
+# they are written (make install, groupadd, /etc/labd/labd.ini,
+# /var/lib/labd, ssh's ~/.ssh/known_hosts) and nothing of the host
+# changes.  Three things are not the host's:
 #   - 203.0.113.10 and .11, the guide's public addresses, become 127.0.0.1
 #     and 127.0.0.2 (traffic stays on loopback);
 #   - systemctl and journalctl are shims, as no systemd runs here: the
@@ -31,15 +32,14 @@ GUIDE=$top/course-guide/README.md
 [ -f "$B/templates/debian-12.ini" ] || { not_ok "no $B/templates/debian-12.ini: make template-debian"; finish test_guide; exit 1; }
 
 # --- the private host -----------------------------------------------------------
-for d in /etc /usr/local /var/lib /run /srv; do
+for d in /etc /usr/local /var/lib /run /srv /root; do
 	n=$(printf '%s' "$d" | tr / _)
 	mkdir -p "$T/ov/$n/u" "$T/ov/$n/w" "$d"
 	mount -t overlay overlay -o "lowerdir=$d,upperdir=$T/ov/$n/u,workdir=$T/ov/$n/w" "$d" ||
 		{ not_ok "cannot overlay $d"; finish test_guide; exit 1; }
 done
 unset LABD_SOCKET	# the guide's labctl finds /run/labd/labd.sock itself
-export HOME=$T/home SUDO_USER=teacher
-mkdir -p "$HOME"
+export SUDO_USER=teacher
 useradd -M -s /bin/bash teacher	# the instructor the guide adds to labadmin
 # The guide builds a second template into the checkout's build folder.
 extra_before=$(ls "$top"/build/templates/debian-12-db.* 2>/dev/null)
@@ -61,7 +61,7 @@ cleanup() {
 		tail -30 "$J" 2>/dev/null | sed 's/^/#   /'
 	fi
 	[ -n "$extra_before" ] || rm -f "$top"/build/templates/debian-12-db.*
-	umount /srv /run /var/lib /usr/local /etc 2>/dev/null
+	umount /root /srv /run /var/lib /usr/local /etc 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
