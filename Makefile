@@ -28,16 +28,19 @@ endif
 LDLIBS		+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 		   -lcrypt -pthread
 
+# Each program's sources are its folder: labd/ the daemon, labctl/ the
+# CLI, tui/ labtui; proto/ is the protocol and client library both
+# clients link, vmm/ and portforward/ the daemon's leaf libraries.
 VMM_SRCS	:= $(wildcard vmm/*.c)
 PF_SRCS		:= $(wildcard portforward/*.c)
-LABCTL_SRCS	:= $(wildcard labd/labctl*.c)
-LABD_MAINS	:= labd/main.c $(LABCTL_SRCS)
-LABD_SRCS	:= $(filter-out $(LABD_MAINS),$(wildcard labd/*.c))
+CLIENT_SRCS	:= $(wildcard proto/*.c)
+LABCTL_SRCS	:= $(wildcard labctl/*.c)
+LABD_SRCS	:= $(filter-out labd/main.c,$(wildcard labd/*.c))
 TUI_SRCS	:= $(wildcard tui/*.c)
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 
 obj		= $(patsubst %.c,$(B)/obj/%.o,$(1))
-LIBS		:= $(B)/liblabd.a $(B)/libvmm.a $(B)/libpf.a
+LIBS		:= $(B)/liblabd.a $(B)/libvmm.a $(B)/libpf.a $(B)/libclient.a
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 PROGS		:= $(B)/labd $(B)/labctl $(B)/labtui
 
@@ -56,14 +59,16 @@ $(B)/libpf.a: $(call obj,$(PF_SRCS))
 	@rm -f $@; $(AR) rcs $@ $^
 $(B)/liblabd.a: $(call obj,$(LABD_SRCS))
 	@rm -f $@; $(AR) rcs $@ $^
+$(B)/libclient.a: $(call obj,$(CLIENT_SRCS))
+	@rm -f $@; $(AR) rcs $@ $^
 
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/labctl: $(call obj,$(LABCTL_SRCS)) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# labtui speaks only the protocol: of labd it links the client alone.
-$(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/liblabd.a
+# labtui speaks only the protocol: it links the client library alone.
+$(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/libclient.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)

@@ -15,7 +15,7 @@
 #include <sqlite3.h>
 
 #include "labd/config.h"
-#include "labd/proto.h"
+#include "proto/proto.h"
 
 #define LABD_VERSION	"0.1.0"
 #define LABD_VMNAMELEN	(2 * LABD_NAMELEN + 1)
@@ -262,31 +262,6 @@ void		 net_resync(const char *why);	/* net_sync, failure logged */
 void		 net_vm_state(struct vm *);	/* vm_set_state()'s hook */
 int		 net_conntrack(void (*)(void *, uint32_t src, uint16_t sport,
 		    uint32_t dst, uint16_t dport, int established), void *);
-
-/* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
-#define OVA_NAMELEN	256
-struct tar_entry {
-	char		name[OVA_NAMELEN];	/* a plain name, "./" dropped */
-	uint64_t	size;
-	uint64_t	offset;			/* of its data in the archive */
-};
-struct ovf_info {
-	unsigned	memory_mb;		/* 0: the descriptor does not say */
-	unsigned	vcpus;			/* 0: the descriptor does not say */
-	int		uefi;			/* VMware's firmware = efi */
-	char		disk[OVA_NAMELEN];	/* the first disk's file */
-};
-/* The regular files of a tar; a damaged archive or a name that is a path: -1. */
-int	tar_index(int fd, const char *fname, struct tar_entry **, size_t *n,
-	    char *err, size_t errlen);
-int	ovf_parse(const char *xml, size_t len, const char *fname,
-	    struct ovf_info *, char *err, size_t errlen);
-/* An .ovf file whose disk lies beside it; disk gets that disk's path. */
-int	ovf_load(const char *path, struct ovf_info *, char *disk,
-	    size_t disklen, char *err, size_t errlen);
-/* The descriptor and its first disk unpacked into dir; disk gets its path. */
-int	ova_extract(const char *path, const char *dir, struct ovf_info *,
-	    char *disk, size_t disklen, char *err, size_t errlen);
 
 /* keys.c: labd's management key */
 int		 keys_init(const char *state_dir, char *err, size_t errlen);

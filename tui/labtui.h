@@ -3,7 +3,7 @@
  * prototypes of each file, grouped by file.
  *
  * labtui is a client of labd's control socket and nothing else of labd
- * (labd/client.h, labd/proto.h).  It reads the host's /proc itself, for it
+ * (proto/client.h, proto/proto.h).  It reads the host's /proc itself, for it
  * runs on the labd host, and it opens a VM's serial socket in run_dir for
  * the console.  The screen is built from panels (header, table, footer;
  * detail and help replace the table; the event log pane shares its place),
@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "labd/client.h"
+#include "proto/client.h"
 
 #define LABTUI_VERSION		"0.1.0"
 #define TUI_NAMELEN		128

@@ -1,5 +1,5 @@
 /*
- * link.c - labtui's two connections to labd, through labd/client.c.
+ * link.c - labtui's two connections to labd, through proto/client.c.
  *
  *   ev   subscribed to events; also carries status, vm.list (every
  *        TUI_POLL_S) and vm.snapshots.  One connection for the events and
@@ -30,8 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "labd/client.h"
-#include "labd/proto.h"
+#include "proto/client.h"
+#include "proto/proto.h"
 #include "tui/labtui.h"
 
 #define LINK_MAXPEND	64

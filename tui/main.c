@@ -27,8 +27,8 @@
 
 #include <curses.h>
 
-#include "labd/client.h"
-#include "labd/proto.h"
+#include "proto/client.h"
+#include "proto/proto.h"
 #include "tui/labtui.h"
 
 static volatile sig_atomic_t	 quit_sig;

@@ -320,4 +320,29 @@ int	 ready_guest_cmd(const char *when_done, char *out, size_t outlen);
 enum ready_state ready_guest_parse(const char *output, char *status,
 	    size_t statuslen);
 
+/* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
+#define OVA_NAMELEN	256
+struct tar_entry {
+	char		name[OVA_NAMELEN];	/* a plain name, "./" dropped */
+	uint64_t	size;
+	uint64_t	offset;			/* of its data in the archive */
+};
+struct ovf_info {
+	unsigned	memory_mb;		/* 0: the descriptor does not say */
+	unsigned	vcpus;			/* 0: the descriptor does not say */
+	int		uefi;			/* VMware's firmware = efi */
+	char		disk[OVA_NAMELEN];	/* the first disk's file */
+};
+/* The regular files of a tar; a damaged archive or a name that is a path: -1. */
+int	tar_index(int fd, const char *fname, struct tar_entry **, size_t *n,
+	    char *err, size_t errlen);
+int	ovf_parse(const char *xml, size_t len, const char *fname,
+	    struct ovf_info *, char *err, size_t errlen);
+/* An .ovf file whose disk lies beside it; disk gets that disk's path. */
+int	ovf_load(const char *path, struct ovf_info *, char *disk,
+	    size_t disklen, char *err, size_t errlen);
+/* The descriptor and its first disk unpacked into dir; disk gets its path. */
+int	ova_extract(const char *path, const char *dir, struct ovf_info *,
+	    char *disk, size_t disklen, char *err, size_t errlen);
+
 #endif /* LABD_VMM_H */

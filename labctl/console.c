@@ -1,5 +1,5 @@
 /*
- * labctl_console.c - `labctl console VM`: the VM's serial console in this
+ * console.c - `labctl console VM`: the VM's serial console in this
  * terminal, detached with Ctrl-].
  *
  * QEMU serves the guest's ttyS0 on a UNIX socket in labd's run_dir
@@ -19,7 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "labd/labctl.h"
+#include "labctl/labctl.h"
 
 #define CONSOLE_ESCAPE	0x1d	/* Ctrl-] */
 

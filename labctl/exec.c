@@ -1,5 +1,5 @@
 /*
- * labctl_exec.c - labctl exec: a command on one VM, or on every VM of a
+ * exec.c - labctl exec: a command on one VM, or on every VM of a
  * course, as root over SSH with labd's key (vm.exec).  On one VM it
  * behaves like ssh: the output as it came, the command's exit status as
  * labctl's.  On a course the requests go out at once on one connection,
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "labd/labctl.h"
+#include "labctl/labctl.h"
 
 #define EXEC_CMD_MAX	8192	/* labd's limit, checked here to say so early */
 

@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "labd/config.h"
-#include "labd/labctl.h"
+#include "labctl/labctl.h"
 
 struct ctl_cmd {
 	const char	*word1;

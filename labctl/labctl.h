@@ -1,7 +1,7 @@
 /*
  * labctl.h - what labctl's command files share: the connection, the
  * calls, the output helpers.  labctl.c holds the command table and main;
- * labctl_*.c hold groups of commands.
+ * labctl/*.c besides labctl.c hold groups of commands.
  */
 #ifndef LABD_LABCTL_H
 #define LABD_LABCTL_H
@@ -10,8 +10,8 @@
 
 #include <jansson.h>
 
-#include "labd/client.h"
-#include "labd/proto.h"
+#include "proto/client.h"
+#include "proto/proto.h"
 
 #define CTL_ERRLEN	2048
 #define CTL_OK		0
@@ -36,7 +36,7 @@ json_t		*course_vms(struct ctl *, const char *course, int *rc);
 /* "--opt VALUE" or "--opt=VALUE" at argv[*i]; NULL when not that option. */
 const char	*opt_value(const char *opt, int argc, char **argv, int *i);
 
-/* labctl_access.c */
+/* access.c */
 enum sheet_format { SHEET_TEXT, SHEET_CSV, SHEET_MD, NSHEET_FORMATS };
 int	ctl_access(struct ctl *, int, char **);
 /* The format called name (text, csv, md); -1 after a usage message. */
@@ -44,17 +44,17 @@ int	sheet_format(const char *cmd, const char *name);
 /* Rows of course.create (with passwords) or of course.access. */
 void	sheet_print(int format, const char *course, json_t *rows);
 
-/* labctl_console.c */
+/* console.c */
 int	ctl_console(struct ctl *, int, char **);
 
-/* labctl_template.c */
+/* template.c */
 int	ctl_template_import(struct ctl *, int, char **);
 int	ctl_template_list(struct ctl *, int, char **);
 int	ctl_template_show(struct ctl *, int, char **);
 int	ctl_template_rm(struct ctl *, int, char **);
 int	ctl_template_from_vm(struct ctl *, int, char **);
 
-/* labctl_exec.c */
+/* exec.c */
 int	ctl_exec(struct ctl *, int, char **);
 
 #endif /* LABD_LABCTL_H */

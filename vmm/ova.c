@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "labd/labd.h"
+#include "vmm/vmm.h"
+#include "vmm/vmm_int.h"
 
 #define TAR_BLOCK	512
 #define TAR_MAX_MEMBERS	256
@@ -49,6 +51,19 @@
 #define OVF_MAXITEMS	64
 #define OVF_MAXATTRS	32
 #define OVF_VALUELEN	512
+
+static void errf(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
 
 /* --- the tar reader --------------------------------------------------- */
 
@@ -363,7 +378,10 @@ tar_index(int fd, const char *fname, struct tar_entry **entriesp, size_t *np,
 				    (unsigned long long)off);
 				goto fail;
 			}
-			meta = xmalloc(size + 1);
+			if ((meta = malloc(size + 1)) == NULL) {
+				errf(err, errlen, "%s: out of memory", fname);
+				goto fail;
+			}
 			if (pread_full(fd, meta, size, data) != (ssize_t)size) {
 				errf(err, errlen, "cannot read %s: %s", fname,
 				    errno ? strerror(errno) : "file shrank");
@@ -412,7 +430,13 @@ tar_index(int fd, const char *fname, struct tar_entry **entriesp, size_t *np,
 			goto fail;
 		}
 		if (keep) {
-			v = xrealloc(v, (n + 1) * sizeof(*v));
+			struct tar_entry *nv = realloc(v, (n + 1) * sizeof(*v));
+
+			if (nv == NULL) {
+				errf(err, errlen, "%s: out of memory", fname);
+				goto fail;
+			}
+			v = nv;
 			snprintf(v[n].name, sizeof(v[n].name), "%s", plain);
 			v[n].size = size;
 			v[n].offset = data;
@@ -498,12 +522,12 @@ ovf_line(const struct ovf_scan *x, const char *at)
 }
 
 static int ovf_fail(struct ovf_scan *, const char *, const char *, ...)
-    PRINTFLIKE(3, 4);
+    __attribute__((format(printf, 3, 4)));
 
 static int
 ovf_fail(struct ovf_scan *x, const char *at, const char *fmt, ...)
 {
-	char	msg[LABD_ERRLEN];
+	char	msg[VMM_ERRLEN];
 	va_list	ap;
 
 	va_start(ap, fmt);
@@ -1106,9 +1130,14 @@ int
 ovf_parse(const char *xml, size_t len, const char *fname,
     struct ovf_info *info, char *err, size_t errlen)
 {
-	struct ovf_scan	*x = xcalloc(1, sizeof(*x));
+	struct ovf_scan	*x = calloc(1, sizeof(*x));
 	const char	*p = xml;
 	int		 rc = -1;
+
+	if (x == NULL) {
+		errf(err, errlen, "%s: out of memory", fname);
+		return -1;
+	}
 
 	memset(info, 0, sizeof(*info));
 	x->start = xml;
@@ -1133,6 +1162,43 @@ fail:
 }
 
 /* An .ovf on disk, with its disk beside it (ovftool's folder export). */
+/* A whole file of at most max bytes, NUL-terminated; NULL with err. */
+static char *
+read_small(const char *path, size_t max, size_t *len, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > max) {
+		errf(err, errlen, "%s: %s", path, !S_ISREG(st.st_mode) ?
+		    "not a regular file" : "too large");
+		goto done;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		errf(err, errlen, "%s: out of memory", path);
+		goto done;
+	}
+	if (pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+		errf(err, errlen, "cannot read %s: %s", path,
+		    errno ? strerror(errno) : "file shrank");
+		free(buf);
+		buf = NULL;
+		goto done;
+	}
+	buf[st.st_size] = '\0';
+	*len = (size_t)st.st_size;
+done:
+	close(fd);
+	return buf;
+}
+
 int
 ovf_load(const char *path, struct ovf_info *info, char *disk, size_t disklen,
     char *err, size_t errlen)
@@ -1141,7 +1207,7 @@ ovf_load(const char *path, struct ovf_info *info, char *disk, size_t disklen,
 	size_t	 len;
 	int	 rc = -1;
 
-	if ((xml = file_read(path, OVA_MAX_OVF, &len, err, errlen)) == NULL)
+	if ((xml = read_small(path, OVA_MAX_OVF, &len, err, errlen)) == NULL)
 		return -1;
 	if (ovf_parse(xml, len, path, info, err, errlen) == -1)
 		goto fail;
@@ -1192,11 +1258,16 @@ member_extract(int fd, const struct tar_entry *m, const char *to,
     const char *fname, char *err, size_t errlen)
 {
 	const size_t	 bufsz = 1 << 16;
-	char		*buf = xmalloc(bufsz);
+	char		*buf = malloc(bufsz);
 	uint64_t	 done = 0;
 	size_t		 chunk, k;
 	ssize_t		 n;
 	int		 out, zero;
+
+	if (buf == NULL) {
+		errf(err, errlen, "%s: out of memory", fname);
+		return -1;
+	}
 
 	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) == -1) {
@@ -1257,9 +1328,10 @@ manifest_check(const char *mf, const char *mfname, const char *name,
 		{ "SHA512", "sha512sum", 128 },
 	};
 	const char	*line, *p, *q, *nl;
-	char		 out[256], algo[16];
+	char		*out, algo[16];
 	size_t		 i, nlen = strlen(name);
 	char		*argv[3];
+	int		 match;
 
 	for (line = mf; *line != '\0'; line = nl ? nl + 1 : line +
 	    strlen(line)) {
@@ -1288,12 +1360,14 @@ manifest_check(const char *mf, const char *mfname, const char *name,
 		argv[0] = algos[i].tool;
 		argv[1] = (char *)path;
 		argv[2] = NULL;
-		if (run_capture(argv, out, sizeof(out), err, errlen) == -1)
+		if (vmm_run_io(argv, NULL, 0, &out, err, errlen) == -1)
 			return -1;
 		for (q = p; *q != '\0' && isxdigit((unsigned char)*q); q++)
 			;
-		if ((size_t)(q - p) != algos[i].hexlen ||
-		    strncasecmp(out, p, algos[i].hexlen) != 0) {
+		match = (size_t)(q - p) == algos[i].hexlen &&
+		    strncasecmp(out, p, algos[i].hexlen) == 0;
+		free(out);
+		if (!match) {
 			errf(err, errlen, "%s: %s does not match its %s in %s:"
 			    " the archive is damaged", fname, name, algo,
 			    mfname);
@@ -1315,7 +1389,7 @@ ova_extract(const char *path, const char *dir, struct ovf_info *info,
 	struct tar_entry	*v = NULL;
 	const struct tar_entry	*ovf = NULL, *mf = NULL, *d;
 	char			*xml = NULL, *mftext = NULL, ovfpath[PATH_MAX],
-				 diskpath[PATH_MAX], e[LABD_ERRLEN];
+				 diskpath[PATH_MAX], e[VMM_ERRLEN];
 	size_t			 n = 0, i, len;
 	int			 fd, rc = -1;
 
@@ -1348,7 +1422,10 @@ ova_extract(const char *path, const char *dir, struct ovf_info *info,
 		    ovf->size > OVA_MAX_OVF ? ovf->name : mf->name);
 		goto fail;
 	}
-	xml = xmalloc(ovf->size + 1);
+	if ((xml = malloc(ovf->size + 1)) == NULL) {
+		errf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
 	if (pread_full(fd, xml, ovf->size, ovf->offset) != (ssize_t)ovf->size) {
 		errf(err, errlen, "cannot read %s: %s", path,
 		    errno ? strerror(errno) : "file shrank");
@@ -1366,12 +1443,14 @@ ova_extract(const char *path, const char *dir, struct ovf_info *info,
 	}
 	snprintf(ovfpath, sizeof(ovfpath), "%s/%s", dir, ovf->name);
 	snprintf(diskpath, sizeof(diskpath), "%s/%s", dir, d->name);
-	if (file_write_atomic(ovfpath, xml, ovf->size, 0644, err,
-	    errlen) == -1 ||
+	if (member_extract(fd, ovf, ovfpath, path, err, errlen) == -1 ||
 	    member_extract(fd, d, diskpath, path, err, errlen) == -1)
 		goto fail;
 	if (mf != NULL) {
-		mftext = xmalloc(mf->size + 1);
+		if ((mftext = malloc(mf->size + 1)) == NULL) {
+			errf(err, errlen, "%s: out of memory", path);
+			goto fail;
+		}
 		if (pread_full(fd, mftext, mf->size, mf->offset) !=
 		    (ssize_t)mf->size) {
 			errf(err, errlen, "cannot read %s: %s", path,

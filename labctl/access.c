@@ -1,5 +1,5 @@
 /*
- * labctl_access.c - the access sheet: per student the name, VM, host,
+ * access.c - the access sheet: per student the name, VM, host,
  * port, user, the ready ssh line and a ~/.ssh/config stanza.
  *
  * Two replies carry its rows.  course.create's hold the generated
@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "labd/labctl.h"
+#include "labctl/labctl.h"
 
 typedef void	sheet_fn(const char *course, json_t *rows);
 

@@ -1,5 +1,5 @@
 /*
- * labctl_template.c - labctl's template commands: import, from-vm, list,
+ * template.c - labctl's template commands: import, from-vm, list,
  * show and rm.  A template is named NAME (the newest version) or NAME@V; rm wants
  * the version spelled out as soon as there is more than one, which labd
  * enforces and explains.
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "labd/labctl.h"
+#include "labctl/labctl.h"
 
 int
 ctl_template_import(struct ctl *c, int argc, char **argv)

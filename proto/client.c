@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "labd/client.h"
-#include "labd/proto.h"
+#include "proto/client.h"
+#include "proto/proto.h"
 
 struct client_conn {
 	int	 fd;
