@@ -1,7 +1,7 @@
 /*
  * labctl.h - what labctl's command files share: the connection, the
  * calls, the output helpers.  labctl.c holds the command table and main;
- * labctl/*.c besides labctl.c hold groups of commands.
+ * the other files of labctl/ hold groups of commands.
  */
 #ifndef LABD_LABCTL_H
 #define LABD_LABCTL_H

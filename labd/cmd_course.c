@@ -304,7 +304,7 @@ cmd_course_create(const struct req *r, json_t *args)
 		struct vm	*vm = vm_add(vmids[i]);
 
 		if (vm != NULL)
-			vm_op_start(vm, NULL);
+			vm_op_start(vm, DONE_NONE);
 	}
 	reply_ok(r, json_pack("{s:s,s:s,s:o}", "course", name, "template",
 	    tref, "students", sheet));

@@ -684,7 +684,8 @@ cmd_template_from_vm(const struct req *r, json_t *args)
 	struct import_job	*j;
 	struct vmjob		*vj;
 	struct vm		*vm;
-	char			 tmp[PATH_MAX];
+	const char		*code;
+	char			 tmp[PATH_MAX], err[LABD_ERRLEN];
 
 	if (vmname == NULL || name == NULL) {
 		reply_err(r, LABD_E_BAD_REQUEST, "template.from_vm needs"
@@ -719,7 +720,8 @@ cmd_template_from_vm(const struct req *r, json_t *args)
 	vj->hooks = &from_vm_hooks;
 	vj->arg = j;
 	j->r = req_keep(r);
-	if (vm_op_backup(vm, vj, r) == -1) {
+	if ((code = vm_op_backup(vm, vj, err, sizeof(err))) != NULL) {
+		reply_err(r, code, "%s", err);
 		importing_mark(name, 0);
 		req_free(j->r);
 		free(j);

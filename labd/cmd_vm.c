@@ -75,7 +75,7 @@ cmd_vm_start(const struct req *r, json_t *args)
 	if (vm == NULL)
 		return;
 	db_event(r->uid, "vm.start", vm->name, "%s", "");
-	vm_op_start(vm, arg_wait(args) ? r : NULL);
+	vm_op_start(vm, arg_wait(args) ? req_done(r) : DONE_NONE);
 	if (!arg_wait(args))
 		reply_ok(r, vm_to_json(vm));
 }
@@ -90,7 +90,7 @@ cmd_vm_stop(const struct req *r, json_t *args)
 	db_event(r->uid, "vm.stop", vm->name, "%s",
 	    json_is_true(json_object_get(args, "force")) ? "force" : "");
 	vm_op_stop(vm, json_is_true(json_object_get(args, "force")),
-	    arg_wait(args) ? r : NULL);
+	    arg_wait(args) ? req_done(r) : DONE_NONE);
 	if (!arg_wait(args))
 		reply_ok(r, vm_to_json(vm));
 }
@@ -146,12 +146,13 @@ cmd_vm_reset(const struct req *r, json_t *args)
 	}
 	if (hard) {
 		db_event(r->uid, "vm.reset", vm->name, "hard: fresh overlay");
-		vm_op_reset(vm, arg_wait(args) ? r : NULL);
+		vm_op_reset(vm, arg_wait(args) ? req_done(r) : DONE_NONE);
 	} else {
 		if (*to == '\0')
 			to = "pristine";
 		db_event(r->uid, "vm.reset", vm->name, "to %s", to);
-		vm_op_restore(vm, to, arg_wait(args) ? r : NULL);
+		vm_op_restore(vm, to, arg_wait(args) ? req_done(r) :
+		    DONE_NONE);
 	}
 	if (!arg_wait(args))
 		reply_ok(r, vm_to_json(vm));
@@ -167,7 +168,7 @@ cmd_vm_snapshot(const struct req *r, json_t *args)
 	    1)) == NULL)
 		return;
 	db_event(r->uid, "vm.snapshot", vm->name, "%s", name);
-	vm_op_snapshot(vm, name, r);
+	vm_op_snapshot(vm, name, req_done(r));
 }
 
 void
@@ -180,7 +181,7 @@ cmd_vm_snapshot_rm(const struct req *r, json_t *args)
 	    "vm.snapshot_rm", 1)) == NULL)
 		return;
 	db_event(r->uid, "vm.snapshot_rm", vm->name, "%s", name);
-	vm_op_snapshot_rm(vm, name, r);
+	vm_op_snapshot_rm(vm, name, req_done(r));
 }
 
 void
@@ -200,7 +201,7 @@ cmd_vm_suspend(const struct req *r, json_t *args)
 	if (vm == NULL)
 		return;
 	db_event(r->uid, "vm.suspend", vm->name, "%s", "");
-	vm_op_suspend(vm, arg_wait(args) ? r : NULL);
+	vm_op_suspend(vm, arg_wait(args) ? req_done(r) : DONE_NONE);
 	if (!arg_wait(args))
 		reply_ok(r, vm_to_json(vm));
 }
@@ -270,6 +271,8 @@ cmd_vm_backup(const struct req *r, json_t *args)
 	const char	*path = arg_str(args, "path");
 	json_t		*force = json_object_get(args, "force");
 	struct vmjob	*j;
+	const char	*code;
+	char		 err[LABD_ERRLEN];
 
 	if (vm == NULL)
 		return;
@@ -286,7 +289,8 @@ cmd_vm_backup(const struct req *r, json_t *args)
 	j->uid = r->uid;
 	j->hooks = &backup_hooks;
 	j->arg = req_keep(r);
-	if (vm_op_backup(vm, j, r) == -1) {
+	if ((code = vm_op_backup(vm, j, err, sizeof(err))) != NULL) {
+		reply_err(r, code, "%s", err);
 		req_free(j->arg);
 		free(j);
 		return;
@@ -324,6 +328,8 @@ cmd_vm_exec(const struct req *r, json_t *args)
 	json_t		*t = json_object_get(args, "timeout");
 	json_int_t	 timeout = EXEC_TIMEOUT_DEFAULT;
 	struct vmjob	*j;
+	const char	*code;
+	char		 err[LABD_ERRLEN];
 
 	if (vm == NULL)
 		return;
@@ -352,7 +358,8 @@ cmd_vm_exec(const struct req *r, json_t *args)
 	j->uid = r->uid;
 	j->hooks = &exec_hooks;
 	j->arg = req_keep(r);
-	if (vm_op_exec(vm, j, r) == -1) {
+	if ((code = vm_op_exec(vm, j, err, sizeof(err))) != NULL) {
+		reply_err(r, code, "%s", err);
 		req_free(j->arg);
 		free(j->cmd);
 		free(j);

@@ -193,12 +193,31 @@ reply_err(const struct req *r, const char *code, const char *fmt, ...)
 	reply_send(r, msg);
 }
 
-void
-control_event(const char *kind, json_t *data)
+static void
+req_done_reply(void *arg, const char *code, const char *msg, json_t *result)
+{
+	struct req	*k = arg;
+
+	if (code == NULL)
+		reply_ok(k, result);
+	else
+		reply_err(k, code, "%s", msg);
+	req_free(k);
+}
+
+struct done
+req_done(const struct req *r)
+{
+	return (struct done){ req_done_reply, req_keep(r) };
+}
+
+/* Every event on the bus goes to the clients that subscribed. */
+static void
+control_event(const struct event *ev, void *arg)
 {
 	struct client	*c, *next;
-	json_t		*msg = json_pack("{s:s,s:o}", "event", kind, "data",
-			    data ? data : json_object());
+	json_t		*msg = json_pack("{s:s,s:O}", "event", ev->kind, "data",
+			    ev->data);
 
 	for (c = clients; c != NULL; c = next) {
 		next = c->next;	/* client_send may free c */
@@ -456,6 +475,7 @@ control_listen(const char *path, const char *group, char *err, size_t errlen)
 	}
 	listen_fd = fd;
 	snprintf(listen_path, sizeof(listen_path), "%s", path);
+	events_on(NULL, control_event, NULL);
 	return 0;
 }
 

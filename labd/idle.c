@@ -556,7 +556,7 @@ idle_suspend(void)
 			db_event(0, "vm.idle_suspend", vm->name, "no connection"
 			    " for %d s (idle_suspend %d s)",
 			    (int)((now - since) / 1000), secs);
-			vm_op_suspend(vm, NULL);
+			vm_op_suspend(vm, DONE_NONE);
 		}
 	}
 	sqlite3_finalize(st);
@@ -575,9 +575,12 @@ idle_tick(struct loop *l, void *arg)
  * resumed, restored, or a suspend that failed) starts its idle time
  * afresh; a snapshot taken of a running VM does not.
  */
-void
-idle_vm_state(struct vm *vm)
+/* Idle time starts when a VM becomes ready. */
+static void
+idle_vm_state(const struct event *ev, void *arg)
 {
+	struct vm	*vm = ev->vm;
+
 	if (vm->state == VM_READY && vm->active_ms == 0)
 		vm->active_ms = now_ms();
 	else if (vm->state != VM_READY && vm->state != VM_SNAPSHOTTING)
@@ -589,7 +592,11 @@ idle_init(void)
 {
 	struct vm	*vm;
 
-	for (vm = vm_list(); vm != NULL; vm = vm->next)
-		idle_vm_state(vm);
+	for (vm = vm_list(); vm != NULL; vm = vm->next) {
+		struct event	ev = { .kind = "vm.state", .vm = vm };
+
+		idle_vm_state(&ev, NULL);
+	}
+	events_on("vm.state", idle_vm_state, NULL);
 	loop_add_timer(labd->loop, IDLE_TICK_MS, idle_tick, NULL);
 }

@@ -83,6 +83,36 @@ struct workers	*workers_new(struct loop *, int nthreads);
 void		 workers_submit(struct workers *, struct job *);
 int		 workers_pending(struct workers *);
 
+/*
+ * events.c: the bus.  kind is a control protocol event name ("vm.state");
+ * data is what clients subscribed to events are sent (the bus owns it);
+ * vm the VM it is about, or NULL.
+ */
+struct vm;
+struct event {
+	const char	*kind;
+	struct vm	*vm;
+	json_t		*data;
+};
+typedef void	(*event_fn)(const struct event *, void *arg);
+void		 events_on(const char *kind, event_fn, void *arg);	/* NULL: all */
+void		 events_off(event_fn, void *arg);
+void		 events_fire(const char *kind, struct vm *, json_t *data);
+/*
+ * How a long operation ends, for whoever asked: fn(arg, NULL, NULL,
+ * result) on success (result handed over), fn(arg, code, message, NULL)
+ * with an LABD_E_* code on failure; at most once.  fn NULL: nobody asked.
+ */
+struct done {
+	void	(*fn)(void *arg, const char *code, const char *msg,
+		    json_t *result);
+	void	*arg;
+};
+#define DONE_NONE	((struct done){ NULL, NULL })
+void		 done_ok(struct done *, json_t *result);
+void		 done_err(struct done *, const char *code, const char *, ...)
+		    PRINTFLIKE(3, 4);
+
 /* db.c: the SQLite state store */
 int		 db_open(const char *path, sqlite3 **, char *err, size_t errlen);
 sqlite3_stmt	*db_prepare(const char *sql);
@@ -110,7 +140,8 @@ void		 req_free(struct req *);
 void		 reply_ok(const struct req *, json_t *result);
 void		 reply_err(const struct req *, const char *code, const char *,
 		    ...) PRINTFLIKE(3, 4);
-void		 control_event(const char *kind, json_t *data);
+/* A struct done that replies to r when the operation ends. */
+struct done	 req_done(const struct req *);
 
 /* cmd.c: the command table */
 struct cmd {
@@ -195,7 +226,7 @@ struct vm {
 	time_t		 last_conn;	/* when one was last seen; 0: never */
 	int64_t		 conn_ms;	/* the same, on now_ms()'s clock */
 	int64_t		 active_ms;	/* became ready: idle time starts */
-	int		 net_forwarded;	/* net.c: its ports DNAT'd (bridge) */
+	int		 net_forwarded;	/* nettable.c: its ports DNAT'd (bridge) */
 	struct waiter	*waiters;
 	struct vm	*next;
 };
@@ -205,23 +236,28 @@ struct vm	*vm_list(void);
 int		 vm_load_all(char *err, size_t errlen);
 struct vm	*vm_add(int64_t id);
 void		 vm_reconcile_all(void);
-/* Operations reply to r (when not NULL) once the VM is ready / stopped. */
-void		 vm_op_start(struct vm *, const struct req *r);
-void		 vm_op_stop(struct vm *, int force, const struct req *r);
-void		 vm_op_reset(struct vm *, const struct req *r);
-void		 vm_op_snapshot(struct vm *, const char *name, const struct req *);
-void		 vm_op_snapshot_rm(struct vm *, const char *name,
-		    const struct req *);
-/* Back to a snapshot: RAM and disk without a reboot when it has RAM. */
-void		 vm_op_restore(struct vm *, const char *name, const struct req *);
-void		 vm_op_suspend(struct vm *, const struct req *);
 /*
- * A copy of the disk, a command over SSH, see vmjob.h; -1 (replied, j
- * still yours) when refused.
+ * Operations tell d (see struct done) how they ended: once the VM is
+ * ready / stopped / suspended, or at once when refused.
+ */
+void		 vm_op_start(struct vm *, struct done d);
+void		 vm_op_stop(struct vm *, int force, struct done d);
+void		 vm_op_reset(struct vm *, struct done d);
+void		 vm_op_snapshot(struct vm *, const char *name, struct done d);
+void		 vm_op_snapshot_rm(struct vm *, const char *name, struct done d);
+/* Back to a snapshot: RAM and disk without a reboot when it has RAM. */
+void		 vm_op_restore(struct vm *, const char *name, struct done d);
+void		 vm_op_suspend(struct vm *, struct done d);
+/*
+ * A copy of the disk, a command over SSH, see vmjob.h: NULL when the job
+ * is submitted (its hooks report the end), else an LABD_E_* code with err
+ * (j still yours).
  */
 struct vmjob;
-int		 vm_op_backup(struct vm *, struct vmjob *j, const struct req *);
-int		 vm_op_exec(struct vm *, struct vmjob *j, const struct req *);
+const char	*vm_op_backup(struct vm *, struct vmjob *j, char *err,
+		    size_t errlen);
+const char	*vm_op_exec(struct vm *, struct vmjob *j, char *err,
+		    size_t errlen);
 /* A ready VM gets its course's sudo setting now, if it has another. */
 void		 vm_op_policy(struct vm *);
 int		 vm_snapshot_find(const struct vm *, const char *name, int *ram);
@@ -240,13 +276,11 @@ void		 schedule_init(void);
 int		 idle_parse(const char *spec, int *secs, char *err,
 		    size_t errlen);
 void		 idle_init(void);
-void		 idle_vm_state(struct vm *);	/* vm_set_state()'s hook */
 
 /* wake.c: labd answers a suspended VM's ports and wakes it */
 void		 wake_init(void);
-void		 wake_vm_state(struct vm *);	/* vm_set_state()'s hook */
 
-/* net.c: bridge, taps, guest addresses, the nftables table "labd" */
+/* net.c: bridge, taps, guest addresses */
 int		 net_init(char *err, size_t errlen);
 int		 net_subnet(uint32_t *base, int *plen);
 int		 net_max_slot(void);
@@ -256,10 +290,11 @@ int		 net_prefix(void);
 void		 net_tap_name(int64_t vm_id, char *out, size_t outlen);
 int		 net_tap_ensure(int64_t vm_id, char *err, size_t errlen);
 void		 net_tap_remove(int64_t vm_id);
+/* nettable.c: the nftables table "labd", conntrack */
+int		 net_table_init(char *err, size_t errlen);
 /* Render the table from the database, apply it when it changed. */
 int		 net_sync(char *err, size_t errlen);
 void		 net_resync(const char *why);	/* net_sync, failure logged */
-void		 net_vm_state(struct vm *);	/* vm_set_state()'s hook */
 int		 net_conntrack(void (*)(void *, uint32_t src, uint16_t sport,
 		    uint32_t dst, uint16_t dport, int established), void *);
 

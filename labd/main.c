@@ -21,9 +21,6 @@
 
 #include "labd/labd.h"
 
-static struct labd	 labd_instance;
-struct labd		*labd = &labd_instance;
-
 static __dead void
 usage(void)
 {
@@ -189,12 +186,14 @@ main(int argc, char *argv[])
 	if (vm_load_all(err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	/* Bridge, taps and rules before any VM starts. */
-	if (net_init(err, sizeof(err)) == -1)
+	if (net_init(err, sizeof(err)) == -1 ||
+	    net_table_init(err, sizeof(err)) == -1)
 		fatalx("network: %s", err);
-	vm_reconcile_all();
+	/* Who follows the VMs' states subscribes before any changes. */
 	schedule_init();
 	idle_init();
 	wake_init();
+	vm_reconcile_all();
 	log_info("labd %s ready on %s (%s, %s networking)", LABD_VERSION,
 	    labd->cfg.socket, vmm_accel_name(labd->accel),
 	    labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge");

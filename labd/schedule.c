@@ -90,12 +90,12 @@ schedule_fire(int64_t course_id, const char *course, const char *to,
 		if (strcmp(vm->course, course) != 0 ||
 		    (vm->state != VM_READY && vm->state != VM_BOOTING))
 			continue;
-		vm_op_restore(vm, to, NULL);
+		vm_op_restore(vm, to, DONE_NONE);
 		n++;
 	}
 	db_event(0, "course.reset_at", course, "%d VMs to %s", n, to);
 	log_info("course %s: scheduled reset of %d VMs to %s", course, n, to);
-	control_event("course.reset", json_pack("{s:s,s:s,s:i}", "course",
+	events_fire("course.reset", NULL, json_pack("{s:s,s:s,s:i}", "course",
 	    course, "to", to, "vms", n));
 }
 

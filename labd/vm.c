@@ -40,7 +40,7 @@
 #define VM_BOOT_TIMEOUT_MS	(10 * 60 * 1000)
 
 struct waiter {
-	struct req	*r;
+	struct done	 done;
 	enum vm_state	 want;
 	struct waiter	*next;
 };
@@ -64,7 +64,7 @@ static const char *vm_state_names[] = {
 
 static void	vm_submit(struct vm *, enum vmjob_kind);
 static void	vm_submit_snap(struct vm *, enum vmjob_kind, const char *snap,
-		    int ram, const struct req *);
+		    int ram, struct done);
 static void	vm_qmp_attach(struct vm *);
 static void	vm_qmp_detach(struct vm *);
 static void	vm_boot_late(struct vm *);
@@ -119,18 +119,6 @@ vm_count(int *running)
 	return n;
 }
 
-int
-vm_paths(const char *name, char *vmdir, char *rundir)
-{
-	if (vmdir != NULL && snprintf(vmdir, PATH_MAX, "%s/vms/%s",
-	    labd->cfg.state_dir, name) >= PATH_MAX)
-		return -1;
-	if (rundir != NULL && snprintf(rundir, PATH_MAX, "%s/vms/%s",
-	    labd->cfg.run_dir, name) >= PATH_MAX)
-		return -1;
-	return 0;
-}
-
 /* --- loop side ---------------------------------------------------------- */
 
 static void
@@ -146,29 +134,21 @@ vm_set_state(struct vm *vm, enum vm_state st, const char *error)
 		log_warnx("%s: %s", vm->name, error);
 	else
 		log_info("%s: %s", vm->name, vm_state_name(st));
-	/* Idle time restarts when ready; a suspended VM's ports wake it. */
-	idle_vm_state(vm);
-	wake_vm_state(vm);
-	net_vm_state(vm);
-	control_event("vm.state", vm_to_json(vm));
+	/* Idle time, wake listeners, forwarding rules, clients: the bus. */
+	events_fire("vm.state", vm, vm_to_json(vm));
 
 	for (wp = &vm->waiters; (w = *wp) != NULL; ) {
-		int	done = 1;
-
 		if (st == w->want)
-			reply_ok(w->r, vm_to_json(vm));
+			done_ok(&w->done, vm_to_json(vm));
 		else if (st == VM_FAILED)
-			reply_err(w->r, LABD_E_FAILED, "%s: %s", vm->name,
+			done_err(&w->done, LABD_E_FAILED, "%s: %s", vm->name,
 			    vm->error);
 		else if (st == VM_STOPPED && w->want == VM_READY)
-			reply_err(w->r, LABD_E_FAILED, "%s stopped before it"
-			    " became ready%s%s", vm->name,
+			done_err(&w->done, LABD_E_FAILED, "%s stopped before"
+			    " it became ready%s%s", vm->name,
 			    error ? ": " : "", error ? error : "");
-		else
-			done = 0;
-		if (done) {
+		if (w->done.fn == NULL) {
 			*wp = w->next;
-			req_free(w->r);
 			free(w);
 		} else
 			wp = &w->next;
@@ -176,14 +156,14 @@ vm_set_state(struct vm *vm, enum vm_state st, const char *error)
 }
 
 static void
-vm_wait(struct vm *vm, const struct req *r, enum vm_state want)
+vm_wait(struct vm *vm, struct done d, enum vm_state want)
 {
 	struct waiter	*w;
 
-	if (r == NULL)
+	if (d.fn == NULL)
 		return;
 	w = xcalloc(1, sizeof(*w));
-	w->r = req_keep(r);
+	w->done = d;
 	w->want = want;
 	w->next = vm->waiters;
 	vm->waiters = w;
@@ -302,19 +282,15 @@ vm_booted(struct vm *vm, pid_t pid, int fresh_boot)
 	vm_set_state(vm, VM_BOOTING, NULL);
 }
 
-/* Reply to the request a snapshot job carried, if any. */
+/* Tell whoever asked for a snapshot job how it went, if anyone did. */
 static void
 vmjob_reply(struct vmjob *j, struct vm *vm, const char *what)
 {
-	if (j->r == NULL)
-		return;
 	if (j->rc == 0)
-		reply_ok(j->r, vm_to_json(vm));
+		done_ok(&j->done, vm_to_json(vm));
 	else
-		reply_err(j->r, LABD_E_FAILED, "%s: %s %s: %s", vm->name, what,
-		    j->snap, j->err);
-	req_free(j->r);
-	j->r = NULL;
+		done_err(&j->done, LABD_E_FAILED, "%s: %s %s: %s", vm->name,
+		    what, j->snap, j->err);
 }
 
 static void
@@ -452,7 +428,8 @@ vmjob_done(struct job *job)
 		}
 		/* The first time it answers: pristine, with its RAM. */
 		if (!vm_snapshot_find(vm, "pristine", NULL) && !vm->busy)
-			vm_submit_snap(vm, VMJOB_SNAPSHOT, "pristine", 1, NULL);
+			vm_submit_snap(vm, VMJOB_SNAPSHOT, "pristine", 1,
+			    DONE_NONE);
 		else
 			vm_now_ready(vm);
 		goto done;
@@ -473,7 +450,7 @@ vmjob_done(struct job *job)
 			snap_row_del(vm, NULL);
 		vm_booted(vm, j->pid, 1);
 		if (!vm->want_running)	/* stopped while it was starting */
-			vm_op_stop(vm, 1, NULL);
+			vm_op_stop(vm, 1, DONE_NONE);
 		break;
 	case VMJOB_KILL:
 		vm->pid = 0;
@@ -485,8 +462,8 @@ vmjob_done(struct job *job)
 		break;
 	}
 done:
-	if (j->r != NULL)
-		req_free(j->r);
+	/* A VM removed meanwhile: its asker still hears of it. */
+	done_err(&j->done, LABD_E_NOT_FOUND, "%s was removed", j->def.name);
 	free(j->cmd);
 	free(j->output);
 	free(j);
@@ -571,7 +548,7 @@ vm_submit(struct vm *vm, enum vmjob_kind kind)
 
 static void
 vm_submit_snap(struct vm *vm, enum vmjob_kind kind, const char *snap, int ram,
-    const struct req *r)
+    struct done d)
 {
 	struct vmjob	*j = xcalloc(1, sizeof(*j));
 	char		 err[LABD_ERRLEN];
@@ -589,12 +566,11 @@ vm_submit_snap(struct vm *vm, enum vmjob_kind kind, const char *snap, int ram,
 	    vm->state == VM_BOOTING || vm->state == VM_SNAPSHOTTING ||
 	    vm->state == VM_RESTORING || vm->state == VM_SUSPENDING);
 	if (vmdef_load(vm->id, &j->def, err, sizeof(err)) == -1) {
-		if (r != NULL)
-			reply_err(r, LABD_E_INTERNAL, "%s", err);
+		done_err(&d, LABD_E_INTERNAL, "%s", err);
 		free(j);
 		return;
 	}
-	j->r = r ? req_keep(r) : NULL;
+	j->done = d;
 	vm->busy = 1;
 	workers_submit(labd->workers, &j->job);
 }
@@ -614,7 +590,7 @@ vm_qmp_event(void *arg, const char *event, json_t *data)
 		vm->serial_seen = 1;
 		vm_set_state(vm, VM_BOOTING, NULL);
 	} else if (strcmp(event, "SHUTDOWN") == 0)
-		control_event("vm.shutdown", json_pack("{s:s,s:O?}", "vm",
+		events_fire("vm.shutdown", vm, json_pack("{s:s,s:O?}", "vm",
 		    vm->name, "data", data));
 }
 
@@ -746,12 +722,12 @@ vm_boot_late(struct vm *vm)
 			wp = &w->next;
 			continue;
 		}
-		reply_err(w->r, LABD_E_FAILED, "%s: %s", vm->name, vm->error);
+		done_err(&w->done, LABD_E_FAILED, "%s: %s", vm->name,
+		    vm->error);
 		*wp = w->next;
-		req_free(w->r);
 		free(w);
 	}
-	control_event("vm.state", vm_to_json(vm));
+	events_fire("vm.state", vm, vm_to_json(vm));
 }
 
 static int
@@ -767,33 +743,30 @@ vm_tick(struct loop *l, void *arg)
 /* --- operations --------------------------------------------------------- */
 
 void
-vm_op_start(struct vm *vm, const struct req *r)
+vm_op_start(struct vm *vm, struct done d)
 {
 	if (vm->state == VM_STOPPING) {
-		if (r != NULL)
-			reply_err(r, LABD_E_BUSY, "%s is stopping; start it"
-			    " again when it has stopped", vm->name);
+		done_err(&d, LABD_E_BUSY, "%s is stopping; start it"
+		    " again when it has stopped", vm->name);
 		return;
 	}
 	if (vm->busy && vm->state != VM_BOOTING &&
 	    vm->state != VM_PROVISIONING) {
-		if (r != NULL)
-			reply_err(r, LABD_E_BUSY, "%s is %s; try again in a"
-			    " moment", vm->name, vm_state_name(vm->state));
+		done_err(&d, LABD_E_BUSY, "%s is %s; try again in a"
+		    " moment", vm->name, vm_state_name(vm->state));
 		return;
 	}
 	vm_set_desired(vm, "running");
 	if (vm->state == VM_READY) {
-		if (r != NULL)
-			reply_ok(r, vm_to_json(vm));
+		done_ok(&d, vm_to_json(vm));
 		return;
 	}
-	vm_wait(vm, r, VM_READY);
+	vm_wait(vm, d, VM_READY);
 	if (vm->state == VM_SUSPENDED) {
 		/* Resume: the RAM it had, where it stopped. */
 		vm->gen++;
 		vm_set_state(vm, VM_RESUMING, NULL);
-		vm_submit_snap(vm, VMJOB_RESUME, VM_SUSPEND_SNAP, 1, NULL);
+		vm_submit_snap(vm, VMJOB_RESUME, VM_SUSPEND_SNAP, 1, DONE_NONE);
 	} else if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
 		vm->gen++;
 		vm_set_state(vm, VM_PROVISIONING, NULL);
@@ -802,7 +775,7 @@ vm_op_start(struct vm *vm, const struct req *r)
 }
 
 void
-vm_op_stop(struct vm *vm, int force, const struct req *r)
+vm_op_stop(struct vm *vm, int force, struct done d)
 {
 	char	err[VMM_ERRLEN];
 
@@ -810,18 +783,17 @@ vm_op_stop(struct vm *vm, int force, const struct req *r)
 	if (vm->state == VM_SUSPENDED) {
 		/* Its saved RAM will not be wanted: the next start boots. */
 		vm_set_state(vm, VM_STOPPED, NULL);
-		vm_submit_snap(vm, VMJOB_SNAPDEL, VM_SUSPEND_SNAP, 0, NULL);
-		if (r != NULL)
-			reply_ok(r, vm_to_json(vm));
+		vm_submit_snap(vm, VMJOB_SNAPDEL, VM_SUSPEND_SNAP, 0,
+		    DONE_NONE);
+		done_ok(&d, vm_to_json(vm));
 		return;
 	}
 	if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
 		vm_set_state(vm, VM_STOPPED, NULL);
-		if (r != NULL)
-			reply_ok(r, vm_to_json(vm));
+		done_ok(&d, vm_to_json(vm));
 		return;
 	}
-	vm_wait(vm, r, VM_STOPPED);
+	vm_wait(vm, d, VM_STOPPED);
 	if (vm->busy)	/* the job's done() sees want_running == 0 */
 		return;
 	vm->gen++;	/* a probe in flight no longer counts */
@@ -839,16 +811,15 @@ vm_op_stop(struct vm *vm, int force, const struct req *r)
 }
 
 void
-vm_op_reset(struct vm *vm, const struct req *r)
+vm_op_reset(struct vm *vm, struct done d)
 {
 	if (vm->busy) {
-		if (r != NULL)
-			reply_err(r, LABD_E_BUSY, "%s: another operation is"
-			    " running on it; try again in a moment", vm->name);
+		done_err(&d, LABD_E_BUSY, "%s: another operation is"
+		    " running on it; try again in a moment", vm->name);
 		return;
 	}
 	vm_set_desired(vm, "running");
-	vm_wait(vm, r, VM_READY);
+	vm_wait(vm, d, VM_READY);
 	/* The job kills QEMU: its QMP EOF must not look like a crash. */
 	vm_qmp_detach(vm);
 	vm->gen++;
@@ -856,16 +827,22 @@ vm_op_reset(struct vm *vm, const struct req *r)
 	vm_submit(vm, VMJOB_RESET);
 }
 
-/* Refuse a second operation on a VM; 1 when refused (and replied). */
+/* No job runs on it and it is not on its way up or down. */
 static int
-vm_refuse_busy(struct vm *vm, const struct req *r)
+vm_idle(const struct vm *vm)
 {
-	if (!vm->busy && vm->state != VM_PROVISIONING &&
-	    vm->state != VM_STOPPING)
+	return !vm->busy && vm->state != VM_PROVISIONING &&
+	    vm->state != VM_STOPPING;
+}
+
+/* Refuse a second operation on a VM; 1 when refused (and told). */
+static int
+vm_refuse_busy(struct vm *vm, struct done *d)
+{
+	if (vm_idle(vm))
 		return 0;
-	if (r != NULL)
-		reply_err(r, LABD_E_BUSY, "%s is %s; try again in a moment",
-		    vm->name, vm_state_name(vm->state));
+	done_err(d, LABD_E_BUSY, "%s is %s; try again in a moment",
+	    vm->name, vm_state_name(vm->state));
 	return 1;
 }
 
@@ -877,51 +854,51 @@ vm_is_running(const struct vm *vm)
 }
 
 void
-vm_op_snapshot(struct vm *vm, const char *name, const struct req *r)
+vm_op_snapshot(struct vm *vm, const char *name, struct done d)
 {
-	if (vm_refuse_busy(vm, r))
+	if (vm_refuse_busy(vm, &d))
 		return;
 	if (vm->state == VM_SUSPENDED || vm->state == VM_FAILED) {
-		reply_err(r, LABD_E_INVALID, "%s is %s: start it, or stop it,"
+		done_err(&d, LABD_E_INVALID, "%s is %s: start it, or stop it,"
 		    " before a snapshot", vm->name, vm_state_name(vm->state));
 		return;
 	}
 	if (vm->state == VM_BOOTING) {
-		reply_err(r, LABD_E_BUSY, "%s is still booting: a snapshot"
+		done_err(&d, LABD_E_BUSY, "%s is still booting: a snapshot"
 		    " when it is ready", vm->name);
 		return;
 	}
 	vm_set_state(vm, VM_SNAPSHOTTING, NULL);
-	vm_submit_snap(vm, VMJOB_SNAPSHOT, name, vm->pid != 0, r);
+	vm_submit_snap(vm, VMJOB_SNAPSHOT, name, vm->pid != 0, d);
 }
 
 void
-vm_op_snapshot_rm(struct vm *vm, const char *name, const struct req *r)
+vm_op_snapshot_rm(struct vm *vm, const char *name, struct done d)
 {
-	if (vm_refuse_busy(vm, r))
+	if (vm_refuse_busy(vm, &d))
 		return;
 	if (!vm_snapshot_find(vm, name, NULL)) {
-		reply_err(r, LABD_E_NOT_FOUND, "%s has no snapshot %s (labctl"
+		done_err(&d, LABD_E_NOT_FOUND, "%s has no snapshot %s (labctl"
 		    " snapshots %s lists them)", vm->name, name, vm->name);
 		return;
 	}
 	if (vm->state == VM_SUSPENDED) {
-		reply_err(r, LABD_E_INVALID, "%s is suspended: resume it"
+		done_err(&d, LABD_E_INVALID, "%s is suspended: resume it"
 		    " first", vm->name);
 		return;
 	}
-	vm_submit_snap(vm, VMJOB_SNAPDEL, name, 0, r);
+	vm_submit_snap(vm, VMJOB_SNAPDEL, name, 0, d);
 }
 
 void
-vm_op_restore(struct vm *vm, const char *name, const struct req *r)
+vm_op_restore(struct vm *vm, const char *name, struct done d)
 {
 	int	ram = 0;
 
-	if (vm_refuse_busy(vm, r))
+	if (vm_refuse_busy(vm, &d))
 		return;
 	if (!vm_snapshot_find(vm, name, &ram)) {
-		reply_err(r, LABD_E_NOT_FOUND, "%s has no snapshot %s%s",
+		done_err(&d, LABD_E_NOT_FOUND, "%s has no snapshot %s%s",
 		    vm->name, name, strcmp(name, "pristine") == 0 ?
 		    " yet (it is taken when the VM first becomes ready; reset"
 		    " --hard makes a fresh disk)" : "");
@@ -939,35 +916,34 @@ vm_op_restore(struct vm *vm, const char *name, const struct req *r)
 	vm_set_state(vm, VM_RESTORING, NULL);
 	if (!ram || !vm_is_running(vm)) {
 		/* It boots, or wakes in a new QEMU: reply once it answers. */
-		vm_wait(vm, r, VM_READY);
-		r = NULL;
+		vm_wait(vm, d, VM_READY);
+		d = DONE_NONE;
 	}
-	vm_submit_snap(vm, VMJOB_RESTORE, name, ram, r);
+	vm_submit_snap(vm, VMJOB_RESTORE, name, ram, d);
 }
 
 /*
  * A standalone copy of the disk (VMJOB_BACKUP, vmjob.c) with j's target
  * and hooks: live while the VM runs, and it runs on, ready; from the disk
  * when stopped.  The VM is busy meanwhile: other operations are refused,
- * a stop waits for the copy.  -1 after an error reply to r when it cannot
- * be copied now; j is then still the caller's.
+ * a stop waits for the copy.  When it cannot be copied now: the LABD_E_*
+ * code, with err; j is then still the caller's.  NULL when submitted.
  */
-int
-vm_op_backup(struct vm *vm, struct vmjob *j, const struct req *r)
+const char *
+vm_op_backup(struct vm *vm, struct vmjob *j, char *err, size_t errlen)
 {
-	char	err[LABD_ERRLEN];
-
-	if (vm_refuse_busy(vm, r))
-		return -1;
+	if (!vm_idle(vm)) {
+		errf(err, errlen, "%s is %s; try again in a moment",
+		    vm->name, vm_state_name(vm->state));
+		return LABD_E_BUSY;
+	}
 	if (vm->state == VM_SUSPENDED) {
-		reply_err(r, LABD_E_INVALID, "%s is suspended: resume it, or"
-		    " stop it, before a copy of its disk", vm->name);
-		return -1;
+		errf(err, errlen, "%s is suspended: resume it, or stop it,"
+		    " before a copy of its disk", vm->name);
+		return LABD_E_INVALID;
 	}
-	if (vmdef_load(vm->id, &j->def, err, sizeof(err)) == -1) {
-		reply_err(r, LABD_E_INTERNAL, "%s", err);
-		return -1;
-	}
+	if (vmdef_load(vm->id, &j->def, err, errlen) == -1)
+		return LABD_E_INTERNAL;
 	j->job.run = vmjob_run;
 	j->job.done = vmjob_done;
 	j->kind = VMJOB_BACKUP;
@@ -982,29 +958,29 @@ vm_op_backup(struct vm *vm, struct vmjob *j, const struct req *r)
 	}
 	vm->busy = 1;
 	workers_submit(labd->workers, &j->job);
-	return 0;
+	return NULL;
 }
 
 /*
  * A command as root over SSH with labd's key (VMJOB_EXEC, vmjob.c), with
  * j's cmd, timeout_ms and hooks.  Only on a ready VM; it does not make the
  * VM busy: a command is what a student could run too, and a stop or reset
- * meanwhile just cuts it off.  -1 after an error reply to r when it cannot
- * run now; j is then still the caller's.
+ * meanwhile just cuts it off.  When it cannot run now: the LABD_E_* code,
+ * with err; j is then still the caller's.  NULL when submitted.
  */
-int
-vm_op_exec(struct vm *vm, struct vmjob *j, const struct req *r)
+const char *
+vm_op_exec(struct vm *vm, struct vmjob *j, char *err, size_t errlen)
 {
 	if (vm->state != VM_READY) {
-		reply_err(r, LABD_E_INVALID, "%s is %s: a command runs only on"
-		    " a ready VM (labctl start %s)", vm->name,
+		errf(err, errlen, "%s is %s: a command runs only on a ready"
+		    " VM (labctl start %s)", vm->name,
 		    vm_state_name(vm->state), vm->name);
-		return -1;
+		return LABD_E_INVALID;
 	}
 	if (vm->probe_port == 0) {
-		reply_err(r, LABD_E_INVALID, "%s has no SSH port: its template"
-		    " forwards none", vm->name);
-		return -1;
+		errf(err, errlen, "%s has no SSH port: its template forwards"
+		    " none", vm->name);
+		return LABD_E_INVALID;
 	}
 	j->job.run = vmjob_run;
 	j->job.done = vmjob_done;
@@ -1016,7 +992,7 @@ vm_op_exec(struct vm *vm, struct vmjob *j, const struct req *r)
 	j->port = vm->probe_port;
 	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());
 	workers_submit(labd->workers, &j->job);
-	return 0;
+	return NULL;
 }
 
 static void
@@ -1026,34 +1002,32 @@ vm_backup_done(struct vmjob *j, struct vm *vm)
 		vm->busy = 0;
 		/* A stop asked for during the copy waited for it. */
 		if (!vm->want_running && vm_is_running(vm))
-			vm_op_stop(vm, 0, NULL);
+			vm_op_stop(vm, 0, DONE_NONE);
 	}
 	j->hooks->after(j, vm);
 }
 
 void
-vm_op_suspend(struct vm *vm, const struct req *r)
+vm_op_suspend(struct vm *vm, struct done d)
 {
 	if (vm->state == VM_SUSPENDED) {
-		if (r != NULL)
-			reply_ok(r, vm_to_json(vm));
+		done_ok(&d, vm_to_json(vm));
 		return;
 	}
-	if (vm_refuse_busy(vm, r))
+	if (vm_refuse_busy(vm, &d))
 		return;
 	if (vm->state != VM_READY) {
-		if (r != NULL)
-			reply_err(r, LABD_E_INVALID, "%s is %s: only a ready VM"
-			    " can be suspended", vm->name,
-			    vm_state_name(vm->state));
+		done_err(&d, LABD_E_INVALID, "%s is %s: only a ready VM"
+		    " can be suspended", vm->name,
+		    vm_state_name(vm->state));
 		return;
 	}
 	vm_set_desired(vm, "suspended");
-	vm_wait(vm, r, VM_SUSPENDED);
+	vm_wait(vm, d, VM_SUSPENDED);
 	vm_qmp_detach(vm);	/* QEMU quits: not a crash */
 	vm->gen++;
 	vm_set_state(vm, VM_SUSPENDING, NULL);
-	vm_submit_snap(vm, VMJOB_SUSPEND, VM_SUSPEND_SNAP, 1, NULL);
+	vm_submit_snap(vm, VMJOB_SUSPEND, VM_SUSPEND_SNAP, 1, DONE_NONE);
 }
 
 /*
@@ -1079,8 +1053,8 @@ vm_remove(struct vm *vm, char *err, size_t errlen)
 	net_tap_remove(vm->id);
 	while ((w = vm->waiters) != NULL) {
 		vm->waiters = w->next;
-		reply_err(w->r, LABD_E_NOT_FOUND, "%s was removed", vm->name);
-		req_free(w->r);
+		done_err(&w->done, LABD_E_NOT_FOUND, "%s was removed",
+		    vm->name);
 		free(w);
 	}
 	for (vp = &vms; *vp != NULL; vp = &(*vp)->next)
@@ -1227,10 +1201,10 @@ vm_reconcile_all(void)
 		if (vm->busy)
 			continue;
 		if (vm->want_running && vm->state == VM_STOPPED)
-			vm_op_start(vm, NULL);
+			vm_op_start(vm, DONE_NONE);
 		else if (!vm->want_running && (vm->state == VM_BOOTING ||
 		    vm->state == VM_READY))
-			vm_op_stop(vm, 0, NULL);
+			vm_op_stop(vm, 0, DONE_NONE);
 	}
 }
 

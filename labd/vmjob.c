@@ -38,6 +38,19 @@
 
 static int	vmjob_sync(struct vmjob *, int tries);
 
+/* A VM's folders: its disks in state_dir, its sockets in run_dir. */
+int
+vm_paths(const char *name, char *vmdir, char *rundir)
+{
+	if (vmdir != NULL && snprintf(vmdir, PATH_MAX, "%s/vms/%s",
+	    labd->cfg.state_dir, name) >= PATH_MAX)
+		return -1;
+	if (rundir != NULL && snprintf(rundir, PATH_MAX, "%s/vms/%s",
+	    labd->cfg.run_dir, name) >= PATH_MAX)
+		return -1;
+	return 0;
+}
+
 /* --- the definition, from the database ---------------------------------- */
 
 int

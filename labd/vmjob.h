@@ -90,7 +90,7 @@ struct vmjob {
 	int		 ram;		/* in (restore) / out (snapshot) */
 	int		 booted;	/* out: a new QEMU was spawned, pid set */
 	uint64_t	 state_size;	/* out: bytes of RAM and devices */
-	struct req	*r;		/* replied to by done(), may be NULL */
+	struct done	 done;		/* how it ended, for whoever asked */
 	char		 keyfile[PATH_MAX];	/* labd's private key (probe, sync) */
 	/* probe and sync: what the guest is made to agree with */
 	char		 login[LABD_NAMELEN];	/* in: the student's account */

@@ -11,7 +11,7 @@
  * first connection just takes a few seconds longer; later ones go to QEMU
  * directly.  A client that waits more than WAKE_TIMEOUT_MS is closed.
  *
- * The listeners follow the VM's state through a hook in vm_set_state():
+ * The listeners follow the VM's state through the event bus (vm.state):
  * open in VM_SUSPENDED, closed in every other state.  Resuming passes
  * through VM_RESUMING before the worker spawns QEMU, so the ports are
  * free by then whoever asked for the resume.
@@ -359,7 +359,7 @@ relays_check(int retry)
 		else if (vm->state == VM_READY)
 			relay_connect(r);
 		else if (retry && vm->state == VM_SUSPENDED && !vm->busy)
-			vm_op_start(vm, NULL);	/* the first try was refused */
+			vm_op_start(vm, DONE_NONE);	/* the first try was refused */
 	}
 }
 
@@ -528,7 +528,7 @@ wake_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	    w->ip, w->port);
 	/* w is freed here: QEMU must be able to bind the ports again. */
 	wake_unlisten(vm);
-	vm_op_start(vm, NULL);
+	vm_op_start(vm, DONE_NONE);
 }
 
 /* --- the hook and the tick -------------------------------------------------- */
@@ -537,9 +537,12 @@ wake_accept(struct loop *l, int fd, uint32_t events, void *arg)
  * vm.c's hook at every change of state.  Listeners exist in VM_SUSPENDED
  * only; a VM that becomes ready takes the connections waiting for it.
  */
-void
-wake_vm_state(struct vm *vm)
+/* A suspended VM's ports wake it; any other state closes them. */
+static void
+wake_vm_state(const struct event *ev, void *arg)
 {
+	struct vm	*vm = ev->vm;
+
 	if (vm->state == VM_SUSPENDED)
 		wake_listen(vm, 0);
 	else
@@ -567,7 +570,11 @@ wake_init(void)
 {
 	struct vm	*vm;
 
-	for (vm = vm_list(); vm != NULL; vm = vm->next)
-		wake_vm_state(vm);
+	for (vm = vm_list(); vm != NULL; vm = vm->next) {
+		struct event	ev = { .kind = "vm.state", .vm = vm };
+
+		wake_vm_state(&ev, NULL);
+	}
+	events_on("vm.state", wake_vm_state, NULL);
 	loop_add_timer(labd->loop, WAKE_TICK_MS, wake_tick, NULL);
 }

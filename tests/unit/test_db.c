@@ -12,8 +12,6 @@
 #include "tests/unit/testutil.h"
 
 /* db.c logs through log.c, which reads labd->foreground. */
-static struct labd	 labd_instance;
-struct labd		*labd = &labd_instance;
 
 static const char *old_schema =
 "CREATE TABLE templates(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
