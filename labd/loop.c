@@ -174,6 +174,7 @@ loop_run(struct loop *l)
 	struct epoll_event	evs[64];
 	int			n, i;
 
+	l->stop = 0;	/* a loop stopped before may run again */
 	while (!l->stop) {
 		n = epoll_wait(l->epfd, evs, 64, loop_timeout(l));
 		if (n == -1) {
