@@ -80,34 +80,30 @@ ctl_console(struct ctl *c, int argc, char **argv)
 {
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	struct termios		 saved, raw;
-	json_t			*st, *vms, *vm;
-	const char		*why, *state = NULL;
+	json_t			*vms, *vm;
+	const char		*why, *state = NULL, *path = NULL;
 	size_t			 i;
 	int			 rc, sock, tty = isatty(STDIN_FILENO);
 
 	if (argc != 1)
 		return CTL_USAGE;
-	if ((st = ctl_call(c, "status", NULL, &rc)) == NULL)
+	if ((vms = ctl_call(c, "vm.list", NULL, &rc)) == NULL)
 		return rc;
-	if ((vms = ctl_call(c, "vm.list", NULL, &rc)) == NULL) {
-		json_decref(st);
-		return rc;
-	}
 	json_array_foreach(vms, i, vm)
-		if (strcmp(jstr(vm, "name"), argv[0]) == 0)
+		if (strcmp(jstr(vm, "name"), argv[0]) == 0) {
 			state = jstr(vm, "state");
+			path = jstr(vm, "console");
+		}
 	if (state == NULL || (strcmp(state, "ready") != 0 &&
 	    strcmp(state, "booting") != 0)) {
 		fprintf(stderr, "labctl: %s %s%s\n", argv[0], state ?
 		    "is " : "is not a VM (labctl list shows them)",
 		    state ? state : "");
 		json_decref(vms);
-		json_decref(st);
 		return CTL_FAILED;
 	}
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path),
-	    "%s/vms/%s/serial.sock", jstr(st, "run_dir"), argv[0]) >=
-	    (int)sizeof(sun.sun_path)) {
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >=
+	    (int)sizeof(sun.sun_path) || *path == '\0') {
 		fprintf(stderr, "labctl: console socket path too long\n");
 		rc = CTL_FAILED;
 		goto done;
@@ -139,6 +135,5 @@ ctl_console(struct ctl *c, int argc, char **argv)
 	rc = why ? CTL_FAILED : CTL_OK;
 done:
 	json_decref(vms);
-	json_decref(st);
 	return rc;
 }

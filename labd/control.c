@@ -114,8 +114,12 @@ client_send(struct client *c, json_t *msg)
 	char	*s;
 	size_t	 len;
 
-	if ((s = json_dumps(msg, JSON_COMPACT)) == NULL)
-		fatalx("json_dumps");
+	if ((s = json_dumps(msg, JSON_COMPACT)) == NULL) {
+		/* Out of memory, or a string that is not UTF-8: drop it. */
+		log_warnx("client %llu: a message could not be encoded,"
+		    " dropped", (unsigned long long)c->id);
+		return;
+	}
 	len = strlen(s);
 	if (c->outlen + len + 1 > CONTROL_MAX_OUT) {
 		log_warnx("client %llu (uid %u) does not read its replies,"

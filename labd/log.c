@@ -1,7 +1,11 @@
 /*
  * log.c - one small logger: stderr in the foreground, syslog when
- * daemonised.  log_warn adds strerror(errno); fatal* log and exit, and are
- * for start-up only.
+ * daemonised.  log_warn adds strerror(errno); fatal* log and exit.  They
+ * are for start-up, and at run time only for what no input can cause and
+ * labd cannot carry on after: memory exhausted (xmalloc) and an SQL
+ * statement of labd's own that does not compile (db_prepare), both bugs
+ * or a dying host.  Anything a client, a guest or the host's state can
+ * cause is an error returned, logged or replied, never an exit.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -180,7 +180,9 @@ loop_run(struct loop *l)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("epoll_wait");
+			/* Cannot happen with a valid epfd: stop, main() cleans up. */
+			log_warn("epoll_wait");
+			break;
 		}
 		for (i = 0; i < n; i++) {
 			int	fd = evs[i].data.fd;

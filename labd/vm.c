@@ -639,7 +639,7 @@ vm_qmp_attach(struct vm *vm)
 	if (vm->qmp != NULL)
 		return;
 	vm_paths(vm->name, NULL, rundir);
-	vmm_path(path, sizeof(path), rundir, "qmp.sock");
+	vmm_path(path, sizeof(path), rundir, VMM_QMP_SOCK);
 	if ((vm->qmp = qmp_open(path, VM_QMP_TIMEOUT_MS, err,
 	    sizeof(err))) == NULL) {
 		log_warnx("%s: %s", vm->name, err);
@@ -1214,6 +1214,7 @@ vm_to_json(const struct vm *vm)
 	sqlite3_stmt	*st;
 	json_t		*o, *ports;
 	int64_t		 up = 0;
+	char		 rundir[PATH_MAX], console[PATH_MAX];
 
 	ports = json_array();
 	st = db_prepare("SELECT service, listen_ip, port, guest_port FROM ports"
@@ -1237,6 +1238,10 @@ vm_to_json(const struct vm *vm)
 		json_object_set_new(o, "error", json_string(vm->error));
 	if (vm->guest_ip[0] != '\0')
 		json_object_set_new(o, "ip", json_string(vm->guest_ip));
+	/* Where its serial console is: clients need not know the layout. */
+	vm_paths(vm->name, NULL, rundir);
+	vmm_path(console, sizeof(console), rundir, VMM_SERIAL_SOCK);
+	json_object_set_new(o, "console", json_string(console));
 	json_object_set_new(o, "connections", json_integer(vm->conns));
 	json_object_set_new(o, "last_connection",
 	    json_integer((json_int_t)vm->last_conn));

@@ -137,7 +137,7 @@ console_relay(struct tui *t, int sock)
 }
 
 int
-console_run(struct tui *t, const char *vm)
+console_run(struct tui *t, const char *vm, const char *where)
 {
 	struct termios	 saved, raw;
 	char		 dir[PATH_MAX], path[PATH_MAX + 64], err[TUI_ERRLEN];
@@ -149,8 +149,13 @@ console_run(struct tui *t, const char *vm)
 		    t->replay);
 		return TF_DRAW;
 	}
-	link_run_dir(t, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/vms/%s/serial.sock", dir, vm);
+	/* Where labd says it is, unless --run-dir says to look elsewhere. */
+	if (where != NULL && *where != '\0' && t->run_dir_opt == NULL)
+		snprintf(path, sizeof(path), "%s", where);
+	else {
+		link_run_dir(t, dir, sizeof(dir));
+		snprintf(path, sizeof(path), "%s/vms/%s/serial.sock", dir, vm);
+	}
 	if ((sock = console_connect(path, err, sizeof(err))) == -1) {
 		tui_message(t, 1, "console of %s: %s", vm, err);
 		return TF_DRAW;

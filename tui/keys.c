@@ -622,7 +622,7 @@ act_console(struct tui *t, int key)
 
 	if (r == NULL)
 		return 0;
-	return console_run(t, r->name);
+	return console_run(t, r->name, jstr(r->obj, "console"));
 }
 
 /* --- the table's users --------------------------------------------------- */

@@ -300,6 +300,7 @@ struct prompt	*prompt_open(struct tui *, enum prompt_kind, prompt_done_fn,
 void		 prompt_choices(struct tui *, const char *vm, json_t *snaps);
 
 /* console.c */
-int		 console_run(struct tui *, const char *vm);
+/* where: the VM's "console" as labd reports it (NULL: from the run dir). */
+int		 console_run(struct tui *, const char *vm, const char *where);
 
 #endif /* LABTUI_H */

@@ -44,7 +44,7 @@
 #define CMDLINE_MAX		(64 * 1024)
 
 static const char *runtime_files[] = {
-	"pid", "qmp.sock", "qmp-ctl.sock", "serial.sock", "vnc.sock",
+	"pid", VMM_QMP_SOCK, "qmp-ctl.sock", VMM_SERIAL_SOCK, "vnc.sock",
 };
 
 struct buf {

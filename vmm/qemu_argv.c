@@ -340,8 +340,9 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	argv_add(&a, "-device");
 	argv_add(&a, "virtio-net-pci,netdev=net0,mac=%s", mac);
 	argv_add(&a, "-chardev");
-	argv_add(&a, "socket,id=ser0,path=%s/serial.sock,server=on,wait=off,"
-	    "logfile=%s/serial.log,logappend=on", s->run_dir, s->log_dir);
+	argv_add(&a, "socket,id=ser0,path=%s/" VMM_SERIAL_SOCK ",server=on,"
+	    "wait=off,logfile=%s/serial.log,logappend=on", s->run_dir,
+	    s->log_dir);
 	argv_add(&a, "-serial");
 	argv_add(&a, "chardev:ser0");
 	argv_add(&a, "-chardev");

@@ -24,6 +24,9 @@
 #include <jansson.h>
 
 #define VMM_ERRLEN	512
+/* The files of a VM's run_dir that others open, by name. */
+#define VMM_QMP_SOCK	"qmp.sock"
+#define VMM_SERIAL_SOCK	"serial.sock"	/* the serial console: labctl, labtui */
 
 /* accel.c */
 enum vmm_accel {
