@@ -18,58 +18,6 @@
 
 #define COURSE_PASSWORD_LEN	12
 
-/* "tiny" is the newest version, "tiny@2" that one. */
-static int64_t
-template_resolve(const char *ref, char *publish, size_t publishlen)
-{
-	sqlite3_stmt	*st;
-	char		 name[LABD_NAMELEN];
-	const char	*at = strchr(ref, '@');
-	int64_t		 id = -1;
-	int		 version = 0;
-
-	if (at != NULL) {
-		if ((size_t)(at - ref) >= sizeof(name))
-			return -1;
-		snprintf(name, sizeof(name), "%.*s", (int)(at - ref), ref);
-		version = atoi(at + 1);
-		if (version <= 0)
-			return -1;
-	} else if (snprintf(name, sizeof(name), "%s", ref) >=
-	    (int)sizeof(name))
-		return -1;
-	st = db_prepare("SELECT id, publish FROM templates WHERE name = ?1"
-	    " AND (?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1");
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 2, version);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		snprintf(publish, publishlen, "%s", db_text(st, 1));
-	}
-	sqlite3_finalize(st);
-	return id;
-}
-
-/* "ssh:22,http:80" as stored by template.import. */
-static size_t
-publish_parse(const char *publish, char names[][PF_NAMELEN],
-    uint16_t *ports, size_t max)
-{
-	char	buf[512], *tok, *save, *colon;
-	size_t	n = 0;
-
-	snprintf(buf, sizeof(buf), "%s", publish);
-	for (tok = strtok_r(buf, ",", &save); tok != NULL && n < max;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if ((colon = strchr(tok, ':')) == NULL)
-			continue;
-		*colon = '\0';
-		snprintf(names[n], PF_NAMELEN, "%s", tok);
-		ports[n++] = (uint16_t)atoi(colon + 1);
-	}
-	return n;
-}
-
 static unsigned char *
 slots_used(size_t *n)
 {
@@ -194,7 +142,7 @@ cmd_course_create(const struct req *r, json_t *args)
 			goto done;
 		}
 	}
-	ng = publish_parse(publish, gnames, gports, LABD_MAX_GUEST_PORTS);
+	ng = template_publish_parse(publish, gnames, gports, LABD_MAX_GUEST_PORTS);
 	for (i = 0; i < ng; i++)
 		gptrs[i] = gnames[i];
 	used = slots_used(&nused);

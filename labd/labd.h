@@ -19,6 +19,8 @@
 
 #define LABD_VERSION	"0.1.0"
 #define LABD_VMNAMELEN	(2 * LABD_NAMELEN + 1)
+/* An error message for a reply: as much as reply_err() sends. */
+#define LABD_MSGLEN	2048
 
 #ifndef __dead
 #define __dead	__attribute__((__noreturn__))
@@ -230,6 +232,53 @@ int		 vm_remove(struct vm *, char *err, size_t errlen);
 json_t		*vm_to_json(const struct vm *);
 int		 vm_paths(const char *name, char *vmdir, char *rundir);
 int		 vm_count(int *running);
+
+/*
+ * template.c: the golden disks, their import pipeline and their rows.
+ * A function that can be refused returns NULL when it did its work, else
+ * the LABD_E_* code that applies with a message for a person in err; it
+ * never replies itself.
+ */
+/*
+ * How an import ends, in the loop's thread, once: result (the callee's to
+ * keep) when it worked, else code (LABD_E_*) and message.
+ */
+typedef void	(*template_done_fn)(void *arg, json_t *result,
+		    const char *code, const char *message);
+/* A valid name, not being imported right now (invalid, busy). */
+const char	*template_name_check(const char *name, char *err,
+		    size_t errlen);
+/*
+ * Import the next version of name from path (absolute: a profile .ini, an
+ * .ova/.ovf, a disk) in a worker; done(arg, ...) reports the new row.
+ * On refusal done is never called.
+ */
+const char	*template_import(const char *name, const char *path,
+		    int preallocate, uid_t uid, template_done_fn done, void *arg,
+		    char *err, size_t errlen);
+/*
+ * The next version of name from vm's disk: *vjp is the copy to hand to
+ * vm_op_backup(), whose end is reported to done(arg, ...); when vm.c
+ * refuses it, template_from_vm_cancel(*vjp) and done is never called.
+ */
+const char	*template_from_vm(struct vm *vm, const char *name, uid_t uid,
+		    template_done_fn done, void *arg, struct vmjob **vjp,
+		    char *err, size_t errlen);
+void		 template_from_vm_cancel(struct vmjob *);
+/* Every version, oldest first within a name. */
+json_t		*template_list(void);
+/* NAME@V, or NAME's newest: every field, the disk, its courses and VMs. */
+const char	*template_show(const char *ref, json_t **res, char *err,
+		    size_t errlen);
+/* NAME@V, or NAME with one version, and its folder; busy while in use. */
+const char	*template_rm(const char *ref, uid_t uid, json_t **res,
+		    char *err, size_t errlen);
+/* The row id of ref (newest without @V) and its publish; -1: none. */
+int64_t		 template_resolve(const char *ref, char *publish,
+		    size_t publishlen);
+/* A row's publish "ssh:22,http:80" into names and ports; how many. */
+size_t		 template_publish_parse(const char *publish,
+		    char names[][PF_NAMELEN], uint16_t *ports, size_t max);
 
 /* schedule.c: a course's scheduled resets */
 int		 schedule_parse(const char *spec, int *secs, int max, char *err,
