@@ -280,6 +280,44 @@ int64_t		 template_resolve(const char *ref, char *publish,
 size_t		 template_publish_parse(const char *publish,
 		    char names[][PF_NAMELEN], uint16_t *ports, size_t max);
 
+/*
+ * course.c: courses, their students, VMs and ports in the database.  The
+ * same contract as template.c's: NULL when done, else a LABD_E_* code
+ * with the message in err; *res is then the result to send.
+ */
+/*
+ * name from template tref (NAME or NAME@V) and roster (CSV text, rname
+ * in its errors): all rows written or none, the VMs started; *res holds
+ * the access sheet with the generated passwords.
+ */
+const char	*course_create(const char *name, const char *tref,
+		    const char *roster, const char *rname, uid_t uid,
+		    json_t **res, char *err, size_t errlen);
+/* Every course with its template, VM count, ready count and schedule. */
+json_t		*course_list(void);
+/* What course.set changes: each as given, NULL when unchanged. */
+struct course_change {
+	const char	*reset_at;	/* "12:00, 18:00" */
+	const char	*reset_to;	/* a snapshot name */
+	const char	*idle_suspend;	/* "30m", "off" */
+	const char	*internet;	/* on/off */
+	const char	*isolation;	/* on/off */
+	const char	*allow_from;	/* CIDRs, "any" */
+	const char	*sudo;		/* on/off */
+};
+/* Check and store the change (network ones live first); *res: all now. */
+const char	*course_set(const char *course, const struct course_change *,
+		    uid_t uid, json_t **res, char *err, size_t errlen);
+/* Its template, settings and VMs. */
+const char	*course_show(const char *course, json_t **res, char *err,
+		    size_t errlen);
+/* Its rows, VMs and their files; busy while a VM of it runs. */
+const char	*course_rm(const char *course, uid_t uid, json_t **res,
+		    char *err, size_t errlen);
+/* The access sheet, one row a student, without passwords. */
+const char	*course_access(const char *course, json_t **res, char *err,
+		    size_t errlen);
+
 /* schedule.c: a course's scheduled resets */
 int		 schedule_parse(const char *spec, int *secs, int max, char *err,
 		    size_t errlen);

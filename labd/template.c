@@ -52,7 +52,7 @@ struct import_job {
 	struct job		 job;
 	template_done_fn	 done;		/* the asker's, called once */
 	void			*arg;
-	uid_t			 uid;		/* who asked, for the event log */
+	uid_t			 uid;		/* who asked: the event log */
 	char			 name[LABD_NAMELEN];
 	int			 version;
 	enum import_kind	 kind;
@@ -988,8 +988,8 @@ template_rm(const char *ref, uid_t uid, json_t **res, char *err,
 	    (code = template_find(name, &version, 0, &id, err, errlen)) != NULL)
 		return code;
 	if ((n = template_courses(id, users, sizeof(users))) > 0) {
-		errf(err, errlen, "template %s@%d is used by course%s %s: remove"
-		    " %s first", name, version, n > 1 ? "s" : "", users,
+		errf(err, errlen, "template %s@%d is used by course%s %s:"
+		    " remove %s first", name, version, n > 1 ? "s" : "", users,
 		    n > 1 ? "them" : "it");
 		return LABD_E_BUSY;
 	}
