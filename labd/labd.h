@@ -19,6 +19,8 @@
 
 #define LABD_VERSION	"0.1.0"
 #define LABD_VMNAMELEN	(2 * LABD_NAMELEN + 1)
+/* An error message for a reply: as much as reply_err() sends. */
+#define LABD_MSGLEN	2048
 
 #ifndef __dead
 #define __dead	__attribute__((__noreturn__))
@@ -266,6 +268,81 @@ int		 vm_remove(struct vm *, char *err, size_t errlen);
 json_t		*vm_to_json(const struct vm *);
 int		 vm_paths(const char *name, char *vmdir, char *rundir);
 int		 vm_count(int *running);
+
+/*
+ * template.c: the golden disks, their import pipeline and their rows.
+ * A function that can be refused returns NULL when it did its work, else
+ * the LABD_E_* code that applies with a message for a person in err; it
+ * never replies itself.
+ */
+/* A valid name, not being imported right now (invalid, busy). */
+const char	*template_name_check(const char *name, char *err,
+		    size_t errlen);
+/*
+ * Import the next version of name from path (absolute: a profile .ini, an
+ * .ova/.ovf, a disk) in a worker; done hears of the new row, or at once
+ * of why not.
+ */
+void		 template_import(const char *name, const char *path,
+		    int preallocate, uid_t uid, struct done done);
+/*
+ * The next version of name from vm's disk, copied live while it runs
+ * (vm_op_backup()); done hears of the new row, or at once of why not.
+ */
+void		 template_from_vm(struct vm *vm, const char *name, uid_t uid,
+		    struct done done);
+/* Every version, oldest first within a name. */
+json_t		*template_list(void);
+/* NAME@V, or NAME's newest: every field, the disk, its courses and VMs. */
+const char	*template_show(const char *ref, json_t **res, char *err,
+		    size_t errlen);
+/* NAME@V, or NAME with one version, and its folder; busy while in use. */
+const char	*template_rm(const char *ref, uid_t uid, json_t **res,
+		    char *err, size_t errlen);
+/* The row id of ref (newest without @V) and its publish; -1: none. */
+int64_t		 template_resolve(const char *ref, char *publish,
+		    size_t publishlen);
+/* A row's publish "ssh:22,http:80" into names and ports; how many. */
+size_t		 template_publish_parse(const char *publish,
+		    char names[][PF_NAMELEN], uint16_t *ports, size_t max);
+
+/*
+ * course.c: courses, their students, VMs and ports in the database.  The
+ * same contract as template.c's: NULL when done, else a LABD_E_* code
+ * with the message in err; *res is then the result to send.
+ */
+/*
+ * name from template tref (NAME or NAME@V) and roster (CSV text, rname
+ * in its errors): all rows written or none, the VMs started; *res holds
+ * the access sheet with the generated passwords.
+ */
+const char	*course_create(const char *name, const char *tref,
+		    const char *roster, const char *rname, uid_t uid,
+		    json_t **res, char *err, size_t errlen);
+/* Every course with its template, VM count, ready count and schedule. */
+json_t		*course_list(void);
+/* What course.set changes: each as given, NULL when unchanged. */
+struct course_change {
+	const char	*reset_at;	/* "12:00, 18:00" */
+	const char	*reset_to;	/* a snapshot name */
+	const char	*idle_suspend;	/* "30m", "off" */
+	const char	*internet;	/* on/off */
+	const char	*isolation;	/* on/off */
+	const char	*allow_from;	/* CIDRs, "any" */
+	const char	*sudo;		/* on/off */
+};
+/* Check and store the change (network ones live first); *res: all now. */
+const char	*course_set(const char *course, const struct course_change *,
+		    uid_t uid, json_t **res, char *err, size_t errlen);
+/* Its template, settings and VMs. */
+const char	*course_show(const char *course, json_t **res, char *err,
+		    size_t errlen);
+/* Its rows, VMs and their files; busy while a VM of it runs. */
+const char	*course_rm(const char *course, uid_t uid, json_t **res,
+		    char *err, size_t errlen);
+/* The access sheet, one row a student, without passwords. */
+const char	*course_access(const char *course, json_t **res, char *err,
+		    size_t errlen);
 
 /* schedule.c: a course's scheduled resets */
 int		 schedule_parse(const char *spec, int *secs, int max, char *err,

@@ -1,0 +1,738 @@
+/*
+ * course.c - courses: a template and a roster make one VM a student.
+ * Every statement about courses, their students, VMs and ports is here;
+ * cmd_course.c reads the commands' arguments and replies with what this
+ * returns, a result or a LABD_E_* code and a message.
+ *
+ * course_create() validates everything first (name, template, every
+ * roster row, the port plan) and only then writes the course, its
+ * students, VMs and ports in one transaction: a bad roster creates
+ * nothing.  The VMs are then started; the result carries the access
+ * sheet with the generated passwords, which are stored only hashed and so
+ * are shown this once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+
+#define COURSE_PASSWORD_LEN	12
+
+/* A course being made: what the checks found, then what was written. */
+struct course_new {
+	const char	*name;
+	const char	*tref;
+	const char	*rname;
+	int64_t		 tid;
+	struct roster	 ros;
+	char		 gnames[LABD_MAX_GUEST_PORTS][PF_NAMELEN];
+	const char	*gptrs[LABD_MAX_GUEST_PORTS];
+	uint16_t	 gports[LABD_MAX_GUEST_PORTS];
+	size_t		 ng;
+	int		*slots;		/* one a student, from the plan */
+	int64_t		*vmids;		/* one a student, once written */
+	json_t		*sheet;		/* the access sheet, passwords in */
+};
+
+/* course.set's parsed values; -1: not given. */
+struct course_values {
+	int		 idle_secs;
+	int		 inet_on;
+	int		 iso_on;
+	int		 sudo_on;
+	const char	*allow;		/* NULL, or canon's source */
+	char		 canon[1024];	/* allow_from, canonical */
+};
+
+static int
+course_exists(const char *name)
+{
+	sqlite3_stmt	*st;
+	int		 found;
+
+	st = db_prepare("SELECT 1 FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+static unsigned char *
+slots_used(size_t *n)
+{
+	sqlite3_stmt	*st;
+	unsigned char	*used = xcalloc(65536, 1);
+
+	st = db_prepare("SELECT slot FROM vms");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int	slot = sqlite3_column_int(st, 0);
+
+		if (slot >= 0 && slot < 65536)
+			used[slot] = 1;
+	}
+	sqlite3_finalize(st);
+	*n = 65536;
+	return used;
+}
+
+static int64_t
+insert(sqlite3_stmt *st)
+{
+	int	rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(labd->db) : -1;
+}
+
+static json_t *
+sheet_row(const char *vm, const char *login, const char *name,
+    const struct pf_rule *rules, size_t nrules, const char *password,
+    int has_key)
+{
+	json_t	*o = json_pack("{s:s,s:s,s:s}", "vm", vm, "user", login,
+		    "name", name);
+	size_t	 i;
+
+	for (i = 0; i < nrules; i++) {
+		if (strcmp(rules[i].service, "ssh") != 0)
+			continue;
+		json_object_set_new(o, "host", json_string(rules[i].listen_ip));
+		json_object_set_new(o, "port", json_integer(rules[i].port));
+		json_object_set_new(o, "ssh", json_sprintf("ssh -p %u %s@%s",
+		    rules[i].port, login, rules[i].listen_ip));
+	}
+	if (password != NULL)
+		json_object_set_new(o, "password", json_string(password));
+	json_object_set_new(o, "key", json_boolean(has_key));
+	return o;
+}
+
+/* --- course.create ------------------------------------------------------- */
+
+/* The name, the template, the roster and the VM names it makes. */
+static const char *
+create_check(struct course_new *cn, const char *text, char *err,
+    size_t errlen)
+{
+	char	 e[LABD_ERRLEN], publish[512], vmname[LABD_VMNAMELEN];
+	size_t	 i;
+
+	if (!name_valid(cn->name)) {
+		errf(err, errlen, "course name \"%.64s\": use 1-32 of a-z, 0-9"
+		    " and '-', starting with a letter", cn->name);
+		return LABD_E_INVALID;
+	}
+	if (course_exists(cn->name)) {
+		errf(err, errlen, "course %s exists", cn->name);
+		return LABD_E_EXISTS;
+	}
+	if ((cn->tid = template_resolve(cn->tref, publish,
+	    sizeof(publish))) == -1) {
+		errf(err, errlen, "template \"%.64s\" not found (labctl"
+		    " template list shows them)", cn->tref);
+		return LABD_E_NOT_FOUND;
+	}
+	if (roster_parse(text, strlen(text), cn->rname, &cn->ros, e,
+	    sizeof(e)) == -1) {
+		errf(err, errlen, "%s", e);
+		return LABD_E_INVALID;
+	}
+	for (i = 0; i < cn->ros.n; i++) {
+		snprintf(vmname, sizeof(vmname), "%s-%s", cn->name,
+		    cn->ros.v[i].id);
+		/* The VM's name is the guest's host name: 63 at most. */
+		if (strlen(vmname) > 63) {
+			errf(err, errlen, "%s line %d: vm name %s is longer"
+			    " than 63 characters (a host name); use a shorter"
+			    " course name", cn->rname, cn->ros.v[i].line,
+			    vmname);
+			return LABD_E_INVALID;
+		}
+		if (vm_find(vmname) != NULL) {
+			errf(err, errlen, "%s line %d: vm %s exists (course and"
+			    " student names collide)", cn->rname,
+			    cn->ros.v[i].line, vmname);
+			return LABD_E_EXISTS;
+		}
+	}
+	cn->ng = template_publish_parse(publish, cn->gnames, cn->gports,
+	    LABD_MAX_GUEST_PORTS);
+	for (i = 0; i < cn->ng; i++)
+		cn->gptrs[i] = cn->gnames[i];
+	return NULL;
+}
+
+/* A slot a student in the port plan (and, bridged, in the subnet). */
+static const char *
+create_plan(struct course_new *cn, char *err, size_t errlen)
+{
+	struct pf_rule	 rules[LABD_MAX_GUEST_PORTS];
+	unsigned char	*used;
+	char		 e[LABD_ERRLEN];
+	const char	*code = NULL;
+	size_t		 nused, i, inuse = 0, k;
+
+	used = slots_used(&nused);
+	cn->slots = xcalloc(cn->ros.n, sizeof(*cn->slots));
+	if (plan_allocate(labd->cfg.publish, labd->cfg.npublish, used, nused,
+	    (int)cn->ros.n, cn->slots, e, sizeof(e)) == -1 ||
+	    plan_rules(labd->cfg.publish, labd->cfg.npublish, cn->slots[0],
+	    cn->gptrs, cn->gports, cn->ng, rules, LABD_MAX_GUEST_PORTS, e,
+	    sizeof(e)) == -1) {
+		errf(err, errlen, "course %s: %s", cn->name, e);
+		code = LABD_E_INVALID;
+		goto done;
+	}
+	/* Bridge mode: slot k's address is the gateway's + k. */
+	if (labd->cfg.net_mode != LABD_NET_BRIDGE)
+		goto done;
+	for (k = 0; k < nused; k++)
+		inuse += used[k];
+	for (i = 0; i < cn->ros.n; i++)
+		if (cn->slots[i] > net_max_slot()) {
+			errf(err, errlen, "course %s: %zu students do not fit"
+			    " in subnet %s: it has addresses for %d VMs and %zu"
+			    " are in use", cn->name, cn->ros.n,
+			    labd->cfg.subnet, net_max_slot(), inuse);
+			code = LABD_E_INVALID;
+			goto done;
+		}
+done:
+	free(used);
+	return code;
+}
+
+/* A VM's published ports, as the plan gave them; -1: database. */
+static int
+create_ports(int64_t vmid, const struct pf_rule *rules, size_t nr)
+{
+	sqlite3_stmt	*st;
+	size_t		 k;
+
+	for (k = 0; k < nr; k++) {
+		st = db_prepare("INSERT INTO ports(vm_id, service, listen_ip,"
+		    " port, guest_port) VALUES (?,?,?,?,?)");
+		sqlite3_bind_int64(st, 1, vmid);
+		sqlite3_bind_text(st, 2, rules[k].service, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, rules[k].listen_ip, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, rules[k].port);
+		sqlite3_bind_int(st, 5, rules[k].guest_port);
+		if (insert(st) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Student i of the roster: its row (a password made for it when it has
+ * no key), its VM's and ports' rows, its line of the sheet.  Inside
+ * create_write()'s transaction.
+ */
+static const char *
+create_student(struct course_new *cn, int64_t cid, size_t i, char *err,
+    size_t errlen)
+{
+	struct roster_entry	*e = &cn->ros.v[i];
+	struct pf_rule		 rules[LABD_MAX_GUEST_PORTS];
+	char			 pw[COURSE_PASSWORD_LEN + 1], hash[256];
+	char			 vmname[LABD_VMNAMELEN], perr[LABD_ERRLEN];
+	int			 gen_pw = e->ssh_key[0] == '\0';
+	sqlite3_stmt		*st;
+	int64_t			 sid;
+	size_t			 nr;
+
+	if (gen_pw && (seed_random_password(pw, COURSE_PASSWORD_LEN) == -1 ||
+	    seed_hash_password(pw, hash, sizeof(hash)) == -1)) {
+		errf(err, errlen, "cannot make a password");
+		return LABD_E_INTERNAL;
+	}
+	st = db_prepare("INSERT INTO students(course_id, login, name, email,"
+	    " ssh_key, pw_hash) VALUES (?, ?, ?, ?, ?, ?)");
+	sqlite3_bind_int64(st, 1, cid);
+	sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, e->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, e->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, e->ssh_key, -1, SQLITE_STATIC);
+	if (gen_pw)
+		sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC);
+	if ((sid = insert(st)) == -1)
+		goto dbfail;
+	snprintf(vmname, sizeof(vmname), "%s-%s", cn->name, e->id);
+	st = db_prepare("INSERT INTO vms(name, course_id, student_id, slot,"
+	    " desired, created) VALUES (?, ?, ?, ?, 'running', ?)");
+	sqlite3_bind_text(st, 1, vmname, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, cid);
+	sqlite3_bind_int64(st, 3, sid);
+	sqlite3_bind_int(st, 4, cn->slots[i]);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+	if ((cn->vmids[i] = insert(st)) == -1)
+		goto dbfail;
+	if ((nr = plan_rules(labd->cfg.publish, labd->cfg.npublish,
+	    cn->slots[i], cn->gptrs, cn->gports, cn->ng, rules,
+	    LABD_MAX_GUEST_PORTS, perr, sizeof(perr))) == (size_t)-1) {
+		errf(err, errlen, "course %s: %s", cn->name, perr);
+		return LABD_E_INVALID;
+	}
+	if (create_ports(cn->vmids[i], rules, nr) == -1)
+		goto dbfail;
+	json_array_append_new(cn->sheet, sheet_row(vmname, e->id, e->name,
+	    rules, nr, gen_pw ? pw : NULL, !gen_pw));
+	return NULL;
+dbfail:
+	errf(err, errlen, "course %s: database: %s", cn->name,
+	    sqlite3_errmsg(labd->db));
+	return LABD_E_INTERNAL;
+}
+
+/* Everything is valid: write it all or nothing. */
+static const char *
+create_write(struct course_new *cn, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	const char	*code;
+	int64_t		 cid;
+	size_t		 i;
+
+	cn->sheet = json_array();
+	cn->vmids = xcalloc(cn->ros.n, sizeof(*cn->vmids));
+	if (db_begin() == -1) {
+		errf(err, errlen, "course %s: database: %s", cn->name,
+		    sqlite3_errmsg(labd->db));
+		return LABD_E_INTERNAL;
+	}
+	st = db_prepare("INSERT INTO courses(name, template_id, internet,"
+	    " created) VALUES (?, ?, 0, ?)");
+	sqlite3_bind_text(st, 1, cn->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, cn->tid);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	if ((cid = insert(st)) == -1)
+		goto dbfail;
+	for (i = 0; i < cn->ros.n; i++)
+		if ((code = create_student(cn, cid, i, err, errlen)) != NULL)
+			goto fail;
+	if (db_commit() == -1)
+		goto dbfail;
+	return NULL;
+dbfail:
+	errf(err, errlen, "course %s: database: %s", cn->name,
+	    sqlite3_errmsg(labd->db));
+	code = LABD_E_INTERNAL;
+fail:
+	db_rollback();
+	return code;
+}
+
+const char *
+course_create(const char *name, const char *tref, const char *roster,
+    const char *rname, uid_t uid, json_t **res, char *err, size_t errlen)
+{
+	struct course_new	 cn = { .name = name, .tref = tref,
+				    .rname = rname };
+	const char		*code;
+	struct vm		*vm;
+	size_t			 i;
+
+	if ((code = create_check(&cn, roster, err, errlen)) != NULL ||
+	    (code = create_plan(&cn, err, errlen)) != NULL ||
+	    (code = create_write(&cn, err, errlen)) != NULL)
+		goto done;
+	db_event(uid, "course.create", name, "%zu students, template %s",
+	    cn.ros.n, tref);
+	log_info("course %s created: %zu VMs from %s", name, cn.ros.n, tref);
+	net_resync(name);
+	for (i = 0; i < cn.ros.n; i++)
+		if ((vm = vm_add(cn.vmids[i])) != NULL)
+			vm_op_start(vm, DONE_NONE);
+	*res = json_pack("{s:s,s:s,s:o}", "course", name, "template", tref,
+	    "students", cn.sheet);
+	cn.sheet = NULL;
+done:
+	json_decref(cn.sheet);
+	free(cn.vmids);
+	free(cn.slots);
+	roster_free(&cn.ros);
+	return code;
+}
+
+/* --- the other commands -------------------------------------------------- */
+
+json_t *
+course_list(void)
+{
+	sqlite3_stmt	*st;
+	json_t		*a = json_array();
+
+	st = db_prepare("SELECT c.name, t.name || '@' || t.version,"
+	    " (SELECT COUNT(*) FROM vms v WHERE v.course_id = c.id), c.created,"
+	    " c.reset_at, c.reset_to, c.idle_suspend"
+	    " FROM courses c JOIN templates t ON t.id = c.template_id"
+	    " ORDER BY c.name");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char	*cname = db_text(st, 0);
+		struct vm	*vm;
+		int		 ready = 0;
+
+		for (vm = vm_list(); vm != NULL; vm = vm->next)
+			if (strcmp(vm->course, cname) == 0 &&
+			    vm->state == VM_READY)
+				ready++;
+		json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:i,s:I,s:s,"
+		    "s:s,s:i}", "name", cname, "template", db_text(st, 1),
+		    "vms", sqlite3_column_int(st, 2), "ready", ready,
+		    "created", (json_int_t)sqlite3_column_int64(st, 3),
+		    "reset_at", db_text(st, 4), "reset_to", db_text(st, 5),
+		    "idle_suspend", sqlite3_column_int(st, 6)));
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+/* "on"/"off" and their usual spellings; -1 when neither. */
+static int
+onoff_parse(const char *v)
+{
+	static const char	*on[] = { "on", "yes", "true", "1" };
+	static const char	*off[] = { "off", "no", "false", "0" };
+	size_t			 i;
+
+	for (i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+		if (strcmp(v, on[i]) == 0)
+			return 1;
+		if (strcmp(v, off[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Each setting given checked, in the order course.set always had. */
+static const char *
+set_parse(const struct course_change *ch, struct course_values *cv,
+    char *err, size_t errlen)
+{
+	char	e[256];
+	int	secs[32];
+
+	if (ch->reset_at != NULL && schedule_parse(ch->reset_at, secs, 32, e,
+	    sizeof(e)) == -1)
+		goto invalid;
+	if (ch->reset_to != NULL && (!snapshot_name_valid(ch->reset_to) ||
+	    strncmp(ch->reset_to, "labd-", 5) == 0)) {
+		errf(err, errlen, "reset_to: \"%.64s\" is not a snapshot name",
+		    ch->reset_to);
+		return LABD_E_INVALID;
+	}
+	if (ch->idle_suspend != NULL && idle_parse(ch->idle_suspend,
+	    &cv->idle_secs, e, sizeof(e)) == -1)
+		goto invalid;
+	if (ch->internet != NULL && (cv->inet_on = onoff_parse(ch->internet)) ==
+	    -1) {
+		errf(err, errlen, "internet: \"%.32s\" is not on or off",
+		    ch->internet);
+		return LABD_E_INVALID;
+	}
+	if (ch->isolation != NULL && (cv->iso_on = onoff_parse(ch->isolation))
+	    == -1) {
+		errf(err, errlen, "isolation: \"%.32s\" is not on or off",
+		    ch->isolation);
+		return LABD_E_INVALID;
+	}
+	if (ch->sudo != NULL && (cv->sudo_on = onoff_parse(ch->sudo)) == -1) {
+		errf(err, errlen, "sudo: \"%.32s\" is not on or off", ch->sudo);
+		return LABD_E_INVALID;
+	}
+	if ((cv->allow = ch->allow_from) == NULL)
+		return NULL;
+	/* "any" (or empty) lifts it; else CIDRs, checked one by one. */
+	if (strcmp(cv->allow, "any") == 0 || strcmp(cv->allow, "off") == 0)
+		cv->allow = "";
+	if (nft_cidrs_parse(cv->allow, cv->canon, sizeof(cv->canon), e,
+	    sizeof(e)) == -1) {
+		errf(err, errlen, "allow_from: %s", e);
+		return LABD_E_INVALID;
+	}
+	if (cv->canon[0] != '\0' && geteuid() != 0) {
+		errf(err, errlen, "allow_from needs labd to run as root: it is"
+		    " enforced with nftables");
+		return LABD_E_INVALID;
+	}
+	return NULL;
+invalid:
+	errf(err, errlen, "%s", e);
+	return LABD_E_INVALID;
+}
+
+/*
+ * The UPDATE, and the firewall rules when the network settings changed,
+ * committed together or not at all.
+ */
+static const char *
+set_write(const char *course, const struct course_change *ch,
+    const struct course_values *cv, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	char		 nerr[LABD_ERRLEN];
+
+	if (db_begin() == -1) {
+		errf(err, errlen, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		return LABD_E_INTERNAL;
+	}
+	st = db_prepare("UPDATE courses SET reset_at = COALESCE(?1, reset_at),"
+	    " reset_to = COALESCE(?2, reset_to),"
+	    " reset_last = CASE WHEN ?1 IS NULL THEN reset_last ELSE ?3 END,"
+	    " idle_suspend = COALESCE(?5, idle_suspend),"
+	    " internet = COALESCE(?6, internet),"
+	    " isolation = COALESCE(?7, isolation),"
+	    " allow_from = COALESCE(?8, allow_from),"
+	    " sudo = COALESCE(?9, sudo) WHERE name = ?4");
+	if (ch->reset_at != NULL)
+		sqlite3_bind_text(st, 1, ch->reset_at, -1, SQLITE_STATIC);
+	if (ch->reset_to != NULL)
+		sqlite3_bind_text(st, 2, ch->reset_to, -1, SQLITE_STATIC);
+	/* Times already past today do not fire for a schedule set now. */
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 4, course, -1, SQLITE_STATIC);
+	if (ch->idle_suspend != NULL)
+		sqlite3_bind_int(st, 5, cv->idle_secs);
+	if (cv->inet_on != -1)
+		sqlite3_bind_int(st, 6, cv->inet_on);
+	if (cv->iso_on != -1)
+		sqlite3_bind_int(st, 7, cv->iso_on);
+	if (cv->allow != NULL)
+		sqlite3_bind_text(st, 8, cv->canon, -1, SQLITE_STATIC);
+	if (cv->sudo_on != -1)
+		sqlite3_bind_int(st, 9, cv->sudo_on);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		errf(err, errlen, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		db_rollback();
+		return LABD_E_INTERNAL;
+	}
+	sqlite3_finalize(st);
+	/*
+	 * The network settings go live through nftables before the change
+	 * is committed: rules that do not load leave both as they were.
+	 */
+	if ((ch->internet != NULL || ch->isolation != NULL ||
+	    cv->allow != NULL) && net_sync(nerr, sizeof(nerr)) == -1) {
+		db_rollback();
+		errf(err, errlen, "course %s: the firewall rules did not load,"
+		    " nothing changed: %s", course, nerr);
+		return LABD_E_INTERNAL;
+	}
+	if (db_commit() == -1) {
+		errf(err, errlen, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		net_resync(course);
+		return LABD_E_INTERNAL;
+	}
+	return NULL;
+}
+
+/* What the change does, and when, for the person who made it; or NULL. */
+static const char *
+set_effect(const struct course_change *ch, const struct course_values *cv)
+{
+	if (ch->internet != NULL || ch->isolation != NULL ||
+	    cv->allow != NULL) {
+		if (labd->cfg.net_mode == LABD_NET_BRIDGE)
+			return "live: the firewall rules changed now";
+		else if (ch->internet != NULL || ch->isolation != NULL)
+			return "internet and isolation take effect at each"
+			    " VM's next start (user networking); allow_from"
+			    " is live";
+		else
+			return "live: the firewall rules changed now";
+	}
+	if (cv->sudo_on != -1)
+		return "sudo: live in every ready VM, and at every boot and"
+		    " reset";
+	return NULL;
+}
+
+const char *
+course_set(const char *course, const struct course_change *ch, uid_t uid,
+    json_t **res, char *err, size_t errlen)
+{
+	struct course_values	 cv = { .inet_on = -1, .iso_on = -1,
+				    .sudo_on = -1 };
+	sqlite3_stmt		*st;
+	struct vm		*vm;
+	const char		*code, *effect;
+
+	if (!course_exists(course)) {
+		errf(err, errlen, "course \"%.64s\" not found", course);
+		return LABD_E_NOT_FOUND;
+	}
+	if ((code = set_parse(ch, &cv, err, errlen)) != NULL ||
+	    (code = set_write(course, ch, &cv, err, errlen)) != NULL)
+		return code;
+	/* The policy goes in every ready VM now, in the others at boot. */
+	if (cv.sudo_on != -1) {
+		for (vm = vm_list(); vm != NULL; vm = vm->next)
+			if (strcmp(vm->course, course) == 0)
+				vm_op_policy(vm);
+	}
+	db_event(uid, "course.set", course, "reset_at=%s reset_to=%s"
+	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s sudo=%s",
+	    ch->reset_at ? ch->reset_at : "(same)",
+	    ch->reset_to ? ch->reset_to : "(same)",
+	    ch->idle_suspend ? ch->idle_suspend : "(same)",
+	    ch->internet ? ch->internet : "(same)",
+	    ch->isolation ? ch->isolation : "(same)",
+	    cv.allow ? cv.canon : "(same)",
+	    cv.sudo_on == -1 ? "(same)" : cv.sudo_on ? "on" : "off");
+	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
+	    " isolation, allow_from, sudo FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+	*res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s,s:b}", "course", course,
+	    "reset_at", db_text(st, 0), "reset_to", db_text(st, 1),
+	    "idle_suspend", sqlite3_column_int(st, 2),
+	    "internet", sqlite3_column_int(st, 3),
+	    "isolation", sqlite3_column_int(st, 4),
+	    "allow_from", db_text(st, 5),
+	    "sudo", sqlite3_column_int(st, 6));
+	sqlite3_finalize(st);
+	if ((effect = set_effect(ch, &cv)) != NULL)
+		json_object_set_new(*res, "effect", json_string(effect));
+	return NULL;
+}
+
+const char *
+course_show(const char *course, json_t **res, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	struct vm	*vm;
+	json_t		*o, *vms;
+
+	st = db_prepare("SELECT c.name, t.name || '@' || t.version, c.created,"
+	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet, c.sudo"
+	    " FROM courses c"
+	    " JOIN templates t ON t.id = c.template_id WHERE c.name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		errf(err, errlen, "course \"%.64s\" not found", course);
+		return LABD_E_NOT_FOUND;
+	}
+	o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:b,s:b}", "name",
+	    db_text(st, 0), "template", db_text(st, 1),
+	    "created", (json_int_t)sqlite3_column_int64(st, 2),
+	    "reset_at", db_text(st, 3), "reset_to", db_text(st, 4),
+	    "idle_suspend", sqlite3_column_int(st, 5),
+	    "internet", sqlite3_column_int(st, 6),
+	    "sudo", sqlite3_column_int(st, 7));
+	sqlite3_finalize(st);
+	vms = json_array();
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		if (strcmp(vm->course, course) == 0)
+			json_array_append_new(vms, vm_to_json(vm));
+	json_object_set_new(o, "vms", vms);
+	*res = o;
+	return NULL;
+}
+
+/*
+ * Remove a course: only when none of its VMs runs, so that nothing is
+ * killed by surprise (labctl course rm --force stops them first).  The
+ * rows go in one transaction, then the files; a crash in between leaves
+ * files that no row names, which a later rm of the folder clears.
+ */
+const char *
+course_rm(const char *course, uid_t uid, json_t **res, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt	*st;
+	struct vm	*vm, *next;
+	char		 e[LABD_ERRLEN], vmdir[PATH_MAX], rundir[PATH_MAX];
+	pid_t		 pid;
+	int		 n = 0;
+
+	if (!course_exists(course)) {
+		errf(err, errlen, "course \"%.64s\" not found", course);
+		return LABD_E_NOT_FOUND;
+	}
+	for (vm = vm_list(); vm != NULL; vm = vm->next) {
+		if (strcmp(vm->course, course) != 0)
+			continue;
+		vm_paths(vm->name, NULL, rundir);
+		if (vm->busy || (vm->state != VM_STOPPED &&
+		    vm->state != VM_FAILED && vm->state != VM_SUSPENDED) ||
+		    vmm_alive(rundir, vm->name, &pid) == 1) {
+			errf(err, errlen, "course %s: %s is %s; stop the course"
+			    " first (labctl stop --course %s, or labctl course"
+			    " rm --force)", course, vm->name,
+			    vm_state_name(vm->state), course);
+			return LABD_E_BUSY;
+		}
+	}
+	st = db_prepare("DELETE FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		errf(err, errlen, "course %s: %s", course,
+		    sqlite3_errmsg(labd->db));
+		return LABD_E_INTERNAL;
+	}
+	sqlite3_finalize(st);
+	for (vm = vm_list(); vm != NULL; vm = next) {
+		next = vm->next;
+		if (strcmp(vm->course, course) != 0)
+			continue;
+		vm_paths(vm->name, vmdir, rundir);
+		if (vm_remove(vm, e, sizeof(e)) == -1) {
+			log_warnx("course %s: %s", course, e);
+			continue;
+		}
+		rm_rf(vmdir);
+		rm_rf(rundir);
+		n++;
+	}
+	net_resync(course);
+	db_event(uid, "course.rm", course, "%d VMs removed", n);
+	log_info("course %s removed with its %d VMs", course, n);
+	*res = json_pack("{s:s,s:i}", "course", course, "vms", n);
+	return NULL;
+}
+
+const char *
+course_access(const char *course, json_t **res, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	json_t		*a;
+
+	if (!course_exists(course)) {
+		errf(err, errlen, "course \"%.64s\" not found", course);
+		return LABD_E_NOT_FOUND;
+	}
+	a = json_array();
+	st = db_prepare("SELECT v.name, s.login, s.name, p.listen_ip, p.port,"
+	    " s.ssh_key != '', s.pw_hash IS NOT NULL FROM vms v"
+	    " JOIN courses c ON c.id = v.course_id"
+	    " JOIN students s ON s.id = v.student_id"
+	    " LEFT JOIN ports p ON p.vm_id = v.id AND p.service = 'ssh'"
+	    " WHERE c.name = ? ORDER BY v.slot");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct pf_rule	rule = { .service = "ssh" };
+		json_t		*row;
+
+		snprintf(rule.listen_ip, sizeof(rule.listen_ip), "%s",
+		    db_text(st, 3));
+		rule.port = sqlite3_column_int(st, 4);
+		row = sheet_row(db_text(st, 0), db_text(st, 1), db_text(st, 2),
+		    &rule, rule.port ? 1 : 0, NULL, sqlite3_column_int(st, 5));
+		json_object_set_new(row, "password_set",
+		    json_boolean(sqlite3_column_int(st, 6)));
+		json_array_append_new(a, row);
+	}
+	sqlite3_finalize(st);
+	*res = a;
+	return NULL;
+}
