@@ -25,8 +25,10 @@ CFLAGS		+= -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 ifeq ($(CI),true)
 CFLAGS		+= -Werror
 endif
+# iniparser (labd.ini, template profiles) has no pkg-config file in
+# Debian 12: its header is <iniparser/iniparser.h>, its library -liniparser.
 LDLIBS		+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
-		   -lcrypt -pthread
+		   -liniparser -lcrypt -pthread
 
 # Each program's sources are its folder: labd/ the daemon, labctl/ the
 # CLI, tui/ labtui; proto/ is the protocol and client library both
@@ -80,6 +82,7 @@ $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 # packages are installed, so a second run does nothing.
 DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	libssh-dev libncurses-dev libvncserver-dev libnftables-dev \
+	libiniparser-dev \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	mmdebstrap fdisk \
