@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 
 #include "labd/labd.h"
+#include "proto/client.h"
 #include "tests/unit/testutil.h"
 
 /* --- labd.ini --------------------------------------------------------- */
