@@ -29,6 +29,9 @@ endif
 # Debian 12: its header is <iniparser/iniparser.h>, its library -liniparser.
 LDLIBS		+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 		   -liniparser -lcrypt -pthread
+# The clients link the client library alone, and only what it needs.
+CLIENT_LDLIBS	:= $(shell pkg-config --libs jansson 2>/dev/null) -liniparser \
+		   -pthread
 
 # Each program's sources are its folder: labd/ the daemon, labctl/ the
 # CLI, tui/ labtui; proto/ is the protocol and client library both
@@ -66,12 +69,14 @@ $(B)/libclient.a: $(call obj,$(CLIENT_SRCS))
 
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/labctl: $(call obj,$(LABCTL_SRCS)) $(LIBS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# labtui speaks only the protocol: it links the client library alone.
+# labctl and labtui speak only the protocol: they link the client library
+# alone (labctl finds the socket in labd.ini with its ini reader).
+$(B)/labctl: $(call obj,$(LABCTL_SRCS)) $(B)/libclient.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LDLIBS)
 $(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/libclient.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+		$(shell pkg-config --libs ncursesw 2>/dev/null) $(CLIENT_LDLIBS)
 
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 	@mkdir -p $(dir $@)

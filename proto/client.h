@@ -2,7 +2,8 @@
  * client.h - the client side of the control protocol, shared by labctl
  * and labtui: connect, send a request, read its reply (event lines that
  * arrive meanwhile are handed to a callback or dropped).  Also the ini
- * reader (ini.c), with which labd reads labd.ini and template profiles.
+ * reader (ini.c): labctl finds the socket in labd.ini with it, and labd
+ * reads labd.ini and template profiles with the same code.
  */
 #ifndef LABD_CLIENT_H
 #define LABD_CLIENT_H
@@ -17,6 +18,13 @@ typedef void (*client_event_cb)(void *arg, const char *kind, json_t *data);
 /* client.c */
 /* The socket: explicit path, else $LABD_SOCKET, else the default. */
 const char		*client_socket_path(const char *explicit_path);
+/*
+ * The socket a labd.ini names, as labd reads it: [labd] socket, else
+ * [labd] run_dir/labd.sock, else LABD_DEFAULT_SOCKET; relative paths are
+ * relative to the file's folder.  No other key is looked at.
+ */
+int			 client_config_socket(const char *ini, char *out,
+			    size_t outlen, char *err, size_t errlen);
 struct client_conn	*client_open(const char *path, char *err, size_t errlen);
 void			 client_close(struct client_conn *);
 int			 client_fd(const struct client_conn *);
