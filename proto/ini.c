@@ -62,7 +62,7 @@ struct ini_prep {
 	size_t		 nmarks, capmarks;
 	char		 section[INI_LINEMAX + 1];
 	int		 oom;
-	int		 errline;	/* the first problem's line, 0: none */
+	int		 errline;	/* the earliest problem's line, 0: none */
 	char		 err[INI_ERRLEN];
 };
 
@@ -420,7 +420,8 @@ prep_duplicates(struct ini_prep *p)
 	struct ini_mark	*m, *prev;
 	size_t		 i;
 
-	qsort(p->marks, p->nmarks, sizeof(*p->marks), mark_cmp);
+	if (p->nmarks > 1)
+		qsort(p->marks, p->nmarks, sizeof(*p->marks), mark_cmp);
 	for (i = 1; i < p->nmarks; i++) {
 		m = &p->marks[i];
 		prev = &p->marks[i - 1];

@@ -311,6 +311,7 @@ Test(ini, syntax_errors_per_thread)
 		pthread_join(t[i], NULL);
 		cr_expect_eq(r[i].wrong, 0, "%s: %d of 300 errors were wrong",
 		    r[i].path, r[i].wrong);
+		free((char *)r[i].path);
 	}
 }
 
