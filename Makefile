@@ -25,8 +25,13 @@ CFLAGS		+= -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
 ifeq ($(CI),true)
 CFLAGS		+= -Werror
 endif
+# iniparser (labd.ini, template profiles) has no pkg-config file in
+# Debian 12: its header is <iniparser/iniparser.h>, its library -liniparser.
 LDLIBS		+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
-		   -lcrypt -pthread
+		   -liniparser -lcrypt -pthread
+# The clients link the client library alone, and only what it needs.
+CLIENT_LDLIBS	:= $(shell pkg-config --libs jansson 2>/dev/null) -liniparser \
+		   -pthread
 
 # Each program's sources are its folder: labd/ the daemon, labctl/ the
 # CLI, tui/ labtui; proto/ is the protocol and client library both
@@ -64,12 +69,14 @@ $(B)/libclient.a: $(call obj,$(CLIENT_SRCS))
 
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/labctl: $(call obj,$(LABCTL_SRCS)) $(LIBS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# labtui speaks only the protocol: it links the client library alone.
+# labctl and labtui speak only the protocol: they link the client library
+# alone (labctl finds the socket in labd.ini with its ini reader).
+$(B)/labctl: $(call obj,$(LABCTL_SRCS)) $(B)/libclient.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLIENT_LDLIBS)
 $(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/libclient.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+		$(shell pkg-config --libs ncursesw 2>/dev/null) $(CLIENT_LDLIBS)
 
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 	@mkdir -p $(dir $@)
@@ -80,6 +87,7 @@ $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 # packages are installed, so a second run does nothing.
 DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	libssh-dev libncurses-dev libvncserver-dev libnftables-dev \
+	libiniparser-dev \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	mmdebstrap fdisk \

@@ -23,7 +23,6 @@
 
 #include <jansson.h>
 
-#include "labd/config.h"
 #include "labctl/labctl.h"
 
 struct ctl_cmd {
@@ -1087,9 +1086,9 @@ ctl_ports(struct ctl *c, int argc, char **argv)
 static const char *
 ctl_socket(const char *sock, const char *conf)
 {
-	static struct labd_config	cfg;
-	char				err[LABD_ERRLEN];
-	const char			*env = getenv(LABD_SOCKET_ENV);
+	static char	 path[PATH_MAX];
+	char		 err[CTL_ERRLEN];
+	const char	*env = getenv(LABD_SOCKET_ENV);
 
 	if (sock != NULL || (conf == NULL && env != NULL && *env != '\0'))
 		return client_socket_path(sock);
@@ -1098,12 +1097,12 @@ ctl_socket(const char *sock, const char *conf)
 			return client_socket_path(NULL);
 		conf = LABD_DEFAULT_CONFIG;
 	}
-	config_defaults(&cfg);
-	if (config_load(conf, &cfg, err, sizeof(err)) == -1) {
+	if (client_config_socket(conf, path, sizeof(path), err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "labctl: %s\n", err);
 		return NULL;
 	}
-	return cfg.socket;
+	return path;
 }
 
 int

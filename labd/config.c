@@ -3,20 +3,17 @@
  * text, over the defaults of config_defaults().  Every error names the
  * file, the line, the section and the key.
  *
- * The file is read by our own line scanner, not by iniparser: iniparser
- * 4.1 keeps no line numbers, silently takes "[publish]   ; comment" (the
- * very form DESIGN.md shows) for a key of the previous section, and folds
- * case.  A small scanner of our own gives exact lines and one set of rules:
+ * The file is read with iniparser through proto/ini.c, which hands each
+ * section and key here with its line, in the order of the file:
  *
  *   [section]            ; a comment may follow
- *   key = value          ; or # comment, when ';'/'#' starts the value or
- *                        ; follows a blank; quote a value to keep them:
- *   key = "a;b#c"        ; quotes ("" or '') keep the text as it is
+ *   key = value          ; or # comment: ';' and '#' end a bare value,
+ *   key = "a;b#c"        ; so quote ("" or '') a value that holds them
  *
- * Section and key names are matched without regard to case.  A key set
- * twice is an error, as is anything else on a line.  The reader and the
- * path resolver (ini_load, ini_path, ini_set_path in config.h) are shared
- * with profile.c.
+ * Section and key names come in lower case.  A key set twice is an
+ * error (ini.c refuses it), as is a value ini.c sees iniparser would cut
+ * short.  ini_set_path, for keys that name a file, is shared with
+ * profile.c.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -29,8 +26,8 @@
 #include <string.h>
 
 #include "labd/labd.h"
+#include "proto/client.h"
 
-#define CONFIG_MAXFILE	(1 << 20)
 #define SHOWLEN		"64"	/* bytes of a bad value quoted back */
 
 struct cfg_ctx {
@@ -93,8 +90,6 @@ config_defaults(struct labd_config *c)
 	c->ksm = LABD_KSM_AUTO;
 }
 
-/* --- the scanner, shared with profile.c --------------------------------- */
-
 /* Section, key, user, group and interface names: no ctype, no locale. */
 static int
 is_name_char(char ch)
@@ -116,235 +111,6 @@ trim(char *s)
 	return s;
 }
 
-static void
-lower(char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s += 'a' - 'A';
-}
-
-/* A comment starts at ';' or '#' opening the text or following a blank. */
-static char *
-comment_start(char *s)
-{
-	char	*p;
-
-	for (p = s; *p != '\0'; p++)
-		if ((*p == ';' || *p == '#') &&
-		    (p == s || p[-1] == ' ' || p[-1] == '\t'))
-			return p;
-	return NULL;
-}
-
-/* Only blanks or a comment may follow a section's ']' or a closing quote. */
-static int
-rest_is_empty(const char *p)
-{
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return *p == '\0' || *p == ';' || *p == '#';
-}
-
-
-/*
- * Split one line (without its newline) in place.  Returns 0 for a blank or
- * comment line, 1 for a section header (section updated), 2 for a key
- * (*keyp and *valp point into s), -1 with err on anything else.
- */
-static int
-ini_line(char *s, char *section, size_t seclen, char **keyp, char **valp,
-    char *err, size_t errlen)
-{
-	char	*p, *key, *val, *e, q;
-
-	s = trim(s);
-	if (*s == '\0' || *s == ';' || *s == '#')
-		return 0;
-	if (*s == '[') {
-		if ((e = strchr(s, ']')) == NULL || !rest_is_empty(e + 1)) {
-			errf(err, errlen, "'%." SHOWLEN "s' is not a [section]"
-			    " line", s);
-			return -1;
-		}
-		*e = '\0';
-		p = trim(s + 1);
-		for (key = p; *key != '\0' && is_name_char(*key); key++)
-			;
-		if (*p == '\0' || *key != '\0' || strlen(p) >= seclen) {
-			errf(err, errlen, "'[%." SHOWLEN "s]' is not a section"
-			    " name", p);
-			return -1;
-		}
-		lower(p);
-		snprintf(section, seclen, "%s", p);
-		return 1;
-	}
-	if ((e = strchr(s, '=')) == NULL) {
-		errf(err, errlen, "'%." SHOWLEN "s' is neither [section] nor"
-		    " key = value", s);
-		return -1;
-	}
-	*e = '\0';
-	key = trim(s);
-	for (p = key; *p != '\0' && is_name_char(*p); p++)
-		;
-	if (*key == '\0' || *p != '\0' || strlen(key) > 64) {
-		errf(err, errlen, "'%." SHOWLEN "s' is not a key name", key);
-		return -1;
-	}
-	lower(key);
-	if (*section == '\0') {
-		errf(err, errlen, "%s is outside any [section]", key);
-		return -1;
-	}
-	val = trim(e + 1);
-	if (*val == '"' || *val == '\'') {
-		q = *val++;
-		if ((e = strchr(val, q)) == NULL) {
-			errf(err, errlen, "[%s] %s: the %c quote is not closed",
-			    section, key, q);
-			return -1;
-		}
-		*e = '\0';
-		if (!rest_is_empty(e + 1)) {
-			errf(err, errlen, "[%s] %s: text after the closing"
-			    " quote", section, key);
-			return -1;
-		}
-	} else {
-		if ((e = comment_start(val)) != NULL)
-			*e = '\0';
-		val = trim(val);
-	}
-	*keyp = key;
-	*valp = val;
-	return 2;
-}
-
-/*
- * Feed each section header (key NULL) and each key = value of text to
- * fn.  The first error stops the scan: err becomes "FNAME line N: what fn
- * or the scanner said".  *linep, when not NULL, follows the line being
- * handled, so that fn can remember where a value came from.  A key given
- * twice in one section is refused here, so that fn never has to.
- */
-static int
-ini_scan(const char *fname, const char *text, size_t len, ini_fn fn,
-    void *arg, int *linep, char *err, size_t errlen)
-{
-	struct seen {
-		char	section[64];
-		char	key[72];
-		int	line;
-	}		*seen = NULL;
-	size_t		 nseen = 0, i, n;
-	char		 section[64] = "", msg[LABD_ERRLEN], *buf = NULL;
-	char		*key = NULL, *val = NULL;
-	const char	*p = text, *end = text + len, *nl;
-	int		 line = 0, kind;
-
-	if (memchr(text, '\0', len) != NULL) {
-		errf(err, errlen, "%s: holds a NUL byte; is it a text file?",
-		    fname);
-		return -1;
-	}
-	for (; p < end; p = nl + 1) {
-		line++;
-		if (linep != NULL)
-			*linep = line;
-		if ((nl = memchr(p, '\n', end - p)) == NULL)
-			nl = end;
-		n = nl - p;
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		buf = xrealloc(buf, n + 1);
-		memcpy(buf, p, n);
-		buf[n] = '\0';
-		msg[0] = '\0';
-		if (utf8_scrub(buf) > 0) {
-			snprintf(msg, sizeof(msg), "not UTF-8 text (save the"
-			    " file as UTF-8)");
-			goto fail;
-		}
-		kind = ini_line(buf, section, sizeof(section), &key, &val, msg,
-		    sizeof(msg));
-		if (kind == -1)
-			goto fail;
-		if (kind == 1 && fn(arg, section, NULL, NULL, msg,
-		    sizeof(msg)) == -1)
-			goto fail;
-		if (kind != 2)
-			continue;
-		for (i = 0; i < nseen; i++)
-			if (strcmp(seen[i].section, section) == 0 &&
-			    strcmp(seen[i].key, key) == 0) {
-				snprintf(msg, sizeof(msg), "[%s] %s is set"
-				    " twice (first on line %d)", section, key,
-				    seen[i].line);
-				goto fail;
-			}
-		seen = xrealloc(seen, (nseen + 1) * sizeof(*seen));
-		snprintf(seen[nseen].section, sizeof(seen[nseen].section), "%s",
-		    section);
-		snprintf(seen[nseen].key, sizeof(seen[nseen].key), "%s", key);
-		seen[nseen++].line = line;
-		if (fn(arg, section, key, val, msg, sizeof(msg)) == -1)
-			goto fail;
-	}
-	free(seen);
-	free(buf);
-	return 0;
-fail:
-	utf8_scrub(msg);
-	errf(err, errlen, "%s line %d: %s", fname, line, msg);
-	free(seen);
-	free(buf);
-	return -1;
-}
-
-/*
- * Resolve p against the folder base (absolute) and tidy it up lexically:
- * no "//", "." or "..".  base comes from realpath(), so a ".." that climbs
- * out of it means what the kernel would make of it.
- */
-int
-ini_path(const char *base, const char *p, char *out, size_t outlen)
-{
-	char	 tmp[PATH_MAX * 2], *comp, *save = NULL;
-	size_t	 len = 0, back;
-
-	if (*p == '/')
-		snprintf(tmp, sizeof(tmp), "%s", p);
-	else if (snprintf(tmp, sizeof(tmp), "%s/%s", base, p) >=
-	    (int)sizeof(tmp))
-		return -1;
-	if (outlen < 2)
-		return -1;
-	out[0] = '\0';
-	for (comp = strtok_r(tmp, "/", &save); comp != NULL;
-	    comp = strtok_r(NULL, "/", &save)) {
-		if (strcmp(comp, ".") == 0)
-			continue;
-		if (strcmp(comp, "..") == 0) {
-			back = len;
-			while (back > 0 && out[back - 1] != '/')
-				back--;
-			len = back > 0 ? back - 1 : 0;
-			out[len] = '\0';
-			continue;
-		}
-		if (len + 1 + strlen(comp) + 1 > outlen)
-			return -1;
-		out[len++] = '/';
-		strcpy(out + len, comp);
-		len += strlen(comp);
-	}
-	if (len == 0)
-		strcpy(out, "/");
-	return 0;
-}
-
 int
 ini_set_path(const char *base, const char *v, char *dst, size_t dstlen,
     char *err, size_t errlen)
@@ -358,33 +124,6 @@ ini_set_path(const char *base, const char *v, char *dst, size_t dstlen,
 		return -1;
 	}
 	return 0;
-}
-
-/* Relative paths in the file are relative to its folder: find that first. */
-int
-ini_load(const char *path, size_t max, char *base, ini_fn fn, void *arg,
-    int *linep, char *err, size_t errlen)
-{
-	char	*text, dir[PATH_MAX], *slash;
-	size_t	 len;
-	int	 rc = -1;
-
-	if ((text = file_read(path, max, &len, err, errlen)) == NULL)
-		return -1;
-	scpy(dir, path, sizeof(dir));
-	if ((slash = strrchr(dir, '/')) == NULL)
-		scpy(dir, ".", sizeof(dir));
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (realpath(dir, base) == NULL)
-		errf(err, errlen, "%s: cannot resolve its folder: %s", path,
-		    strerror(errno));
-	else
-		rc = ini_scan(path, text, len, fn, arg, linep, err, errlen);
-	free(text);
-	return rc;
 }
 
 /* --- value parsers ----------------------------------------------------- */
@@ -927,8 +666,8 @@ config_load(const char *path, struct labd_config *cfg, char *err,
 
 	x = xcalloc(1, sizeof(*x));
 	x->c = *cfg;
-	if (ini_load(path, CONFIG_MAXFILE, x->base, cfg_line, x, &x->line, err,
-	    errlen) == -1)
+	if (ini_load(path, LABD_CONFIG_MAX, x->base, cfg_line, x, &x->line,
+	    err, errlen) == -1)
 		goto fail;
 	if (scpy(x->c.path, path, sizeof(x->c.path)) >= sizeof(x->c.path)) {
 		errf(err, errlen, "%s: path is too long", path);
@@ -940,6 +679,9 @@ config_load(const char *path, struct labd_config *cfg, char *err,
 	*cfg = x->c;
 	rc = 0;
 fail:
+	/* A value quoted back with "%.64s" may end inside a character. */
+	if (rc == -1)
+		utf8_scrub(err);
 	free(x);
 	return rc;
 }

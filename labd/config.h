@@ -55,25 +55,16 @@ struct labd_config {
 /* config.c */
 void	config_defaults(struct labd_config *);
 /*
- * Read labd.ini over the defaults.  Unknown sections or keys, bad values,
- * a [publish] IP that is not one of public_ips: -1 with err as
+ * Read labd.ini over the defaults (with iniparser: proto/ini.c).  Syntax
+ * errors, unknown sections or keys, bad values, a [publish] IP that is
+ * not one of public_ips: -1 with err as
  * "labd.ini line 12: [publish] ssh: port 70000 is out of range".
  */
 int	config_load(const char *path, struct labd_config *, char *err, size_t errlen);
 /*
- * The ini reader under labd.ini, shared with profile.c.  ini_load reads
- * path (at most max bytes), puts the real path of its folder in base
- * (PATH_MAX bytes) and hands fn each section header (key NULL) and each
- * key = value in turn; *linep, when not NULL, follows the line.  The
- * first error stops it: err becomes "PATH line N: what fn said".
+ * A key's path value resolved against the ini file's folder base
+ * (ini_path in proto/client.h), with "needs a path" on err.
  */
-typedef int (*ini_fn)(void *arg, const char *section, const char *key,
-    const char *value, char *err, size_t errlen);
-int	ini_load(const char *path, size_t max, char *base, ini_fn, void *arg,
-	    int *linep, char *err, size_t errlen);
-/* p resolved against the folder base and tidied: no "//", "." or "..". */
-int	ini_path(const char *base, const char *p, char *out, size_t outlen);
-/* A key's path value through ini_path, with "needs a path" on err. */
 int	ini_set_path(const char *base, const char *v, char *dst, size_t dstlen,
 	    char *err, size_t errlen);
 

@@ -3,8 +3,8 @@
  * disk and hardware.  It is read when the template is imported, so every
  * file it names must be there and readable now, and is made absolute
  * against the profile's own folder: the profile travels with its disk.
- * Errors name the file, the line and the key, as labd.ini's do (the
- * scanner is config.c's).
+ * It is read with iniparser through proto/ini.c, as labd.ini is, and its
+ * errors name the file, the line and the key as labd.ini's do.
  */
 #include <sys/stat.h>
 
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "labd/labd.h"
+#include "proto/client.h"
 
 #define PROFILE_MAXFILE		(64 * 1024)
 #define PROFILE_MIN_MB		32
@@ -373,6 +374,9 @@ profile_load(const char *path, struct template_profile *out, char *err,
 	*out = x->p;
 	rc = 0;
 fail:
+	/* The error goes out in a JSON reply: UTF-8 only. */
+	if (rc == -1)
+		utf8_scrub(err);
 	free(x);
 	return rc;
 }

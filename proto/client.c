@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,62 @@ client_socket_path(const char *explicit_path)
 	if ((env = getenv(LABD_SOCKET_ENV)) != NULL && *env != '\0')
 		return env;
 	return LABD_DEFAULT_SOCKET;
+}
+
+/* [labd] socket and run_dir of a labd.ini, resolved as labd resolves them. */
+struct config_socket {
+	char	base[PATH_MAX];
+	char	socket[PATH_MAX];
+	char	run_dir[PATH_MAX];
+};
+
+static int
+config_socket_key(void *arg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	struct config_socket	*x = arg;
+	char			*dst;
+
+	if (key == NULL || strcmp(section, "labd") != 0)
+		return 0;
+	if (strcmp(key, "socket") == 0)
+		dst = x->socket;
+	else if (strcmp(key, "run_dir") == 0)
+		dst = x->run_dir;
+	else
+		return 0;
+	if (*value == '\0') {
+		snprintf(err, errlen, "[labd] %s: needs a path", key);
+		return -1;
+	}
+	if (ini_path(x->base, value, dst, PATH_MAX) == -1) {
+		snprintf(err, errlen, "[labd] %s: path is too long", key);
+		return -1;
+	}
+	return 0;
+}
+
+int
+client_config_socket(const char *ini, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	struct config_socket	 x = { 0 };
+	int			 n;
+
+	if (ini_load(ini, LABD_CONFIG_MAX, x.base, config_socket_key, &x, NULL,
+	    err, errlen) == -1)
+		return -1;
+	if (x.socket[0] != '\0')
+		n = snprintf(out, outlen, "%s", x.socket);
+	else if (x.run_dir[0] != '\0')
+		n = snprintf(out, outlen, "%s/labd.sock", x.run_dir);
+	else
+		n = snprintf(out, outlen, "%s", LABD_DEFAULT_SOCKET);
+	if (n < 0 || (size_t)n >= outlen) {
+		snprintf(err, errlen, "%s: the socket path is too long", ini);
+		return -1;
+	}
+	return 0;
 }
 
 struct client_conn *

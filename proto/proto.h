@@ -19,6 +19,8 @@
 #define LABD_SOCKET_ENV		"LABD_SOCKET"
 #define LABD_DEFAULT_SOCKET	"/run/labd/labd.sock"
 #define LABD_DEFAULT_CONFIG	"/etc/labd/labd.ini"
+/* labd.ini's largest size: iniparser 4.1 takes time square in the keys. */
+#define LABD_CONFIG_MAX		(64 * 1024)
 
 /* error codes in replies */
 #define LABD_E_BAD_REQUEST	"bad_request"	/* not JSON, no cmd, wrong types */

@@ -43,6 +43,21 @@ errors_with "a missing roster file is named" "nosuch.csv" \
 errors_with "an unknown labctl command is refused" "unknown command" \
 	"$LABCTL" frobnicate
 
+# labd.ini through iniparser: labctl -c finds the socket in it; a file
+# labctl or labd cannot read is refused with its name and line.
+check "labctl -c finds the socket in labd.ini" \
+	env -u LABD_SOCKET "$LABCTL" -c "$T/labd.ini" status
+printf '[labd]   ; the socket\nrun_dir = %s/run\nworkers 4\n' "$T" >"$T/bad.ini"
+errors_with "labctl -c names the line of a labd.ini it cannot read" \
+	"bad.ini line 3: 'workers 4' is neither [section] nor key = value" \
+	env -u LABD_SOCKET "$LABCTL" -c "$T/bad.ini" status
+# Its own dirs, and a time limit: were it taken, labd must not linger.
+printf '[labd]\nworkers = 2\nWorkers = 3\nstate_dir = %s/s2\nrun_dir = %s/r2\n' \
+	"$T" "$T" >"$T/twice.ini"
+errors_with "labd refuses a labd.ini key set twice, naming both lines" \
+	"twice.ini line 3: [labd] workers is set twice (first on line 2)" \
+	timeout 20 "$LABD" -d -c "$T/twice.ini"
+
 nothing_created() {
 	[ "$("$LABCTL" course list --json)" = "[]" ] &&
 	[ "$("$LABCTL" list --json)" = "[]" ] &&

@@ -196,6 +196,24 @@ errors_with "a text file given as a disk is refused as text" \
 qemu-img create -q -f qcow2 -b "$T/x.vmdk" -F vmdk "$T/child.qcow2"
 errors_with "a disk with a backing file is refused" "has a backing file" \
 	"$LABCTL" template import child "$T/child.qcow2"
+# Profiles through iniparser: errors name the file and line, and a
+# comment after [template] (the form DESIGN.md shows) is fine.
+D=$(dirname "$TINY")
+printf '[template]\ndisk = %s/tiny.qcow2\nvcpus 2\n' "$D" >"$T/syntax.ini"
+errors_with "a profile's syntax error names the file and line" \
+	"syntax.ini line 3: 'vcpus 2' is neither [section] nor key = value" \
+	"$LABCTL" template import syntax "$T/syntax.ini"
+printf '[template]\ndisk = %s/tiny.qcow2\nMemory = 128M\nmemory = 256M\n' \
+	"$D" >"$T/twice.ini"
+errors_with "a profile's key set twice names both lines" \
+	"twice.ini line 4: [template] memory is set twice (first on line 3)" \
+	"$LABCTL" template import twice "$T/twice.ini"
+sed -e 's/^\[template\]$/[template]   ; the tiny guest/' -e "s|= *tiny|= $D/tiny|" \
+	-e 's/^vcpus/VCPUs/' "$TINY" >"$T/commented.ini"
+check "a profile with '[template] ; comment' and VCPUs imports" bash -c "
+	grep -q '^\[template\]   ; the tiny guest' '$T/commented.ini' &&
+	'$LABCTL' template import commented '$T/commented.ini' >/dev/null &&
+	'$LABCTL' template rm commented >/dev/null"
 nothing_left() {
 	[ -z "$(ls -A "$TPL" | grep -v -E '^(tiny@1|tiny@3|appliance@1|big@1)$')" ] &&
 	[ "$("$LABCTL" template list --json | jq -r '.[].ref' | sort | tr '\n' ' ')" = \

@@ -1,14 +1,17 @@
 /*
- * test_config.c - labd.ini and template profiles against golden files.
+ * test_config.c - labd.ini and template profiles against golden files,
+ * and the ini reader under both (proto/ini.c, with iniparser).
  *
  * Each tests/unit/golden/config/NAME.ini is loaded over the defaults and
  * the result, a dump of the config or "error: MESSAGE", must equal
  * NAME.out; the same for golden/profile/.  The runner, and how to update
- * the files, are in testutil.h.
+ * the files, are in testutil.h.  Every error message there names the
+ * file, and the line, section and key where there is one.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include <criterion/criterion.h>
 
 #include "labd/labd.h"
+#include "proto/client.h"
 #include "tests/unit/testutil.h"
 
 /* --- labd.ini --------------------------------------------------------- */
@@ -70,7 +74,7 @@ config_render(const char *file)
 
 Test(config, golden)
 {
-	cr_expect_geq(golden_run("config", ".ini", config_render), 20,
+	cr_expect_geq(golden_run("config", ".ini", config_render), 65,
 	    "fewer config cases than expected: files lost?");
 }
 
@@ -191,6 +195,219 @@ Test(config, ini_path)
 	cr_expect_eq(ini_path("/a", "bcdefgh", out, 5), -1);
 }
 
+/* --- the reader: what is not an ini file, threads, labctl's socket ---- */
+
+TestSuite(ini, .init = tmp_dir_setup, .fini = tmp_dir_teardown);
+
+/* tmp_dir/name holding text; the path is static, one at a time. */
+static const char *
+tmp_ini(const char *name, const char *text)
+{
+	static char	path[PATH_MAX + 64];
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+	cr_assert_not_null(f = fopen(path, "w"), "%s", path);
+	cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+Test(ini, directory)
+{
+	struct labd_config	c;
+	struct template_profile	p;
+	char			err[LABD_ERRLEN], want[PATH_MAX + 64];
+
+	snprintf(want, sizeof(want), "cannot read %s: Is a directory", tmp_dir);
+	config_defaults(&c);
+	cr_expect_eq(config_load(tmp_dir, &c, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, want);
+	cr_expect_eq(profile_load(tmp_dir, &p, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, want);
+}
+
+Test(ini, too_large)
+{
+	struct labd_config	 c;
+	char			 err[LABD_ERRLEN], want[PATH_MAX + 64];
+	char			*text;
+	const char		*path;
+
+	text = tu_realloc(NULL, LABD_CONFIG_MAX + 2);
+	memset(text, ';', LABD_CONFIG_MAX + 1);
+	text[LABD_CONFIG_MAX + 1] = '\0';
+	path = tmp_ini("big.ini", text);
+	free(text);
+	snprintf(want, sizeof(want), "%s is larger than %d bytes", path,
+	    LABD_CONFIG_MAX);
+	config_defaults(&c);
+	cr_expect_eq(config_load(path, &c, err, sizeof(err)), -1);
+	cr_expect_str_eq(err, want);
+}
+
+/* Profiles go into JSON replies: an error quoting a cut character is scrubbed. */
+Test(ini, profile_error_is_utf8)
+{
+	struct template_profile	 p;
+	char			 err[LABD_ERRLEN], text[256];
+	const char		*path;
+
+	snprintf(text, sizeof(text), "[template]\nfirmware = %.63s\xc3\xa9\n",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	path = tmp_ini("cut.ini", text);
+	cr_expect_eq(profile_load(path, &p, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "line 2: [template] firmware: 'aaaaaaaaaa") !=
+	    NULL, "err: %s", err);
+	cr_expect(strstr(err, "a?' is not bios or uefi") != NULL, "err: %s",
+	    err);
+}
+
+/*
+ * iniparser's error callback is one for the process: two threads that
+ * load files with syntax errors at once must each get their own line.
+ */
+struct ini_race {
+	const char	*path;
+	int		 line;
+	int		 wrong;
+};
+
+static void *
+ini_race_run(void *arg)
+{
+	struct ini_race		*r = arg;
+	struct labd_config	 c;
+	char			 err[LABD_ERRLEN], want[32];
+	int			 i;
+
+	snprintf(want, sizeof(want), " line %d: 'oops%d' is", r->line,
+	    r->line);
+	for (i = 0; i < 300; i++) {
+		config_defaults(&c);
+		if (config_load(r->path, &c, err, sizeof(err)) != -1 ||
+		    strstr(err, r->path) != err || strstr(err, want) == NULL)
+			r->wrong++;
+	}
+	return NULL;
+}
+
+Test(ini, syntax_errors_per_thread)
+{
+	struct ini_race	r[2];
+	pthread_t	t[2];
+	int		i;
+
+	r[0].path = xstrdup(tmp_ini("a.ini", "[labd]\noops2\n"));
+	r[1].path = xstrdup(tmp_ini("b.ini", "[labd]\n\n\n\noops5\n"));
+	r[0].line = 2;
+	r[1].line = 5;
+	for (i = 0; i < 2; i++) {
+		r[i].wrong = 0;
+		cr_assert_eq(pthread_create(&t[i], NULL, ini_race_run, &r[i]),
+		    0);
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		cr_expect_eq(r[i].wrong, 0, "%s: %d of 300 errors were wrong",
+		    r[i].path, r[i].wrong);
+		free((char *)r[i].path);
+	}
+}
+
+/* labctl's client_config_socket against what labd makes of the file. */
+Test(ini, client_socket)
+{
+	static const struct {
+		const char	*text, *want;	/* want: "@" is tmp_dir */
+	} cases[] = {
+		{ "[labd]   ; labd.sock lives in run_dir\nrun_dir = run\n",
+		  "@/run/labd.sock" },
+		{ "[LABD]\nSocket = ./s/../x.sock\nrun_dir = /r\n",
+		  "@/x.sock" },
+		{ "[network]\nmode = user\n", LABD_DEFAULT_SOCKET },
+		{ "", LABD_DEFAULT_SOCKET },
+		/* Keys labd has and labctl does not need are not its business. */
+		{ "[vmm]\nnext_year = 1\n[labd]\nsocket = /s/labd.sock\n",
+		  "/s/labd.sock" },
+	};
+	char	out[PATH_MAX], err[LABD_ERRLEN], want[PATH_MAX + 64];
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].want[0] == '@')
+			snprintf(want, sizeof(want), "%s%s", tmp_dir,
+			    cases[i].want + 1);
+		else
+			snprintf(want, sizeof(want), "%s", cases[i].want);
+		cr_expect_eq(client_config_socket(tmp_ini("s.ini",
+		    cases[i].text), out, sizeof(out), err, sizeof(err)), 0,
+		    "case %zu: %s", i, err);
+		cr_expect_str_eq(out, want, "case %zu", i);
+	}
+}
+
+Test(ini, client_socket_errors)
+{
+	static const struct {
+		const char	*text, *want;
+	} cases[] = {
+		{ "[labd]\nsocket =\n", "s.ini line 2: [labd] socket: needs a"
+		  " path" },
+		{ "[labd]\n\nsocket\n", "s.ini line 3: 'socket' is neither"
+		  " [section] nor key = value" },
+		{ "[labd]\nrun_dir = /a\nrun_dir = /b\n", "s.ini line 3: [labd]"
+		  " run_dir is set twice (first on line 2)" },
+		{ "[labd] socket = /x\n", "s.ini line 1: '[labd] socket = /x' is"
+		  " not a [section] line" },
+	};
+	char		 out[PATH_MAX], err[LABD_ERRLEN];
+	const char	*path;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		path = tmp_ini("s.ini", cases[i].text);
+		cr_expect_eq(client_config_socket(path, out, sizeof(out), err,
+		    sizeof(err)), -1, "case %zu", i);
+		cr_expect(strncmp(err, path, strlen(path) - 5) == 0 &&
+		    strstr(err, cases[i].want) != NULL, "case %zu: %s", i, err);
+	}
+	cr_expect_eq(client_config_socket("/nonexistent/labd.ini", out,
+	    sizeof(out), err, sizeof(err)), -1);
+	cr_expect_str_eq(err, "cannot open /nonexistent/labd.ini: No such file"
+	    " or directory");
+}
+
+/* Every good golden labd.ini: labctl finds the socket labd listens on. */
+Test(config, client_agrees)
+{
+	char		 dir[PATH_MAX + 16], err[LABD_ERRLEN], out[PATH_MAX];
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	golden_find();
+	snprintf(dir, sizeof(dir), "%s/config", golden_root);
+	cr_assert_eq(chdir(dir), 0);
+	cr_assert_not_null(d = opendir("."));
+	while ((de = readdir(d)) != NULL) {
+		struct labd_config	c;
+
+		if (strncmp(de->d_name, "good_", 5) != 0 ||
+		    strstr(de->d_name, ".ini") == NULL)
+			continue;
+		config_defaults(&c);
+		cr_assert_eq(config_load(de->d_name, &c, err, sizeof(err)), 0,
+		    "%s: %s", de->d_name, err);
+		cr_assert_eq(client_config_socket(de->d_name, out, sizeof(out),
+		    err, sizeof(err)), 0, "%s: %s", de->d_name, err);
+		cr_expect_str_eq(out, c.socket, "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	cr_expect_geq(n, 10);
+}
+
 /* --- template profiles ------------------------------------------------ */
 
 static char *
@@ -218,7 +435,7 @@ profile_render(const char *file)
 
 Test(profile, golden)
 {
-	cr_expect_geq(golden_run("profile", ".ini", profile_render), 12,
+	cr_expect_geq(golden_run("profile", ".ini", profile_render), 32,
 	    "fewer profile cases than expected: files lost?");
 }
 
