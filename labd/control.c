@@ -29,7 +29,7 @@
 
 #define CONTROL_MAX_OUT	(16 * 1024 * 1024)	/* unread replies before we drop */
 
-struct client {
+struct conn {
 	uint64_t	 id;
 	int		 fd;
 	uid_t		 uid;
@@ -40,23 +40,23 @@ struct client {
 	char		*out;
 	size_t		 outlen, outcap;
 	int		 subscribed;
-	struct client	*next;
+	struct conn	*next;
 };
 
 static int		 listen_fd = -1;
 static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static gid_t		 admin_gid = (gid_t)-1;
-static struct client	*clients;
-static uint64_t		 next_client_id;
+static struct conn	*conns;
+static uint64_t		 next_conn_id;
 
-static void	client_free(struct client *);
+static void	conn_free(struct conn *);
 
-static struct client *
-client_by_id(uint64_t id)
+static struct conn *
+conn_by_id(uint64_t id)
 {
-	struct client	*c;
+	struct conn	*c;
 
-	for (c = clients; c != NULL; c = c->next)
+	for (c = conns; c != NULL; c = c->next)
 		if (c->id == id)
 			return c;
 	return NULL;
@@ -64,7 +64,7 @@ client_by_id(uint64_t id)
 
 /* May this uid drive labd?  root, our own user, or a member of the group. */
 static int
-client_allowed(uid_t uid, gid_t gid)
+conn_allowed(uid_t uid, gid_t gid)
 {
 	struct passwd	 pw, *pwp;
 	char		 buf[4096];
@@ -88,7 +88,7 @@ client_allowed(uid_t uid, gid_t gid)
 }
 
 static void
-client_write_ready(struct loop *l, struct client *c)
+conn_write_ready(struct loop *l, struct conn *c)
 {
 	ssize_t	n;
 
@@ -99,7 +99,7 @@ client_write_ready(struct loop *l, struct client *c)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			client_free(c);
+			conn_free(c);
 			return;
 		}
 		memmove(c->out, c->out + n, c->outlen - n);
@@ -109,7 +109,7 @@ client_write_ready(struct loop *l, struct client *c)
 }
 
 static void
-client_send(struct client *c, json_t *msg)
+conn_send(struct conn *c, json_t *msg)
 {
 	char	*s;
 	size_t	 len;
@@ -121,7 +121,7 @@ client_send(struct client *c, json_t *msg)
 		log_warnx("client %llu (uid %u) does not read its replies,"
 		    " dropped", (unsigned long long)c->id, (unsigned)c->uid);
 		free(s);
-		client_free(c);
+		conn_free(c);
 		return;
 	}
 	if (c->outlen + len + 1 > c->outcap) {
@@ -132,7 +132,7 @@ client_send(struct client *c, json_t *msg)
 	c->out[c->outlen + len] = '\n';
 	c->outlen += len + 1;
 	free(s);
-	client_write_ready(labd->loop, c);
+	conn_write_ready(labd->loop, c);
 }
 
 struct req *
@@ -157,11 +157,11 @@ req_free(struct req *r)
 static void
 reply_send(const struct req *r, json_t *msg)
 {
-	struct client	*c = client_by_id(r->client);
+	struct conn	*c = conn_by_id(r->client);
 
 	json_object_set(msg, "id", r->id ? r->id : json_null());
 	if (c != NULL)
-		client_send(c, msg);
+		conn_send(c, msg);
 	json_decref(msg);
 }
 
@@ -196,14 +196,14 @@ reply_err(const struct req *r, const char *code, const char *fmt, ...)
 void
 control_event(const char *kind, json_t *data)
 {
-	struct client	*c, *next;
+	struct conn	*c, *next;
 	json_t		*msg = json_pack("{s:s,s:o}", "event", kind, "data",
 			    data ? data : json_object());
 
-	for (c = clients; c != NULL; c = next) {
-		next = c->next;	/* client_send may free c */
+	for (c = conns; c != NULL; c = next) {
+		next = c->next;	/* conn_send may free c */
 		if (c->subscribed)
-			client_send(c, msg);
+			conn_send(c, msg);
 	}
 	json_decref(msg);
 }
@@ -218,7 +218,7 @@ control_hello(const struct req *r, json_t *args)
 static void
 control_subscribe(const struct req *r, json_t *args)
 {
-	struct client	*c = client_by_id(r->client);
+	struct conn	*c = conn_by_id(r->client);
 
 	if (c != NULL)
 		c->subscribed = 1;
@@ -233,7 +233,7 @@ static const struct cmd control_cmds[] = {
 };
 
 static void
-control_dispatch(struct client *c, const char *line, size_t len)
+control_dispatch(struct conn *c, const char *line, size_t len)
 {
 	json_error_t	 jerr;
 	json_t		*msg, *args;
@@ -290,16 +290,16 @@ done:
 }
 
 static void
-client_read(struct loop *l, int fd, uint32_t events, void *arg)
+conn_read(struct loop *l, int fd, uint32_t events, void *arg)
 {
-	struct client	*c = arg;
+	struct conn	*c = arg;
 	uint64_t	 id = c->id;
 	ssize_t		 n;
 	char		*nl;
 
 	if (events & EPOLLOUT) {
-		client_write_ready(l, c);
-		if (client_by_id(id) == NULL)
+		conn_write_ready(l, c);
+		if (conn_by_id(id) == NULL)
 			return;
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -312,12 +312,12 @@ client_read(struct loop *l, int fd, uint32_t events, void *arg)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		client_free(c);
+		conn_free(c);
 		return;
 	}
 	c->inlen += n;
 	/* Dispatch every complete line; a handler may free the client. */
-	while ((c = client_by_id(id)) != NULL &&
+	while ((c = conn_by_id(id)) != NULL &&
 	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
 		size_t	len = nl - c->in;
 		char	*line = xmalloc(len + 1);
@@ -335,20 +335,20 @@ client_read(struct loop *l, int fd, uint32_t events, void *arg)
 
 		reply_err(&r, LABD_E_BAD_REQUEST, "request longer than %d"
 		    " bytes, connection closed", LABD_MAX_LINE);
-		if ((c = client_by_id(id)) != NULL) {
-			client_write_ready(l, c);
-			if ((c = client_by_id(id)) != NULL)
-				client_free(c);
+		if ((c = conn_by_id(id)) != NULL) {
+			conn_write_ready(l, c);
+			if ((c = conn_by_id(id)) != NULL)
+				conn_free(c);
 		}
 	}
 }
 
 static void
-client_free(struct client *c)
+conn_free(struct conn *c)
 {
-	struct client	**cp;
+	struct conn	**cp;
 
-	for (cp = &clients; *cp != NULL; cp = &(*cp)->next) {
+	for (cp = &conns; *cp != NULL; cp = &(*cp)->next) {
 		if (*cp == c) {
 			*cp = c->next;
 			break;
@@ -364,7 +364,7 @@ client_free(struct client *c)
 static void
 control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 {
-	struct client	*c;
+	struct conn	*c;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	int		 cfd;
@@ -380,7 +380,7 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		close(cfd);
 		return;
 	}
-	if (!client_allowed(cred.uid, cred.gid)) {
+	if (!conn_allowed(cred.uid, cred.gid)) {
 		const char	*msg = "{\"id\":null,\"ok\":false,\"error\":"
 		    "{\"code\":\"denied\",\"message\":\"this user may not"
 		    " drive labd (not root, not in the socket's group)\"}}\n";
@@ -392,19 +392,19 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->id = ++next_client_id;
+	c->id = ++next_conn_id;
 	c->fd = cfd;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
-	if (loop_add_fd(l, cfd, EPOLLIN, client_read, c) == -1) {
+	if (loop_add_fd(l, cfd, EPOLLIN, conn_read, c) == -1) {
 		log_warn("epoll add client");
 		close(cfd);
 		free(c);
 		return;
 	}
-	c->next = clients;
-	clients = c;
+	c->next = conns;
+	conns = c;
 }
 
 int
@@ -462,8 +462,8 @@ control_listen(const char *path, const char *group, char *err, size_t errlen)
 void
 control_close(void)
 {
-	while (clients != NULL)
-		client_free(clients);
+	while (conns != NULL)
+		conn_free(conns);
 	if (listen_fd != -1) {
 		loop_del_fd(labd->loop, listen_fd);
 		close(listen_fd);
