@@ -151,11 +151,6 @@ cmd_course_create(const struct req *r, json_t *args)
 	size_t		 nused, ng, nr, i;
 	json_t		*sheet = NULL;
 
-	if (name == NULL || tref == NULL || text == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.create needs \"name\","
-		    " \"template\" and \"roster\"");
-		return;
-	}
 	if (rname == NULL)
 		rname = "roster";
 	if (!name_valid(name)) {
@@ -358,12 +353,6 @@ cmd_course_list(const struct req *r, json_t *args)
 	reply_ok(r, a);
 }
 
-/* course.set's settings; each is a string, parsed below. */
-static const char *course_settings[] = {
-	"reset_at", "reset_to", "idle_suspend", "internet", "isolation",
-	"allow_from", "sudo",
-};
-
 /* "on"/"off" and their usual spellings; -1 when neither. */
 static int
 onoff_parse(const char *v)
@@ -398,33 +387,9 @@ cmd_course_set(const struct req *r, json_t *args)
 	int		 secs[32], idle_secs = 0, inet_on = -1, iso_on = -1;
 	int		 sudo_on = -1;
 	struct vm	*vm;
-	const char	*k, *effect = NULL;
-	json_t		*v, *res;
-	size_t		 i;
+	const char	*effect = NULL;
+	json_t		*res;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.set needs \"course\"");
-		return;
-	}
-	json_object_foreach(args, k, v) {
-		for (i = 0; i < sizeof(course_settings) /
-		    sizeof(course_settings[0]); i++)
-			if (strcmp(k, course_settings[i]) == 0)
-				break;
-		if (strcmp(k, "course") != 0 && i == sizeof(course_settings) /
-		    sizeof(course_settings[0])) {
-			reply_err(r, LABD_E_INVALID, "course.set: unknown"
-			    " setting \"%.32s\" (reset_at, reset_to,"
-			    " idle_suspend, internet, isolation, allow_from,"
-			    " sudo)", k);
-			return;
-		}
-		if (!json_is_string(v)) {
-			reply_err(r, LABD_E_BAD_REQUEST, "course.set: %s must"
-			    " be a string", k);
-			return;
-		}
-	}
 	if (!exists("SELECT 1 FROM courses WHERE name = ?", course)) {
 		reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not found",
 		    course);
@@ -581,10 +546,6 @@ cmd_course_show(const struct req *r, json_t *args)
 	struct vm	*vm;
 	json_t		*o, *vms;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.show needs \"course\"");
-		return;
-	}
 	st = db_prepare("SELECT c.name, t.name || '@' || t.version, c.created,"
 	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet, c.sudo"
 	    " FROM courses c"
@@ -628,10 +589,6 @@ cmd_course_rm(const struct req *r, json_t *args)
 	pid_t		 pid;
 	int		 n = 0;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.rm needs \"course\"");
-		return;
-	}
 	if (!exists("SELECT 1 FROM courses WHERE name = ?", course)) {
 		reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not found",
 		    course);
@@ -686,11 +643,6 @@ cmd_course_access(const struct req *r, json_t *args)
 	sqlite3_stmt	*st;
 	json_t		*a;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.access needs"
-		    " \"course\"");
-		return;
-	}
 	if (!exists("SELECT 1 FROM courses WHERE name = ?", course)) {
 		reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not found",
 		    course);

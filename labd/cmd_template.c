@@ -533,16 +533,6 @@ cmd_template_import(const struct req *r, json_t *args)
 	json_t			*prealloc = json_object_get(args, "preallocate");
 	struct import_job	*j;
 
-	if (name == NULL || path == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "template.import needs \"name\""
-		    " and \"path\"");
-		return;
-	}
-	if (prealloc != NULL && !json_is_boolean(prealloc)) {
-		reply_err(r, LABD_E_BAD_REQUEST, "template.import: \"preallocate\""
-		    " is true or false");
-		return;
-	}
 	if (!import_name_ok(r, name))
 		return;
 	if (path[0] != '/') {
@@ -686,11 +676,6 @@ cmd_template_from_vm(const struct req *r, json_t *args)
 	struct vm		*vm;
 	char			 tmp[PATH_MAX];
 
-	if (vmname == NULL || name == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "template.from_vm needs"
-		    " \"vm\" and \"name\"");
-		return;
-	}
 	if (!import_name_ok(r, name))
 		return;
 	if ((vm = vm_find(vmname)) == NULL) {
@@ -752,11 +737,6 @@ ref_parse(const struct req *r, const char *ref, char *name, int *version)
 	char		*endp;
 	long		 v = 0;
 
-	if (ref == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "needs \"name\": NAME or"
-		    " NAME@VERSION");
-		return -1;
-	}
 	if ((at = strchr(ref, '@')) != NULL) {
 		errno = 0;
 		v = strtol(at + 1, &endp, 10);

@@ -1,15 +1,21 @@
 /*
- * control.c - the control socket: JSON lines over a UNIX socket.
+ * control.c - the control socket: JSON lines over a UNIX socket, and the
+ * dispatcher of the command table main.c hands to control_listen().
  *
  * The peer's identity comes from SO_PEERCRED, never from the message.  A
  * malformed request gets an error reply; an oversized line or a client
  * that does not read its replies is disconnected.  Neither ever stalls
  * another client or the daemon: reads and writes are non-blocking and
- * output is buffered per client.
+ * output is buffered per connection.
+ *
+ * Every request is checked against its command's argument list here, once,
+ * before the handler runs; the handlers check only values.  This file
+ * knows the commands only through the table, so that it calls nothing of
+ * cmd*.c and the handlers can call it (reply_ok, reply_err) freely.
  *
  * Replies to long operations are sent later, from a kept copy of the
- * request that names the client by id: if the client has gone by then,
- * the reply is dropped.
+ * request that names the connection by id: if the client has gone by
+ * then, the reply is dropped.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,6 +54,20 @@ static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static gid_t		 admin_gid = (gid_t)-1;
 static struct conn	*conns;
 static uint64_t		 next_conn_id;
+static const struct cmd	*cmds;		/* control_listen()'s table */
+static size_t		 ncmds;
+
+static const struct {
+	const char	*name;		/* in help */
+	const char	*phrase;	/* in "must be ..." */
+} arg_types[] = {
+	[ARG_STRING] =	{ "string", "a string" },
+	[ARG_INTEGER] =	{ "integer", "an integer" },
+	[ARG_BOOLEAN] =	{ "boolean", "a boolean" },
+	[ARG_OBJECT] =	{ "object", "an object" },
+	[ARG_ARRAY] =	{ "array", "an array" },
+};
+#define NARG_TYPES	(sizeof(arg_types) / sizeof(arg_types[0]))
 
 static void	conn_free(struct conn *);
 
@@ -208,14 +228,14 @@ control_event(const char *kind, json_t *data)
 	json_decref(msg);
 }
 
-static void
+void
 control_hello(const struct req *r, json_t *args)
 {
 	reply_ok(r, json_pack("{s:i,s:s}", "protocol", LABD_PROTO_VERSION,
 	    "version", LABD_VERSION));
 }
 
-static void
+void
 control_subscribe(const struct req *r, json_t *args)
 {
 	struct conn	*c = conn_by_id(r->client);
@@ -225,12 +245,167 @@ control_subscribe(const struct req *r, json_t *args)
 	reply_ok(r, NULL);
 }
 
-/* Commands about the connection itself rather than the lab. */
-static const struct cmd control_cmds[] = {
-	{ "hello", control_hello, "protocol and daemon version" },
-	{ "events.subscribe", control_subscribe,
-	  "receive state changes and progress as {\"event\":...} lines" },
-};
+static size_t
+cmd_nargs(const struct cmd *cmd)
+{
+	size_t	n = 0;
+
+	while (n < CMD_MAXARGS && cmd->args[n].key != NULL)
+		n++;
+	return n;
+}
+
+/* The table as clients see it: each command, its help and arguments. */
+void
+control_help(const struct req *r, json_t *args)
+{
+	const struct cmd_arg	*a;
+	json_t			*list = json_array(), *al;
+	size_t			 i, k;
+
+	for (i = 0; i < ncmds; i++) {
+		al = json_array();
+		for (k = 0; k < cmd_nargs(&cmds[i]); k++) {
+			a = &cmds[i].args[k];
+			json_array_append_new(al, json_pack("{s:s,s:s,s:b,s:s}",
+			    "key", a->key, "type", arg_types[a->type].name,
+			    "required", a->need == ARG_REQUIRED,
+			    "help", a->help ? a->help : ""));
+		}
+		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:b}",
+		    "name", cmds[i].name, "help", cmds[i].help ?
+		    cmds[i].help : "", "args", al,
+		    "connection", (cmds[i].flags & CMD_CONN) != 0));
+	}
+	reply_ok(r, list);
+}
+
+static const struct cmd *
+cmd_lookup(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < ncmds; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+static const struct cmd_arg *
+cmd_arg_lookup(const struct cmd *cmd, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < cmd_nargs(cmd); i++)
+		if (strcmp(cmd->args[i].key, key) == 0)
+			return &cmd->args[i];
+	return NULL;
+}
+
+static int
+arg_type_ok(enum arg_type type, json_t *v)
+{
+	switch (type) {
+	case ARG_STRING:
+		return json_is_string(v);
+	case ARG_INTEGER:
+		return json_is_integer(v);
+	case ARG_BOOLEAN:
+		return json_is_boolean(v);
+	case ARG_OBJECT:
+		return json_is_object(v);
+	case ARG_ARRAY:
+		return json_is_array(v);
+	}
+	return 0;
+}
+
+/*
+ * args against cmd's list: the required keys there, every key listed and
+ * of its type.  0, or -1 after a bad_request reply that names the command
+ * and the key.
+ */
+static int
+args_check(const struct req *r, const struct cmd *cmd, json_t *args)
+{
+	const struct cmd_arg	*a;
+	const char		*key;
+	json_t			*v;
+	char			 keys[512];
+	size_t			 i, n = cmd_nargs(cmd), len;
+
+	for (i = 0; i < n; i++) {
+		a = &cmd->args[i];
+		if (a->need == ARG_REQUIRED &&
+		    json_object_get(args, a->key) == NULL) {
+			reply_err(r, LABD_E_BAD_REQUEST, "%s: \"%s\" is"
+			    " required (%s)", cmd->name, a->key,
+			    arg_types[a->type].phrase);
+			return -1;
+		}
+	}
+	json_object_foreach(args, key, v) {
+		if ((a = cmd_arg_lookup(cmd, key)) == NULL) {
+			keys[0] = '\0';
+			for (i = 0; i < n; i++) {
+				len = strlen(keys);
+				snprintf(keys + len, sizeof(keys) - len, "%s%s",
+				    i ? ", " : "", cmd->args[i].key);
+			}
+			reply_err(r, LABD_E_BAD_REQUEST, "%s: unknown argument"
+			    " \"%.64s\"; it takes %s", cmd->name, key,
+			    n ? keys : "none");
+			return -1;
+		}
+		if (!arg_type_ok(a->type, v)) {
+			reply_err(r, LABD_E_BAD_REQUEST, "%s: \"%s\" must be"
+			    " %s", cmd->name, a->key,
+			    arg_types[a->type].phrase);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A table the dispatcher can trust: every name and key once, handlers. */
+static int
+table_check(const struct cmd *table, size_t n, char *err, size_t errlen)
+{
+	const struct cmd	*c;
+	size_t			 i, j, k, na;
+
+	for (i = 0; i < n; i++) {
+		c = &table[i];
+		if (c->name == NULL || c->fn == NULL) {
+			errf(err, errlen, "command table: entry %zu has no"
+			    " name or no handler", i);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(table[j].name, c->name) == 0) {
+				errf(err, errlen, "command table: %s twice",
+				    c->name);
+				return -1;
+			}
+		na = cmd_nargs(c);
+		for (k = 0; k < na; k++) {
+			if ((size_t)c->args[k].type >= NARG_TYPES) {
+				errf(err, errlen, "command table: %s: \"%s\""
+				    " has no type", c->name, c->args[k].key);
+				return -1;
+			}
+			for (j = 0; j < k; j++)
+				if (strcmp(c->args[j].key, c->args[k].key) ==
+				    0) {
+					errf(err, errlen, "command table: %s:"
+					    " \"%s\" twice", c->name,
+					    c->args[k].key);
+					return -1;
+				}
+		}
+	}
+	return 0;
+}
 
 static void
 control_dispatch(struct conn *c, const char *line, size_t len)
@@ -238,9 +413,8 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 	json_error_t	 jerr;
 	json_t		*msg, *args;
 	const char	*name;
-	const struct cmd *cmd = NULL;
+	const struct cmd *cmd;
 	struct req	 r = { .client = c->id, .uid = c->uid, .pid = c->pid };
-	size_t		 i;
 
 	if ((msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL || !json_is_object(msg)) {
@@ -263,30 +437,43 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 		    " string");
 		goto done;
 	}
+	if ((cmd = cmd_lookup(name)) == NULL) {
+		reply_err(&r, LABD_E_UNKNOWN, "unknown command \"%.64s\""
+		    " (help lists them)", name);
+		goto done;
+	}
 	if (args != NULL && !json_is_object(args)) {
-		reply_err(&r, LABD_E_BAD_REQUEST, "\"args\" must be an"
-		    " object");
+		reply_err(&r, LABD_E_BAD_REQUEST, "%s: \"args\" must be an"
+		    " object", cmd->name);
 		goto done;
 	}
-	for (i = 0; i < sizeof(control_cmds) / sizeof(control_cmds[0]); i++)
-		if (strcmp(control_cmds[i].name, name) == 0)
-			cmd = &control_cmds[i];
-	if (cmd == NULL)
-		cmd = cmd_find(name);
-	if (cmd == NULL) {
-		reply_err(&r, LABD_E_UNKNOWN, "unknown command \"%.64s\"",
-		    name);
-		goto done;
-	}
-	log_debug("uid %u: %s", (unsigned)c->uid, name);
 	if (args == NULL)
 		args = json_object();
 	else
 		json_incref(args);
-	cmd->fn(&r, args);
+	if (args_check(&r, cmd, args) == 0) {
+		log_debug("uid %u: %s", (unsigned)c->uid, cmd->name);
+		cmd->fn(&r, args);
+	}
 	json_decref(args);
 done:
 	json_decref(msg);
+}
+
+/* The first line of c is longer than a request may be: answer, hang up. */
+static void
+conn_too_long(struct loop *l, struct conn *c)
+{
+	struct req	r = { .client = c->id };
+	uint64_t	id = c->id;
+
+	reply_err(&r, LABD_E_BAD_REQUEST, "request longer than %d bytes,"
+	    " connection closed", LABD_MAX_LINE);
+	if ((c = conn_by_id(id)) != NULL) {
+		conn_write_ready(l, c);
+		if ((c = conn_by_id(id)) != NULL)
+			conn_free(c);
+	}
 }
 
 static void
@@ -295,7 +482,8 @@ conn_read(struct loop *l, int fd, uint32_t events, void *arg)
 	struct conn	*c = arg;
 	uint64_t	 id = c->id;
 	ssize_t		 n;
-	char		*nl;
+	size_t		 len;
+	char		*nl, *line;
 
 	if (events & EPOLLOUT) {
 		conn_write_ready(l, c);
@@ -316,12 +504,20 @@ conn_read(struct loop *l, int fd, uint32_t events, void *arg)
 		return;
 	}
 	c->inlen += n;
-	/* Dispatch every complete line; a handler may free the client. */
-	while ((c = conn_by_id(id)) != NULL &&
-	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
-		size_t	len = nl - c->in;
-		char	*line = xmalloc(len + 1);
-
+	/*
+	 * Dispatch every complete line; a handler may free the conn.  A
+	 * line too long is refused whether or not its end has come.
+	 */
+	while ((c = conn_by_id(id)) != NULL) {
+		nl = memchr(c->in, '\n', c->inlen);
+		len = nl != NULL ? (size_t)(nl - c->in) : c->inlen;
+		if (len > LABD_MAX_LINE) {
+			conn_too_long(l, c);
+			return;
+		}
+		if (nl == NULL)
+			break;
+		line = xmalloc(len + 1);
 		memcpy(line, c->in, len);
 		line[len] = '\0';
 		memmove(c->in, nl + 1, c->inlen - len - 1);
@@ -329,17 +525,6 @@ conn_read(struct loop *l, int fd, uint32_t events, void *arg)
 		if (len > 0)
 			control_dispatch(c, line, len);
 		free(line);
-	}
-	if (c != NULL && c->inlen > LABD_MAX_LINE) {
-		struct req	r = { .client = c->id };
-
-		reply_err(&r, LABD_E_BAD_REQUEST, "request longer than %d"
-		    " bytes, connection closed", LABD_MAX_LINE);
-		if ((c = conn_by_id(id)) != NULL) {
-			conn_write_ready(l, c);
-			if ((c = conn_by_id(id)) != NULL)
-				conn_free(c);
-		}
 	}
 }
 
@@ -408,12 +593,15 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 }
 
 int
-control_listen(const char *path, const char *group, char *err, size_t errlen)
+control_listen(const char *path, const char *group, const struct cmd *table,
+    size_t n, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	struct group		*gr;
 	int			 fd, probe;
 
+	if (table_check(table, n, err, errlen) == -1)
+		return -1;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		errf(err, errlen, "socket path %s is longer than %zu bytes",
 		    path, sizeof(sun.sun_path) - 1);
@@ -455,6 +643,8 @@ control_listen(const char *path, const char *group, char *err, size_t errlen)
 		return -1;
 	}
 	listen_fd = fd;
+	cmds = table;
+	ncmds = n;
 	snprintf(listen_path, sizeof(listen_path), "%s", path);
 	return 0;
 }
@@ -470,4 +660,6 @@ control_close(void)
 		unlink(listen_path);
 		listen_fd = -1;
 	}
+	cmds = NULL;
+	ncmds = 0;
 }
