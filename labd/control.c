@@ -246,7 +246,7 @@ control_subscribe(const struct req *r, json_t *args)
 }
 
 static size_t
-cmd_nargs(const struct cmd *cmd)
+nargs_of(const struct cmd *cmd)
 {
 	size_t	n = 0;
 
@@ -265,7 +265,7 @@ control_help(const struct req *r, json_t *args)
 
 	for (i = 0; i < ncmds; i++) {
 		al = json_array();
-		for (k = 0; k < cmd_nargs(&cmds[i]); k++) {
+		for (k = 0; k < nargs_of(&cmds[i]); k++) {
 			a = &cmds[i].args[k];
 			json_array_append_new(al, json_pack("{s:s,s:s,s:b,s:s}",
 			    "key", a->key, "type", arg_types[a->type].name,
@@ -281,7 +281,7 @@ control_help(const struct req *r, json_t *args)
 }
 
 static const struct cmd *
-cmd_lookup(const char *name)
+command_find(const char *name)
 {
 	size_t	i;
 
@@ -292,11 +292,11 @@ cmd_lookup(const char *name)
 }
 
 static const struct cmd_arg *
-cmd_arg_lookup(const struct cmd *cmd, const char *key)
+arg_find(const struct cmd *cmd, const char *key)
 {
 	size_t	i;
 
-	for (i = 0; i < cmd_nargs(cmd); i++)
+	for (i = 0; i < nargs_of(cmd); i++)
 		if (strcmp(cmd->args[i].key, key) == 0)
 			return &cmd->args[i];
 	return NULL;
@@ -332,7 +332,7 @@ args_check(const struct req *r, const struct cmd *cmd, json_t *args)
 	const char		*key;
 	json_t			*v;
 	char			 keys[512];
-	size_t			 i, n = cmd_nargs(cmd), len;
+	size_t			 i, n = nargs_of(cmd), len;
 
 	for (i = 0; i < n; i++) {
 		a = &cmd->args[i];
@@ -345,7 +345,7 @@ args_check(const struct req *r, const struct cmd *cmd, json_t *args)
 		}
 	}
 	json_object_foreach(args, key, v) {
-		if ((a = cmd_arg_lookup(cmd, key)) == NULL) {
+		if ((a = arg_find(cmd, key)) == NULL) {
 			keys[0] = '\0';
 			for (i = 0; i < n; i++) {
 				len = strlen(keys);
@@ -387,7 +387,7 @@ table_check(const struct cmd *table, size_t n, char *err, size_t errlen)
 				    c->name);
 				return -1;
 			}
-		na = cmd_nargs(c);
+		na = nargs_of(c);
 		for (k = 0; k < na; k++) {
 			if ((size_t)c->args[k].type >= NARG_TYPES) {
 				errf(err, errlen, "command table: %s: \"%s\""
@@ -437,7 +437,7 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 		    " string");
 		goto done;
 	}
-	if ((cmd = cmd_lookup(name)) == NULL) {
+	if ((cmd = command_find(name)) == NULL) {
 		reply_err(&r, LABD_E_UNKNOWN, "unknown command \"%.64s\""
 		    " (help lists them)", name);
 		goto done;
