@@ -81,6 +81,8 @@ $(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/libclient.a
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+# labctl's lookup is tested on its own object: labctl.c holds a main.
+$(B)/tests/test_lookup: $(call obj,labctl/lookup.c)
 
 # --- packages -------------------------------------------------------------
 # Everything the build, the tests and the guest images need.  Only missing

@@ -25,14 +25,6 @@
 
 #include "labctl/labctl.h"
 
-struct ctl_cmd {
-	const char	*word1;
-	const char	*word2;		/* NULL: a one-word command */
-	const char	*usage;
-	int		(*fn)(struct ctl *, int, char **);
-	const char	*help;
-};
-
 static int	ctl_status(struct ctl *, int, char **);
 static int	ctl_course_create(struct ctl *, int, char **);
 static int	ctl_course_list(struct ctl *, int, char **);
@@ -96,10 +88,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "RAM saved to disk, QEMU and its memory gone" },
 	{ "resume", NULL, "VM|--course C", ctl_resume,
 	  "a suspended VM continues exactly where it stopped" },
-	{ "snapshot", "rm", "VM|--course C NAME", ctl_snapshot_rm,
-	  "delete a snapshot" },
 	{ "snapshot", NULL, "VM|--course C NAME", ctl_snapshot,
 	  "with RAM when the VM runs, disk alone when stopped" },
+	{ "snapshot", "rm", "VM|--course C NAME", ctl_snapshot_rm,
+	  "delete a snapshot" },
 	{ "console", NULL, "VM", ctl_console,
 	  "the VM's serial console here (on the labd host); Ctrl-] detaches" },
 	{ "snapshots", NULL, "VM", ctl_snapshots,
@@ -1118,9 +1110,13 @@ main(int argc, char *argv[])
 	struct ctl		 c = { 0 };
 	const struct ctl_cmd	*cmd = NULL;
 	const char		*sock = NULL, *conf = NULL;
-	size_t			 i;
+	char			 err[CTL_ERRLEN];
 	int			 ch, rc, nwords, k, j;
 
+	if (ctl_table_check(ctl_cmds, NCMDS, err, sizeof(err)) == -1) {
+		fprintf(stderr, "labctl: its command table: %s\n", err);
+		abort();
+	}
 	/* Options may follow the command too: "labctl list --json". */
 	for (k = 1, j = 1; k < argc; k++) {
 		if (strcmp(argv[k], "--") == 0) {	/* exec's command, as is */
@@ -1161,25 +1157,12 @@ main(int argc, char *argv[])
 		usage(argc == 0 ? stderr : stdout);
 		return argc == 0 ? CTL_USAGE : CTL_OK;
 	}
-	for (i = 0; i < NCMDS; i++) {
-		if (strcmp(ctl_cmds[i].word1, argv[0]) != 0)
-			continue;
-		if (ctl_cmds[i].word2 == NULL) {
-			cmd = &ctl_cmds[i];
-			break;
-		}
-		if (argc > 1 && strcmp(ctl_cmds[i].word2, argv[1]) == 0) {
-			cmd = &ctl_cmds[i];
-			break;
-		}
-	}
-	if (cmd == NULL) {
-		fprintf(stderr, "labctl: unknown command \"%s%s%s\"\n\n",
-		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	if ((cmd = ctl_lookup(ctl_cmds, NCMDS, argc, argv, &nwords, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "labctl: %s\n\n", err);
 		usage(stderr);
 		return CTL_USAGE;
 	}
-	nwords = cmd->word2 ? 2 : 1;
 	if ((c.socket = ctl_socket(sock, conf)) == NULL)
 		return CTL_USAGE;
 	rc = cmd->fn(&c, argc - nwords, argv + nwords);

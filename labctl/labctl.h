@@ -1,7 +1,8 @@
 /*
  * labctl.h - what labctl's command files share: the connection, the
  * calls, the output helpers.  labctl.c holds the command table and main;
- * the other files of labctl/ hold groups of commands.
+ * the other files of labctl/ hold groups of commands, and lookup.c finds
+ * a command in the table.
  */
 #ifndef LABD_LABCTL_H
 #define LABD_LABCTL_H
@@ -26,6 +27,15 @@ struct ctl {
 	int			 rc_is_status;	/* exec: a command's status */
 };
 
+/* An entry of the command table: the words that select it. */
+struct ctl_cmd {
+	const char	*word1;
+	const char	*word2;		/* NULL: a one-word command */
+	const char	*usage;
+	int		(*fn)(struct ctl *, int, char **);
+	const char	*help;
+};
+
 /* labctl.c */
 int		 ctl_connect(struct ctl *);
 /* One request, one reply; args (may be NULL) is taken over. */
@@ -35,6 +45,18 @@ void		 print_json(json_t *);
 json_t		*course_vms(struct ctl *, const char *course, int *rc);
 /* "--opt VALUE" or "--opt=VALUE" at argv[*i]; NULL when not that option. */
 const char	*opt_value(const char *opt, int argc, char **argv, int *i);
+
+/* lookup.c */
+/*
+ * The entry argv's words name: a two-word entry when both match, else the
+ * one-word entry of argv[0]; *nwords says how many it took.  NULL with a
+ * message in err when none does or the table has it twice.
+ */
+const struct ctl_cmd *ctl_lookup(const struct ctl_cmd *, size_t n, int argc,
+		    char **argv, int *nwords, char *err, size_t errlen);
+/* 0, or -1 with err naming an entry the table has twice. */
+int		 ctl_table_check(const struct ctl_cmd *, size_t n, char *err,
+		    size_t errlen);
 
 /* access.c */
 enum sheet_format { SHEET_TEXT, SHEET_CSV, SHEET_MD, NSHEET_FORMATS };

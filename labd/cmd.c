@@ -1,7 +1,10 @@
 /*
  * cmd.c - the control protocol's command table.  Each entry names the
- * command, its handler and its help; "help" on the socket is printed from
- * this table, so adding a command here is all it takes to document it.
+ * command, its handler, its help and its arguments (key, type, required
+ * or not, help).  main.c hands the table to control.c, whose dispatcher
+ * checks every request against the arguments before the handler runs,
+ * and whose "help" lists the table as it is: adding a command here is all
+ * it takes to document it.
  */
 #include <string.h>
 #include <unistd.h>
@@ -9,110 +12,183 @@
 #include "labd/labd.h"
 
 static void	cmd_status(const struct req *, json_t *);
-static void	cmd_help(const struct req *, json_t *);
+
+/* Arguments many commands share. */
+#define SPEC_VM		{ "vm", ARG_STRING, ARG_REQUIRED, \
+			  "the VM, COURSE-STUDENT" }
+#define SPEC_WAIT	{ "wait", ARG_BOOLEAN, ARG_OPTIONAL, \
+			  "false: reply at once rather than when the VM is" \
+			  " there (default true)" }
+#define SPEC_COURSE	{ "course", ARG_STRING, ARG_REQUIRED, "the course" }
+#define SPEC_SETTING(key, help) \
+			{ key, ARG_STRING, ARG_OPTIONAL, help }
 
 static const struct cmd cmds[] = {
-	{ "status", cmd_status,
-	  "daemon version, uptime, accelerator, VMs running/total" },
-	{ "help", cmd_help, "this table" },
-	{ "template.import", cmd_template_import,
-	  "{name, path, preallocate?}: register a template from a profile"
-	  " .ini, an .ova/.ovf appliance (its memory and vCPUs) or a disk"
-	  " image (qcow2, raw, vmdk, vdi, vhdx, vhd); a new version each time;"
-	  " preallocate: qcow2 metadata allocated up front" },
-	{ "template.list", cmd_template_list, "every template version" },
-	{ "template.show", cmd_template_show,
-	  "{name}: NAME@V (default the newest): every field, the disk's"
-	  " mode and sizes, and the courses and VMs that use it" },
-	{ "template.from_vm", cmd_template_from_vm,
-	  "{vm, name}: the VM's disk, flattened (live while it runs), as the"
+	{ .name = "hello", .fn = control_hello, .flags = CMD_CONN,
+	  .help = "protocol and daemon version" },
+	{ .name = "events.subscribe", .fn = control_subscribe,
+	  .flags = CMD_CONN,
+	  .help = "receive state changes and progress on this connection"
+	  " as {\"event\":...} lines" },
+	{ .name = "help", .fn = control_help,
+	  .help = "this table: each command, its help and its arguments" },
+	{ .name = "status", .fn = cmd_status,
+	  .help = "daemon version, uptime, accelerator, VMs running/total" },
+	{ .name = "template.import", .fn = cmd_template_import,
+	  .help = "register a template from a profile .ini, an .ova/.ovf"
+	  " appliance (its memory and vCPUs) or a disk image (qcow2, raw,"
+	  " vmdk, vdi, vhdx, vhd); a new version each time",
+	  .args = {
+		{ "name", ARG_STRING, ARG_REQUIRED, "the template's name" },
+		{ "path", ARG_STRING, ARG_REQUIRED,
+		  "the file, an absolute path on the labd host" },
+		{ "preallocate", ARG_BOOLEAN, ARG_OPTIONAL,
+		  "qcow2 metadata allocated up front" },
+	  } },
+	{ .name = "template.list", .fn = cmd_template_list,
+	  .help = "every template version" },
+	{ .name = "template.show", .fn = cmd_template_show,
+	  .help = "every field of a version, the disk's mode and sizes, and"
+	  " the courses and VMs that use it",
+	  .args = {
+		{ "name", ARG_STRING, ARG_REQUIRED,
+		  "NAME@V, or NAME for the newest" },
+	  } },
+	{ .name = "template.from_vm", .fn = cmd_template_from_vm,
+	  .help = "the VM's disk, flattened (live while it runs), as the"
 	  " next version of template name, with the hardware, kernel and"
-	  " ports of the VM's template; source vm:VM" },
-	{ "template.rm", cmd_template_rm,
-	  "{name}: NAME@V, or NAME when it has one version; refused (busy)"
-	  " while a course uses it" },
-	{ "course.create", cmd_course_create,
-	  "{name, template, roster, roster_name}: one VM a student, started;"
-	  " the reply holds the generated passwords, shown only once" },
-	{ "course.list", cmd_course_list, "courses with their VM counts" },
-	{ "course.show", cmd_course_show,
-	  "{course}: its template, settings and VMs" },
-	{ "course.rm", cmd_course_rm,
-	  "{course}: remove a course whose VMs are all stopped: its VMs,"
-	  " their disks and snapshots, its students; its ports are freed" },
-	{ "course.set", cmd_course_set,
-	  "{course, reset_at?, reset_to?, idle_suspend?, internet?,"
-	  " isolation?, allow_from?, sudo?}: reset_at \"12:00,"
-	  " 18:00\" resets the running VMs to reset_to (default pristine) at"
-	  " those times; idle_suspend \"30m\" suspends a VM with no"
-	  " connection for that long (\"off\" never); sudo \"on\"|\"off\":"
-	  " may students become root (live in ready VMs)" },
-	{ "course.access", cmd_course_access,
-	  "{course}: the access sheet, one row a student" },
-	{ "vm.list", cmd_vm_list, "{course?}: one object a VM" },
-	{ "vm.start", cmd_vm_start, "{vm, wait?}: start, reply when ready" },
-	{ "vm.stop", cmd_vm_stop,
-	  "{vm, force?}: ACPI powerdown (or quit with force), reply when"
-	  " stopped" },
-	{ "vm.reset", cmd_vm_reset,
-	  "{vm, to?, hard?}: back to snapshot \"to\" (default pristine):"
-	  " RAM and disk without a reboot when it holds RAM; hard: a fresh"
-	  " overlay from the template; same slot, ports and credentials" },
-	{ "vm.resume", cmd_vm_start,
-	  "{vm}: a suspended VM continues where it stopped (= vm.start)" },
-	{ "vm.suspend", cmd_vm_suspend,
-	  "{vm}: RAM saved into the disk, QEMU gone; vm.resume continues" },
-	{ "vm.snapshot", cmd_vm_snapshot,
-	  "{vm, name}: with RAM when running, disk alone when stopped;"
-	  " replaces one of the same name" },
-	{ "vm.snapshots", cmd_vm_snapshots,
-	  "{vm}: name, time, size, with or without RAM" },
-	{ "vm.snapshot_rm", cmd_vm_snapshot_rm, "{vm, name}" },
-	{ "vm.backup", cmd_vm_backup,
-	  "{vm, path, force?}: a standalone qcow2 of the disk at path"
-	  " (absolute; an existing file only with force), live while the VM"
-	  " runs; {vm, file, bytes, virtual_size, seconds, live, synced}" },
-	{ "vm.exec", cmd_vm_exec,
-	  "{vm, cmd, timeout?}: cmd (at most 8 KiB) through the shell as root"
-	  " over SSH with labd's key, on a ready VM, within timeout seconds"
-	  " (default 60, at most 3600); {vm, status, output}: stdout and"
-	  " stderr, the first 64 KiB; a failing command is still ok" },
+	  " ports of the VM's template; source vm:VM",
+	  .args = {
+		SPEC_VM,
+		{ "name", ARG_STRING, ARG_REQUIRED, "the template's name" },
+	  } },
+	{ .name = "template.rm", .fn = cmd_template_rm,
+	  .help = "remove a version; refused (busy) while a course uses it",
+	  .args = {
+		{ "name", ARG_STRING, ARG_REQUIRED,
+		  "NAME@V, or NAME when it has one version" },
+	  } },
+	{ .name = "course.create", .fn = cmd_course_create,
+	  .help = "one VM a student, started; the reply holds the generated"
+	  " passwords, shown only once",
+	  .args = {
+		{ "name", ARG_STRING, ARG_REQUIRED, "the course's name" },
+		{ "template", ARG_STRING, ARG_REQUIRED,
+		  "NAME (the newest version) or NAME@V" },
+		{ "roster", ARG_STRING, ARG_REQUIRED,
+		  "the roster CSV's text: id,name,email,ssh_key" },
+		{ "roster_name", ARG_STRING, ARG_OPTIONAL,
+		  "the roster's file name, for error messages" },
+	  } },
+	{ .name = "course.list", .fn = cmd_course_list,
+	  .help = "courses with their VM counts" },
+	{ .name = "course.show", .fn = cmd_course_show,
+	  .help = "a course's template, settings and VMs",
+	  .args = { SPEC_COURSE } },
+	{ .name = "course.rm", .fn = cmd_course_rm,
+	  .help = "remove a course whose VMs are all stopped: its VMs, their"
+	  " disks and snapshots, its students; its ports are freed",
+	  .args = { SPEC_COURSE } },
+	{ .name = "course.set", .fn = cmd_course_set,
+	  .help = "change a course's settings; those not given stay",
+	  .args = {
+		SPEC_COURSE,
+		SPEC_SETTING("reset_at", "\"12:00,18:00\": reset the running"
+		    " VMs to reset_to at those times; \"\" never"),
+		SPEC_SETTING("reset_to", "the snapshot of the scheduled"
+		    " resets (default pristine)"),
+		SPEC_SETTING("idle_suspend", "\"30m\": suspend a VM with no"
+		    " connection for that long; \"off\" never"),
+		SPEC_SETTING("internet", "\"on\"|\"off\": may the VMs reach"
+		    " the internet"),
+		SPEC_SETTING("isolation", "\"on\"|\"off\": are the VMs kept"
+		    " from one another"),
+		SPEC_SETTING("allow_from", "CIDR[,CIDR...]: only these may"
+		    " reach the VMs' ports (labd as root); \"any\" lifts it"),
+		SPEC_SETTING("sudo", "\"on\"|\"off\": may students become root"
+		    " (live in ready VMs)"),
+	  } },
+	{ .name = "course.access", .fn = cmd_course_access,
+	  .help = "the access sheet, one row a student",
+	  .args = { SPEC_COURSE } },
+	{ .name = "vm.list", .fn = cmd_vm_list,
+	  .help = "one object a VM",
+	  .args = {
+		{ "course", ARG_STRING, ARG_OPTIONAL,
+		  "only this course's VMs" },
+	  } },
+	{ .name = "vm.start", .fn = cmd_vm_start,
+	  .help = "start, reply when ready",
+	  .args = { SPEC_VM, SPEC_WAIT } },
+	{ .name = "vm.stop", .fn = cmd_vm_stop,
+	  .help = "ACPI powerdown (or quit with force), reply when stopped",
+	  .args = {
+		SPEC_VM,
+		{ "force", ARG_BOOLEAN, ARG_OPTIONAL,
+		  "quit QEMU at once, no powerdown" },
+		SPEC_WAIT,
+	  } },
+	{ .name = "vm.reset", .fn = cmd_vm_reset,
+	  .help = "back to a snapshot: RAM and disk without a reboot when it"
+	  " holds RAM; same slot, ports and credentials",
+	  .args = {
+		SPEC_VM,
+		{ "to", ARG_STRING, ARG_OPTIONAL,
+		  "the snapshot (default pristine)" },
+		{ "hard", ARG_BOOLEAN, ARG_OPTIONAL,
+		  "a fresh overlay from the template instead" },
+		SPEC_WAIT,
+	  } },
+	{ .name = "vm.resume", .fn = cmd_vm_start,
+	  .help = "a suspended VM continues where it stopped (= vm.start)",
+	  .args = { SPEC_VM, SPEC_WAIT } },
+	{ .name = "vm.suspend", .fn = cmd_vm_suspend,
+	  .help = "RAM saved into the disk, QEMU gone; vm.resume continues",
+	  .args = { SPEC_VM, SPEC_WAIT } },
+	{ .name = "vm.snapshot", .fn = cmd_vm_snapshot,
+	  .help = "with RAM when running, disk alone when stopped; replaces"
+	  " one of the same name",
+	  .args = {
+		SPEC_VM,
+		{ "name", ARG_STRING, ARG_REQUIRED, "the snapshot's name" },
+	  } },
+	{ .name = "vm.snapshots", .fn = cmd_vm_snapshots,
+	  .help = "name, time, size, with or without RAM",
+	  .args = { SPEC_VM } },
+	{ .name = "vm.snapshot_rm", .fn = cmd_vm_snapshot_rm,
+	  .help = "delete a snapshot",
+	  .args = {
+		SPEC_VM,
+		{ "name", ARG_STRING, ARG_REQUIRED, "the snapshot's name" },
+	  } },
+	{ .name = "vm.backup", .fn = cmd_vm_backup,
+	  .help = "a standalone qcow2 of the disk, live while the VM runs;"
+	  " {vm, file, bytes, virtual_size, seconds, live, synced}",
+	  .args = {
+		SPEC_VM,
+		{ "path", ARG_STRING, ARG_REQUIRED,
+		  "the file to write, an absolute path on the labd host" },
+		{ "force", ARG_BOOLEAN, ARG_OPTIONAL,
+		  "replace an existing file" },
+	  } },
+	{ .name = "vm.exec", .fn = cmd_vm_exec,
+	  .help = "a command through the shell as root over SSH with labd's"
+	  " key, on a ready VM; {vm, status, output}: stdout and stderr,"
+	  " the first 64 KiB; a failing command is still ok",
+	  .args = {
+		SPEC_VM,
+		{ "cmd", ARG_STRING, ARG_REQUIRED,
+		  "the command, at most 8 KiB" },
+		{ "timeout", ARG_INTEGER, ARG_OPTIONAL,
+		  "seconds, 1 to 3600 (default 60)" },
+	  } },
 };
-
-const struct cmd *
-cmd_find(const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(cmds[i].name, name) == 0)
-			return &cmds[i];
-	return NULL;
-}
 
 const struct cmd *
 cmd_table(size_t *n)
 {
 	*n = sizeof(cmds) / sizeof(cmds[0]);
 	return cmds;
-}
-
-/* A string argument, or NULL when absent or not a string. */
-const char *
-arg_str(json_t *args, const char *key)
-{
-	return json_string_value(json_object_get(args, key));
-}
-
-static void
-cmd_help(const struct req *r, json_t *args)
-{
-	json_t	*o = json_object();
-	size_t	 i;
-
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		json_object_set_new(o, cmds[i].name, json_string(cmds[i].help));
-	reply_ok(r, o);
 }
 
 static void

@@ -2,6 +2,8 @@
  * cmd_course.c - the course commands: create, list, set, show, rm,
  * access.  Each reads its arguments, calls the model (course.c) and
  * replies with its result, or with the code and message of its refusal.
+ * The dispatcher has checked the arguments' presence and types against
+ * the command table (cmd.c).
  */
 #include <string.h>
 
@@ -18,11 +20,6 @@ cmd_course_create(const struct req *r, json_t *args)
 	char		 err[LABD_MSGLEN];
 	json_t		*res;
 
-	if (name == NULL || tref == NULL || text == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.create needs \"name\","
-		    " \"template\" and \"roster\"");
-		return;
-	}
 	if (rname == NULL)
 		rname = "roster";
 	if ((code = course_create(name, tref, text, rname, r->uid, &res, err,
@@ -38,12 +35,6 @@ cmd_course_list(const struct req *r, json_t *args)
 {
 	reply_ok(r, course_list());
 }
-
-/* course.set's settings; each is a string, parsed by course_set(). */
-static const char *course_settings[] = {
-	"reset_at", "reset_to", "idle_suspend", "internet", "isolation",
-	"allow_from", "sudo",
-};
 
 void
 cmd_course_set(const struct req *r, json_t *args)
@@ -61,33 +52,9 @@ cmd_course_set(const struct req *r, json_t *args)
 			    .internet = inet, .isolation = iso,
 			    .allow_from = allow, .sudo = sudo };
 	char		 err[LABD_MSGLEN];
-	const char	*k, *code;
-	json_t		*v, *res;
-	size_t		 i;
+	const char	*code;
+	json_t		*res;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.set needs \"course\"");
-		return;
-	}
-	json_object_foreach(args, k, v) {
-		for (i = 0; i < sizeof(course_settings) /
-		    sizeof(course_settings[0]); i++)
-			if (strcmp(k, course_settings[i]) == 0)
-				break;
-		if (strcmp(k, "course") != 0 && i == sizeof(course_settings) /
-		    sizeof(course_settings[0])) {
-			reply_err(r, LABD_E_INVALID, "course.set: unknown"
-			    " setting \"%.32s\" (reset_at, reset_to,"
-			    " idle_suspend, internet, isolation, allow_from,"
-			    " sudo)", k);
-			return;
-		}
-		if (!json_is_string(v)) {
-			reply_err(r, LABD_E_BAD_REQUEST, "course.set: %s must"
-			    " be a string", k);
-			return;
-		}
-	}
 	if ((code = course_set(course, &ch, r->uid, &res, err,
 	    sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
@@ -104,10 +71,6 @@ cmd_course_show(const struct req *r, json_t *args)
 	char		 err[LABD_MSGLEN];
 	json_t		*res;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.show needs \"course\"");
-		return;
-	}
 	if ((code = course_show(course, &res, err, sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
 		return;
@@ -123,10 +86,6 @@ cmd_course_rm(const struct req *r, json_t *args)
 	char		 err[LABD_MSGLEN];
 	json_t		*res;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.rm needs \"course\"");
-		return;
-	}
 	if ((code = course_rm(course, r->uid, &res, err, sizeof(err))) !=
 	    NULL) {
 		reply_err(r, code, "%s", err);
@@ -143,11 +102,6 @@ cmd_course_access(const struct req *r, json_t *args)
 	char		 err[LABD_MSGLEN];
 	json_t		*res;
 
-	if (course == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "course.access needs"
-		    " \"course\"");
-		return;
-	}
 	if ((code = course_access(course, &res, err, sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
 		return;

@@ -13,16 +13,6 @@ cmd_template_import(const struct req *r, json_t *args)
 	const char		*path = arg_str(args, "path");
 	json_t			*prealloc = json_object_get(args, "preallocate");
 
-	if (name == NULL || path == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "template.import needs \"name\""
-		    " and \"path\"");
-		return;
-	}
-	if (prealloc != NULL && !json_is_boolean(prealloc)) {
-		reply_err(r, LABD_E_BAD_REQUEST, "template.import: \"preallocate\""
-		    " is true or false");
-		return;
-	}
 	template_import(name, path, json_is_true(prealloc), r->uid,
 	    req_done(r));
 }
@@ -36,11 +26,6 @@ cmd_template_from_vm(const struct req *r, json_t *args)
 	const char		*code;
 	char			 err[LABD_MSGLEN];
 
-	if (vmname == NULL || name == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "template.from_vm needs"
-		    " \"vm\" and \"name\"");
-		return;
-	}
 	if ((code = template_name_check(name, err, sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
 		return;
@@ -67,11 +52,6 @@ cmd_template_show(const struct req *r, json_t *args)
 	char		 err[LABD_MSGLEN];
 	json_t		*res;
 
-	if (ref == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "needs \"name\": NAME or"
-		    " NAME@VERSION");
-		return;
-	}
 	if ((code = template_show(ref, &res, err, sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
 		return;
@@ -87,11 +67,6 @@ cmd_template_rm(const struct req *r, json_t *args)
 	char		 err[LABD_MSGLEN];
 	json_t		*res;
 
-	if (ref == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "needs \"name\": NAME or"
-		    " NAME@VERSION");
-		return;
-	}
 	if ((code = template_rm(ref, r->uid, &res, err, sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
 		return;

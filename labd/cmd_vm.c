@@ -39,17 +39,13 @@ cmd_vm_list(const struct req *r, json_t *args)
 	reply_ok(r, a);
 }
 
-/* The VM named by args.vm, or an error reply and NULL. */
+/* The VM named by args.vm (the dispatcher saw it), or an error reply. */
 static struct vm *
-vm_arg(const struct req *r, json_t *args, const char *cmd)
+vm_arg(const struct req *r, json_t *args)
 {
 	const char	*name = arg_str(args, "vm");
 	struct vm	*vm;
 
-	if (name == NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "%s needs \"vm\"", cmd);
-		return NULL;
-	}
 	if ((vm = vm_find(name)) == NULL) {
 		reply_err(r, LABD_E_NOT_FOUND, "vm \"%.80s\" not found"
 		    " (labctl list shows them)", name);
@@ -70,7 +66,7 @@ arg_wait(json_t *args)
 void
 cmd_vm_start(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.start");
+	struct vm	*vm = vm_arg(r, args);
 
 	if (vm == NULL)
 		return;
@@ -83,7 +79,7 @@ cmd_vm_start(const struct req *r, json_t *args)
 void
 cmd_vm_stop(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.stop");
+	struct vm	*vm = vm_arg(r, args);
 
 	if (vm == NULL)
 		return;
@@ -95,24 +91,17 @@ cmd_vm_stop(const struct req *r, json_t *args)
 		reply_ok(r, vm_to_json(vm));
 }
 
-/* A snapshot name argument, checked; NULL after an error reply. */
+/*
+ * A snapshot name argument, checked: "" when absent (the dispatcher has
+ * seen to required ones), NULL after an error reply.
+ */
 static const char *
-snap_arg(const struct req *r, json_t *args, const char *key, const char *cmd,
-    int required)
+snap_arg(const struct req *r, json_t *args, const char *key)
 {
 	const char	*name = arg_str(args, key);
 
-	if (name == NULL && json_object_get(args, key) != NULL) {
-		reply_err(r, LABD_E_BAD_REQUEST, "%s: \"%s\" must be a"
-		    " string", cmd, key);
-		return NULL;
-	}
-	if (name == NULL) {
-		if (required)
-			reply_err(r, LABD_E_BAD_REQUEST, "%s needs \"%s\"",
-			    cmd, key);
-		return required ? NULL : "";
-	}
+	if (name == NULL)
+		return "";
 	if (!snapshot_name_valid(name) ||
 	    strncmp(name, "labd-", 5) == 0) {
 		reply_err(r, LABD_E_INVALID, "snapshot name \"%.64s\": use 1-63"
@@ -127,12 +116,11 @@ snap_arg(const struct req *r, json_t *args, const char *key, const char *cmd,
 void
 cmd_vm_reset(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.reset");
+	struct vm	*vm = vm_arg(r, args);
 	const char	*to;
 	int		 hard = json_is_true(json_object_get(args, "hard"));
 
-	if (vm == NULL || (to = snap_arg(r, args, "to", "vm.reset", 0)) ==
-	    NULL)
+	if (vm == NULL || (to = snap_arg(r, args, "to")) == NULL)
 		return;
 	if (hard && *to != '\0') {
 		reply_err(r, LABD_E_INVALID, "vm.reset: \"hard\" makes a fresh"
@@ -161,11 +149,10 @@ cmd_vm_reset(const struct req *r, json_t *args)
 void
 cmd_vm_snapshot(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.snapshot");
+	struct vm	*vm = vm_arg(r, args);
 	const char	*name;
 
-	if (vm == NULL || (name = snap_arg(r, args, "name", "vm.snapshot",
-	    1)) == NULL)
+	if (vm == NULL || (name = snap_arg(r, args, "name")) == NULL)
 		return;
 	db_event(r->uid, "vm.snapshot", vm->name, "%s", name);
 	vm_op_snapshot(vm, name, req_done(r));
@@ -174,11 +161,10 @@ cmd_vm_snapshot(const struct req *r, json_t *args)
 void
 cmd_vm_snapshot_rm(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.snapshot_rm");
+	struct vm	*vm = vm_arg(r, args);
 	const char	*name;
 
-	if (vm == NULL || (name = snap_arg(r, args, "name",
-	    "vm.snapshot_rm", 1)) == NULL)
+	if (vm == NULL || (name = snap_arg(r, args, "name")) == NULL)
 		return;
 	db_event(r->uid, "vm.snapshot_rm", vm->name, "%s", name);
 	vm_op_snapshot_rm(vm, name, req_done(r));
@@ -187,7 +173,7 @@ cmd_vm_snapshot_rm(const struct req *r, json_t *args)
 void
 cmd_vm_snapshots(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.snapshots");
+	struct vm	*vm = vm_arg(r, args);
 
 	if (vm != NULL)
 		reply_ok(r, vm_snapshots_json(vm));
@@ -196,7 +182,7 @@ cmd_vm_snapshots(const struct req *r, json_t *args)
 void
 cmd_vm_suspend(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.suspend");
+	struct vm	*vm = vm_arg(r, args);
 
 	if (vm == NULL)
 		return;
@@ -267,7 +253,7 @@ backup_path_ok(const struct req *r, const char *path)
 void
 cmd_vm_backup(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.backup");
+	struct vm	*vm = vm_arg(r, args);
 	const char	*path = arg_str(args, "path");
 	json_t		*force = json_object_get(args, "force");
 	struct vmjob	*j;
@@ -276,11 +262,6 @@ cmd_vm_backup(const struct req *r, json_t *args)
 
 	if (vm == NULL)
 		return;
-	if (path == NULL || (force != NULL && !json_is_boolean(force))) {
-		reply_err(r, LABD_E_BAD_REQUEST, "vm.backup needs \"path\""
-		    " (a string), and \"force\" is true or false");
-		return;
-	}
 	if (!backup_path_ok(r, path))
 		return;
 	j = xcalloc(1, sizeof(*j));
@@ -323,7 +304,7 @@ static const struct vmjob_hooks exec_hooks = { .after = exec_after };
 void
 cmd_vm_exec(const struct req *r, json_t *args)
 {
-	struct vm	*vm = vm_arg(r, args, "vm.exec");
+	struct vm	*vm = vm_arg(r, args);
 	json_t		*c = json_object_get(args, "cmd");
 	json_t		*t = json_object_get(args, "timeout");
 	json_int_t	 timeout = EXEC_TIMEOUT_DEFAULT;
@@ -334,10 +315,10 @@ cmd_vm_exec(const struct req *r, json_t *args)
 	if (vm == NULL)
 		return;
 	/* A NUL inside would cut the command the guest runs short. */
-	if (!json_is_string(c) || json_string_length(c) == 0 ||
+	if (json_string_length(c) == 0 ||
 	    json_string_length(c) != strlen(json_string_value(c))) {
-		reply_err(r, LABD_E_BAD_REQUEST, "vm.exec needs \"cmd\", a"
-		    " non-empty string with no NUL");
+		reply_err(r, LABD_E_INVALID, "vm.exec: \"cmd\" is empty or"
+		    " holds a NUL");
 		return;
 	}
 	if (json_string_length(c) > EXEC_CMD_MAX) {
@@ -345,8 +326,7 @@ cmd_vm_exec(const struct req *r, json_t *args)
 		    " bytes; at most %d", json_string_length(c), EXEC_CMD_MAX);
 		return;
 	}
-	if (t != NULL && (!json_is_integer(t) ||
-	    (timeout = json_integer_value(t)) < 1 ||
+	if (t != NULL && ((timeout = json_integer_value(t)) < 1 ||
 	    timeout > EXEC_TIMEOUT_MAX)) {
 		reply_err(r, LABD_E_INVALID, "vm.exec: \"timeout\" is whole"
 		    " seconds, 1 to %d", EXEC_TIMEOUT_MAX);

@@ -1,15 +1,21 @@
 /*
- * control.c - the control socket: JSON lines over a UNIX socket.
+ * control.c - the control socket: JSON lines over a UNIX socket, and the
+ * dispatcher of the command table main.c hands to control_listen().
  *
  * The peer's identity comes from SO_PEERCRED, never from the message.  A
  * malformed request gets an error reply; an oversized line or a client
  * that does not read its replies is disconnected.  Neither ever stalls
  * another client or the daemon: reads and writes are non-blocking and
- * output is buffered per client.
+ * output is buffered per connection.
+ *
+ * Every request is checked against its command's argument list here, once,
+ * before the handler runs; the handlers check only values.  This file
+ * knows the commands only through the table, so that it calls nothing of
+ * cmd*.c and the handlers can call it (reply_ok, reply_err) freely.
  *
  * Replies to long operations are sent later, from a kept copy of the
- * request that names the client by id: if the client has gone by then,
- * the reply is dropped.
+ * request that names the connection by id: if the client has gone by
+ * then, the reply is dropped.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,7 +35,7 @@
 
 #define CONTROL_MAX_OUT	(16 * 1024 * 1024)	/* unread replies before we drop */
 
-struct client {
+struct conn {
 	uint64_t	 id;
 	int		 fd;
 	uid_t		 uid;
@@ -40,23 +46,37 @@ struct client {
 	char		*out;
 	size_t		 outlen, outcap;
 	int		 subscribed;
-	struct client	*next;
+	struct conn	*next;
 };
 
 static int		 listen_fd = -1;
 static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static gid_t		 admin_gid = (gid_t)-1;
-static struct client	*clients;
-static uint64_t		 next_client_id;
+static struct conn	*conns;
+static uint64_t		 next_conn_id;
+static const struct cmd	*cmds;		/* control_listen()'s table */
+static size_t		 ncmds;
 
-static void	client_free(struct client *);
+static const struct {
+	const char	*name;		/* in help */
+	const char	*phrase;	/* in "must be ..." */
+} arg_types[] = {
+	[ARG_STRING] =	{ "string", "a string" },
+	[ARG_INTEGER] =	{ "integer", "an integer" },
+	[ARG_BOOLEAN] =	{ "boolean", "a boolean" },
+	[ARG_OBJECT] =	{ "object", "an object" },
+	[ARG_ARRAY] =	{ "array", "an array" },
+};
+#define NARG_TYPES	(sizeof(arg_types) / sizeof(arg_types[0]))
 
-static struct client *
-client_by_id(uint64_t id)
+static void	conn_free(struct conn *);
+
+static struct conn *
+conn_by_id(uint64_t id)
 {
-	struct client	*c;
+	struct conn	*c;
 
-	for (c = clients; c != NULL; c = c->next)
+	for (c = conns; c != NULL; c = c->next)
 		if (c->id == id)
 			return c;
 	return NULL;
@@ -64,7 +84,7 @@ client_by_id(uint64_t id)
 
 /* May this uid drive labd?  root, our own user, or a member of the group. */
 static int
-client_allowed(uid_t uid, gid_t gid)
+conn_allowed(uid_t uid, gid_t gid)
 {
 	struct passwd	 pw, *pwp;
 	char		 buf[4096];
@@ -88,7 +108,7 @@ client_allowed(uid_t uid, gid_t gid)
 }
 
 static void
-client_write_ready(struct loop *l, struct client *c)
+conn_write_ready(struct loop *l, struct conn *c)
 {
 	ssize_t	n;
 
@@ -99,7 +119,7 @@ client_write_ready(struct loop *l, struct client *c)
 				continue;
 			if (errno == EAGAIN)
 				break;
-			client_free(c);
+			conn_free(c);
 			return;
 		}
 		memmove(c->out, c->out + n, c->outlen - n);
@@ -109,7 +129,7 @@ client_write_ready(struct loop *l, struct client *c)
 }
 
 static void
-client_send(struct client *c, json_t *msg)
+conn_send(struct conn *c, json_t *msg)
 {
 	char	*s;
 	size_t	 len;
@@ -125,7 +145,7 @@ client_send(struct client *c, json_t *msg)
 		log_warnx("client %llu (uid %u) does not read its replies,"
 		    " dropped", (unsigned long long)c->id, (unsigned)c->uid);
 		free(s);
-		client_free(c);
+		conn_free(c);
 		return;
 	}
 	if (c->outlen + len + 1 > c->outcap) {
@@ -136,7 +156,7 @@ client_send(struct client *c, json_t *msg)
 	c->out[c->outlen + len] = '\n';
 	c->outlen += len + 1;
 	free(s);
-	client_write_ready(labd->loop, c);
+	conn_write_ready(labd->loop, c);
 }
 
 struct req *
@@ -161,11 +181,11 @@ req_free(struct req *r)
 static void
 reply_send(const struct req *r, json_t *msg)
 {
-	struct client	*c = client_by_id(r->client);
+	struct conn	*c = conn_by_id(r->client);
 
 	json_object_set(msg, "id", r->id ? r->id : json_null());
 	if (c != NULL)
-		client_send(c, msg);
+		conn_send(c, msg);
 	json_decref(msg);
 }
 
@@ -209,6 +229,13 @@ req_done_reply(void *arg, const char *code, const char *msg, json_t *result)
 	req_free(k);
 }
 
+/* A string argument, or NULL when absent or not a string. */
+const char *
+arg_str(json_t *args, const char *key)
+{
+	return json_string_value(json_object_get(args, key));
+}
+
 struct done
 req_done(const struct req *r)
 {
@@ -219,51 +246,205 @@ req_done(const struct req *r)
 static void
 control_event(const struct event *ev, void *arg)
 {
-	struct client	*c, *next;
+	struct conn	*c, *next;
 	json_t		*msg = json_pack("{s:s,s:O}", "event", ev->kind, "data",
 			    ev->data);
 
-	for (c = clients; c != NULL; c = next) {
-		next = c->next;	/* client_send may free c */
+	for (c = conns; c != NULL; c = next) {
+		next = c->next;	/* conn_send may free c */
 		if (c->subscribed)
-			client_send(c, msg);
+			conn_send(c, msg);
 	}
 	json_decref(msg);
 }
 
-static void
+void
 control_hello(const struct req *r, json_t *args)
 {
 	reply_ok(r, json_pack("{s:i,s:s}", "protocol", LABD_PROTO_VERSION,
 	    "version", LABD_VERSION));
 }
 
-static void
+void
 control_subscribe(const struct req *r, json_t *args)
 {
-	struct client	*c = client_by_id(r->client);
+	struct conn	*c = conn_by_id(r->client);
 
 	if (c != NULL)
 		c->subscribed = 1;
 	reply_ok(r, NULL);
 }
 
-/* Commands about the connection itself rather than the lab. */
-static const struct cmd control_cmds[] = {
-	{ "hello", control_hello, "protocol and daemon version" },
-	{ "events.subscribe", control_subscribe,
-	  "receive state changes and progress as {\"event\":...} lines" },
-};
+static size_t
+nargs_of(const struct cmd *cmd)
+{
+	size_t	n = 0;
+
+	while (n < CMD_MAXARGS && cmd->args[n].key != NULL)
+		n++;
+	return n;
+}
+
+/* The table as clients see it: each command, its help and arguments. */
+void
+control_help(const struct req *r, json_t *args)
+{
+	const struct cmd_arg	*a;
+	json_t			*list = json_array(), *al;
+	size_t			 i, k;
+
+	for (i = 0; i < ncmds; i++) {
+		al = json_array();
+		for (k = 0; k < nargs_of(&cmds[i]); k++) {
+			a = &cmds[i].args[k];
+			json_array_append_new(al, json_pack("{s:s,s:s,s:b,s:s}",
+			    "key", a->key, "type", arg_types[a->type].name,
+			    "required", a->need == ARG_REQUIRED,
+			    "help", a->help ? a->help : ""));
+		}
+		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:b}",
+		    "name", cmds[i].name, "help", cmds[i].help ?
+		    cmds[i].help : "", "args", al,
+		    "connection", (cmds[i].flags & CMD_CONN) != 0));
+	}
+	reply_ok(r, list);
+}
+
+static const struct cmd *
+command_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < ncmds; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+static const struct cmd_arg *
+arg_find(const struct cmd *cmd, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < nargs_of(cmd); i++)
+		if (strcmp(cmd->args[i].key, key) == 0)
+			return &cmd->args[i];
+	return NULL;
+}
+
+static int
+arg_type_ok(enum arg_type type, json_t *v)
+{
+	switch (type) {
+	case ARG_STRING:
+		return json_is_string(v);
+	case ARG_INTEGER:
+		return json_is_integer(v);
+	case ARG_BOOLEAN:
+		return json_is_boolean(v);
+	case ARG_OBJECT:
+		return json_is_object(v);
+	case ARG_ARRAY:
+		return json_is_array(v);
+	}
+	return 0;
+}
+
+/*
+ * args against cmd's list: the required keys there, every key listed and
+ * of its type.  0, or -1 after a bad_request reply that names the command
+ * and the key.
+ */
+static int
+args_check(const struct req *r, const struct cmd *cmd, json_t *args)
+{
+	const struct cmd_arg	*a;
+	const char		*key;
+	json_t			*v;
+	char			 keys[512];
+	size_t			 i, n = nargs_of(cmd), len;
+
+	for (i = 0; i < n; i++) {
+		a = &cmd->args[i];
+		if (a->need == ARG_REQUIRED &&
+		    json_object_get(args, a->key) == NULL) {
+			reply_err(r, LABD_E_BAD_REQUEST, "%s: \"%s\" is"
+			    " required (%s)", cmd->name, a->key,
+			    arg_types[a->type].phrase);
+			return -1;
+		}
+	}
+	json_object_foreach(args, key, v) {
+		if ((a = arg_find(cmd, key)) == NULL) {
+			keys[0] = '\0';
+			for (i = 0; i < n; i++) {
+				len = strlen(keys);
+				snprintf(keys + len, sizeof(keys) - len, "%s%s",
+				    i ? ", " : "", cmd->args[i].key);
+			}
+			reply_err(r, LABD_E_BAD_REQUEST, "%s: unknown argument"
+			    " \"%.64s\"; it takes %s", cmd->name, key,
+			    n ? keys : "none");
+			return -1;
+		}
+		if (!arg_type_ok(a->type, v)) {
+			reply_err(r, LABD_E_BAD_REQUEST, "%s: \"%s\" must be"
+			    " %s", cmd->name, a->key,
+			    arg_types[a->type].phrase);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A table the dispatcher can trust: every name and key once, handlers. */
+static int
+table_check(const struct cmd *table, size_t n, char *err, size_t errlen)
+{
+	const struct cmd	*c;
+	size_t			 i, j, k, na;
+
+	for (i = 0; i < n; i++) {
+		c = &table[i];
+		if (c->name == NULL || c->fn == NULL) {
+			errf(err, errlen, "command table: entry %zu has no"
+			    " name or no handler", i);
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(table[j].name, c->name) == 0) {
+				errf(err, errlen, "command table: %s twice",
+				    c->name);
+				return -1;
+			}
+		na = nargs_of(c);
+		for (k = 0; k < na; k++) {
+			if ((size_t)c->args[k].type >= NARG_TYPES) {
+				errf(err, errlen, "command table: %s: \"%s\""
+				    " has no type", c->name, c->args[k].key);
+				return -1;
+			}
+			for (j = 0; j < k; j++)
+				if (strcmp(c->args[j].key, c->args[k].key) ==
+				    0) {
+					errf(err, errlen, "command table: %s:"
+					    " \"%s\" twice", c->name,
+					    c->args[k].key);
+					return -1;
+				}
+		}
+	}
+	return 0;
+}
 
 static void
-control_dispatch(struct client *c, const char *line, size_t len)
+control_dispatch(struct conn *c, const char *line, size_t len)
 {
 	json_error_t	 jerr;
 	json_t		*msg, *args;
 	const char	*name;
-	const struct cmd *cmd = NULL;
+	const struct cmd *cmd;
 	struct req	 r = { .client = c->id, .uid = c->uid, .pid = c->pid };
-	size_t		 i;
 
 	if ((msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL || !json_is_object(msg)) {
@@ -286,43 +467,57 @@ control_dispatch(struct client *c, const char *line, size_t len)
 		    " string");
 		goto done;
 	}
+	if ((cmd = command_find(name)) == NULL) {
+		reply_err(&r, LABD_E_UNKNOWN, "unknown command \"%.64s\""
+		    " (help lists them)", name);
+		goto done;
+	}
 	if (args != NULL && !json_is_object(args)) {
-		reply_err(&r, LABD_E_BAD_REQUEST, "\"args\" must be an"
-		    " object");
+		reply_err(&r, LABD_E_BAD_REQUEST, "%s: \"args\" must be an"
+		    " object", cmd->name);
 		goto done;
 	}
-	for (i = 0; i < sizeof(control_cmds) / sizeof(control_cmds[0]); i++)
-		if (strcmp(control_cmds[i].name, name) == 0)
-			cmd = &control_cmds[i];
-	if (cmd == NULL)
-		cmd = cmd_find(name);
-	if (cmd == NULL) {
-		reply_err(&r, LABD_E_UNKNOWN, "unknown command \"%.64s\"",
-		    name);
-		goto done;
-	}
-	log_debug("uid %u: %s", (unsigned)c->uid, name);
 	if (args == NULL)
 		args = json_object();
 	else
 		json_incref(args);
-	cmd->fn(&r, args);
+	if (args_check(&r, cmd, args) == 0) {
+		log_debug("uid %u: %s", (unsigned)c->uid, cmd->name);
+		cmd->fn(&r, args);
+	}
 	json_decref(args);
 done:
 	json_decref(msg);
 }
 
+/* The first line of c is longer than a request may be: answer, hang up. */
 static void
-client_read(struct loop *l, int fd, uint32_t events, void *arg)
+conn_too_long(struct loop *l, struct conn *c)
 {
-	struct client	*c = arg;
+	struct req	r = { .client = c->id };
+	uint64_t	id = c->id;
+
+	reply_err(&r, LABD_E_BAD_REQUEST, "request longer than %d bytes,"
+	    " connection closed", LABD_MAX_LINE);
+	if ((c = conn_by_id(id)) != NULL) {
+		conn_write_ready(l, c);
+		if ((c = conn_by_id(id)) != NULL)
+			conn_free(c);
+	}
+}
+
+static void
+conn_read(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct conn	*c = arg;
 	uint64_t	 id = c->id;
 	ssize_t		 n;
-	char		*nl;
+	size_t		 len;
+	char		*nl, *line;
 
 	if (events & EPOLLOUT) {
-		client_write_ready(l, c);
-		if (client_by_id(id) == NULL)
+		conn_write_ready(l, c);
+		if (conn_by_id(id) == NULL)
 			return;
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -335,16 +530,24 @@ client_read(struct loop *l, int fd, uint32_t events, void *arg)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		client_free(c);
+		conn_free(c);
 		return;
 	}
 	c->inlen += n;
-	/* Dispatch every complete line; a handler may free the client. */
-	while ((c = client_by_id(id)) != NULL &&
-	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
-		size_t	len = nl - c->in;
-		char	*line = xmalloc(len + 1);
-
+	/*
+	 * Dispatch every complete line; a handler may free the conn.  A
+	 * line too long is refused whether or not its end has come.
+	 */
+	while ((c = conn_by_id(id)) != NULL) {
+		nl = memchr(c->in, '\n', c->inlen);
+		len = nl != NULL ? (size_t)(nl - c->in) : c->inlen;
+		if (len > LABD_MAX_LINE) {
+			conn_too_long(l, c);
+			return;
+		}
+		if (nl == NULL)
+			break;
+		line = xmalloc(len + 1);
 		memcpy(line, c->in, len);
 		line[len] = '\0';
 		memmove(c->in, nl + 1, c->inlen - len - 1);
@@ -353,25 +556,14 @@ client_read(struct loop *l, int fd, uint32_t events, void *arg)
 			control_dispatch(c, line, len);
 		free(line);
 	}
-	if (c != NULL && c->inlen > LABD_MAX_LINE) {
-		struct req	r = { .client = c->id };
-
-		reply_err(&r, LABD_E_BAD_REQUEST, "request longer than %d"
-		    " bytes, connection closed", LABD_MAX_LINE);
-		if ((c = client_by_id(id)) != NULL) {
-			client_write_ready(l, c);
-			if ((c = client_by_id(id)) != NULL)
-				client_free(c);
-		}
-	}
 }
 
 static void
-client_free(struct client *c)
+conn_free(struct conn *c)
 {
-	struct client	**cp;
+	struct conn	**cp;
 
-	for (cp = &clients; *cp != NULL; cp = &(*cp)->next) {
+	for (cp = &conns; *cp != NULL; cp = &(*cp)->next) {
 		if (*cp == c) {
 			*cp = c->next;
 			break;
@@ -387,7 +579,7 @@ client_free(struct client *c)
 static void
 control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 {
-	struct client	*c;
+	struct conn	*c;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	int		 cfd;
@@ -403,7 +595,7 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		close(cfd);
 		return;
 	}
-	if (!client_allowed(cred.uid, cred.gid)) {
+	if (!conn_allowed(cred.uid, cred.gid)) {
 		const char	*msg = "{\"id\":null,\"ok\":false,\"error\":"
 		    "{\"code\":\"denied\",\"message\":\"this user may not"
 		    " drive labd (not root, not in the socket's group)\"}}\n";
@@ -415,28 +607,31 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->id = ++next_client_id;
+	c->id = ++next_conn_id;
 	c->fd = cfd;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
-	if (loop_add_fd(l, cfd, EPOLLIN, client_read, c) == -1) {
+	if (loop_add_fd(l, cfd, EPOLLIN, conn_read, c) == -1) {
 		log_warn("epoll add client");
 		close(cfd);
 		free(c);
 		return;
 	}
-	c->next = clients;
-	clients = c;
+	c->next = conns;
+	conns = c;
 }
 
 int
-control_listen(const char *path, const char *group, char *err, size_t errlen)
+control_listen(const char *path, const char *group, const struct cmd *table,
+    size_t n, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	struct group		*gr;
 	int			 fd, probe;
 
+	if (table_check(table, n, err, errlen) == -1)
+		return -1;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		errf(err, errlen, "socket path %s is longer than %zu bytes",
 		    path, sizeof(sun.sun_path) - 1);
@@ -478,6 +673,8 @@ control_listen(const char *path, const char *group, char *err, size_t errlen)
 		return -1;
 	}
 	listen_fd = fd;
+	cmds = table;
+	ncmds = n;
 	snprintf(listen_path, sizeof(listen_path), "%s", path);
 	events_on(NULL, control_event, NULL);
 	return 0;
@@ -486,12 +683,15 @@ control_listen(const char *path, const char *group, char *err, size_t errlen)
 void
 control_close(void)
 {
-	while (clients != NULL)
-		client_free(clients);
+	events_off(control_event, NULL);
+	while (conns != NULL)
+		conn_free(conns);
 	if (listen_fd != -1) {
 		loop_del_fd(labd->loop, listen_fd);
 		close(listen_fd);
 		unlink(listen_path);
 		listen_fd = -1;
 	}
+	cmds = NULL;
+	ncmds = 0;
 }

@@ -126,14 +126,54 @@ const char	*db_text(sqlite3_stmt *, int col);
 void		 db_event(uid_t uid, const char *kind, const char *subject,
 		    const char *fmt, ...) PRINTFLIKE(4, 5);
 
-/* control.c: the control socket */
+/* control.c: the control socket and the dispatcher of its commands */
 struct req {
 	uint64_t	 client;	/* client id, looked up again at reply time */
 	json_t		*id;		/* the request's id, echoed back */
 	uid_t		 uid;		/* from SO_PEERCRED */
 	pid_t		 pid;
 };
-int		 control_listen(const char *path, const char *group, char *err,
+
+/*
+ * A command's arguments.  The dispatcher checks every request against its
+ * command's list before the handler runs: each key of "args" is listed
+ * and of its type, each required key is there.  A handler reads its
+ * arguments as given and checks only their values (names, ranges).
+ */
+enum arg_type {
+	ARG_STRING,
+	ARG_INTEGER,
+	ARG_BOOLEAN,
+	ARG_OBJECT,
+	ARG_ARRAY,
+};
+enum arg_need {
+	ARG_OPTIONAL,
+	ARG_REQUIRED,
+};
+struct cmd_arg {
+	const char	*key;
+	enum arg_type	 type;
+	enum arg_need	 need;
+	const char	*help;
+};
+#define CMD_MAXARGS	10
+#define CMD_CONN	0x01	/* about the connection itself, not the lab */
+struct cmd {
+	const char	*name;
+	void		(*fn)(const struct req *, json_t *args);
+	int		 flags;		/* CMD_* */
+	const char	*help;
+	struct cmd_arg	 args[CMD_MAXARGS];	/* up to the first NULL key */
+};
+
+/*
+ * Listen on path and dispatch to cmds, which is kept (not copied) until
+ * control_close(); a table with a name twice, an argument twice or no
+ * handler is refused.
+ */
+int		 control_listen(const char *path, const char *group,
+		    const struct cmd *cmds, size_t ncmds, char *err,
 		    size_t errlen);
 void		 control_close(void);
 struct req	*req_keep(const struct req *);
@@ -144,16 +184,15 @@ void		 reply_err(const struct req *, const char *code, const char *,
 		    ...) PRINTFLIKE(3, 4);
 /* A struct done that replies to r when the operation ends. */
 struct done	 req_done(const struct req *);
+/* A string argument, or NULL when absent or not a string. */
+const char	*arg_str(json_t *args, const char *key);
+/* Handlers for the command table: the connection and the table itself. */
+void		 control_hello(const struct req *, json_t *);
+void		 control_subscribe(const struct req *, json_t *);
+void		 control_help(const struct req *, json_t *);
 
 /* cmd.c: the command table */
-struct cmd {
-	const char	*name;
-	void		(*fn)(const struct req *, json_t *args);
-	const char	*help;
-};
-const struct cmd *cmd_find(const char *name);
 const struct cmd *cmd_table(size_t *n);
-const char	*arg_str(json_t *args, const char *key);
 
 /* cmd_template.c */
 void	cmd_template_import(const struct req *, json_t *);

@@ -193,8 +193,10 @@ loop_run(struct loop *l)
 		}
 		loop_fire_timers(l);
 	}
+	l->stop = 0;	/* a later loop_run() runs again (the tests do) */
 }
 
+/* loop_run() returns when the round of events and timers is over. */
 void
 loop_stop(struct loop *l)
 {

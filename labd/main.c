@@ -116,8 +116,10 @@ int
 main(int argc, char *argv[])
 {
 	const char	*conf = LABD_DEFAULT_CONFIG;
+	const struct cmd *cmds;
 	char		 err[LABD_ERRLEN], path[PATH_MAX];
 	int		 ch, foreground = 0, verbose = 0;
+	size_t		 ncmds;
 
 	while ((ch = getopt(argc, argv, "c:dvh")) != -1) {
 		switch (ch) {
@@ -172,8 +174,9 @@ main(int argc, char *argv[])
 
 	labd->loop = loop_new();
 	labd->started_ms = now_ms();
-	if (control_listen(labd->cfg.socket, labd->cfg.group, err,
-	    sizeof(err)) == -1)
+	cmds = cmd_table(&ncmds);
+	if (control_listen(labd->cfg.socket, labd->cfg.group, cmds, ncmds,
+	    err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (!foreground && daemon(1, 0) == -1)
 		fatal("daemon");

@@ -81,7 +81,23 @@ check "an unknown command gets unknown_command" \
 check "args of the wrong type get bad_request" \
 	reply_has '{"id":8,"cmd":"vm.start","args":"x"}' '"bad_request"'
 check "a missing argument is named" \
-	reply_has '{"id":9,"cmd":"vm.start","args":{}}' 'needs \"vm\"'
+	reply_has '{"id":9,"cmd":"vm.start","args":{}}' \
+	'"vm.start: \"vm\" is required (a string)"'
+check "an argument of the wrong type is named" \
+	reply_has '{"id":10,"cmd":"vm.stop","args":{"vm":"x","force":1}}' \
+	'"vm.stop: \"force\" must be a boolean"'
+check "an unknown argument is refused, with the ones it takes" \
+	reply_has '{"id":11,"cmd":"vm.stop","args":{"vm":"x","forse":true}}' \
+	'unknown argument \"forse\"; it takes vm, force, wait'
+help_lists() {
+	printf '%s\n' '{"id":12,"cmd":"help"}' | sock | jq -e '.result |
+	    (map(.name) | index("hello") != null and
+	     index("events.subscribe") != null) and
+	    (.[] | select(.name == "vm.exec") | .args |
+	     any(.key == "timeout" and .type == "integer" and
+	         .required == false))' >/dev/null
+}
+check "help lists every command with its arguments" help_lists
 # labd answers and hangs up before the client has sent it all: socat
 # then sees either the reply or its own broken pipe.
 oversized() {
