@@ -459,6 +459,13 @@ vmjob_done(struct job *job)
 		break;
 	default:
 		vmjob_done_snap(j, vm);
+		/*
+		 * A stop asked for during a snapshot or a restore waited for
+		 * it (vm_op_stop() saw the VM busy): it is its turn now.
+		 */
+		if (!vm->want_running && !vm->want_suspended && !vm->busy &&
+		    (vm->state == VM_READY || vm->state == VM_BOOTING))
+			vm_op_stop(vm, 0, DONE_NONE);
 		break;
 	}
 done:

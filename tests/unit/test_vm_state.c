@@ -316,6 +316,26 @@ Test(vm_state, suspend_and_resume_through_the_bus)
 	    "%s", done_log);
 }
 
+Test(vm_state, a_stop_during_a_restore_happens_after_it)
+{
+	struct vmjob	*j;
+
+	bring_up();
+	vm->pid = 1;		/* a QEMU runs: the restore keeps it */
+	vm_op_restore(vm, "pristine", DONE_NONE);
+	cr_assert_str_eq(vm_state_name(vm->state), "restoring");
+	vm_op_stop(vm, 0, asker());	/* busy: it waits for the restore */
+	cr_expect_eq(ndone, 1, "%s", done_log);
+	j = job_take(VMJOB_RESTORE);
+	j->policy_set = 1;
+	job_finish(j, 0, NULL);
+	/* The restore is over: the stop goes ahead (no QMP here: a kill). */
+	cr_expect_str_eq(vm_state_name(vm->state), "stopping");
+	job_finish(job_take(VMJOB_KILL), 0, NULL);
+	cr_expect_str_eq(vm_state_name(vm->state), "stopped");
+	cr_expect_str_eq(done_log, "ok:ready ok:stopped ", "%s", done_log);
+}
+
 /* --- the bus itself ----------------------------------------------------- */
 
 static char	heard[256];
