@@ -1,8 +1,8 @@
 /*
  * labctl.h - what labctl's command files share: the connection, the
- * calls, the output helpers.  labctl.c holds the command table and main;
- * the other files of labctl/ hold groups of commands, and lookup.c finds
- * a command in the table.
+ * calls (call.c), the output helpers.  labctl.c holds the command table
+ * and main; the other files of labctl/ hold groups of commands, and
+ * lookup.c finds a command in the table.
  */
 #ifndef LABD_LABCTL_H
 #define LABD_LABCTL_H
@@ -36,7 +36,7 @@ struct ctl_cmd {
 	const char	*help;
 };
 
-/* labctl.c */
+/* call.c */
 int		 ctl_connect(struct ctl *);
 /* One request, one reply; args (may be NULL) is taken over. */
 json_t		*ctl_call(struct ctl *, const char *cmd, json_t *args, int *rc);

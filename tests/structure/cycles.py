@@ -7,8 +7,8 @@ through a function pointer registered at init (the event bus, the
 command table) is not a dependency, which is the point.
 
 usage: tests/structure/cycles.py BUILD_DIR FOLDER...
-Prints each cycle found and exits 1; prints the order of the files
-(leaves first) and exits 0 when there is none.
+Run from the top of the tree.  Prints each cycle found, with the
+symbols that make it, and exits 1; exits 0 when there is none.
 """
 import os
 import subprocess
@@ -72,7 +72,10 @@ def main():
     bad = 0
     for folder in folders:
         objdir = os.path.join(build, "obj", folder)
-        objs = sorted(f for f in os.listdir(objdir) if f.endswith(".o"))
+        # Only objects of sources that still exist: a file renamed or
+        # removed leaves its old object behind in a build folder.
+        objs = sorted(f for f in os.listdir(objdir) if f.endswith(".o")
+                      and os.path.exists(os.path.join(folder, f[:-2] + ".c")))
         if not objs:
             print(f"cycles: no objects in {objdir}: build first",
                   file=sys.stderr)
@@ -91,16 +94,17 @@ def main():
                 if t is not None and t != n:
                     graph[n].add((t, s))
         plain = {n: {t for t, _ in e} for n, e in graph.items()}
+        cycles = 0
         for comp in sccs(plain):
             if len(comp) < 2:
                 continue
-            bad = 1
+            bad = cycles = 1
             print(f"cycle in {folder}/: {' '.join(comp)}")
             for n in comp:
                 for t, s in sorted(graph[n]):
                     if t in comp:
                         print(f"  {n} -> {t} ({s})")
-        if not bad:
+        if not cycles:
             print(f"{folder}/: {len(objs)} files, no call cycle")
     return bad
 
