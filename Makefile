@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # labd - one non-recursive Makefile.  Objects go to build/, nothing is
 # written into the source folders.  Each folder adds its sources below.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # bench/debian.sh BUILD_DIR - the Debian 12 template's figures (issue 11),
 # on a private labd, in one run:
 #

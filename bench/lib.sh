@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bench/lib.sh - what the benchmarks that start a private labd share:
 # sourced after B is set.  A temporary folder T, a clean-up that kills
 # labd and every QEMU it started (then calls bench_cleanup, when a

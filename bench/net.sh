@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # bench/net.sh BUILD_DIR - what bridge mode's DNAT costs on the wire: the
 # throughput of one TCP stream (client to guest) and new connections per
 # second (one client, one after the other), by three paths to one guest:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * netperf.c - the network bench's own client and server (bench/net.sh):
  * the throughput of one TCP stream, and new connections per second made

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nft_bench.c - what one change of bridge mode's nftables table costs as
  * the lab grows: labd renders the whole table and applies it as one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * overlay_bench.c - how long labd's overlay_create() takes for one clone
  * of a template, over N runs: the figure that bench/run sets against a

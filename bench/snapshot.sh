@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # bench/snapshot.sh BUILD_DIR - reset in seconds (issue 4), measured on a
 # private labd: reset to a RAM snapshot against a reboot-based reset
 # (--hard), each to SSH answering, on the tiny guest (128 MiB) and on a

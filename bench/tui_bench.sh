@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # bench/tui_bench.sh [BUILD_DIR] - labtui's figures with 500 VMs, no labd:
 #
 #   draw     the first full screen of 500 VMs (sort, layout, every cell

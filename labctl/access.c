@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * access.c - the access sheet: per student the name, VM, host,
  * port, user, the ready ssh line and a ~/.ssh/config stanza.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * call.c - what every labctl command does with labd: connect once, send
  * a request and print labd's refusal as it is, print JSON, read an

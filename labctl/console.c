@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * console.c - `labctl console VM`: the VM's serial console in this
  * terminal, detached with Ctrl-].

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * exec.c - labctl exec: a command on one VM, or on every VM of a
  * course, as root over SSH with labd's key (vm.exec).  On one VM it

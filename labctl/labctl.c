@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * labctl.c - the instructor's command line: a client of labd's control
  * socket and nothing else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * labctl.h - what labctl's command files share: the connection, the
  * calls (call.c), the output helpers.  labctl.c holds the command table

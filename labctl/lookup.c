@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * lookup.c - which entry of labctl's command table the words name.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * template.c - labctl's template commands: import, from-vm, list,
  * show and rm.  A template is named NAME (the newest version) or NAME@V; rm wants

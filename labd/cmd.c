@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd.c - the control protocol's command table.  Each entry names the
  * command, its handler, its help and its arguments (key, type, required

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_course.c - the course commands: create, list, set, show, rm,
  * access.  Each reads its arguments, calls the model (course.c) and

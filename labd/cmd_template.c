@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_template.c - the template commands: import, from_vm, list, show,
  * rm.  Each reads its arguments, calls the model (template.c) and

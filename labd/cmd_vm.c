@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_vm.c - the VM commands: list, start, stop, reset, suspend, the
  * snapshots, backups, exec.  The work itself

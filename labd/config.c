@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c - labd.ini: a table of keys, each with its parser and help
  * text, over the defaults of config_defaults().  Every error names the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.h - labd's inputs from files: labd.ini, template profiles and
  * course rosters.  Every error names the file, the line and the field.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * control.c - the control socket: JSON lines over a UNIX socket, and the
  * dispatcher of the command table main.c hands to control_listen().

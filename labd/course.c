@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * course.c - courses: a template and a roster make one VM a student.
  * Every statement about courses, their students, VMs and ports is here;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.c - the daemon's one instance.  Every file of labd reads its
  * configuration, loop and database through the global `labd`; it lives

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * db.c - the state store: one SQLite database in WAL mode with foreign
  * keys on.  It holds the desired state (what exists, what should run);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * events.c - the bus: what happened in labd, for whoever wants to hear.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * idle.c - who is connected to which VM, and suspending the VMs that
  * nobody uses.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keys.c - labd's management key.  An ed25519 key pair made once in
  * state_dir/keys/ with libssh; its public half goes into every guest's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * labd.h - labd's internal header: the daemon's shared types and the
  * prototypes of each file, grouped by file.  vmm/ and portforward/ are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - one small logger: stderr in the foreground, syslog when
  * daemonised.  log_warn adds strerror(errno); fatal* log and exit.  They

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loop.c - the daemon's event loop: epoll for file descriptors, a short
  * list of timers.  Everything that touches the database, the clients and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - labd: read labd.ini, open the state, adopt the VMs that still
  * run, listen on the control socket and run the event loop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * names.c - the two patterns every name that reaches a path, an argv or a
  * guest's /etc/passwd must pass.  Course, template and VM names become

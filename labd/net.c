@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * net.c - the host's side of the network: in bridge mode the bridge, a
  * tap per VM and each VM's address in the subnet.  The nftables table

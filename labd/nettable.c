@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nettable.c - the nftables table "labd" (portforward/nft.c renders it),
  * kept in step with the database and the VMs' states, and the kernel's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * profile.c - a template profile: the ini file that names a template's
  * disk and hardware.  It is read when the template is imported, so every

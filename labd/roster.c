@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * roster.c - a course's students from a CSV file as spreadsheets export
  * it (RFC 4180: quoted fields, "" for a quote, commas and line breaks

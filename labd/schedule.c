@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * schedule.c - a course's scheduled resets: "reset_at = 12:00, 18:00"
  * puts every running VM of the course back to its reset_to snapshot

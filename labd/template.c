@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * template.c - templates: immutable golden disks with a hardware profile,
  * their import pipeline and their rows in the database.  An import copies

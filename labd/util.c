@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * util.c - allocation that cannot fail, files written atomically, and
  * running a child with an argv array (never a shell).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vm.c - one VM's life.  The database says whether a VM should run; this
  * file drives the host there and reports what it sees:

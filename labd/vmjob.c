@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vmjob.c - the worker side of a VM's life: everything slow that vm.c
  * must not do in the event loop.  A job touches only its own struct vmjob

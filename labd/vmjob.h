@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vmjob.h - what vm.c (the loop side of a VM's life) hands to worker
  * threads and gets back: a copy of the VM's definition from the database

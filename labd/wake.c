@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wake.c - a suspended VM wakes when a student connects.
  *

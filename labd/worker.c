@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker.c - a small pool of threads for work that would stall the event
  * loop: qemu-img, genisoimage, spawning QEMU, waiting for a guest's SSH.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * nft.c - labd's nftables tables, rendered whole from the plan.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * plan.c - the port plan: which public (ip, port) reaches which slot.
  *

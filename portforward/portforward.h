@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * portforward.h - the port plan and the backends that realise it.
  *

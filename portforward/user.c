@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * user.c - the user-mode backend: a plan rule becomes the value of a QEMU
  * "-netdev user,hostfwd=..." option (or of the monitor's hostfwd_add).

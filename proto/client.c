@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c - the client side of the control protocol (see client.h).
  * Blocking I/O: labctl is a one-shot program and labtui polls the fd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.h - the client side of the control protocol, shared by labctl
  * and labtui: connect, send a request, read its reply (event lines that

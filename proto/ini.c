@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ini.c - labd.ini and template profiles, read with iniparser.
  *

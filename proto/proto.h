@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proto.h - the control protocol between labd and its clients (labctl,
  * labtui).  JSON, one object per line, over a UNIX socket.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * action.c - what the instructor asks of VMs: start, stop, reset,
  * snapshot, suspend, resume, on one VM or on many.

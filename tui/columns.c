@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * columns.c - the table's columns: one entry a column, with its title, its
  * widths, how it prints a row and how it sorts two.  The sort key cycles

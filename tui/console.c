@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * console.c - a VM's serial console inside labtui (o), until labd has a
  * console command of its own.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * draw.c - the screen, built from panels (htop's idea): the header
  * (labd, the host's meters), the table of VMs, the footer (a prompt, the

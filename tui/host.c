@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * host.c - what the labd host's kernel says: the CPU and memory meters of
  * the header, KSM's savings, and each VM's QEMU process (CPU time and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * keys.c - the key table (htop's keys[] idea): every key, where it works,
  * its place in the key bar and its help.  The help screen (?) and the key

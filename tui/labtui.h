@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * labtui.h - labtui, the instructor's console: the shared types and the
  * prototypes of each file, grouped by file.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * link.c - labtui's two connections to labd, through proto/client.c.
  *

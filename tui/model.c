@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * model.c - the VMs as labtui knows them, and the view of them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * prompt.c - the footer's questions: the filter (applied as it is typed),
  * a text (a snapshot's name), a y/n for what cannot be undone, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * accel.c - choosing between KVM and TCG.
  *

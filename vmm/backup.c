@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * backup.c - a standalone copy of a VM's disk (node "disk0"): a qcow2
  * with no backing file, whatever chain the VM's disk is (an overlay on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ova.c - .ova archives, the format VMware and VirtualBox export: a tar
  * holding an OVF descriptor (XML, first by the spec), the disks it names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * overlay.c - a VM's disk: a qcow2 overlay backed by its template.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * proc.c - running children: the short-lived tools (qemu-img,
  * genisoimage) and QEMU itself, which must outlive labd.

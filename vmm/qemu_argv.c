@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * qemu_argv.c - the QEMU command line of one VM, as an argv array.
  *

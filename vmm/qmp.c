@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * qmp.c - a native client of the QEMU Machine Protocol.
  *

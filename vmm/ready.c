@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ready.c - is the guest up?  Three probes: a line on the serial console
  * (cheap, works without network), a real SSH handshake, and the command

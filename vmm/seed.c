@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * seed.c - the cloud-init NoCloud seed: an ISO 9660 image labelled
  * "cidata" with user-data, meta-data and, in bridge mode, network-config,

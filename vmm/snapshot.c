@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * snapshot.c - named points of a VM, kept in its qcow2 disk ("disk0").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ssh.c - running one command on a guest over SSH, with libssh.
  *

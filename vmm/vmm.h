@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vmm.h - the public face of the vmm library: everything about one VM.
  *

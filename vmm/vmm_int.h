@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vmm_int.h - what the files of vmm/ share among themselves and nobody
  * else: not part of the library's contract, callers use vmm.h only.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Build the Debian 12 (bookworm) template from Debian's packages alone:
 # mmdebstrap installs templates/debian/packages (and DEBIAN_EXTRA_PACKAGES)
 # from the package mirror this machine's apt already uses, the tree is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # templates/debian/customize.sh ROOT: make the freshly installed tree at
 # ROOT a template that every VM cloned from it makes its own, the way a
 # cloud image is: no machine-id, no SSH host keys, no random seed (each VM

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Build the "tiny" guest template: a busybox + dropbear root filesystem on a
 # whole-disk ext4 (no partition table, root=/dev/vda), Debian's cloud kernel
 # and a minimal initramfs that loads the virtio/isofs/button modules and

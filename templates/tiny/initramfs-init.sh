@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # /init of the tiny guest's initramfs: load the modules listed in
 # /lib/modules/load.order (dependencies first, resolved at build time from
 # modules.dep), mount root= (ext4 by default) and switch_root into it.  On

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Self-check of the tiny template: boot it the way labd does (two virtio
 # disks: overlay on vda, NoCloud seed ISO on vdb; user networking with
 # restrict=on and a hostfwd on 127.0.0.1; serial on a socket with a log;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # tests/integration/lib.sh - the helpers every integration test shares:
 # a private labd on a private state dir and socket (like tmux's regress),
 # TAP-like checks that count, and a clean-up that never leaves a QEMU or a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_backup.sh - hot backup and publish: a running VM's disk copied
 # without stopping it (same QEMU, SSH answering all along) into a
 # standalone qcow2 that holds a file just written in the guest; the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_badinput.sh - bad input from outside gets a clear error and creates
 # nothing: rosters with a duplicate id or a path-like id, an unknown
 # template, a bad course name, and malformed, unknown and oversized

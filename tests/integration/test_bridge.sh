@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_bridge.sh - bridge mode end to end, inside network namespaces this
 # test makes and removes:
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_course.sh - a course of two real tiny guests, end to end: both
 # become ready, the real OpenSSH client logs into each through its
 # forwarded port (one by key, one by the generated password) and writes a

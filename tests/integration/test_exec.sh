@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_exec.sh - labctl exec on a course of two real tiny guests: a command
 # as root over SSH with labd's key, on one VM (output as is, exit status
 # as labctl's) and on the whole course (each line prefixed with the VM's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_idle.sh - who is connected, idle suspend and wake on connection:
 # connections counted while an ssh session is held open (labd's own probe
 # does not count); a course's idle_suspend suspends a VM nobody uses; a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_labctl.sh - which command labctl's words select, seen from the
 # socket: a fake labd (socat and a few lines of shell) records each
 # request and says ok.  "snapshot VM NAME" and "snapshot rm VM NAME" both

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_snapshot.sh - reset in seconds: a running VM's snapshot with RAM,
 # a break, and a reset that brings back the file and the process without a
 # reboot (same boot id); the default reset to pristine; suspend and resume

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_template.sh - templates never change under their clones: the tiny
 # profile, a vmdk and an .ova (its OVF's 256 MB and 2 CPUs) are imported;
 # importing a name again makes @2 and leaves @1 byte for byte as it was,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_tui.sh - labtui, the instructor's console, driven like a person
 # would: in a detached tmux session of known size, keys sent with
 # send-keys, the screen read with capture-pane.  A private labd with a

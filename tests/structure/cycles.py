@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """
 cycles.py - no two files of a folder call each other, directly or round
 a loop.  The graph comes from the objects themselves: a file depends on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_backup.c - standalone copies of a VM's disk, and the QMP call that
  * hands QEMU a file descriptor.

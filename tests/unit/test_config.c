@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_config.c - labd.ini and template profiles against golden files,
  * and the ini reader under both (proto/ini.c, with iniparser).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_control.c - the control socket, driven through the event loop as
  * labd runs it: control_listen() on a socket in a private folder with a

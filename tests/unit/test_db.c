@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_db.c - the state store: a database made by an older labd (no
  * schedule or idle columns, a vms table whose CHECK knows no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_lookup.c - labctl's lookup of a command in its table
  * (labctl/lookup.c): exact words, a two-word entry before a one-word one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_nft.c - labd's nftables tables: rendering, input checks, and the
  * real thing in a private network namespace.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ova.c - .ova archives: the OVF scan against golden descriptors
  * (VMware and VirtualBox exports, and the ways one goes wrong), the tar

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_overlay.c - qcow2 overlays made with the real qemu-img in a
  * private temporary folder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_plan.c - the port plan and the user-mode backend.
  *

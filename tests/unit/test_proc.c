@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_proc.c - running children: vmm_run with small tools, and a real
  * QEMU under TCG spawned, found, spoken to over QMP and stopped.

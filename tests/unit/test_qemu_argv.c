@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_qemu_argv.c - the QEMU command line, and the accelerator choice
  * that feeds it.

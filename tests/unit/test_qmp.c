@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_qmp.c - the QMP client against a scripted QEMU over socketpair().
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ready.c - the readiness probes: the serial log scan and the SSH
  * handshake, against fake servers on loopback and a real dropbear.

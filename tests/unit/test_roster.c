@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_roster.c - roster CSV parsing against golden files, byte-level
  * cases written inline (so that no checkout can turn a CRLF file into LF

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_seed.c - the cloud-init NoCloud seed and its passwords.
  *

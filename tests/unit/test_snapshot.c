@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_snapshot.c - snapshots of a VM's disk: offline with qemu-img on a
  * real qcow2, live against a scripted QMP peer, and live on a real QEMU.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_ssh.c - vmm_ssh_exec against a real dropbear on loopback, and the
  * ways it must fail: no server, a server that never speaks, a bad key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_vm_state.c - one VM's state machine (labd/vm.c) with fake workers:
  * no QEMU, no SSH.  The test links vm.c against its own workers_submit(),

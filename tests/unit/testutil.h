@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testutil.h - what the unit tests share: the golden-file runner, a
  * private temporary folder per test, and small file, clock and loopback

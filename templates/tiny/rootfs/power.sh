@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # /etc/acpi/PWRF/00000080: busybox acpid runs this when the ACPI power
 # button is pressed (QMP system_powerdown).  busybox poweroff signals init,
 # which runs rcK and powers the machine off.

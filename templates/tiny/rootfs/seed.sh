@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # /usr/lib/labd/seed.sh: apply labd's cloud-init NoCloud seed (ISO 9660,
 # volume id "cidata", on /dev/vdb) the way cloud-init would, with busybox
 # alone: hostname, users with their password hash and SSH keys, root's keys,

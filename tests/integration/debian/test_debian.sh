@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_debian.sh - a course of two on the Debian 12 template (make
 # template-debian), end to end under TCG: the template is imported as
 # built, both VMs become ready only once cloud-init is done (and pristine

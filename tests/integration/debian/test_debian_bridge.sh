@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_debian_bridge.sh - a Debian 12 VM in bridge mode: cloud-init takes
 # its static address, default route and name server from the seed's
 # network-config (matched by MAC, renamed eth0), labd finds it ready at that

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # test_guide.sh - course-guide/README.md, run as a new instructor would
 # run it: every ```sh block of the guide, in order, and every file it
 # shows with a "<!-- file: PATH -->" line above it, written there.  The
