@@ -132,13 +132,17 @@ Test(config, missing_file)
 }
 
 /* Every good golden config, dumped and read back, comes out the same. */
-Test(config, dump_reads_back)
+/*
+ * Call fn for every good golden labd.ini (good_*.ini), loaded into c;
+ * the number of files.
+ */
+static int
+each_good_config(void (*fn)(const char *name, struct labd_config *c))
 {
-	char		 dir[PATH_MAX + 16], tmp[] = "/tmp/labd-cfg-XXXXXX";
-	char		 err[LABD_ERRLEN], *one, *two;
+	char		 dir[PATH_MAX + 16], err[LABD_ERRLEN];
 	struct dirent	*de;
 	DIR		*d;
-	int		 fd, n = 0;
+	int		 n = 0;
 
 	golden_find();
 	snprintf(dir, sizeof(dir), "%s/config", golden_root);
@@ -153,23 +157,37 @@ Test(config, dump_reads_back)
 		config_defaults(&c);
 		cr_assert_eq(config_load(de->d_name, &c, err, sizeof(err)), 0,
 		    "%s: %s", de->d_name, err);
-		one = config_dump(&c);
-		cr_assert_neq(fd = mkstemp(tmp), -1);
-		cr_assert_eq(write(fd, one, strlen(one)), (ssize_t)strlen(one));
-		close(fd);
-		config_defaults(&c);
-		cr_assert_eq(config_load(tmp, &c, err, sizeof(err)), 0,
-		    "%s read back: %s", de->d_name, err);
-		two = config_dump(&c);
-		cr_expect_str_eq(one, two, "%s does not read back", de->d_name);
-		unlink(tmp);
-		strcpy(tmp, "/tmp/labd-cfg-XXXXXX");
-		free(one);
-		free(two);
+		fn(de->d_name, &c);
 		n++;
 	}
 	closedir(d);
-	cr_expect_geq(n, 3);
+	return n;
+}
+
+/* Dumped and read again, a config is the same config. */
+static void
+reads_back(const char *name, struct labd_config *c)
+{
+	char	tmp[] = "/tmp/labd-cfg-XXXXXX", err[LABD_ERRLEN], *one, *two;
+	int	fd;
+
+	one = config_dump(c);
+	cr_assert_neq(fd = mkstemp(tmp), -1);
+	cr_assert_eq(write(fd, one, strlen(one)), (ssize_t)strlen(one));
+	close(fd);
+	config_defaults(c);
+	cr_assert_eq(config_load(tmp, c, err, sizeof(err)), 0,
+	    "%s read back: %s", name, err);
+	two = config_dump(c);
+	cr_expect_str_eq(one, two, "%s does not read back", name);
+	unlink(tmp);
+	free(one);
+	free(two);
+}
+
+Test(config, dump_reads_back)
+{
+	cr_expect_geq(each_good_config(reads_back), 3);
 }
 
 Test(config, ini_path)
@@ -380,33 +398,19 @@ Test(ini, client_socket_errors)
 }
 
 /* Every good golden labd.ini: labctl finds the socket labd listens on. */
+static void
+client_finds_socket(const char *name, struct labd_config *c)
+{
+	char	err[LABD_ERRLEN], out[PATH_MAX];
+
+	cr_assert_eq(client_config_socket(name, out, sizeof(out), err,
+	    sizeof(err)), 0, "%s: %s", name, err);
+	cr_expect_str_eq(out, c->socket, "%s", name);
+}
+
 Test(config, client_agrees)
 {
-	char		 dir[PATH_MAX + 16], err[LABD_ERRLEN], out[PATH_MAX];
-	struct dirent	*de;
-	DIR		*d;
-	int		 n = 0;
-
-	golden_find();
-	snprintf(dir, sizeof(dir), "%s/config", golden_root);
-	cr_assert_eq(chdir(dir), 0);
-	cr_assert_not_null(d = opendir("."));
-	while ((de = readdir(d)) != NULL) {
-		struct labd_config	c;
-
-		if (strncmp(de->d_name, "good_", 5) != 0 ||
-		    strstr(de->d_name, ".ini") == NULL)
-			continue;
-		config_defaults(&c);
-		cr_assert_eq(config_load(de->d_name, &c, err, sizeof(err)), 0,
-		    "%s: %s", de->d_name, err);
-		cr_assert_eq(client_config_socket(de->d_name, out, sizeof(out),
-		    err, sizeof(err)), 0, "%s: %s", de->d_name, err);
-		cr_expect_str_eq(out, c.socket, "%s", de->d_name);
-		n++;
-	}
-	closedir(d);
-	cr_expect_geq(n, 10);
+	cr_expect_geq(each_good_config(client_finds_socket), 10);
 }
 
 /* --- template profiles ------------------------------------------------ */
