@@ -87,7 +87,7 @@ config_defaults(struct labd_config *c)
 	scpy(c->qemu, "qemu-system-x86_64", sizeof(c->qemu));
 	scpy(c->qemu_img, "qemu-img", sizeof(c->qemu_img));
 	c->accel = VMM_ACCEL_AUTO;
-	scpy(c->runas, "nobody", sizeof(c->runas));
+	c->uid_base = LABD_UID_BASE;
 	c->ksm = LABD_KSM_AUTO;
 }
 
@@ -220,13 +220,17 @@ set_group(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 }
 
 static int
-set_runas(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+set_uid_base(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
-	if (!account_name_ok(v, 33)) {
-		errf(err, errlen, "'%." SHOWLEN "s' is not a user name", v);
+	unsigned long	n;
+
+	/* The whole range must stay below (uid_t)-1, which means "none". */
+	if (parse_uint(v, 1000, 0xFFFFFFFEUL - LABD_UIDS, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a uid from 1000 to"
+		    " %lu", v, 0xFFFFFFFEUL - LABD_UIDS);
 		return -1;
 	}
-	scpy(x->c.runas, v, sizeof(x->c.runas));
+	x->c.uid_base = (uint32_t)n;
 	return 0;
 }
 
@@ -516,7 +520,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "qemu", set_qemu, "QEMU system emulator" },
 	{ "vmm", "qemu_img", set_qemu_img, "qemu-img" },
 	{ "vmm", "accel", set_accel, "auto | kvm | tcg" },
-	{ "vmm", "runas", set_runas, "user QEMU drops to when labd is root; empty: none" },
+	{ "vmm", "uid_base", set_uid_base,
+	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
 };
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))

@@ -46,9 +46,18 @@ struct labd_config {
 	char			 qemu[PATH_MAX];	/* default qemu-system-x86_64 */
 	char			 qemu_img[PATH_MAX];	/* default qemu-img */
 	enum vmm_accel		 accel;			/* default auto */
-	char			 runas[64];		/* -runas user when root, default nobody */
+	uint32_t		 uid_base;		/* VM n runs as uid_base + n when root */
 	int			 ksm;			/* LABD_KSM_*, default auto */
 };
+/*
+ * VM n's QEMU runs as uid and gid uid_base + n (n = the VM's id, below
+ * LABD_UIDS), so no two VMs share a uid.  The default lies in the range
+ * systemd leaves unused (1879048192-2147483647), above the container
+ * ranges, so it meets no account and no subuid range.
+ */
+#define LABD_UID_BASE	1879048192U
+#define LABD_UIDS	65536U
+
 #define LABD_KSM_AUTO	-1	/* on when labd runs as root */
 #define LABD_KSM_OFF	0	/* the host's setting is left as it is */
 #define LABD_KSM_ON	1

@@ -238,7 +238,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 		.firmware = d->firmware[0] ? d->firmware : NULL,
 		.run_dir = d->run_dir,
 		.log_dir = d->vm_dir,
-		.runas = labd->cfg.runas[0] ? labd->cfg.runas : NULL,
+		.runas = "nobody",
 		.restrict_net = !d->internet,
 		.fwds = fwds,
 		.nfwd = d->nrules,

@@ -54,8 +54,8 @@ config_dump(const struct labd_config *c)
 		fprintf(f, "%s = %s:%u\n", c->publish[i].name,
 		    c->publish[i].listen_ip, c->publish[i].base);
 	fprintf(f, "[vmm]\nqemu = \"%s\"\nqemu_img = \"%s\"\naccel = %s\n"
-	    "runas = \"%s\"\nksm = %s\n", c->qemu, c->qemu_img,
-	    vmm_accel_name(c->accel), c->runas, c->ksm == LABD_KSM_AUTO ?
+	    "uid_base = %u\nksm = %s\n", c->qemu, c->qemu_img,
+	    vmm_accel_name(c->accel), (unsigned)c->uid_base, c->ksm == LABD_KSM_AUTO ?
 	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off");
 	fclose(f);
 	return buf;
@@ -95,7 +95,7 @@ Test(config, defaults)
 	cr_expect_str_eq(c.publish[0].name, "ssh");
 	cr_expect_eq(c.publish[0].base, 22000);
 	cr_expect_eq(c.accel, VMM_ACCEL_AUTO);
-	cr_expect_str_eq(c.runas, "nobody");
+	cr_expect_eq(c.uid_base, LABD_UID_BASE);
 	cr_expect_str_eq(c.path, "");
 }
 
