@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "labd/labd.h"
+#include "labd/vmjob.h"
 
 static __dead void
 usage(void)
@@ -159,6 +160,10 @@ main(int argc, char *argv[])
 	mkdir_p(path, 0755);
 	snprintf(path, sizeof(path), "%s/vms", labd->cfg.state_dir);
 	mkdir_p(path, 0750);
+	/* Each VM's QEMU, as a user of its own, must reach its run folder. */
+	snprintf(path, sizeof(path), "%s/vms", labd->cfg.run_dir);
+	if (mkdir_p(path, 0711) == -1 || chmod(path, 0711) == -1)
+		fatal("cannot create %s", path);
 	lock_state(labd->cfg.state_dir);
 
 	labd->accel = vmm_accel_resolve(labd->cfg.accel, labd->accel_note,
@@ -171,6 +176,8 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	snprintf(path, sizeof(path), "%s/labd.db", labd->cfg.state_dir);
 	if (db_open(path, &labd->db, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (confine_init(err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
 	labd->loop = loop_new();

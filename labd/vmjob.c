@@ -216,13 +216,27 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 	    sizeof(j->err));
 }
 
+/* QEMU killed, and its cgroup folder with it. */
+static int
+vmjob_kill(struct vmjob *j, int timeout_ms, char *err, size_t errlen)
+{
+	int	rc;
+
+	rc = vmm_kill(j->def.run_dir, j->def.name, timeout_ms, err, errlen);
+	if (rc == 0)
+		confine_release(j->def.name);
+	return rc;
+}
+
 static int
 vmjob_spawn(struct vmjob *j, int paused)
 {
 	struct vmdef	*d = &j->def;
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
-			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64];
+			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64],
+			 cgroup[PATH_MAX];
+	gid_t		 groups[4];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -238,7 +252,6 @@ vmjob_spawn(struct vmjob *j, int paused)
 		.firmware = d->firmware[0] ? d->firmware : NULL,
 		.run_dir = d->run_dir,
 		.log_dir = d->vm_dir,
-		.runas = "nobody",
 		.restrict_net = !d->internet,
 		.fwds = fwds,
 		.nfwd = d->nrules,
@@ -252,6 +265,9 @@ vmjob_spawn(struct vmjob *j, int paused)
 	}
 	if (vmm_alive(d->run_dir, d->name, &j->pid) == 1)
 		return 0;	/* already runs: adopt it */
+	if (confine_spec(d, &spec, groups, cgroup, sizeof(cgroup), j->err,
+	    sizeof(j->err)) == -1)
+		return -1;
 	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
 		net_tap_name(d->id, tap, sizeof(tap));
 		spec.tap = tap;
@@ -395,7 +411,7 @@ vmjob_spawn_from(struct vmjob *j, const char *snap, int delete_after)
 kill:
 	if (q != NULL)
 		qmp_close(q);
-	vmm_kill(j->def.run_dir, j->def.name, 2000, NULL, 0);
+	vmjob_kill(j, 2000, NULL, 0);
 	j->booted = 0;
 	return -1;
 }
@@ -403,7 +419,6 @@ kill:
 static int
 vmjob_restore(struct vmjob *j)
 {
-	struct vmdef	*d = &j->def;
 	struct qmp	*q;
 	char		 disk[PATH_MAX];
 	int		 rc;
@@ -431,7 +446,7 @@ vmjob_restore(struct vmjob *j)
 		}
 		return rc;
 	}
-	if (j->running && vmm_kill(d->run_dir, d->name, 5000, j->err,
+	if (j->running && vmjob_kill(j, 5000, j->err,
 	    sizeof(j->err)) == -1)
 		return -1;
 	if (j->ram)
@@ -463,7 +478,7 @@ vmjob_suspend(struct vmjob *j)
 	if (qmp_quit(q, err, sizeof(err)) == -1)
 		log_warnx("%s: quit: %s", d->name, err);
 	qmp_close(q);
-	return vmm_kill(d->run_dir, d->name, 10000, j->err, sizeof(j->err));
+	return vmjob_kill(j, 10000, j->err, sizeof(j->err));
 }
 
 static int
@@ -885,7 +900,7 @@ vmjob_run(struct job *job)
 		break;
 	case VMJOB_RESET:
 		vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
-		if (vmm_kill(d->run_dir, d->name, 5000, j->err,
+		if (vmjob_kill(j, 5000, j->err,
 		    sizeof(j->err)) == -1) {
 			j->rc = -1;
 			break;
@@ -899,7 +914,7 @@ vmjob_run(struct job *job)
 		j->rc = vmjob_spawn(j, 0);
 		break;
 	case VMJOB_KILL:
-		j->rc = vmm_kill(d->run_dir, d->name, 5000, j->err,
+		j->rc = vmjob_kill(j, 5000, j->err,
 		    sizeof(j->err));
 		break;
 	case VMJOB_PROBE:

@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include "labd/labd.h"
+#include "vmm/vmm.h"
 
 #define VM_PROBE_TIMEOUT_MS	3000
 /* A login and a command on a guest that may still be busy booting. */
@@ -122,5 +123,19 @@ struct vmjob {
 /* vmjob.c */
 int	vmdef_load(int64_t id, struct vmdef *, char *err, size_t errlen);
 void	vmjob_run(struct job *);
+
+/* confine.c */
+/* As root: state_dir open to the VMs' group, the cgroup folder made. */
+int	confine_init(char *err, size_t errlen);
+/*
+ * Fill s's uid, gid, groups (into groups[], room for 4) and cgroup (into
+ * cgroup) for VM d; with labd not root, QEMU runs as labd.
+ */
+int	confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
+	    char *cgroup, size_t cglen, char *err, size_t errlen);
+/* The VM's QEMU is gone: its cgroup folder too. */
+void	confine_release(const char *vm_name);
+/* The folder under which each VM's cgroup is; "" when none. */
+const char *confine_cgroup_base(void);
 
 #endif /* LABD_VMJOB_H */

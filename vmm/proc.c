@@ -11,11 +11,9 @@
  * QEMU would make it unkillable by vmm_kill).  A CLOEXEC pipe tells the
  * parent whether exec itself failed, and with which errno.
  *
- * QEMU runs with -daemonize: its first process exits once the VM is set up
- * and its sockets exist, so waiting for that process is how we know QEMU
- * is ready to be talked to.  The daemon that remains is not our child (it
- * is re-parented), so it is watched through its pidfile and /proc, never
- * with waitpid().
+ QEMU itself is started by spawn.c in a session of its own and is not our
+ * child (it is re-parented), so it is watched through its pidfile and
+ * /proc, never with waitpid().
  */
 #include <sys/stat.h>
 #include <sys/resource.h>
@@ -35,8 +33,6 @@
 #include "vmm/vmm.h"
 #include "vmm/vmm_int.h"
 
-/* How long QEMU may take to set up before -daemonize lets go of us. */
-#define SPAWN_TIMEOUT_MS	60000
 /* After SIGKILL the kernel still has to tear down a large address space. */
 #define KILL_GRACE_MS		5000
 /* The first lines of a failing tool's stderr are what a person reads. */
@@ -80,6 +76,22 @@ base_name(const char *path)
 	return s != NULL ? s + 1 : path;
 }
 
+void
+vmm_child_signals(void)
+{
+	struct sigaction	sa;
+	sigset_t		none;
+	int			sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /*
  * The child's side.  in/out/errfd become 0/1/2 and status 3 (closed by a
  * successful exec); they are first copied above 2 so that none of them is
@@ -89,19 +101,11 @@ static void
 child_exec(char *const argv[], int in, int out, int errfd, int status,
     int new_session)
 {
-	struct sigaction	sa;
-	sigset_t		none;
 	struct rlimit		rl;
-	int			sig, e, sfd = status;
+	int			e, sfd = status;
 	unsigned		fd;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	vmm_child_signals();
 	if (new_session && setsid() == -1)
 		goto fail;
 
@@ -427,8 +431,8 @@ proc_is_vm(pid_t pid, const char *name)
 	return found;
 }
 
-static void
-runtime_remove(const char *run_dir)
+void
+vmm_runtime_remove(const char *run_dir)
 {
 	char	path[PATH_MAX];
 	size_t	i;
@@ -437,185 +441,6 @@ runtime_remove(const char *run_dir)
 		if (vmm_path(path, sizeof(path), run_dir,
 		    runtime_files[i]) == 0)
 			unlink(path);
-}
-
-/* The last few lines QEMU wrote to the log since offset start. */
-static void
-log_tail(int fd, off_t start, char *out, size_t outlen)
-{
-	char	 buf[4096], *lines[3], *p, *e;
-	off_t	 end;
-	ssize_t	 n;
-	size_t	 used = 0;
-	int	 nlines = 0, i;
-
-	out[0] = '\0';
-	if ((end = lseek(fd, 0, SEEK_END)) == -1 || end <= start)
-		return;
-	if (end - start > (off_t)sizeof(buf) - 1)
-		start = end - (off_t)sizeof(buf) + 1;
-	if ((n = pread(fd, buf, sizeof(buf) - 1, start)) <= 0)
-		return;
-	buf[n] = '\0';
-	/* Walk back over the last non-empty lines. */
-	p = buf + n;
-	while (p > buf && nlines < (int)(sizeof(lines) / sizeof(lines[0]))) {
-		while (p > buf && (p[-1] == '\n' || p[-1] == '\r'))
-			*--p = '\0';
-		e = p;
-		while (p > buf && p[-1] != '\n')
-			p--;
-		if (e > p)
-			lines[nlines++] = p;
-	}
-	for (i = nlines - 1; i >= 0; i--) {
-		snprintf(out + used, outlen - used, "%s%s",
-		    used > 0 ? "; " : "", lines[i]);
-		used = strlen(out);
-		if (used + 1 >= outlen)
-			break;
-	}
-}
-
-/* The command line first, so that qemu.log alone explains a failed start. */
-static void
-log_argv(int fd, char **argv)
-{
-	char		 stamp[32];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
-	size_t		 i;
-
-	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S",
-	    localtime_r(&now, &tm));
-	dprintf(fd, "%s starting:", stamp);
-	for (i = 0; argv[i] != NULL; i++)
-		dprintf(fd, " %s", argv[i]);
-	dprintf(fd, "\n");
-}
-
-int
-vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
-{
-	char		 logpath[PATH_MAX], tail[VMM_ERRLEN], **argv = NULL;
-	int		 logfd = -1, nullfd = -1, sp[2] = { -1, -1 }, status;
-	int		 e, i, rc = -1;
-	long long	 deadline;
-	off_t		 start;
-	pid_t		 child = -1, qpid;
-
-	if ((argv = qemu_argv_build(spec, err, errlen)) == NULL)
-		return -1;
-	if (vmm_alive(spec->run_dir, spec->name, &qpid) == 1) {
-		/* Its sockets are about to be unlinked: it would be lost. */
-		snprintf(err, errlen, "%s: QEMU already runs as pid %d",
-		    spec->name, (int)qpid);
-		goto fail;
-	}
-	/* QEMU refuses to bind over a stale socket of a dead predecessor. */
-	runtime_remove(spec->run_dir);
-
-	if (vmm_path(logpath, sizeof(logpath), spec->log_dir,
-	    "qemu.log") == -1) {
-		snprintf(err, errlen, "%s/qemu.log: path too long",
-		    spec->log_dir);
-		goto fail;
-	}
-	if ((logfd = open(logpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0640)) == -1) {
-		snprintf(err, errlen, "cannot open %s: %s", logpath,
-		    strerror(errno));
-		goto fail;
-	}
-	log_argv(logfd, argv);
-	if ((start = lseek(logfd, 0, SEEK_END)) == -1)
-		start = 0;
-	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    pipe2(sp, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "cannot start QEMU: %s", strerror(errno));
-		goto fail;
-	}
-	if ((child = fork()) == -1) {
-		snprintf(err, errlen, "cannot start QEMU: fork: %s",
-		    strerror(errno));
-		goto fail;
-	}
-	if (child == 0)
-		child_exec(argv, nullfd, logfd, logfd, sp[1], 1);
-	close(sp[1]);
-	sp[1] = -1;
-	if ((e = exec_errno(sp[0])) != 0) {
-		snprintf(err, errlen, "cannot run %s: %s", argv[0],
-		    strerror(e));
-		goto fail;
-	}
-
-	/* The daemonizing parent exits once the VM is set up. */
-	deadline = vmm_now_ms() + SPAWN_TIMEOUT_MS;
-	for (;;) {
-		pid_t	r = waitpid(child, &status, WNOHANG);
-
-		if (r == child)
-			break;
-		if (r == -1 && errno != EINTR) {
-			snprintf(err, errlen, "cannot wait for QEMU: %s",
-			    strerror(errno));
-			goto fail;
-		}
-		if (vmm_now_ms() > deadline) {
-			kill(child, SIGKILL);
-			vmm_kill(spec->run_dir, spec->name, 0, tail,
-			    sizeof(tail));
-			snprintf(err, errlen, "QEMU did not finish starting"
-			    " within %d s", SPAWN_TIMEOUT_MS / 1000);
-			goto fail;
-		}
-		vmm_sleep_ms(10);
-	}
-	child = -1;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		/* The daemon may have made its files before it gave up. */
-		if (vmm_alive(spec->run_dir, spec->name, &qpid) != 1)
-			runtime_remove(spec->run_dir);
-		log_tail(logfd, start, tail, sizeof(tail));
-		if (tail[0] == '\0')
-			snprintf(tail, sizeof(tail), "(no output)");
-		if (WIFEXITED(status))
-			snprintf(err, errlen, "qemu exited with status %d: %s",
-			    WEXITSTATUS(status), tail);
-		else
-			snprintf(err, errlen, "qemu killed by signal %d: %s",
-			    WTERMSIG(status), tail);
-		goto fail;
-	}
-	/* The daemon writes the pidfile before it lets its parent go. */
-	for (i = 0; i < 100; i++) {
-		if (vmm_alive(spec->run_dir, spec->name, &qpid) == 1) {
-			*pid = qpid;
-			rc = 0;
-			goto fail;
-		}
-		vmm_sleep_ms(10);
-	}
-	log_tail(logfd, start, tail, sizeof(tail));
-	snprintf(err, errlen, "QEMU started but %s/pid names no running QEMU"
-	    " of %s%s%s", spec->run_dir, spec->name, tail[0] ? ": " : "", tail);
-fail:
-	if (child > 0) {
-		kill(child, SIGKILL);
-		while (waitpid(child, &status, 0) == -1 && errno == EINTR)
-			;
-	}
-	if (sp[0] != -1)
-		close(sp[0]);
-	if (sp[1] != -1)
-		close(sp[1]);
-	if (nullfd != -1)
-		close(nullfd);
-	if (logfd != -1)
-		close(logfd);
-	vmm_argv_free(argv);
-	return rc;
 }
 
 int
@@ -672,7 +497,7 @@ vmm_kill(const char *run_dir, const char *vm_name, int timeout_ms,
 			}
 		}
 	}
-	runtime_remove(run_dir);
+	vmm_runtime_remove(run_dir);
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: cannot signal QEMU pid %d: %s", vm_name,

@@ -8,12 +8,15 @@
  * to forget at one call site, so instead every path is refused if it has
  * a comma, and names are held to a strict pattern before they reach here.
  *
- * Sandbox: QEMU 7.2 installs its seccomp filter before it daemonizes, and
- * -daemonize needs fork() and setsid() while -runas needs setuid(), so
- * spawn=deny and elevateprivileges=deny (or =children) kill it with
- * SIGSYS.  obsolete and resourcecontrol are denied; the privilege calls
- * stay allowed, which costs little: with -runas the process keeps no
- * privilege to elevate back to, and -sandbox sets no_new_privs.
+ * Sandbox: QEMU is exec'd already unprivileged (vmm_spawn() switches the
+ * user and puts it in its own session), so it needs neither -runas nor
+ * -daemonize, and the sandbox denies it every privilege change, every new
+ * process and every resource-control call.  Files it would open by name as
+ * root are opened by vmm_spawn() and handed over as descriptors: the disk,
+ * the seed and the serial log through fdsets (-add-fd, /dev/fdset/N), the
+ * tap with fd=; what it still opens by name (the template's backing image,
+ * kernel and initrd, its sockets in run_dir) the caller makes readable to
+ * its user.
  */
 #include <arpa/inet.h>
 
@@ -26,12 +29,13 @@
 #include <unistd.h>
 
 #include "vmm/vmm.h"
+#include "vmm/vmm_int.h"
 
 #define QEMU_DEFAULT	"qemu-system-x86_64"
 #define OVMF_PATH	"/usr/share/ovmf/OVMF.fd"
 #define NAME_MAX_LEN	64
-#define SANDBOX		"on,obsolete=deny,elevateprivileges=allow," \
-			"spawn=allow,resourcecontrol=deny"
+#define SANDBOX		"on,obsolete=deny,elevateprivileges=deny," \
+			"spawn=deny,resourcecontrol=deny"
 
 struct argv {
 	char	**v;
@@ -224,11 +228,6 @@ check_spec(const struct vmm_spec *s, char *err, size_t errlen)
 		    s->tap);
 		return -1;
 	}
-	if (s->runas != NULL && !valid_user(s->runas)) {
-		snprintf(err, errlen, "%s: bad user name \"%s\" for -runas",
-		    s->name, s->runas);
-		return -1;
-	}
 	for (i = 0; i < s->nfwd; i++) {
 		const struct vmm_fwd	*f = &s->fwds[i];
 
@@ -251,10 +250,9 @@ netdev_opts(const struct vmm_spec *s)
 	char	*cur, *next;
 	size_t	 i;
 
-	/* A tap labd made and put in the bridge: QEMU only opens it. */
+	/* A tap labd made and put in the bridge, opened by vmm_spawn(). */
 	if (s->tap != NULL) {
-		if (asprintf(&cur, "tap,id=net0,ifname=%s,script=no,"
-		    "downscript=no", s->tap) == -1)
+		if (asprintf(&cur, "tap,id=net0,fd=%d", VMM_FD_TAP) == -1)
 			return NULL;
 		return cur;
 	}
@@ -323,16 +321,26 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 		}
 	}
 	if (s->disk != NULL) {
+		argv_add(&a, "-add-fd");
+		argv_add(&a, "fd=%d,set=%d,opaque=disk-rw", VMM_FD_DISK_RW,
+		    VMM_FDSET_DISK);
+		argv_add(&a, "-add-fd");
+		argv_add(&a, "fd=%d,set=%d,opaque=disk-ro", VMM_FD_DISK_RO,
+		    VMM_FDSET_DISK);
 		argv_add(&a, "-blockdev");
 		argv_add(&a, "driver=qcow2,node-name=disk0,file.driver=file,"
-		    "file.filename=%s", s->disk);
+		    "file.filename=/dev/fdset/%d", VMM_FDSET_DISK);
 		argv_add(&a, "-device");
 		argv_add(&a, "virtio-blk-pci,drive=disk0,bootindex=1");
 	}
 	if (s->seed != NULL) {
+		argv_add(&a, "-add-fd");
+		argv_add(&a, "fd=%d,set=%d,opaque=seed", VMM_FD_SEED,
+		    VMM_FDSET_SEED);
 		argv_add(&a, "-blockdev");
 		argv_add(&a, "driver=raw,node-name=seed0,read-only=on,"
-		    "file.driver=file,file.filename=%s", s->seed);
+		    "file.driver=file,file.filename=/dev/fdset/%d",
+		    VMM_FDSET_SEED);
 		argv_add(&a, "-device");
 		argv_add(&a, "virtio-blk-pci,drive=seed0");
 	}
@@ -340,10 +348,13 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	argv_add(&a, "%s", net);
 	argv_add(&a, "-device");
 	argv_add(&a, "virtio-net-pci,netdev=net0,mac=%s", mac);
+	argv_add(&a, "-add-fd");
+	argv_add(&a, "fd=%d,set=%d,opaque=serial-log", VMM_FD_SERIAL,
+	    VMM_FDSET_SERIAL);
 	argv_add(&a, "-chardev");
 	argv_add(&a, "socket,id=ser0,path=%s/" VMM_SERIAL_SOCK ",server=on,"
-	    "wait=off,logfile=%s/serial.log,logappend=on", s->run_dir,
-	    s->log_dir);
+	    "wait=off,logfile=/dev/fdset/%d,logappend=on", s->run_dir,
+	    VMM_FDSET_SERIAL);
 	argv_add(&a, "-serial");
 	argv_add(&a, "chardev:ser0");
 	argv_add(&a, "-chardev");
@@ -369,12 +380,6 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 		argv_add(&a, "-S");
 	argv_add(&a, "-sandbox");
 	argv_add(&a, SANDBOX);
-	/* Only root can switch users; anyone else already is unprivileged. */
-	if (s->runas != NULL && geteuid() == 0) {
-		argv_add(&a, "-runas");
-		argv_add(&a, "%s", s->runas);
-	}
-	argv_add(&a, "-daemonize");
 	argv_add(&a, "-pidfile");
 	argv_add(&a, "%s/pid", s->run_dir);
 	if (a.oom)

@@ -142,7 +142,17 @@ struct vmm_spec {
 	const char		*firmware;	/* "bios" or "uefi"; NULL = bios */
 	const char		*run_dir;	/* qmp.sock, serial.sock, vnc.sock, pid live here */
 	const char		*log_dir;	/* serial.log and qemu.log live here */
-	const char		*runas;		/* -runas USER when we are root; may be NULL */
+	/*
+	 * Who QEMU runs as.  With uid != 0 and labd root, QEMU is exec'd
+	 * already as uid:gid with the groups given (and no others), so that
+	 * its sandbox can deny privilege changes and new processes.  uid 0:
+	 * QEMU runs as the caller.
+	 */
+	uid_t			 uid;
+	gid_t			 gid;
+	const gid_t		*groups;
+	size_t			 ngroups;
+	const char		*cgroup;	/* cgroup v2 folder QEMU joins (made here); may be NULL */
 	int			 restrict_net;	/* user networking with restrict=on */
 	const char		*tap;		/* bridge mode: this tap, not user networking */
 	const struct vmm_fwd	*fwds;
@@ -152,7 +162,11 @@ struct vmm_spec {
 };
 /* The MAC QEMU's NIC gets when spec.mac is NULL: 52:54:00 + a hash of name. */
 void	  vmm_mac(const char *name, char *out, size_t outlen);
-/* NULL-terminated argv for QEMU (with -daemonize and -pidfile); free with vmm_argv_free(). */
+/*
+ * NULL-terminated argv for QEMU; free with vmm_argv_free().  The disk, the
+ * seed, the serial log and the tap are not named but passed as descriptors
+ * (fdsets, tap fd=), opened by vmm_spawn() with the caller's rights.
+ */
 char	**qemu_argv_build(const struct vmm_spec *, char *err, size_t errlen);
 void	  vmm_argv_free(char **);
 /* The file name of one of a VM's runtime files: run_dir + "/" + leaf. */
@@ -160,10 +174,9 @@ int	  vmm_path(char *out, size_t outlen, const char *dir, const char *leaf);
 
 /* proc.c */
 /*
- * Start QEMU for spec in its own session (-daemonize) so that it outlives
- * the caller.  Returns when QEMU has opened its sockets (the daemonizing
- * parent has exited) with the guest's pid in *pid.  On failure err holds
- * the last lines QEMU wrote to qemu.log.
+ * Start QEMU for spec in its own session so that it outlives the caller.
+ * Returns when QEMU is set up (its monitor answers) with its pid in *pid.
+ * On failure err holds the last lines QEMU wrote to qemu.log.
  */
 int	 vmm_spawn(const struct vmm_spec *, pid_t *pid, char *err, size_t errlen);
 /*

@@ -32,6 +32,30 @@ void	 vmm_sleep_ms(int ms);
 int	 vmm_run_io(char *const argv[], const char *input, int timeout_ms,
 	    char **out, char *err, size_t errlen);
 
+/*
+ * The descriptors vmm_spawn() hands QEMU, at these numbers in the child
+ * (0-2 are stdio, 3 the exec status pipe), named by qemu_argv_build().
+ * The disk is in fdset 1 twice, read-write and read-only, since QEMU
+ * opens an image again with other flags when it reopens it.
+ */
+#define VMM_FD_DISK_RW	4
+#define VMM_FD_DISK_RO	5
+#define VMM_FD_SEED	6
+#define VMM_FD_SERIAL	7
+#define VMM_FD_TAP	8
+#define VMM_FD_COUNT	5
+#define VMM_FDSET_DISK	1
+#define VMM_FDSET_SEED	2
+#define VMM_FDSET_SERIAL 3
+
+/*
+ * In a child between fork() and exec: every signal back to its default
+ * action and none blocked (async-signal-safe).
+ */
+void	 vmm_child_signals(void);
+/* Remove run_dir's pidfile and sockets (the files of a QEMU gone). */
+void	 vmm_runtime_remove(const char *run_dir);
+
 /* overlay.c */
 /* qemu-img info -U --output=json of path, parsed; NULL with err. */
 json_t	*vmm_image_info(const char *qemu_img, const char *path, char *err,

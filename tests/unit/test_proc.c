@@ -5,7 +5,7 @@
  *
  * The QEMU has no disk and no kernel: it sits in its firmware, which is
  * all it takes to prove the command line is accepted (sandbox included),
- * the sockets appear, -daemonize hands back a pid we can trust, and QMP
+ * the sockets appear, the spawn hands back a pid we can trust, and QMP
  * and the kill path work.  Each QEMU lives in a private 0700 folder and
  * is named after the test process, so parallel runs do not meet.
  */
@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -306,7 +307,7 @@ Test(proc, qemu_spawn_qmp_quit)
 	cr_expect(exists("qmp.sock") && exists("serial.sock") &&
 	    exists("vnc.sock") && exists("serial.log") && exists("qemu.log"));
 
-	/* Not our child: -daemonize re-parented it. */
+	/* Not our child: it was re-parented, so it outlives labd. */
 	cr_expect_neq(getppid(), pid);
 
 	/* A second start must refuse, not orphan the first. */
@@ -404,37 +405,88 @@ Test(proc, qemu_failure_reports_its_words)
 	    " directory");
 }
 
-Test(proc, qemu_runas_nobody_in_private_run_dir)
+/* One "Key:\tvalue" line of /proc/PID/status, or "" */
+static void
+status_line(pid_t pid, const char *key, char *out, size_t outlen)
+{
+	char	 path[64], line[512];
+	size_t	 klen = strlen(key);
+	FILE	*f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, outlen, "%s", line + klen + 2);
+			break;
+		}
+	fclose(f);
+}
+
+Test(proc, qemu_own_uid_sandboxed_in_its_cgroup)
 {
 	struct vmm_spec	 s = smoke_spec();
 	struct qmp	*q;
-	char		 err[VMM_ERRLEN] = "", path[64], line[256];
-	char		 sock[PATH_MAX];
-	char		 status[32];
+	struct stat	 st;
+	gid_t		 groups[] = { 1879048192 };
+	char		 err[VMM_ERRLEN] = "", v[256], cg[PATH_MAX] = "";
+	char		 sock[PATH_MAX], status[32], path[64], line[512];
+	const char	*mnt = "/sys/fs/cgroup/unified";
 	pid_t		 pid = 0;
 	FILE		*f;
-	int		 uid = -1;
+	int		 incg = 0;
 
-	if (geteuid() != 0)
-		cr_skip_test("needs root");
+	cr_assert_eq(geteuid(), 0, "this test needs root: run make check as"
+	    " root");
 	cr_assert_eq(chmod(dir, 0700), 0);
-	s.runas = "nobody";
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+		mnt = "/sys/fs/cgroup";
+	snprintf(cg, sizeof(cg), "%s/labd-test-%d", mnt, (int)getpid());
+	s.uid = 1879048300;
+	s.gid = 1879048300;
+	s.groups = groups;
+	s.ngroups = 1;
+	s.cgroup = cg;
 	cr_assert_eq(vmm_spawn(&s, &pid, err, sizeof(err)), 0, "spawn: %s",
 	    err);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	/* Exec'd as its own user, no root left to go back to. */
+	status_line(pid, "Uid", v, sizeof(v));
+	cr_expect_str_eq(v, "1879048300\t1879048300\t1879048300\t1879048300");
+	status_line(pid, "Gid", v, sizeof(v));
+	cr_expect_str_eq(v, "1879048300\t1879048300\t1879048300\t1879048300");
+	status_line(pid, "Groups", v, sizeof(v));
+	cr_expect_str_eq(v, "1879048192 ");
+	status_line(pid, "CapEff", v, sizeof(v));
+	cr_expect_str_eq(v, "0000000000000000");
+	/* -sandbox on: no_new_privs and a seccomp filter. */
+	status_line(pid, "NoNewPrivs", v, sizeof(v));
+	cr_expect_str_eq(v, "1");
+	status_line(pid, "Seccomp", v, sizeof(v));
+	cr_expect_str_eq(v, "2");
+	/* Its run_dir is its own; its serial log came as a descriptor. */
+	cr_assert_eq(stat(dir, &st), 0);
+	cr_expect_eq(st.st_uid, 1879048300);
+	cr_expect(exists("serial.log") && exists("qmp.sock"));
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	cr_assert_not_null(f = fopen(path, "r"));
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Uid:\t%d", &uid) == 1)
-			break;
+		if (strncmp(line, "0::/labd-test-", 14) == 0)
+			incg = 1;
 	fclose(f);
-	cr_expect_eq(uid, 65534, "QEMU runs as uid %d", uid);
+	cr_expect(incg, "QEMU is not in %s", cg);
+
 	cr_assert_eq(vmm_path(sock, sizeof(sock), dir, "qmp.sock"), 0);
 	cr_assert_not_null(q = qmp_open(sock, 2000, err, sizeof(err)), "%s",
 	    err);
 	cr_expect_eq(qmp_query_status(q, status, sizeof(status), err,
 	    sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(status, "running");
 	qmp_close(q);
 	cr_expect_eq(vmm_kill(dir, vm_name, 3000, err, sizeof(err)), 0, "%s",
 	    err);
-	cr_expect_not(exists("qmp.sock"), "root must clear what nobody cannot");
+	cr_expect_not(exists("qmp.sock"), "root must clear what QEMU left");
+	cr_expect_eq(rmdir(cg), 0, "rmdir %s: %s", cg, strerror(errno));
 }

@@ -105,14 +105,20 @@ Test(qemu_argv, full_command_line)
 	cr_expect_str_eq(opt(argv, "-m"), "128M");
 	cr_expect_str_eq(opt(argv, "-smp"), "2");
 	cr_expect_str_eq(opt(argv, "-display"), "none");
+	/* The disk by descriptor, twice: read-write and read-only. */
+	cr_expect_str_eq(opt_nth(argv, "-add-fd", 0),
+	    "fd=4,set=1,opaque=disk-rw");
+	cr_expect_str_eq(opt_nth(argv, "-add-fd", 1),
+	    "fd=5,set=1,opaque=disk-ro");
 	cr_expect_str_eq(opt_nth(argv, "-blockdev", 0),
 	    "driver=qcow2,node-name=disk0,file.driver=file,"
-	    "file.filename=/var/lib/labd/vms/demo-alice/disk.qcow2");
+	    "file.filename=/dev/fdset/1");
 	cr_expect_str_eq(opt_nth(argv, "-device", 0),
 	    "virtio-blk-pci,drive=disk0,bootindex=1");
+	cr_expect_str_eq(opt_nth(argv, "-add-fd", 2), "fd=6,set=2,opaque=seed");
 	cr_expect_str_eq(opt_nth(argv, "-blockdev", 1),
 	    "driver=raw,node-name=seed0,read-only=on,file.driver=file,"
-	    "file.filename=/var/lib/labd/vms/demo-alice/seed.iso");
+	    "file.filename=/dev/fdset/2");
 	cr_expect_str_eq(opt_nth(argv, "-device", 1),
 	    "virtio-blk-pci,drive=seed0");
 	cr_expect_str_eq(opt(argv, "-netdev"), "user,id=net0,"
@@ -120,10 +126,12 @@ Test(qemu_argv, full_command_line)
 	cr_expect(strncmp(opt_nth(argv, "-device", 2),
 	    "virtio-net-pci,netdev=net0,mac=52:54:00:", 40) == 0,
 	    "nic: %s", opt_nth(argv, "-device", 2));
+	cr_expect_str_eq(opt_nth(argv, "-add-fd", 3),
+	    "fd=7,set=3,opaque=serial-log");
+	cr_expect_null(opt_nth(argv, "-add-fd", 4));
 	cr_expect_str_eq(opt_nth(argv, "-chardev", 0),
 	    "socket,id=ser0,path=/run/labd/vms/demo-alice/serial.sock,"
-	    "server=on,wait=off,logfile=/var/lib/labd/vms/demo-alice/"
-	    "serial.log,logappend=on");
+	    "server=on,wait=off,logfile=/dev/fdset/3,logappend=on");
 	cr_expect_str_eq(opt(argv, "-serial"), "chardev:ser0");
 	cr_expect_str_eq(opt_nth(argv, "-chardev", 1),
 	    "socket,id=qmp0,path=/run/labd/vms/demo-alice/qmp.sock,"
@@ -137,9 +145,10 @@ Test(qemu_argv, full_command_line)
 	cr_expect_null(opt_nth(argv, "-chardev", 3));
 	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
 	    "vnc.sock");
+	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
-	    "elevateprivileges=allow,spawn=allow,resourcecontrol=deny");
-	cr_expect(has(argv, "-daemonize"));
+	    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	cr_expect_not(has(argv, "-daemonize"));
 	cr_expect_str_eq(opt(argv, "-pidfile"), "/run/labd/vms/demo-alice/pid");
 	/* Not asked for: */
 	cr_expect_not(has(argv, "-kernel"));
@@ -160,7 +169,7 @@ Test(qemu_argv, start_paused)
 	cr_expect(has(argv, "-S"));
 	/* A flag, not an option with a value: -sandbox follows it. */
 	cr_expect_str_eq(opt(argv, "-S"), "-sandbox");
-	cr_expect_str_eq(argv[argc_of(argv) - 3], "-daemonize");
+	cr_expect_str_eq(argv[argc_of(argv) - 2], "-pidfile");
 	vmm_argv_free(argv);
 }
 
@@ -237,19 +246,31 @@ Test(qemu_argv, mac_is_stable_per_name)
 	vmm_argv_free(a);
 }
 
-Test(qemu_argv, runas_only_when_root)
+Test(qemu_argv, never_runas_or_daemonize)
 {
 	struct vmm_spec	  s = base_spec();
 	char		**argv;
 
-	s.runas = "nobody";
+	/* vmm_spawn() does both before exec, whoever we are. */
+	s.uid = 1879048200;
+	s.gid = 1879048200;
 	argv = build_ok(&s);
-	if (geteuid() == 0)
-		cr_expect_str_eq(opt(argv, "-runas"), "nobody");
-	else
-		cr_expect_not(has(argv, "-runas"));
-	/* The list always ends "-daemonize -pidfile RUN/pid". */
-	cr_expect_str_eq(argv[argc_of(argv) - 3], "-daemonize");
+	cr_expect_not(has(argv, "-runas"));
+	cr_expect_not(has(argv, "-daemonize"));
+	/* The list always ends "-pidfile RUN/pid". */
+	cr_expect_str_eq(argv[argc_of(argv) - 2], "-pidfile");
+	vmm_argv_free(argv);
+}
+
+Test(qemu_argv, tap_by_descriptor)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+
+	s.tap = "labtap7";
+	argv = build_ok(&s);
+	/* vmm_spawn() opens the tap: QEMU never needs /dev/net/tun. */
+	cr_expect_str_eq(opt(argv, "-netdev"), "tap,id=net0,fd=8");
 	vmm_argv_free(argv);
 }
 
@@ -314,9 +335,6 @@ Test(qemu_argv, refuses_bad_input)
 	s.fwds = bad_fwd;
 	s.nfwd = 1;
 	expect_refused(&s, "port forward");
-	s = base_spec();
-	s.runas = "nobody -sandbox off";
-	expect_refused(&s, "-runas");
 	s = base_spec();
 	s.run_dir = "/run/labd/vms/a-very-long-course-name-indeed-for-a-socket"
 	    "-path-that-will-not-fit-into-sun-path/x";

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * confine.c - what each VM's QEMU runs as and in.
+ *
+ * When labd is root, the QEMU of VM n runs as uid and gid uid_base + n
+ * ([vmm] uid_base), so that no two VMs share a user: an escaped QEMU can
+ * neither signal another VM's QEMU nor read its memory through /proc.
+ * Every VM QEMU also has one supplementary group, uid_base itself (no VM
+ * has id 0), which is the group of state_dir: with mode 0710 it lets the
+ * QEMUs through to the templates (kernel, initrd and backing images are
+ * opened by name) and lets them list nothing.  Their own disk, seed and
+ * serial log reach them as descriptors (vmm/spawn.c), and state_dir/vms is
+ * root's alone.  With /dev/kvm, the kvm group is added.
+ *
+ * Each QEMU also gets a cgroup v2 folder of its own, LABD_CGROUP/VM under
+ * the v2 hierarchy's root (not under labd's own cgroup, so that stopping
+ * labd.service leaves the VMs running), which names all its processes and
+ * is where limits go.  A host without a writable cgroup v2 hierarchy runs
+ * VMs without one, with one warning.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+#include "labd/vmjob.h"
+
+#define LABD_CGROUP	"labd-vms"
+
+static char	cg_base[PATH_MAX];	/* "" when VMs run without cgroups */
+
+/* The v2 hierarchy: unified only, or hybrid with v2 under unified/. */
+static const char *
+cgroup2_mount(void)
+{
+	static const char	*roots[] = { "/sys/fs/cgroup",
+				    "/sys/fs/cgroup/unified" };
+	char			 path[PATH_MAX];
+	size_t			 i;
+
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/cgroup.controllers",
+		    roots[i]);
+		if (access(path, F_OK) == 0)
+			return roots[i];
+	}
+	return NULL;
+}
+
+/*
+ * The path from / to dir must be open to other users' search (x), or the
+ * VMs' users cannot reach the templates under state_dir.
+ */
+static int
+path_searchable(const char *dir, char *err, size_t errlen)
+{
+	char		path[PATH_MAX], *p;
+	struct stat	st;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	while ((p = strrchr(path, '/')) != NULL) {
+		if (p == path)
+			p[1] = '\0';
+		else
+			*p = '\0';
+		if (stat(path, &st) == -1) {
+			errf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if ((st.st_mode & S_IXOTH) == 0) {
+			errf(err, errlen, "%s (mode %04o) is closed to other"
+			    " users, so the VMs' QEMU users cannot reach %s:"
+			    " chmod o+x %s, or put state_dir elsewhere", path,
+			    (unsigned)(st.st_mode & 07777), dir, path);
+			return -1;
+		}
+		if (strcmp(path, "/") == 0)
+			break;
+	}
+	return 0;
+}
+
+int
+confine_init(char *err, size_t errlen)
+{
+	const char	*mnt;
+	char		 path[PATH_MAX];
+	struct stat	 st;
+	gid_t		 g = (gid_t)labd->cfg.uid_base;
+
+	if (geteuid() != 0)
+		return 0;
+	/* state_dir: root's, searchable by the VMs' group, listable by none. */
+	if (path_searchable(labd->cfg.state_dir, err, errlen) == -1)
+		return -1;
+	if (stat(labd->cfg.state_dir, &st) == -1 ||
+	    (st.st_gid != g && chown(labd->cfg.state_dir, (uid_t)-1, g) == -1) ||
+	    chmod(labd->cfg.state_dir, (st.st_mode & 0700) | 0010) == -1) {
+		errf(err, errlen, "cannot give %s to group %u: %s",
+		    labd->cfg.state_dir, (unsigned)g, strerror(errno));
+		return -1;
+	}
+	/* Nothing directly in state_dir may be open to that group. */
+	snprintf(path, sizeof(path), "%s/labd.db", labd->cfg.state_dir);
+	if (chmod(path, 0600) == -1 && errno != ENOENT) {
+		errf(err, errlen, "chmod %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((mnt = cgroup2_mount()) == NULL) {
+		log_warnx("no cgroup v2 hierarchy: VMs run without a cgroup of"
+		    " their own");
+		return 0;
+	}
+	snprintf(cg_base, sizeof(cg_base), "%s/" LABD_CGROUP, mnt);
+	if (mkdir(cg_base, 0755) == -1 && errno != EEXIST) {
+		log_warn("cannot make %s: VMs run without a cgroup of their"
+		    " own", cg_base);
+		cg_base[0] = '\0';
+	}
+	return 0;
+}
+
+int
+confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
+    char *cgroup, size_t cglen, char *err, size_t errlen)
+{
+	struct group	*gr;
+
+	s->uid = 0;
+	s->ngroups = 0;
+	s->cgroup = NULL;
+	if (geteuid() != 0)
+		return 0;
+	if (d->id <= 0 || d->id >= (int64_t)LABD_UIDS) {
+		errf(err, errlen, "%s: VM id %lld is outside the %u uids from"
+		    " uid_base", d->name, (long long)d->id, LABD_UIDS);
+		return -1;
+	}
+	s->uid = (uid_t)(labd->cfg.uid_base + (uint32_t)d->id);
+	s->gid = (gid_t)s->uid;
+	groups[s->ngroups++] = (gid_t)labd->cfg.uid_base;
+	/* getgrnam() is not thread-safe; workers run this. */
+	if (labd->accel == VMM_ACCEL_KVM) {
+		struct group	 gbuf;
+		char		 buf[1024];
+
+		if (getgrnam_r("kvm", &gbuf, buf, sizeof(buf), &gr) == 0 &&
+		    gr != NULL)
+			groups[s->ngroups++] = gr->gr_gid;
+	}
+	s->groups = groups;
+	if (cg_base[0] != '\0') {
+		if (snprintf(cgroup, cglen, "%s/%s", cg_base, d->name) >=
+		    (int)cglen) {
+			errf(err, errlen, "%s: cgroup path too long", d->name);
+			return -1;
+		}
+		s->cgroup = cgroup;
+	}
+	return 0;
+}
+
+void
+confine_release(const char *vm_name)
+{
+	char	path[PATH_MAX];
+
+	if (cg_base[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/%s", cg_base, vm_name);
+	/* Busy while a process is left in it: then the next start retries. */
+	if (rmdir(path) == -1 && errno != ENOENT && errno != EBUSY)
+		log_warn("rmdir %s", path);
+}
+
+const char *
+confine_cgroup_base(void)
+{
+	return cg_base;
+}
