@@ -95,7 +95,7 @@ DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	mmdebstrap fdisk \
 	openssh-client iproute2 nftables tmux sqlite3 procps psmisc \
-	ca-certificates jq socat bc python3
+	ca-certificates jq socat bc python3 systemd util-linux
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \

@@ -7,8 +7,9 @@
  * neither signal another VM's QEMU nor read its memory through /proc.
  * Every VM QEMU also has one supplementary group, uid_base itself (no VM
  * has id 0), which is the group of state_dir: with mode 0710 it lets the
- * QEMUs through to the templates (kernel, initrd and backing images are
- * opened by name) and lets them list nothing.  Their own disk, seed and
+ * QEMUs through to the templates and lets them list nothing.  A
+ * template's kernel, initrd and disk (the overlays' backing file), which
+ * QEMU opens by name, and their folder get that group too, readable.  Their own disk, seed and
  * serial log reach them as descriptors (vmm/spawn.c), and state_dir/vms is
  * root's alone.  With /dev/kvm, the kvm group is added.
  *
@@ -126,6 +127,60 @@ confine_init(char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A file QEMU opens by name, and its folder, open to the VMs' group:
+ * whatever labd's umask was when the template was made.
+ */
+static int
+share(const char *path, mode_t bits, char *err, size_t errlen)
+{
+	struct stat	st;
+	gid_t		g = (gid_t)labd->cfg.uid_base;
+	int		fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) == -1 || fstat(fd, &st) == -1) {
+		errf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if ((st.st_gid != g && fchown(fd, (uid_t)-1, g) == -1) ||
+	    ((st.st_mode & bits) != bits &&
+	    fchmod(fd, (st.st_mode & 07777) | bits) == -1)) {
+		errf(err, errlen, "cannot open %s to the VMs' group: %s",
+		    path, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+/* The template's files VM d's QEMU opens by name, and their folders. */
+static int
+share_template(const struct vmdef *d, char *err, size_t errlen)
+{
+	const char	*files[] = { d->tpl_disk, d->kernel, d->initrd };
+	char		 dir[PATH_MAX], *p;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (files[i][0] == '\0')
+			continue;
+		snprintf(dir, sizeof(dir), "%s", files[i]);
+		if ((p = strrchr(dir, '/')) != NULL && p != dir) {
+			*p = '\0';
+			if (share(dir, 0050, err, errlen) == -1)
+				return -1;
+		}
+		if (share(files[i], 0040, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int
 confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
     char *cgroup, size_t cglen, char *err, size_t errlen)
@@ -142,6 +197,8 @@ confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
 		    " uid_base", d->name, (long long)d->id, LABD_UIDS);
 		return -1;
 	}
+	if (share_template(d, err, errlen) == -1)
+		return -1;
 	s->uid = (uid_t)(labd->cfg.uid_base + (uint32_t)d->id);
 	s->gid = (gid_t)s->uid;
 	groups[s->ngroups++] = (gid_t)labd->cfg.uid_base;
