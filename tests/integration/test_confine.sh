@@ -41,9 +41,11 @@ two_uids() {
 }
 check "the two QEMUs run as two different uids above uid_base" two_uids
 uid_is_id() {
-	local id
+	local id vm pid
 	for vm in cf-alice cf-bob; do
-		id=$(vm_field "$vm" id)
+		id=$(sqlite3 "$T/state/labd.db" \
+		    "SELECT id FROM vms WHERE name = '$vm'")
+		[ -n "$id" ] || return 1
 		pid=$(cat "$T/run/vms/$vm/pid")
 		[ "$(status_of "$pid" Uid)" = \
 		    "$((UID_BASE + id))	$((UID_BASE + id))	$((UID_BASE + id))	$((UID_BASE + id))" ] ||
