@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,8 +34,71 @@
 #include "labd/vmjob.h"
 
 #define LABD_CGROUP	"labd-vms"
+/*
+ * A QEMU that exited is a zombie until init reaps it, and its cgroup
+ * cannot go before: such folders are tried again every SWEEP_MS, up to
+ * SWEEP_TRIES times.
+ */
+#define SWEEP_MS	500
+#define SWEEP_TRIES	40
+#define SWEEP_MAX	256
 
 static char	cg_base[PATH_MAX];	/* "" when VMs run without cgroups */
+
+/* Folders to remove, named by VM; workers and the loop share them. */
+static struct {
+	char	name[72];	/* a VM name: at most 64 characters */
+	int	tries;
+} pending[SWEEP_MAX];
+static pthread_mutex_t	pending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* 1 gone (or never there), 0 still busy. */
+static int
+cg_remove(const char *vm_name)
+{
+	char	path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", cg_base, vm_name);
+	if (rmdir(path) == 0 || errno == ENOENT)
+		return 1;
+	if (errno != EBUSY) {
+		log_warn("rmdir %s", path);
+		return 1;
+	}
+	return 0;
+}
+
+/* Forget vm_name's pending removal: it is about to start again. */
+static void
+pending_drop(const char *vm_name)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&pending_lock);
+	for (i = 0; i < SWEEP_MAX; i++)
+		if (strcmp(pending[i].name, vm_name) == 0)
+			pending[i].name[0] = '\0';
+	pthread_mutex_unlock(&pending_lock);
+}
+
+/* Loop timer: the folders whose QEMU has been reaped since. */
+static int
+sweep(struct loop *l, void *arg)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&pending_lock);
+	for (i = 0; i < SWEEP_MAX; i++) {
+		if (pending[i].name[0] == '\0')
+			continue;
+		if (cg_remove(pending[i].name) ||
+		    ++pending[i].tries >= SWEEP_TRIES)
+			pending[i].name[0] = '\0';
+	}
+	pthread_mutex_unlock(&pending_lock);
+	return SWEEP_MS;
+}
+
 
 /* The v2 hierarchy: unified only, or hybrid with v2 under unified/. */
 static const char *
@@ -123,7 +187,9 @@ confine_init(char *err, size_t errlen)
 		log_warn("cannot make %s: VMs run without a cgroup of their"
 		    " own", cg_base);
 		cg_base[0] = '\0';
+		return 0;
 	}
+	loop_add_timer(labd->loop, SWEEP_MS, sweep, NULL);
 	return 0;
 }
 
@@ -213,6 +279,7 @@ confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
 	}
 	s->groups = groups;
 	if (cg_base[0] != '\0') {
+		pending_drop(d->name);
 		if (snprintf(cgroup, cglen, "%s/%s", cg_base, d->name) >=
 		    (int)cglen) {
 			errf(err, errlen, "%s: cgroup path too long", d->name);
@@ -226,14 +293,26 @@ confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
 void
 confine_release(const char *vm_name)
 {
-	char	path[PATH_MAX];
+	size_t	i, free_slot = SWEEP_MAX;
 
-	if (cg_base[0] == '\0')
+	if (cg_base[0] == '\0' || cg_remove(vm_name))
 		return;
-	snprintf(path, sizeof(path), "%s/%s", cg_base, vm_name);
-	/* Busy while a process is left in it: then the next start retries. */
-	if (rmdir(path) == -1 && errno != ENOENT && errno != EBUSY)
-		log_warn("rmdir %s", path);
+	pthread_mutex_lock(&pending_lock);
+	for (i = 0; i < SWEEP_MAX; i++) {
+		if (strcmp(pending[i].name, vm_name) == 0)
+			break;
+		if (pending[i].name[0] == '\0' && free_slot == SWEEP_MAX)
+			free_slot = i;
+	}
+	if (i == SWEEP_MAX && free_slot != SWEEP_MAX)
+		i = free_slot;
+	if (i != SWEEP_MAX) {
+		snprintf(pending[i].name, sizeof(pending[i].name), "%s",
+		    vm_name);
+		pending[i].tries = 0;
+	}
+	/* A full list: the folder goes at the VM's next start instead. */
+	pthread_mutex_unlock(&pending_lock);
 }
 
 const char *

@@ -177,10 +177,10 @@ main(int argc, char *argv[])
 	snprintf(path, sizeof(path), "%s/labd.db", labd->cfg.state_dir);
 	if (db_open(path, &labd->db, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (confine_init(err, sizeof(err)) == -1)
-		fatalx("%s", err);
 
 	labd->loop = loop_new();
+	if (confine_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	labd->started_ms = now_ms();
 	cmds = cmd_table(&ncmds);
 	if (control_listen(labd->cfg.socket, labd->cfg.group, cmds, ncmds,
