@@ -435,6 +435,17 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 		    ch->internet);
 		return LABD_E_INVALID;
 	}
+	/*
+	 * QEMU's user networking lets a guest with internet reach this
+	 * host's own services (10.0.2.2 is its loopback): only the
+	 * nftables rules that keep the VMs' uids off them close that.
+	 */
+	if (cv->inet_on == 1 && geteuid() != 0) {
+		errf(err, errlen, "internet=on needs labd to run as root: the"
+		    " rules that keep a guest off this host's own services are"
+		    " nftables rules");
+		return LABD_E_INVALID;
+	}
 	if (ch->isolation != NULL && (cv->iso_on = onoff_parse(ch->isolation))
 	    == -1) {
 		errf(err, errlen, "isolation: \"%.32s\" is not on or off",
