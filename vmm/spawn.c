@@ -340,40 +340,57 @@ open_reg(const char *path, int flags, mode_t mode)
 	return fd;
 }
 
-static int
-open_fds(const struct vmm_spec *s, struct spawn_ctx *c, char *err,
-    size_t errlen)
+void
+vmm_spec_close_fds(struct vmm_spec *s)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(s->fds) / sizeof(s->fds[0]); i++) {
+		if (s->fds_given && s->fds[i] != -1)
+			close(s->fds[i]);
+		s->fds[i] = -1;
+	}
+	s->fds_given = 0;
+}
+
+int
+vmm_spec_open_fds(struct vmm_spec *s, char *err, size_t errlen)
 {
 	char		 path[PATH_MAX];
 	const char	*what = NULL, *name = NULL;
+	size_t		 i;
 
+	for (i = 0; i < sizeof(s->fds) / sizeof(s->fds[0]); i++)
+		s->fds[i] = -1;
+	s->fds_given = 1;
 	if (s->disk != NULL) {
 		what = "disk", name = s->disk;
-		if ((c->fds[VMM_FD_DISK_RW - 4] = open_reg(s->disk, O_RDWR,
-		    0)) == -1 || (c->fds[VMM_FD_DISK_RO - 4] =
+		if ((s->fds[VMM_SPEC_DISK_RW] = open_reg(s->disk, O_RDWR,
+		    0)) == -1 || (s->fds[VMM_SPEC_DISK_RO] =
 		    open_reg(s->disk, O_RDONLY, 0)) == -1)
 			goto fail;
 	}
 	if (s->seed != NULL) {
 		what = "seed", name = s->seed;
-		if ((c->fds[VMM_FD_SEED - 4] = open_reg(s->seed, O_RDONLY,
+		if ((s->fds[VMM_SPEC_SEED] = open_reg(s->seed, O_RDONLY,
 		    0)) == -1)
 			goto fail;
 	}
 	what = "serial log", name = path;
 	if (vmm_path(path, sizeof(path), s->log_dir, "serial.log") == -1 ||
-	    (c->fds[VMM_FD_SERIAL - 4] = open_reg(path, O_WRONLY | O_APPEND |
+	    (s->fds[VMM_SPEC_SERIAL] = open_reg(path, O_WRONLY | O_APPEND |
 	    O_CREAT, 0640)) == -1)
 		goto fail;
-	if (s->tap != NULL) {
-		what = "tap", name = s->tap;
-		if ((c->fds[VMM_FD_TAP - 4] = tap_open(s->tap)) == -1)
-			goto fail;
-	}
+	what = "QEMU's log", name = path;
+	if (vmm_path(path, sizeof(path), s->log_dir, "qemu.log") == -1 ||
+	    (s->fds[VMM_SPEC_LOG] = open_reg(path, O_RDWR | O_APPEND |
+	    O_CREAT, 0640)) == -1)
+		goto fail;
 	return 0;
 fail:
 	snprintf(err, errlen, "%s: cannot open %s %s: %s", s->name, what, name,
 	    errno == EINVAL ? "not a regular file" : strerror(errno));
+	vmm_spec_close_fds(s);
 	return -1;
 }
 
@@ -436,20 +453,16 @@ prepare(const struct vmm_spec *s, struct spawn_ctx *c, char *err,
 	return 0;
 }
 
+/* What the spawn opened itself: the spec's descriptors are closed apart. */
 static void
 ctx_close(struct spawn_ctx *c)
 {
-	size_t	i;
-
-	for (i = 0; i < VMM_FD_COUNT; i++)
-		if (c->fds[i] != -1)
-			close(c->fds[i]);
+	if (c->fds[VMM_FD_TAP - 4] != -1)
+		close(c->fds[VMM_FD_TAP - 4]);
 	if (c->cgfd != -1)
 		close(c->cgfd);
 	if (c->nullfd != -1)
 		close(c->nullfd);
-	if (c->logfd != -1)
-		close(c->logfd);
 }
 
 /* Read the middle's report; 0 with *r, -1 when it died without one. */
@@ -464,11 +477,12 @@ read_report(int fd, struct spawn_report *r)
 }
 
 int
-vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
+vmm_spawn(const struct vmm_spec *given, pid_t *pid, char *err, size_t errlen)
 {
+	struct vmm_spec		 own = *given, *spec = &own;
 	struct spawn_ctx	 c = { .nullfd = -1, .logfd = -1, .cgfd = -1 };
 	struct spawn_report	 r;
-	char			 logpath[PATH_MAX], tail[VMM_ERRLEN];
+	char			 tail[VMM_ERRLEN];
 	char			**argv = NULL;
 	int			 rp[2] = { -1, -1 }, st, rc = -1;
 	size_t			 i;
@@ -477,6 +491,10 @@ vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
 
 	for (i = 0; i < VMM_FD_COUNT; i++)
 		c.fds[i] = -1;
+	/* Descriptors of our own, closed at the end, even when given. */
+	own.fds_given = 0;
+	for (i = 0; i < sizeof(own.fds) / sizeof(own.fds[0]); i++)
+		own.fds[i] = -1;
 	if ((argv = qemu_argv_build(spec, err, errlen)) == NULL)
 		return -1;
 	c.argv = argv;
@@ -488,23 +506,38 @@ vmm_spawn(const struct vmm_spec *spec, pid_t *pid, char *err, size_t errlen)
 	}
 	/* QEMU refuses to bind over a stale socket of a dead predecessor. */
 	vmm_runtime_remove(spec->run_dir);
-	if (vmm_path(logpath, sizeof(logpath), spec->log_dir,
-	    "qemu.log") == -1) {
-		snprintf(err, errlen, "%s/qemu.log: path too long",
-		    spec->log_dir);
+	if (given->fds_given) {
+		for (i = 0; i < sizeof(own.fds) / sizeof(own.fds[0]); i++)
+			if (given->fds[i] != -1 && (own.fds[i] =
+			    fcntl(given->fds[i], F_DUPFD_CLOEXEC, 3)) == -1) {
+				snprintf(err, errlen, "%s: dup: %s",
+				    spec->name, strerror(errno));
+				own.fds_given = 1;
+				goto done;
+			}
+		own.fds_given = 1;
+	} else if (vmm_spec_open_fds(&own, err, errlen) == -1)
 		goto done;
-	}
-	if ((c.logfd = open(logpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC |
-	    O_NOFOLLOW, 0640)) == -1) {
-		snprintf(err, errlen, "cannot open %s: %s", logpath,
-		    strerror(errno));
+	c.logfd = own.fds[VMM_SPEC_LOG];
+	c.fds[VMM_FD_DISK_RW - 4] = own.fds[VMM_SPEC_DISK_RW];
+	c.fds[VMM_FD_DISK_RO - 4] = own.fds[VMM_SPEC_DISK_RO];
+	c.fds[VMM_FD_SEED - 4] = own.fds[VMM_SPEC_SEED];
+	c.fds[VMM_FD_SERIAL - 4] = own.fds[VMM_SPEC_SERIAL];
+	if (c.logfd == -1) {
+		snprintf(err, errlen, "%s: no descriptor for qemu.log",
+		    spec->name);
 		goto done;
 	}
 	log_argv(c.logfd, argv, spec);
 	if ((start = lseek(c.logfd, 0, SEEK_END)) == -1)
 		start = 0;
-	if (open_fds(spec, &c, err, errlen) == -1 ||
-	    prepare(spec, &c, err, errlen) == -1)
+	if (spec->tap != NULL &&
+	    (c.fds[VMM_FD_TAP - 4] = tap_open(spec->tap)) == -1) {
+		snprintf(err, errlen, "%s: cannot open tap %s: %s", spec->name,
+		    spec->tap, strerror(errno));
+		goto done;
+	}
+	if (prepare(spec, &c, err, errlen) == -1)
 		goto done;
 	if ((c.nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
 	    pipe2(rp, O_CLOEXEC) == -1) {
@@ -575,6 +608,7 @@ done:
 	if (rp[1] != -1)
 		close(rp[1]);
 	ctx_close(&c);
+	vmm_spec_close_fds(&own);
 	vmm_argv_free(argv);
 	return rc;
 }

@@ -153,6 +153,14 @@ struct vmm_spec {
 	const gid_t		*groups;
 	size_t			 ngroups;
 	const char		*cgroup;	/* cgroup v2 folder QEMU joins (made here); may be NULL */
+	/*
+	 * With fds_given, the caller opened the disk (read-write and
+	 * read-only), the seed, serial.log and qemu.log: fds[VMM_SPEC_*],
+	 * -1 where the spec names none.  vmm_spawn() uses them (and closes
+	 * none) instead of opening the files by name.
+	 */
+	int			 fds_given;
+	int			 fds[5];
 	int			 restrict_net;	/* user networking with restrict=on */
 	const char		*tap;		/* bridge mode: this tap, not user networking */
 	const struct vmm_fwd	*fwds;
@@ -160,6 +168,18 @@ struct vmm_spec {
 	const char		*mac;		/* may be NULL: derived from name */
 	int			 start_paused;	/* -S: the guest waits for "cont" */
 };
+#define VMM_SPEC_DISK_RW	0
+#define VMM_SPEC_DISK_RO	1
+#define VMM_SPEC_SEED		2
+#define VMM_SPEC_SERIAL		3
+#define VMM_SPEC_LOG		4
+/*
+ * Open spec's disk, seed, serial log and qemu.log into spec->fds (the
+ * caller's rights, regular files only, never through a symlink) and set
+ * fds_given; vmm_spec_close_fds() closes them.  -1 with err.
+ */
+int	  vmm_spec_open_fds(struct vmm_spec *, char *err, size_t errlen);
+void	  vmm_spec_close_fds(struct vmm_spec *);
 /* The MAC QEMU's NIC gets when spec.mac is NULL: 52:54:00 + a hash of name. */
 void	  vmm_mac(const char *name, char *out, size_t outlen);
 /*
