@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,23 +33,8 @@
 #include "labd/vmjob.h"
 
 #define LABD_CGROUP	"labd-vms"
-/*
- * A QEMU that exited is a zombie until init reaps it, and its cgroup
- * cannot go before: such folders are tried again every SWEEP_MS, up to
- * SWEEP_TRIES times.
- */
-#define SWEEP_MS	500
-#define SWEEP_TRIES	40
-#define SWEEP_MAX	256
-
 static char	cg_base[PATH_MAX];	/* "" when VMs run without cgroups */
-
-/* Folders to remove, named by VM; workers and the loop share them. */
-static struct {
-	char	name[72];	/* a VM name: at most 64 characters */
-	int	tries;
-} pending[SWEEP_MAX];
-static pthread_mutex_t	pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static int	confining;		/* labd started as root */
 
 /* 1 gone (or never there), 0 still busy. */
 static int
@@ -67,38 +51,6 @@ cg_remove(const char *vm_name)
 	}
 	return 0;
 }
-
-/* Forget vm_name's pending removal: it is about to start again. */
-static void
-pending_drop(const char *vm_name)
-{
-	size_t	i;
-
-	pthread_mutex_lock(&pending_lock);
-	for (i = 0; i < SWEEP_MAX; i++)
-		if (strcmp(pending[i].name, vm_name) == 0)
-			pending[i].name[0] = '\0';
-	pthread_mutex_unlock(&pending_lock);
-}
-
-/* Loop timer: the folders whose QEMU has been reaped since. */
-static int
-sweep(struct loop *l, void *arg)
-{
-	size_t	i;
-
-	pthread_mutex_lock(&pending_lock);
-	for (i = 0; i < SWEEP_MAX; i++) {
-		if (pending[i].name[0] == '\0')
-			continue;
-		if (cg_remove(pending[i].name) ||
-		    ++pending[i].tries >= SWEEP_TRIES)
-			pending[i].name[0] = '\0';
-	}
-	pthread_mutex_unlock(&pending_lock);
-	return SWEEP_MS;
-}
-
 
 /* The v2 hierarchy: unified only, or hybrid with v2 under unified/. */
 static const char *
@@ -161,6 +113,7 @@ confine_init(char *err, size_t errlen)
 
 	if (geteuid() != 0)
 		return 0;
+	confining = 1;
 	/* state_dir: root's, searchable by the VMs' group, listable by none. */
 	if (path_searchable(labd->cfg.state_dir, err, errlen) == -1)
 		return -1;
@@ -189,7 +142,6 @@ confine_init(char *err, size_t errlen)
 		cg_base[0] = '\0';
 		return 0;
 	}
-	loop_add_timer(labd->loop, SWEEP_MS, sweep, NULL);
 	return 0;
 }
 
@@ -248,7 +200,15 @@ share_template(const struct vmdef *d, char *err, size_t errlen)
 }
 
 int
-confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
+confine_share(const struct vmdef *d, char *err, size_t errlen)
+{
+	if (!confining)
+		return 0;
+	return share_template(d, err, errlen);
+}
+
+int
+confine_user(const char *name, int64_t id, struct vmm_spec *s, gid_t *groups,
     char *cgroup, size_t cglen, char *err, size_t errlen)
 {
 	struct group	*gr;
@@ -258,14 +218,12 @@ confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
 	s->cgroup = NULL;
 	if (geteuid() != 0)
 		return 0;
-	if (d->id <= 0 || d->id >= (int64_t)LABD_UIDS) {
+	if (id <= 0 || id >= (int64_t)LABD_UIDS) {
 		errf(err, errlen, "%s: VM id %lld is outside the %u uids from"
-		    " uid_base", d->name, (long long)d->id, LABD_UIDS);
+		    " uid_base", name, (long long)id, LABD_UIDS);
 		return -1;
 	}
-	if (share_template(d, err, errlen) == -1)
-		return -1;
-	s->uid = (uid_t)(labd->cfg.uid_base + (uint32_t)d->id);
+	s->uid = (uid_t)(labd->cfg.uid_base + (uint32_t)id);
 	s->gid = (gid_t)s->uid;
 	groups[s->ngroups++] = (gid_t)labd->cfg.uid_base;
 	/* getgrnam() is not thread-safe; workers run this. */
@@ -279,10 +237,9 @@ confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
 	}
 	s->groups = groups;
 	if (cg_base[0] != '\0') {
-		pending_drop(d->name);
-		if (snprintf(cgroup, cglen, "%s/%s", cg_base, d->name) >=
+		if (snprintf(cgroup, cglen, "%s/%s", cg_base, name) >=
 		    (int)cglen) {
-			errf(err, errlen, "%s: cgroup path too long", d->name);
+			errf(err, errlen, "%s: cgroup path too long", name);
 			return -1;
 		}
 		s->cgroup = cgroup;
@@ -290,33 +247,27 @@ confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
 	return 0;
 }
 
-void
-confine_release(const char *vm_name)
+int
+confine_cgroup_remove(const char *vm_name)
 {
-	size_t	i, free_slot = SWEEP_MAX;
-
-	if (cg_base[0] == '\0' || cg_remove(vm_name))
-		return;
-	pthread_mutex_lock(&pending_lock);
-	for (i = 0; i < SWEEP_MAX; i++) {
-		if (strcmp(pending[i].name, vm_name) == 0)
-			break;
-		if (pending[i].name[0] == '\0' && free_slot == SWEEP_MAX)
-			free_slot = i;
-	}
-	if (i == SWEEP_MAX && free_slot != SWEEP_MAX)
-		i = free_slot;
-	if (i != SWEEP_MAX) {
-		snprintf(pending[i].name, sizeof(pending[i].name), "%s",
-		    vm_name);
-		pending[i].tries = 0;
-	}
-	/* A full list: the folder goes at the VM's next start instead. */
-	pthread_mutex_unlock(&pending_lock);
+	return cg_base[0] == '\0' || cg_remove(vm_name);
 }
 
 const char *
 confine_cgroup_base(void)
 {
 	return cg_base;
+}
+
+/* A VM's folders: its disks in state_dir, its sockets in run_dir. */
+int
+vm_paths(const char *name, char *vmdir, char *rundir)
+{
+	if (vmdir != NULL && snprintf(vmdir, PATH_MAX, "%s/vms/%s",
+	    labd->cfg.state_dir, name) >= PATH_MAX)
+		return -1;
+	if (rundir != NULL && snprintf(rundir, PATH_MAX, "%s/vms/%s",
+	    labd->cfg.run_dir, name) >= PATH_MAX)
+		return -1;
+	return 0;
 }

@@ -189,6 +189,10 @@ main(int argc, char *argv[])
 	if (!foreground && daemon(1, 0) == -1)
 		fatal("daemon");
 	log_init(foreground, verbose);
+	/* The helper that keeps root: forked before any thread exists. */
+	if (priv_start(err, sizeof(err)) == -1)
+		fatalx("cannot start the privileged helper: %s", err);
+	priv_sweep_start();
 	/* Threads do not survive daemon()'s fork: start them after it. */
 	labd->workers = workers_new(labd->loop, labd->cfg.workers);
 	labd->foreground = foreground;

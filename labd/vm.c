@@ -137,7 +137,7 @@ vm_set_state(struct vm *vm, enum vm_state st, const char *error)
 		log_info("%s: %s", vm->name, vm_state_name(st));
 	/* No QEMU in these states: its cgroup folder goes (if empty). */
 	if (st == VM_STOPPED || st == VM_SUSPENDED || st == VM_FAILED)
-		confine_release(vm->name);
+		priv_cgroup_release(vm->name);
 	/* Idle time, wake listeners, forwarding rules, clients: the bus. */
 	events_fire("vm.state", vm, vm_to_json(vm));
 

@@ -39,19 +39,6 @@
 
 static int	vmjob_sync(struct vmjob *, int tries);
 
-/* A VM's folders: its disks in state_dir, its sockets in run_dir. */
-int
-vm_paths(const char *name, char *vmdir, char *rundir)
-{
-	if (vmdir != NULL && snprintf(vmdir, PATH_MAX, "%s/vms/%s",
-	    labd->cfg.state_dir, name) >= PATH_MAX)
-		return -1;
-	if (rundir != NULL && snprintf(rundir, PATH_MAX, "%s/vms/%s",
-	    labd->cfg.run_dir, name) >= PATH_MAX)
-		return -1;
-	return 0;
-}
-
 /* --- the definition, from the database ---------------------------------- */
 
 int
@@ -220,12 +207,7 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 static int
 vmjob_kill(struct vmjob *j, int timeout_ms, char *err, size_t errlen)
 {
-	int	rc;
-
-	rc = vmm_kill(j->def.run_dir, j->def.name, timeout_ms, err, errlen);
-	if (rc == 0)
-		confine_release(j->def.name);
-	return rc;
+	return priv_kill(j->def.name, timeout_ms, err, errlen);
 }
 
 static int
@@ -234,9 +216,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	struct vmdef	*d = &j->def;
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
-			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64],
-			 cgroup[PATH_MAX];
-	gid_t		 groups[4];
+			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -265,8 +245,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	}
 	if (vmm_alive(d->run_dir, d->name, &j->pid) == 1)
 		return 0;	/* already runs: adopt it */
-	if (confine_spec(d, &spec, groups, cgroup, sizeof(cgroup), j->err,
-	    sizeof(j->err)) == -1)
+	if (confine_share(d, j->err, sizeof(j->err)) == -1)
 		return -1;
 	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
 		net_tap_name(d->id, tap, sizeof(tap));
@@ -301,7 +280,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");
 	vmm_path(old, sizeof(old), d->vm_dir, "serial.log.1");
 	rename(log, old);
-	return vmm_spawn(&spec, &j->pid, j->err, sizeof(j->err));
+	return priv_spawn(d, &spec, &j->pid, j->err, sizeof(j->err));
 }
 
 /* --- snapshots, suspend and resume --------------------------------------- */

@@ -127,15 +127,37 @@ void	vmjob_run(struct job *);
 /* confine.c */
 /* As root: state_dir open to the VMs' group, the cgroup folder made. */
 int	confine_init(char *err, size_t errlen);
+/* The template's files VM d's QEMU opens by name: readable to the VMs. */
+int	confine_share(const struct vmdef *d, char *err, size_t errlen);
 /*
  * Fill s's uid, gid, groups (into groups[], room for 4) and cgroup (into
- * cgroup) for VM d; with labd not root, QEMU runs as labd.
+ * cgroup) for VM name with id; with labd not root, QEMU runs as labd.
  */
-int	confine_spec(const struct vmdef *d, struct vmm_spec *s, gid_t *groups,
-	    char *cgroup, size_t cglen, char *err, size_t errlen);
-/* The VM's QEMU is gone: its cgroup folder too. */
-void	confine_release(const char *vm_name);
+int	confine_user(const char *name, int64_t id, struct vmm_spec *s,
+	    gid_t *groups, char *cgroup, size_t cglen, char *err, size_t errlen);
+/* rmdir of the VM's cgroup folder: 1 gone, 0 busy (a zombie left). */
+int	confine_cgroup_remove(const char *vm_name);
 /* The folder under which each VM's cgroup is; "" when none. */
 const char *confine_cgroup_base(void);
+
+/* priv.c */
+/*
+ * As root: fork the privileged helper, which keeps root for what needs it
+ * (starting and killing QEMU as the VMs' users, their cgroups).  Not root:
+ * nothing, and the calls below run in labd itself.
+ */
+int	priv_start(char *err, size_t errlen);
+int	priv_active(void);
+/* Start VM d's QEMU as spec says (uid, cgroup and tap set on the way). */
+int	priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
+	    char *err, size_t errlen);
+/* vmm_kill() of VM name, its cgroup folder removed after. */
+int	priv_kill(const char *name, int timeout_ms, char *err, size_t errlen);
+/* confine_cgroup_remove() where it can be done: 1 gone, 0 busy. */
+int	priv_release(const char *name);
+/* The VM's QEMU is gone: its cgroup folder too, now or a moment later. */
+void	priv_cgroup_release(const char *vm_name);
+/* The loop's timer that removes the folders of QEMUs reaped since. */
+void	priv_sweep_start(void);
 
 #endif /* LABD_VMJOB_H */

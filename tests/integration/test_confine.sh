@@ -8,7 +8,8 @@
 # by a shell with alice's QEMU's uid and groups: it can neither signal
 # bob's QEMU nor read its memory map, environment or disk, nor read labd's
 # database, nor list state_dir, nor talk to labd's control socket; what it
-# may read is the template it boots from.
+# may read is the template it boots from.  QEMU is started and stopped
+# by labd's privileged helper, which ends with labd.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -127,5 +128,19 @@ cgroups_gone() {
 }
 check "their cgroups go with them" cgroups_gone
 check "course rm" "$LABCTL" course rm cf
+
+# The privileged helper: a child of labd, gone with it.
+helper=$(pgrep -P "$LABD_PID" -x labd | head -1)
+check "labd has its privileged helper as a child" test -n "$helper"
+kill -9 "$LABD_PID"
+helper_gone() {
+	for _ in $(seq 50); do
+		gone "$helper" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "the helper ends when labd does" helper_gone
+LABD_PID=
 
 finish test_confine

@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * priv.c - the privileged helper: what labd does as root, in a process of
+ * its own, in the style of OpenBSD's vmd.
+ *
+ * Started as root, labd forks this helper before it starts its workers.
+ * The helper answers requests on a SOCK_SEQPACKET socketpair: a request
+ * is one JSON object with descriptors, the first of which is a socket of
+ * the caller's own, where the answer goes.  For each request the helper
+ * forks a child that does the work, answers and exits, so that a slow
+ * request (a QEMU taking half a minute to set up) holds up no other and
+ * the helper itself never blocks on anything but its socket.
+ *
+ * A request names a VM by its name and id, nothing more: its run folder,
+ * uid, cgroup and tap are derived here from the configuration, never
+ * taken from the request, and the files the daemon owns (disk, seed,
+ * logs) come as descriptors the daemon opened.  So a daemon that went
+ * wrong can make the helper start or stop a VM's QEMU, but not run
+ * another program, open a file or take another uid.
+ *
+ * The helper ends when the daemon does (end of file on its socket).
+ * Without root there is no helper, and the same work runs in labd.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <net/if.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+#include "labd/vmjob.h"
+
+#define PRIV_MSG_MAX	(64 * 1024)
+#define PRIV_FDS_MAX	8
+/* A spawn waits for QEMU to set up (60 s at most in vmm/spawn.c). */
+#define PRIV_TIMEOUT_MS	120000
+
+static int		priv_fd = -1;	/* the daemon's end; -1: no helper */
+static pthread_mutex_t	priv_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * A QEMU that exited is a zombie until init reaps it, and its cgroup
+ * cannot go before: such folders are tried again every SWEEP_MS, up to
+ * SWEEP_TRIES times.
+ */
+#define SWEEP_MS	500
+#define SWEEP_TRIES	40
+#define SWEEP_MAX	256
+
+/* Folders to remove, named by VM; workers and the loop share them. */
+static struct {
+	char	name[72];	/* a VM name: at most 64 characters */
+	int	tries;
+} pending[SWEEP_MAX];
+static pthread_mutex_t	pending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void	pending_drop(const char *);
+
+
+int
+priv_active(void)
+{
+	return priv_fd != -1;
+}
+
+/* --- messages --------------------------------------------------------------- */
+
+/* One message: text and up to PRIV_FDS_MAX descriptors. */
+static int
+msg_send(int fd, const char *text, const int *fds, int nfds)
+{
+	struct msghdr	 mh = { 0 };
+	struct iovec	 iov = { (void *)text, strlen(text) };
+	char		 cbuf[CMSG_SPACE(sizeof(int) * PRIV_FDS_MAX)];
+	struct cmsghdr	*cm;
+
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (nfds > 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	while (sendmsg(fd, &mh, MSG_NOSIGNAL) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* 1 and the text (NUL-terminated) and descriptors, 0 at end of file. */
+static int
+msg_recv(int fd, char *buf, size_t buflen, int *fds, int *nfds)
+{
+	struct msghdr	 mh = { 0 };
+	struct iovec	 iov = { buf, buflen - 1 };
+	char		 cbuf[CMSG_SPACE(sizeof(int) * PRIV_FDS_MAX)];
+	struct cmsghdr	*cm;
+	ssize_t		 n;
+
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	*nfds = 0;
+	while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) == -1)
+		if (errno != EINTR)
+			return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS) {
+			*nfds = (int)((cm->cmsg_len - CMSG_LEN(0)) /
+			    sizeof(int));
+			memcpy(fds, CMSG_DATA(cm), sizeof(int) * *nfds);
+		}
+	if (n == 0 && *nfds == 0)
+		return 0;
+	buf[n] = '\0';
+	/* A message cut short is refused, not half read. */
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 1;
+}
+
+static void
+close_fds(const int *fds, int nfds)
+{
+	int	i;
+
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+/*
+ * The daemon's side: send req with fds, wait for the answer on a socket
+ * of this call's own.  The answer's "error", if any, goes to err.
+ */
+static json_t *
+priv_call(json_t *req, const int *fds, int nfds, char *err, size_t errlen)
+{
+	char		*text = NULL, *buf = NULL;
+	int		 sp[2] = { -1, -1 }, all[PRIV_FDS_MAX], n = 0, i, rfds[1];
+	json_t		*rep = NULL;
+	json_error_t	 je;
+	struct pollfd	 pfd;
+	const char	*e;
+
+	if (nfds + 1 > PRIV_FDS_MAX || (text = json_dumps(req,
+	    JSON_COMPACT)) == NULL || strlen(text) >= PRIV_MSG_MAX) {
+		errf(err, errlen, "request to the privileged helper too large");
+		goto done;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		errf(err, errlen, "socketpair: %s", strerror(errno));
+		goto done;
+	}
+	all[0] = sp[1];
+	for (i = 0; i < nfds; i++)
+		all[i + 1] = fds[i];
+	pthread_mutex_lock(&priv_lock);
+	i = msg_send(priv_fd, text, all, nfds + 1);
+	pthread_mutex_unlock(&priv_lock);
+	close(sp[1]);
+	sp[1] = -1;
+	if (i == -1) {
+		errf(err, errlen, "labd's privileged helper: %s",
+		    strerror(errno));
+		goto done;
+	}
+	pfd.fd = sp[0];
+	pfd.events = POLLIN;
+	while ((i = poll(&pfd, 1, PRIV_TIMEOUT_MS)) == -1 && errno == EINTR)
+		;
+	if (i != 1 || (buf = malloc(PRIV_MSG_MAX)) == NULL ||
+	    msg_recv(sp[0], buf, PRIV_MSG_MAX, rfds, &n) != 1) {
+		errf(err, errlen, "labd's privileged helper did not answer");
+		goto done;
+	}
+	close_fds(rfds, n);
+	if ((rep = json_loads(buf, 0, &je)) == NULL ||
+	    !json_is_object(rep)) {
+		errf(err, errlen, "labd's privileged helper: a garbled answer");
+		json_decref(rep);
+		rep = NULL;
+		goto done;
+	}
+	if ((e = json_string_value(json_object_get(rep, "error"))) != NULL) {
+		errf(err, errlen, "%s", e);
+		json_decref(rep);
+		rep = NULL;
+	}
+done:
+	if (sp[0] != -1)
+		close(sp[0]);
+	if (sp[1] != -1)
+		close(sp[1]);
+	free(text);
+	free(buf);
+	return rep;
+}
+
+/* --- the helper's side ------------------------------------------------------- */
+
+/* A VM name as labd makes them: [a-z0-9][a-z0-9_-]*, at most 64. */
+static int
+name_ok(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || s[0] == '\0' || strlen(s) > 64 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static void
+answer(int fd, json_t *rep)
+{
+	char	*text;
+
+	if (rep == NULL)
+		rep = json_pack("{s:s}", "error", "out of memory");
+	if ((text = json_dumps(rep, JSON_COMPACT)) != NULL) {
+		msg_send(fd, text, NULL, 0);
+		free(text);
+	}
+	json_decref(rep);
+}
+
+static json_t *
+failed(const char *fmt, ...)
+{
+	char	buf[LABD_ERRLEN];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:s}", "error", buf);
+}
+
+/* The optional string field key of o, or NULL. */
+static const char *
+opt_str(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+#define PRIV_FWDS_MAX	LABD_MAX_GUEST_PORTS
+
+/* spawn: the daemon's spec, checked, and the rest derived here. */
+static json_t *
+do_spawn(json_t *req, const int *fds, int nfds)
+{
+	struct vmm_spec	 s = { 0 };
+	struct vmm_fwd	 fwds[PRIV_FWDS_MAX];
+	char		 vmdir[PATH_MAX], rundir[PATH_MAX], disk[PATH_MAX],
+			 seed[PATH_MAX], tap[IFNAMSIZ], cgroup[PATH_MAX],
+			 err[VMM_ERRLEN];
+	gid_t		 groups[4];
+	json_t		*a, *f;
+	json_int_t	 id = json_integer_value(json_object_get(req, "id"));
+	json_int_t	 mask = json_integer_value(json_object_get(req, "fds"));
+	size_t		 i;
+	int		 k = 0;
+	pid_t		 pid;
+
+	s.name = json_string_value(json_object_get(req, "name"));
+	if (!name_ok(s.name) || id <= 0 || id >= (json_int_t)LABD_UIDS)
+		return failed("spawn: bad VM name or id");
+	if (vm_paths(s.name, vmdir, rundir) == -1)
+		return failed("%s: path too long", s.name);
+	s.qemu = labd->cfg.qemu;
+	s.accel = labd->accel;
+	s.memory_mb = (unsigned)json_integer_value(json_object_get(req,
+	    "memory_mb"));
+	s.vcpus = (unsigned)json_integer_value(json_object_get(req, "vcpus"));
+	/* QEMU opens these as the VM's own user: they give nothing more. */
+	s.kernel = opt_str(req, "kernel");
+	s.initrd = opt_str(req, "initrd");
+	s.append = opt_str(req, "append");
+	s.firmware = opt_str(req, "firmware");
+	s.mac = opt_str(req, "mac");
+	s.restrict_net = json_is_true(json_object_get(req, "restrict"));
+	s.start_paused = json_is_true(json_object_get(req, "paused"));
+	s.run_dir = rundir;
+	s.log_dir = vmdir;
+	/* The files are the daemon's, passed open: these name them in logs. */
+	snprintf(disk, sizeof(disk), "%s/disk.qcow2", vmdir);
+	snprintf(seed, sizeof(seed), "%s/seed.iso", vmdir);
+	s.fds_given = 1;
+	for (i = 0; i < sizeof(s.fds) / sizeof(s.fds[0]); i++)
+		s.fds[i] = (mask & (1 << i)) && k < nfds ? fds[k++] : -1;
+	if (s.fds[VMM_SPEC_LOG] == -1 || s.fds[VMM_SPEC_SERIAL] == -1)
+		return failed("%s: no log descriptors", s.name);
+	s.disk = s.fds[VMM_SPEC_DISK_RW] != -1 ? disk : NULL;
+	s.seed = s.fds[VMM_SPEC_SEED] != -1 ? seed : NULL;
+	if (json_is_true(json_object_get(req, "tap"))) {
+		net_tap_name(id, tap, sizeof(tap));
+		s.tap = tap;
+	}
+	a = json_object_get(req, "fwds");
+	if (json_array_size(a) > PRIV_FWDS_MAX)
+		return failed("%s: too many port forwards", s.name);
+	json_array_foreach(a, i, f) {
+		fwds[i].host_ip = json_string_value(json_array_get(f, 0));
+		fwds[i].host_port = (uint16_t)json_integer_value(
+		    json_array_get(f, 1));
+		fwds[i].guest_port = (uint16_t)json_integer_value(
+		    json_array_get(f, 2));
+	}
+	s.fwds = fwds;
+	s.nfwd = json_array_size(a);
+	if (confine_user(s.name, id, &s, groups, cgroup, sizeof(cgroup), err,
+	    sizeof(err)) == -1 || vmm_spawn(&s, &pid, err, sizeof(err)) == -1)
+		return failed("%s", err);
+	return json_pack("{s:i}", "pid", (int)pid);
+}
+
+static json_t *
+do_kill(json_t *req)
+{
+	const char	*name = json_string_value(json_object_get(req, "name"));
+	char		 rundir[PATH_MAX], err[VMM_ERRLEN];
+	int		 ms = (int)json_integer_value(json_object_get(req, "ms"));
+
+	if (!name_ok(name) || vm_paths(name, NULL, rundir) == -1)
+		return failed("kill: bad VM name");
+	if (vmm_kill(rundir, name, ms, err, sizeof(err)) == -1)
+		return failed("%s", err);
+	return json_pack("{s:b}", "gone", confine_cgroup_remove(name));
+}
+
+static json_t *
+do_release(json_t *req)
+{
+	const char	*name = json_string_value(json_object_get(req, "name"));
+
+	if (!name_ok(name))
+		return failed("release: bad VM name");
+	return json_pack("{s:b}", "gone", confine_cgroup_remove(name));
+}
+
+/* One request, in a child of the helper: do it, answer, exit. */
+static void
+serve(const char *text, int *fds, int nfds)
+{
+	json_t		*req, *rep;
+	json_error_t	 je;
+	const char	*op;
+
+	signal(SIGCHLD, SIG_DFL);
+	if ((req = json_loads(text, 0, &je)) == NULL ||
+	    (op = json_string_value(json_object_get(req, "op"))) == NULL)
+		rep = failed("a garbled request");
+	else if (strcmp(op, "spawn") == 0)
+		rep = do_spawn(req, fds + 1, nfds - 1);
+	else if (strcmp(op, "kill") == 0)
+		rep = do_kill(req);
+	else if (strcmp(op, "release") == 0)
+		rep = do_release(req);
+	else
+		rep = failed("unknown request %.32s", op);
+	answer(fds[0], rep);
+	json_decref(req);
+	_exit(0);
+}
+
+static void
+helper_main(int fd)
+{
+	char	*buf;
+	int	 fds[PRIV_FDS_MAX], nfds, r;
+	pid_t	 pid;
+
+	/* Nothing of the daemon's: its lock, socket and database stay there. */
+	if (dup2(fd, 3) == -1)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	fd = 3;
+	/* Children reap themselves; each request's child resets this. */
+	signal(SIGCHLD, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	if ((buf = malloc(PRIV_MSG_MAX)) == NULL)
+		_exit(1);
+	for (;;) {
+		if ((r = msg_recv(fd, buf, PRIV_MSG_MAX, fds, &nfds)) == 0)
+			_exit(0);	/* the daemon is gone */
+		if (r == -1 || nfds == 0) {
+			close_fds(fds, nfds);
+			if (r == -1 && errno != EMSGSIZE)
+				_exit(1);
+			continue;
+		}
+		if ((pid = fork()) == 0) {
+			close(fd);
+			serve(buf, fds, nfds);
+		}
+		if (pid == -1)
+			answer(fds[0], failed("fork: %s", strerror(errno)));
+		close_fds(fds, nfds);
+	}
+}
+
+/* The helper gone is labd unable to start or stop a VM: stop too. */
+static void
+priv_lost(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	fatalx("labd's privileged helper is gone");
+}
+
+int
+priv_start(char *err, size_t errlen)
+{
+	int	sp[2];
+	pid_t	pid;
+
+	if (geteuid() != 0)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		errf(err, errlen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		errf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		helper_main(sp[1]);
+	}
+	close(sp[1]);
+	priv_fd = sp[0];
+	/* The daemon never reads here: readable means the helper is gone. */
+	loop_add_fd(labd->loop, priv_fd, EPOLLIN, priv_lost, NULL);
+	log_info("privileged helper started as pid %d", (int)pid);
+	return 0;
+}
+
+/* --- the calls ---------------------------------------------------------------- */
+
+int
+priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
+    char *err, size_t errlen)
+{
+	gid_t		 groups[4];
+	char		 cgroup[PATH_MAX];
+	json_t		*req, *rep, *fwds;
+	int		 fds[5], nfds = 0, mask = 0, rc = -1;
+	size_t		 i;
+
+	/* It starts again: its folder is not to be swept from under it. */
+	pending_drop(d->name);
+	if (!priv_active()) {
+		if (confine_user(d->name, d->id, spec, groups, cgroup,
+		    sizeof(cgroup), err, errlen) == -1)
+			return -1;
+		return vmm_spawn(spec, pid, err, errlen);
+	}
+	/* The daemon opens its own files; the helper gets descriptors. */
+	if (vmm_spec_open_fds(spec, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < sizeof(spec->fds) / sizeof(spec->fds[0]); i++)
+		if (spec->fds[i] != -1) {
+			fds[nfds++] = spec->fds[i];
+			mask |= 1 << i;
+		}
+	fwds = json_array();
+	for (i = 0; i < spec->nfwd; i++)
+		json_array_append_new(fwds, json_pack("[s,i,i]",
+		    spec->fwds[i].host_ip, spec->fwds[i].host_port,
+		    spec->fwds[i].guest_port));
+	req = json_pack("{s:s,s:s,s:I,s:i,s:i,s:s?,s:s?,s:s?,s:s?,s:s?,s:b,"
+	    "s:b,s:b,s:o,s:i}", "op", "spawn", "name", d->name, "id",
+	    (json_int_t)d->id, "memory_mb", (int)spec->memory_mb, "vcpus",
+	    (int)spec->vcpus, "kernel", spec->kernel, "initrd", spec->initrd,
+	    "append", spec->append, "firmware", spec->firmware, "mac",
+	    spec->mac, "restrict", spec->restrict_net, "paused",
+	    spec->start_paused, "tap", spec->tap != NULL, "fwds", fwds,
+	    "fds", mask);
+	if ((rep = priv_call(req, fds, nfds, err, errlen)) != NULL) {
+		*pid = (pid_t)json_integer_value(json_object_get(rep, "pid"));
+		rc = 0;
+	}
+	json_decref(req);
+	json_decref(rep);
+	vmm_spec_close_fds(spec);
+	return rc;
+}
+
+int
+priv_kill(const char *name, int timeout_ms, char *err, size_t errlen)
+{
+	char	 rundir[PATH_MAX], e[LABD_ERRLEN];
+	json_t	*req, *rep;
+
+	if (!priv_active()) {
+		if (vm_paths(name, NULL, rundir) == -1) {
+			errf(err, errlen, "%s: path too long", name);
+			return -1;
+		}
+		if (vmm_kill(rundir, name, timeout_ms, err, errlen) == -1)
+			return -1;
+		priv_cgroup_release(name);
+		return 0;
+	}
+	req = json_pack("{s:s,s:s,s:i}", "op", "kill", "name", name, "ms",
+	    timeout_ms);
+	rep = priv_call(req, NULL, 0, e, sizeof(e));
+	json_decref(req);
+	if (rep == NULL) {
+		if (err != NULL)
+			errf(err, errlen, "%s", e);
+		return -1;
+	}
+	if (!json_is_true(json_object_get(rep, "gone")))
+		priv_cgroup_release(name);
+	json_decref(rep);
+	return 0;
+}
+
+int
+priv_release(const char *name)
+{
+	char	 e[LABD_ERRLEN];
+	json_t	*req, *rep;
+	int	 gone;
+
+	if (!priv_active())
+		return confine_cgroup_remove(name);
+	req = json_pack("{s:s,s:s}", "op", "release", "name", name);
+	rep = priv_call(req, NULL, 0, e, sizeof(e));
+	json_decref(req);
+	/* A helper that cannot answer: the next start removes it. */
+	gone = rep == NULL || json_is_true(json_object_get(rep, "gone"));
+	json_decref(rep);
+	return gone;
+}
+
+/* --- cgroup folders left by QEMUs gone -------------------------------------- */
+
+/* Forget vm_name's pending removal: it is about to start again. */
+static void
+pending_drop(const char *vm_name)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&pending_lock);
+	for (i = 0; i < SWEEP_MAX; i++)
+		if (strcmp(pending[i].name, vm_name) == 0)
+			pending[i].name[0] = '\0';
+	pthread_mutex_unlock(&pending_lock);
+}
+
+/* Loop timer: the folders whose QEMU has been reaped since. */
+static int
+sweep(struct loop *l, void *arg)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&pending_lock);
+	for (i = 0; i < SWEEP_MAX; i++) {
+		if (pending[i].name[0] == '\0')
+			continue;
+		if (priv_release(pending[i].name) ||
+		    ++pending[i].tries >= SWEEP_TRIES)
+			pending[i].name[0] = '\0';
+	}
+	pthread_mutex_unlock(&pending_lock);
+	return SWEEP_MS;
+}
+
+
+void
+priv_cgroup_release(const char *vm_name)
+{
+	size_t	i, free_slot = SWEEP_MAX;
+
+	if (confine_cgroup_base()[0] == '\0' || priv_release(vm_name))
+		return;
+	pthread_mutex_lock(&pending_lock);
+	for (i = 0; i < SWEEP_MAX; i++) {
+		if (strcmp(pending[i].name, vm_name) == 0)
+			break;
+		if (pending[i].name[0] == '\0' && free_slot == SWEEP_MAX)
+			free_slot = i;
+	}
+	if (i == SWEEP_MAX && free_slot != SWEEP_MAX)
+		i = free_slot;
+	if (i != SWEEP_MAX) {
+		snprintf(pending[i].name, sizeof(pending[i].name), "%s",
+		    vm_name);
+		pending[i].tries = 0;
+	}
+	/* A full list: the folder goes at the VM's next start instead. */
+	pthread_mutex_unlock(&pending_lock);
+}
+
+void
+priv_sweep_start(void)
+{
+	if (confine_cgroup_base()[0] != '\0')
+		loop_add_timer(labd->loop, SWEEP_MS, sweep, NULL);
+}
