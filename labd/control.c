@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -623,21 +624,23 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	conns = c;
 }
 
-int
-control_listen(const char *path, const char *group, const struct cmd *table,
-    size_t n, char *err, size_t errlen)
+/*
+ * Bind the socket path in the folder dfd, which dir_private_open()
+ * checked: nobody else can put a link or a file there, so what is
+ * created, chowned and checked under the name is the socket itself.  The
+ * mode comes from the umask at bind() time rather than a chmod after it;
+ * the group is set with fchownat() relative to the folder, which never
+ * follows a link.
+ */
+static int
+socket_bind(int dfd, const char *path, const char *base, mode_t mode,
+    gid_t gid, const char *group, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	struct group		*gr;
-	int			 fd, probe;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd, probe, rc;
 
-	if (table_check(table, n, err, errlen) == -1)
-		return -1;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errf(err, errlen, "socket path %s is longer than %zu bytes",
-		    path, sizeof(sun.sun_path) - 1);
-		return -1;
-	}
 	strcpy(sun.sun_path, path);
 	/* A socket that answers belongs to a running labd: never steal it. */
 	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
@@ -649,25 +652,91 @@ control_listen(const char *path, const char *group, const struct cmd *table,
 		}
 		close(probe);
 	}
-	unlink(path);
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			errf(err, errlen, "%s exists and is not a socket;"
+			    " remove it or set [labd] socket", path);
+			return -1;
+		}
+		unlinkat(dfd, base, 0);
+	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 64) == -1) {
+	    0)) == -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
 		errf(err, errlen, "cannot listen on %s: %s", path,
 		    strerror(errno));
-		if (fd != -1)
-			close(fd);
+		goto fail;
+	}
+	/* The folder is the one checked, unless its path moved since. */
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		errf(err, errlen, "%s: the socket is not where it was bound"
+		    " (was its folder moved?)", path);
+		goto fail;
+	}
+	if (gid != (gid_t)-1 &&
+	    fchownat(dfd, base, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) == -1)
+		log_warn("chown %s to group %s", path, group);
+	if (listen(fd, 64) == -1) {
+		errf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int
+control_listen(const char *path, const char *group, const struct cmd *table,
+    size_t n, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	struct group		*gr;
+	char			 dir[PATH_MAX];
+	const char		*base, *slash;
+	mode_t			 mode = 0600;
+	int			 fd, dfd;
+
+	if (table_check(table, n, err, errlen) == -1)
+		return -1;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errf(err, errlen, "socket path %s is longer than %zu bytes",
+		    path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	if ((slash = strrchr(path, '/')) == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+		base = slash + 1;
+	}
+	if (*base == '\0') {
+		errf(err, errlen, "socket path %s names a folder", path);
 		return -1;
 	}
 	if (group != NULL && *group != '\0' && (gr = getgrnam(group)) != NULL) {
 		admin_gid = gr->gr_gid;
-		if (chown(path, (uid_t)-1, admin_gid) == -1)
-			log_warn("chown %s to group %s", path, group);
+		mode = 0660;
 	} else if (group != NULL && *group != '\0')
 		log_info("group %s does not exist: only root and uid %u may"
 		    " use %s", group, (unsigned)geteuid(), path);
-	if (chmod(path, 0660) == -1)
-		log_warn("chmod %s", path);
+	if ((dfd = dir_private_open(dir, "the control socket's folder", err,
+	    errlen)) == -1)
+		return -1;
+	fd = socket_bind(dfd, path, base, mode, admin_gid, group, err, errlen);
+	close(dfd);
+	if (fd == -1)
+		return -1;
 	if (loop_add_fd(labd->loop, fd, EPOLLIN, control_accept, NULL) == -1) {
 		errf(err, errlen, "epoll: %s", strerror(errno));
 		close(fd);

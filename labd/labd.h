@@ -46,6 +46,13 @@ char	*xasprintf(const char *, ...) PRINTFLIKE(1, 2);
 void	 errf(char *err, size_t errlen, const char *, ...) PRINTFLIKE(3, 4);
 int	 mkdir_p(const char *path, mode_t mode);
 int	 rm_rf(const char *path);
+/*
+ * The folder path opened (O_DIRECTORY), when labd's euid owns it and
+ * neither group nor others may write to it; else -1 with err naming
+ * what ("run_dir"), the folder, its owner and mode.
+ */
+int	 dir_private_open(const char *path, const char *what, char *err,
+	    size_t errlen);
 int	 file_exists(const char *path);
 char	*file_read(const char *path, size_t max, size_t *len, char *err,
 	    size_t errlen);

@@ -119,7 +119,7 @@ main(int argc, char *argv[])
 	const char	*conf = LABD_DEFAULT_CONFIG;
 	const struct cmd *cmds;
 	char		 err[LABD_ERRLEN], path[PATH_MAX];
-	int		 ch, foreground = 0, verbose = 0;
+	int		 ch, fd, foreground = 0, verbose = 0;
 	size_t		 ncmds;
 
 	while ((ch = getopt(argc, argv, "c:dvh")) != -1) {
@@ -155,6 +155,11 @@ main(int argc, char *argv[])
 		fatal("cannot create %s", labd->cfg.state_dir);
 	if (mkdir_p(labd->cfg.run_dir, 0755) == -1)
 		fatal("cannot create %s", labd->cfg.run_dir);
+	/* The VMs' sockets and pidfiles: nobody else may write there. */
+	if ((fd = dir_private_open(labd->cfg.run_dir, "run_dir", err,
+	    sizeof(err))) == -1)
+		fatalx("%s", err);
+	close(fd);
 	snprintf(path, sizeof(path), "%s/templates", labd->cfg.state_dir);
 	mkdir_p(path, 0755);
 	snprintf(path, sizeof(path), "%s/vms", labd->cfg.state_dir);

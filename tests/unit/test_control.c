@@ -785,3 +785,79 @@ Test(control_table, the_stub_table_is_taken)
 	    sizeof(err)), 0, "%s", err);
 	cr_expect_eq(access(sock_path, F_OK), 0);
 }
+
+/* --- the socket file ------------------------------------------------------ */
+
+TestSuite(control_socket, .init = loop_setup, .fini = control_teardown);
+
+/* A folder others may write to is refused, and nothing is made in it. */
+Test(control_socket, folder_writable_by_others_is_refused)
+{
+	char	err[LABD_ERRLEN] = "", want[PATH_MAX + 64];
+
+	cr_assert_eq(chmod(tmp_dir, 0777), 0);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), -1, "it listens in a folder anyone can write");
+	snprintf(want, sizeof(want), "the control socket's folder %s is"
+	    " owned by uid ", tmp_dir);
+	cr_expect(strncmp(err, want, strlen(want)) == 0, "err: %s", err);
+	cr_expect(strstr(err, "with mode 0777") != NULL, "err: %s", err);
+	cr_expect(strstr(err, "chmod go-w it") != NULL, "err: %s", err);
+	cr_expect_eq(access(sock_path, F_OK), -1, "a socket was made");
+}
+
+Test(control_socket, folder_writable_by_its_group_is_refused)
+{
+	char	err[LABD_ERRLEN] = "";
+
+	cr_assert_eq(chmod(tmp_dir, 0770), 0);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), -1, "it listens in a folder its group can write");
+	cr_expect(strstr(err, "with mode 0770") != NULL, "err: %s", err);
+}
+
+/* Without a group, the socket is its owner's alone, from the start. */
+Test(control_socket, no_group_means_mode_0600)
+{
+	struct stat	st;
+	char		err[LABD_ERRLEN] = "";
+
+	umask(0);	/* what labd inherits must not matter */
+	cr_assert_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(lstat(sock_path, &st), 0);
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 07777, 0600, "mode %04o",
+	    (unsigned)(st.st_mode & 07777));
+	cr_expect_eq(umask(022), 0, "the umask was not put back");
+}
+
+/* Something else under the socket's name is left alone. */
+Test(control_socket, file_in_the_way_is_kept)
+{
+	char	err[LABD_ERRLEN] = "";
+	int	fd;
+
+	cr_assert_geq(fd = open(sock_path, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), -1, "it listens over a file");
+	cr_expect(strstr(err, "exists and is not a socket") != NULL, "err: %s",
+	    err);
+	cr_expect_eq(access(sock_path, F_OK), 0, "the file was removed");
+}
+
+/* A socket left by a labd that died is replaced. */
+Test(control_socket, stale_socket_is_replaced)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	char			err[LABD_ERRLEN] = "";
+	int			fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	cr_assert_geq(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), 0, "%s", err);
+}
