@@ -29,7 +29,8 @@ struct labd_config {
 	char			 state_dir[PATH_MAX];	/* default /var/lib/labd */
 	char			 run_dir[PATH_MAX];	/* default /run/labd */
 	char			 socket[PATH_MAX];	/* default run_dir/labd.sock */
-	char			 group[64];		/* socket group, default labadmin (skipped if absent) */
+	char			 group[64];		/* admin role's group, default labadmin (skipped if absent) */
+	char			 ta_group[64];		/* ta role's group, default "": no ta role */
 	int			 workers;		/* parallel VM operations, default 4 */
 	/* [network] */
 	enum labd_netmode	 net_mode;		/* default user */

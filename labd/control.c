@@ -3,7 +3,11 @@
  * control.c - the control socket: JSON lines over a UNIX socket, and the
  * dispatcher of the command table main.c hands to control_listen().
  *
- * The peer's identity comes from SO_PEERCRED, never from the message.  A
+ * The peer's identity comes from SO_PEERCRED and its groups from
+ * SO_PEERGROUPS, never from the message.  They give the connection its
+ * role once, at accept: admin (root, labd's own user, the group of
+ * [labd] group) may run every command, ta (the group of [labd] ta_group)
+ * only those the table marks CMD_TA; anyone else is refused.  A
  * malformed request gets an error reply; an oversized line or a client
  * that does not read its replies is disconnected.  Neither ever stalls
  * another client or the daemon: reads and writes are non-blocking and
@@ -41,8 +45,8 @@ struct conn {
 	uint64_t	 id;
 	int		 fd;
 	uid_t		 uid;
-	gid_t		 gid;
 	pid_t		 pid;
+	enum role	 role;		/* from the peer's credentials, at accept */
 	char		*in;
 	size_t		 inlen, incap;
 	char		*out;
@@ -53,7 +57,7 @@ struct conn {
 
 static int		 listen_fd = -1;
 static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static gid_t		 admin_gid = (gid_t)-1;
+static struct control_roles roles = { (gid_t)-1, (gid_t)-1, "", "" };
 static struct conn	*conns;
 static uint64_t		 next_conn_id;
 static const struct cmd	*cmds;		/* control_listen()'s table */
@@ -84,29 +88,69 @@ conn_by_id(uint64_t id)
 	return NULL;
 }
 
-/* May this uid drive labd?  root, our own user, or a member of the group. */
+/*
+ * The peer's supplementary groups as the kernel had them when it
+ * connected (SO_PEERGROUPS, Linux 4.13): the groups its process really
+ * holds.  /etc/group may say otherwise: a group joined since the login,
+ * one dropped with setgroups() or setpriv --clear-groups, a uid with no
+ * passwd entry.  The count, or -1.
+ */
 static int
-conn_allowed(uid_t uid, gid_t gid)
+peer_groups(int fd, gid_t **out)
 {
-	struct passwd	 pw, *pwp;
-	char		 buf[4096];
-	gid_t		 groups[256];
-	int		 ngroups = 256, i;
+	socklen_t	 len = 64 * sizeof(gid_t);
+	gid_t		*g = NULL;
 
-	if (uid == 0 || uid == geteuid())
-		return 1;
-	if (admin_gid == (gid_t)-1)
-		return 0;
-	if (gid == admin_gid)
-		return 1;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
-		return 0;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) == -1)
-		return 0;
-	for (i = 0; i < ngroups; i++)
-		if (groups[i] == admin_gid)
-			return 1;
-	return 0;
+	for (;;) {
+		g = xrealloc(g, len);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			*out = g;
+			return (int)(len / sizeof(gid_t));
+		}
+		/* ERANGE: len now says how much it takes. */
+		if (errno != ERANGE) {
+			free(g);
+			return -1;
+		}
+	}
+}
+
+/* What may the peer do: root and our own user all, then by group. */
+static enum role
+conn_role(int fd, const struct ucred *cred)
+{
+	enum role	 role = ROLE_NONE;
+	gid_t		*groups, g;
+	int		 i, n;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return ROLE_ADMIN;
+	if ((n = peer_groups(fd, &groups)) == -1) {
+		log_warn("SO_PEERGROUPS of uid %u", (unsigned)cred->uid);
+		return ROLE_NONE;
+	}
+	/* The effective gid first (SO_PEERCRED), then the others. */
+	for (i = -1; i < n && role != ROLE_ADMIN; i++) {
+		g = i == -1 ? cred->gid : groups[i];
+		if (roles.admin_gid != (gid_t)-1 && g == roles.admin_gid)
+			role = ROLE_ADMIN;
+		else if (roles.ta_gid != (gid_t)-1 && g == roles.ta_gid)
+			role = ROLE_TA;
+	}
+	free(groups);
+	return role;
+}
+
+/* Who has the admin role, for messages. */
+static const char *
+admin_who(char *buf, size_t len)
+{
+	if (roles.admin_gid != (gid_t)-1)
+		snprintf(buf, len, "group %s, root or labd's own user",
+		    roles.admin_group);
+	else
+		snprintf(buf, len, "root or labd's own user");
+	return buf;
 }
 
 static void
@@ -304,10 +348,11 @@ control_help(const struct req *r, json_t *args)
 			    "required", a->need == ARG_REQUIRED,
 			    "help", a->help ? a->help : ""));
 		}
-		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:b}",
+		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:b,s:s}",
 		    "name", cmds[i].name, "help", cmds[i].help ?
 		    cmds[i].help : "", "args", al,
-		    "connection", (cmds[i].flags & CMD_CONN) != 0));
+		    "connection", (cmds[i].flags & CMD_CONN) != 0,
+		    "role", cmds[i].flags & CMD_TA ? "ta" : "admin"));
 	}
 	reply_ok(r, list);
 }
@@ -474,6 +519,17 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 		    " (help lists them)", name);
 		goto done;
 	}
+	if (c->role != ROLE_ADMIN && !(cmd->flags & CMD_TA)) {
+		char	who[128];
+
+		log_warnx("uid %u (role ta): %s refused", (unsigned)c->uid,
+		    cmd->name);
+		reply_err(&r, LABD_E_DENIED, "%s: refused to uid %u, whose role"
+		    " is ta (group %s); it takes the admin role (%s)",
+		    cmd->name, (unsigned)c->uid, roles.ta_group,
+		    admin_who(who, sizeof(who)));
+		goto done;
+	}
 	if (args != NULL && !json_is_object(args)) {
 		reply_err(&r, LABD_E_BAD_REQUEST, "%s: \"args\" must be an"
 		    " object", cmd->name);
@@ -484,7 +540,8 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 	else
 		json_incref(args);
 	if (args_check(&r, cmd, args) == 0) {
-		log_debug("uid %u: %s", (unsigned)c->uid, cmd->name);
+		log_debug("uid %u (role %s): %s", (unsigned)c->uid,
+		    c->role == ROLE_ADMIN ? "admin" : "ta", cmd->name);
 		cmd->fn(&r, args);
 	}
 	json_decref(args);
@@ -578,12 +635,38 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* A peer with no role: one line that says why, then the door. */
+static void
+conn_refuse(int fd, const struct ucred *cred)
+{
+	json_t	*msg;
+	char	*s, who[128], text[512];
+
+	log_warnx("uid %u refused on the control socket", (unsigned)cred->uid);
+	snprintf(text, sizeof(text), "uid %u may not drive labd: the admin"
+	    " role is %s%s%s%s", (unsigned)cred->uid,
+	    admin_who(who, sizeof(who)), roles.ta_gid != (gid_t)-1 ?
+	    "; the ta role is group " : "", roles.ta_gid != (gid_t)-1 ?
+	    roles.ta_group : "", " (a group joined since the login counts"
+	    " after the next login)");
+	msg = json_pack("{s:n,s:b,s:{s:s,s:s}}", "id", "ok", 0, "error",
+	    "code", LABD_E_DENIED, "message", text);
+	if ((s = json_dumps(msg, JSON_COMPACT)) != NULL) {
+		(void)!send(fd, s, strlen(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	free(s);
+	json_decref(msg);
+	close(fd);
+}
+
 static void
 control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 {
 	struct conn	*c;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
+	enum role	 role;
 	int		 cfd;
 
 	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
@@ -597,23 +680,16 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		close(cfd);
 		return;
 	}
-	if (!conn_allowed(cred.uid, cred.gid)) {
-		const char	*msg = "{\"id\":null,\"ok\":false,\"error\":"
-		    "{\"code\":\"denied\",\"message\":\"this user may not"
-		    " drive labd (not root, not in the socket's group)\"}}\n";
-
-		log_warnx("uid %u refused on the control socket",
-		    (unsigned)cred.uid);
-		(void)!send(cfd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(cfd);
+	if ((role = conn_role(cfd, &cred)) == ROLE_NONE) {
+		conn_refuse(cfd, &cred);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->id = ++next_conn_id;
 	c->fd = cfd;
 	c->uid = cred.uid;
-	c->gid = cred.gid;
 	c->pid = cred.pid;
+	c->role = role;
 	if (loop_add_fd(l, cfd, EPOLLIN, conn_read, c) == -1) {
 		log_warn("epoll add client");
 		close(cfd);
@@ -695,11 +771,10 @@ fail:
 }
 
 int
-control_listen(const char *path, const char *group, const struct cmd *table,
-    size_t n, char *err, size_t errlen)
+control_listen(const char *path, const struct control_roles *who,
+    const struct cmd *table, size_t n, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
-	struct group		*gr;
 	char			 dir[PATH_MAX];
 	const char		*base, *slash;
 	mode_t			 mode = 0600;
@@ -724,16 +799,29 @@ control_listen(const char *path, const char *group, const struct cmd *table,
 		errf(err, errlen, "socket path %s names a folder", path);
 		return -1;
 	}
-	if (group != NULL && *group != '\0' && (gr = getgrnam(group)) != NULL) {
-		admin_gid = gr->gr_gid;
+	if (who != NULL) {
+		roles.admin_gid = who->admin_gid;
+		roles.ta_gid = who->ta_gid;
+		snprintf(roles.admin_group, sizeof(roles.admin_group), "%s",
+		    who->admin_group);
+		snprintf(roles.ta_group, sizeof(roles.ta_group), "%s",
+		    who->ta_group);
+	}
+	/*
+	 * connect() takes write access to the socket file.  With one group
+	 * the file lets it alone in; a second one cannot be given without
+	 * an ACL, so with a ta group anyone may connect and the peer's
+	 * credentials, checked at accept, are the only door.
+	 */
+	if (roles.ta_gid != (gid_t)-1)
+		mode = 0666;
+	else if (roles.admin_gid != (gid_t)-1)
 		mode = 0660;
-	} else if (group != NULL && *group != '\0')
-		log_info("group %s does not exist: only root and uid %u may"
-		    " use %s", group, (unsigned)geteuid(), path);
 	if ((dfd = dir_private_open(dir, "the control socket's folder", err,
 	    errlen)) == -1)
 		return -1;
-	fd = socket_bind(dfd, path, base, mode, admin_gid, group, err, errlen);
+	fd = socket_bind(dfd, path, base, mode, roles.admin_gid,
+	    roles.admin_group, err, errlen);
 	close(dfd);
 	if (fd == -1)
 		return -1;
@@ -764,4 +852,5 @@ control_close(void)
 	}
 	cmds = NULL;
 	ncmds = 0;
+	roles = (struct control_roles){ (gid_t)-1, (gid_t)-1, "", "" };
 }

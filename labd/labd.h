@@ -167,6 +167,7 @@ struct cmd_arg {
 };
 #define CMD_MAXARGS	10
 #define CMD_CONN	0x01	/* about the connection itself, not the lab */
+#define CMD_TA		0x02	/* the ta role may run it too, not only admin */
 struct cmd {
 	const char	*name;
 	void		(*fn)(const struct req *, json_t *args);
@@ -176,11 +177,28 @@ struct cmd {
 };
 
 /*
+ * A connection's role, from the peer's credentials: admin may run every
+ * command, ta those marked CMD_TA.  Root and labd's own user are admin.
+ */
+enum role {
+	ROLE_NONE,
+	ROLE_TA,
+	ROLE_ADMIN,
+};
+/* The groups of the roles; (gid_t)-1 for none.  Names for messages. */
+struct control_roles {
+	gid_t		 admin_gid;
+	gid_t		 ta_gid;
+	char		 admin_group[64];
+	char		 ta_group[64];
+};
+/*
  * Listen on path and dispatch to cmds, which is kept (not copied) until
  * control_close(); a table with a name twice, an argument twice or no
- * handler is refused.
+ * handler is refused.  roles NULL: root and labd's user alone.  The
+ * socket's folder must be labd's and writable by nobody else.
  */
-int		 control_listen(const char *path, const char *group,
+int		 control_listen(const char *path, const struct control_roles *,
 		    const struct cmd *cmds, size_t ncmds, char *err,
 		    size_t errlen);
 void		 control_close(void);
