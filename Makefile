@@ -79,11 +79,15 @@ $(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/libclient.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
 		$(shell pkg-config --libs ncursesw 2>/dev/null) $(CLIENT_LDLIBS)
 
+# Objects before the libraries, whatever order the rules gave them in.
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) \
+		$(LDLIBS) -lcriterion
 # labctl's lookup is tested on its own object: labctl.c holds a main.
 $(B)/tests/test_lookup: $(call obj,labctl/lookup.c)
+# The access sheet, with the calls access.c makes (labctl/call.c).
+$(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
 
 # --- packages -------------------------------------------------------------
 # Everything the build, the tests and the guest images need.  Only missing

@@ -18,11 +18,11 @@
 
 #include "labctl/labctl.h"
 
-typedef void	sheet_fn(const char *course, json_t *rows);
+typedef void	sheet_fn(FILE *out, const char *course, json_t *rows);
 
-static void	sheet_text(const char *, json_t *);
-static void	sheet_csv(const char *, json_t *);
-static void	sheet_md(const char *, json_t *);
+static void	sheet_text(FILE *, const char *, json_t *);
+static void	sheet_csv(FILE *, const char *, json_t *);
+static void	sheet_md(FILE *, const char *, json_t *);
 
 static const struct {
 	const char	*name;
@@ -85,82 +85,98 @@ rows_have_passwords(json_t *rows)
 }
 
 /*
- * The reminder closes a text sheet.  A csv or md sheet is data, so there
- * it goes to stderr, where it cannot end up in the file handed out.
+ * The reminder closes a text sheet (f is its out).  A csv or md sheet is
+ * data, so there it goes to stderr, where it cannot end up in the file
+ * handed out.
  */
 static void
 note_passwords(FILE *f, json_t *rows)
 {
 	if (rows_have_passwords(rows))
 		fprintf(f, "%sGenerated passwords are shown only this once;"
-		    " labd keeps only their hashes.\n", f == stdout ? "\n" :
+		    " labd keeps only their hashes.\n", f != stderr ? "\n" :
 		    "labctl: ");
 }
 
 /* --- text ---------------------------------------------------------------- */
 
 static void
-sheet_text(const char *course, json_t *rows)
+sheet_text(FILE *out, const char *course, json_t *rows)
 {
 	json_t		*r;
 	size_t		 i;
 	const char	*pw;
 
-	printf("Access sheet for course %s\n\n", course);
+	fprintf(out, "Access sheet for course %s\n\n", course);
 	json_array_foreach(rows, i, r) {
 		pw = jstr(r, "password");
-		printf("  %-24s %-28s ", jstr(r, "name"), row_has_ssh(r) ?
-		    jstr(r, "ssh") : "-");
+		fprintf(out, "  %-24s %-28s ", jstr(r, "name"),
+		    row_has_ssh(r) ? jstr(r, "ssh") : "-");
 		if (*pw != '\0')
-			printf("password: %s\n", pw);
+			fprintf(out, "password: %s\n", pw);
 		else if (json_is_true(json_object_get(r, "key")))
-			printf("(ssh key)\n");
+			fprintf(out, "(ssh key)\n");
 		else if (json_is_true(json_object_get(r, "password_set")))
-			printf("(password set at creation)\n");
+			fprintf(out, "(password set at creation)\n");
 		else
-			putchar('\n');
+			fputc('\n', out);
 	}
-	note_passwords(stdout, rows);
+	note_passwords(out, rows);
 }
 
 /* --- csv ----------------------------------------------------------------- */
 
-/* One field, quoted when it holds a comma, a quote or a line break. */
+/*
+ * A cell that starts with one of these is a formula to a spreadsheet
+ * (a tab or a CR first is stripped by some before they look), and a
+ * formula can fetch a URL or run a command: "CSV injection".  A
+ * student's name is the student's to choose, so such a cell gets a
+ * leading ' (OWASP's advice), which keeps it text.
+ */
+#define CSV_FORMULA	"=+-@\t\r"
+
+/*
+ * One field (RFC 4180): quoted when it holds a comma, a quote or a line
+ * break, a quote doubled inside; a formula kept text.
+ */
 static void
-csv_field(const char *s, int last)
+csv_field(FILE *out, const char *s, int last)
 {
-	if (strpbrk(s, ",\"\r\n") != NULL) {
-		putchar('"');
-		for (; *s; s++) {
-			if (*s == '"')
-				putchar('"');
-			putchar(*s);
-		}
-		putchar('"');
-	} else
-		fputs(s, stdout);
-	putchar(last ? '\n' : ',');
+	int	quoted = strpbrk(s, ",\"\r\n") != NULL;
+
+	if (quoted)
+		fputc('"', out);
+	if (*s != '\0' && strchr(CSV_FORMULA, *s) != NULL)
+		fputc('\'', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	if (quoted)
+		fputc('"', out);
+	fputc(last ? '\n' : ',', out);
 }
 
 static void
-sheet_csv(const char *course, json_t *rows)
+sheet_csv(FILE *out, const char *course, json_t *rows)
 {
 	json_t	*r;
 	size_t	 i;
 	char	 port[16], stanza[STANZA_LEN];
 
-	printf("name,vm,host,port,user,password,ssh,ssh_config\n");
+	fprintf(out, "name,vm,host,port,user,password,ssh,ssh_config\n");
 	json_array_foreach(rows, i, r) {
 		row_port(r, port, sizeof(port));
 		row_stanza(r, stanza, sizeof(stanza));
-		csv_field(jstr(r, "name"), 0);
-		csv_field(jstr(r, "vm"), 0);
-		csv_field(row_has_ssh(r) ? jstr(r, "host") : "", 0);
-		csv_field(port, 0);
-		csv_field(jstr(r, "user"), 0);
-		csv_field(jstr(r, "password"), 0);
-		csv_field(row_has_ssh(r) ? jstr(r, "ssh") : "", 0);
-		csv_field(stanza, 1);
+		csv_field(out, jstr(r, "name"), 0);
+		csv_field(out, jstr(r, "vm"), 0);
+		csv_field(out, row_has_ssh(r) ? jstr(r, "host") : "", 0);
+		csv_field(out, port, 0);
+		csv_field(out, jstr(r, "user"), 0);
+		csv_field(out, jstr(r, "password"), 0);
+		csv_field(out, row_has_ssh(r) ? jstr(r, "ssh") : "", 0);
+		csv_field(out, stanza, 1);
 	}
 	note_passwords(stderr, rows);
 }
@@ -168,66 +184,66 @@ sheet_csv(const char *course, json_t *rows)
 /* --- md ------------------------------------------------------------------ */
 
 static void
-md_text(const char *s)
+md_text(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		if (strchr(MD_SPECIAL, *s) != NULL)
-			putchar('\\');
-		putchar(*s);
+			fputc('\\', out);
+		fputc(*s, out);
 	}
 }
 
 static void
-md_slip(json_t *r)
+md_slip(FILE *out, json_t *r)
 {
 	const char	*pw = jstr(r, "password");
 	char		 stanza[STANZA_LEN];
 
-	printf("\n## ");
-	md_text(jstr(r, "name"));
-	printf("\n\n- VM: `%s`\n", jstr(r, "vm"));
+	fprintf(out, "\n## ");
+	md_text(out, jstr(r, "name"));
+	fprintf(out, "\n\n- VM: `%s`\n", jstr(r, "vm"));
 	if (row_has_ssh(r))
-		printf("- Host: `%s`\n- Port: `%lld`\n", jstr(r, "host"),
+		fprintf(out, "- Host: `%s`\n- Port: `%lld`\n", jstr(r, "host"),
 		    jint(r, "port"));
-	printf("- User: `%s`\n", jstr(r, "user"));
+	fprintf(out, "- User: `%s`\n", jstr(r, "user"));
 	if (*pw != '\0')
-		printf("- Password: `%s`\n", pw);
+		fprintf(out, "- Password: `%s`\n", pw);
 	else if (json_is_true(json_object_get(r, "key")))
-		printf("- Password: none, log in with your own SSH key\n");
+		fprintf(out, "- Password: none, log in with your own SSH key\n");
 	else if (json_is_true(json_object_get(r, "password_set")))
-		printf("- Password: set when the course was created, not"
+		fprintf(out, "- Password: set when the course was created, not"
 		    " shown again\n");
 	if (!row_has_ssh(r)) {
-		printf("- SSH: not published for this VM\n");
+		fprintf(out, "- SSH: not published for this VM\n");
 		return;
 	}
 	row_stanza(r, stanza, sizeof(stanza));
-	printf("- Log in: `%s`\n\nOr add this to `~/.ssh/config` and log in"
+	fprintf(out, "- Log in: `%s`\n\nOr add this to `~/.ssh/config` and log in"
 	    " with `ssh %s`:\n\n```\n%s\n```\n", jstr(r, "ssh"),
 	    jstr(r, "vm"), stanza);
 }
 
 static void
-sheet_md(const char *course, json_t *rows)
+sheet_md(FILE *out, const char *course, json_t *rows)
 {
 	json_t	*r;
 	size_t	 i;
 
-	printf("# Access sheet: %s\n\n| Student | VM | Command |\n"
+	fprintf(out, "# Access sheet: %s\n\n| Student | VM | Command |\n"
 	    "|---|---|---|\n", course);
 	json_array_foreach(rows, i, r) {
-		printf("| ");
-		md_text(jstr(r, "name"));
-		printf(" | `%s` | ", jstr(r, "vm"));
+		fprintf(out, "| ");
+		md_text(out, jstr(r, "name"));
+		fprintf(out, " | `%s` | ", jstr(r, "vm"));
 		if (row_has_ssh(r))
-			printf("`%s` |\n", jstr(r, "ssh"));
+			fprintf(out, "`%s` |\n", jstr(r, "ssh"));
 		else
-			printf("no SSH |\n");
+			fprintf(out, "no SSH |\n");
 	}
 	/* A rule between slips: where the scissors go. */
 	json_array_foreach(rows, i, r) {
-		printf("\n---\n");
-		md_slip(r);
+		fprintf(out, "\n---\n");
+		md_slip(out, r);
 	}
 	note_passwords(stderr, rows);
 }
@@ -251,9 +267,9 @@ sheet_format(const char *cmd, const char *name)
 }
 
 void
-sheet_print(int format, const char *course, json_t *rows)
+sheet_print(FILE *out, int format, const char *course, json_t *rows)
 {
-	sheet_formats[format].print(course, rows);
+	sheet_formats[format].print(out, course, rows);
 }
 
 int
@@ -280,7 +296,7 @@ ctl_access(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		print_json(a);
 	else
-		sheet_print(format, course, a);
+		sheet_print(stdout, format, course, a);
 	json_decref(a);
 	return CTL_OK;
 }

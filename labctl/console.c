@@ -7,13 +7,12 @@
  * (run_dir/vms/VM/serial.sock); labd tells where run_dir is and whether
  * the VM exists, and labctl, on the labd host, connects to the socket
  * itself.  That takes access to run_dir: root or labd's own user.  It is
- * the instructor's way in when a student broke SSH.
+ * the instructor's way in when a student broke SSH.  What the guest
+ * sends goes through the filter of proto/term.c: the student's machine
+ * may draw on the instructor's terminal, not make it answer or reach the
+ * clipboard or the window.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,34 +20,19 @@
 #include <unistd.h>
 
 #include "labctl/labctl.h"
-
-#define CONSOLE_ESCAPE	0x1d	/* Ctrl-] */
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
+#include "proto/term.h"
 
 /* Relay until Ctrl-] or the end of either side; why it ended, or NULL. */
 static const char *
 console_relay(int sock)
 {
-	struct pollfd	pfd[2];
-	char		buf[4096], *esc;
-	ssize_t		n;
+	struct term_filter	f;
+	struct pollfd		pfd[2];
+	char			buf[4096], *esc;
+	const char		*why = NULL;
+	ssize_t			n;
 
+	term_filter_init(&f);
 	pfd[0].fd = STDIN_FILENO;
 	pfd[1].fd = sock;
 	pfd[0].events = pfd[1].events = POLLIN;
@@ -56,33 +40,38 @@ console_relay(int sock)
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
-			return "poll failed";
+			why = "poll failed";
+			break;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			if ((n = read(STDIN_FILENO, buf, sizeof(buf))) <= 0)
-				return NULL;	/* end of our input */
+				break;	/* end of our input */
 			if ((esc = memchr(buf, CONSOLE_ESCAPE, n)) != NULL) {
-				write_all(sock, buf, esc - buf);
-				return NULL;
+				console_write_all(sock, buf, esc - buf);
+				break;
 			}
-			if (write_all(sock, buf, n) == -1)
-				return "the console closed";
+			if (console_write_all(sock, buf, n) == -1) {
+				why = "the console closed";
+				break;
+			}
 		}
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if ((n = read(sock, buf, sizeof(buf))) <= 0)
-				return "QEMU closed the console (did the VM stop?)";
-			write_all(STDOUT_FILENO, buf, n);
+		if ((pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    !console_from_guest(&f, sock, STDOUT_FILENO)) {
+			why = "QEMU closed the console (did the VM stop?)";
+			break;
 		}
 	}
+	console_done(&f, STDOUT_FILENO);
+	return why;
 }
 
 int
 ctl_console(struct ctl *c, int argc, char **argv)
 {
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	struct termios		 saved, raw;
 	json_t			*vms, *vm;
 	const char		*why, *state = NULL, *path = NULL;
+	char			 err[1024];
 	size_t			 i;
 	int			 rc, sock, tty = isatty(STDIN_FILENO);
 
@@ -103,19 +92,8 @@ ctl_console(struct ctl *c, int argc, char **argv)
 		json_decref(vms);
 		return CTL_FAILED;
 	}
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >=
-	    (int)sizeof(sun.sun_path) || *path == '\0') {
-		fprintf(stderr, "labctl: console socket path too long\n");
-		rc = CTL_FAILED;
-		goto done;
-	}
-	if ((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    connect(sock, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		fprintf(stderr, "labctl: cannot open the console %s: %s%s\n",
-		    sun.sun_path, strerror(errno), errno == EACCES ?
-		    " (it takes root or labd's own user)" : "");
-		if (sock != -1)
-			close(sock);
+	if ((sock = console_open(path, err, sizeof(err))) == -1) {
+		fprintf(stderr, "labctl: %s\n", err);
 		rc = CTL_FAILED;
 		goto done;
 	}

@@ -510,7 +510,7 @@ ctl_course_create(struct ctl *c, int argc, char **argv)
 	if (c->json)
 		print_json(res);
 	else
-		sheet_print(format, name, json_object_get(res, "students"));
+		sheet_print(stdout, format, name, json_object_get(res, "students"));
 	fflush(stdout);
 	if (wait) {
 		names = json_array();

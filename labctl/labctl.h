@@ -9,6 +9,7 @@
 #define LABD_LABCTL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -64,8 +65,8 @@ enum sheet_format { SHEET_TEXT, SHEET_CSV, SHEET_MD, NSHEET_FORMATS };
 int	ctl_access(struct ctl *, int, char **);
 /* The format called name (text, csv, md); -1 after a usage message. */
 int	sheet_format(const char *cmd, const char *name);
-/* Rows of course.create (with passwords) or of course.access. */
-void	sheet_print(int format, const char *course, json_t *rows);
+/* Rows of course.create (with passwords) or of course.access, on out. */
+void	sheet_print(FILE *out, int format, const char *course, json_t *rows);
 
 /* console.c */
 int	ctl_console(struct ctl *, int, char **);

@@ -25,15 +25,15 @@ static void	cmd_status(const struct req *, json_t *);
 			{ key, ARG_STRING, ARG_OPTIONAL, help }
 
 static const struct cmd cmds[] = {
-	{ .name = "hello", .fn = control_hello, .flags = CMD_CONN,
+	{ .name = "hello", .fn = control_hello, .flags = CMD_CONN | CMD_TA,
 	  .help = "protocol and daemon version" },
 	{ .name = "events.subscribe", .fn = control_subscribe,
-	  .flags = CMD_CONN,
+	  .flags = CMD_CONN | CMD_TA,
 	  .help = "receive state changes and progress on this connection"
 	  " as {\"event\":...} lines" },
-	{ .name = "help", .fn = control_help,
+	{ .name = "help", .fn = control_help, .flags = CMD_TA,
 	  .help = "this table: each command, its help and its arguments" },
-	{ .name = "status", .fn = cmd_status,
+	{ .name = "status", .fn = cmd_status, .flags = CMD_TA,
 	  .help = "daemon version, uptime, accelerator, VMs running/total" },
 	{ .name = "template.import", .fn = cmd_template_import,
 	  .help = "register a template from a profile .ini, an .ova/.ovf"
@@ -46,9 +46,9 @@ static const struct cmd cmds[] = {
 		{ "preallocate", ARG_BOOLEAN, ARG_OPTIONAL,
 		  "qcow2 metadata allocated up front" },
 	  } },
-	{ .name = "template.list", .fn = cmd_template_list,
+	{ .name = "template.list", .fn = cmd_template_list, .flags = CMD_TA,
 	  .help = "every template version" },
-	{ .name = "template.show", .fn = cmd_template_show,
+	{ .name = "template.show", .fn = cmd_template_show, .flags = CMD_TA,
 	  .help = "every field of a version, the disk's mode and sizes, and"
 	  " the courses and VMs that use it",
 	  .args = {
@@ -81,9 +81,9 @@ static const struct cmd cmds[] = {
 		{ "roster_name", ARG_STRING, ARG_OPTIONAL,
 		  "the roster's file name, for error messages" },
 	  } },
-	{ .name = "course.list", .fn = cmd_course_list,
+	{ .name = "course.list", .fn = cmd_course_list, .flags = CMD_TA,
 	  .help = "courses with their VM counts" },
-	{ .name = "course.show", .fn = cmd_course_show,
+	{ .name = "course.show", .fn = cmd_course_show, .flags = CMD_TA,
 	  .help = "a course's template, settings and VMs",
 	  .args = { SPEC_COURSE } },
 	{ .name = "course.rm", .fn = cmd_course_rm,
@@ -112,7 +112,7 @@ static const struct cmd cmds[] = {
 	{ .name = "course.access", .fn = cmd_course_access,
 	  .help = "the access sheet, one row a student",
 	  .args = { SPEC_COURSE } },
-	{ .name = "vm.list", .fn = cmd_vm_list,
+	{ .name = "vm.list", .fn = cmd_vm_list, .flags = CMD_TA,
 	  .help = "one object a VM",
 	  .args = {
 		{ "course", ARG_STRING, ARG_OPTIONAL,
@@ -129,7 +129,7 @@ static const struct cmd cmds[] = {
 		  "quit QEMU at once, no powerdown" },
 		SPEC_WAIT,
 	  } },
-	{ .name = "vm.reset", .fn = cmd_vm_reset,
+	{ .name = "vm.reset", .fn = cmd_vm_reset, .flags = CMD_TA,
 	  .help = "back to a snapshot: RAM and disk without a reboot when it"
 	  " holds RAM; same slot, ports and credentials",
 	  .args = {
@@ -140,10 +140,10 @@ static const struct cmd cmds[] = {
 		  "a fresh overlay from the template instead" },
 		SPEC_WAIT,
 	  } },
-	{ .name = "vm.resume", .fn = cmd_vm_start,
+	{ .name = "vm.resume", .fn = cmd_vm_start, .flags = CMD_TA,
 	  .help = "a suspended VM continues where it stopped (= vm.start)",
 	  .args = { SPEC_VM, SPEC_WAIT } },
-	{ .name = "vm.suspend", .fn = cmd_vm_suspend,
+	{ .name = "vm.suspend", .fn = cmd_vm_suspend, .flags = CMD_TA,
 	  .help = "RAM saved into the disk, QEMU gone; vm.resume continues",
 	  .args = { SPEC_VM, SPEC_WAIT } },
 	{ .name = "vm.snapshot", .fn = cmd_vm_snapshot,
@@ -153,7 +153,7 @@ static const struct cmd cmds[] = {
 		SPEC_VM,
 		{ "name", ARG_STRING, ARG_REQUIRED, "the snapshot's name" },
 	  } },
-	{ .name = "vm.snapshots", .fn = cmd_vm_snapshots,
+	{ .name = "vm.snapshots", .fn = cmd_vm_snapshots, .flags = CMD_TA,
 	  .help = "name, time, size, with or without RAM",
 	  .args = { SPEC_VM } },
 	{ .name = "vm.snapshot_rm", .fn = cmd_vm_snapshot_rm,

@@ -37,6 +37,7 @@ struct cfg_ctx {
 	int			 line;			/* current line */
 	int			 socket_line;		/* 0: socket follows run_dir */
 	int			 run_dir_line;
+	int			 ta_group_line;
 	int			 publish_line;		/* [publish] seen here, 0 if not */
 	int			 pub_lines[LABD_MAX_PUBLISH];
 };
@@ -216,6 +217,18 @@ set_group(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	scpy(x->c.group, v, sizeof(x->c.group));
+	return 0;
+}
+
+static int
+set_ta_group(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	x->ta_group_line = x->line;
+	if (!account_name_ok(v, 33)) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a group name", v);
+		return -1;
+	}
+	scpy(x->c.ta_group, v, sizeof(x->c.ta_group));
 	return 0;
 }
 
@@ -510,7 +523,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "labd", "run_dir", set_run_dir,
 	  "sockets and pid files (relative: to this file)" },
 	{ "labd", "socket", set_socket, "control socket, default run_dir/labd.sock" },
-	{ "labd", "group", set_group, "group that may use the socket; empty: none" },
+	{ "labd", "group", set_group, "group of the admin role, which may run every command; empty: none" },
+	{ "labd", "ta_group", set_ta_group,
+	  "group of the ta role, which may list, reset, suspend and resume; empty (default): none" },
 	{ "labd", "workers", set_workers, "VM operations run at once, 1..64" },
 	{ "network", "mode", set_mode, "user | bridge" },
 	{ "network", "public_ips", set_public_ips,
@@ -642,6 +657,12 @@ cfg_finish(struct cfg_ctx *x, const char *fname, char *err, size_t errlen)
 				return -1;
 			}
 		}
+	}
+	if (c->ta_group[0] != '\0' && strcmp(c->ta_group, c->group) == 0) {
+		errf(err, errlen, "%s line %d: [labd] ta_group: %s is already"
+		    " the group of the admin role ([labd] group)", fname,
+		    x->ta_group_line, c->ta_group);
+		return -1;
 	}
 	if (x->socket_line == 0)
 		snprintf(c->socket, sizeof(c->socket), "%s/labd.sock",

@@ -29,7 +29,8 @@ struct labd_config {
 	char			 state_dir[PATH_MAX];	/* default /var/lib/labd */
 	char			 run_dir[PATH_MAX];	/* default /run/labd */
 	char			 socket[PATH_MAX];	/* default run_dir/labd.sock */
-	char			 group[64];		/* socket group, default labadmin (skipped if absent) */
+	char			 group[64];		/* admin role's group, default labadmin (skipped if absent) */
+	char			 ta_group[64];		/* ta role's group, default "": no ta role */
 	int			 workers;		/* parallel VM operations, default 4 */
 	/* [network] */
 	enum labd_netmode	 net_mode;		/* default user */
@@ -127,5 +128,12 @@ void	roster_free(struct roster *);
 int	name_valid(const char *);
 /* Student ids: [a-z_][a-z0-9_-]{0,31}, not a system account (root, daemon, labd, ...). */
 int	login_valid(const char *);
+/*
+ * Free text shown to people (a student's name, e-mail, key comment),
+ * valid UTF-8 of len bytes: NULL when it holds no control, bidirectional
+ * or invisible character; else what the first one is ("a bidirectional
+ * control, ..."), its code point in *cp.
+ */
+const char *text_unsafe(const char *, size_t len, uint32_t *cp);
 
 #endif /* LABD_CONFIG_H */

@@ -3,7 +3,11 @@
  * control.c - the control socket: JSON lines over a UNIX socket, and the
  * dispatcher of the command table main.c hands to control_listen().
  *
- * The peer's identity comes from SO_PEERCRED, never from the message.  A
+ * The peer's identity comes from SO_PEERCRED and its groups from
+ * SO_PEERGROUPS, never from the message.  They give the connection its
+ * role once, at accept: admin (root, labd's own user, the group of
+ * [labd] group) may run every command, ta (the group of [labd] ta_group)
+ * only those the table marks CMD_TA; anyone else is refused.  A
  * malformed request gets an error reply; an oversized line or a client
  * that does not read its replies is disconnected.  Neither ever stalls
  * another client or the daemon: reads and writes are non-blocking and
@@ -25,8 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +43,8 @@ struct conn {
 	uint64_t	 id;
 	int		 fd;
 	uid_t		 uid;
-	gid_t		 gid;
 	pid_t		 pid;
+	enum role	 role;		/* from the peer's credentials, at accept */
 	char		*in;
 	size_t		 inlen, incap;
 	char		*out;
@@ -52,7 +55,7 @@ struct conn {
 
 static int		 listen_fd = -1;
 static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static gid_t		 admin_gid = (gid_t)-1;
+static struct control_roles roles = { (gid_t)-1, (gid_t)-1, "", "" };
 static struct conn	*conns;
 static uint64_t		 next_conn_id;
 static const struct cmd	*cmds;		/* control_listen()'s table */
@@ -83,29 +86,69 @@ conn_by_id(uint64_t id)
 	return NULL;
 }
 
-/* May this uid drive labd?  root, our own user, or a member of the group. */
+/*
+ * The peer's supplementary groups as the kernel had them when it
+ * connected (SO_PEERGROUPS, Linux 4.13): the groups its process really
+ * holds.  /etc/group may say otherwise: a group joined since the login,
+ * one dropped with setgroups() or setpriv --clear-groups, a uid with no
+ * passwd entry.  The count, or -1.
+ */
 static int
-conn_allowed(uid_t uid, gid_t gid)
+peer_groups(int fd, gid_t **out)
 {
-	struct passwd	 pw, *pwp;
-	char		 buf[4096];
-	gid_t		 groups[256];
-	int		 ngroups = 256, i;
+	socklen_t	 len = 64 * sizeof(gid_t);
+	gid_t		*g = NULL;
 
-	if (uid == 0 || uid == geteuid())
-		return 1;
-	if (admin_gid == (gid_t)-1)
-		return 0;
-	if (gid == admin_gid)
-		return 1;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
-		return 0;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) == -1)
-		return 0;
-	for (i = 0; i < ngroups; i++)
-		if (groups[i] == admin_gid)
-			return 1;
-	return 0;
+	for (;;) {
+		g = xrealloc(g, len);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			*out = g;
+			return (int)(len / sizeof(gid_t));
+		}
+		/* ERANGE: len now says how much it takes. */
+		if (errno != ERANGE) {
+			free(g);
+			return -1;
+		}
+	}
+}
+
+/* What may the peer do: root and our own user all, then by group. */
+static enum role
+conn_role(int fd, const struct ucred *cred)
+{
+	enum role	 role = ROLE_NONE;
+	gid_t		*groups, g;
+	int		 i, n;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return ROLE_ADMIN;
+	if ((n = peer_groups(fd, &groups)) == -1) {
+		log_warn("SO_PEERGROUPS of uid %u", (unsigned)cred->uid);
+		return ROLE_NONE;
+	}
+	/* The effective gid first (SO_PEERCRED), then the others. */
+	for (i = -1; i < n && role != ROLE_ADMIN; i++) {
+		g = i == -1 ? cred->gid : groups[i];
+		if (roles.admin_gid != (gid_t)-1 && g == roles.admin_gid)
+			role = ROLE_ADMIN;
+		else if (roles.ta_gid != (gid_t)-1 && g == roles.ta_gid)
+			role = ROLE_TA;
+	}
+	free(groups);
+	return role;
+}
+
+/* Who has the admin role, for messages. */
+static const char *
+admin_who(char *buf, size_t len)
+{
+	if (roles.admin_gid != (gid_t)-1)
+		snprintf(buf, len, "group %s, root or labd's own user",
+		    roles.admin_group);
+	else
+		snprintf(buf, len, "root or labd's own user");
+	return buf;
 }
 
 static void
@@ -303,10 +346,11 @@ control_help(const struct req *r, json_t *args)
 			    "required", a->need == ARG_REQUIRED,
 			    "help", a->help ? a->help : ""));
 		}
-		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:b}",
+		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:b,s:s}",
 		    "name", cmds[i].name, "help", cmds[i].help ?
 		    cmds[i].help : "", "args", al,
-		    "connection", (cmds[i].flags & CMD_CONN) != 0));
+		    "connection", (cmds[i].flags & CMD_CONN) != 0,
+		    "role", cmds[i].flags & CMD_TA ? "ta" : "admin"));
 	}
 	reply_ok(r, list);
 }
@@ -473,6 +517,17 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 		    " (help lists them)", name);
 		goto done;
 	}
+	if (c->role != ROLE_ADMIN && !(cmd->flags & CMD_TA)) {
+		char	who[128];
+
+		log_warnx("uid %u (role ta): %s refused", (unsigned)c->uid,
+		    cmd->name);
+		reply_err(&r, LABD_E_DENIED, "%s: refused to uid %u, whose role"
+		    " is ta (group %s); it takes the admin role (%s)",
+		    cmd->name, (unsigned)c->uid, roles.ta_group,
+		    admin_who(who, sizeof(who)));
+		goto done;
+	}
 	if (args != NULL && !json_is_object(args)) {
 		reply_err(&r, LABD_E_BAD_REQUEST, "%s: \"args\" must be an"
 		    " object", cmd->name);
@@ -483,7 +538,8 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 	else
 		json_incref(args);
 	if (args_check(&r, cmd, args) == 0) {
-		log_debug("uid %u: %s", (unsigned)c->uid, cmd->name);
+		log_debug("uid %u (role %s): %s", (unsigned)c->uid,
+		    c->role == ROLE_ADMIN ? "admin" : "ta", cmd->name);
 		cmd->fn(&r, args);
 	}
 	json_decref(args);
@@ -577,12 +633,38 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+/* A peer with no role: one line that says why, then the door. */
+static void
+conn_refuse(int fd, const struct ucred *cred)
+{
+	json_t	*msg;
+	char	*s, who[128], text[512];
+
+	log_warnx("uid %u refused on the control socket", (unsigned)cred->uid);
+	snprintf(text, sizeof(text), "uid %u may not drive labd: the admin"
+	    " role is %s%s%s%s", (unsigned)cred->uid,
+	    admin_who(who, sizeof(who)), roles.ta_gid != (gid_t)-1 ?
+	    "; the ta role is group " : "", roles.ta_gid != (gid_t)-1 ?
+	    roles.ta_group : "", " (a group joined since the login counts"
+	    " after the next login)");
+	msg = json_pack("{s:n,s:b,s:{s:s,s:s}}", "id", "ok", 0, "error",
+	    "code", LABD_E_DENIED, "message", text);
+	if ((s = json_dumps(msg, JSON_COMPACT)) != NULL) {
+		(void)!send(fd, s, strlen(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	free(s);
+	json_decref(msg);
+	close(fd);
+}
+
 static void
 control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 {
 	struct conn	*c;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
+	enum role	 role;
 	int		 cfd;
 
 	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
@@ -596,23 +678,16 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		close(cfd);
 		return;
 	}
-	if (!conn_allowed(cred.uid, cred.gid)) {
-		const char	*msg = "{\"id\":null,\"ok\":false,\"error\":"
-		    "{\"code\":\"denied\",\"message\":\"this user may not"
-		    " drive labd (not root, not in the socket's group)\"}}\n";
-
-		log_warnx("uid %u refused on the control socket",
-		    (unsigned)cred.uid);
-		(void)!send(cfd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(cfd);
+	if ((role = conn_role(cfd, &cred)) == ROLE_NONE) {
+		conn_refuse(cfd, &cred);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->id = ++next_conn_id;
 	c->fd = cfd;
 	c->uid = cred.uid;
-	c->gid = cred.gid;
 	c->pid = cred.pid;
+	c->role = role;
 	if (loop_add_fd(l, cfd, EPOLLIN, conn_read, c) == -1) {
 		log_warn("epoll add client");
 		close(cfd);
@@ -623,21 +698,23 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	conns = c;
 }
 
-int
-control_listen(const char *path, const char *group, const struct cmd *table,
-    size_t n, char *err, size_t errlen)
+/*
+ * Bind the socket path in the folder dfd, which dir_private_open()
+ * checked: nobody else can put a link or a file there, so what is
+ * created, chowned and checked under the name is the socket itself.  The
+ * mode comes from the umask at bind() time rather than a chmod after it;
+ * the group is set with fchownat() relative to the folder, which never
+ * follows a link.
+ */
+static int
+socket_bind(int dfd, const char *path, const char *base, mode_t mode,
+    gid_t gid, const char *group, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	struct group		*gr;
-	int			 fd, probe;
+	struct stat		 st;
+	mode_t			 old;
+	int			 fd, probe, rc;
 
-	if (table_check(table, n, err, errlen) == -1)
-		return -1;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		errf(err, errlen, "socket path %s is longer than %zu bytes",
-		    path, sizeof(sun.sun_path) - 1);
-		return -1;
-	}
 	strcpy(sun.sun_path, path);
 	/* A socket that answers belongs to a running labd: never steal it. */
 	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
@@ -649,25 +726,103 @@ control_listen(const char *path, const char *group, const struct cmd *table,
 		}
 		close(probe);
 	}
-	unlink(path);
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			errf(err, errlen, "%s exists and is not a socket;"
+			    " remove it or set [labd] socket", path);
+			return -1;
+		}
+		unlinkat(dfd, base, 0);
+	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 64) == -1) {
-		errf(err, errlen, "cannot listen on %s: %s", path,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
+	    0)) == -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (group != NULL && *group != '\0' && (gr = getgrnam(group)) != NULL) {
-		admin_gid = gr->gr_gid;
-		if (chown(path, (uid_t)-1, admin_gid) == -1)
-			log_warn("chown %s to group %s", path, group);
-	} else if (group != NULL && *group != '\0')
-		log_info("group %s does not exist: only root and uid %u may"
-		    " use %s", group, (unsigned)geteuid(), path);
-	if (chmod(path, 0660) == -1)
-		log_warn("chmod %s", path);
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
+		errf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	/* The folder is the one checked, unless its path moved since. */
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		errf(err, errlen, "%s: the socket is not where it was bound"
+		    " (was its folder moved?)", path);
+		goto fail;
+	}
+	if (gid != (gid_t)-1 &&
+	    fchownat(dfd, base, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) == -1)
+		log_warn("chown %s to group %s", path, group);
+	if (listen(fd, 64) == -1) {
+		errf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int
+control_listen(const char *path, const struct control_roles *who,
+    const struct cmd *table, size_t n, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	char			 dir[PATH_MAX];
+	const char		*base, *slash;
+	mode_t			 mode = 0600;
+	int			 fd, dfd;
+
+	if (table_check(table, n, err, errlen) == -1)
+		return -1;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errf(err, errlen, "socket path %s is longer than %zu bytes",
+		    path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	if ((slash = strrchr(path, '/')) == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+		base = slash + 1;
+	}
+	if (*base == '\0') {
+		errf(err, errlen, "socket path %s names a folder", path);
+		return -1;
+	}
+	if (who != NULL) {
+		roles.admin_gid = who->admin_gid;
+		roles.ta_gid = who->ta_gid;
+		snprintf(roles.admin_group, sizeof(roles.admin_group), "%s",
+		    who->admin_group);
+		snprintf(roles.ta_group, sizeof(roles.ta_group), "%s",
+		    who->ta_group);
+	}
+	/*
+	 * connect() takes write access to the socket file.  With one group
+	 * the file lets it alone in; a second one cannot be given without
+	 * an ACL, so with a ta group anyone may connect and the peer's
+	 * credentials, checked at accept, are the only door.
+	 */
+	if (roles.ta_gid != (gid_t)-1)
+		mode = 0666;
+	else if (roles.admin_gid != (gid_t)-1)
+		mode = 0660;
+	if ((dfd = dir_private_open(dir, "the control socket's folder", err,
+	    errlen)) == -1)
+		return -1;
+	fd = socket_bind(dfd, path, base, mode, roles.admin_gid,
+	    roles.admin_group, err, errlen);
+	close(dfd);
+	if (fd == -1)
+		return -1;
 	if (loop_add_fd(labd->loop, fd, EPOLLIN, control_accept, NULL) == -1) {
 		errf(err, errlen, "epoll: %s", strerror(errno));
 		close(fd);
@@ -695,4 +850,5 @@ control_close(void)
 	}
 	cmds = NULL;
 	ncmds = 0;
+	roles = (struct control_roles){ (gid_t)-1, (gid_t)-1, "", "" };
 }

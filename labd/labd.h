@@ -46,6 +46,13 @@ char	*xasprintf(const char *, ...) PRINTFLIKE(1, 2);
 void	 errf(char *err, size_t errlen, const char *, ...) PRINTFLIKE(3, 4);
 int	 mkdir_p(const char *path, mode_t mode);
 int	 rm_rf(const char *path);
+/*
+ * The folder path opened (O_DIRECTORY), when labd's euid owns it and
+ * neither group nor others may write to it; else -1 with err naming
+ * what ("run_dir"), the folder, its owner and mode.
+ */
+int	 dir_private_open(const char *path, const char *what, char *err,
+	    size_t errlen);
 int	 file_exists(const char *path);
 char	*file_read(const char *path, size_t max, size_t *len, char *err,
 	    size_t errlen);
@@ -160,6 +167,7 @@ struct cmd_arg {
 };
 #define CMD_MAXARGS	10
 #define CMD_CONN	0x01	/* about the connection itself, not the lab */
+#define CMD_TA		0x02	/* the ta role may run it too, not only admin */
 struct cmd {
 	const char	*name;
 	void		(*fn)(const struct req *, json_t *args);
@@ -169,11 +177,28 @@ struct cmd {
 };
 
 /*
+ * A connection's role, from the peer's credentials: admin may run every
+ * command, ta those marked CMD_TA.  Root and labd's own user are admin.
+ */
+enum role {
+	ROLE_NONE,
+	ROLE_TA,
+	ROLE_ADMIN,
+};
+/* The groups of the roles; (gid_t)-1 for none.  Names for messages. */
+struct control_roles {
+	gid_t		 admin_gid;
+	gid_t		 ta_gid;
+	char		 admin_group[64];
+	char		 ta_group[64];
+};
+/*
  * Listen on path and dispatch to cmds, which is kept (not copied) until
  * control_close(); a table with a name twice, an argument twice or no
- * handler is refused.
+ * handler is refused.  roles NULL: root and labd's user alone.  The
+ * socket's folder must be labd's and writable by nobody else.
  */
-int		 control_listen(const char *path, const char *group,
+int		 control_listen(const char *path, const struct control_roles *,
 		    const struct cmd *cmds, size_t ncmds, char *err,
 		    size_t errlen);
 void		 control_close(void);

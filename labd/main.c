@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,13 +115,35 @@ ksm_init(void)
 	log_info("KSM on: identical guest pages are merged");
 }
 
+/*
+ * The gid of a role's group, (gid_t)-1 for none.  A group that does not
+ * exist (yet) gives its role to nobody: labd still starts, so that root
+ * can mend it, and says so once.
+ */
+static gid_t
+group_gid(const char *key, const char *name)
+{
+	struct group	*gr;
+
+	if (*name == '\0')
+		return (gid_t)-1;
+	if ((gr = getgrnam(name)) == NULL) {
+		log_info("[labd] %s: group %s does not exist: nobody has its"
+		    " role (root and uid %u are admin)", key, name,
+		    (unsigned)geteuid());
+		return (gid_t)-1;
+	}
+	return gr->gr_gid;
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char	*conf = LABD_DEFAULT_CONFIG;
 	const struct cmd *cmds;
+	struct control_roles roles;
 	char		 err[LABD_ERRLEN], path[PATH_MAX];
-	int		 ch, foreground = 0, verbose = 0;
+	int		 ch, fd, foreground = 0, verbose = 0;
 	size_t		 ncmds;
 
 	while ((ch = getopt(argc, argv, "c:dvh")) != -1) {
@@ -156,6 +179,11 @@ main(int argc, char *argv[])
 		fatal("cannot create %s", labd->cfg.state_dir);
 	if (mkdir_p(labd->cfg.run_dir, 0755) == -1)
 		fatal("cannot create %s", labd->cfg.run_dir);
+	/* The VMs' sockets and pidfiles: nobody else may write there. */
+	if ((fd = dir_private_open(labd->cfg.run_dir, "run_dir", err,
+	    sizeof(err))) == -1)
+		fatalx("%s", err);
+	close(fd);
 	snprintf(path, sizeof(path), "%s/templates", labd->cfg.state_dir);
 	mkdir_p(path, 0755);
 	snprintf(path, sizeof(path), "%s/vms", labd->cfg.state_dir);
@@ -183,7 +211,13 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	labd->started_ms = now_ms();
 	cmds = cmd_table(&ncmds);
-	if (control_listen(labd->cfg.socket, labd->cfg.group, cmds, ncmds,
+	roles.admin_gid = group_gid("group", labd->cfg.group);
+	roles.ta_gid = group_gid("ta_group", labd->cfg.ta_group);
+	snprintf(roles.admin_group, sizeof(roles.admin_group), "%s",
+	    labd->cfg.group);
+	snprintf(roles.ta_group, sizeof(roles.ta_group), "%s",
+	    labd->cfg.ta_group);
+	if (control_listen(labd->cfg.socket, &roles, cmds, ncmds,
 	    err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (!foreground && daemon(1, 0) == -1)

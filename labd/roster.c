@@ -473,6 +473,24 @@ fail:
 	return rc;
 }
 
+/*
+ * A field of text people will read, with a character that can hide or
+ * reorder what is around it: 1 after adding the error, else 0.
+ */
+static int
+unsafe_add(struct errs *e, const char *fname, int line, const char *col,
+    const struct field *f)
+{
+	const char	*what;
+	uint32_t	 cp;
+
+	if ((what = text_unsafe(f->s, f->len, &cp)) == NULL)
+		return 0;
+	errs_add(e, "%s line %d: %s: holds U+%04X, %s; remove it", fname,
+	    line, col, (unsigned)cp, what);
+	return 1;
+}
+
 static void
 check_row(struct errs *e, const char *fname, const struct record *r,
     const int *colmap, struct roster_entry *ent)
@@ -530,6 +548,8 @@ check_row(struct errs *e, const char *fname, const struct record *r,
 				errs_add(e, "%s line %d: name: not valid UTF-8"
 				    " (save the file as CSV UTF-8)", fname,
 				    r->line);
+			else if (unsafe_add(e, fname, r->line, "name", f))
+				;
 			else
 				snprintf(ent->name, sizeof(ent->name), "%s",
 				    f->s);
@@ -554,6 +574,8 @@ check_row(struct errs *e, const char *fname, const struct record *r,
 				errs_add(e, "%s line %d: email: '%s' does not"
 				    " look like an address (user@example.org)",
 				    fname, r->line, show(f->s, s, sizeof(s)));
+			else if (unsafe_add(e, fname, r->line, "email", f))
+				;
 			else
 				snprintf(ent->email, sizeof(ent->email), "%s",
 				    f->s);
@@ -573,6 +595,8 @@ check_row(struct errs *e, const char *fname, const struct record *r,
 			else if (!utf8_valid((unsigned char *)f->s, f->len))
 				errs_add(e, "%s line %d: ssh_key: not valid"
 				    " UTF-8", fname, r->line);
+			else if (unsafe_add(e, fname, r->line, "ssh_key", f))
+				;
 			else if (ssh_key_check(f->s, why, sizeof(why)) == -1)
 				errs_add(e, "%s line %d: ssh_key: %s", fname,
 				    r->line, why);

@@ -11,6 +11,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,50 @@ static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
+}
+
+/*
+ * A folder only labd may change: its sockets and pidfiles live there,
+ * and a folder someone else can write is one where they can plant a
+ * symlink under the name of a socket labd is about to chown, or replace
+ * the socket with their own.  The folder is opened and its owner and
+ * mode checked on the open descriptor, so that what was checked is what
+ * the caller then works in (fchownat, fstatat).
+ */
+int
+dir_private_open(const char *path, const char *what, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	struct passwd	*pw;
+	char		 owner[64];
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		errf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		errf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid == geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+		return fd;
+	if ((pw = getpwuid(st.st_uid)) != NULL)
+		snprintf(owner, sizeof(owner), "%u (%s)", (unsigned)st.st_uid,
+		    pw->pw_name);
+	else
+		snprintf(owner, sizeof(owner), "%u", (unsigned)st.st_uid);
+	errf(err, errlen, "%s %s is owned by uid %s with mode %04o: labd"
+	    " (uid %u) must own it and nobody else may write to it (%s%s%s)",
+	    what, path, owner, (unsigned)(st.st_mode & 07777),
+	    (unsigned)geteuid(), st.st_uid != geteuid() ? "chown it to"
+	    " labd's user" : "", st.st_uid != geteuid() &&
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) ? ", " : "",
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) ? "chmod go-w it" : "");
+	close(fd);
+	return -1;
 }
 
 /* nftw with FTW_PHYS never follows a link out of the tree being removed. */

@@ -222,8 +222,20 @@ client_call(struct client_conn *c, const char *cmd, json_t *args,
 	json_t	*msg;
 	long	 id;
 
-	if ((id = client_send(c, cmd, args, err, errlen)) == -1)
+	if ((id = client_send(c, cmd, args, err, errlen)) == -1) {
+		/*
+		 * labd refuses a peer with no role as it connects, with one
+		 * line, and hangs up: by the time we send, the door may be
+		 * shut.  That line says why, better than "Broken pipe".
+		 */
+		char	 rerr[64];
+
+		msg = client_read(c, rerr, sizeof(rerr));
+		if (msg != NULL && json_is_null(json_object_get(msg, "id")))
+			return msg;
+		json_decref(msg);
 		return NULL;
+	}
 	for (;;) {
 		json_t	*rid;
 

@@ -11,13 +11,15 @@
  * The screen is handed back to the terminal (def_prog_mode + endwin), the
  * terminal is put in raw mode and bytes are relayed both ways until
  * Ctrl-] (telnet's and virsh's escape); then the termios and the curses
- * screen come back.  Meanwhile the connections to labd are still read, so
- * the table is current when we return and labd never has to drop us for
- * not reading its events.
+ * screen come back.  Meanwhile the connections to labd are still read,
+ * so the table is current when we return and labd never has to drop us
+ * for not reading its events.
+ *
+ * What the guest sends goes through the filter of proto/term.c: a
+ * student's machine may draw, not make the terminal answer or reach its
+ * clipboard or window; the modes it changed are put back before the
+ * screen is.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -25,26 +27,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "proto/term.h"
 #include "tui/labtui.h"
-
-#define CONSOLE_ESCAPE	0x1d	/* Ctrl-] */
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
 
 static void
 say(const char *fmt, const char *a, const char *b)
@@ -53,35 +37,8 @@ say(const char *fmt, const char *a, const char *b)
 	int	n = snprintf(buf, sizeof(buf), fmt, a, b);
 
 	if (n > 0)
-		write_all(STDOUT_FILENO, buf, (size_t)n < sizeof(buf) ?
+		console_write_all(STDOUT_FILENO, buf, (size_t)n < sizeof(buf) ?
 		    (size_t)n : sizeof(buf) - 1);
-}
-
-static int
-console_connect(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
-	int			fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%.200s...: path too long", path);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		snprintf(err, errlen, "cannot open %.300s: %s%s", path,
-		    strerror(errno), errno == EACCES || errno == EPERM ?
-		    " (labtui needs access to labd's run_dir: run it as"
-		    " root or as labd's user)" : errno == ENOENT ||
-		    errno == ECONNREFUSED ? " (is the VM running?)" : "");
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /*
@@ -89,7 +46,7 @@ console_connect(const char *path, char *err, size_t errlen)
  * stopped, for the footer.
  */
 static const char *
-console_relay(struct tui *t, int sock)
+console_relay(struct tui *t, struct term_filter *f, int sock)
 {
 	struct pollfd	pfd[8];
 	char		buf[4096], *esc;
@@ -120,18 +77,15 @@ console_relay(struct tui *t, int sock)
 				return "the terminal went away";
 			if ((esc = memchr(buf, CONSOLE_ESCAPE, n)) != NULL) {
 				if (esc > buf)
-					write_all(sock, buf, esc - buf);
+					console_write_all(sock, buf, esc - buf);
 				return NULL;
 			}
-			if (write_all(sock, buf, n) == -1)
+			if (console_write_all(sock, buf, n) == -1)
 				return "the console closed";
 		}
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			if ((n = read(sock, buf, sizeof(buf))) <= 0)
-				return "QEMU closed the console (did the VM"
-				    " stop?)";
-			write_all(STDOUT_FILENO, buf, n);
-		}
+		if ((pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    !console_from_guest(f, sock, STDOUT_FILENO))
+			return "QEMU closed the console (did the VM stop?)";
 		if (nl > 0)
 			link_service(t, pfd + 2, nl);
 	}
@@ -140,10 +94,12 @@ console_relay(struct tui *t, int sock)
 int
 console_run(struct tui *t, const char *vm, const char *where)
 {
-	struct termios	 saved, raw;
-	char		 dir[PATH_MAX], path[PATH_MAX + 64], err[TUI_ERRLEN];
-	const char	*why;
-	int		 sock;
+	struct termios		 saved, raw;
+	struct term_filter	 f;
+	char			 dir[PATH_MAX], path[PATH_MAX + 64];
+	char			 err[TUI_ERRLEN];
+	const char		*why;
+	int			 sock;
 
 	if (t->replay != NULL) {
 		tui_message(t, 1, "console: replaying %s, there is no VM",
@@ -157,7 +113,7 @@ console_run(struct tui *t, const char *vm, const char *where)
 		link_run_dir(t, dir, sizeof(dir));
 		snprintf(path, sizeof(path), "%s/vms/%s/serial.sock", dir, vm);
 	}
-	if ((sock = console_connect(path, err, sizeof(err))) == -1) {
+	if ((sock = console_open(path, err, sizeof(err))) == -1) {
 		tui_message(t, 1, "console of %s: %s", vm, err);
 		return TF_DRAW;
 	}
@@ -168,7 +124,9 @@ console_run(struct tui *t, const char *vm, const char *where)
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
 	say("\r\n[labtui: console of %s, %s; Ctrl-] comes back]\r\n", vm,
 	    "press Enter for a prompt");
-	why = console_relay(t, sock);
+	term_filter_init(&f);
+	why = console_relay(t, &f, sock);
+	console_done(&f, STDOUT_FILENO);
 	close(sock);
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
 	say("\r\n[labtui: back from the console of %s%s]\r\n", vm, "");

@@ -8,7 +8,9 @@
 # again adopts both running QEMUs with the same ports.  The access sheet
 # comes as csv from course create (parsed back by sqlite3's CSV reader, so
 # a name with a comma and quotes must survive) and as md later, and its
-# ssh line and ~/.ssh/config stanza are what log alice in.
+# ssh line and ~/.ssh/config stanza are what log alice in.  The serial
+# console shows the login prompt, and what the guest writes there reaches
+# the terminal filtered (no OSC 52, no device report request).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -163,6 +165,22 @@ check "labctl console shows the guest's login prompt, Ctrl-] detaches" \
 	console_login
 check_fails "labctl console of a VM that does not exist" \
 	"$LABCTL" console it-nobody
+# What the guest writes to its console reaches the terminal filtered: a
+# clipboard write (OSC 52) and a cursor report request (CSI 6n) are
+# dropped, colours pass.
+console_filtered() {
+	{ sleep 2
+	  ssh_root "$pb" "printf 'A\033]52;c;SGVsbG8=\007B\033[6nC\033[31mD\n' \
+	      >/dev/ttyS0" </dev/null >/dev/null 2>&1
+	  sleep 2; printf '\035'; } |
+	    timeout 30 "$LABCTL" console it-bob >"$T/console2.out" 2>&1 &&
+	grep -q 'ABC' "$T/console2.out" &&
+	grep -qF $'C\033[31mD' "$T/console2.out" &&
+	! grep -qF $'\033]' "$T/console2.out" &&
+	! grep -qF $'\033[6n' "$T/console2.out"
+}
+check "labctl console drops the guest's OSC 52 and CSI 6n, passes SGR" \
+	console_filtered
 check "the guest reaches nothing outside (restrict=on)" alice_no_outside
 
 bob_pid=$(vm_field it-bob pid)

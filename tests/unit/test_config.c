@@ -38,9 +38,9 @@ config_dump(const struct labd_config *c)
 	char		 subnet[INET_ADDRSTRLEN];
 
 	fprintf(f, "[labd]\nstate_dir = \"%s\"\nrun_dir = \"%s\"\n"
-	    "socket = \"%s\"\ngroup = \"%s\"\nworkers = %d\n", c->state_dir,
-	    c->run_dir,
-	    c->socket, c->group, c->workers);
+	    "socket = \"%s\"\ngroup = \"%s\"\nta_group = \"%s\"\n"
+	    "workers = %d\n", c->state_dir, c->run_dir, c->socket, c->group,
+	    c->ta_group, c->workers);
 	fprintf(f, "[network]\nmode = %s\npublic_ips = ",
 	    c->net_mode == LABD_NET_USER ? "user" : "bridge");
 	for (i = 0; i < c->npublic_ips; i++)
@@ -87,6 +87,7 @@ Test(config, defaults)
 	cr_expect_str_eq(c.state_dir, "/var/lib/labd");
 	cr_expect_str_eq(c.socket, "/run/labd/labd.sock");
 	cr_expect_str_eq(c.group, "labadmin");
+	cr_expect_str_eq(c.ta_group, "", "a ta role by default");
 	cr_expect_eq(c.workers, 4);
 	cr_expect_eq(c.net_mode, LABD_NET_USER);
 	cr_expect_eq(c.npublic_ips, 1);

@@ -4,15 +4,19 @@
  * labd runs it: control_listen() on a socket in a private folder with a
  * stub command table, and clients that connect() to it.  Framing, lines
  * too long, malformed requests, the argument checks against the table,
- * help, events, late replies, and a client that does not read its
- * replies.  Each test runs in its own process (Criterion), so each has
+ * help, events, late replies, a client that does not read its
+ * replies, the socket file and its folder, and the roles a peer's groups
+ * give it.  Each test runs in its own process (Criterion), so each has
  * its own loop and socket.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,7 +69,7 @@ stub_later(const struct req *r, json_t *args)
 }
 
 static const struct cmd stub_cmds[] = {
-	{ .name = "hello", .fn = control_hello, .flags = CMD_CONN,
+	{ .name = "hello", .fn = control_hello, .flags = CMD_CONN | CMD_TA,
 	  .help = "versions" },
 	{ .name = "events.subscribe", .fn = control_subscribe,
 	  .flags = CMD_CONN, .help = "events on this connection" },
@@ -81,6 +85,8 @@ static const struct cmd stub_cmds[] = {
 	{ .name = "big", .fn = stub_big, .help = "a reply of that size",
 	  .args = { { "bytes", ARG_INTEGER, ARG_REQUIRED, "its size" } } },
 	{ .name = "later", .fn = stub_later, .help = "a reply in 50 ms" },
+	{ .name = "peek", .fn = stub_echo, .flags = CMD_TA,
+	  .help = "what a teaching assistant may run" },
 };
 #define NSTUB	(sizeof(stub_cmds) / sizeof(stub_cmds[0]))
 
@@ -621,6 +627,9 @@ Test(control, help_lists_the_table_with_its_arguments)
 		cr_expect_eq(json_is_true(json_object_get(c, "connection")),
 		    (stub_cmds[i].flags & CMD_CONN) != 0, "%s",
 		    stub_cmds[i].name);
+		cr_expect_str_eq(json_string_value(json_object_get(c, "role")),
+		    stub_cmds[i].flags & CMD_TA ? "ta" : "admin", "%s",
+		    stub_cmds[i].name);
 	}
 	echo = json_array_get(list, 3);
 	cr_assert_eq(json_array_size(json_object_get(echo, "args")), 5);
@@ -784,4 +793,277 @@ Test(control_table, the_stub_table_is_taken)
 	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
 	    sizeof(err)), 0, "%s", err);
 	cr_expect_eq(access(sock_path, F_OK), 0);
+}
+
+/* --- the socket file ------------------------------------------------------ */
+
+TestSuite(control_socket, .init = loop_setup, .fini = control_teardown);
+
+/* A folder others may write to is refused, and nothing is made in it. */
+Test(control_socket, folder_writable_by_others_is_refused)
+{
+	char	err[LABD_ERRLEN] = "", want[PATH_MAX + 64];
+
+	cr_assert_eq(chmod(tmp_dir, 0777), 0);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), -1, "it listens in a folder anyone can write");
+	snprintf(want, sizeof(want), "the control socket's folder %s is"
+	    " owned by uid ", tmp_dir);
+	cr_expect(strncmp(err, want, strlen(want)) == 0, "err: %s", err);
+	cr_expect(strstr(err, "with mode 0777") != NULL, "err: %s", err);
+	cr_expect(strstr(err, "chmod go-w it") != NULL, "err: %s", err);
+	cr_expect_eq(access(sock_path, F_OK), -1, "a socket was made");
+}
+
+Test(control_socket, folder_writable_by_its_group_is_refused)
+{
+	char	err[LABD_ERRLEN] = "";
+
+	cr_assert_eq(chmod(tmp_dir, 0770), 0);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), -1, "it listens in a folder its group can write");
+	cr_expect(strstr(err, "with mode 0770") != NULL, "err: %s", err);
+}
+
+/* Without a group, the socket is its owner's alone, from the start. */
+Test(control_socket, no_group_means_mode_0600)
+{
+	struct stat	st;
+	char		err[LABD_ERRLEN] = "";
+
+	umask(0);	/* what labd inherits must not matter */
+	cr_assert_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(lstat(sock_path, &st), 0);
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_expect_eq(st.st_mode & 07777, 0600, "mode %04o",
+	    (unsigned)(st.st_mode & 07777));
+	cr_expect_eq(umask(022), 0, "the umask was not put back");
+}
+
+/* Something else under the socket's name is left alone. */
+Test(control_socket, file_in_the_way_is_kept)
+{
+	char	err[LABD_ERRLEN] = "";
+	int	fd;
+
+	cr_assert_geq(fd = open(sock_path, O_CREAT | O_WRONLY, 0600), 0);
+	close(fd);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), -1, "it listens over a file");
+	cr_expect(strstr(err, "exists and is not a socket") != NULL, "err: %s",
+	    err);
+	cr_expect_eq(access(sock_path, F_OK), 0, "the file was removed");
+}
+
+/* A socket left by a labd that died is replaced. */
+Test(control_socket, stale_socket_is_replaced)
+{
+	struct sockaddr_un	sun = { .sun_family = AF_UNIX };
+	char			err[LABD_ERRLEN] = "";
+	int			fd;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+	cr_assert_geq(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	cr_expect_eq(control_listen(sock_path, NULL, stub_cmds, NSTUB, err,
+	    sizeof(err)), 0, "%s", err);
+}
+
+/* --- roles ----------------------------------------------------------------- */
+
+/* Ids no account has: /etc/group knows nothing of them. */
+#define T_UID		4444
+#define T_ADMIN		4242
+#define T_TA		4343
+#define T_OTHER		4545
+
+static void
+roles_setup(void)
+{
+	struct control_roles	roles = { T_ADMIN, T_TA, "admins", "tas" };
+	char			err[LABD_ERRLEN];
+
+	loop_setup();
+	if (geteuid() != 0)
+		cr_skip_test("needs root (a peer of another uid)");
+	/* The peer, of another uid, must reach the socket. */
+	cr_assert_eq(chmod(tmp_dir, 0755), 0);
+	cr_assert_eq(control_listen(sock_path, &roles, stub_cmds, NSTUB, err,
+	    sizeof(err)), 0, "control_listen: %s", err);
+}
+
+TestSuite(control_roles, .init = roles_setup, .fini = control_teardown,
+    .timeout = 60);
+
+/*
+ * line sent by a peer of uid T_UID, effective gid gid and those groups:
+ * a child takes them on, connects and writes labd's first line back over
+ * a pipe while the loop runs here.  That line as JSON, NULL when labd
+ * hung up without a word.
+ */
+static json_t *
+call_as(gid_t gid, const gid_t *groups, size_t ngroups, const char *line)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct pollfd		 pfd;
+	char			 buf[4096];
+	size_t			 len = 0;
+	ssize_t			 n;
+	pid_t			 pid;
+	int			 pp[2], fd, st;
+
+	cr_assert_eq(pipe(pp), 0);
+	cr_assert_neq(pid = fork(), -1);
+	if (pid == 0) {
+		close(pp[0]);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
+		if (setgroups(ngroups, groups) == -1 || setgid(gid) == -1 ||
+		    setuid(T_UID) == -1 ||
+		    (fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+			dprintf(pp[1], "child: %s", strerror(errno));
+			_exit(1);
+		}
+		if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
+		    write(fd, "\n", 1) != 1)
+			_exit(1);
+		while (len < sizeof(buf) && (n = read(fd, buf + len,
+		    sizeof(buf) - len)) > 0) {
+			len += n;
+			if (memchr(buf, '\n', len) != NULL)
+				break;
+		}
+		(void)!write(pp[1], buf, len);
+		_exit(0);
+	}
+	close(pp[1]);
+	pfd.fd = pp[0];
+	pfd.events = POLLIN;
+	for (;;) {
+		pump(2);
+		if (poll(&pfd, 1, 0) == 1) {
+			n = read(pp[0], buf + len, sizeof(buf) - 1 - len);
+			if (n <= 0)
+				break;
+			len += n;
+		}
+	}
+	close(pp[0]);
+	buf[len] = '\0';
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", buf);
+	if (len == 0)
+		return NULL;
+	return json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+}
+
+Test(control_roles, ta_runs_what_the_table_marks)
+{
+	gid_t	 g[] = { T_OTHER, T_TA };
+	json_t	*m;
+
+	cr_assert_not_null(m = call_as(T_OTHER, g, 2,
+	    "{\"id\":1,\"cmd\":\"peek\"}"));
+	expect_ok(m, 1);
+	json_decref(m);
+	cr_assert_not_null(m = call_as(T_OTHER, g, 2,
+	    "{\"id\":2,\"cmd\":\"hello\"}"));
+	expect_ok(m, 2);
+	json_decref(m);
+}
+
+Test(control_roles, ta_is_refused_the_rest_with_the_role_named)
+{
+	gid_t	 g[] = { T_TA };
+	json_t	*m;
+
+	cr_assert_not_null(m = call_as(T_OTHER, g, 1,
+	    "{\"id\":3,\"cmd\":\"echo\",\"args\":{\"name\":\"x\"}}"));
+	expect_err(m, LABD_E_DENIED, "echo: refused to uid 4444, whose role is"
+	    " ta (group tas); it takes the admin role (group admins, root or"
+	    " labd's own user)");
+	cr_expect_eq(json_integer_value(json_object_get(m, "id")), 3);
+	json_decref(m);
+}
+
+/* The groups are the peer's own, which no /etc/group lists here. */
+Test(control_roles, admin_by_a_supplementary_group)
+{
+	gid_t	 g[] = { T_OTHER, T_TA, T_ADMIN };
+	json_t	*m;
+
+	cr_assert_not_null(m = call_as(T_OTHER, g, 3,
+	    "{\"id\":4,\"cmd\":\"echo\",\"args\":{\"name\":\"x\"}}"));
+	expect_ok(m, 4);
+	json_decref(m);
+}
+
+Test(control_roles, admin_by_the_effective_gid)
+{
+	json_t	*m;
+
+	cr_assert_not_null(m = call_as(T_ADMIN, NULL, 0,
+	    "{\"id\":5,\"cmd\":\"echo\",\"args\":{\"name\":\"x\"}}"));
+	expect_ok(m, 5);
+	json_decref(m);
+}
+
+/* More groups than labd's first guess: the ta group comes last. */
+Test(control_roles, many_groups)
+{
+	gid_t	 g[200];
+	json_t	*m;
+	size_t	 i;
+
+	for (i = 0; i < 199; i++)
+		g[i] = 5000 + i;
+	g[199] = T_TA;
+	cr_assert_not_null(m = call_as(T_OTHER, g, 200,
+	    "{\"id\":6,\"cmd\":\"peek\"}"));
+	expect_ok(m, 6);
+	json_decref(m);
+}
+
+Test(control_roles, neither_group_is_refused_at_the_door)
+{
+	gid_t	 g[] = { T_OTHER };
+	json_t	*m;
+
+	cr_assert_not_null(m = call_as(T_OTHER, g, 1,
+	    "{\"id\":7,\"cmd\":\"peek\"}"), "hung up without a word");
+	expect_err(m, LABD_E_DENIED, "uid 4444 may not drive labd: the admin"
+	    " role is group admins, root or labd's own user; the ta role is"
+	    " group tas (a group joined since the login counts after the next"
+	    " login)");
+	cr_expect(json_is_null(json_object_get(m, "id")));
+	json_decref(m);
+}
+
+/* With a ta group, connect() must work for both groups: mode 0666. */
+Test(control_roles, socket_mode_with_a_ta_group)
+{
+	struct stat	st;
+
+	cr_assert_eq(lstat(sock_path, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0666, "mode %04o",
+	    (unsigned)(st.st_mode & 07777));
+	cr_expect_eq(st.st_gid, T_ADMIN);
+}
+
+Test(control_socket, admin_group_alone_means_0660_and_that_group)
+{
+	struct control_roles	roles = { T_ADMIN, (gid_t)-1, "admins", "" };
+	struct stat		st;
+	char			err[LABD_ERRLEN] = "";
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (chown to any group)");
+	cr_assert_eq(control_listen(sock_path, &roles, stub_cmds, NSTUB, err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(lstat(sock_path, &st), 0);
+	cr_expect_eq(st.st_mode & 07777, 0660, "mode %04o",
+	    (unsigned)(st.st_mode & 07777));
+	cr_expect_eq(st.st_gid, T_ADMIN);
 }

