@@ -23,12 +23,16 @@
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <net/if.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -41,6 +45,15 @@
 
 #include "labd/labd.h"
 #include "labd/vmjob.h"
+
+/*
+ * Who the daemon becomes: uid uid_base (which no VM has: their ids start
+ * at 1) and a group just past the VMs' range, so that what the daemon
+ * makes is never the VMs' group's; its one extra group is the VMs' group
+ * (uid_base), so that it can give the templates to them.
+ */
+#define PRIV_DAEMON_UID	((uid_t)labd->cfg.uid_base)
+#define PRIV_DAEMON_GID	((gid_t)(labd->cfg.uid_base + LABD_UIDS))
 
 #define PRIV_MSG_MAX	(64 * 1024)
 #define PRIV_FDS_MAX	8
@@ -309,6 +322,8 @@ do_spawn(json_t *req, const int *fds, int nfds)
 	s.start_paused = json_is_true(json_object_get(req, "paused"));
 	s.run_dir = rundir;
 	s.log_dir = vmdir;
+	/* Its sockets and pidfile are for the daemon's group to use. */
+	s.sock_gid = PRIV_DAEMON_GID;
 	/* The files are the daemon's, passed open: these name them in logs. */
 	snprintf(disk, sizeof(disk), "%s/disk.qcow2", vmdir);
 	snprintf(seed, sizeof(seed), "%s/seed.iso", vmdir);
@@ -459,6 +474,102 @@ priv_start(char *err, size_t errlen)
 	/* The daemon never reads here: readable means the helper is gone. */
 	loop_add_fd(labd->loop, priv_fd, EPOLLIN, priv_lost, NULL);
 	log_info("privileged helper started as pid %d", (int)pid);
+	return 0;
+}
+
+/* --- the daemon lets go of root ---------------------------------------------- */
+
+/* nftw() callback: everything under state_dir becomes the daemon's. */
+static int
+own_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (st->st_uid != PRIV_DAEMON_UID &&
+	    lchown(path, PRIV_DAEMON_UID, (gid_t)-1) == -1) {
+		log_warn("chown %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A VM's run folder from before: its group the daemon's (set-group-ID),
+ * its sockets and pidfile open to that group, so that the daemon still
+ * reaches a QEMU that has run since an older labd started it.
+ */
+static void
+own_run_folder(int vmsfd, const char *name)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd;
+
+	if ((fd = openat(vmsfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	if (fchown(fd, (uid_t)-1, PRIV_DAEMON_GID) == -1 ||
+	    fchmod(fd, 02770) == -1)
+		log_warn("run folder %s", name);
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || S_ISLNK(st.st_mode))
+			continue;
+		if (fchownat(dirfd(d), de->d_name, (uid_t)-1, PRIV_DAEMON_GID,
+		    AT_SYMLINK_NOFOLLOW) == -1 ||
+		    fchmodat(dirfd(d), de->d_name, S_ISSOCK(st.st_mode) ?
+		    0770 : 0640, 0) == -1)
+			log_warn("%s/%s", name, de->d_name);
+	}
+	closedir(d);
+}
+
+int
+priv_drop(char *err, size_t errlen)
+{
+	char		 path[PATH_MAX];
+	gid_t		 vmgroup = (gid_t)labd->cfg.uid_base;
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd;
+
+	if (!priv_active())
+		return 0;
+	if (nftw(labd->cfg.state_dir, own_one, 16, FTW_PHYS) != 0) {
+		errf(err, errlen, "cannot give %s to uid %u",
+		    labd->cfg.state_dir, (unsigned)PRIV_DAEMON_UID);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/vms", labd->cfg.run_dir);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fchown(fd, PRIV_DAEMON_UID,
+	    PRIV_DAEMON_GID) == -1 || fchmod(fd, 0711) == -1) {
+		errf(err, errlen, "cannot give %s to uid %u: %s", path,
+		    (unsigned)PRIV_DAEMON_UID, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if ((d = opendir(path)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				own_run_folder(fd, de->d_name);
+		closedir(d);
+	}
+	close(fd);
+	if (setgroups(1, &vmgroup) == -1 ||
+	    setresgid(PRIV_DAEMON_GID, PRIV_DAEMON_GID, PRIV_DAEMON_GID) ==
+	    -1 || setresuid(PRIV_DAEMON_UID, PRIV_DAEMON_UID,
+	    PRIV_DAEMON_UID) == -1) {
+		errf(err, errlen, "cannot become uid %u: %s",
+		    (unsigned)PRIV_DAEMON_UID, strerror(errno));
+		return -1;
+	}
+	log_info("running as uid %u gid %u; root stays with the helper only",
+	    (unsigned)PRIV_DAEMON_UID, (unsigned)PRIV_DAEMON_GID);
 	return 0;
 }
 

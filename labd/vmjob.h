@@ -148,6 +148,11 @@ const char *confine_cgroup_base(void);
  */
 int	priv_start(char *err, size_t errlen);
 int	priv_active(void);
+/*
+ * With a helper: everything labd keeps becomes the daemon's user's, and
+ * labd becomes that user, without capabilities.  Call once, late.
+ */
+int	priv_drop(char *err, size_t errlen);
 /* Start VM d's QEMU as spec says (uid, cgroup and tap set on the way). */
 int	priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	    char *err, size_t errlen);

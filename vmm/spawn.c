@@ -74,6 +74,7 @@ struct spawn_ctx {
 	gid_t			 gid;
 	gid_t			 groups[MAX_GROUPS];
 	size_t			 ngroups;
+	mode_t			 umask;
 	struct sockaddr_un	 qmp;			/* qmp-ctl.sock */
 };
 
@@ -135,7 +136,7 @@ child_qemu(const struct spawn_ctx *c, int status)
 		    syscall(SYS_setresuid, c->uid, c->uid, c->uid) == -1)
 			goto fail;
 	}
-	umask(027);
+	umask(c->umask);
 	execvp(c->argv[0], c->argv);
 fail:
 	e = errno;
@@ -407,6 +408,7 @@ prepare(const struct vmm_spec *s, struct spawn_ctx *c, char *err,
 	int	fd;
 
 	c->switch_user = s->uid != 0 && geteuid() == 0;
+	c->umask = c->switch_user && s->sock_gid ? 007 : 027;
 	c->uid = s->uid;
 	c->gid = s->gid;
 	if (s->ngroups > MAX_GROUPS) {
@@ -420,7 +422,8 @@ prepare(const struct vmm_spec *s, struct spawn_ctx *c, char *err,
 	if (c->switch_user) {
 		if ((fd = open(s->run_dir, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
-		    fchown(fd, s->uid, s->gid) == -1 || fchmod(fd, 0700) == -1) {
+		    fchown(fd, s->uid, s->sock_gid ? s->sock_gid : s->gid) ==
+		    -1 || fchmod(fd, s->sock_gid ? 02770 : 0700) == -1) {
 			snprintf(err, errlen, "%s: cannot give %s to uid %u:"
 			    " %s", s->name, s->run_dir, (unsigned)s->uid,
 			    strerror(errno));
@@ -598,6 +601,16 @@ vmm_spawn(const struct vmm_spec *given, pid_t *pid, char *err, size_t errlen)
 		vmm_runtime_remove(spec->run_dir);
 		snprintf(err, errlen, "QEMU started as pid %d but %s/pid does"
 		    " not name it", (int)r.pid, spec->run_dir);
+		goto done;
+	}
+	/* QEMU makes its pidfile 0600: let the group read it. */
+	if (c.switch_user && spec->sock_gid &&
+	    (vmm_path(tail, sizeof(tail), spec->run_dir, "pid") == -1 ||
+	    chmod(tail, 0640) == -1)) {
+		kill(qpid, SIGKILL);
+		vmm_runtime_remove(spec->run_dir);
+		snprintf(err, errlen, "%s: cannot open %s/pid to its group: %s",
+		    spec->name, spec->run_dir, strerror(errno));
 		goto done;
 	}
 	*pid = qpid;

@@ -154,6 +154,12 @@ struct vmm_spec {
 	size_t			 ngroups;
 	const char		*cgroup;	/* cgroup v2 folder QEMU joins (made here); may be NULL */
 	/*
+	 * With uid and sock_gid set, run_dir becomes uid's with group
+	 * sock_gid (set-group-ID, 2770) and QEMU's umask 007: its sockets and
+	 * pidfile are then the group's too, for a labd that is not root.
+	 */
+	gid_t			 sock_gid;
+	/*
 	 * With fds_given, the caller opened the disk (read-write and
 	 * read-only), the seed, serial.log and qemu.log: fds[VMM_SPEC_*],
 	 * -1 where the spec names none.  vmm_spawn() uses them (and closes
