@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "labd/labd.h"
+#include "labd/vmjob.h"
 
 #define NET_CT_PATH	"/proc/net/nf_conntrack"
 #define NET_SYNC_DELAY_MS	20
@@ -218,7 +219,7 @@ net_sync(char *err, size_t errlen)
 		free(text);
 		return 0;
 	}
-	if (nft_apply(text, err, errlen) == -1) {
+	if (priv_nft_apply(text, err, errlen) == -1) {
 		free(text);
 		return -1;
 	}
@@ -288,7 +289,7 @@ net_watch(struct loop *l, void *arg)
 
 	if (last_text == NULL)
 		return NET_WATCH_MS;
-	switch (nft_tables_present(bridge, err, sizeof(err))) {
+	switch (priv_nft_tables_present(bridge, err, sizeof(err))) {
 	case 1:
 		warned = 0;
 		break;
@@ -297,7 +298,7 @@ net_watch(struct loop *l, void *arg)
 		    " ruleset?); applying it again");
 		db_event(0, "net.restore", "labd", "the nftables table was"
 		    " gone and was applied again");
-		if (nft_apply(last_text, err, sizeof(err)) == -1)
+		if (priv_nft_apply(last_text, err, sizeof(err)) == -1)
 			log_warnx("nftables: %s", err);
 		break;
 	default:
@@ -344,7 +345,7 @@ net_conntrack(void (*fn)(void *, uint32_t src, uint16_t sport,
 	unsigned	 sport, dport;
 	struct in_addr	 s, d;
 
-	if ((f = fopen(NET_CT_PATH, "re")) == NULL)
+	if ((f = priv_conntrack_open()) == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		/* "ipv4 2 tcp 6 431999 ESTABLISHED src=.. dst=.. sport=.. dport=.. src=..." */

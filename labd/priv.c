@@ -22,6 +22,7 @@
  * Without root there is no helper, and the same work runs in labd.
  */
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -45,6 +46,7 @@
 
 #include "labd/labd.h"
 #include "labd/vmjob.h"
+#include "portforward/portforward.h"
 
 /*
  * Who the daemon becomes: uid uid_base (which no VM has: their ids start
@@ -56,6 +58,9 @@
 #define PRIV_DAEMON_GID	((gid_t)(labd->cfg.uid_base + LABD_UIDS))
 
 #define PRIV_MSG_MAX	(64 * 1024)
+/* nftables text of 300 VMs is some 100 KiB. */
+#define PRIV_NFT_MAX	(16 * 1024 * 1024)
+#define NET_CT_PATH	"/proc/net/nf_conntrack"
 #define PRIV_FDS_MAX	8
 /* A spawn waits for QEMU to set up (60 s at most in vmm/spawn.c). */
 #define PRIV_TIMEOUT_MS	120000
@@ -167,10 +172,12 @@ close_fds(const int *fds, int nfds)
  * of this call's own.  The answer's "error", if any, goes to err.
  */
 static json_t *
-priv_call(json_t *req, const int *fds, int nfds, char *err, size_t errlen)
+priv_call(json_t *req, const int *fds, int nfds, int *rfd, char *err,
+    size_t errlen)
 {
 	char		*text = NULL, *buf = NULL;
-	int		 sp[2] = { -1, -1 }, all[PRIV_FDS_MAX], n = 0, i, rfds[1];
+	int		 sp[2] = { -1, -1 }, all[PRIV_FDS_MAX], n = 0, i;
+	int		 rfds[PRIV_FDS_MAX];
 	json_t		*rep = NULL;
 	json_error_t	 je;
 	struct pollfd	 pfd;
@@ -207,7 +214,10 @@ priv_call(json_t *req, const int *fds, int nfds, char *err, size_t errlen)
 		errf(err, errlen, "labd's privileged helper did not answer");
 		goto done;
 	}
-	close_fds(rfds, n);
+	if (rfd != NULL && n == 1)
+		*rfd = rfds[0];
+	else
+		close_fds(rfds, n);
 	if ((rep = json_loads(buf, 0, &je)) == NULL ||
 	    !json_is_object(rep)) {
 		errf(err, errlen, "labd's privileged helper: a garbled answer");
@@ -248,15 +258,17 @@ name_ok(const char *s)
 	return 1;
 }
 
+/* The answer, with descriptor fd when it is not -1. */
 static void
-answer(int fd, json_t *rep)
+answer(int fd, json_t *rep, int with)
 {
 	char	*text;
 
 	if (rep == NULL)
 		rep = json_pack("{s:s}", "error", "out of memory");
 	if ((text = json_dumps(rep, JSON_COMPACT)) != NULL) {
-		msg_send(fd, text, NULL, 0);
+		msg_send(fd, text, &with, with != -1 && rep != NULL &&
+		    json_object_get(rep, "error") == NULL);
 		free(text);
 	}
 	json_decref(rep);
@@ -380,6 +392,62 @@ do_release(json_t *req)
 	return json_pack("{s:b}", "gone", confine_cgroup_remove(name));
 }
 
+/* nft: the text comes in a memfd (it may be larger than a message). */
+static json_t *
+do_nft(json_t *req, const int *fds, int nfds)
+{
+	char		*text;
+	struct stat	 st;
+	char		 err[LABD_ERRLEN];
+	ssize_t		 n;
+	off_t		 got = 0;
+
+	if (nfds != 1 || fstat(fds[0], &st) == -1 ||
+	    st.st_size > PRIV_NFT_MAX || (text = malloc(st.st_size + 1)) ==
+	    NULL)
+		return failed("nft: no text");
+	while (got < st.st_size && (n = pread(fds[0], text + got,
+	    st.st_size - got, got)) > 0)
+		got += n;
+	text[got] = '\0';
+	if (nft_apply(text, err, sizeof(err)) == -1) {
+		free(text);
+		return failed("%s", err);
+	}
+	free(text);
+	return json_pack("{}");
+}
+
+static json_t *
+do_tables(json_t *req)
+{
+	char	err[LABD_ERRLEN];
+	int	r;
+
+	r = nft_tables_present(json_is_true(json_object_get(req, "bridge")),
+	    err, sizeof(err));
+	if (r == -1)
+		return failed("%s", err);
+	return json_pack("{s:b}", "present", r);
+}
+
+static json_t *
+do_tap(json_t *req)
+{
+	json_int_t	id = json_integer_value(json_object_get(req, "id"));
+	char		err[LABD_ERRLEN];
+
+	if (id <= 0 || id >= (json_int_t)LABD_UIDS)
+		return failed("tap: bad VM id");
+	if (json_is_true(json_object_get(req, "remove"))) {
+		net_tap_remove(id);
+		return json_pack("{}");
+	}
+	if (net_tap_ensure(id, err, sizeof(err)) == -1)
+		return failed("%s", err);
+	return json_pack("{}");
+}
+
 /* One request, in a child of the helper: do it, answer, exit. */
 static void
 serve(const char *text, int *fds, int nfds)
@@ -387,6 +455,7 @@ serve(const char *text, int *fds, int nfds)
 	json_t		*req, *rep;
 	json_error_t	 je;
 	const char	*op;
+	int		 ct = -1;
 
 	signal(SIGCHLD, SIG_DFL);
 	if ((req = json_loads(text, 0, &je)) == NULL ||
@@ -398,9 +467,21 @@ serve(const char *text, int *fds, int nfds)
 		rep = do_kill(req);
 	else if (strcmp(op, "release") == 0)
 		rep = do_release(req);
-	else
+	else if (strcmp(op, "nft") == 0)
+		rep = do_nft(req, fds + 1, nfds - 1);
+	else if (strcmp(op, "tables") == 0)
+		rep = do_tables(req);
+	else if (strcmp(op, "tap") == 0)
+		rep = do_tap(req);
+	else if (strcmp(op, "conntrack") == 0) {
+		/* The table is root's to open; the daemon reads it by fd. */
+		if ((ct = open(NET_CT_PATH, O_RDONLY | O_CLOEXEC)) == -1)
+			rep = failed("%s: %s", NET_CT_PATH, strerror(errno));
+		else
+			rep = json_pack("{}");
+	} else
 		rep = failed("unknown request %.32s", op);
-	answer(fds[0], rep);
+	answer(fds[0], rep, ct);
 	json_decref(req);
 	_exit(0);
 }
@@ -437,7 +518,7 @@ helper_main(int fd)
 			serve(buf, fds, nfds);
 		}
 		if (pid == -1)
-			answer(fds[0], failed("fork: %s", strerror(errno)));
+			answer(fds[0], failed("fork: %s", strerror(errno)), -1);
 		close_fds(fds, nfds);
 	}
 }
@@ -614,7 +695,7 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	    spec->mac, "restrict", spec->restrict_net, "paused",
 	    spec->start_paused, "tap", spec->tap != NULL, "fwds", fwds,
 	    "fds", mask);
-	if ((rep = priv_call(req, fds, nfds, err, errlen)) != NULL) {
+	if ((rep = priv_call(req, fds, nfds, NULL, err, errlen)) != NULL) {
 		*pid = (pid_t)json_integer_value(json_object_get(rep, "pid"));
 		rc = 0;
 	}
@@ -642,7 +723,7 @@ priv_kill(const char *name, int timeout_ms, char *err, size_t errlen)
 	}
 	req = json_pack("{s:s,s:s,s:i}", "op", "kill", "name", name, "ms",
 	    timeout_ms);
-	rep = priv_call(req, NULL, 0, e, sizeof(e));
+	rep = priv_call(req, NULL, 0, NULL, e, sizeof(e));
 	json_decref(req);
 	if (rep == NULL) {
 		if (err != NULL)
@@ -665,12 +746,115 @@ priv_release(const char *name)
 	if (!priv_active())
 		return confine_cgroup_remove(name);
 	req = json_pack("{s:s,s:s}", "op", "release", "name", name);
-	rep = priv_call(req, NULL, 0, e, sizeof(e));
+	rep = priv_call(req, NULL, 0, NULL, e, sizeof(e));
 	json_decref(req);
 	/* A helper that cannot answer: the next start removes it. */
 	gone = rep == NULL || json_is_true(json_object_get(rep, "gone"));
 	json_decref(rep);
 	return gone;
+}
+
+int
+priv_nft_apply(const char *text, char *err, size_t errlen)
+{
+	json_t	*req, *rep;
+	size_t	 len = strlen(text), off = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if (!priv_active())
+		return nft_apply(text, err, errlen);
+	if ((fd = memfd_create("labd-nft", MFD_CLOEXEC)) == -1) {
+		errf(err, errlen, "memfd_create: %s", strerror(errno));
+		return -1;
+	}
+	while (off < len && (n = write(fd, text + off, len - off)) > 0)
+		off += (size_t)n;
+	if (off != len) {
+		errf(err, errlen, "memfd: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	req = json_pack("{s:s}", "op", "nft");
+	rep = priv_call(req, &fd, 1, NULL, err, errlen);
+	close(fd);
+	json_decref(req);
+	json_decref(rep);
+	return rep != NULL ? 0 : -1;
+}
+
+int
+priv_nft_tables_present(int bridge_mode, char *err, size_t errlen)
+{
+	json_t	*req, *rep;
+	int	 r;
+
+	if (!priv_active())
+		return nft_tables_present(bridge_mode, err, errlen);
+	req = json_pack("{s:s,s:b}", "op", "tables", "bridge", bridge_mode);
+	rep = priv_call(req, NULL, 0, NULL, err, errlen);
+	json_decref(req);
+	if (rep == NULL)
+		return -1;
+	r = json_is_true(json_object_get(rep, "present"));
+	json_decref(rep);
+	return r;
+}
+
+int
+priv_tap_ensure(int64_t vm_id, char *err, size_t errlen)
+{
+	json_t	*req, *rep;
+
+	if (!priv_active())
+		return net_tap_ensure(vm_id, err, errlen);
+	req = json_pack("{s:s,s:I}", "op", "tap", "id", (json_int_t)vm_id);
+	rep = priv_call(req, NULL, 0, NULL, err, errlen);
+	json_decref(req);
+	json_decref(rep);
+	return rep != NULL ? 0 : -1;
+}
+
+void
+priv_tap_remove(int64_t vm_id)
+{
+	char	 err[LABD_ERRLEN];
+	json_t	*req, *rep;
+
+	if (!priv_active()) {
+		net_tap_remove(vm_id);
+		return;
+	}
+	req = json_pack("{s:s,s:I,s:b}", "op", "tap", "id", (json_int_t)vm_id,
+	    "remove", 1);
+	if ((rep = priv_call(req, NULL, 0, NULL, err, sizeof(err))) == NULL)
+		log_warnx("tap of VM %lld: %s", (long long)vm_id, err);
+	json_decref(req);
+	json_decref(rep);
+}
+
+FILE *
+priv_conntrack_open(void)
+{
+	char	 err[LABD_ERRLEN];
+	json_t	*req, *rep;
+	FILE	*f;
+	int	 fd = -1;
+
+	if (!priv_active())
+		return fopen(NET_CT_PATH, "re");
+	req = json_pack("{s:s}", "op", "conntrack");
+	rep = priv_call(req, NULL, 0, &fd, err, sizeof(err));
+	json_decref(req);
+	json_decref(rep);
+	if (rep == NULL || fd == -1) {
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	if ((f = fdopen(fd, "r")) == NULL)
+		close(fd);
+	return f;
 }
 
 /* --- cgroup folders left by QEMUs gone -------------------------------------- */

@@ -1061,7 +1061,7 @@ vm_remove(struct vm *vm, char *err, size_t errlen)
 	}
 	vm_set_state(vm, VM_STOPPED, NULL);	/* closes wake listeners */
 	vm_qmp_detach(vm);
-	net_tap_remove(vm->id);
+	priv_tap_remove(vm->id);
 	while ((w = vm->waiters) != NULL) {
 		vm->waiters = w->next;
 		done_err(&w->done, LABD_E_NOT_FOUND, "%s was removed",

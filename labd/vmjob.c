@@ -250,7 +250,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	if (labd->cfg.net_mode == LABD_NET_BRIDGE) {
 		net_tap_name(d->id, tap, sizeof(tap));
 		spec.tap = tap;
-		if (net_tap_ensure(d->id, j->err, sizeof(j->err)) == -1)
+		if (priv_tap_ensure(d->id, j->err, sizeof(j->err)) == -1)
 			return -1;
 	}
 	if (mkdir_p(d->vm_dir, 0750) == -1 || mkdir_p(d->run_dir, 0700) == -1) {

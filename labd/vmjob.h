@@ -8,6 +8,7 @@
 #define LABD_VMJOB_H
 
 #include <limits.h>
+#include <stdio.h>
 
 #include "labd/labd.h"
 #include "vmm/vmm.h"
@@ -158,6 +159,16 @@ int	priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	    char *err, size_t errlen);
 /* vmm_kill() of VM name, its cgroup folder removed after. */
 int	priv_kill(const char *name, int timeout_ms, char *err, size_t errlen);
+/*
+ * What needs root in the network, done by the helper when there is one:
+ * nft_apply(), nft_tables_present(), net_tap_ensure(), net_tap_remove(),
+ * and the conntrack table opened for reading.
+ */
+int	priv_nft_apply(const char *text, char *err, size_t errlen);
+int	priv_nft_tables_present(int bridge_mode, char *err, size_t errlen);
+int	priv_tap_ensure(int64_t vm_id, char *err, size_t errlen);
+void	priv_tap_remove(int64_t vm_id);
+FILE	*priv_conntrack_open(void);
 /* confine_cgroup_remove() where it can be done: 1 gone, 0 busy. */
 int	priv_release(const char *name);
 /* The VM's QEMU is gone: its cgroup folder too, now or a moment later. */
