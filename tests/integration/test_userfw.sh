@@ -35,6 +35,7 @@ netns_cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "/etc/netns/$H"
+	rmdir /etc/netns 2>/dev/null	# when this test made it
 }
 trap 'cleanup; netns_cleanup' EXIT
 
