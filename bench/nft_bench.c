@@ -83,8 +83,10 @@ class_make(struct class *c, int n)
 			f->guest_port = k == 2 ? 80 : 22;
 		}
 	}
+	/* As labd as root renders it: the VMs' uids, no resolvers. */
 	c->plan = (struct nft_plan){ 1, "labbr0", "10.77.0.0/16", c->courses,
-	    ncourses, c->vms, n, c->fwds, (size_t)n * NSVC };
+	    ncourses, c->vms, n, c->fwds, (size_t)n * NSVC, 0, 1879048192,
+	    65536, NULL, 0, 0 };
 }
 
 static void

@@ -432,6 +432,8 @@ int		 net_prefix(void);
 void		 net_tap_name(int64_t vm_id, char *out, size_t outlen);
 int		 net_tap_ensure(int64_t vm_id, char *err, size_t errlen);
 void		 net_tap_remove(int64_t vm_id);
+/* 1: IPv4 forwarding was on before labd; 0: labd turned it on. */
+int		 net_host_routes(void);
 /* nettable.c: the nftables table "labd", conntrack */
 int		 net_table_init(char *err, size_t errlen);
 /* Render the table from the database, apply it when it changed. */

@@ -9,6 +9,19 @@
  * exists, so neither does its address.  Taps are named ltapID after the
  * VM's row id, made persistent by labd and opened by QEMU by name; they
  * stay in the bridge while labd restarts and go with the VM.
+ *
+ * IPv4 forwarding is the whole host's switch.  A host that did not
+ * forward before labd must not start routing between its other
+ * interfaces because of it, so labd notes that it turned forwarding on
+ * (run_dir/ip_forward.labd, holding the boot's id: a reboot resets the
+ * switch and voids the note), and while the note holds, the table's
+ * forward chain drops what neither comes from the bridge nor goes to it.
+ * Turning it on per interface (conf/IF/forwarding) would not do: the
+ * students' connections are forwarded from the uplink, which labd does
+ * not know and whose forwarding would then be on for everything arriving
+ * there.  The note outlives labd's restarts, which find forwarding on and
+ * must not take it for the host's own; labd in user mode turns it off
+ * again and drops the note.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -28,6 +41,12 @@
 #include <unistd.h>
 
 #include "labd/labd.h"
+
+#define NET_IP_FORWARD	"/proc/sys/net/ipv4/ip_forward"
+#define NET_BOOT_ID	"/proc/sys/kernel/random/boot_id"
+#define NET_FWD_NOTE	"ip_forward.labd"
+
+static int	host_routes = 1;	/* forwarding was the host's own */
 
 /* The subnet, as labd.ini's reader parsed and checked it (/8 to /29). */
 int
@@ -159,29 +178,129 @@ fail:
 	return -1;
 }
 
+int
+net_host_routes(void)
+{
+	return host_routes;
+}
+
+static void
+fwd_note_path(char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", labd->cfg.run_dir, NET_FWD_NOTE);
+}
+
+/* This boot's id, "" when unknown. */
+static void
+boot_id(char *out, size_t outlen)
+{
+	char	 e[LABD_ERRLEN], *id;
+
+	out[0] = '\0';
+	if ((id = file_read(NET_BOOT_ID, 64, NULL, e, sizeof(e))) != NULL) {
+		snprintf(out, outlen, "%s", id);
+		free(id);
+	}
+}
+
+/* Did labd turn forwarding on in this boot? */
+static int
+fwd_note_holds(void)
+{
+	char	 path[PATH_MAX], id[65], e[LABD_ERRLEN], *note;
+	int	 holds;
+
+	fwd_note_path(path, sizeof(path));
+	if ((note = file_read(path, 64, NULL, e, sizeof(e))) == NULL)
+		return 0;
+	boot_id(id, sizeof(id));
+	holds = id[0] != '\0' && strcmp(note, id) == 0;
+	free(note);
+	return holds;
+}
+
+/* '0' or '1'; -1 with err set. */
+static int
+ip_forward_get(char *err, size_t errlen)
+{
+	char	 e[LABD_ERRLEN], *v;
+	int	 c;
+
+	if ((v = file_read(NET_IP_FORWARD, 16, NULL, e, sizeof(e))) == NULL) {
+		errf(err, errlen, "%s", e);
+		return -1;
+	}
+	c = v[0] == '1' ? '1' : '0';
+	free(v);
+	return c;
+}
+
+static int
+ip_forward_set(const char *v, char *err, size_t errlen)
+{
+	int	fd, rc = 0;
+
+	if ((fd = open(NET_IP_FORWARD, O_WRONLY | O_CLOEXEC)) == -1 ||
+	    write(fd, v, strlen(v)) != (ssize_t)strlen(v)) {
+		errf(err, errlen, "cannot write %s: %s", NET_IP_FORWARD,
+		    strerror(errno));
+		rc = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Bridge mode routes the guests.  The note is written before forwarding
+ * goes on: a labd killed in between finds forwarding off and the note,
+ * and does the same again.
+ */
 static int
 ip_forward_on(char *err, size_t errlen)
 {
-	const char	*path = "/proc/sys/net/ipv4/ip_forward";
-	char		 c = '0';
-	int		 fd;
+	char	path[PATH_MAX], id[65];
+	int	c;
 
-	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
-		goto fail;
-	if (read(fd, &c, 1) == 1 && c == '1') {
-		close(fd);
+	if ((c = ip_forward_get(err, errlen)) == -1)
+		return -1;
+	if (c == '1') {
+		host_routes = !fwd_note_holds();
 		return 0;
 	}
-	if (pwrite(fd, "1\n", 2, 0) != 2) {
-		close(fd);
-		goto fail;
-	}
-	close(fd);
-	log_info("IPv4 forwarding enabled (bridge mode routes the guests)");
+	fwd_note_path(path, sizeof(path));
+	boot_id(id, sizeof(id));
+	if (file_write_atomic(path, id, strlen(id), 0644, err, errlen) == -1 ||
+	    ip_forward_set("1\n", err, errlen) == -1)
+		return -1;
+	host_routes = 0;
+	log_info("IPv4 forwarding enabled for the bridge alone: it was off,"
+	    " and the host forwards nothing else");
 	return 0;
-fail:
-	errf(err, errlen, "%s: %s", path, strerror(errno));
-	return -1;
+}
+
+/*
+ * User mode: forwarding that labd turned on for a bridge it no longer
+ * uses goes off again.  A note of another boot is dropped.
+ */
+static void
+ip_forward_restore(void)
+{
+	char	path[PATH_MAX], e[LABD_ERRLEN];
+
+	fwd_note_path(path, sizeof(path));
+	if (!file_exists(path))
+		return;
+	if (fwd_note_holds() && geteuid() == 0) {
+		if (ip_forward_set("0\n", e, sizeof(e)) == -1) {
+			log_warnx("%s", e);
+			return;
+		}
+		log_info("IPv4 forwarding turned off again: labd had turned it"
+		    " on for bridge mode, no longer in use");
+	}
+	if (unlink(path) == -1)
+		log_warn("cannot remove %s", path);
 }
 
 /* Bridge mode: the bridge exists, has the gateway address and is up. */
@@ -309,8 +428,9 @@ net_init(char *err, size_t errlen)
 		errf(err, errlen, "subnet %s is not usable", labd->cfg.subnet);
 		return -1;
 	}
-	if (labd->cfg.net_mode == LABD_NET_BRIDGE &&
-	    bridge_init(err, errlen) == -1)
+	if (labd->cfg.net_mode != LABD_NET_BRIDGE)
+		ip_forward_restore();
+	else if (bridge_init(err, errlen) == -1)
 		return -1;
 	return 0;
 }

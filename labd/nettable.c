@@ -4,16 +4,19 @@
  * kept in step with the database and the VMs' states, and the kernel's
  * connection tracking read back for idle.c.
  *
- * net_sync() renders the whole table from the database and the VMs'
- * states and applies it as one transaction when the text changed.  At
- * start it is applied once whatever the kernel holds: a labd that was
- * down while the database changed converges, and established connections
- * keep their NAT (conntrack holds it, not the rules).  In user mode the
- * table is needed only for allow_from: labd clears what a bridge-mode
- * labd left once at start and then leaves nftables alone until a course
- * asks for it.  A table that someone else removed is put back within
- * NET_WATCH_MS.  A VM's state reaches this file through the event bus:
- * vm.c does not know it exists.
+ * net_sync() renders the whole table from the database, the VMs' states
+ * and the host (labd's uid, the uids QEMU runs as, the host's DNS
+ * servers, whether the host forwarded before labd) and applies it as one
+ * transaction when the text changed.  At start it is applied once
+ * whatever the kernel holds: a labd that was down while the database
+ * changed converges, and established connections keep their NAT
+ * (conntrack holds it, not the rules).  labd as root keeps the table in
+ * both modes: in user mode QEMU's NAT makes the guests' connections from
+ * the host, as the VMs' uids, and the table holds them to the internet.
+ * Not root, labd touches no nftables (user mode only; allow_from is
+ * refused).  A table that someone else removed is put back, and a change
+ * of the host's DNS servers taken in, within NET_WATCH_MS.  A VM's state
+ * reaches this file through the event bus: vm.c does not know it exists.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -36,12 +39,51 @@
 #include "labd/vmjob.h"
 
 #define NET_CT_PATH	"/proc/net/nf_conntrack"
+#define NET_RESOLV_PATH	"/etc/resolv.conf"
 #define NET_SYNC_DELAY_MS	20
 #define NET_WATCH_MS		5000	/* is the table still there? */
 
 static char	*last_text;	/* the table as last applied */
 static long long sync_timer;	/* a sync is due: VM states changed */
 static int	 synced;	/* applied once since start */
+
+/* The host's DNS servers, as last read. */
+static char	 resolv[PF_RESOLVERS_MAX][INET6_ADDRSTRLEN];
+static size_t	 nresolv;
+
+/* --- the host's DNS servers ---------------------------------------------- */
+
+/*
+ * The "nameserver" lines of resolv.conf that are addresses (one with a
+ * "%scope" is not), at most PF_RESOLVERS_MAX: QEMU's user-mode NAT sends
+ * the guests' DNS there.  1 when the list changed.
+ */
+static int
+resolv_read(void)
+{
+	char		 list[PF_RESOLVERS_MAX][INET6_ADDRSTRLEN];
+	char		 line[256], addr[INET6_ADDRSTRLEN + 1];
+	unsigned char	 a[sizeof(struct in6_addr)];
+	size_t		 n = 0;
+	FILE		*f;
+
+	memset(list, 0, sizeof(list));
+	if ((f = fopen(NET_RESOLV_PATH, "re")) != NULL) {
+		while (n < PF_RESOLVERS_MAX && fgets(line, sizeof(line), f)) {
+			if (sscanf(line, " nameserver %46s", addr) != 1 ||
+			    (inet_pton(AF_INET, addr, a) != 1 &&
+			    inet_pton(AF_INET6, addr, a) != 1))
+				continue;
+			snprintf(list[n++], sizeof(list[0]), "%s", addr);
+		}
+		fclose(f);
+	}
+	if (n == nresolv && memcmp(list, resolv, sizeof(list)) == 0)
+		return 0;
+	memcpy(resolv, list, sizeof(resolv));
+	nresolv = n;
+	return 1;
+}
 
 /* --- the nftables table ------------------------------------------------------ */
 
@@ -78,7 +120,6 @@ struct net_rows {
 	struct nft_fwd		*fwds;
 	struct net_fwd_str	*fstr;
 	size_t			 nfwds;
-	int			 any_allow;
 };
 
 static void
@@ -132,8 +173,6 @@ rows_load(struct net_rows *r)
 		c->internet = sqlite3_column_int(st, 2);
 		c->isolation = sqlite3_column_int(st, 3);
 		c->allow_from = cs->allow;
-		if (cs->allow[0] != '\0')
-			r->any_allow = 1;
 	}
 	sqlite3_finalize(st);
 
@@ -188,20 +227,19 @@ net_sync(char *err, size_t errlen)
 {
 	struct net_rows	 r;
 	struct nft_plan	 plan = { 0 };
+	const char	*dns[PF_RESOLVERS_MAX];
 	char		*text;
+	size_t		 i;
 	int		 bridge = labd->cfg.net_mode == LABD_NET_BRIDGE;
 
-	rows_load(&r);
-	/*
-	 * User mode: nftables only for allow_from, and only as root; but
-	 * once at start, to clear what a bridge-mode labd left (its DNAT
-	 * would take the ports from QEMU's hostfwd).
-	 */
-	if (!bridge && ((synced && !r.any_allow && last_text == NULL) ||
-	    geteuid() != 0)) {
-		rows_free(&r);
+	/* Bridge mode needs root: main.c refuses it otherwise. */
+	if (geteuid() != 0)
 		return 0;
-	}
+	rows_load(&r);
+	if (!synced)
+		resolv_read();
+	for (i = 0; i < nresolv; i++)
+		dns[i] = resolv[i];
 	plan.bridge_mode = bridge;
 	plan.bridge = labd->cfg.bridge;
 	plan.subnet = labd->cfg.subnet;
@@ -211,6 +249,16 @@ net_sync(char *err, size_t errlen)
 	plan.nvms = r.nvms;
 	plan.fwds = r.fwds;
 	plan.nfwds = r.nfwds;
+	/*
+	 * Of the host's own connections only labd's pass allow_from: as
+	 * root that is uid 0, and labd's own uid once labd drops root.
+	 */
+	plan.self_uid = geteuid();
+	plan.vm_uid_first = labd->cfg.uid_base;
+	plan.vm_uids = LABD_UIDS;
+	plan.resolvers = dns;
+	plan.nresolvers = nresolv;
+	plan.host_routes = bridge ? net_host_routes() : 1;
 	text = nft_render(&plan, err, errlen);
 	rows_free(&r);
 	if (text == NULL)
@@ -227,11 +275,6 @@ net_sync(char *err, size_t errlen)
 	synced = 1;
 	free(last_text);
 	last_text = text;
-	/* User mode with no allow_from left: nothing to keep in step. */
-	if (!bridge && !r.any_allow) {
-		free(last_text);
-		last_text = NULL;
-	}
 	return 0;
 }
 
@@ -278,7 +321,8 @@ net_vm_state(const struct event *ev, void *arg)
  * Someone else's "nft flush ruleset" (Debian's nftables.service does one
  * at every restart) takes labd's table with it, and with it every
  * student's way in.  labd looks every few seconds and puts back what it
- * last applied.
+ * last applied; and reads resolv.conf again, which DHCP on the host or
+ * a change of network may rewrite.
  */
 static int
 net_watch(struct loop *l, void *arg)
@@ -289,6 +333,8 @@ net_watch(struct loop *l, void *arg)
 
 	if (last_text == NULL)
 		return NET_WATCH_MS;
+	if (resolv_read())
+		net_resync("the host's DNS servers changed");
 	switch (priv_nft_tables_present(bridge, err, sizeof(err))) {
 	case 1:
 		warned = 0;

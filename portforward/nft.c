@@ -3,8 +3,9 @@
  * nft.c - labd's nftables tables, rendered whole from the plan.
  *
  * labd owns "inet labd" (the allow_from gate, DNAT of the port plan,
- * masquerade, and what VMs may reach through the host) and "bridge labd"
- * (what VMs may send each other on the bridge).  Every change renders both
+ * masquerade, what VMs may reach through the host, and what the uids QEMU
+ * runs as may connect to) and "bridge labd" (what VMs may send each other
+ * on the bridge).  Every change renders both
  * in full and applies them as one transaction that first adds and deletes
  * them, so it works whether or not they exist, and the kernel takes all of
  * it or none.  Nothing outside these tables is touched, and every base
@@ -38,6 +39,33 @@
 #define NFT_IFNAMELEN	16	/* IFNAMSIZ, with the NUL */
 #define NFT_COURSELEN	64
 #define NFT_SHOW	"64"	/* bytes of a bad value quoted back */
+
+/*
+ * The connections one VM may hold through the host at once (bridge mode:
+ * by its address; user mode: by its QEMU's uid).  Each is an entry of the
+ * host's conntrack table, which holds nf_conntrack_max of them for every
+ * VM and the host together (65536 on a host of 4 GiB, more with more
+ * RAM); a student's apt, git or browser uses a few dozen at once, so 512
+ * is ample for one and lets a class of a hundred VMs at full tilt leave
+ * room for the host.  One VM cannot fill the table for the others.
+ */
+#define NFT_VM_CONNS	"512"
+
+/*
+ * What a VM may not reach even when its course has internet: the host's
+ * loopback, private networks (RFC 1918, and the carrier-grade NAT range
+ * RFC 6598 that a host's uplink may be in), link-local ones (a cloud's
+ * metadata service is 169.254.169.254), "this network", multicast and
+ * the reserved range with the broadcast address.
+ */
+static const char *const lan4[] = {
+	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
+	"169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4",
+	"240.0.0.0/4", NULL
+};
+static const char *const lan6[] = {
+	"::/127", "fc00::/7", "fe80::/10", "ff00::/8", NULL
+};
 
 /* Add then delete: works whether or not the tables exist. */
 static const char nft_idiom[] =
@@ -422,6 +450,53 @@ fwds_check(const struct nft_plan *p, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The uids of the VMs must leave out root and labd itself: their sockets
+ * would be refused what the VMs are.  A resolver is an address, IPv4 or
+ * IPv6, that inet_pton reads (no "%scope").
+ */
+static int
+host_check(const struct nft_plan *p, char *err, size_t errlen)
+{
+	struct in6_addr	a6;
+	struct in_addr	a4;
+	uint32_t	last;
+	size_t		i;
+
+	if (p->vm_uids > 0) {
+		last = p->vm_uid_first + (p->vm_uids - 1);
+		if (p->vm_uid_first == 0 || last < p->vm_uid_first) {
+			snprintf(err, errlen, "vm uids %u + %u: the range holds"
+			    " root or wraps", p->vm_uid_first, p->vm_uids);
+			return -1;
+		}
+		if (p->self_uid >= p->vm_uid_first && p->self_uid <= last) {
+			snprintf(err, errlen, "self uid %u is in the vm uids"
+			    " %u-%u", p->self_uid, p->vm_uid_first, last);
+			return -1;
+		}
+	}
+	if (p->nresolvers > 0 && p->resolvers == NULL) {
+		snprintf(err, errlen, "plan: resolvers is NULL but counted");
+		return -1;
+	}
+	if (p->nresolvers > PF_RESOLVERS_MAX) {
+		snprintf(err, errlen, "%zu resolvers: at most %d",
+		    p->nresolvers, PF_RESOLVERS_MAX);
+		return -1;
+	}
+	for (i = 0; i < p->nresolvers; i++)
+		if (p->resolvers[i] == NULL ||
+		    (inet_pton(AF_INET, p->resolvers[i], &a4) != 1 &&
+		    inet_pton(AF_INET6, p->resolvers[i], &a6) != 1)) {
+			snprintf(err, errlen, "resolvers[%zu] '%." NFT_SHOW
+			    "s' is not an IPv4 or IPv6 address", i,
+			    p->resolvers[i] ? p->resolvers[i] : "");
+			return -1;
+		}
+	return 0;
+}
+
 static int
 plan_check(const struct nft_plan *p, char *err, size_t errlen)
 {
@@ -433,7 +508,8 @@ plan_check(const struct nft_plan *p, char *err, size_t errlen)
 	}
 	if (courses_check(p, err, errlen) == -1 ||
 	    vms_check(p, err, errlen) == -1 ||
-	    fwds_check(p, err, errlen) == -1)
+	    fwds_check(p, err, errlen) == -1 ||
+	    host_check(p, err, errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -545,14 +621,87 @@ sets_bridge(struct nbuf *b, const struct nft_plan *p)
 	}
 }
 
+/* A set that ct count keys by: the connections each key holds. */
+static void
+nb_countset(struct nbuf *b, const char *name, const char *type,
+    const char *comment)
+{
+	nb_printf(b, "\n\tset %s {\n\t\ttype %s\n\t\tsize 65536\n"
+	    "\t\tflags dynamic\n\t\tcomment \"%s\"\n\t}\n", name, type,
+	    comment);
+}
+
+/* The resolvers of one family, in canon, each once. */
+static void
+resolvers_elems(struct nbuf *e, const struct nft_plan *p, int af)
+{
+	unsigned char	a[sizeof(struct in6_addr)];
+	unsigned char	seen[PF_RESOLVERS_MAX][sizeof(struct in6_addr)];
+	char		show[INET6_ADDRSTRLEN];
+	size_t		i, j, n = 0;
+	size_t		len = af == AF_INET ? sizeof(struct in_addr) :
+			    sizeof(struct in6_addr);
+
+	for (i = 0; i < p->nresolvers && n < PF_RESOLVERS_MAX; i++) {
+		if (inet_pton(af, p->resolvers[i], a) != 1)
+			continue;
+		for (j = 0; j < n && memcmp(seen[j], a, len) != 0; j++)
+			;
+		if (j < n)
+			continue;
+		memcpy(seen[n++], a, len);
+		inet_ntop(af, a, show, sizeof(show));
+		nb_elem(e, "%s", show);
+	}
+}
+
+/* What no VM reaches, the host's DNS servers, the counts per VM. */
+static void
+sets_host(struct nbuf *b, const struct nft_plan *p)
+{
+	struct nbuf	e = { 0 };
+	size_t		i;
+
+	if (!p->bridge_mode && p->vm_uids == 0)
+		return;
+	for (i = 0; lan4[i] != NULL; i++)
+		nb_elem(&e, "%s", lan4[i]);
+	nb_set(b, "set", "lan", "ipv4_addr", "interval", "not for VMs,"
+	    " internet or not", &e);
+	if (p->bridge_mode)
+		nb_countset(b, "vm_conns", "ipv4_addr", "connections per"
+		    " guest address");
+	if (p->vm_uids == 0)
+		return;
+	for (i = 0; lan6[i] != NULL; i++)
+		nb_elem(&e, "%s", lan6[i]);
+	nb_set(b, "set", "lan6", "ipv6_addr", "interval", "not for VMs,"
+	    " internet or not", &e);
+	resolvers_elems(&e, p, AF_INET);
+	nb_set(b, "set", "dns", "ipv4_addr", NULL, "the host's DNS servers",
+	    &e);
+	resolvers_elems(&e, p, AF_INET6);
+	nb_set(b, "set", "dns6", "ipv6_addr", NULL, "the host's DNS servers",
+	    &e);
+	nb_countset(b, "vm_uid_conns", "uid", "connections per VM uid");
+}
+
 /* --- chains ---------------------------------------------------------------- */
 
-/* One drop per allow_from course: every packet, so a change cuts sessions. */
+/*
+ * One drop per allow_from course: every packet, so a change cuts
+ * sessions.  In bridge mode a guest's new connections are counted here
+ * too, before anything else spends work on them.
+ */
 static void
 rules_gate(struct nbuf *b, const struct nft_plan *p)
 {
 	size_t	i;
 
+	if (p->bridge_mode)
+		nb_printf(b, "\t\tiifname \"%s\" ct state new add @vm_conns"
+		    " { ip saddr ct count over " NFT_VM_CONNS " } drop comment"
+		    " \"connections per VM\"\n", p->bridge);
 	for (i = 0; i < p->ncourses; i++)
 		if (has_allow(&p->courses[i]))
 			nb_printf(b, "\t\tip daddr . tcp dport @c%d_ports"
@@ -581,6 +730,86 @@ rules_team_ip(struct nbuf *b, const struct nft_plan *p)
 			    p->courses[i].name);
 }
 
+/*
+ * The host's own sockets, in output: on lo's way back in (prerouting)
+ * the socket a packet came from is no longer known, so the gate judges
+ * local connections here, by their owner, before the output DNAT.  Only
+ * labd's own pass it: as root that is uid 0 (root may do anything
+ * anyway); once labd drops root it is labd's own uid.  The host's other
+ * users, and QEMU's user-mode NAT making a guest's connections, are held
+ * to allow_from like anyone.  In bridge mode they reach a guest only
+ * through the port plan, not at its own address.
+ */
+static void
+rules_gate_local(struct nbuf *b, const struct nft_plan *p)
+{
+	const struct nft_course	*c;
+	size_t			 i;
+
+	if (p->bridge_mode)
+		nb_printf(b, "\t\toifname \"%s\" ct state new meta skuid !="
+		    " %u drop comment \"a guest only through the port"
+		    " plan\"\n", p->bridge, p->self_uid);
+	for (i = 0; i < p->ncourses; i++) {
+		c = &p->courses[i];
+		if (has_allow(c))
+			nb_printf(b, "\t\tmeta skuid != %u ip daddr . tcp"
+			    " dport @c%d_ports ip saddr != @c%d_allow drop"
+			    " comment \"%s\"\n", p->self_uid, c->id, c->id,
+			    c->name);
+	}
+}
+
+/*
+ * The uids QEMU runs as: in user mode its NAT makes every connection of
+ * the guest from the host, as the VM's uid, so what the guest may reach
+ * is what that uid may.  Their new connections go through vm_egress.
+ */
+static void
+rules_vm_out(struct nbuf *b, const struct nft_plan *p)
+{
+	nb_printf(b, "\t\tmeta skuid %u-%u ct state new jump vm_egress\n",
+	    p->vm_uid_first, p->vm_uid_first + (p->vm_uids - 1));
+}
+
+/*
+ * Forwarding: labd turns it on for the bridge; on a host that did not
+ * forward before (host_routes 0) what neither comes from the bridge nor
+ * goes to it is dropped, so the host does not start routing between its
+ * other interfaces.  IPv4 alone: labd does not touch IPv6 forwarding.
+ */
+static void
+rules_forward(struct nbuf *b, const struct nft_plan *p)
+{
+	if (!p->host_routes)
+		nb_printf(b, "\t\tmeta nfproto ipv4 iifname != \"%s\" oifname"
+		    " != \"%s\" drop comment \"forwarding is on for the bridge"
+		    " alone\"\n", p->bridge, p->bridge);
+	rules_team_ip(b, p);
+}
+
+/*
+ * VM to host: DNS on the bridge's address (the guests' resolver, from
+ * their seed) for courses with internet; nothing else.  labd serves no
+ * DHCP: a guest's address comes static in its seed.
+ */
+static void
+rules_input(struct nbuf *b, const struct nft_plan *p)
+{
+	struct in_addr	a;
+	char		gw[INET_ADDRSTRLEN], e[PF_ERRLEN];
+	uint32_t	net = 0;
+	int		plen;
+
+	/* Checked by vms_check: cannot fail here. */
+	cidr_parse(p->subnet, &net, &plen, e, sizeof(e));
+	a.s_addr = htonl(net + 1);
+	inet_ntop(AF_INET, &a, gw, sizeof(gw));
+	nb_printf(b, "\t\tiifname \"%s\" ip saddr @internet ip daddr %s"
+	    " meta l4proto { tcp, udp } th dport 53 accept comment \"DNS,"
+	    " for courses with internet\"\n", p->bridge, gw);
+}
+
 static void
 rules_team(struct nbuf *b, const struct nft_plan *p)
 {
@@ -595,11 +824,12 @@ rules_team(struct nbuf *b, const struct nft_plan *p)
 
 #define NFT_USER	0x1
 #define NFT_BRIDGE	0x2
+#define NFT_EGRESS	0x4	/* the plan names the VMs' uids */
 
 /*
- * A base chain: its hook line, fixed rules before and after the ones the
- * plan makes.  Fixed rules are printf formats whose every %s (two at
- * most) is the bridge's name.
+ * A chain: its hook line (NULL: a regular chain, jumped to), fixed rules
+ * before and after the ones the plan makes.  Fixed rules are printf
+ * formats whose every %s (two at most) is the bridge's name.
  */
 struct nft_chain {
 	int		  modes;
@@ -614,8 +844,28 @@ static const struct nft_chain inet_chains[] = {
 	/* Before DNAT (-100), so it sees the public ip . port. */
 	{ NFT_USER | NFT_BRIDGE, "gate",
 	  "type filter hook prerouting priority -110; policy accept;",
-	  { "iif \"lo\" accept" },	/* the host's own connections */
+	  { "iif \"lo\" accept" },	/* the host's own: gate_local's */
 	  rules_gate, { NULL } },
+	{ NFT_USER | NFT_BRIDGE, "gate_local",
+	  "type filter hook output priority -110; policy accept;",
+	  { NULL }, rules_gate_local, { NULL } },
+	{ NFT_EGRESS, "vm_out",
+	  "type filter hook output priority filter; policy accept;",
+	  { NULL }, rules_vm_out, { NULL } },
+	/*
+	 * The internet and the host's DNS servers (QEMU forwards the
+	 * guest's DNS to them), nothing of the host, of its networks or of
+	 * link-local ones; and a cap on connections, per VM.
+	 */
+	{ NFT_EGRESS, "vm_egress", NULL, { NULL }, NULL,
+	  { "add @vm_uid_conns { meta skuid ct count over " NFT_VM_CONNS " }"
+	    " reject with icmpx admin-prohibited",
+	    "ip daddr @dns meta l4proto { tcp, udp } th dport 53 accept",
+	    "ip6 daddr @dns6 meta l4proto { tcp, udp } th dport 53 accept",
+	    "fib daddr type { local, broadcast, multicast } reject with icmpx"
+	    " admin-prohibited",
+	    "ip daddr @lan reject with icmpx admin-prohibited",
+	    "ip6 daddr @lan6 reject with icmpx admin-prohibited" } },
 	{ NFT_BRIDGE, "prerouting",
 	  "type nat hook prerouting priority dstnat; policy accept;",
 	  { "dnat ip to ip daddr . tcp dport map @plan" }, NULL, { NULL } },
@@ -629,37 +879,36 @@ static const struct nft_chain inet_chains[] = {
 	  { NULL } },
 	{ NFT_BRIDGE, "forward",
 	  "type filter hook forward priority filter; policy accept;",
-	  { NULL }, rules_team_ip,
+	  { NULL }, rules_forward,
 	  { "iifname \"%s\" oifname \"%s\" drop",	/* VM to VM via the host */
 	    "iifname \"%s\" ct status dnat accept",	/* replies to students */
+	    "iifname \"%s\" ip daddr @lan drop",	/* even with internet */
 	    "iifname \"%s\" ip saddr @internet accept",
 	    "iifname \"%s\" drop",
 	    "oifname \"%s\" ct status dnat accept",	/* students' connections */
 	    "oifname \"%s\" ct state established,related accept",
 	    "oifname \"%s\" drop" } },
-	/* VM to host: the host's DHCP and DNS only. */
 	{ NFT_BRIDGE, "input",
 	  "type filter hook input priority filter; policy accept;",
-	  { "iifname \"%s\" ct state established,related accept",
-	    "iifname \"%s\" udp dport { 53, 67 } accept",
-	    "iifname \"%s\" tcp dport 53 accept",
-	    "iifname \"%s\" drop" }, NULL, { NULL } },
+	  { "iifname \"%s\" ct state established,related accept" },
+	  rules_input, { "iifname \"%s\" drop" } },
 };
 
 static const struct nft_chain bridge_chains[] = {
 	/*
 	 * Anti-spoofing: a VM sends only from its own MAC (or it could take
 	 * a neighbour's frames at the bridge) and its own address, so one
-	 * without internet cannot borrow the address of one with it.  A
-	 * DHCP client has no address yet; ARP is held to the same rule, or
-	 * a VM could claim a neighbour's address to the host and receive
-	 * the connections DNATed to it (0.0.0.0 is an RFC 5227 probe).
+	 * without internet cannot borrow the address of one with it.  It
+	 * sends IPv4 and ARP alone: IPv6, VLAN tags and the rest would pass
+	 * every rule written for IPv4.  ARP is held to the same rule, or a
+	 * VM could claim a neighbour's address to the host and receive the
+	 * connections DNATed to it (0.0.0.0 is an RFC 5227 probe).  labd
+	 * serves no DHCP, so a DHCP client's 0.0.0.0 gets nowhere.
 	 */
 	{ NFT_BRIDGE, "prerouting",
 	  "type filter hook prerouting priority filter; policy accept;",
 	  { "iifname @taps iifname . ether saddr != @vm_mac drop",
-	    "iifname @taps ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp"
-	    " dport 67 accept",
+	    "iifname @taps ether type != { ip, arp } drop",
 	    "iifname @taps ether type ip iifname . ip saddr != @vm_src drop",
 	    "iifname @taps ether type arp arp saddr ip != 0.0.0.0 iifname ."
 	    " arp saddr ip != @vm_src drop" }, NULL, { NULL } },
@@ -689,10 +938,14 @@ chains_emit(struct nbuf *b, const struct nft_plan *p,
 	const char		*br = p->bridge != NULL ? p->bridge : "";
 	int			 mode = p->bridge_mode ? NFT_BRIDGE : NFT_USER;
 
+	if (p->vm_uids > 0)
+		mode |= NFT_EGRESS;
 	for (c = tab; c < tab + n; c++) {
 		if ((c->modes & mode) == 0)
 			continue;
-		nb_printf(b, "\n\tchain %s {\n\t\t%s\n", c->name, c->hook);
+		nb_printf(b, "\n\tchain %s {\n", c->name);
+		if (c->hook != NULL)
+			nb_printf(b, "\t\t%s\n", c->hook);
 		rules_fixed(b, c->first, sizeof(c->first) /
 		    sizeof(c->first[0]), br);
 		if (c->plan_rules != NULL)
@@ -725,13 +978,14 @@ nft_render(const struct nft_plan *p, char *err, size_t errlen)
 			gated = 1;
 
 	nb_printf(&b, "%s", nft_idiom);
-	/* User mode with nobody gated: nothing of ours to keep. */
-	if (p->bridge_mode || gated) {
+	/* User mode, not root (no VM uids) and nobody gated: nothing to keep. */
+	if (p->bridge_mode || gated || p->vm_uids > 0) {
 		nb_printf(&b, "\ntable inet labd {\n\tcomment \"%s\"\n",
 		    nft_comment);
 		sets_course(&b, p);
 		if (p->bridge_mode)
 			sets_nat(&b, p);
+		sets_host(&b, p);
 		chains_emit(&b, p, inet_chains,
 		    sizeof(inet_chains) / sizeof(inet_chains[0]));
 		nb_printf(&b, "}\n");

@@ -98,8 +98,10 @@ struct nft_fwd {
 	uint16_t	 port;		/* public port */
 	uint16_t	 guest_port;
 };
+#define PF_RESOLVERS_MAX	8	/* the host's DNS servers a plan may name */
+
 struct nft_plan {
-	int			 bridge_mode;	/* 0: user mode: only the allow_from gate (no NAT, no bridge table) */
+	int			 bridge_mode;	/* 0: user mode: no NAT, no bridge table */
 	const char		*bridge;	/* "labbr0" */
 	const char		*subnet;	/* "10.77.0.0/16" */
 	const struct nft_course	*courses;
@@ -108,6 +110,16 @@ struct nft_plan {
 	size_t			 nvms;
 	const struct nft_fwd	*fwds;
 	size_t			 nfwds;
+	/*
+	 * The host's side.  Zero is the strict choice for each: a plan that
+	 * leaves them out gets it.
+	 */
+	uint32_t		 self_uid;	/* labd's euid: its own sockets pass the allow_from gate */
+	uint32_t		 vm_uid_first;	/* the uids QEMU runs as: VM n's is vm_uid_first + n */
+	uint32_t		 vm_uids;	/* how many; 0: no rule for them (labd not root) */
+	const char *const	*resolvers;	/* the host's DNS servers (resolv.conf), IPv4 or IPv6 */
+	size_t			 nresolvers;
+	int			 host_routes;	/* 1: IPv4 forwarding was on before labd; 0: labd turned it on, for the bridge alone */
 };
 /* The whole transaction text (malloc'd), or NULL with err set (bad input: names the field). */
 char	*nft_render(const struct nft_plan *, char *err, size_t errlen);

@@ -47,9 +47,18 @@ static const struct nft_fwd bridge_fwds[] = {
 	{ 2, "203.0.113.10", 22003, 22 },
 	{ 2, "203.0.113.11", 8003, 80 },
 };
+/* The host's DNS servers, as resolv.conf may name them: repeats dropped. */
+static const char *const resolvers[] = {
+	"10.255.255.53", "127.0.0.53", "::1", "fd00:0::53", "127.0.0.53",
+	"fd00::53",
+};
+#define VM_UIDS	1879048192, 65536	/* labd.ini's uid_base, LABD_UIDS */
+
+/* labd as root on a host that did not forward IPv4 before it. */
 static const struct nft_plan bridge_plan = {
 	1, "labbr0", "10.77.0.0/16",
-	bridge_courses, 2, bridge_vms, 3, bridge_fwds, 6
+	bridge_courses, 2, bridge_vms, 3, bridge_fwds, 6,
+	0, VM_UIDS, resolvers, 6, 0
 };
 
 /* User mode: QEMU listens on the host; exam has a room and no VM yet. */
@@ -67,10 +76,18 @@ static const struct nft_fwd user_fwds[] = {
 	{ 1, "127.0.0.1", 22002, 22 },
 };
 static const struct nft_plan user_plan = {
-	0, NULL, NULL, user_courses, 3, user_vms, 2, user_fwds, 2
+	0, NULL, NULL, user_courses, 3, user_vms, 2, user_fwds, 2,
+	0, VM_UIDS, resolvers, 6, 0
 };
+/* labd not root: no VM uids, so with nobody gated no table at all. */
 static const struct nft_plan user_open_plan = {
-	0, NULL, NULL, user_courses + 1, 1, user_vms + 1, 1, NULL, 0
+	0, NULL, NULL, user_courses + 1, 1, user_vms + 1, 1, NULL, 0,
+	0, 0, 0, NULL, 0, 0
+};
+/* labd as root, nobody gated: the VMs' uids alone. */
+static const struct nft_plan user_root_plan = {
+	0, NULL, NULL, user_courses + 1, 1, user_vms + 1, 1, NULL, 0,
+	0, VM_UIDS, NULL, 0, 0
 };
 
 static char *
@@ -129,6 +146,97 @@ Test(nft, golden_user_no_allow_removes)
 	cr_expect_str_eq(a, nft_remove_text(), "no allow_from in user mode:"
 	    " the text only removes the tables");
 	free(a);
+}
+
+/* labd as root in user mode: the table is there for the VMs' uids alone. */
+Test(nft, golden_user_root)
+{
+	static const char *const want[] = {
+		"\n\tchain vm_out {\n\t\ttype filter hook output priority"
+		" filter; policy accept;\n\t\tmeta skuid 1879048192-1879113727"
+		" ct state new jump vm_egress\n\t}\n",
+		"\n\tchain vm_egress {\n\t\tadd @vm_uid_conns { meta skuid ct"
+		" count over 512 } reject with icmpx admin-prohibited\n",
+		"\t\tfib daddr type { local, broadcast, multicast } reject with"
+		" icmpx admin-prohibited\n\t\tip daddr @lan reject with icmpx"
+		" admin-prohibited\n\t\tip6 daddr @lan6 reject with icmpx"
+		" admin-prohibited\n\t}\n}\n",
+		"\t\t\t127.0.0.0/8,\n", "\t\t\t169.254.0.0/16,\n",
+		"\t\t\tfe80::/10,\n",
+		"\tset dns {\n\t\ttype ipv4_addr\n\t\tcomment \"the host's DNS"
+		" servers\"\n\t}\n",
+	};
+	char	*a = render_ok(&user_root_plan);
+	size_t	 i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		cr_expect_not_null(strstr(a, want[i]), "lacks \"%s\":\n%s",
+		    want[i], a);
+	cr_expect_null(strstr(a, "_allow"), "nobody is gated");
+	cr_expect_null(strstr(a, "masquerade"), "user mode has no NAT");
+	free(a);
+}
+
+/*
+ * A host that forwarded before labd keeps doing it for others; one that
+ * did not forwards for the bridge alone.
+ */
+Test(nft, host_routes)
+{
+	struct nft_plan	 p = bridge_plan;
+	const char	*rule = "meta nfproto ipv4 iifname != \"labbr0\""
+			    " oifname != \"labbr0\" drop";
+	char		*a, *b;
+
+	a = render_ok(&p);
+	p.host_routes = 1;
+	b = render_ok(&p);
+	cr_expect_not_null(strstr(a, rule), "host_routes 0: %s", a);
+	cr_expect_null(strstr(b, rule), "host_routes 1: %s", b);
+	free(a);
+	free(b);
+}
+
+/* The uids of the VMs: root and labd's own are never among them. */
+Test(nft, bad_host_fields)
+{
+	static const char *const bad_dns[] = { "10.0.0.1", "fe80::1%eth0" };
+	static const struct {
+		uint32_t	 self, first, n;
+		const char	*want;
+	} cases[] = {
+		{ 0, 0, 10, "holds root" },
+		{ 0, 4294967290u, 10, "wraps" },
+		{ 1879048200, 1879048192, 65536, "self uid 1879048200 is in" },
+	};
+	struct nft_plan	 p;
+	char		 err[PF_ERRLEN], *text;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = user_plan;
+		p.self_uid = cases[i].self;
+		p.vm_uid_first = cases[i].first;
+		p.vm_uids = cases[i].n;
+		text = nft_render(&p, err, sizeof(err));
+		cr_expect_null(text, "case %zu rendered", i);
+		free(text);
+		cr_expect_not_null(strstr(err, cases[i].want), "case %zu: %s",
+		    i, err);
+	}
+	p = user_plan;
+	p.resolvers = bad_dns;
+	p.nresolvers = 2;
+	text = nft_render(&p, err, sizeof(err));
+	cr_expect_null(text);
+	free(text);
+	cr_expect_not_null(strstr(err, "resolvers[1] 'fe80::1%eth0'"), "%s",
+	    err);
+	p.resolvers = NULL;
+	text = nft_render(&p, err, sizeof(err));
+	cr_expect_null(text);
+	free(text);
+	cr_expect_not_null(strstr(err, "resolvers is NULL"), "%s", err);
 }
 
 Test(nft, remove_text)
@@ -504,7 +612,18 @@ static const char *const want_inet[] = {
 	"ip saddr @internet oifname != \"labbr0\" masquerade",
 	"iifname \"labbr0\" oifname \"labbr0\" drop",
 	"oifname \"labbr0\" ct status dnat accept",
-	"iifname \"labbr0\" udp dport { 53, 67 } accept",
+	"ip saddr @internet ip daddr 10.77.0.1 meta l4proto { tcp, udp } th"
+	" dport 53 accept",
+	"iifname \"labbr0\" ip daddr @lan drop",
+	"meta nfproto ipv4 iifname != \"labbr0\" oifname != \"labbr0\" drop",
+	"add @vm_conns { ip saddr ct count over 512 } drop",
+	"oifname \"labbr0\" ct state new meta skuid != 0 drop",
+	"meta skuid != 0 ip daddr . tcp dport @c1_ports ip saddr != @c1_allow"
+	" drop",
+	"meta skuid 1879048192-1879113727 ct state new jump vm_egress",
+	"add @vm_uid_conns { meta skuid ct count over 512 } reject",
+	"fib daddr type { local, broadcast, multicast } reject",
+	"elements = { 10.255.255.53, 127.0.0.53 }",
 	NULL
 };
 static const char *const want_bridge[] = {
@@ -513,6 +632,7 @@ static const char *const want_bridge[] = {
 	"set c2_team {", "\"ltap2\"",
 	"iifname . ip saddr != @vm_src drop",
 	"iifname . arp saddr ip != @vm_src drop",
+	"iifname @taps ether type != { ip, arp } drop",
 	"iifname @c2_team oifname @c2_team accept",
 	"iifname @taps drop",
 	NULL
@@ -725,11 +845,15 @@ Test(nft, apply_error_message)
  * The bridge plan on a real bridge: three "VMs" (namespaces on veth
  * ports, socat on port 22 answering their name) and an "outside"
  * namespace with an allowed (198.51.100.7) and another (198.51.100.8)
- * source.  Each check connects and wants an answer or none.  Run with
- * bridge-nf-call-iptables on and off when br_netfilter is loaded (Docker
- * loads it), since bridged frames then also cross the inet hooks.
+ * source, a private network (10.99.0.7) and a metadata service
+ * (169.254.169.254); a "side" namespace that the host could route to
+ * from outside if it forwarded for anyone but the bridge; a DNS stand-in
+ * on the host.  Each check connects and wants an answer or none.  Run
+ * with bridge-nf-call-iptables and -ip6tables on and off when
+ * br_netfilter is loaded (Docker loads it), since bridged frames then
+ * also cross the inet hooks.
  */
-static const char traffic_script[] =
+static const char traffic_lib[] =
 "exec 2>&1; set -u\n"
 "D=$NFT_TEST_DIR; bb=busybox; wrong=0; pids=\n"
 "trap 'kill $pids 2>/dev/null' EXIT\n"
@@ -737,13 +861,19 @@ static const char traffic_script[] =
 " ip netns exec $n \"$@\"; fi; }\n"
 "tcp() { inns $1 socat -T1 - TCP:$2,connect-timeout=0.5${3:+,bind=$3}"
 " </dev/null 2>/dev/null; }\n"
+"udp() { echo q | inns $1 socat -t2 -T2 - UDP:$2 2>/dev/null; }\n"
+"tcpas() { u=$1; shift; inns $1 setpriv --reuid=$u --regid=$u --clear-groups"
+" socat -T1 - TCP:$2,connect-timeout=0.5 </dev/null 2>/dev/null; }\n"
+"ping6() { inns $1 $bb ping -6 -c1 -W1 $2 >/dev/null 2>&1 && echo pong; }\n"
 "check() {\n"
 "	name=$1 want=$2; shift 2\n"
 "	out=$(\"$@\"); got=none; [ -n \"$out\" ] && got=answer\n"
 "	if [ $got = $want ]; then echo \"ok    $name\"\n"
 "	else echo \"WRONG $name: want $want, got $got\"; wrong=$((wrong + 1)); fi\n"
 "}\n"
-"ip link set lo up\n"
+"ip link set lo up\n";
+
+static const char traffic_bridge[] =
 "ip link add labbr0 type bridge && ip addr add 10.77.0.1/16 dev labbr0 &&"
 " ip link set labbr0 up || exit 100\n"
 "for i in 1 2 3; do\n"
@@ -751,6 +881,7 @@ static const char traffic_script[] =
 " netns vm$i && ip link set ltap$i master labbr0 up &&"
 " ip -n vm$i link set eth0 address 52:54:00:00:00:0$i &&"
 " ip -n vm$i addr add 10.77.0.$((i + 1))/16 dev eth0 &&"
+" ip -n vm$i addr add fd77::$i/64 dev eth0 nodad &&"
 " ip -n vm$i link set eth0 up && ip -n vm$i link set lo up &&"
 " ip -n vm$i route add default via 10.77.0.1 || exit 100\n"
 "	ip netns exec vm$i socat TCP-LISTEN:22,fork,reuseaddr"
@@ -763,15 +894,26 @@ static const char traffic_script[] =
 " ip -n out addr add 198.51.100.8/24 dev eth0 &&"
 " ip -n out link set eth0 up && ip -n out route add default via"
 " 198.51.100.1 || exit 100\n"
+"ip addr add 10.99.0.1/24 dev wan0 && ip addr add 169.254.0.1/16 dev wan0 &&"
+" ip -n out addr add 10.99.0.7/24 dev eth0 &&"
+" ip -n out addr add 169.254.169.254/16 dev eth0 || exit 100\n"
+"ip netns add side && ip link add side0 type veth peer name eth0 netns side &&"
+" ip addr add 192.0.2.1/24 dev side0 && ip link set side0 up &&"
+" ip -n side addr add 192.0.2.9/24 dev eth0 && ip -n side link set eth0 up &&"
+" ip -n side route add default via 192.0.2.1 || exit 100\n"
 "ip netns exec out socat TCP-LISTEN:9000,fork,reuseaddr"
 " SYSTEM:'echo outside' & pids=\"$pids $!\"\n"
+"ip netns exec side socat TCP-LISTEN:9000,fork,reuseaddr"
+" SYSTEM:'echo side' & pids=\"$pids $!\"\n"
+"socat TCP-LISTEN:53,fork,reuseaddr SYSTEM:'echo dns' & pids=\"$pids $!\"\n"
+"socat UDP-RECVFROM:53,fork,reuseaddr SYSTEM:'echo dns' & pids=\"$pids $!\"\n"
 "echo 1 > /proc/sys/net/ipv4/ip_forward || exit 100\n"
 "brnf=/proc/sys/net/bridge/bridge-nf-call-iptables\n"
 "modes=0; [ -e $brnf ] && modes='1 0'\n"
 "[ -e $brnf ] || echo 'note: br_netfilter is not loaded, checked without it'\n"
 "sleep 0.3\n"
 "for m in $modes; do\n"
-"	[ -e $brnf ] && echo $m > $brnf\n"
+"	[ -e $brnf ] && echo $m > $brnf && echo $m > ${brnf%tables}6tables\n"
 "	echo \"--- bridge-nf-call-iptables=$m\"\n"
 "	check 'room -> vm1 ssh' answer tcp out 203.0.113.10:22001 198.51.100.7\n"
 "	check 'elsewhere -> vm1 ssh (gated)' none"
@@ -780,6 +922,25 @@ static const char traffic_script[] =
 " tcp out 203.0.113.10:22002 198.51.100.8\n"
 "	check 'anyone -> vm3 (forward=0)' none tcp out 203.0.113.10:22003\n"
 "	check 'host -> vm1 public port' answer tcp host 203.0.113.10:22001\n"
+"	check 'host user nobody -> vm1 public port (gated)' none"
+" tcpas 65534 host 203.0.113.10:22001\n"
+"	check 'host user nobody -> vm2 public port (no gate)' answer"
+" tcpas 65534 host 203.0.113.10:22002\n"
+"	check 'host user nobody -> vm2 at its own address' none"
+" tcpas 65534 host 10.77.0.3:22\n"
+"	check 'host (root) -> vm2 at its own address' answer tcp host 10.77.0.3:22\n"
+"	check 'private source -> vm2 ssh (replies pass)' answer"
+" tcp out 203.0.113.10:22002 10.99.0.7\n"
+"	check 'vm1 -> host DNS, tcp (internet)' answer tcp vm1 10.77.0.1:53\n"
+"	check 'vm1 -> host DNS, udp (internet)' answer udp vm1 10.77.0.1:53\n"
+"	check 'vm2 -> host DNS (no internet)' none tcp vm2 10.77.0.1:53\n"
+"	check 'vm2 -> host DNS, udp (no internet)' none udp vm2 10.77.0.1:53\n"
+"	check 'vm1 -> DNS on another host address' none tcp vm1 198.51.100.1:53\n"
+"	check 'vm1 -> private network (internet)' none tcp vm1 10.99.0.7:9000\n"
+"	check 'vm1 -> metadata (internet)' none tcp vm1 169.254.169.254:9000\n"
+"	check 'vm2 -> vm3 over IPv6 (team)' none ping6 vm2 fd77::3\n"
+"	check 'outside -> side through the host' none tcp out 192.0.2.9:9000\n"
+"	check 'host -> side (the host itself)' answer tcp host 192.0.2.9:9000\n"
 "	check 'vm2 -> vm3 (team)' answer tcp vm2 10.77.0.4:22\n"
 "	check 'vm3 -> vm2 (team)' answer tcp vm3 10.77.0.3:22\n"
 "	check 'vm1 -> vm2 (isolated)' none tcp vm1 10.77.0.3:22\n"
@@ -807,18 +968,64 @@ static const char traffic_script[] =
 "lease_file %s/leases\\npidfile %s/udhcpd.pid\\n' $D $D > $D/udhcpd.conf\n"
 ": > $D/leases\n"
 "$bb udhcpd -f $D/udhcpd.conf >/dev/null 2>&1 & pids=\"$pids $!\"\n"
-"sleep 0.3; ip -n vm3 addr flush dev eth0\n"
-"if inns vm3 $bb udhcpc -n -q -f -i eth0 -t 2 -T 1 -A 1 -s /bin/true 2>&1 |"
-" grep -q 'lease of 10.77.0.4 obtained'; then echo 'ok    DHCP from 0.0.0.0';"
-" else echo 'WRONG a VM gets no DHCP lease'; wrong=$((wrong + 1)); fi\n"
+"sleep 1; ip -n vm3 addr flush dev eth0\n"
+"if inns vm3 $bb udhcpc -n -q -f -i eth0 -t 4 -T 1 -A 1 -s /bin/true 2>&1 |"
+" grep -q 'lease of 10.77.0.4 obtained'; then"
+" echo 'WRONG a VM gets a DHCP lease from the host'; wrong=$((wrong + 1));"
+" else echo 'ok    no DHCP from the host'; fi\n"
+"inns vm1 bash -c 'for i in $(seq 600); do"
+" echo x 2>/dev/null >/dev/udp/198.51.100.7/9; done'\n"
+"n=$(grep -c 'src=10.77.0.2 dst=198.51.100.7 sport=[0-9]* dport=9 '"
+" /proc/net/nf_conntrack)\n"
+"if [ $n -le 512 ] && [ $n -ge 256 ]; then"
+" echo \"ok    vm1 holds $n of 600 connections\"; else"
+" echo \"WRONG vm1 holds $n of 600 connections\"; wrong=$((wrong + 1)); fi\n"
+"echo 'ok    the end'\n"
 "exit $wrong\n";
 
-static char	*traffic_dir;
+/*
+ * The user plan on the host's loopback: listeners of the host (one on
+ * every address, one for the gated port 22001, a DNS server on
+ * 127.0.0.53), and one owned by a VM's uid as QEMU's hostfwd is.  Clients
+ * run as root (labd), as nobody, and as uids in and out of the VMs'
+ * range.
+ */
+static const char traffic_user[] =
+"vm=1879048200\n"
+"socat TCP-LISTEN:7000,fork,reuseaddr SYSTEM:'echo host' & pids=\"$pids $!\"\n"
+"socat TCP-LISTEN:22001,bind=127.0.0.1,fork,reuseaddr SYSTEM:'echo vm1' &"
+" pids=\"$pids $!\"\n"
+"socat TCP-LISTEN:53,bind=127.0.0.53,fork,reuseaddr SYSTEM:'echo dns' &"
+" pids=\"$pids $!\"\n"
+"setpriv --reuid=$vm --regid=$vm --clear-groups socat"
+" TCP-LISTEN:7100,bind=127.0.0.1,fork,reuseaddr SYSTEM:'echo fwd' &"
+" pids=\"$pids $!\"\n"
+"sleep 0.3\n"
+"check 'root -> the host' answer tcp host 127.0.0.1:7000\n"
+"check 'a VM uid -> the host' none tcpas $vm host 127.0.0.1:7000\n"
+"check 'the first VM uid -> the host' none tcpas 1879048192 host 127.0.0.1:7000\n"
+"check 'the uid before the range -> the host' answer"
+" tcpas 1879048191 host 127.0.0.1:7000\n"
+"check 'the uid past the range -> the host' answer"
+" tcpas 1879113728 host 127.0.0.1:7000\n"
+"check 'a VM uid -> the host DNS server' answer tcpas $vm host 127.0.0.53:53\n"
+"check 'a VM uid -> another port of it' none tcpas $vm host 127.0.0.53:7000\n"
+"check 'root -> a VM uid listener (hostfwd)' answer tcp host 127.0.0.1:7100\n"
+"check 'root (labd) -> the gated port' answer tcp host 127.0.0.1:22001\n"
+"check 'nobody -> the gated port' none tcpas 65534 host 127.0.0.1:22001\n"
+"check 'a VM uid -> the gated port' none tcpas $vm host 127.0.0.1:22001\n"
+"echo 'ok    the end'\n"
+"exit $wrong\n";
+
+static char		*traffic_dir;
+static const struct nft_plan *traffic_plan;
+static const char	*traffic_script;
+static const char	*traffic_last;	/* its last line: it ran to the end */
 
 static void
 body_traffic(void)
 {
-	char	*text, out[REPORT_MAX];
+	char	*text, out[REPORT_MAX], *script;
 	size_t	 len = 0, n;
 	FILE	*f;
 	int	 status;
@@ -828,11 +1035,13 @@ body_traffic(void)
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
 	    mount("tmpfs", "/run", "tmpfs", 0, NULL) == -1)
 		child_fail("private mounts: %s", strerror(errno));
-	text = render_child(&bridge_plan);
-	apply_ok("bridge plan", text);
+	text = render_child(traffic_plan);
+	apply_ok("the plan", text);
 	free(text);
+	if (asprintf(&script, "%s%s", traffic_lib, traffic_script) == -1)
+		child_fail("out of memory");
 	if (setenv("NFT_TEST_DIR", traffic_dir, 1) == -1 ||
-	    (f = popen(traffic_script, "r")) == NULL)
+	    (f = popen(script, "r")) == NULL)
 		child_fail("cannot run the traffic script: %s",
 		    strerror(errno));
 	while (len < sizeof(out) - 1 &&
@@ -840,11 +1049,12 @@ body_traffic(void)
 		len += n;
 	out[len] = '\0';
 	status = pclose(f);
+	free(script);
 	if (status != 0)
 		child_fail("traffic checks (status %#x; 100: could not build"
-		    " the network; needs ip, socat, busybox):\n%s", status,
-		    out);
-	if (strstr(out, "ok    DHCP") == NULL)
+		    " the network; needs ip, socat, busybox, setpriv):\n%s",
+		    status, out);
+	if (strstr(out, traffic_last) == NULL)
 		child_fail("the traffic script stopped early:\n%s", out);
 }
 
@@ -854,5 +1064,17 @@ TestSuite(nft_traffic, .init = tmp_dir_setup, .fini = tmp_dir_teardown,
 Test(nft_traffic, bridge_plan_behaves)
 {
 	traffic_dir = tmp_dir;
+	traffic_plan = &bridge_plan;
+	traffic_script = traffic_bridge;
+	traffic_last = "ok    the end";
+	in_netns(body_traffic);
+}
+
+Test(nft_traffic, user_plan_behaves)
+{
+	traffic_dir = tmp_dir;
+	traffic_plan = &user_plan;
+	traffic_script = traffic_user;
+	traffic_last = "ok    the end";
 	in_netns(body_traffic);
 }
