@@ -324,6 +324,17 @@ int	 ready_guest_cmd(const char *when_done, char *out, size_t outlen);
 enum ready_state ready_guest_parse(const char *output, char *status,
 	    size_t statuslen);
 
+/*
+ * Who a tool runs as: the identity a child takes before exec (labd, as
+ * root, passes a client's for the client's own files).  NULL: as we are.
+ */
+struct vmm_cred {
+	uid_t		 uid;
+	gid_t		 gid;
+	const gid_t	*groups;
+	size_t		 ngroups;
+};
+
 /* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
 #define OVA_NAMELEN	256
 struct tar_entry {

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 struct qmp;
+struct vmm_cred;
 struct ssh_session_struct;	/* libssh's ssh_session, without its header */
 
 /* proc.c */
@@ -31,6 +32,24 @@ void	 vmm_sleep_ms(int ms);
 #define VMM_OUTPUT_MAX	(4 * 1024 * 1024)
 int	 vmm_run_io(char *const argv[], const char *input, int timeout_ms,
 	    char **out, char *err, size_t errlen);
+/*
+ * What a child gets besides its argv: fds[i] open as 4 + i (a tool names
+ * it /dev/fd/4, and opens it again with its own rights), hard limits on
+ * its address space and CPU seconds (0: unchanged; no core file either
+ * way), and cred, when not NULL, the identity it takes before exec.
+ */
+#define VMM_CHILD_FDS	4
+struct vmm_child {
+	const struct vmm_cred	*cred;
+	unsigned long long	 as_bytes;
+	unsigned long		 cpu_secs;
+	const int		*fds;
+	size_t			 nfds;
+};
+/* vmm_run_io() for such a child; c may be NULL. */
+int	 vmm_run_child(const struct vmm_child *c, char *const argv[],
+	    const char *input, int timeout_ms, char **out, char *err,
+	    size_t errlen);
 
 /* overlay.c */
 /* qemu-img info -U --output=json of path, parsed; NULL with err. */
