@@ -324,6 +324,7 @@ int	 ready_guest_cmd(const char *when_done, char *out, size_t outlen);
 enum ready_state ready_guest_parse(const char *output, char *status,
 	    size_t statuslen);
 
+/* img.c: qemu-img on regular files only, in limits, with a timeout */
 /*
  * Who a tool runs as: the identity a child takes before exec (labd, as
  * root, passes a client's for the client's own files).  NULL: as we are.
@@ -334,6 +335,19 @@ struct vmm_cred {
 	const gid_t	*groups;
 	size_t		 ngroups;
 };
+/*
+ * qemu-img info --output=json of fd (a regular file), -f fmt unless fmt
+ * is NULL (then probed), run as cred; name is how err calls the file.
+ */
+json_t	*img_info_fd(const char *qemu_img, const struct vmm_cred *, int fd,
+	    const char *fmt, const char *name, char *err, size_t errlen);
+/*
+ * qemu-img convert -f fmt -O ofmt [-o opts] of in into out, run as cred:
+ * out is emptied and written, and must be writable by cred.
+ */
+int	img_convert_fd(const char *qemu_img, const struct vmm_cred *, int in,
+	    const char *fmt, int out, const char *ofmt, const char *opts,
+	    const char *name, char *err, size_t errlen);
 
 /* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
 #define OVA_NAMELEN	256

@@ -51,10 +51,24 @@ int	 vmm_run_child(const struct vmm_child *c, char *const argv[],
 	    const char *input, int timeout_ms, char **out, char *err,
 	    size_t errlen);
 
-/* overlay.c */
-/* qemu-img info -U --output=json of path, parsed; NULL with err. */
-json_t	*vmm_image_info(const char *qemu_img, const char *path, char *err,
+/* img.c */
+/*
+ * path opened with flags, O_NOFOLLOW and O_CLOEXEC, never blocking on a
+ * FIFO, and kept only when it is a regular file; -1 with err.
+ */
+int	 vmm_open_regular(const char *path, int flags, char *err,
 	    size_t errlen);
+/*
+ * qemu-img (NULL: from PATH) with argv[1..]: fds[i] is /dev/fd/(4 + i) in
+ * argv and names[i] (may be NULL) its name in err; run as cred (NULL: as
+ * we are) in qemu-img's limits, a copy's (convert) or a quick one's.
+ */
+int	 img_run(const char *qemu_img, const struct vmm_cred *cred,
+	    char *argv[], const int *fds, const char *const *names,
+	    size_t nfds, int copy, char **out, char *err, size_t errlen);
+/* qemu-img info -U --output=json of path, -f fmt unless NULL; parsed. */
+json_t	*vmm_image_info(const char *qemu_img, const char *path,
+	    const char *fmt, char *err, size_t errlen);
 
 /* qmp.c */
 /*
