@@ -445,7 +445,8 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 	json_t		*msg, *args;
 	const char	*name;
 	const struct cmd *cmd;
-	struct req	 r = { .client = c->id, .uid = c->uid, .pid = c->pid };
+	struct req	 r = { .client = c->id, .uid = c->uid, .gid = c->gid,
+			    .pid = c->pid };
 
 	if ((msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL || !json_is_object(msg)) {
