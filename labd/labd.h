@@ -53,6 +53,9 @@ int	 file_write_atomic(const char *path, const void *buf, size_t len,
 	    mode_t mode, char *err, size_t errlen);
 int	 file_copy(const char *from, const char *to, mode_t mode, char *err,
 	    size_t errlen);
+/* The same from in (left open), called from in errors. */
+int	 file_copy_fd(int in, const char *from, const char *to, mode_t mode,
+	    char *err, size_t errlen);
 int	 run_capture(char *const argv[], char *out, size_t outlen, char *err,
 	    size_t errlen);
 int64_t	 now_ms(void);
@@ -347,7 +350,7 @@ const char	*template_name_check(const char *name, char *err,
  * of why not.
  */
 void		 template_import(const char *name, const char *path,
-		    int preallocate, uid_t uid, struct done done);
+		    int preallocate, uid_t uid, gid_t gid, struct done done);
 /*
  * The next version of name from vm's disk, copied live while it runs
  * (vm_op_backup()); done hears of the new row, or at once of why not.

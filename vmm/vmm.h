@@ -367,11 +367,18 @@ int	tar_index(int fd, const char *fname, struct tar_entry **, size_t *n,
 	    char *err, size_t errlen);
 int	ovf_parse(const char *xml, size_t len, const char *fname,
 	    struct ovf_info *, char *err, size_t errlen);
-/* An .ovf file whose disk lies beside it; disk gets that disk's path. */
-int	ovf_load(const char *path, struct ovf_info *, char *disk,
+/*
+ * An .ovf file, open on fd and called path, whose disk lies beside it:
+ * disk gets that disk's path (for the caller to open).
+ */
+int	ovf_load(int fd, const char *path, struct ovf_info *, char *disk,
 	    size_t disklen, char *err, size_t errlen);
-/* The descriptor and its first disk unpacked into dir; disk gets its path. */
-int	ova_extract(const char *path, const char *dir, struct ovf_info *,
-	    char *disk, size_t disklen, char *err, size_t errlen);
+/*
+ * The .ova open on fd (called path in errors): the descriptor and its
+ * first disk unpacked into dir; disk gets its path.  fd stays open.
+ */
+int	ova_extract(int fd, const char *path, const char *dir,
+	    struct ovf_info *, char *disk, size_t disklen, char *err,
+	    size_t errlen);
 
 #endif /* LABD_VMM_H */
