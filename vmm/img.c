@@ -34,7 +34,11 @@
 #include "vmm/vmm_int.h"
 
 #define QEMU_IMG_DEFAULT	"qemu-img"
-/* Enough for convert of any image we tested, with its thread pool. */
+/*
+ * Enough for convert with its thread pool: ~90 MB and 8 MB a thread,
+ * once glibc keeps to two malloc arenas (64 MB of address space each,
+ * one per thread by default, which alone would pass 1 GiB).
+ */
 #define IMG_AS_BYTES		(1ULL << 30)
 /* info, create, snapshot: headers and tables. */
 #define IMG_QUICK_CPU		60
@@ -90,13 +94,21 @@ err_rename(char *err, size_t errlen, const char *fdname, const char *name)
 	free(tmp);
 }
 
+/* A tool's whole environment: nothing of labd's, and few malloc arenas. */
+static char *const img_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"LC_ALL=C",
+	"MALLOC_ARENA_MAX=2",
+	NULL
+};
+
 int
 img_run(const char *qemu_img, const struct vmm_cred *cred, char *argv[],
     const int *fds, const char *const *names, size_t nfds, int copy,
     char **out, char *err, size_t errlen)
 {
 	struct vmm_child	c = { .cred = cred, .as_bytes = IMG_AS_BYTES,
-				    .fds = fds, .nfds = nfds };
+				    .fds = fds, .nfds = nfds, .envp = img_env };
 	char			fdname[32];
 	size_t			i;
 	int			rc;

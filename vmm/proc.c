@@ -164,7 +164,10 @@ child_exec(char *const argv[], int in, int out, int errfd, int status,
 	}
 	if (c != NULL && child_limit(c) == -1)
 		goto fail;
-	execvp(argv[0], argv);
+	if (c != NULL && c->envp != NULL)
+		execvpe(argv[0], argv, c->envp);
+	else
+		execvp(argv[0], argv);
 fail:
 	e = errno;
 	if (write(sfd, &e, sizeof(e)) == -1)

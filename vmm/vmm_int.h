@@ -36,7 +36,9 @@ int	 vmm_run_io(char *const argv[], const char *input, int timeout_ms,
  * What a child gets besides its argv: fds[i] open as 4 + i (a tool names
  * it /dev/fd/4, and opens it again with its own rights), hard limits on
  * its address space and CPU seconds (0: unchanged; no core file either
- * way), and cred, when not NULL, the identity it takes before exec.
+ * way), cred, when not NULL, the identity it takes before exec, and envp,
+ * when not NULL, its whole environment (argv[0] is still looked up in
+ * our PATH).
  */
 #define VMM_CHILD_FDS	4
 struct vmm_child {
@@ -45,6 +47,7 @@ struct vmm_child {
 	unsigned long		 cpu_secs;
 	const int		*fds;
 	size_t			 nfds;
+	char *const		*envp;
 };
 /* vmm_run_io() for such a child; c may be NULL. */
 int	 vmm_run_child(const struct vmm_child *c, char *const argv[],

@@ -109,13 +109,17 @@ Test(img, runs_in_its_limits_with_the_file_on_fd_4)
 	make_tool(tool, sizeof(tool), "awk '/^Max address space/ { print"
 	    " \"as\", $4, $5 } /^Max cpu time/ { print \"cpu\", $4, $5 }"
 	    " /^Max core file size/ { print \"core\", $5, $6 }'"
-	    " /proc/self/limits; cat /dev/fd/4");
+	    " /proc/self/limits; cat /dev/fd/4; echo \"env $LABD_TEST_ENV"
+	    " $MALLOC_ARENA_MAX\"");
 	path_of(data, sizeof(data), "data");
 	put(data, "handed over\n", 12);
 	cr_assert_neq(fd = open(data, O_RDONLY | O_CLOEXEC), -1);
+	setenv("LABD_TEST_ENV", "leaked", 1);
 	cr_assert_eq(img_run(tool, NULL, argv, &fd, &name, 1, 0, &out, err,
 	    sizeof(err)), 0, "%s", err);
 	close(fd);
+	/* None of ours, two malloc arenas: the address space stays small. */
+	cr_expect(strstr(out, "env  2\n") != NULL, "%s", out);
 	cr_expect(strstr(out, "as 1073741824 1073741824\n") != NULL, "%s",
 	    out);
 	cr_expect(strstr(out, "cpu 60 60\n") != NULL, "%s", out);
