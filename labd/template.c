@@ -354,6 +354,22 @@ import_create(struct import_job *j, const char *path)
 	return fd;
 }
 
+/* A qcow2's virtual size, from its header (big-endian at 24); 0: none. */
+static uint64_t
+qcow2_vsize(int fd)
+{
+	unsigned char	h[32];
+	uint64_t	v = 0;
+	int		i;
+
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, "QFI\xfb", 4) != 0)
+		return 0;
+	for (i = 24; i < 32; i++)
+		v = v << 8 | h[i];
+	return v;
+}
+
 /*
  * Worker: the disk probed and written as tmp/disk.qcow2, a clean qcow2
  * from the format just probed (never probing again: the probe is what
@@ -401,8 +417,16 @@ import_convert(struct import_job *j, const char *tmp,
 		    (unsigned long long)vsize);
 		goto fail;
 	}
-	rc = img_convert_fd(labd->cfg.qemu_img, NULL, rawfd, "raw", out,
-	    "qcow2", opts, j->prof.disk, j->err, sizeof(j->err));
+	if (img_convert_fd(labd->cfg.qemu_img, NULL, rawfd, "raw", out,
+	    "qcow2", opts, j->prof.disk, j->err, sizeof(j->err)) == -1)
+		goto fail;
+	/* The asker may still write the raw copy: its size is checked too. */
+	if (qcow2_vsize(out) != vsize) {
+		errf(j->err, sizeof(j->err), "%s changed while it was copied",
+		    j->prof.disk);
+		goto fail;
+	}
+	rc = 0;
 fail:
 	if (rawfd != -1)
 		close(rawfd);
@@ -1002,15 +1026,14 @@ template_find(const char *name, int *version, int newest, int64_t *idp,
 	return NULL;
 }
 
-/* The disk's size inside (qcow2 header, big-endian at 24) and on the host. */
+/* The disk's size inside (its qcow2 header) and on the host. */
 static void
 disk_sizes(const char *path, json_t *o)
 {
-	unsigned char	h[32];
 	struct stat	sb;
-	uint64_t	vsize = 0;
+	uint64_t	vsize;
 	char		mode[8];
-	int		fd, i;
+	int		fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &sb) == -1) {
@@ -1020,10 +1043,7 @@ disk_sizes(const char *path, json_t *o)
 			close(fd);
 		return;
 	}
-	if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-	    memcmp(h, "QFI\xfb", 4) == 0)
-		for (i = 24; i < 32; i++)
-			vsize = vsize << 8 | h[i];
+	vsize = qcow2_vsize(fd);
 	close(fd);
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)(sb.st_mode & 07777));
 	json_object_set_new(o, "disk_mode", json_string(mode));
