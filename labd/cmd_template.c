@@ -14,7 +14,7 @@ cmd_template_import(const struct req *r, json_t *args)
 	const char		*path = arg_str(args, "path");
 	json_t			*prealloc = json_object_get(args, "preallocate");
 
-	template_import(name, path, json_is_true(prealloc), r->uid,
+	template_import(name, path, json_is_true(prealloc), r->uid, r->gid,
 	    req_done(r));
 }
 

@@ -96,7 +96,20 @@ struct template_profile {
 	char		ready_line[128];	/* optional: a serial line that means "booted" */
 };
 void	profile_defaults(struct template_profile *);
-/* [template] disk, memory, vcpus, publish, kernel, initrd, append, firmware, ready_line. */
+/*
+ * Opens a file the profile names (key "disk", "kernel" or "initrd": path
+ * is absolute) for whoever asked, and keeps it; -1 with err refuses it.
+ */
+typedef int (*profile_open_fn)(void *arg, const char *key, const char *path,
+	    char *err, size_t errlen);
+/*
+ * [template] disk, memory, vcpus, publish, kernel, initrd, append,
+ * firmware, ready_line from fd, called path in errors; each file it names
+ * goes to open (NULL: opened and closed as labd, to see it is there).
+ */
+int	profile_read(int fd, const char *path, struct template_profile *,
+	    profile_open_fn open, void *arg, char *err, size_t errlen);
+/* The same from path, opened as labd (a regular file, no link). */
 int	profile_load(const char *path, struct template_profile *, char *err, size_t errlen);
 
 /* roster.c */

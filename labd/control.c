@@ -43,6 +43,7 @@ struct conn {
 	uint64_t	 id;
 	int		 fd;
 	uid_t		 uid;
+	gid_t		 gid;
 	pid_t		 pid;
 	enum role	 role;		/* from the peer's credentials, at accept */
 	char		*in;
@@ -489,7 +490,8 @@ control_dispatch(struct conn *c, const char *line, size_t len)
 	json_t		*msg, *args;
 	const char	*name;
 	const struct cmd *cmd;
-	struct req	 r = { .client = c->id, .uid = c->uid, .pid = c->pid };
+	struct req	 r = { .client = c->id, .uid = c->uid, .gid = c->gid,
+			    .pid = c->pid };
 
 	if ((msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL || !json_is_object(msg)) {
@@ -686,6 +688,7 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	c->id = ++next_conn_id;
 	c->fd = cfd;
 	c->uid = cred.uid;
+	c->gid = cred.gid;
 	c->pid = cred.pid;
 	c->role = role;
 	if (loop_add_fd(l, cfd, EPOLLIN, conn_read, c) == -1) {

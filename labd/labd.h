@@ -60,6 +60,9 @@ int	 file_write_atomic(const char *path, const void *buf, size_t len,
 	    mode_t mode, char *err, size_t errlen);
 int	 file_copy(const char *from, const char *to, mode_t mode, char *err,
 	    size_t errlen);
+/* The same from in (left open), called from in errors. */
+int	 file_copy_fd(int in, const char *from, const char *to, mode_t mode,
+	    char *err, size_t errlen);
 int	 run_capture(char *const argv[], char *out, size_t outlen, char *err,
 	    size_t errlen);
 int64_t	 now_ms(void);
@@ -139,6 +142,7 @@ struct req {
 	uint64_t	 client;	/* client id, looked up again at reply time */
 	json_t		*id;		/* the request's id, echoed back */
 	uid_t		 uid;		/* from SO_PEERCRED */
+	gid_t		 gid;
 	pid_t		 pid;
 };
 
@@ -216,6 +220,28 @@ const char	*arg_str(json_t *args, const char *key);
 void		 control_hello(const struct req *, json_t *);
 void		 control_subscribe(const struct req *, json_t *);
 void		 control_help(const struct req *, json_t *);
+
+/*
+ * caller.c: who asked (uid and gid from SO_PEERCRED, groups from the user
+ * database) and the files they name, opened with their rights.
+ */
+#define LABD_NGROUPS	256
+struct caller {
+	uid_t	uid;
+	gid_t	gid;
+	gid_t	groups[LABD_NGROUPS];
+	int	ngroups;
+};
+void		 caller_init(struct caller *, uid_t uid, gid_t gid);
+/*
+ * path opened read-only as the caller could (NULL: as labd itself): a
+ * regular file, not a link, never blocking on a FIFO; in a worker only.
+ * -1 with err.
+ */
+int		 caller_open(const struct caller *, const char *path, char *err,
+		    size_t errlen);
+/* Whom a tool runs as on the caller's files: NULL when labd cannot switch. */
+const struct vmm_cred *caller_cred(const struct caller *, struct vmm_cred *);
 
 /* cmd.c: the command table */
 const struct cmd *cmd_table(size_t *n);
@@ -349,7 +375,7 @@ const char	*template_name_check(const char *name, char *err,
  * of why not.
  */
 void		 template_import(const char *name, const char *path,
-		    int preallocate, uid_t uid, struct done done);
+		    int preallocate, uid_t uid, gid_t gid, struct done done);
 /*
  * The next version of name from vm's disk, copied live while it runs
  * (vm_op_backup()); done hears of the new row, or at once of why not.

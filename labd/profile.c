@@ -5,7 +5,10 @@
  * file it names must be there and readable now, and is made absolute
  * against the profile's own folder: the profile travels with its disk.
  * It is read with iniparser through proto/ini.c, as labd.ini is, and its
- * errors name the file, the line and the key as labd.ini's do.
+ * errors name the file, the line and the key as labd.ini's do.  A profile
+ * a client names is read from the descriptor opened with the client's
+ * rights (caller.c), and so is each file it names: an error never quotes
+ * a line of a file the client could not have read.
  */
 #include <sys/stat.h>
 
@@ -28,6 +31,8 @@
 
 struct prof_ctx {
 	struct template_profile	 p;
+	profile_open_fn		 open;
+	void			*arg;
 	char			 base[PATH_MAX];
 	int			 line;
 	int			 section_seen;
@@ -71,25 +76,22 @@ parse_ulong(const char *s, const char **end, unsigned long *out)
 	return p == s ? -1 : 0;
 }
 
-/* A file the template needs: resolved, and it must open for reading. */
+/*
+ * A file the template needs: resolved, and it must open for whoever asked
+ * (x->open keeps it), or for us.
+ */
 static int
-set_file(struct prof_ctx *x, const char *v, char *dst, size_t dstlen,
-    char *err, size_t errlen)
+set_file(struct prof_ctx *x, const char *key, const char *v, char *dst,
+    size_t dstlen, char *err, size_t errlen)
 {
-	struct stat	st;
-	int		fd;
+	int	fd;
 
 	if (ini_set_path(x->base, v, dst, dstlen, err, errlen) == -1)
 		return -1;
-	if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) == -1) {
-		errf(err, errlen, "cannot read %s: %s", dst, strerror(errno));
+	if (x->open != NULL)
+		return x->open(x->arg, key, dst, err, errlen);
+	if ((fd = caller_open(NULL, dst, err, errlen)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		errf(err, errlen, "%s is not a regular file", dst);
-		close(fd);
-		return -1;
-	}
 	close(fd);
 	return 0;
 }
@@ -97,20 +99,23 @@ set_file(struct prof_ctx *x, const char *v, char *dst, size_t dstlen,
 static int
 set_disk(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 {
-	return set_file(x, v, x->p.disk, sizeof(x->p.disk), err, errlen);
+	return set_file(x, "disk", v, x->p.disk, sizeof(x->p.disk), err,
+	    errlen);
 }
 
 static int
 set_kernel(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 {
-	return set_file(x, v, x->p.kernel, sizeof(x->p.kernel), err, errlen);
+	return set_file(x, "kernel", v, x->p.kernel, sizeof(x->p.kernel), err,
+	    errlen);
 }
 
 static int
 set_initrd(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 {
 	x->initrd_line = x->line;
-	return set_file(x, v, x->p.initrd, sizeof(x->p.initrd), err, errlen);
+	return set_file(x, "initrd", v, x->p.initrd, sizeof(x->p.initrd), err,
+	    errlen);
 }
 
 /* Free text that ends up in one QEMU argument or a log line. */
@@ -335,16 +340,40 @@ prof_line(void *arg, const char *section, const char *key, const char *value,
 	return 0;
 }
 
+/* Relative paths in a profile are relative to the folder it is in. */
+static int
+profile_base(int fd, const char *path, char *base, char *err, size_t errlen)
+{
+	char	link[64], real[PATH_MAX], *slash;
+	ssize_t	n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, real, sizeof(real) - 1)) == -1 ||
+	    real[0] != '/') {
+		errf(err, errlen, "%s: cannot resolve its folder: %s", path,
+		    n == -1 ? strerror(errno) : "not a file of this host");
+		return -1;
+	}
+	real[n] = '\0';
+	slash = strrchr(real, '/');
+	slash[slash == real ? 1 : 0] = '\0';
+	snprintf(base, PATH_MAX, "%s", real);
+	return 0;
+}
+
 int
-profile_load(const char *path, struct template_profile *out, char *err,
-    size_t errlen)
+profile_read(int fd, const char *path, struct template_profile *out,
+    profile_open_fn open_fn, void *arg, char *err, size_t errlen)
 {
 	struct prof_ctx	*x;
 	int		 rc = -1;
 
 	x = xcalloc(1, sizeof(*x));
 	profile_defaults(&x->p);
-	if (ini_load(path, PROFILE_MAXFILE, x->base, prof_line, x, &x->line,
+	x->open = open_fn;
+	x->arg = arg;
+	if (profile_base(fd, path, x->base, err, errlen) == -1 ||
+	    ini_load_fd(fd, path, PROFILE_MAXFILE, prof_line, x, &x->line,
 	    err, errlen) == -1)
 		goto fail;
 	if (snprintf(x->p.path, sizeof(x->p.path), "%s", path) >=
@@ -379,5 +408,20 @@ fail:
 	if (rc == -1)
 		utf8_scrub(err);
 	free(x);
+	return rc;
+}
+
+int
+profile_load(const char *path, struct template_profile *out, char *err,
+    size_t errlen)
+{
+	int	fd, rc;
+
+	if ((fd = caller_open(NULL, path, err, errlen)) == -1) {
+		utf8_scrub(err);
+		return -1;
+	}
+	rc = profile_read(fd, path, out, NULL, NULL, err, errlen);
+	close(fd);
 	return rc;
 }

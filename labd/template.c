@@ -13,10 +13,19 @@
  * its hardware), a bare disk in any format qemu-img reads, or a VM: the
  * machine an instructor prepared, its disk copied flat (live while it
  * runs, see vm_op_backup()) with the hardware of its own template, and
- * finished as an import.  qemu-img would take any file at all as a raw
- * disk and would follow a backing file or vmdk extent anywhere on the
- * host, so each disk is probed first and refused when it is text, or
- * reaches outside its own folder.
+ * finished as an import.
+ *
+ * Whoever asked may not be root, though labd is: every file they name is
+ * opened in the worker with their rights (caller.c), and read by
+ * descriptor alone.  qemu-img would take any file at all as a raw disk
+ * and would follow a backing file, a data file or a vmdk extent anywhere,
+ * so each disk is probed first and refused when it is text or is not the
+ * whole of itself.  When the asker is not root, qemu-img reads their disk
+ * as them, into a raw copy they own in a folder only labd enters (the
+ * kernel opens /dev/fd/N anew with the opener's rights); the qcow2 that
+ * becomes the template is then written by a qemu-img that reads that raw
+ * copy with -f raw, so nothing they could have written in the meantime is
+ * ever parsed as an image's tables.
  *
  * This is the model behind cmd_template.c: it knows nothing of the
  * control socket.  A refusal comes back as a LABD_E_* code and a message
@@ -27,7 +36,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +47,6 @@
 
 /* Past this a "disk" is a mistake, not a lab machine. */
 #define TEMPLATE_MAX_DISK	(4ULL << 40)
-#define DISK_INFO_MAX		(64 * 1024)
 
 enum import_kind {
 	IMPORT_DISK = 0,
@@ -54,6 +61,12 @@ struct import_job {
 	struct done		 done;		/* the asker's, told once */
 	void			*arg;
 	uid_t			 uid;		/* who asked: the event log */
+	struct caller		 who;		/* its files open with these rights */
+	int			 src_fd;	/* the files, open as who; or -1 */
+	int			 disk_fd;
+	int			 kernel_fd;
+	int			 initrd_fd;
+	const char		*code;		/* LABD_E_INVALID: input refused */
 	char			 name[LABD_NAMELEN];
 	int			 version;
 	enum import_kind	 kind;
@@ -110,22 +123,17 @@ ends_with(const char *s, const char *suffix)
 
 /* A text file is no disk, though qemu-img would call it a raw one. */
 static int
-raw_check(const char *path, char *err, size_t errlen)
+raw_check(int fd, const char *path, char *err, size_t errlen)
 {
 	unsigned char	buf[4096];
 	struct stat	sb;
 	ssize_t		n, i;
-	int		fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &sb) == -1) {
+	if (fstat(fd, &sb) == -1 || (n = pread(fd, buf, sizeof(buf), 0)) ==
+	    -1) {
 		errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
 		return -1;
 	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
 	if (sb.st_size == 0) {
 		errf(err, errlen, "%s is empty: not a disk image", path);
 		return -1;
@@ -149,46 +157,33 @@ raw_check(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* The folder a file is in, after links: where its extents must stay. */
-static int
-same_folder(const char *a, const char *b)
-{
-	char	ra[PATH_MAX], rb[PATH_MAX];
-
-	if (realpath(a, ra) == NULL || realpath(b, rb) == NULL)
-		return 0;
-	return strcmp(dirname(ra), dirname(rb)) == 0;
-}
-
 /*
- * What qemu-img makes of a disk: its format in fmt, or -1 when importing
- * it would be wrong.  A backing file, a qcow2 data file or a vmdk extent
- * elsewhere would bake a file of the host into the template, which every
- * student then reads.
+ * What qemu-img, run as cred, makes of the disk on fd: its format in fmt
+ * and virtual size in *vsize, or -1 when importing it would be wrong.  A
+ * backing file, a qcow2 data file or a vmdk extent in another file would
+ * bake a file of the host into the template, which every student then
+ * reads; qemu-img sees the disk as /dev/fd/4, and only that may hold it.
  */
 static int
-disk_probe(const char *path, char *fmt, size_t fmtlen, char *err,
-    size_t errlen)
+disk_probe(int fd, const char *path, const struct vmm_cred *cred, char *fmt,
+    size_t fmtlen, uint64_t *vsizep, char *err, size_t errlen)
 {
 	static const char	*formats[] = { "qcow2", "raw", "vmdk", "vdi",
 				    "vhdx", "vpc" };
-	char			*argv[] = { labd->cfg.qemu_img, "info",
-				    "--output=json", (char *)path, NULL };
-	char			*out = xmalloc(DISK_INFO_MAX), e[LABD_ERRLEN];
+	char			 e[LABD_ERRLEN];
 	const char		*format, *f;
-	json_t			*info = NULL, *data, *x;
-	json_error_t		 jerr;
+	json_t			*info, *data, *x;
 	json_int_t		 vsize;
 	size_t			 i;
 	int			 rc = -1;
 
-	if (run_capture(argv, out, DISK_INFO_MAX, e, sizeof(e)) == -1) {
+	if ((info = img_info_fd(labd->cfg.qemu_img, cred, fd, NULL, path, e,
+	    sizeof(e))) == NULL) {
 		errf(err, errlen, "%s is not a disk image qemu-img can read: %s",
 		    path, e);
-		goto fail;
+		return -1;
 	}
-	if ((info = json_loads(out, 0, &jerr)) == NULL ||
-	    (format = json_string_value(json_object_get(info,
+	if ((format = json_string_value(json_object_get(info,
 	    "format"))) == NULL) {
 		errf(err, errlen, "qemu-img info %s: unexpected output", path);
 		goto fail;
@@ -217,9 +212,10 @@ disk_probe(const char *path, char *fmt, size_t fmtlen, char *err,
 	}
 	json_array_foreach(json_object_get(data, "extents"), i, x) {
 		f = json_string_value(json_object_get(x, "filename"));
-		if (f != NULL && !same_folder(f, path)) {
-			errf(err, errlen, "%s reads an extent outside its"
-			    " folder (%s): refused", path, f);
+		if (f != NULL && strcmp(f, "/dev/fd/4") != 0) {
+			errf(err, errlen, "%s keeps its data in other files"
+			    " (%s): import a disk of one file (qemu-img convert"
+			    " -O qcow2 makes one)", path, f);
 			goto fail;
 		}
 	}
@@ -229,42 +225,111 @@ disk_probe(const char *path, char *fmt, size_t fmtlen, char *err,
 		    " imports (4 TiB)", path, (long long)vsize);
 		goto fail;
 	}
-	if (strcmp(format, "raw") == 0 && raw_check(path, err, errlen) == -1)
+	if (strcmp(format, "raw") == 0 && raw_check(fd, path, err,
+	    errlen) == -1)
 		goto fail;
 	snprintf(fmt, fmtlen, "%s", format);
+	*vsizep = (uint64_t)vsize;
 	rc = 0;
 fail:
 	json_decref(info);
-	free(out);
 	return rc;
 }
 
-/* Unpack or read an appliance: its disk and the hardware it asks for. */
+/* The profile's files, each opened as the asker and kept in the job. */
 static int
-import_appliance(struct import_job *j, const char *tmp)
+import_open_file(void *arg, const char *key, const char *path, char *err,
+    size_t errlen)
+{
+	struct import_job	*j = arg;
+	int			*fdp;
+
+	if (strcmp(key, "disk") == 0)
+		fdp = &j->disk_fd;
+	else if (strcmp(key, "kernel") == 0)
+		fdp = &j->kernel_fd;
+	else
+		fdp = &j->initrd_fd;
+	if (*fdp != -1)
+		close(*fdp);
+	return (*fdp = caller_open(&j->who, path, err, errlen)) == -1 ? -1 : 0;
+}
+
+static void
+import_ovf(struct import_job *j, const struct ovf_info *ovf)
+{
+	if (ovf->memory_mb != 0)
+		j->prof.memory_mb = ovf->memory_mb;
+	if (ovf->vcpus != 0)
+		j->prof.vcpus = ovf->vcpus;
+	if (ovf->uefi)
+		snprintf(j->prof.firmware, sizeof(j->prof.firmware), "uefi");
+}
+
+/*
+ * Worker: the file named, opened as the asker, and what it names: a
+ * profile's disk, kernel and initrd, an OVF's disk; a bare disk is its
+ * own.  An .ova stays open for import_appliance().
+ */
+static int
+import_source(struct import_job *j)
+{
+	struct ovf_info	ovf;
+
+	if ((j->src_fd = caller_open(&j->who, j->source, j->err,
+	    sizeof(j->err))) == -1)
+		return -1;
+	switch (j->kind) {
+	case IMPORT_PROFILE:
+		return profile_read(j->src_fd, j->source, &j->prof,
+		    import_open_file, j, j->err, sizeof(j->err));
+	case IMPORT_OVF:
+		if (ovf_load(j->src_fd, j->source, &ovf, j->prof.disk,
+		    sizeof(j->prof.disk), j->err, sizeof(j->err)) == -1)
+			return -1;
+		import_ovf(j, &ovf);
+		if ((j->disk_fd = caller_open(&j->who, j->prof.disk, j->err,
+		    sizeof(j->err))) == -1)
+			return -1;
+		return 0;
+	case IMPORT_OVA:
+		return 0;
+	default:
+		snprintf(j->prof.disk, sizeof(j->prof.disk), "%s", j->source);
+		j->disk_fd = j->src_fd;
+		j->src_fd = -1;
+		return 0;
+	}
+}
+
+/*
+ * Worker: unpack the .ova into tmp/ova, its OVF's hardware into the
+ * profile; the disk it holds is the asker's to read, as it is theirs.
+ */
+static int
+import_appliance(struct import_job *j, const char *tmp,
+    const struct vmm_cred *cred)
 {
 	struct ovf_info	ovf;
 	char		src[PATH_MAX];
 
-	if (j->kind == IMPORT_OVA) {
-		snprintf(src, sizeof(src), "%s/ova", tmp);
-		if (mkdir(src, 0700) == -1) {
-			errf(j->err, sizeof(j->err), "cannot create %s: %s",
-			    src, strerror(errno));
-			return -1;
-		}
-		if (ova_extract(j->source, src, &ovf, j->prof.disk,
-		    sizeof(j->prof.disk), j->err, sizeof(j->err)) == -1)
-			return -1;
-	} else if (ovf_load(j->source, &ovf, j->prof.disk,
+	snprintf(src, sizeof(src), "%s/ova", tmp);
+	if (mkdir(src, 0700) == -1) {
+		errf(j->err, sizeof(j->err), "cannot create %s: %s", src,
+		    strerror(errno));
+		return -1;
+	}
+	if (ova_extract(j->src_fd, j->source, src, &ovf, j->prof.disk,
 	    sizeof(j->prof.disk), j->err, sizeof(j->err)) == -1)
 		return -1;
-	if (ovf.memory_mb != 0)
-		j->prof.memory_mb = ovf.memory_mb;
-	if (ovf.vcpus != 0)
-		j->prof.vcpus = ovf.vcpus;
-	if (ovf.uefi)
-		snprintf(j->prof.firmware, sizeof(j->prof.firmware), "uefi");
+	import_ovf(j, &ovf);
+	if ((j->disk_fd = open(j->prof.disk, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || (cred != NULL && fchown(j->disk_fd, cred->uid,
+	    cred->gid) == -1)) {
+		errf(j->err, sizeof(j->err), "cannot open %s: %s", j->prof.disk,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -274,6 +339,118 @@ import_tmp(const struct import_job *j, char *tmp)
 {
 	snprintf(tmp, PATH_MAX, "%s/templates/.import-%s@%d",
 	    labd->cfg.state_dir, j->name, j->version);
+}
+
+/* A new empty file of ours, read-write; -1 with j->err. */
+static int
+import_create(struct import_job *j, const char *path)
+{
+	int	fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		errf(j->err, sizeof(j->err), "cannot create %s: %s", path,
+		    strerror(errno));
+	return fd;
+}
+
+/* A qcow2's virtual size, from its header (big-endian at 24); 0: none. */
+static uint64_t
+qcow2_vsize(int fd)
+{
+	unsigned char	h[32];
+	uint64_t	v = 0;
+	int		i;
+
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, "QFI\xfb", 4) != 0)
+		return 0;
+	for (i = 24; i < 32; i++)
+		v = v << 8 | h[i];
+	return v;
+}
+
+/*
+ * Worker: the disk probed and written as tmp/disk.qcow2, a clean qcow2
+ * from the format just probed (never probing again: the probe is what
+ * was checked).  Sparse by default; preallocated metadata when asked, so
+ * that reads of a large template never wait on the allocation of its
+ * tables.  As cred: through a raw copy (see the top of this file).
+ */
+static int
+import_convert(struct import_job *j, const char *tmp,
+    const struct vmm_cred *cred)
+{
+	char		 disk[PATH_MAX], raw[PATH_MAX], fmt[16];
+	const char	*opts = j->preallocate ? "preallocation=metadata" : NULL;
+	struct stat	 st;
+	uint64_t	 vsize;
+	int		 out = -1, rawfd = -1, rc = -1;
+
+	if (disk_probe(j->disk_fd, j->prof.disk, cred, fmt, sizeof(fmt),
+	    &vsize, j->err, sizeof(j->err)) == -1)
+		return -1;
+	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tmp);
+	snprintf(raw, sizeof(raw), "%s/disk.raw", tmp);
+	if ((out = import_create(j, disk)) == -1)
+		return -1;
+	if (cred == NULL) {
+		rc = img_convert_fd(labd->cfg.qemu_img, NULL, j->disk_fd, fmt,
+		    out, "qcow2", opts, j->prof.disk, j->err, sizeof(j->err));
+		close(out);
+		return rc;
+	}
+	if ((rawfd = import_create(j, raw)) == -1)
+		goto fail;
+	if (fchown(rawfd, cred->uid, cred->gid) == -1) {
+		errf(j->err, sizeof(j->err), "cannot give %s to uid %d: %s",
+		    raw, (int)cred->uid, strerror(errno));
+		goto fail;
+	}
+	if (img_convert_fd(labd->cfg.qemu_img, cred, j->disk_fd, fmt, rawfd,
+	    "raw", NULL, j->prof.disk, j->err, sizeof(j->err)) == -1)
+		goto fail;
+	if (fchown(rawfd, geteuid(), getegid()) == -1 ||
+	    fstat(rawfd, &st) == -1 || (uint64_t)st.st_size != vsize) {
+		errf(j->err, sizeof(j->err), "%s: its raw copy is not the %llu"
+		    " bytes the disk holds", j->prof.disk,
+		    (unsigned long long)vsize);
+		goto fail;
+	}
+	if (img_convert_fd(labd->cfg.qemu_img, NULL, rawfd, "raw", out,
+	    "qcow2", opts, j->prof.disk, j->err, sizeof(j->err)) == -1)
+		goto fail;
+	/* The asker may still write the raw copy: its size is checked too. */
+	if (qcow2_vsize(out) != vsize) {
+		errf(j->err, sizeof(j->err), "%s changed while it was copied",
+		    j->prof.disk);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	if (rawfd != -1)
+		close(rawfd);
+	unlink(raw);
+	close(out);
+	return rc;
+}
+
+/*
+ * A file for the template's folder: from fd when the asker's, else (a
+ * VM's template's own) opened by name.
+ */
+static int
+import_copy(struct import_job *j, int fd, const char *from, const char *to)
+{
+	int	rc, own = -1;
+
+	if (fd == -1 && (fd = own = caller_open(NULL, from, j->err,
+	    sizeof(j->err))) == -1)
+		return -1;
+	rc = file_copy_fd(fd, from, to, 0444, j->err, sizeof(j->err));
+	if (own != -1)
+		close(own);
+	return rc;
 }
 
 /*
@@ -291,21 +468,19 @@ import_finish(struct import_job *j, const char *tmp)
 	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tmp);
 	if (j->prof.kernel[0] != '\0') {
 		snprintf(path, sizeof(path), "%s/vmlinuz", tmp);
-		if (file_copy(j->prof.kernel, path, 0444, j->err,
-		    sizeof(j->err)) == -1)
+		if (import_copy(j, j->kernel_fd, j->prof.kernel, path) == -1)
 			return -1;
 	}
 	if (j->prof.initrd[0] != '\0') {
 		snprintf(path, sizeof(path), "%s/initrd", tmp);
-		if (file_copy(j->prof.initrd, path, 0444, j->err,
-		    sizeof(j->err)) == -1)
+		if (import_copy(j, j->initrd_fd, j->prof.initrd, path) == -1)
 			return -1;
 	}
 	if (run_capture(sum, out, sizeof(out), j->err, sizeof(j->err)) == -1)
 		return -1;
 	snprintf(j->sha256, sizeof(j->sha256), "%.64s", out);
 	/* Immutable from now on: clones back onto it. */
-	if (chmod(disk, 0444) == -1) {
+	if (chmod(disk, 0444) == -1 || chmod(tmp, 0755) == -1) {
 		errf(j->err, sizeof(j->err), "chmod %s: %s", disk,
 		    strerror(errno));
 		return -1;
@@ -326,51 +501,34 @@ import_finish(struct import_job *j, const char *tmp)
 	return 0;
 }
 
-/* Worker: copy the files into a private folder, then rename it in place. */
+/*
+ * Worker: open what was named, as the asker; copy it into a private
+ * folder (only labd enters it), then rename that into place.
+ */
 static void
 import_run(struct job *job)
 {
 	struct import_job	*j = (struct import_job *)job;
-	char			 tmp[PATH_MAX], disk[PATH_MAX], path[PATH_MAX],
-				 fmt[16];
-	char			*conv[12];
-	int			 n = 0;
+	struct vmm_cred		 cbuf;
+	const struct vmm_cred	*cred = caller_cred(&j->who, &cbuf);
+	char			 tmp[PATH_MAX], path[PATH_MAX];
 
 	j->rc = -1;
+	/* Its groups looked up here: the user database may be slow. */
+	caller_init(&j->who, j->who.uid, j->who.gid);
+	if (import_source(j) == -1) {
+		j->code = LABD_E_INVALID;
+		return;
+	}
 	import_tmp(j, tmp);
 	rm_rf(tmp);
-	if (mkdir_p(tmp, 0755) == -1) {
+	if (mkdir_p(tmp, 0755) == -1 || chmod(tmp, 0700) == -1) {
 		errf(j->err, sizeof(j->err), "cannot create %s: %s", tmp,
 		    strerror(errno));
 		return;
 	}
-	if ((j->kind == IMPORT_OVA || j->kind == IMPORT_OVF) &&
-	    import_appliance(j, tmp) == -1)
-		goto fail;
-	if (disk_probe(j->prof.disk, fmt, sizeof(fmt), j->err,
-	    sizeof(j->err)) == -1)
-		goto fail;
-	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tmp);
-	/*
-	 * convert writes a clean qcow2 from the format just probed (never
-	 * probing again: the probe is what was checked).  Sparse by
-	 * default; preallocated metadata when asked, so that reads of a
-	 * large template never wait on the allocation of its tables.
-	 */
-	conv[n++] = labd->cfg.qemu_img;
-	conv[n++] = "convert";
-	conv[n++] = "-f";
-	conv[n++] = fmt;
-	conv[n++] = "-O";
-	conv[n++] = "qcow2";
-	if (j->preallocate) {
-		conv[n++] = "-o";
-		conv[n++] = "preallocation=metadata";
-	}
-	conv[n++] = j->prof.disk;
-	conv[n++] = disk;
-	conv[n] = NULL;
-	if (run_capture(conv, NULL, 0, j->err, sizeof(j->err)) == -1)
+	if ((j->kind == IMPORT_OVA && import_appliance(j, tmp, cred) == -1) ||
+	    import_convert(j, tmp, cred) == -1)
 		goto fail;
 	/* The unpacked appliance has served: only the template stays. */
 	snprintf(path, sizeof(path), "%s/ova", tmp);
@@ -445,6 +603,21 @@ import_insert(struct import_job *j, char *msg, size_t msglen)
 	return rc;
 }
 
+static void
+import_free(struct import_job *j)
+{
+	if (j->src_fd != -1)
+		close(j->src_fd);
+	if (j->disk_fd != -1)
+		close(j->disk_fd);
+	if (j->kernel_fd != -1)
+		close(j->kernel_fd);
+	if (j->initrd_fd != -1)
+		close(j->initrd_fd);
+	json_decref(j->extra);
+	free(j);
+}
+
 /* Loop: the worker is done; the row, the event, and the asker told. */
 static void
 import_done(struct job *job)
@@ -454,6 +627,11 @@ import_done(struct job *job)
 	char			 msg[LABD_MSGLEN];
 
 	importing_mark(j->name, 0);
+	if (j->rc == -1 && j->code != NULL) {
+		/* The file named was refused: the message names it. */
+		done_err(&j->done, j->code, "%s", j->err);
+		goto done;
+	}
 	if (j->rc == -1) {
 		errf(msg, sizeof(msg), "template %s: %s", j->name, j->err);
 		done_err(&j->done, LABD_E_FAILED, "%s", msg);
@@ -487,8 +665,7 @@ import_done(struct job *job)
 	}
 	sqlite3_finalize(st);
 done:
-	json_decref(j->extra);
-	free(j);
+	import_free(j);
 }
 
 /*
@@ -559,43 +736,21 @@ import_new(const char *name, const char *source, uid_t uid,
 	snprintf(j->source, sizeof(j->source), "%s", source);
 	j->uid = uid;
 	j->done = done;
+	j->src_fd = j->disk_fd = j->kernel_fd = j->initrd_fd = -1;
+	profile_defaults(&j->prof);
 	return j;
 }
 
 /*
- * What a file to import is, by its name, and the profile it starts from:
- * a profile .ini's own; else, a bare disk or an appliance, boot it from
- * its own boot loader, publish ssh; an appliance's OVF then sets the
- * memory and vCPUs in the worker, which unpacks it.
+ * What a file to import is goes by its name: a profile .ini has its own
+ * profile; a bare disk or an appliance boots from its own boot loader
+ * and publishes ssh, and an appliance's OVF sets the memory and vCPUs.
+ * Nothing is opened here, in the loop: a FIFO named x.ini would stall
+ * every client.  The worker opens it, as the asker.
  */
 static const char *
-import_source(struct import_job *j, const char *path, char *err,
-    size_t errlen)
-{
-	if (ends_with(path, ".ini")) {
-		j->kind = IMPORT_PROFILE;
-		if (profile_load(path, &j->prof, j->err, sizeof(j->err)) == -1) {
-			errf(err, errlen, "%s", j->err);
-			return LABD_E_INVALID;
-		}
-		return NULL;
-	}
-	if (ends_with(path, ".ova"))
-		j->kind = IMPORT_OVA;
-	else if (ends_with(path, ".ovf"))
-		j->kind = IMPORT_OVF;
-	profile_defaults(&j->prof);
-	if (access(path, R_OK) == -1) {
-		errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return LABD_E_INVALID;
-	}
-	snprintf(j->prof.disk, sizeof(j->prof.disk), "%s", path);
-	return NULL;
-}
-
-static const char *
 import_start(const char *name, const char *path, int preallocate,
-    uid_t uid, struct done done, char *err, size_t errlen)
+    uid_t uid, gid_t gid, struct done done, char *err, size_t errlen)
 {
 	struct import_job	*j;
 	const char		*code;
@@ -608,10 +763,17 @@ import_start(const char *name, const char *path, int preallocate,
 		return LABD_E_INVALID;
 	}
 	j = import_new(name, path, uid, done);
+	j->who.uid = uid;
+	j->who.gid = gid;
 	j->preallocate = preallocate;
-	if ((code = import_source(j, path, err, errlen)) != NULL ||
-	    (code = import_claim(j, err, errlen)) != NULL) {
-		free(j);
+	if (ends_with(path, ".ini"))
+		j->kind = IMPORT_PROFILE;
+	else if (ends_with(path, ".ova"))
+		j->kind = IMPORT_OVA;
+	else if (ends_with(path, ".ovf"))
+		j->kind = IMPORT_OVF;
+	if ((code = import_claim(j, err, errlen)) != NULL) {
+		import_free(j);
 		return code;
 	}
 	j->job.run = import_run;
@@ -723,11 +885,11 @@ from_vm_start(struct vm *vm, const char *name, uid_t uid,
 	if (from_vm_profile(vm, j) == -1) {
 		errf(err, errlen, "%s: its template is not in the database",
 		    vm->name);
-		free(j);
+		import_free(j);
 		return LABD_E_INTERNAL;
 	}
 	if ((code = import_claim(j, err, errlen)) != NULL) {
-		free(j);
+		import_free(j);
 		return code;
 	}
 	vj = xcalloc(1, sizeof(*vj));
@@ -738,7 +900,7 @@ from_vm_start(struct vm *vm, const char *name, uid_t uid,
 	vj->arg = j;
 	if ((code = vm_op_backup(vm, vj, err, errlen)) != NULL) {
 		importing_mark(j->name, 0);
-		free(j);
+		import_free(j);
 		free(vj);
 	}
 	return code;
@@ -747,12 +909,12 @@ from_vm_start(struct vm *vm, const char *name, uid_t uid,
 /* Whoever asked hears of the end through done, or of the refusal now. */
 void
 template_import(const char *name, const char *path, int preallocate,
-    uid_t uid, struct done done)
+    uid_t uid, gid_t gid, struct done done)
 {
 	const char	*code;
 	char		 err[LABD_MSGLEN];
 
-	if ((code = import_start(name, path, preallocate, uid, done, err,
+	if ((code = import_start(name, path, preallocate, uid, gid, done, err,
 	    sizeof(err))) != NULL)
 		done_err(&done, code, "%s", err);
 }
@@ -864,15 +1026,14 @@ template_find(const char *name, int *version, int newest, int64_t *idp,
 	return NULL;
 }
 
-/* The disk's size inside (qcow2 header, big-endian at 24) and on the host. */
+/* The disk's size inside (its qcow2 header) and on the host. */
 static void
 disk_sizes(const char *path, json_t *o)
 {
-	unsigned char	h[32];
 	struct stat	sb;
-	uint64_t	vsize = 0;
+	uint64_t	vsize;
 	char		mode[8];
-	int		fd, i;
+	int		fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &sb) == -1) {
@@ -882,10 +1043,7 @@ disk_sizes(const char *path, json_t *o)
 			close(fd);
 		return;
 	}
-	if (pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-	    memcmp(h, "QFI\xfb", 4) == 0)
-		for (i = 24; i < 32; i++)
-			vsize = vsize << 8 | h[i];
+	vsize = qcow2_vsize(fd);
 	close(fd);
 	snprintf(mode, sizeof(mode), "%04o", (unsigned)(sb.st_mode & 07777));
 	json_object_set_new(o, "disk_mode", json_string(mode));

@@ -277,15 +277,26 @@ int
 file_copy(const char *from, const char *to, mode_t mode, char *err,
     size_t errlen)
 {
-	char	tmp[PATH_MAX], buf[1 << 16];
-	int	in, out = -1;
-	ssize_t	n;
+	int	in, rc;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", to, (int)getpid());
 	if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1) {
 		errf(err, errlen, "cannot open %s: %s", from, strerror(errno));
 		return -1;
 	}
+	rc = file_copy_fd(in, from, to, mode, err, errlen);
+	close(in);
+	return rc;
+}
+
+int
+file_copy_fd(int in, const char *from, const char *to, mode_t mode,
+    char *err, size_t errlen)
+{
+	char	tmp[PATH_MAX], buf[1 << 16];
+	int	out = -1;
+	ssize_t	n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", to, (int)getpid());
 	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1) {
 		errf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
@@ -310,13 +321,11 @@ file_copy(const char *from, const char *to, mode_t mode, char *err,
 		errf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
-	close(in);
 	return 0;
 fail:
 	if (out != -1)
 		close(out);
 	unlink(tmp);
-	close(in);
 	return -1;
 }
 

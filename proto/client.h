@@ -66,6 +66,14 @@ typedef int (*ini_fn)(void *arg, const char *section, const char *key,
 int			 ini_load(const char *path, size_t max, char *base,
 			    ini_fn, void *arg, int *linep, char *err,
 			    size_t errlen);
+/*
+ * The same from fd, already open (the file is read, never closed), its
+ * errors calling it name; relative paths in it are the caller's to
+ * resolve.
+ */
+int			 ini_load_fd(int fd, const char *name, size_t max,
+			    ini_fn, void *arg, int *linep, char *err,
+			    size_t errlen);
 /* p resolved against the folder base and tidied: no "//", "." or "..". */
 int			 ini_path(const char *base, const char *p, char *out,
 			    size_t outlen);

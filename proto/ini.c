@@ -600,24 +600,20 @@ fail:
 	return NULL;
 }
 
+/* At most max bytes from fd, NUL-terminated; NULL with err naming name. */
 static char *
-ini_read(const char *path, size_t max, size_t *lenp, char *err, size_t errlen)
+ini_read(int fd, const char *name, size_t max, size_t *lenp, char *err,
+    size_t errlen)
 {
 	char	*buf = NULL, *t;
 	size_t	 len = 0, cap = 0;
 	ssize_t	 n;
-	int	 fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "cannot open %s: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
 	for (;;) {
 		if (len + 1 >= cap) {
 			cap = cap ? cap * 2 : 8192;
 			if ((t = realloc(buf, cap)) == NULL) {
-				snprintf(err, errlen, "%s: out of memory", path);
+				snprintf(err, errlen, "%s: out of memory", name);
 				goto fail;
 			}
 			buf = t;
@@ -625,57 +621,42 @@ ini_read(const char *path, size_t max, size_t *lenp, char *err, size_t errlen)
 		if ((n = read(fd, buf + len, cap - len - 1)) == -1) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, errlen, "cannot read %s: %s", path,
+			snprintf(err, errlen, "cannot read %s: %s", name,
 			    strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
 			break;
 		if ((len += n) > max) {
-			snprintf(err, errlen, "%s is larger than %zu bytes", path,
+			snprintf(err, errlen, "%s is larger than %zu bytes", name,
 			    max);
 			goto fail;
 		}
 	}
-	close(fd);
 	buf[len] = '\0';
 	*lenp = len;
 	return buf;
 fail:
-	close(fd);
 	free(buf);
 	return NULL;
 }
 
 int
-ini_load(const char *path, size_t max, char *base, ini_fn fn, void *arg,
+ini_load_fd(int fd, const char *name, size_t max, ini_fn fn, void *arg,
     int *linep, char *err, size_t errlen)
 {
 	struct ini_prep	*p = NULL;
 	struct ini_item	*items = NULL;
 	dictionary	*d = NULL;
-	char		*text, dir[PATH_MAX], *slash, msg[INI_ERRLEN];
+	char		*text, msg[INI_ERRLEN];
 	size_t		 len, nitems, i;
 	int		 line = 0, rc = -1;
 
-	if ((text = ini_read(path, max, &len, err, errlen)) == NULL)
+	if ((text = ini_read(fd, name, max, &len, err, errlen)) == NULL)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	/* Relative paths in the file are relative to its folder. */
-	if (realpath(dir, base) == NULL) {
-		snprintf(err, errlen, "%s: cannot resolve its folder: %s", path,
-		    strerror(errno));
-		goto fail;
-	}
 	if (memchr(text, '\0', len) != NULL) {
 		snprintf(err, errlen, "%s: holds a NUL byte; is it a text"
-		    " file?", path);
+		    " file?", name);
 		goto fail;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -688,13 +669,13 @@ ini_load(const char *path, size_t max, char *base, ini_fn fn, void *arg,
 	if ((d = ini_parse(p, &line, msg, sizeof(msg))) == NULL &&
 	    (p->errline == 0 || (line != 0 && line < p->errline))) {
 		if (line != 0)
-			snprintf(err, errlen, "%s line %d: %s", path, line, msg);
+			snprintf(err, errlen, "%s line %d: %s", name, line, msg);
 		else
-			snprintf(err, errlen, "%s: %s", path, msg);
+			snprintf(err, errlen, "%s: %s", name, msg);
 		goto fail;
 	}
 	if (p->errline != 0) {
-		snprintf(err, errlen, "%s line %d: %s", path, p->errline,
+		snprintf(err, errlen, "%s line %d: %s", name, p->errline,
 		    p->err);
 		goto fail;
 	}
@@ -707,17 +688,17 @@ ini_load(const char *path, size_t max, char *base, ini_fn fn, void *arg,
 		if (fn(arg, items[i].section, items[i].key, items[i].value, msg,
 		    sizeof(msg)) == -1) {
 			if (items[i].line != 0)
-				snprintf(err, errlen, "%s line %d: %s", path,
+				snprintf(err, errlen, "%s line %d: %s", name,
 				    items[i].line, msg);
 			else
-				snprintf(err, errlen, "%s: %s", path, msg);
+				snprintf(err, errlen, "%s: %s", name, msg);
 			goto fail;
 		}
 	}
 	rc = 0;
 	goto fail;
 oom:
-	snprintf(err, errlen, "%s: out of memory", path);
+	snprintf(err, errlen, "%s: out of memory", name);
 fail:
 	free(items);
 	if (d != NULL)
@@ -726,6 +707,37 @@ fail:
 		prep_free(p);
 	free(p);
 	free(text);
+	return rc;
+}
+
+int
+ini_load(const char *path, size_t max, char *base, ini_fn fn, void *arg,
+    int *linep, char *err, size_t errlen)
+{
+	char	dir[PATH_MAX], *slash;
+	int	fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	/* Relative paths in the file are relative to its folder. */
+	if (realpath(dir, base) == NULL) {
+		snprintf(err, errlen, "%s: cannot resolve its folder: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	rc = ini_load_fd(fd, path, max, fn, arg, linep, err, errlen);
+	close(fd);
 	return rc;
 }
 

@@ -29,6 +29,7 @@
  * target's qcow2 tables, remove-fd).  A backup that a dead labd left in
  * QEMU (ids starting "labd-backup-") is cleared before the next one.
  */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,6 @@
 #include "vmm/vmm.h"
 #include "vmm/vmm_int.h"
 
-#define QEMU_IMG_DEFAULT	"qemu-img"
 #define BACKUP_SOURCE		"disk0"
 #define BACKUP_PREFIX		"labd-backup-"	/* our node names and job ids */
 #define BACKUP_OPAQUE		"labd-backup"	/* our fdsets' tag */
@@ -52,13 +52,6 @@
 
 /* Node names must be unique in one QEMU, whichever thread adds them. */
 static atomic_ulong	backup_seq;
-
-/* /proc/PID/fd/N: the file open on fd, by a name a child can open. */
-static void
-fd_path(int fd, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "/proc/%d/fd/%d", (int)getpid(), fd);
-}
 
 static int
 is_ours(const char *s)
@@ -234,13 +227,13 @@ static int
 target_create(const char *qemu_img, int fd, uint64_t vsize, char *err,
     size_t errlen)
 {
-	char	 path[64], size[32];
-	char	*argv[] = { (char *)qemu_img, "create", "-q", "-f", "qcow2",
-		    path, size, NULL };
+	char	 size[32];
+	char	*argv[] = { NULL, "create", "-q", "-f", "qcow2", "/dev/fd/4",
+		    size, NULL };
 
-	fd_path(fd, path, sizeof(path));
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)vsize);
-	return vmm_run(argv, err, errlen);
+	return img_run(qemu_img, NULL, argv, &fd, NULL, 1, 0, NULL, err,
+	    errlen);
 }
 
 /*
@@ -290,8 +283,6 @@ backup_live(struct qmp *q, const char *qemu_img, int fd, int timeout_ms,
 	json_int_t	 set = -1;
 	int		 added = 0, rc = -1;
 
-	if (qemu_img == NULL)
-		qemu_img = QEMU_IMG_DEFAULT;
 	leftovers_clear(q);
 	if (source_size(q, vsize, err, errlen) == -1 ||
 	    target_create(qemu_img, fd, *vsize, err, errlen) == -1)
@@ -334,22 +325,21 @@ int
 backup_offline(const char *qemu_img, const char *disk, int fd,
     uint64_t *vsize, char *err, size_t errlen)
 {
-	json_t		*info;
-	const char	*fmt;
-	char		 path[64], format[16];
-	char		*argv[] = { (char *)(qemu_img != NULL ? qemu_img :
-			    QEMU_IMG_DEFAULT), "convert", "-q", "-f", format,
-			    "-O", "qcow2", (char *)disk, path, NULL };
+	json_t	*info;
+	int	 in, rc;
 
-	if ((info = vmm_image_info(argv[0], disk, err, errlen)) == NULL)
+	/* A VM's disk is a qcow2 overlay: never probed. */
+	if ((info = vmm_image_info(qemu_img, disk, "qcow2", err, errlen)) ==
+	    NULL)
 		return -1;
-	/* The format read once and named: never probed again. */
-	fmt = json_string_value(json_object_get(info, "format"));
-	snprintf(format, sizeof(format), "%s", fmt != NULL ? fmt : "qcow2");
 	*vsize = (uint64_t)json_integer_value(json_object_get(info,
 	    "virtual-size"));
 	json_decref(info);
+	if ((in = vmm_open_regular(disk, O_RDONLY, err, errlen)) == -1)
+		return -1;
 	/* Without -U: a QEMU that still has the disk open makes this fail. */
-	fd_path(fd, path, sizeof(path));
-	return vmm_run(argv, err, errlen);
+	rc = img_convert_fd(qemu_img, NULL, in, "qcow2", fd, "qcow2", NULL,
+	    disk, err, errlen);
+	close(in);
+	return rc;
 }

@@ -1162,53 +1162,46 @@ fail:
 	return rc;
 }
 
-/* An .ovf on disk, with its disk beside it (ovftool's folder export). */
 /* A whole file of at most max bytes, NUL-terminated; NULL with err. */
 static char *
-read_small(const char *path, size_t max, size_t *len, char *err,
+read_small(int fd, const char *path, size_t max, size_t *len, char *err,
     size_t errlen)
 {
 	struct stat	 st;
-	char		*buf = NULL;
-	int		 fd;
+	char		*buf;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    (size_t)st.st_size > max) {
 		errf(err, errlen, "%s: %s", path, !S_ISREG(st.st_mode) ?
 		    "not a regular file" : "too large");
-		goto done;
+		return NULL;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		errf(err, errlen, "%s: out of memory", path);
-		goto done;
+		return NULL;
 	}
 	if (pread_full(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
 		errf(err, errlen, "cannot read %s: %s", path,
 		    errno ? strerror(errno) : "file shrank");
 		free(buf);
-		buf = NULL;
-		goto done;
+		return NULL;
 	}
 	buf[st.st_size] = '\0';
 	*len = (size_t)st.st_size;
-done:
-	close(fd);
 	return buf;
 }
 
+/* An .ovf, with its disk beside it (ovftool's folder export). */
 int
-ovf_load(const char *path, struct ovf_info *info, char *disk, size_t disklen,
-    char *err, size_t errlen)
+ovf_load(int fd, const char *path, struct ovf_info *info, char *disk,
+    size_t disklen, char *err, size_t errlen)
 {
 	char	*xml, dir[PATH_MAX], *slash;
 	size_t	 len;
 	int	 rc = -1;
 
-	if ((xml = read_small(path, OVA_MAX_OVF, &len, err, errlen)) == NULL)
+	if ((xml = read_small(fd, path, OVA_MAX_OVF, &len, err, errlen)) ==
+	    NULL)
 		return -1;
 	if (ovf_parse(xml, len, path, info, err, errlen) == -1)
 		goto fail;
@@ -1218,11 +1211,6 @@ ovf_load(const char *path, struct ovf_info *info, char *disk, size_t disklen,
 	else
 		snprintf(dir, sizeof(dir), ".");
 	snprintf(disk, disklen, "%s/%s", dir, info->disk);
-	if (access(disk, R_OK) == -1) {
-		errf(err, errlen, "%s names the disk %s: cannot read %s: %s",
-		    path, info->disk, disk, strerror(errno));
-		goto fail;
-	}
 	rc = 0;
 fail:
 	free(xml);
@@ -1384,7 +1372,7 @@ manifest_check(const char *mf, const char *mfname, const char *name,
  * one.  info gets the hardware, disk the path of the unpacked disk.
  */
 int
-ova_extract(const char *path, const char *dir, struct ovf_info *info,
+ova_extract(int fd, const char *path, const char *dir, struct ovf_info *info,
     char *disk, size_t disklen, char *err, size_t errlen)
 {
 	struct tar_entry	*v = NULL;
@@ -1392,13 +1380,9 @@ ova_extract(const char *path, const char *dir, struct ovf_info *info,
 	char			*xml = NULL, *mftext = NULL, ovfpath[PATH_MAX],
 				 diskpath[PATH_MAX], e[VMM_ERRLEN];
 	size_t			 n = 0, i, len;
-	int			 fd, rc = -1;
+	int			 rc = -1;
 
 	memset(info, 0, sizeof(*info));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		errf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return -1;
-	}
 	if (tar_index(fd, path, &v, &n, err, errlen) == -1)
 		goto fail;
 	/* The spec puts the descriptor first; be lenient about where. */
@@ -1470,7 +1454,6 @@ ova_extract(const char *path, const char *dir, struct ovf_info *info,
 fail:
 	if (rc == -1)
 		memset(info, 0, sizeof(*info));
-	close(fd);
 	free(mftext);
 	free(xml);
 	free(v);

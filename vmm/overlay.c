@@ -25,38 +25,6 @@
 #include "vmm/vmm.h"
 #include "vmm/vmm_int.h"
 
-#define QEMU_IMG_DEFAULT	"qemu-img"
-
-/*
- * qemu-img info as JSON.  -U (force-share): the image may be open in a
- * running QEMU, whose write lock would make a plain info fail; callers
- * read header fields (format, backing file, the snapshot table) that a
- * running QEMU rewrites rarely, and only whole.
- */
-json_t *
-vmm_image_info(const char *qemu_img, const char *path, char *err,
-    size_t errlen)
-{
-	char		*argv[] = { (char *)qemu_img, "info", "-U",
-			    "--output=json", (char *)path, NULL };
-	char		*out = NULL;
-	json_t		*info;
-	json_error_t	 je;
-
-	if (vmm_run_io(argv, NULL, 0, &out, err, errlen) == -1)
-		return NULL;
-	if ((info = json_loads(out, 0, &je)) == NULL ||
-	    !json_is_object(info)) {
-		snprintf(err, errlen, "%s: cannot parse qemu-img info of %s:"
-		    " %s", qemu_img, path, info == NULL ? je.text :
-		    "not an object");
-		json_decref(info);
-		info = NULL;
-	}
-	free(out);
-	return info;
-}
-
 /* fsync a file or folder by name: the rename must not outrun the data. */
 static int
 sync_path(const char *path, int dir)
@@ -75,24 +43,23 @@ int
 overlay_create(const char *qemu_img, const char *backing, const char *path,
     char *err, size_t errlen)
 {
-	char		 tmp[PATH_MAX], dir[PATH_MAX], fmt[32];
-	char		*argv[] = { NULL, "create", "-q", "-f", "qcow2", "-F",
-			    fmt, "-b", (char *)backing, tmp, NULL };
+	char		 tmp[PATH_MAX], dir[PATH_MAX], fmt[32], size[32];
+	char		*argv[] = { NULL, "create", "-q", "-f", "qcow2", "-u",
+			    "-F", fmt, "-b", (char *)backing, "/dev/fd/4", size,
+			    NULL };
 	const char	*f;
 	json_t		*info = NULL;
 	size_t		 i;
-	int		 fd, made = 0, rc = -1;
+	int		 fd = -1, rc = -1;
 
-	if (qemu_img == NULL)
-		qemu_img = QEMU_IMG_DEFAULT;
-	argv[0] = (char *)qemu_img;
 	/* A relative backing name would be resolved against path's folder. */
 	if (backing[0] != '/') {
 		snprintf(err, errlen, "backing file %s: not an absolute path",
 		    backing);
 		return -1;
 	}
-	if ((info = vmm_image_info(qemu_img, backing, err, errlen)) == NULL)
+	if ((info = vmm_image_info(qemu_img, backing, NULL, err, errlen)) ==
+	    NULL)
 		goto fail;
 	f = json_string_value(json_object_get(info, "format"));
 	if (f == NULL || f[0] == '\0' || strlen(f) >= sizeof(fmt)) {
@@ -109,6 +76,9 @@ overlay_create(const char *qemu_img, const char *backing, const char *path,
 		}
 	}
 	snprintf(fmt, sizeof(fmt), "%s", f);
+	/* -u: the size given, qemu-img never opens the backing file itself. */
+	snprintf(size, sizeof(size), "%lld", (long long)json_integer_value(
+	    json_object_get(info, "virtual-size")));
 
 	/* mkstemp: a unique name even with two workers, and mode 0600. */
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
@@ -116,27 +86,29 @@ overlay_create(const char *qemu_img, const char *backing, const char *path,
 		snprintf(err, errlen, "%s: path too long", path);
 		goto fail;
 	}
-	if ((fd = mkstemp(tmp)) == -1) {
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "cannot create a file next to %s: %s",
 		    path, strerror(errno));
 		goto fail;
 	}
-	close(fd);
-	made = 1;
-	if (vmm_run(argv, err, errlen) == -1)
+	if (img_run(qemu_img, NULL, argv, &fd, NULL, 1, 0, NULL, err,
+	    errlen) == -1)
 		goto fail;
-	if (sync_path(tmp, 0) == -1 || rename(tmp, path) == -1) {
+	if (fsync(fd) == -1 || rename(tmp, path) == -1) {
 		snprintf(err, errlen, "cannot put %s in place: %s", path,
 		    strerror(errno));
 		goto fail;
 	}
-	made = 0;
+	close(fd);
+	fd = -1;
 	snprintf(dir, sizeof(dir), "%s", path);
 	sync_path(dirname(dir), 1);
 	rc = 0;
 fail:
-	if (made)
+	if (fd != -1) {
+		close(fd);
 		unlink(tmp);
+	}
 	json_decref(info);
 	return rc;
 }
@@ -149,8 +121,8 @@ overlay_backing(const char *qemu_img, const char *path, char *backing,
 	const char	*b;
 	int		 rc = -1;
 
-	if ((info = vmm_image_info(qemu_img != NULL ? qemu_img :
-	    QEMU_IMG_DEFAULT, path, err, errlen)) == NULL)
+	if ((info = vmm_image_info(qemu_img, path, "qcow2", err, errlen)) ==
+	    NULL)
 		return -1;
 	if ((b = json_string_value(json_object_get(info,
 	    "backing-filename"))) == NULL) {

@@ -17,6 +17,7 @@
  */
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -92,17 +93,45 @@ vmm_child_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Limits, then who it runs as; async-signal-safe, errno on failure. */
+static int
+child_limit(const struct vmm_child *c)
+{
+	struct rlimit	rl;
+
+	rl.rlim_cur = rl.rlim_max = c->as_bytes;
+	if (c->as_bytes != 0 && setrlimit(RLIMIT_AS, &rl) == -1)
+		return -1;
+	rl.rlim_cur = rl.rlim_max = c->cpu_secs;
+	if (c->cpu_secs != 0 && setrlimit(RLIMIT_CPU, &rl) == -1)
+		return -1;
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(RLIMIT_CORE, &rl) == -1 || c->cred == NULL)
+		return 0;
+	if (syscall(SYS_setgroups, c->cred->ngroups, c->cred->groups) == -1 ||
+	    syscall(SYS_setresgid, c->cred->gid, c->cred->gid,
+	    c->cred->gid) == -1 ||
+	    syscall(SYS_setresuid, c->cred->uid, c->cred->uid,
+	    c->cred->uid) == -1)
+		return -1;
+	return 0;
+}
+
 /*
  * The child's side.  in/out/errfd become 0/1/2 and status 3 (closed by a
  * successful exec); they are first copied above 2 so that none of them is
- * clobbered by another's dup2() when the caller had 0-2 closed.
+ * clobbered by another's dup2() when the caller had 0-2 closed.  With c,
+ * c->fds become 4, 5, ... (copied high first, for the same reason), the
+ * limits are set and the identity taken last, with raw system calls: glibc's
+ * set*id() wrappers talk to threads this copy of a threaded labd lacks.
  */
 static void
 child_exec(char *const argv[], int in, int out, int errfd, int status,
-    int new_session)
+    int new_session, const struct vmm_child *c)
 {
 	struct rlimit		rl;
-	int			e, sfd = status;
+	int			e, sfd = status, keep[VMM_CHILD_FDS];
+	size_t			i, nkeep = c != NULL ? c->nfds : 0;
 	unsigned		fd;
 
 	vmm_child_signals();
@@ -117,21 +146,32 @@ child_exec(char *const argv[], int in, int out, int errfd, int status,
 	    (out = fcntl(out, F_DUPFD, 3)) == -1 ||
 	    (errfd = fcntl(errfd, F_DUPFD, 3)) == -1)
 		goto fail;
+	for (i = 0; i < nkeep && i < VMM_CHILD_FDS; i++)
+		if ((keep[i] = fcntl(c->fds[i], F_DUPFD, 4 + nkeep)) == -1)
+			goto fail;
 	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(errfd, 2) == -1 ||
 	    dup2(sfd, 3) == -1)
 		goto fail;
 	sfd = 3;
 	if (fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
 		goto fail;
-	if (close_range(4, ~0U, 0) == -1) {
+	for (i = 0; i < nkeep && i < VMM_CHILD_FDS; i++)
+		if (dup2(keep[i], 4 + i) == -1)
+			goto fail;
+	if (close_range(4 + nkeep, ~0U, 0) == -1) {
 		/* Kernels before 5.9: the slow way. */
 		if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
 		    rl.rlim_cur == RLIM_INFINITY)
 			rl.rlim_cur = 65536;
-		for (fd = 4; fd < rl.rlim_cur; fd++)
+		for (fd = 4 + nkeep; fd < rl.rlim_cur; fd++)
 			close(fd);
 	}
-	execvp(argv[0], argv);
+	if (c != NULL && child_limit(c) == -1)
+		goto fail;
+	if (c != NULL && c->envp != NULL)
+		execvpe(argv[0], argv, c->envp);
+	else
+		execvp(argv[0], argv);
 fail:
 	e = errno;
 	if (write(sfd, &e, sizeof(e)) == -1)
@@ -216,11 +256,12 @@ run_failed(const char *name, int status, const char *text, char *err,
 /*
  * Run argv to completion.  With out, stdout is collected apart; without,
  * it joins stderr, which is kept for the error message.  input, if any,
- * is the child's whole stdin; timeout_ms > 0 bounds the run.
+ * is the child's whole stdin; timeout_ms > 0 bounds the run; c, if any,
+ * says what the child keeps, its limits and who it runs as.
  */
 int
-vmm_run_io(char *const argv[], const char *input, int timeout_ms, char **out,
-    char *err, size_t errlen)
+vmm_run_child(const struct vmm_child *c, char *const argv[],
+    const char *input, int timeout_ms, char **out, char *err, size_t errlen)
 {
 	struct buf	 eb = { .max = ERRTEXT_MAX };
 	struct buf	 ob = { .max = VMM_OUTPUT_MAX };
@@ -235,6 +276,10 @@ vmm_run_io(char *const argv[], const char *input, int timeout_ms, char **out,
 
 	if (out != NULL)
 		*out = NULL;
+	if (c != NULL && c->nfds > VMM_CHILD_FDS) {
+		snprintf(err, errlen, "%s: too many files to hand over", name);
+		return -1;
+	}
 	/* Written whole before the child starts: it must fit the pipe. */
 	if (inlen > VMM_INPUT_MAX) {
 		snprintf(err, errlen, "%s: input too long", name);
@@ -261,7 +306,7 @@ vmm_run_io(char *const argv[], const char *input, int timeout_ms, char **out,
 	}
 	if (pid == 0)
 		child_exec(argv, ip[0], out != NULL ? op[1] : ep[1], ep[1],
-		    sp[1], 0);
+		    sp[1], 0, c);
 	close(ep[1]);
 	close(sp[1]);
 	ep[1] = sp[1] = -1;
@@ -353,6 +398,13 @@ fail:
 	free(eb.p);
 	free(ob.p);
 	return rc;
+}
+
+int
+vmm_run_io(char *const argv[], const char *input, int timeout_ms, char **out,
+    char *err, size_t errlen)
+{
+	return vmm_run_child(NULL, argv, input, timeout_ms, out, err, errlen);
 }
 
 int

@@ -29,6 +29,7 @@
  * same name is deleted (qemu-img allows two of one name for a while),
  * so a failure keeps the old one.
  */
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,6 @@
 #include "vmm/vmm.h"
 #include "vmm/vmm_int.h"
 
-#define QEMU_IMG_DEFAULT	"qemu-img"
 #define SNAP_NODE		"disk0"
 /* query-jobs every 20 ms at first, backing off to 50 ms. */
 #define JOB_POLL_FIRST_MS	20
@@ -438,8 +438,8 @@ snapshot_offline_list(const char *qemu_img, const char *disk,
 
 	*out = NULL;
 	*n = 0;
-	if ((info = vmm_image_info(qemu_img != NULL ? qemu_img :
-	    QEMU_IMG_DEFAULT, disk, err, errlen)) == NULL)
+	if ((info = vmm_image_info(qemu_img, disk, "qcow2", err, errlen)) ==
+	    NULL)
 		return -1;
 	rc = table_parse(json_object_get(info, "snapshots"), out, n, err,
 	    errlen);
@@ -447,16 +447,26 @@ snapshot_offline_list(const char *qemu_img, const char *disk,
 	return rc;
 }
 
-/* qemu-img snapshot OP WHAT DISK; WHAT is a valid name or an id. */
+/*
+ * qemu-img snapshot OP WHAT DISK; WHAT is a valid name or an id.  The
+ * command has no -f: the format is named in --image-opts.
+ */
 static int
 img_snapshot(const char *qemu_img, const char *op, const char *what,
     const char *disk, char *err, size_t errlen)
 {
-	char	*argv[] = { (char *)(qemu_img != NULL ? qemu_img :
-		    QEMU_IMG_DEFAULT), "snapshot", (char *)op, (char *)what,
-		    (char *)disk, NULL };
+	char	*argv[] = { NULL, "snapshot", "-q", "--image-opts",
+		    (char *)op, (char *)what,
+		    "driver=qcow2,file.driver=file,file.filename=/dev/fd/4",
+		    NULL };
+	int	 fd, rc;
 
-	return vmm_run(argv, err, errlen);
+	if ((fd = vmm_open_regular(disk, O_RDONLY, err, errlen)) == -1)
+		return -1;
+	rc = img_run(qemu_img, NULL, argv, &fd, &disk, 1, 0, NULL, err,
+	    errlen);
+	close(fd);
+	return rc;
 }
 
 static void
@@ -487,8 +497,8 @@ name_ids(const char *qemu_img, const char *disk, const char *name,
 	*ids = NULL;
 	*n = 0;
 	if (check_name(name, err, errlen) == -1 ||
-	    (info = vmm_image_info(qemu_img != NULL ? qemu_img :
-	    QEMU_IMG_DEFAULT, disk, err, errlen)) == NULL)
+	    (info = vmm_image_info(qemu_img, disk, "qcow2", err, errlen)) ==
+	    NULL)
 		return -1;
 	json_array_foreach(json_object_get(info, "snapshots"), i, o) {
 		nm = json_string_value(json_object_get(o, "name"));

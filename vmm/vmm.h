@@ -363,6 +363,31 @@ int	 ready_guest_cmd(const char *when_done, char *out, size_t outlen);
 enum ready_state ready_guest_parse(const char *output, char *status,
 	    size_t statuslen);
 
+/* img.c: qemu-img on regular files only, in limits, with a timeout */
+/*
+ * Who a tool runs as: the identity a child takes before exec (labd, as
+ * root, passes a client's for the client's own files).  NULL: as we are.
+ */
+struct vmm_cred {
+	uid_t		 uid;
+	gid_t		 gid;
+	const gid_t	*groups;
+	size_t		 ngroups;
+};
+/*
+ * qemu-img info --output=json of fd (a regular file), -f fmt unless fmt
+ * is NULL (then probed), run as cred; name is how err calls the file.
+ */
+json_t	*img_info_fd(const char *qemu_img, const struct vmm_cred *, int fd,
+	    const char *fmt, const char *name, char *err, size_t errlen);
+/*
+ * qemu-img convert -f fmt -O ofmt [-o opts] of in into out, run as cred:
+ * out is emptied and written, and must be writable by cred.
+ */
+int	img_convert_fd(const char *qemu_img, const struct vmm_cred *, int in,
+	    const char *fmt, int out, const char *ofmt, const char *opts,
+	    const char *name, char *err, size_t errlen);
+
 /* ova.c: .ova archives, a tar of an OVF descriptor and its disks */
 #define OVA_NAMELEN	256
 struct tar_entry {
@@ -381,11 +406,18 @@ int	tar_index(int fd, const char *fname, struct tar_entry **, size_t *n,
 	    char *err, size_t errlen);
 int	ovf_parse(const char *xml, size_t len, const char *fname,
 	    struct ovf_info *, char *err, size_t errlen);
-/* An .ovf file whose disk lies beside it; disk gets that disk's path. */
-int	ovf_load(const char *path, struct ovf_info *, char *disk,
+/*
+ * An .ovf file, open on fd and called path, whose disk lies beside it:
+ * disk gets that disk's path (for the caller to open).
+ */
+int	ovf_load(int fd, const char *path, struct ovf_info *, char *disk,
 	    size_t disklen, char *err, size_t errlen);
-/* The descriptor and its first disk unpacked into dir; disk gets its path. */
-int	ova_extract(const char *path, const char *dir, struct ovf_info *,
-	    char *disk, size_t disklen, char *err, size_t errlen);
+/*
+ * The .ova open on fd (called path in errors): the descriptor and its
+ * first disk unpacked into dir; disk gets its path.  fd stays open.
+ */
+int	ova_extract(int fd, const char *path, const char *dir,
+	    struct ovf_info *, char *disk, size_t disklen, char *err,
+	    size_t errlen);
 
 #endif /* LABD_VMM_H */

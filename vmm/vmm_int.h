@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 struct qmp;
+struct vmm_cred;
 struct ssh_session_struct;	/* libssh's ssh_session, without its header */
 
 /* proc.c */
@@ -56,10 +57,46 @@ void	 vmm_child_signals(void);
 /* Remove run_dir's pidfile and sockets (the files of a QEMU gone). */
 void	 vmm_runtime_remove(const char *run_dir);
 
-/* overlay.c */
-/* qemu-img info -U --output=json of path, parsed; NULL with err. */
-json_t	*vmm_image_info(const char *qemu_img, const char *path, char *err,
+/*
+ * What a child gets besides its argv: fds[i] open as 4 + i (a tool names
+ * it /dev/fd/4, and opens it again with its own rights), hard limits on
+ * its address space and CPU seconds (0: unchanged; no core file either
+ * way), cred, when not NULL, the identity it takes before exec, and envp,
+ * when not NULL, its whole environment (argv[0] is still looked up in
+ * our PATH).
+ */
+#define VMM_CHILD_FDS	4
+struct vmm_child {
+	const struct vmm_cred	*cred;
+	unsigned long long	 as_bytes;
+	unsigned long		 cpu_secs;
+	const int		*fds;
+	size_t			 nfds;
+	char *const		*envp;
+};
+/* vmm_run_io() for such a child; c may be NULL. */
+int	 vmm_run_child(const struct vmm_child *c, char *const argv[],
+	    const char *input, int timeout_ms, char **out, char *err,
 	    size_t errlen);
+
+/* img.c */
+/*
+ * path opened with flags, O_NOFOLLOW and O_CLOEXEC, never blocking on a
+ * FIFO, and kept only when it is a regular file; -1 with err.
+ */
+int	 vmm_open_regular(const char *path, int flags, char *err,
+	    size_t errlen);
+/*
+ * qemu-img (NULL: from PATH) with argv[1..]: fds[i] is /dev/fd/(4 + i) in
+ * argv and names[i] (may be NULL) its name in err; run as cred (NULL: as
+ * we are) in qemu-img's limits, a copy's (convert) or a quick one's.
+ */
+int	 img_run(const char *qemu_img, const struct vmm_cred *cred,
+	    char *argv[], const int *fds, const char *const *names,
+	    size_t nfds, int copy, char **out, char *err, size_t errlen);
+/* qemu-img info -U --output=json of path, -f fmt unless NULL; parsed. */
+json_t	*vmm_image_info(const char *qemu_img, const char *path,
+	    const char *fmt, char *err, size_t errlen);
 
 /* qmp.c */
 /*

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -243,6 +244,8 @@ Test(ini, directory)
 	config_defaults(&c);
 	cr_expect_eq(config_load(tmp_dir, &c, err, sizeof(err)), -1);
 	cr_expect_str_eq(err, want);
+	/* A profile opens as a regular file or not at all. */
+	snprintf(want, sizeof(want), "%s is not a regular file", tmp_dir);
 	cr_expect_eq(profile_load(tmp_dir, &p, err, sizeof(err)), -1);
 	cr_expect_str_eq(err, want);
 }
@@ -487,4 +490,65 @@ Test(profile, parent_folder)
 	cr_expect_str_eq(p.disk, want);
 	cr_expect_eq(p.memory_mb, 512);
 	cr_expect_str_eq(p.path, "profile/sub/good_parent.ini");
+}
+
+/*
+ * A profile that is a link, or a FIFO: refused by name at once, nothing
+ * of what it leads to quoted (the FIFO would stall a reader for good).
+ */
+Test(ini, profile_link_or_fifo_is_refused)
+{
+	struct template_profile	 p;
+	char			 link[PATH_MAX + 64], fifo[PATH_MAX + 64];
+	char			 err[LABD_ERRLEN];
+	const char		*secret;
+	long long		 t0;
+
+	secret = tmp_ini("secret", "root:the-first-line-of-a-secret\n");
+	snprintf(link, sizeof(link), "%s/x.ini", tmp_dir);
+	cr_assert_eq(symlink(secret, link), 0);
+	cr_expect_eq(profile_load(link, &p, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "x.ini is a symbolic link") != NULL, "%s", err);
+	cr_expect(strstr(err, "the-first-line") == NULL, "%s", err);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.ini", tmp_dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	t0 = tu_now_ms();
+	cr_expect_eq(profile_load(fifo, &p, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "fifo.ini is not a regular file") != NULL, "%s",
+	    err);
+	cr_expect_lt(tu_now_ms() - t0, 2000);
+}
+
+/* Each file a profile names goes to the opener, which may refuse it. */
+static int
+open_refuse_kernel(void *arg, const char *key, const char *path, char *err,
+    size_t errlen)
+{
+	char	*seen = arg;
+
+	strcat(seen, key);
+	strcat(seen, " ");
+	if (strcmp(key, "kernel") != 0)
+		return 0;
+	snprintf(err, errlen, "cannot read %s: Permission denied", path);
+	return -1;
+}
+
+Test(profile, read_hands_each_file_to_open)
+{
+	struct template_profile	p;
+	char			path[PATH_MAX + 64], err[LABD_ERRLEN];
+	char			seen[64] = "", want[PATH_MAX + 128];
+	int			fd;
+
+	golden_find();
+	snprintf(path, sizeof(path), "%s/profile/good_full.ini", golden_root);
+	cr_assert_neq(fd = open(path, O_RDONLY | O_CLOEXEC), -1);
+	cr_expect_eq(profile_read(fd, path, &p, open_refuse_kernel, seen, err,
+	    sizeof(err)), -1);
+	close(fd);
+	cr_expect_str_eq(seen, "disk kernel ");
+	snprintf(want, sizeof(want), "%s line 4: [template] kernel: cannot"
+	    " read %s/profile/vmlinuz: Permission denied", path, golden_root);
+	cr_expect_str_eq(err, want);
 }

@@ -568,6 +568,19 @@ out_dir(void)
 	return dir;
 }
 
+/* ova_extract() of the file ova, opened here. */
+static int
+extract(const char *ova, const char *dir, struct ovf_info *info, char *disk,
+    size_t disklen, char *err, size_t errlen)
+{
+	int	fd, rc;
+
+	cr_assert_neq(fd = open(ova, O_RDONLY | O_CLOEXEC), -1, "%s", ova);
+	rc = ova_extract(fd, ova, dir, info, disk, disklen, err, errlen);
+	close(fd);
+	return rc;
+}
+
 Test(ova, extract_with_manifest)
 {
 	struct ovf_info	 info;
@@ -578,7 +591,7 @@ Test(ova, extract_with_manifest)
 	const char	*dir = out_dir();
 	size_t		 len;
 
-	cr_assert_eq(ova_extract(ova, dir, &info, disk, sizeof(disk), err,
+	cr_assert_eq(extract(ova, dir, &info, disk, sizeof(disk), err,
 	    sizeof(err)), 0, "%s", err);
 	cr_expect_eq(info.memory_mb, 256);
 	cr_expect_eq(info.vcpus, 2);
@@ -608,7 +621,7 @@ Test(ova, manifest_mismatch_is_refused)
 	char		 err[LABD_ERRLEN], disk[PATH_MAX];
 	const char	*ova = ova_build(ovf_text, "lab-disk1.vmdk", 1, 1);
 
-	cr_expect_eq(ova_extract(ova, out_dir(), &info, disk, sizeof(disk),
+	cr_expect_eq(extract(ova, out_dir(), &info, disk, sizeof(disk),
 	    err, sizeof(err)), -1);
 	cr_expect(strstr(err, "lab-disk1.vmdk does not match its SHA256 in"
 	    " lab.mf") != NULL, "%s", err);
@@ -620,7 +633,7 @@ Test(ova, missing_disk_is_named)
 	char		 err[LABD_ERRLEN], disk[PATH_MAX];
 	const char	*ova = ova_build(ovf_text, "other.vmdk", 0, 0);
 
-	cr_expect_eq(ova_extract(ova, out_dir(), &info, disk, sizeof(disk),
+	cr_expect_eq(extract(ova, out_dir(), &info, disk, sizeof(disk),
 	    err, sizeof(err)), -1);
 	cr_expect(strstr(err, "lab.ovf names the disk lab-disk1.vmdk, which is"
 	    " not in the archive") != NULL, "%s", err);
@@ -633,7 +646,7 @@ Test(ova, garbled_ovf_is_named)
 	const char	*ova = ova_build("<Envelope><References>\n",
 			    "lab-disk1.vmdk", 0, 0);
 
-	cr_expect_eq(ova_extract(ova, out_dir(), &info, disk, sizeof(disk),
+	cr_expect_eq(extract(ova, out_dir(), &info, disk, sizeof(disk),
 	    err, sizeof(err)), -1);
 	cr_expect(strstr(err, "lab.ova: lab.ovf: the file ends inside"
 	    " <References>") != NULL, "%s", err);
@@ -650,32 +663,28 @@ Test(ova, no_descriptor_is_refused)
 	tb_end(&t);
 	ova = tb_write(&t, "nothing.ova", t.len);
 	free(t.buf);
-	cr_expect_eq(ova_extract(ova, out_dir(), &info, disk, sizeof(disk),
+	cr_expect_eq(extract(ova, out_dir(), &info, disk, sizeof(disk),
 	    err, sizeof(err)), -1);
 	cr_expect(strstr(err, "nothing.ova holds no .ovf descriptor: not an"
 	    " OVA (members: disk.vmdk)") != NULL, "%s", err);
 }
 
+/* Its disk's path, beside it: the disk is for the caller to open. */
 Test(ova, ovf_beside_its_disk)
 {
 	struct ovf_info	 info;
 	char		 err[LABD_ERRLEN], disk[PATH_MAX], path[PATH_MAX + 32];
 	FILE		*f;
+	int		 fd;
 
 	snprintf(path, sizeof(path), "%s/lab.ovf", tmp_dir);
 	f = fopen(path, "w");
 	fputs(ovf_text, f);
 	fclose(f);
-	cr_expect_eq(ovf_load(path, &info, disk, sizeof(disk), err,
-	    sizeof(err)), -1, "no disk beside it yet");
-	cr_expect(strstr(err, "names the disk lab-disk1.vmdk") != NULL, "%s",
-	    err);
-	snprintf(path, sizeof(path), "%s/lab-disk1.vmdk", tmp_dir);
-	f = fopen(path, "w");
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/lab.ovf", tmp_dir);
-	cr_assert_eq(ovf_load(path, &info, disk, sizeof(disk), err,
+	cr_assert_neq(fd = open(path, O_RDONLY | O_CLOEXEC), -1);
+	cr_assert_eq(ovf_load(fd, path, &info, disk, sizeof(disk), err,
 	    sizeof(err)), 0, "%s", err);
+	close(fd);
 	snprintf(path, sizeof(path), "%s/lab-disk1.vmdk", tmp_dir);
 	cr_expect_str_eq(disk, path);
 	cr_expect_eq(info.memory_mb, 256);
