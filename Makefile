@@ -7,6 +7,8 @@
 #   make check          unit tests, then integration tests with real guests
 #   make check-debian   a course on the Debian 12 template, end to end
 #   make asan           the same tests against an AddressSanitizer build
+#   make fuzz           libFuzzer harnesses (clang, ASan, UBSan), each for
+#                       FUZZ_SECONDS after its regression inputs
 #   make template-tiny  build/templates/tiny.{qcow2,ini,...}
 #   make template-debian build/templates/debian-12.{qcow2,ini}
 #   make demo           a course of three on loopback, access sheet printed
@@ -52,7 +54,7 @@ PROGS		:= $(B)/labd $(B)/labctl $(B)/labtui
 
 .PHONY: all deps check check-run check-debian unit integration asan demo \
 	demo-stop template-tiny template-debian install clean bench \
-	bench-debian
+	bench-debian fuzz fuzz-run
 all: $(PROGS)
 
 $(B)/obj/%.o: %.c
@@ -99,7 +101,8 @@ DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	mmdebstrap fdisk \
 	openssh-client iproute2 nftables tmux sqlite3 procps psmisc \
-	ca-certificates jq socat bc python3 systemd util-linux
+	ca-certificates jq socat bc python3 systemd util-linux \
+	clang-14 libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -155,10 +158,38 @@ unit: $(UNIT_BINS) all
 integration: all template-tiny
 	tests/integration/run $(B)
 
+# CFLAGS in the environment keeps the warnings and -MMD (see fuzz below);
+# UB aborts rather than print a line that no test looks at.
 asan:
 	$(MAKE) deps
-	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" check-run
+	CFLAGS="-O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)" \
+		$(MAKE) B=build/asan LDFLAGS="$(FUZZ_SAN)" check-run
+
+# --- fuzzing --------------------------------------------------------------
+# One libFuzzer harness a parser (tests/fuzz/fuzz_*.c), built by clang with
+# ASan and UBSan (UB aborts) into build/fuzz/, apart from the normal build.
+# tests/fuzz/run replays each one's regression inputs, then fuzzes it for
+# FUZZ_SECONDS; a crash, a leak, UB or a harness that does not build fails.
+FUZZ_SECONDS	?= 30
+FUZZ_CC		?= clang-14
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_BINS	:= $(patsubst tests/fuzz/%.c,$(B)/tests/%,\
+		   $(wildcard tests/fuzz/fuzz_*.c))
+# CFLAGS goes in the environment: on make's command line it would replace
+# the warnings and -MMD that this file adds with +=.
+fuzz:
+	$(MAKE) deps
+	CFLAGS="-O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option \
+		$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		$(MAKE) B=build/fuzz CC=$(FUZZ_CC) \
+		LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
+	tests/fuzz/run $(B) $(FUZZ_SECONDS)
+
+$(B)/tests/fuzz_%: $(call obj,tests/fuzz/fuzz_%.c) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- demo -----------------------------------------------------------------
 demo:

@@ -357,13 +357,13 @@ control_help(const struct req *r, json_t *args)
 }
 
 static const struct cmd *
-command_find(const char *name)
+command_find(const struct cmd *table, size_t n, const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < ncmds; i++)
-		if (strcmp(cmds[i].name, name) == 0)
-			return &cmds[i];
+	for (i = 0; i < n; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return &table[i];
 	return NULL;
 }
 
@@ -483,70 +483,99 @@ table_check(const struct cmd *table, size_t n, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-control_dispatch(struct conn *c, const char *line, size_t len)
+/*
+ * line as a request of table: its command, with r->id and *argsp (the
+ * checked arguments) references for the caller to drop, or NULL after
+ * the error reply.  Apart from control_dispatch() only the fuzzer
+ * (tests/fuzz/fuzz_control.c) calls it, to run no handler.
+ */
+const struct cmd *
+control_parse(const struct cmd *table, size_t n, struct req *r,
+    const char *line, size_t len, json_t **argsp)
 {
 	json_error_t	 jerr;
 	json_t		*msg, *args;
 	const char	*name;
-	const struct cmd *cmd;
-	struct req	 r = { .client = c->id, .uid = c->uid, .gid = c->gid,
-			    .pid = c->pid };
+	const struct cmd *cmd = NULL;
 
+	*argsp = NULL;
+	r->id = NULL;
 	if ((msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL || !json_is_object(msg)) {
-		reply_err(&r, LABD_E_BAD_REQUEST, "request is not a JSON"
+		reply_err(r, LABD_E_BAD_REQUEST, "request is not a JSON"
 		    " object: %s", msg ? "wrong type" : jerr.text);
 		json_decref(msg);
-		return;
+		return NULL;
 	}
-	r.id = json_object_get(msg, "id");
-	if (r.id != NULL && !json_is_integer(r.id) && !json_is_string(r.id)) {
-		r.id = NULL;
-		reply_err(&r, LABD_E_BAD_REQUEST, "id must be a number or a"
+	r->id = json_object_get(msg, "id");
+	if (r->id != NULL && !json_is_integer(r->id) &&
+	    !json_is_string(r->id)) {
+		r->id = NULL;
+		reply_err(r, LABD_E_BAD_REQUEST, "id must be a number or a"
 		    " string");
 		goto done;
 	}
 	name = json_string_value(json_object_get(msg, "cmd"));
 	args = json_object_get(msg, "args");
 	if (name == NULL) {
-		reply_err(&r, LABD_E_BAD_REQUEST, "request has no \"cmd\""
+		reply_err(r, LABD_E_BAD_REQUEST, "request has no \"cmd\""
 		    " string");
 		goto done;
 	}
-	if ((cmd = command_find(name)) == NULL) {
-		reply_err(&r, LABD_E_UNKNOWN, "unknown command \"%.64s\""
+	if ((cmd = command_find(table, n, name)) == NULL) {
+		reply_err(r, LABD_E_UNKNOWN, "unknown command \"%.64s\""
 		    " (help lists them)", name);
 		goto done;
 	}
-	if (c->role != ROLE_ADMIN && !(cmd->flags & CMD_TA)) {
-		char	who[128];
-
-		log_warnx("uid %u (role ta): %s refused", (unsigned)c->uid,
-		    cmd->name);
-		reply_err(&r, LABD_E_DENIED, "%s: refused to uid %u, whose role"
-		    " is ta (group %s); it takes the admin role (%s)",
-		    cmd->name, (unsigned)c->uid, roles.ta_group,
-		    admin_who(who, sizeof(who)));
-		goto done;
-	}
 	if (args != NULL && !json_is_object(args)) {
-		reply_err(&r, LABD_E_BAD_REQUEST, "%s: \"args\" must be an"
+		reply_err(r, LABD_E_BAD_REQUEST, "%s: \"args\" must be an"
 		    " object", cmd->name);
+		cmd = NULL;
 		goto done;
 	}
 	if (args == NULL)
 		args = json_object();
 	else
 		json_incref(args);
-	if (args_check(&r, cmd, args) == 0) {
+	if (args_check(r, cmd, args) == -1) {
+		json_decref(args);
+		cmd = NULL;
+		goto done;
+	}
+	*argsp = args;
+	json_incref(r->id);	/* it outlives msg */
+done:
+	if (cmd == NULL)
+		r->id = NULL;
+	json_decref(msg);
+	return cmd;
+}
+
+static void
+control_dispatch(struct conn *c, const char *line, size_t len)
+{
+	struct req	 r = { .client = c->id, .uid = c->uid, .gid = c->gid,
+			    .pid = c->pid };
+	const struct cmd *cmd;
+	json_t		*args;
+	char		 who[128];
+
+	if ((cmd = control_parse(cmds, ncmds, &r, line, len, &args)) == NULL)
+		return;
+	if (c->role != ROLE_ADMIN && !(cmd->flags & CMD_TA)) {
+		log_warnx("uid %u (role ta): %s refused", (unsigned)c->uid,
+		    cmd->name);
+		reply_err(&r, LABD_E_DENIED, "%s: refused to uid %u, whose role"
+		    " is ta (group %s); it takes the admin role (%s)",
+		    cmd->name, (unsigned)c->uid, roles.ta_group,
+		    admin_who(who, sizeof(who)));
+	} else {
 		log_debug("uid %u (role %s): %s", (unsigned)c->uid,
 		    c->role == ROLE_ADMIN ? "admin" : "ta", cmd->name);
 		cmd->fn(&r, args);
 	}
 	json_decref(args);
-done:
-	json_decref(msg);
+	json_decref(r.id);
 }
 
 /* The first line of c is longer than a request may be: answer, hang up. */

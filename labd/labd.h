@@ -212,6 +212,13 @@ void		 req_free(struct req *);
 void		 reply_ok(const struct req *, json_t *result);
 void		 reply_err(const struct req *, const char *code, const char *,
 		    ...) PRINTFLIKE(3, 4);
+/*
+ * A request line checked against table, the handler not run: its command
+ * with r->id and *argsp references to drop, or NULL after the error reply.
+ */
+const struct cmd *control_parse(const struct cmd *table, size_t n,
+		    struct req *r, const char *line, size_t len,
+		    json_t **argsp);
 /* A struct done that replies to r when the operation ends. */
 struct done	 req_done(const struct req *);
 /* A string argument, or NULL when absent or not a string. */

@@ -60,16 +60,28 @@ is_ours(const char *s)
 	    strlen(BACKUP_PREFIX)) == 0;
 }
 
+/*
+ * qmp_execute_fd() with args made for the call (json_pack): qmp.c only
+ * borrows them, so they are dropped here.
+ */
+static int
+execute(struct qmp *q, int fd, const char *cmd, json_t *args, json_t **ret,
+    char *err, size_t errlen)
+{
+	int	rc;
+
+	rc = qmp_execute_fd(q, fd, cmd, args, ret, err, errlen);
+	json_decref(args);
+	return rc;
+}
+
 /* A command whose error is not wanted; 0 or -1. */
 static int
 quiet(struct qmp *q, const char *cmd, json_t *args)
 {
 	char	why[VMM_ERRLEN];
-	int	rc;
 
-	rc = qmp_execute(q, cmd, args, NULL, why, sizeof(why));
-	json_decref(args);
-	return rc;
+	return execute(q, -1, cmd, args, NULL, why, sizeof(why));
 }
 
 /* The query-jobs entry of job id (a new reference), NULL when gone. */
@@ -166,7 +178,7 @@ leftovers_clear(struct qmp *q)
 		}
 		json_decref(list);
 	}
-	if (qmp_execute(q, "query-named-block-nodes", json_pack("{s:b}",
+	if (execute(q, -1, "query-named-block-nodes", json_pack("{s:b}",
 	    "flat", 1), &list, why, sizeof(why)) == 0) {
 		json_array_foreach(list, i, o)
 			if (is_ours(s = json_string_value(json_object_get(o,
@@ -200,7 +212,7 @@ source_size(struct qmp *q, uint64_t *vsize, char *err, size_t errlen)
 	size_t		 i;
 	int		 rc = -1;
 
-	if (qmp_execute(q, "query-named-block-nodes", json_pack("{s:b}",
+	if (execute(q, -1, "query-named-block-nodes", json_pack("{s:b}",
 	    "flat", 1), &nodes, err, errlen) == -1)
 		return -1;
 	json_array_foreach(nodes, i, node) {
@@ -250,7 +262,7 @@ job_run(struct qmp *q, const char *node, long long deadline, int timeout_ms,
 	int		 r, rc = -1;
 
 	snprintf(id, sizeof(id), "%s-job", node);
-	if (qmp_execute(q, "blockdev-backup", json_pack("{s:s,s:s,s:s,s:s,"
+	if (execute(q, -1, "blockdev-backup", json_pack("{s:s,s:s,s:s,s:s,"
 	    "s:b}", "job-id", id, "device", BACKUP_SOURCE, "target", node,
 	    "sync", "full", "auto-dismiss", 0), NULL, err, errlen) == -1)
 		return -1;
@@ -287,7 +299,7 @@ backup_live(struct qmp *q, const char *qemu_img, int fd, int timeout_ms,
 	if (source_size(q, vsize, err, errlen) == -1 ||
 	    target_create(qemu_img, fd, *vsize, err, errlen) == -1)
 		return -1;
-	if (qmp_execute_fd(q, fd, "add-fd", json_pack("{s:s}", "opaque",
+	if (execute(q, fd, "add-fd", json_pack("{s:s}", "opaque",
 	    BACKUP_OPAQUE), &ret, err, errlen) == -1)
 		return -1;
 	set = json_integer_value(json_object_get(ret, "fdset-id"));
@@ -297,7 +309,7 @@ backup_live(struct qmp *q, const char *qemu_img, int fd, int timeout_ms,
 	    (int)getpid() % 10000000, (atomic_fetch_add(&backup_seq, 1) + 1) %
 	    100000);
 	snprintf(fdset, sizeof(fdset), "/dev/fdset/%lld", (long long)set);
-	if (qmp_execute(q, "blockdev-add", json_pack("{s:s,s:s,s:{s:s,s:s}}",
+	if (execute(q, -1, "blockdev-add", json_pack("{s:s,s:s,s:{s:s,s:s}}",
 	    "driver", "qcow2", "node-name", node, "file", "driver", "file",
 	    "filename", fdset), NULL, err, errlen) == -1)
 		goto fail;
@@ -306,7 +318,7 @@ backup_live(struct qmp *q, const char *qemu_img, int fd, int timeout_ms,
 		goto fail;
 	/* Closing the node writes out the qcow2 tables: the copy's end. */
 	added = 0;
-	if (qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name",
+	if (execute(q, -1, "blockdev-del", json_pack("{s:s}", "node-name",
 	    node), NULL, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "the copy is done but QEMU keeps it open:"
 		    " %s", why);
