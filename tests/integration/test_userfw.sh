@@ -194,6 +194,25 @@ check "labd's own connections do (exec as root, over 127.0.0.1)" \
 	test "$("$LABCTL" exec exam-alice -- hostname)" = exam-alice
 check "allow_from=any" "$LABCTL" course set exam allow_from=any
 check "user nobody gets the banner again" banner $NOBODY 127.0.0.1:22001
+
+echo "== a real guest with internet, through QEMU's NAT as its own uid"
+check "internet=on" "$LABCTL" course set exam internet=on
+check "restart exam-alice (user mode: at its next start)" \
+	"$LABCTL" restart exam-alice
+# gsays HOST PORT WORD: the guest's own busybox nc gets the line WORD.
+gsays() {
+	"$LABCTL" exec exam-alice -- sh -c \
+	    "sleep 2 | timeout 5 nc $1 $2" 2>/dev/null | grep -qx "$3"
+}
+check "the guest reaches the internet (192.0.2.100:7777)" \
+	gsays 192.0.2.100 7777 net
+check_fails "the guest does not reach the host's loopback (10.0.2.2:7000)" \
+	gsays 10.0.2.2 7000 host
+check_fails "nor the host's own address ($IP1:7000)" gsays $IP1 7000 host
+check_fails "nor the private network (10.99.0.100)" \
+	gsays 10.99.0.100 7777 net
+check_fails "nor the metadata address (169.254.169.254)" \
+	gsays 169.254.169.254 7777 net
 check "stop" "$LABCTL" stop --course exam --force
 
 kill -9 $LABD_PID 2>/dev/null
