@@ -2,257 +2,61 @@
 /*
  * caller.c - who asked, and the files they name.
  *
- * labd runs as root; whoever drives it through the control socket need
- * not be.  A path a client hands over (a template profile, the disk and
- * kernel it names, an appliance) must therefore open with the client's
- * rights, never labd's: a profile that is a link to /etc/shadow, or that
- * names a root-only disk, is the client's to read only if the client
- * could.  So the file is opened in a child that has taken the client's
- * uid, gid and groups, and that sends the descriptor back over a
- * socketpair (SCM_RIGHTS); labd then reads it by descriptor alone.
+ * Whoever drives labd through the control socket need not be root, and
+ * labd itself is not: it runs as a user of its own, and root's work is
+ * the privileged helper's (priv.c).  A path a client hands over (a
+ * template profile, the disk and kernel it names, an appliance, the file
+ * a backup goes to) must be opened with the client's rights, never
+ * labd's: a profile that is a link to /etc/shadow, or that names a disk
+ * only root may read, is the client's to use only if the client could.
+ *
+ * So with the helper, each such file is opened by it, in a child that
+ * has taken the identity of the client: not an identity the daemon
+ * names, but the one the kernel gives for the client's end of its
+ * connection (SO_PEERCRED, SO_PEERGROUPS on a duplicate of the daemon's
+ * socket to it).  The daemon cannot make the helper act as anyone who is
+ * not connected to it.  The descriptor comes back over SCM_RIGHTS; labd
+ * then reads it by descriptor alone.  qemu-img runs the same way on a
+ * client's disk (its backing file is opened by name, as the client), and
+ * a backup's copy is made and renamed into place as the client.
  *
  * Only regular files: the open never blocks (O_NONBLOCK: a FIFO named
  * x.ini opens at once and is refused), follows no link at the end of the
- * path (O_NOFOLLOW), and the child that could still hang (a file system
- * that never answers) is killed after a while.  This runs in workers only:
- * nothing a client names is ever opened in the event loop.
+ * path (O_NOFOLLOW), and a helper's child that could still hang (a file
+ * system that never answers) is given up on after a while.  This runs in
+ * workers only: nothing a client names is opened in the event loop.
  *
- * labd not running as root cannot take another identity.  It then opens
- * the file as itself, and hands it over only when the client could have
- * opened it too as far as modes say: the file readable to them, each
- * folder above it searchable.  Either way, an error quoting a line of a
- * file quotes a file the client may read.
+ * labd started by an ordinary user has no helper and no other identity
+ * to take.  It then opens the file as itself, and hands it over only
+ * when the client could have opened it too as far as modes say: the file
+ * readable to them, each folder above it searchable.  Either way, an
+ * error quoting a line of a file quotes a file the client may read.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "labd/labd.h"
+#include "labd/vmjob.h"
 
 /* A file system that takes longer than this to open a file is not one. */
 #define CALLER_OPEN_MS	10000
 
-/* What the child tells: how far it got, and errno or the file's mode. */
-enum open_step {
-	OPEN_OK = 0,
-	OPEN_IDENTITY,		/* could not become the caller */
-	OPEN_FAILED,		/* open(2) said no */
-	OPEN_NOT_REGULAR,	/* a FIFO, a device, a folder */
-};
-struct open_msg {
-	int	step;
-	int	e;
-};
-
 void
-caller_init(struct caller *c, uid_t uid, gid_t gid)
+caller_close(struct caller *c)
 {
-	struct passwd	 pw, *pwp;
-	char		 buf[4096];
-	int		 n = LABD_NGROUPS;
-
-	memset(c, 0, sizeof(*c));
-	c->uid = uid;
-	c->gid = gid;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL ||
-	    getgrouplist(pw.pw_name, gid, c->groups, &n) == -1) {
-		/* No account, or more groups than we keep: the gid alone. */
-		c->groups[0] = gid;
-		n = 1;
-	}
-	c->ngroups = n;
-}
-
-const struct vmm_cred *
-caller_cred(const struct caller *c, struct vmm_cred *out)
-{
-	if (geteuid() != 0 || c->uid == 0)
-		return NULL;
-	out->uid = c->uid;
-	out->gid = c->gid;
-	out->groups = c->groups;
-	out->ngroups = (size_t)c->ngroups;
-	return out;
-}
-
-static void
-open_error(const char *path, const struct open_msg *m, char *err,
-    size_t errlen)
-{
-	if (m->step == OPEN_NOT_REGULAR)
-		errf(err, errlen, "%s is not a regular file", path);
-	else if (m->step == OPEN_FAILED && m->e == ELOOP)
-		errf(err, errlen, "%s is a symbolic link: name the file itself",
-		    path);
-	else
-		errf(err, errlen, "cannot read %s: %s", path, strerror(m->e));
-}
-
-/* The open itself, in whatever identity we have; -1 with m filled. */
-static int
-open_regular(const char *path, struct open_msg *m)
-{
-	struct stat	st;
-	int		fd;
-
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1) {
-		m->step = OPEN_FAILED;
-		m->e = errno;
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    fcntl(fd, F_SETFL, 0) == -1) {
-		m->step = OPEN_NOT_REGULAR;
-		m->e = 0;
-		close(fd);
-		return -1;
-	}
-	m->step = OPEN_OK;
-	return fd;
-}
-
-/*
- * The child: become the caller, open, send the fd or why not.  Only
- * async-signal-safe calls: labd has threads, and this is a copy of one.
- */
-static void __attribute__((noreturn))
-child_open(const struct caller *c, const char *path, int sock)
-{
-	struct open_msg	 m = { OPEN_OK, 0 };
-	struct msghdr	 msg;
-	struct iovec	 iov = { &m, sizeof(m) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	struct cmsghdr	*cmsg;
-	sigset_t	 all;
-	int		 fd = -1;
-
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (syscall(SYS_setgroups, (size_t)c->ngroups, c->groups) == -1 ||
-	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) == -1 ||
-	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) == -1) {
-		m.step = OPEN_IDENTITY;
-		m.e = errno;
-	} else
-		fd = open_regular(path, &m);
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (fd != -1) {
-		memset(&cm, 0, sizeof(cm));
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	}
-	_exit(sendmsg(sock, &msg, MSG_NOSIGNAL) == -1 ? 1 : 0);
-}
-
-/* The child's answer: the fd, or -1 with m filled. */
-static int
-open_answer(int sock, struct open_msg *m)
-{
-	struct msghdr	 msg;
-	struct iovec	 iov = { m, sizeof(*m) };
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	}		 cm;
-	struct cmsghdr	*cmsg;
-	ssize_t		 n;
-	int		 fd = -1;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof(cm.buf);
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
-	    errno == EINTR)
-		;
-	if (n != (ssize_t)sizeof(*m)) {
-		m->step = OPEN_FAILED;
-		m->e = n == -1 ? errno : EIO;
-		return -1;
-	}
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&msg, cmsg))
-		if (cmsg->cmsg_level == SOL_SOCKET &&
-		    cmsg->cmsg_type == SCM_RIGHTS &&
-		    cmsg->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
-	if (m->step == OPEN_OK && fd == -1) {
-		m->step = OPEN_FAILED;
-		m->e = EIO;
-	}
-	return m->step == OPEN_OK ? fd : -1;
-}
-
-/* path opened in a child that is the caller; -1 with err. */
-static int
-open_as(const struct caller *c, const char *path, char *err, size_t errlen)
-{
-	struct open_msg	m = { OPEN_FAILED, EIO };
-	struct pollfd	pfd;
-	pid_t		pid;
-	int		sv[2], fd = -1, status;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		errf(err, errlen, "cannot open %s: socketpair: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		errf(err, errlen, "cannot open %s: fork: %s", path,
-		    strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0)
-		child_open(c, path, sv[1]);
-	close(sv[1]);
-	pfd.fd = sv[0];
-	pfd.events = POLLIN;
-	while (poll(&pfd, 1, CALLER_OPEN_MS) == -1 && errno == EINTR)
-		;
-	if (pfd.revents != 0)
-		fd = open_answer(sv[0], &m);
-	else
-		kill(pid, SIGKILL);
-	close(sv[0]);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
-	if (pfd.revents == 0)
-		errf(err, errlen, "cannot read %s: it did not open within %d s",
-		    path, CALLER_OPEN_MS / 1000);
-	else if (fd == -1) {
-		if (m.step == OPEN_IDENTITY)
-			errf(err, errlen, "cannot open %s as uid %d: %s", path,
-			    (int)c->uid, strerror(m.e));
-		else
-			open_error(path, &m, err, errlen);
-	}
-	return fd;
+	if (c->peer != -1)
+		close(c->peer);
+	c->peer = -1;
 }
 
 static int
@@ -277,6 +81,12 @@ perm_bits(const struct caller *c, const struct stat *st)
 	return st->st_mode & 07;
 }
 
+int
+caller_may(const struct caller *c, const struct stat *st, unsigned bits)
+{
+	return (perm_bits(c, st) & bits) == bits;
+}
+
 /*
  * labd as itself: could the caller have opened fd, modes say?  The file
  * readable, each folder above it (by the path it has now) searchable.
@@ -289,7 +99,7 @@ may_reach(const struct caller *c, int fd, const char *path, char *err,
 	char		 link[64], real[PATH_MAX], *slash;
 	ssize_t		 n;
 
-	if (fstat(fd, &st) == -1 || !(perm_bits(c, &st) & 04)) {
+	if (fstat(fd, &st) == -1 || !caller_may(c, &st, 04)) {
 		errf(err, errlen, "cannot read %s: %s", path, strerror(EACCES));
 		return -1;
 	}
@@ -301,7 +111,7 @@ may_reach(const struct caller *c, int fd, const char *path, char *err,
 	real[n] = '\0';
 	while ((slash = strrchr(real, '/')) != NULL) {
 		slash[slash == real ? 1 : 0] = '\0';
-		if (stat(real, &st) == -1 || !(perm_bits(c, &st) & 01)) {
+		if (stat(real, &st) == -1 || !caller_may(c, &st, 01)) {
 			errf(err, errlen, "cannot read %s: %s", path,
 			    strerror(EACCES));
 			return -1;
@@ -312,23 +122,124 @@ may_reach(const struct caller *c, int fd, const char *path, char *err,
 	return 0;
 }
 
+/* The helper, when there is one: it answers for the client at c->peer. */
+static int
+by_helper(const struct caller *c)
+{
+	return c != NULL && priv_active();
+}
+
 int
 caller_open(const struct caller *c, const char *path, char *err,
     size_t errlen)
 {
-	struct open_msg	m;
-	int		fd;
+	json_t	*req, *rep;
+	int	 fd = -1;
 
-	if (c != NULL && geteuid() == 0 && c->uid != 0)
-		return open_as(c, path, err, errlen);
-	if ((fd = open_regular(path, &m)) == -1) {
-		open_error(path, &m, err, errlen);
-		return -1;
+	if (by_helper(c)) {
+		req = json_pack("{s:s,s:s}", "op", "open", "path", path);
+		rep = priv_request(req, &c->peer, 1, &fd, 1, CALLER_OPEN_MS,
+		    err, errlen);
+		json_decref(req);
+		json_decref(rep);
+		if (rep != NULL && fd == -1)
+			errf(err, errlen, "cannot read %s: no descriptor came"
+			    " back", path);
+		return rep != NULL ? fd : -1;
 	}
+	if ((fd = caller_open_here(path, err, errlen)) == -1)
+		return -1;
 	if (c != NULL && c->uid != 0 && c->uid != geteuid() &&
 	    may_reach(c, fd, path, err, errlen) == -1) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+json_t *
+caller_img_info(const struct caller *c, int fd, const char *fmt,
+    int give, const char *name, char *err, size_t errlen)
+{
+	json_t	*req, *rep, *info;
+
+	if (!by_helper(c))
+		return img_info_fd(labd->cfg.qemu_img, NULL, fd, fmt, name, err,
+		    errlen);
+	req = json_pack("{s:s,s:s,s:s?,s:s,s:i}", "op", "img", "verb", "info",
+	    "fmt", fmt, "name", name, "give", give);
+	rep = priv_request(req, (int[]){ c->peer, fd }, 2, NULL, 0, 0, err,
+	    errlen);
+	json_decref(req);
+	if (rep == NULL)
+		return NULL;
+	if ((info = json_object_get(rep, "info")) == NULL ||
+	    !json_is_object(info)) {
+		errf(err, errlen, "qemu-img info of %s: no answer", name);
+		info = NULL;
+	} else
+		json_incref(info);
+	json_decref(rep);
+	return info;
+}
+
+int
+caller_img_convert(const struct caller *c, int in, const char *fmt, int out,
+    const char *ofmt, int give, const char *name, char *err, size_t errlen)
+{
+	json_t	*req, *rep;
+
+	if (!by_helper(c))
+		return img_convert_fd(labd->cfg.qemu_img, NULL, in, fmt, out,
+		    ofmt, NULL, name, err, errlen);
+	req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "op", "img", "verb",
+	    "convert", "fmt", fmt, "ofmt", ofmt, "name", name, "give", give);
+	rep = priv_request(req, (int[]){ c->peer, in, out }, 3, NULL, 0, 0,
+	    err, errlen);
+	json_decref(req);
+	json_decref(rep);
+	return rep != NULL ? 0 : -1;
+}
+
+int
+caller_place(const struct caller *c, const char *dir, const char *tmp,
+    const char *base, int force, int *dfd, int *fd, char *err, size_t errlen)
+{
+	json_t	*req, *rep;
+	int	 got[2] = { -1, -1 };
+
+	req = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "place", "dir", dir,
+	    "tmp", tmp, "base", base, "force", force);
+	rep = priv_request(req, &c->peer, 1, got, 2, CALLER_OPEN_MS, err,
+	    errlen);
+	json_decref(req);
+	json_decref(rep);
+	if (rep != NULL && (got[0] == -1 || got[1] == -1))
+		errf(err, errlen, "cannot create the copy in %s: no"
+		    " descriptor came back", dir);
+	if (rep == NULL || got[0] == -1 || got[1] == -1) {
+		if (got[0] != -1)
+			close(got[0]);
+		if (got[1] != -1)
+			close(got[1]);
+		return -1;
+	}
+	*dfd = got[0];
+	*fd = got[1];
+	return 0;
+}
+
+int
+caller_commit(const struct caller *c, int dfd, int fd, const char *tmp,
+    const char *base, int force, char *err, size_t errlen)
+{
+	json_t	*req, *rep;
+
+	req = json_pack("{s:s,s:s,s:s?,s:b}", "op", "commit", "tmp", tmp,
+	    "base", base, "force", force);
+	rep = priv_request(req, (int[]){ c->peer, dfd, fd }, 3, NULL, 0,
+	    CALLER_OPEN_MS, err, errlen);
+	json_decref(req);
+	json_decref(rep);
+	return rep != NULL ? 0 : -1;
 }

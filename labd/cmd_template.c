@@ -15,7 +15,7 @@ cmd_template_import(const struct req *r, json_t *args)
 	json_t			*prealloc = json_object_get(args, "preallocate");
 
 	template_import(name, path, json_is_true(prealloc), r->uid, r->gid,
-	    req_done(r));
+	    req_peer(r), req_done(r));
 }
 
 void

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "labd/vmjob.h"
 
@@ -213,6 +214,8 @@ backup_after(struct vmjob *j, struct vm *vm)
 		    "seconds", j->ms / 1000.0, "live", j->running,
 		    "synced", j->synced));
 	}
+	if (j->peer != -1)
+		close(j->peer);
 	req_free(r);
 }
 
@@ -269,10 +272,13 @@ cmd_vm_backup(const struct req *r, json_t *args)
 	snprintf(j->target, sizeof(j->target), "%s", path);
 	j->force = json_is_true(force);
 	j->uid = r->uid;
+	j->peer = req_peer(r);
 	j->hooks = &backup_hooks;
 	j->arg = req_keep(r);
 	if ((code = vm_op_backup(vm, j, err, sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
+		if (j->peer != -1)
+			close(j->peer);
 		req_free(j->arg);
 		free(j);
 		return;

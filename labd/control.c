@@ -223,6 +223,14 @@ req_free(struct req *r)
 	free(r);
 }
 
+int
+req_peer(const struct req *r)
+{
+	struct conn	*c = conn_by_id(r->client);
+
+	return c != NULL ? fcntl(c->fd, F_DUPFD_CLOEXEC, 0) : -1;
+}
+
 static void
 reply_send(const struct req *r, json_t *msg)
 {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "labd/labd.h"
+#include "labd/vmjob.h"
 
 #define COURSE_PASSWORD_LEN	12
 
@@ -440,7 +441,7 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 	 * host's own services (10.0.2.2 is its loopback): only the
 	 * nftables rules that keep the VMs' uids off them close that.
 	 */
-	if (cv->inet_on == 1 && geteuid() != 0) {
+	if (cv->inet_on == 1 && !priv_active()) {
 		errf(err, errlen, "internet=on needs labd to run as root: the"
 		    " rules that keep a guest off this host's own services are"
 		    " nftables rules");
@@ -466,7 +467,7 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 		errf(err, errlen, "allow_from: %s", e);
 		return LABD_E_INVALID;
 	}
-	if (cv->canon[0] != '\0' && geteuid() != 0) {
+	if (cv->canon[0] != '\0' && !priv_active()) {
 		errf(err, errlen, "allow_from needs labd to run as root: it is"
 		    " enforced with nftables");
 		return LABD_E_INVALID;

@@ -207,6 +207,11 @@ int		 control_listen(const char *path, const struct control_roles *,
 		    size_t errlen);
 void		 control_close(void);
 struct req	*req_keep(const struct req *);
+/*
+ * A duplicate of labd's socket to r's client, whose identity the kernel
+ * keeps (SO_PEERCRED): the helper acts as that client.  -1 when gone.
+ */
+int		 req_peer(const struct req *r);
 void		 req_free(struct req *);
 /* Both take result/the message and free a kept req when done with it. */
 void		 reply_ok(const struct req *, json_t *result);
@@ -232,14 +237,26 @@ void		 control_help(const struct req *, json_t *);
  * caller.c: who asked (uid and gid from SO_PEERCRED, groups from the user
  * database) and the files they name, opened with their rights.
  */
+struct stat;
 #define LABD_NGROUPS	256
 struct caller {
 	uid_t	uid;
 	gid_t	gid;
 	gid_t	groups[LABD_NGROUPS];
 	int	ngroups;
+	int	peer;		/* our socket to the client (req_peer()), or -1 */
 };
-void		 caller_init(struct caller *, uid_t uid, gid_t gid);
+/*
+ * peer.c: uid and gid (-1: the account's), the groups looked up; peer is
+ * the caller's to close.
+ */
+void		 caller_init(struct caller *, uid_t uid, gid_t gid, int peer);
+/* path as we are: a regular file, no link, no wait on a FIFO; -1, err. */
+int		 caller_open_here(const char *path, char *err, size_t errlen);
+void		 caller_close(struct caller *);
+/* Would the kernel grant the caller bits (04 r, 02 w, 01 x) on st? */
+int		 caller_may(const struct caller *, const struct stat *,
+		    unsigned bits);
 /*
  * path opened read-only as the caller could (NULL: as labd itself): a
  * regular file, not a link, never blocking on a FIFO; in a worker only.
@@ -247,8 +264,40 @@ void		 caller_init(struct caller *, uid_t uid, gid_t gid);
  */
 int		 caller_open(const struct caller *, const char *path, char *err,
 		    size_t errlen);
-/* Whom a tool runs as on the caller's files: NULL when labd cannot switch. */
-const struct vmm_cred *caller_cred(const struct caller *, struct vmm_cred *);
+/*
+ * qemu-img info of fd (-f fmt unless NULL) and convert of in into out,
+ * run as the caller; give: bits of the descriptors (1 in, 2 out) that
+ * are labd's own files, the caller's while qemu-img runs.
+ */
+json_t		*caller_img_info(const struct caller *, int fd, const char *fmt,
+		    int give, const char *name, char *err, size_t errlen);
+int		 caller_img_convert(const struct caller *, int in,
+		    const char *fmt, int out, const char *ofmt, int give,
+		    const char *name, char *err, size_t errlen);
+/*
+ * With the helper only: the folder dir opened and tmp made in it as the
+ * caller, then labd's to write (base, the name it will have, checked);
+ * caller_commit() renames it to base as the caller, or removes it when
+ * base is NULL.
+ */
+int		 caller_place(const struct caller *, const char *dir,
+		    const char *tmp, const char *base, int force, int *dfd,
+		    int *fd, char *err, size_t errlen);
+int		 caller_commit(const struct caller *, int dfd, int fd,
+		    const char *tmp, const char *base, int force, char *err,
+		    size_t errlen);
+/* peer.c: the helper's side of the above, in a child of it. */
+int		 caller_serve_open(int peer, const char *path, char *err,
+		    size_t errlen);
+json_t		*caller_serve_img(int peer, const char *verb, const char *fmt,
+		    const char *ofmt, const char *name, int give, const int *fds,
+		    int nfds, char *err, size_t errlen);
+int		 caller_serve_place(int peer, const char *dir, const char *tmp,
+		    const char *base, int force, int fds[2], char *err,
+		    size_t errlen);
+int		 caller_serve_commit(int peer, const int *fds, int nfds,
+		    const char *tmp, const char *base, int force, char *err,
+		    size_t errlen);
 
 /* cmd.c: the command table */
 const struct cmd *cmd_table(size_t *n);
@@ -382,7 +431,8 @@ const char	*template_name_check(const char *name, char *err,
  * of why not.
  */
 void		 template_import(const char *name, const char *path,
-		    int preallocate, uid_t uid, gid_t gid, struct done done);
+		    int preallocate, uid_t uid, gid_t gid, int peer,
+		    struct done done);
 /*
  * The next version of name from vm's disk, copied live while it runs
  * (vm_op_backup()); done hears of the new row, or at once of why not.

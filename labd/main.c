@@ -238,6 +238,9 @@ main(int argc, char *argv[])
 	if (net_init(err, sizeof(err)) == -1 ||
 	    net_table_init(err, sizeof(err)) == -1)
 		fatalx("network: %s", err);
+	/* Root's work is the helper's from here on. */
+	if (priv_drop(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	/* Who follows the VMs' states subscribes before any changes. */
 	schedule_init();
 	idle_init();

@@ -233,7 +233,7 @@ net_sync(char *err, size_t errlen)
 	int		 bridge = labd->cfg.net_mode == LABD_NET_BRIDGE;
 
 	/* Bridge mode needs root: main.c refuses it otherwise. */
-	if (geteuid() != 0)
+	if (!priv_active())
 		return 0;
 	rows_load(&r);
 	if (!synced)
@@ -250,12 +250,13 @@ net_sync(char *err, size_t errlen)
 	plan.fwds = r.fwds;
 	plan.nfwds = r.nfwds;
 	/*
-	 * Of the host's own connections only labd's pass allow_from: as
-	 * root that is uid 0, and labd's own uid once labd drops root.
+	 * Of the host's own connections only labd's pass allow_from: its
+	 * own uid once it drops root (priv_drop(), soon after the first
+	 * rules).  The VMs' uids follow it: VM ids start at 1.
 	 */
-	plan.self_uid = geteuid();
-	plan.vm_uid_first = labd->cfg.uid_base;
-	plan.vm_uids = LABD_UIDS;
+	plan.self_uid = LABD_DAEMON_UID;
+	plan.vm_uid_first = labd->cfg.uid_base + 1;
+	plan.vm_uids = LABD_UIDS - 1;
 	plan.resolvers = dns;
 	plan.nresolvers = nresolv;
 	plan.host_routes = bridge ? net_host_routes() : 1;

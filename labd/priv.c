@@ -48,14 +48,8 @@
 #include "labd/vmjob.h"
 #include "portforward/portforward.h"
 
-/*
- * Who the daemon becomes: uid uid_base (which no VM has: their ids start
- * at 1) and a group just past the VMs' range, so that what the daemon
- * makes is never the VMs' group's; its one extra group is the VMs' group
- * (uid_base), so that it can give the templates to them.
- */
-#define PRIV_DAEMON_UID	((uid_t)labd->cfg.uid_base)
-#define PRIV_DAEMON_GID	((gid_t)(labd->cfg.uid_base + LABD_UIDS))
+#define PRIV_DAEMON_UID	LABD_DAEMON_UID
+#define PRIV_DAEMON_GID	LABD_DAEMON_GID
 
 #define PRIV_MSG_MAX	(64 * 1024)
 /* nftables text of 300 VMs is some 100 KiB. */
@@ -171,14 +165,17 @@ close_fds(const int *fds, int nfds)
  * The daemon's side: send req with fds, wait for the answer on a socket
  * of this call's own.  The answer's "error", if any, goes to err.
  */
-static json_t *
-priv_call(json_t *req, const int *fds, int nfds, int *rfd, char *err,
-    size_t errlen)
+json_t *
+priv_request(json_t *req, const int *fds, int nfds, int *rfds, int nr,
+    int ms, char *err, size_t errlen)
 {
 	char		*text = NULL, *buf = NULL;
 	int		 sp[2] = { -1, -1 }, all[PRIV_FDS_MAX], n = 0, i;
-	int		 rfds[PRIV_FDS_MAX];
+	int		 got[PRIV_FDS_MAX];
 	json_t		*rep = NULL;
+
+	for (i = 0; i < nr; i++)
+		rfds[i] = -1;
 	json_error_t	 je;
 	struct pollfd	 pfd;
 	const char	*e;
@@ -207,17 +204,19 @@ priv_call(json_t *req, const int *fds, int nfds, int *rfd, char *err,
 	}
 	pfd.fd = sp[0];
 	pfd.events = POLLIN;
-	while ((i = poll(&pfd, 1, PRIV_TIMEOUT_MS)) == -1 && errno == EINTR)
+	while ((i = poll(&pfd, 1, ms > 0 ? ms : PRIV_TIMEOUT_MS)) == -1 &&
+	    errno == EINTR)
 		;
 	if (i != 1 || (buf = malloc(PRIV_MSG_MAX)) == NULL ||
-	    msg_recv(sp[0], buf, PRIV_MSG_MAX, rfds, &n) != 1) {
+	    msg_recv(sp[0], buf, PRIV_MSG_MAX, got, &n) != 1) {
 		errf(err, errlen, "labd's privileged helper did not answer");
 		goto done;
 	}
-	if (rfd != NULL && n == 1)
-		*rfd = rfds[0];
-	else
-		close_fds(rfds, n);
+	for (i = 0; i < n; i++)
+		if (i < nr)
+			rfds[i] = got[i];
+		else
+			close(got[i]);
 	if ((rep = json_loads(buf, 0, &je)) == NULL ||
 	    !json_is_object(rep)) {
 		errf(err, errlen, "labd's privileged helper: a garbled answer");
@@ -258,17 +257,22 @@ name_ok(const char *s)
 	return 1;
 }
 
-/* The answer, with descriptor fd when it is not -1. */
+/* The answer, with the descriptors of with that are not -1. */
 static void
-answer(int fd, json_t *rep, int with)
+answer(int fd, json_t *rep, const int *with, int nwith)
 {
 	char	*text;
+	int	 n = 0, i, send[PRIV_FDS_MAX];
 
 	if (rep == NULL)
 		rep = json_pack("{s:s}", "error", "out of memory");
+	for (i = 0; i < nwith && n < PRIV_FDS_MAX; i++)
+		if (with[i] != -1)
+			send[n++] = with[i];
+	if (json_object_get(rep, "error") != NULL)
+		n = 0;
 	if ((text = json_dumps(rep, JSON_COMPACT)) != NULL) {
-		msg_send(fd, text, &with, with != -1 && rep != NULL &&
-		    json_object_get(rep, "error") == NULL);
+		msg_send(fd, text, send, n);
 		free(text);
 	}
 	json_decref(rep);
@@ -448,6 +452,46 @@ do_tap(json_t *req)
 	return json_pack("{}");
 }
 
+/*
+ * A client's files (caller.c): fds[0] is the daemon's socket to the
+ * client, whose identity the kernel gives; the rest are the request's.
+ */
+static json_t *
+serve_caller(const char *op, json_t *req, const int *fds, int nfds,
+    int out[2])
+{
+	char		 err[LABD_ERRLEN];
+	const char	*s = opt_str(req, "base");
+	int		 force = json_is_true(json_object_get(req, "force"));
+	json_t		*rep;
+
+	if (nfds < 1)
+		return failed("%s: no client", op);
+	if (strcmp(op, "open") == 0)
+		rep = (out[0] = caller_serve_open(fds[0], opt_str(req, "path"),
+		    err, sizeof(err))) == -1 ? NULL : json_object();
+	else if (strcmp(op, "img") == 0)
+		rep = caller_serve_img(fds[0], opt_str(req, "verb") != NULL ?
+		    opt_str(req, "verb") : "", opt_str(req, "fmt"),
+		    opt_str(req, "ofmt"), opt_str(req, "name") != NULL ?
+		    opt_str(req, "name") : "the disk", (int)json_integer_value(
+		    json_object_get(req, "give")), fds + 1, nfds - 1, err,
+		    sizeof(err));
+	else if (strcmp(op, "place") == 0)
+		rep = caller_serve_place(fds[0], opt_str(req, "dir"),
+		    opt_str(req, "tmp"), s, force, out, err, sizeof(err)) == -1 ?
+		    NULL : json_object();
+	else
+		rep = caller_serve_commit(fds[0], fds + 1, nfds - 1,
+		    opt_str(req, "tmp"), s, force, err, sizeof(err)) == -1 ?
+		    NULL : json_object();
+	if (rep == NULL) {
+		out[0] = out[1] = -1;
+		return failed("%s", err);
+	}
+	return rep;
+}
+
 /* One request, in a child of the helper: do it, answer, exit. */
 static void
 serve(const char *text, int *fds, int nfds)
@@ -455,7 +499,7 @@ serve(const char *text, int *fds, int nfds)
 	json_t		*req, *rep;
 	json_error_t	 je;
 	const char	*op;
-	int		 ct = -1;
+	int		 ct = -1, out[2] = { -1, -1 };
 
 	signal(SIGCHLD, SIG_DFL);
 	if ((req = json_loads(text, 0, &je)) == NULL ||
@@ -473,6 +517,9 @@ serve(const char *text, int *fds, int nfds)
 		rep = do_tables(req);
 	else if (strcmp(op, "tap") == 0)
 		rep = do_tap(req);
+	else if (strcmp(op, "open") == 0 || strcmp(op, "img") == 0 ||
+	    strcmp(op, "place") == 0 || strcmp(op, "commit") == 0)
+		rep = serve_caller(op, req, fds + 1, nfds - 1, out);
 	else if (strcmp(op, "conntrack") == 0) {
 		/* The table is root's to open; the daemon reads it by fd. */
 		if ((ct = open(NET_CT_PATH, O_RDONLY | O_CLOEXEC)) == -1)
@@ -481,7 +528,9 @@ serve(const char *text, int *fds, int nfds)
 			rep = json_pack("{}");
 	} else
 		rep = failed("unknown request %.32s", op);
-	answer(fds[0], rep, ct);
+	if (ct != -1)
+		out[0] = ct;
+	answer(fds[0], rep, out, 2);
 	json_decref(req);
 	_exit(0);
 }
@@ -518,7 +567,8 @@ helper_main(int fd)
 			serve(buf, fds, nfds);
 		}
 		if (pid == -1)
-			answer(fds[0], failed("fork: %s", strerror(errno)), -1);
+			answer(fds[0], failed("fork: %s", strerror(errno)),
+			    NULL, 0);
 		close_fds(fds, nfds);
 	}
 }
@@ -695,7 +745,8 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	    spec->mac, "restrict", spec->restrict_net, "paused",
 	    spec->start_paused, "tap", spec->tap != NULL, "fwds", fwds,
 	    "fds", mask);
-	if ((rep = priv_call(req, fds, nfds, NULL, err, errlen)) != NULL) {
+	if ((rep = priv_request(req, fds, nfds, NULL, 0, 0, err,
+	    errlen)) != NULL) {
 		*pid = (pid_t)json_integer_value(json_object_get(rep, "pid"));
 		rc = 0;
 	}
@@ -723,7 +774,7 @@ priv_kill(const char *name, int timeout_ms, char *err, size_t errlen)
 	}
 	req = json_pack("{s:s,s:s,s:i}", "op", "kill", "name", name, "ms",
 	    timeout_ms);
-	rep = priv_call(req, NULL, 0, NULL, e, sizeof(e));
+	rep = priv_request(req, NULL, 0, NULL, 0, 0, e, sizeof(e));
 	json_decref(req);
 	if (rep == NULL) {
 		if (err != NULL)
@@ -746,7 +797,7 @@ priv_release(const char *name)
 	if (!priv_active())
 		return confine_cgroup_remove(name);
 	req = json_pack("{s:s,s:s}", "op", "release", "name", name);
-	rep = priv_call(req, NULL, 0, NULL, e, sizeof(e));
+	rep = priv_request(req, NULL, 0, NULL, 0, 0, e, sizeof(e));
 	json_decref(req);
 	/* A helper that cannot answer: the next start removes it. */
 	gone = rep == NULL || json_is_true(json_object_get(rep, "gone"));
@@ -776,7 +827,7 @@ priv_nft_apply(const char *text, char *err, size_t errlen)
 		return -1;
 	}
 	req = json_pack("{s:s}", "op", "nft");
-	rep = priv_call(req, &fd, 1, NULL, err, errlen);
+	rep = priv_request(req, &fd, 1, NULL, 0, 0, err, errlen);
 	close(fd);
 	json_decref(req);
 	json_decref(rep);
@@ -792,7 +843,7 @@ priv_nft_tables_present(int bridge_mode, char *err, size_t errlen)
 	if (!priv_active())
 		return nft_tables_present(bridge_mode, err, errlen);
 	req = json_pack("{s:s,s:b}", "op", "tables", "bridge", bridge_mode);
-	rep = priv_call(req, NULL, 0, NULL, err, errlen);
+	rep = priv_request(req, NULL, 0, NULL, 0, 0, err, errlen);
 	json_decref(req);
 	if (rep == NULL)
 		return -1;
@@ -809,7 +860,7 @@ priv_tap_ensure(int64_t vm_id, char *err, size_t errlen)
 	if (!priv_active())
 		return net_tap_ensure(vm_id, err, errlen);
 	req = json_pack("{s:s,s:I}", "op", "tap", "id", (json_int_t)vm_id);
-	rep = priv_call(req, NULL, 0, NULL, err, errlen);
+	rep = priv_request(req, NULL, 0, NULL, 0, 0, err, errlen);
 	json_decref(req);
 	json_decref(rep);
 	return rep != NULL ? 0 : -1;
@@ -827,7 +878,8 @@ priv_tap_remove(int64_t vm_id)
 	}
 	req = json_pack("{s:s,s:I,s:b}", "op", "tap", "id", (json_int_t)vm_id,
 	    "remove", 1);
-	if ((rep = priv_call(req, NULL, 0, NULL, err, sizeof(err))) == NULL)
+	if ((rep = priv_request(req, NULL, 0, NULL, 0, 0, err,
+	    sizeof(err))) == NULL)
 		log_warnx("tap of VM %lld: %s", (long long)vm_id, err);
 	json_decref(req);
 	json_decref(rep);
@@ -844,7 +896,7 @@ priv_conntrack_open(void)
 	if (!priv_active())
 		return fopen(NET_CT_PATH, "re");
 	req = json_pack("{s:s}", "op", "conntrack");
-	rep = priv_call(req, NULL, 0, &fd, err, sizeof(err));
+	rep = priv_request(req, NULL, 0, &fd, 1, 0, err, sizeof(err));
 	json_decref(req);
 	json_decref(rep);
 	if (rep == NULL || fd == -1) {

@@ -66,6 +66,7 @@ struct import_job {
 	int			 disk_fd;
 	int			 kernel_fd;
 	int			 initrd_fd;
+	int			 disk_ours;	/* disk_fd: unpacked by labd */
 	const char		*code;		/* LABD_E_INVALID: input refused */
 	char			 name[LABD_NAMELEN];
 	int			 version;
@@ -158,15 +159,16 @@ raw_check(int fd, const char *path, char *err, size_t errlen)
 }
 
 /*
- * What qemu-img, run as cred, makes of the disk on fd: its format in fmt
+ * What qemu-img, run as the asker, makes of the disk on fd (give: 1 when
+ * it is labd's own file, the asker's while qemu-img reads it): its format in fmt
  * and virtual size in *vsize, or -1 when importing it would be wrong.  A
  * backing file, a qcow2 data file or a vmdk extent in another file would
  * bake a file of the host into the template, which every student then
  * reads; qemu-img sees the disk as /dev/fd/4, and only that may hold it.
  */
 static int
-disk_probe(int fd, const char *path, const struct vmm_cred *cred, char *fmt,
-    size_t fmtlen, uint64_t *vsizep, char *err, size_t errlen)
+disk_probe(int fd, const char *path, const struct caller *who, int give,
+    char *fmt, size_t fmtlen, uint64_t *vsizep, char *err, size_t errlen)
 {
 	static const char	*formats[] = { "qcow2", "raw", "vmdk", "vdi",
 				    "vhdx", "vpc" };
@@ -177,7 +179,7 @@ disk_probe(int fd, const char *path, const struct vmm_cred *cred, char *fmt,
 	size_t			 i;
 	int			 rc = -1;
 
-	if ((info = img_info_fd(labd->cfg.qemu_img, cred, fd, NULL, path, e,
+	if ((info = caller_img_info(who, fd, NULL, give, path, e,
 	    sizeof(e))) == NULL) {
 		errf(err, errlen, "%s is not a disk image qemu-img can read: %s",
 		    path, e);
@@ -307,8 +309,7 @@ import_source(struct import_job *j)
  * profile; the disk it holds is the asker's to read, as it is theirs.
  */
 static int
-import_appliance(struct import_job *j, const char *tmp,
-    const struct vmm_cred *cred)
+import_appliance(struct import_job *j, const char *tmp)
 {
 	struct ovf_info	ovf;
 	char		src[PATH_MAX];
@@ -323,9 +324,9 @@ import_appliance(struct import_job *j, const char *tmp,
 	    sizeof(j->prof.disk), j->err, sizeof(j->err)) == -1)
 		return -1;
 	import_ovf(j, &ovf);
+	j->disk_ours = 1;
 	if ((j->disk_fd = open(j->prof.disk, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || (cred != NULL && fchown(j->disk_fd, cred->uid,
-	    cred->gid) == -1)) {
+	    O_CLOEXEC)) == -1) {
 		errf(j->err, sizeof(j->err), "cannot open %s: %s", j->prof.disk,
 		    strerror(errno));
 		return -1;
@@ -375,11 +376,11 @@ qcow2_vsize(int fd)
  * from the format just probed (never probing again: the probe is what
  * was checked).  Sparse by default; preallocated metadata when asked, so
  * that reads of a large template never wait on the allocation of its
- * tables.  As cred: through a raw copy (see the top of this file).
+ * tables.  With the helper: through a raw copy that qemu-img as the asker
+ * writes (see the top of this file).
  */
 static int
-import_convert(struct import_job *j, const char *tmp,
-    const struct vmm_cred *cred)
+import_convert(struct import_job *j, const char *tmp)
 {
 	char		 disk[PATH_MAX], raw[PATH_MAX], fmt[16];
 	const char	*opts = j->preallocate ? "preallocation=metadata" : NULL;
@@ -387,14 +388,14 @@ import_convert(struct import_job *j, const char *tmp,
 	uint64_t	 vsize;
 	int		 out = -1, rawfd = -1, rc = -1;
 
-	if (disk_probe(j->disk_fd, j->prof.disk, cred, fmt, sizeof(fmt),
-	    &vsize, j->err, sizeof(j->err)) == -1)
+	if (disk_probe(j->disk_fd, j->prof.disk, &j->who, j->disk_ours, fmt,
+	    sizeof(fmt), &vsize, j->err, sizeof(j->err)) == -1)
 		return -1;
 	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tmp);
 	snprintf(raw, sizeof(raw), "%s/disk.raw", tmp);
 	if ((out = import_create(j, disk)) == -1)
 		return -1;
-	if (cred == NULL) {
+	if (!priv_active()) {
 		rc = img_convert_fd(labd->cfg.qemu_img, NULL, j->disk_fd, fmt,
 		    out, "qcow2", opts, j->prof.disk, j->err, sizeof(j->err));
 		close(out);
@@ -402,16 +403,10 @@ import_convert(struct import_job *j, const char *tmp,
 	}
 	if ((rawfd = import_create(j, raw)) == -1)
 		goto fail;
-	if (fchown(rawfd, cred->uid, cred->gid) == -1) {
-		errf(j->err, sizeof(j->err), "cannot give %s to uid %d: %s",
-		    raw, (int)cred->uid, strerror(errno));
+	if (caller_img_convert(&j->who, j->disk_fd, fmt, rawfd, "raw",
+	    j->disk_ours | 2, j->prof.disk, j->err, sizeof(j->err)) == -1)
 		goto fail;
-	}
-	if (img_convert_fd(labd->cfg.qemu_img, cred, j->disk_fd, fmt, rawfd,
-	    "raw", NULL, j->prof.disk, j->err, sizeof(j->err)) == -1)
-		goto fail;
-	if (fchown(rawfd, geteuid(), getegid()) == -1 ||
-	    fstat(rawfd, &st) == -1 || (uint64_t)st.st_size != vsize) {
+	if (fstat(rawfd, &st) == -1 || (uint64_t)st.st_size != vsize) {
 		errf(j->err, sizeof(j->err), "%s: its raw copy is not the %llu"
 		    " bytes the disk holds", j->prof.disk,
 		    (unsigned long long)vsize);
@@ -509,13 +504,11 @@ static void
 import_run(struct job *job)
 {
 	struct import_job	*j = (struct import_job *)job;
-	struct vmm_cred		 cbuf;
-	const struct vmm_cred	*cred = caller_cred(&j->who, &cbuf);
 	char			 tmp[PATH_MAX], path[PATH_MAX];
 
 	j->rc = -1;
 	/* Its groups looked up here: the user database may be slow. */
-	caller_init(&j->who, j->who.uid, j->who.gid);
+	caller_init(&j->who, j->who.uid, j->who.gid, j->who.peer);
 	if (import_source(j) == -1) {
 		j->code = LABD_E_INVALID;
 		return;
@@ -527,8 +520,8 @@ import_run(struct job *job)
 		    strerror(errno));
 		return;
 	}
-	if ((j->kind == IMPORT_OVA && import_appliance(j, tmp, cred) == -1) ||
-	    import_convert(j, tmp, cred) == -1)
+	if ((j->kind == IMPORT_OVA && import_appliance(j, tmp) == -1) ||
+	    import_convert(j, tmp) == -1)
 		goto fail;
 	/* The unpacked appliance has served: only the template stays. */
 	snprintf(path, sizeof(path), "%s/ova", tmp);
@@ -614,6 +607,7 @@ import_free(struct import_job *j)
 		close(j->kernel_fd);
 	if (j->initrd_fd != -1)
 		close(j->initrd_fd);
+	caller_close(&j->who);
 	json_decref(j->extra);
 	free(j);
 }
@@ -737,6 +731,7 @@ import_new(const char *name, const char *source, uid_t uid,
 	j->uid = uid;
 	j->done = done;
 	j->src_fd = j->disk_fd = j->kernel_fd = j->initrd_fd = -1;
+	j->who.peer = -1;
 	profile_defaults(&j->prof);
 	return j;
 }
@@ -750,21 +745,27 @@ import_new(const char *name, const char *source, uid_t uid,
  */
 static const char *
 import_start(const char *name, const char *path, int preallocate,
-    uid_t uid, gid_t gid, struct done done, char *err, size_t errlen)
+    uid_t uid, gid_t gid, int peer, struct done done, char *err,
+    size_t errlen)
 {
 	struct import_job	*j;
 	const char		*code;
 
-	if ((code = template_name_check(name, err, errlen)) != NULL)
-		return code;
-	if (path[0] != '/') {
+	if ((code = template_name_check(name, err, errlen)) == NULL &&
+	    path[0] != '/') {
 		errf(err, errlen, "template path \"%.200s\" must be absolute",
 		    path);
-		return LABD_E_INVALID;
+		code = LABD_E_INVALID;
+	}
+	if (code != NULL) {
+		if (peer != -1)
+			close(peer);
+		return code;
 	}
 	j = import_new(name, path, uid, done);
 	j->who.uid = uid;
 	j->who.gid = gid;
+	j->who.peer = peer;
 	j->preallocate = preallocate;
 	if (ends_with(path, ".ini"))
 		j->kind = IMPORT_PROFILE;
@@ -909,13 +910,13 @@ from_vm_start(struct vm *vm, const char *name, uid_t uid,
 /* Whoever asked hears of the end through done, or of the refusal now. */
 void
 template_import(const char *name, const char *path, int preallocate,
-    uid_t uid, gid_t gid, struct done done)
+    uid_t uid, gid_t gid, int peer, struct done done)
 {
 	const char	*code;
 	char		 err[LABD_MSGLEN];
 
-	if ((code = import_start(name, path, preallocate, uid, gid, done, err,
-	    sizeof(err))) != NULL)
+	if ((code = import_start(name, path, preallocate, uid, gid, peer,
+	    done, err, sizeof(err))) != NULL)
 		done_err(&done, code, "%s", err);
 }
 

@@ -617,44 +617,20 @@ vmjob_exec(struct vmjob *j)
 
 static atomic_uint	backup_seq;
 
-/* The bits of sb's mode (rwx, as 07) that the kernel applies to uid. */
-static int
-perm_bits(const struct stat *sb, uid_t uid, const gid_t *groups, int ngroups)
-{
-	int	k;
-
-	if (sb->st_uid == uid)
-		return (sb->st_mode >> 6) & 07;
-	for (k = 0; k < ngroups; k++)
-		if (groups[k] == sb->st_gid)
-			return (sb->st_mode >> 3) & 07;
-	return sb->st_mode & 07;
-}
-
 /*
- * Would the kernel let j->uid make and replace base in the folder dfd?
- * Search on every folder above it, search and write on it; in a sticky
- * folder (/tmp) only their own file is replaced.  *gid gets the asker's
- * group, for the file.  labd's own folders are no place for a copy,
- * whoever asks: a --force there would overwrite a VM's disk.
+ * labd's own folders are no place for a copy, whoever asks: a --force
+ * there would overwrite a VM's disk.  real gets dfd's path.
  */
 static int
-backup_allowed(struct vmjob *j, int dfd, const char *base,
-    const struct stat *old, gid_t *gid)
+backup_not_ours(struct vmjob *j, int dfd, char *real, size_t reallen)
 {
-	struct passwd	 pw, *pwp = NULL;
-	struct stat	 sb;
-	gid_t		 groups[256];
-	char		 buf[4096], link[64], real[PATH_MAX], own[PATH_MAX];
-	char		 up[PATH_MAX], *slash;
+	char		 link[64], own[PATH_MAX];
 	const char	*mine[] = { labd->cfg.state_dir, labd->cfg.run_dir };
 	ssize_t		 n;
 	size_t		 i, len;
-	int		 ngroups = 256;
 
-	*gid = (gid_t)-1;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
-	if ((n = readlink(link, real, sizeof(real) - 1)) == -1) {
+	if ((n = readlink(link, real, reallen - 1)) == -1) {
 		errf(j->err, sizeof(j->err), "%s: %s", link, strerror(errno));
 		return -1;
 	}
@@ -670,20 +646,33 @@ backup_allowed(struct vmjob *j, int dfd, const char *base,
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * labd without the helper (run by an ordinary user): would the kernel
+ * let j->uid make and replace base in the folder dfd?  Search on every
+ * folder above it, search and write on it; in a sticky folder (/tmp) only
+ * their own file is replaced.
+ */
+static int
+backup_allowed(struct vmjob *j, int dfd, const char *base,
+    const struct stat *old)
+{
+	struct caller	 c;
+	struct stat	 sb;
+	char		 real[PATH_MAX], up[PATH_MAX], *slash;
+
+	if (backup_not_ours(j, dfd, real, sizeof(real)) == -1)
+		return -1;
 	if (j->uid == 0 || j->uid == geteuid())
 		return 0;
-	if (getpwuid_r(j->uid, &pw, buf, sizeof(buf), &pwp) != 0 ||
-	    pwp == NULL || getgrouplist(pw.pw_name, pw.pw_gid, groups,
-	    &ngroups) == -1)
-		ngroups = 0;
-	if (pwp != NULL)
-		*gid = pw.pw_gid;
+	caller_init(&c, j->uid, (gid_t)-1, -1);
 	/* The folders above, by name: a race here only ever refuses. */
 	snprintf(up, sizeof(up), "%s", real);
 	while ((slash = strrchr(up, '/')) != NULL) {
 		slash[slash == up ? 1 : 0] = '\0';
-		if (stat(up, &sb) == -1 ||
-		    !(perm_bits(&sb, j->uid, groups, ngroups) & 01)) {
+		if (stat(up, &sb) == -1 || !caller_may(&c, &sb, 01)) {
 			errf(j->err, sizeof(j->err), "you (uid %d) may not"
 			    " enter %s", (int)j->uid, up);
 			return -1;
@@ -695,7 +684,7 @@ backup_allowed(struct vmjob *j, int dfd, const char *base,
 		errf(j->err, sizeof(j->err), "%s: %s", real, strerror(errno));
 		return -1;
 	}
-	if ((perm_bits(&sb, j->uid, groups, ngroups) & 03) != 03) {
+	if (!caller_may(&c, &sb, 03)) {
 		errf(j->err, sizeof(j->err), "you (uid %d) may not write in %s",
 		    (int)j->uid, real);
 		return -1;
@@ -756,16 +745,94 @@ backup_rename(struct vmjob *j, int dfd, const char *tmp, const char *base)
 	return -1;
 }
 
-/* The copy itself, into a temp file beside the target, renamed at last. */
+/* A temp name beside base, unique in this labd; -1 with j->err. */
+static int
+backup_tmp(struct vmjob *j, const char *base, char *tmp, size_t tmplen)
+{
+	if ((size_t)snprintf(tmp, tmplen, ".%s.labd-%d-%u", base,
+	    (int)getpid(), atomic_fetch_add(&backup_seq, 1) + 1) < tmplen)
+		return 0;
+	tmp[0] = '\0';
+	errf(j->err, sizeof(j->err), "%s: file name too long", base);
+	return -1;
+}
+
+/*
+ * labd's own way to the temp file: the folder opened, base checked, tmp
+ * made, the asker's rights checked against modes (see backup_allowed()).
+ */
+static int
+backup_open(struct vmjob *j, const char *dir, const char *base, char *tmp,
+    size_t tmplen, int *dfdp, int *fdp)
+{
+	struct stat	 old;
+	int		 dfd, exists;
+
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		errf(j->err, sizeof(j->err), "cannot open the folder %s: %s",
+		    dir, strerror(errno));
+		return -1;
+	}
+	exists = fstatat(dfd, base, &old, AT_SYMLINK_NOFOLLOW) == 0;
+	if (exists && !j->force)
+		errf(j->err, sizeof(j->err), "%s exists: not replaced (--force"
+		    " replaces it)", j->target);
+	else if (exists && !S_ISREG(old.st_mode))
+		errf(j->err, sizeof(j->err), "%s exists and is not a regular"
+		    " file: not replaced", j->target);
+	if ((exists && (!j->force || !S_ISREG(old.st_mode))) ||
+	    (!j->trusted && backup_allowed(j, dfd, base, exists ? &old :
+	    NULL) == -1) || backup_tmp(j, base, tmp, tmplen) == -1) {
+		close(dfd);
+		return -1;
+	}
+	if ((*fdp = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		errf(j->err, sizeof(j->err), "cannot create %s/%s: %s", dir,
+		    tmp, strerror(errno));
+		tmp[0] = '\0';
+		close(dfd);
+		return -1;
+	}
+	*dfdp = dfd;
+	return 0;
+}
+
+/* The disk, live or not, into fd; -1 with j->err. */
+static int
+backup_write(struct vmjob *j, int fd)
+{
+	struct qmp	*q;
+	char		 disk[PATH_MAX];
+	int		 rc;
+
+	if (j->running) {
+		vmjob_guest_sync(j);
+		if ((q = vmjob_qmp(j)) == NULL)
+			return -1;
+		rc = backup_live(q, labd->cfg.qemu_img, fd,
+		    VM_BACKUP_TIMEOUT_MS, &j->vsize, j->err, sizeof(j->err));
+		qmp_close(q);
+		return rc;
+	}
+	vmjob_disk(j, disk);
+	return backup_offline(labd->cfg.qemu_img, disk, fd, &j->vsize,
+	    j->err, sizeof(j->err));
+}
+
+/*
+ * The copy itself, into a temp file beside the target, renamed at last.
+ * A client's target is the helper's to make and rename, as the client
+ * (caller.c): the kernel checks their rights, and the copy is theirs.
+ */
 static int
 vmjob_backup_copy(struct vmjob *j)
 {
-	struct stat	 old, sb;
-	struct qmp	*q;
-	char		 dir[PATH_MAX], disk[PATH_MAX], tmp[NAME_MAX + 1] = "";
+	struct caller	 who = { .uid = j->uid, .peer = j->peer };
+	struct stat	 sb;
+	char		 dir[PATH_MAX], real[PATH_MAX], tmp[NAME_MAX + 1] = "";
 	char		*base;
-	gid_t		 gid = (gid_t)-1;
-	int		 dfd = -1, fd = -1, exists, rc = -1;
+	int		 dfd = -1, fd = -1, helper, rc = -1;
 
 	snprintf(dir, sizeof(dir), "%s", j->target);
 	if ((base = strrchr(dir, '/')) == NULL) {
@@ -774,74 +841,39 @@ vmjob_backup_copy(struct vmjob *j)
 		return -1;
 	}
 	*base++ = '\0';
-	if ((dfd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
-		errf(j->err, sizeof(j->err), "cannot open the folder %s: %s",
-		    dir[0] != '\0' ? dir : "/", strerror(errno));
-		return -1;
-	}
-	exists = fstatat(dfd, base, &old, AT_SYMLINK_NOFOLLOW) == 0;
-	if (exists && !j->force) {
-		errf(j->err, sizeof(j->err), "%s exists: not replaced (--force"
-		    " replaces it)", j->target);
-		goto fail;
-	}
-	if (exists && !S_ISREG(old.st_mode)) {
-		errf(j->err, sizeof(j->err), "%s exists and is not a regular"
-		    " file: not replaced", j->target);
-		goto fail;
-	}
-	if (!j->trusted && backup_allowed(j, dfd, base, exists ? &old : NULL,
-	    &gid) == -1)
-		goto fail;
-	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.labd-%d-%u", base,
-	    (int)getpid(), atomic_fetch_add(&backup_seq, 1) + 1) >=
-	    sizeof(tmp)) {
-		tmp[0] = '\0';
-		errf(j->err, sizeof(j->err), "%s: file name too long", base);
-		goto fail;
-	}
-	if ((fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		errf(j->err, sizeof(j->err), "cannot create %s/%s: %s", dir,
-		    tmp, strerror(errno));
-		tmp[0] = '\0';
-		goto fail;
-	}
-	if (j->running) {
-		vmjob_guest_sync(j);
-		if ((q = vmjob_qmp(j)) == NULL)
+	if (dir[0] == '\0')
+		snprintf(dir, sizeof(dir), "/");
+	if ((helper = !j->trusted && priv_active())) {
+		if (backup_tmp(j, base, tmp, sizeof(tmp)) == -1 ||
+		    caller_place(&who, dir, tmp, base, j->force, &dfd, &fd,
+		    j->err, sizeof(j->err)) == -1)
+			return -1;
+		if (backup_not_ours(j, dfd, real, sizeof(real)) == -1)
 			goto fail;
-		rc = backup_live(q, labd->cfg.qemu_img, fd,
-		    VM_BACKUP_TIMEOUT_MS, &j->vsize, j->err, sizeof(j->err));
-		qmp_close(q);
-	} else {
-		vmjob_disk(j, disk);
-		rc = backup_offline(labd->cfg.qemu_img, disk, fd, &j->vsize,
-		    j->err, sizeof(j->err));
-	}
-	if (rc == -1)
+	} else if (backup_open(j, dir, base, tmp, sizeof(tmp), &dfd,
+	    &fd) == -1)
+		return -1;
+	if (backup_write(j, fd) == -1)
 		goto fail;
-	rc = -1;
-	if (geteuid() == 0 && !j->trusted && j->uid != 0 &&
-	    fchown(fd, j->uid, gid) == -1) {
-		errf(j->err, sizeof(j->err), "cannot give %s/%s to uid %d: %s",
-		    dir, tmp, (int)j->uid, strerror(errno));
-		goto fail;
-	}
 	if (fsync(fd) == -1 || fstat(fd, &sb) == -1) {
 		errf(j->err, sizeof(j->err), "cannot write %s/%s: %s", dir,
 		    tmp, strerror(errno));
 		goto fail;
 	}
-	if (backup_rename(j, dfd, tmp, base) == -1)
+	if (helper ? caller_commit(&who, dfd, fd, tmp, base, j->force, j->err,
+	    sizeof(j->err)) : backup_rename(j, dfd, tmp, base)) {
+		if (helper)
+			tmp[0] = '\0';	/* the helper removed it */
 		goto fail;
+	}
 	tmp[0] = '\0';
 	fsync(dfd);
 	j->bytes = (long long)sb.st_size;
 	rc = 0;
 fail:
-	if (tmp[0] != '\0')
+	if (tmp[0] != '\0' && helper)
+		caller_commit(&who, dfd, fd, tmp, NULL, 0, real, sizeof(real));
+	else if (tmp[0] != '\0')
 		unlinkat(dfd, tmp, 0);
 	if (fd != -1)
 		close(fd);

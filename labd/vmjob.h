@@ -107,6 +107,7 @@ struct vmjob {
 	int		 force;		/* in: an existing target is replaced */
 	int		 trusted;	/* in: labd chose target, not a client */
 	uid_t		 uid;		/* in: who asked (SO_PEERCRED) */
+	int		 peer;		/* in: req_peer() (not trusted): cmd_vm.c's */
 	const struct vmjob_hooks *hooks;	/* in */
 	void		*arg;		/* in: the hooks' own */
 	int		 synced;	/* out: the guest flushed its cache */
@@ -149,6 +150,21 @@ const char *confine_cgroup_base(void);
  */
 int	priv_start(char *err, size_t errlen);
 int	priv_active(void);
+/*
+ * Who the daemon becomes: uid uid_base (which no VM has: their ids start
+ * at 1) and a group just past the VMs' range, so that what the daemon
+ * makes is never the VMs' group's; its one extra group is the VMs' group
+ * (uid_base), so that it can give the templates to them.
+ */
+#define LABD_DAEMON_UID	((uid_t)labd->cfg.uid_base)
+#define LABD_DAEMON_GID	((gid_t)(labd->cfg.uid_base + LABD_UIDS))
+/*
+ * One request to the helper: req with fds, the answer's descriptors (up
+ * to nr) in rfds (-1 where none), waiting ms at most (0: the default).
+ * The answer, or NULL with the helper's error in err.
+ */
+json_t	*priv_request(json_t *req, const int *fds, int nfds, int *rfds,
+	    int nr, int ms, char *err, size_t errlen);
 /*
  * With a helper: everything labd keeps becomes the daemon's user's, and
  * labd becomes that user, without capabilities.  Call once, late.

@@ -132,6 +132,25 @@ check "course rm" "$LABCTL" course rm cf
 # The privileged helper: a child of labd, gone with it.
 helper=$(pgrep -P "$LABD_PID" -x labd | head -1)
 check "labd has its privileged helper as a child" test -n "$helper"
+# labd itself is no longer root: uid uid_base, a group past the VMs',
+# the VMs' group as its one other, no capabilities.  The helper is root.
+daemon_unprivileged() {
+	local d=$((UID_BASE + 65536))
+	[ "$(status_of "$LABD_PID" Uid)" = "$UID_BASE $UID_BASE $UID_BASE $UID_BASE" ] &&
+	[ "$(status_of "$LABD_PID" Gid)" = "$d $d $d $d" ] &&
+	[ "$(status_of "$LABD_PID" Groups)" = "$UID_BASE" ] &&
+	[ "$(status_of "$LABD_PID" CapEff)" = 0000000000000000 ] &&
+	[ "$(status_of "$LABD_PID" CapPrm)" = 0000000000000000 ] &&
+	[ "$(status_of "$helper" Uid | cut -d" " -f2)" = 0 ]
+}
+check "labd runs as uid_base without capabilities; only the helper is root" \
+	daemon_unprivileged
+state_owned() {
+	[ "$(stat -c %u "$T/state/labd.db")" = "$UID_BASE" ] &&
+	[ "$(stat -c %a "$T/state/labd.db")" = 600 ] &&
+	[ "$(stat -c %u "$T/state")" = "$UID_BASE" ]
+}
+check "labd's state is its own user's, the database 0600" state_owned
 kill -9 "$LABD_PID"
 helper_gone() {
 	for _ in $(seq 50); do

@@ -77,7 +77,7 @@ chmod 0711 "$T/run"
 check "the user imports a profile of their own" \
 	as_user "$LABCTL" template import mine "$T/u/tiny.ini"
 check "its disk is labd's, read-only, and nothing else was left" bash -c "
-	test \"\$(stat -c %U:%a '$T/state/templates/mine@1/disk.qcow2')\" = root:444 &&
+	test \"\$(stat -c %u:%a '$T/state/templates/mine@1/disk.qcow2')\" = 1879048192:444 &&
 	test \"\$(ls '$T/state/templates/mine@1')\" = \"disk.qcow2
 initrd
 vmlinuz\" && qemu-img check -q '$T/state/templates/mine@1/disk.qcow2'"
