@@ -38,6 +38,15 @@
 #include "labd/labd.h"
 
 #define CONTROL_MAX_OUT	(16 * 1024 * 1024)	/* unread replies before we drop */
+/*
+ * Clients at once: in all, and of one uid (a script gone wrong, a user
+ * who opens connections and holds them).  Past them a client is told
+ * why and closed.  Out of descriptors, the listener rests a while rather
+ * than fail accept() in a busy loop.
+ */
+#define CONTROL_MAX_CONNS	1024
+#define CONTROL_MAX_PER_UID	128
+#define CONTROL_REST_MS		250
 
 struct conn {
 	uint64_t	 id;
@@ -59,6 +68,8 @@ static char		 listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static struct control_roles roles = { (gid_t)-1, (gid_t)-1, "", "" };
 static struct conn	*conns;
 static uint64_t		 next_conn_id;
+static int		 nconns;
+static int		 listen_resting;
 static const struct cmd	*cmds;		/* control_listen()'s table */
 static size_t		 ncmds;
 
@@ -667,27 +678,21 @@ conn_free(struct conn *c)
 	}
 	loop_del_fd(labd->loop, c->fd);
 	close(c->fd);
+	nconns--;
 	free(c->in);
 	free(c->out);
 	free(c);
 }
 
-/* A peer with no role: one line that says why, then the door. */
+/* One error line to a client we do not keep, then the door. */
 static void
-conn_refuse(int fd, const struct ucred *cred)
+conn_turn_away(int fd, const char *code, const char *text)
 {
 	json_t	*msg;
-	char	*s, who[128], text[512];
+	char	*s;
 
-	log_warnx("uid %u refused on the control socket", (unsigned)cred->uid);
-	snprintf(text, sizeof(text), "uid %u may not drive labd: the admin"
-	    " role is %s%s%s%s", (unsigned)cred->uid,
-	    admin_who(who, sizeof(who)), roles.ta_gid != (gid_t)-1 ?
-	    "; the ta role is group " : "", roles.ta_gid != (gid_t)-1 ?
-	    roles.ta_group : "", " (a group joined since the login counts"
-	    " after the next login)");
 	msg = json_pack("{s:n,s:b,s:{s:s,s:s}}", "id", "ok", 0, "error",
-	    "code", LABD_E_DENIED, "message", text);
+	    "code", code, "message", text);
 	if ((s = json_dumps(msg, JSON_COMPACT)) != NULL) {
 		(void)!send(fd, s, strlen(s), MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -697,6 +702,65 @@ conn_refuse(int fd, const struct ucred *cred)
 	close(fd);
 }
 
+/* A peer with no role: it hears why. */
+static void
+conn_refuse(int fd, const struct ucred *cred)
+{
+	char	who[128], text[512];
+
+	log_warnx("uid %u refused on the control socket", (unsigned)cred->uid);
+	snprintf(text, sizeof(text), "uid %u may not drive labd: the admin"
+	    " role is %s%s%s%s", (unsigned)cred->uid,
+	    admin_who(who, sizeof(who)), roles.ta_gid != (gid_t)-1 ?
+	    "; the ta role is group " : "", roles.ta_gid != (gid_t)-1 ?
+	    roles.ta_group : "", " (a group joined since the login counts"
+	    " after the next login)");
+	conn_turn_away(fd, LABD_E_DENIED, text);
+}
+
+/* Too many at once, in all or of uid: NULL when there is room. */
+static const char *
+conn_full(uid_t uid, char *text, size_t len)
+{
+	struct conn	*c;
+	int		 n = 0;
+
+	if (nconns >= CONTROL_MAX_CONNS) {
+		snprintf(text, len, "labd has %d clients, its most: try again"
+		    " later", nconns);
+		return text;
+	}
+	for (c = conns; c != NULL; c = c->next)
+		n += c->uid == uid;
+	if (n < CONTROL_MAX_PER_UID)
+		return NULL;
+	snprintf(text, len, "uid %u has %d connections to labd open, the"
+	    " most one user may: close some", (unsigned)uid, n);
+	return text;
+}
+
+static int
+listen_wake(struct loop *l, void *arg)
+{
+	listen_resting = 0;
+	if (listen_fd != -1)
+		loop_mod_fd(l, listen_fd, EPOLLIN);
+	return -1;	/* once */
+}
+
+/* No descriptor to accept with: stop listening for a while, say it once. */
+static void
+listen_rest(struct loop *l)
+{
+	if (listen_resting)
+		return;
+	log_warn("accept: not taking clients for %d ms (%d connected)",
+	    CONTROL_REST_MS, nconns);
+	listen_resting = 1;
+	loop_mod_fd(l, listen_fd, 0);
+	loop_add_timer(l, CONTROL_REST_MS, listen_wake, NULL);
+}
+
 static void
 control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 {
@@ -704,11 +768,16 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	enum role	 role;
+	char		 text[256];
 	int		 cfd;
 
 	if ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
 	    -1) {
-		if (errno != EAGAIN && errno != EINTR)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			listen_rest(l);
+		else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
 			log_warn("accept");
 		return;
 	}
@@ -719,6 +788,11 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	}
 	if ((role = conn_role(cfd, &cred)) == ROLE_NONE) {
 		conn_refuse(cfd, &cred);
+		return;
+	}
+	if (conn_full(cred.uid, text, sizeof(text)) != NULL) {
+		log_warnx("uid %u turned away: %s", (unsigned)cred.uid, text);
+		conn_turn_away(cfd, LABD_E_BUSY, text);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -736,6 +810,7 @@ control_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	}
 	c->next = conns;
 	conns = c;
+	nconns++;
 }
 
 /*

@@ -7,7 +7,13 @@
  * statement of labd's own that does not compile (db_prepare), both bugs
  * or a dying host.  Anything a client, a guest or the host's state can
  * cause is an error returned, logged or replied, never an exit.
+ *
+ * A line the same as the last one, within LOG_REPEAT_MS of it, is only
+ * counted, and the count is told with the next line that differs (as
+ * syslogd does): a client or a guest that makes labd say one thing in a
+ * loop cannot fill the disk.
  */
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +26,15 @@
 static int	log_foreground = 1;
 static int	log_verbose;
 
+#define LOG_REPEAT_MS	10000
+static pthread_mutex_t	log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char		text[2048];
+	int		pri;
+	long long	first_ms;	/* when the line was last written */
+	unsigned	count;		/* since written, not written again */
+} last;
+
 void
 log_init(int foreground, int verbose)
 {
@@ -30,17 +45,8 @@ log_init(int foreground, int verbose)
 }
 
 static void
-log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
+log_emit(int pri, const char *msg)
 {
-	char	msg[2048];
-	int	saved = errno;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (with_errno) {
-		size_t	len = strlen(msg);
-		snprintf(msg + len, sizeof(msg) - len, ": %s",
-		    strerror(saved));
-	}
 	if (log_foreground) {
 		struct timespec	ts;
 		struct tm	tm;
@@ -53,6 +59,58 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 		    ts.tv_nsec / 1000000, msg);
 	} else
 		syslog(pri, "%s", msg);
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The repeats of the last line not written yet, told; with log_lock. */
+static void
+log_repeats(void)
+{
+	char	msg[64];
+
+	if (last.count == 0)
+		return;
+	snprintf(msg, sizeof(msg), "last message repeated %u time%s",
+	    last.count, last.count == 1 ? "" : "s");
+	last.count = 0;
+	log_emit(last.pri, msg);
+}
+
+static void
+log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
+{
+	char		msg[2048];
+	int		saved = errno;
+	long long	now = mono_ms();
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (with_errno) {
+		size_t	len = strlen(msg);
+		snprintf(msg + len, sizeof(msg) - len, ": %s",
+		    strerror(saved));
+	}
+	pthread_mutex_lock(&log_lock);
+	if (pri > LOG_CRIT && strcmp(msg, last.text) == 0 &&
+	    now - last.first_ms < LOG_REPEAT_MS) {
+		last.count++;
+		pthread_mutex_unlock(&log_lock);
+		errno = saved;
+		return;
+	}
+	log_repeats();
+	snprintf(last.text, sizeof(last.text), "%s", msg);
+	last.pri = pri;
+	last.first_ms = now;
+	log_emit(pri, msg);
+	pthread_mutex_unlock(&log_lock);
 	errno = saved;
 }
 

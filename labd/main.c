@@ -9,6 +9,7 @@
  */
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -136,6 +137,22 @@ group_gid(const char *key, const char *name)
 	return gr->gr_gid;
 }
 
+/*
+ * A class of 300 holds some ten descriptors a VM (QMP, logs, disks while
+ * they open) and a client each: the soft limit of 1024 is not enough.
+ */
+static void
+fd_limit_raise(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -164,6 +181,7 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init(1, verbose);
+	fd_limit_raise();
 	config_defaults(&labd->cfg);
 	if (access(conf, F_OK) == 0 || strcmp(conf, LABD_DEFAULT_CONFIG) != 0) {
 		if (config_load(conf, &labd->cfg, err, sizeof(err)) == -1)

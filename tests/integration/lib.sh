@@ -77,12 +77,13 @@ EOF
 }
 
 # labd_start [NETNS]: labd on $T/labd.ini, in the network namespace NETNS
-# when given (ip netns exec execs labd: $! is labd's own pid).
+# when given (ip netns exec execs labd: $! is labd's own pid).  LABD_WRAP,
+# when set, is a command that execs labd (prlimit ...).
 labd_start() {
 	if [ $# -gt 0 ]; then
-		ip netns exec "$1" "$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+		ip netns exec "$1" ${LABD_WRAP:-} "$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
 	else
-		"$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+		${LABD_WRAP:-} "$LABD" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
 	fi
 	LABD_PID=$!
 	for _ in $(seq 100); do
