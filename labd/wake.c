@@ -5,9 +5,15 @@
  * While a VM is suspended its QEMU is gone, and with it the hostfwd
  * sockets on its published ports (user networking); in bridge mode
  * net.c drops its DNAT for as long.  Either way labd listens there
- * itself.  A connection that arrives is accepted and held; labd closes
- * its listeners for that VM (QEMU must bind those ports again) and
- * resumes it.  Once the VM is ready labd connects to the forwarded port
+ * itself.  A connection that arrives is accepted and held, and wakes the
+ * VM only once it looks like a student's, not a scan's: on the ssh port
+ * an SSH identification line ("SSH-"), which a client sends first; on
+ * other ports its first bytes, or WAKE_HOLD_MS held open without them
+ * (a protocol where the server speaks first).  A connection that closes
+ * before, or that sends anything else to the ssh port, wakes nothing;
+ * and one source address wakes at most WAKE_BURST VMs, then one every
+ * WAKE_REFILL_MS.  To wake it, labd closes its listeners for that VM
+ * (QEMU must bind those ports again) and resumes it.  Once the VM is ready labd connects to the forwarded port
  * (now QEMU's again) and relays the bytes both ways, so the student's
  * first connection just takes a few seconds longer; later ones go to QEMU
  * directly.  A client that waits more than WAKE_TIMEOUT_MS is closed.
@@ -42,13 +48,27 @@
 #define WAKE_BUFSZ		(64 * 1024)
 #define WAKE_MAX_RELAYS		256
 #define WAKE_BACKLOG		16
+#define WAKE_HOLD_MS		3000	/* held open, silent: a client */
+#define WAKE_SILENT_MS		15000	/* ssh port, no "SSH-" by then: gone */
+#define WAKE_PER_SOURCE		16	/* held at once from one address */
+#define WAKE_BURST		40	/* wakes one address has in hand */
+#define WAKE_REFILL_MS		15000	/* and one more every so often */
+#define WAKE_SOURCES		256
 
 struct wake_listener {
 	int			 fd;
 	int64_t			 vm_id;
 	char			 ip[64];
 	uint16_t		 port;
+	int			 ssh;		/* the guest's sshd behind it */
 	struct wake_listener	*next;
+};
+
+/* What one source address may still wake. */
+struct wake_source {
+	char			 addr[INET_ADDRSTRLEN];
+	int			 tokens;
+	int64_t			 at_ms;		/* tokens counted then */
 };
 
 /* One way of a relay: from one side's fd into the other's. */
@@ -70,6 +90,9 @@ struct wake_relay {
 	uint16_t		 port;
 	int64_t			 accepted_ms;
 	int			 first_byte;	/* seen from the guest */
+	int			 ssh;		/* to the guest's sshd */
+	int			 asked;		/* it woke the VM (or may) */
+	char			 from[INET_ADDRSTRLEN];
 	struct wake_pipe	 up;		/* student -> VM */
 	struct wake_pipe	 down;		/* VM -> student */
 	struct wake_relay	*next;
@@ -78,8 +101,10 @@ struct wake_relay {
 static struct wake_listener	*listeners;
 static struct wake_relay	*relays;
 static int			 nrelays;
+static struct wake_source	 sources[WAKE_SOURCES];
 
 static void	wake_relay_io(struct loop *, int, uint32_t, void *);
+static void	wake_unlisten(const struct vm *);
 
 static struct vm *
 wake_vm(int64_t id)
@@ -227,6 +252,87 @@ relay_hangup(struct wake_pipe *from, struct wake_pipe *to)
 	to->len = 0;
 }
 
+/*
+ * May addr wake one more VM?  A token each, WAKE_BURST in hand, one more
+ * every WAKE_REFILL_MS; the least recently seen address makes room.
+ */
+static int
+source_take(const char *addr)
+{
+	struct wake_source	*s, *old = &sources[0];
+	int64_t			 now = now_ms();
+	int			 i, more;
+
+	for (i = 0; i < WAKE_SOURCES; i++) {
+		s = &sources[i];
+		if (strcmp(s->addr, addr) == 0)
+			break;
+		if (s->at_ms < old->at_ms)
+			old = s;
+	}
+	if (i == WAKE_SOURCES) {
+		s = old;
+		snprintf(s->addr, sizeof(s->addr), "%s", addr);
+		s->tokens = WAKE_BURST;
+		s->at_ms = now;
+	}
+	more = (int)((now - s->at_ms) / WAKE_REFILL_MS);
+	if (more > 0) {
+		s->tokens = s->tokens + more > WAKE_BURST ? WAKE_BURST :
+		    s->tokens + more;
+		s->at_ms += (int64_t)more * WAKE_REFILL_MS;
+	}
+	if (s->tokens == 0)
+		return 0;
+	s->tokens--;
+	return 1;
+}
+
+/*
+ * r looks like a student's: wake its VM, unless its source has woken
+ * too many; -1 when r was closed for that (and is freed).
+ */
+static int
+relay_ask(struct wake_relay *r, const char *why)
+{
+	struct vm	*vm = wake_vm(r->vm_id);
+
+	if (vm == NULL || vm->state != VM_SUSPENDED) {
+		r->asked = 1;	/* awake already, or waking: it follows */
+		return 0;
+	}
+	if (!source_take(r->from)) {
+		log_warnx("%s: %s has woken too many VMs: not this one", r->vm,
+		    r->from);
+		relay_free(r, NULL);
+		return -1;
+	}
+	r->asked = 1;
+	log_info("%s: connection from %s to %s:%u (%s): waking it", vm->name,
+	    r->from, r->ip, r->port, why);
+	db_event(0, "vm.wake", vm->name, "connection from %s to %s:%u",
+	    r->from, r->ip, r->port);
+	/* QEMU must be able to bind the ports again. */
+	wake_unlisten(vm);
+	vm_op_start(vm, DONE_NONE);
+	return 0;
+}
+
+/* The client's first bytes: an SSH client's, or anything on other ports. */
+static int
+relay_judge(struct wake_relay *r)
+{
+	size_t	n = r->up.len < 4 ? r->up.len : 4;
+
+	if (r->ssh && memcmp(r->up.buf + r->up.off, "SSH-", n) != 0) {
+		relay_free(r, NULL);	/* not an SSH client: no wake */
+		return -1;
+	}
+	if (r->ssh && n < 4)
+		return 0;
+	return relay_ask(r, r->ssh ? "an SSH client" : "its first bytes");
+}
+
 /* Move what can be moved; -1 when the relay ended (and is freed). */
 static int
 relay_pump(struct wake_relay *r)
@@ -235,6 +341,8 @@ relay_pump(struct wake_relay *r)
 		relay_free(r, strerror(errno));
 		return -1;
 	}
+	if (!r->asked && r->up.len > 0 && relay_judge(r) == -1)
+		return -1;
 	if (r->ufd != -1 && !r->connecting) {
 		size_t	before = r->down.len;
 
@@ -259,7 +367,8 @@ relay_pump(struct wake_relay *r)
 	}
 	relay_arm(r);
 	if (r->cfd == -1 && (!r->connected || r->connecting)) {
-		relay_free(r, "the client left before the VM was ready");
+		relay_free(r, r->asked ? "the client left before the VM was"
+		    " ready" : NULL);
 		return -1;
 	}
 	if (r->cfd == -1 && r->ufd == -1) {	/* done both ways */
@@ -351,6 +460,16 @@ relays_check(int retry)
 		if (r->connected || r->ufd != -1 || r->cfd == -1)
 			continue;
 		vm = wake_vm(r->vm_id);
+		/* Not yet a student's: held a while, or silent on ssh. */
+		if (!r->asked && vm != NULL && vm->state == VM_SUSPENDED) {
+			if (!r->ssh && now_ms() - r->accepted_ms >=
+			    WAKE_HOLD_MS)
+				relay_ask(r, "held open");
+			else if (r->ssh && now_ms() - r->accepted_ms >=
+			    WAKE_SILENT_MS)
+				relay_free(r, NULL);
+			continue;
+		}
 		if (vm == NULL || vm->state == VM_FAILED ||
 		    vm->state == VM_STOPPED || vm->state == VM_STOPPING)
 			relay_free(r, vm == NULL ? "no such VM" :
@@ -359,7 +478,8 @@ relays_check(int retry)
 			relay_free(r, "the VM was not ready in time");
 		else if (vm->state == VM_READY)
 			relay_connect(r);
-		else if (retry && vm->state == VM_SUSPENDED && !vm->busy)
+		else if (retry && r->asked && vm->state == VM_SUSPENDED &&
+		    !vm->busy)
 			vm_op_start(vm, DONE_NONE);	/* the first try was refused */
 	}
 }
@@ -436,8 +556,8 @@ wake_listen(struct vm *vm, int quiet)
 
 	if (wake_listening(vm))
 		return 0;
-	st = db_prepare("SELECT listen_ip, port FROM ports WHERE vm_id = ?"
-	    " ORDER BY id");
+	st = db_prepare("SELECT listen_ip, port, service = 'ssh' OR"
+	    " guest_port = 22 FROM ports WHERE vm_id = ? ORDER BY id");
 	sqlite3_bind_int64(st, 1, vm->id);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char	*ip = db_text(st, 0);
@@ -455,6 +575,7 @@ wake_listen(struct vm *vm, int quiet)
 		w->vm_id = vm->id;
 		snprintf(w->ip, sizeof(w->ip), "%s", ip);
 		w->port = port;
+		w->ssh = sqlite3_column_int(st, 2);
 		if (loop_add_fd(labd->loop, fd, EPOLLIN, wake_accept, w) == -1) {
 			close(fd);
 			free(w);
@@ -472,6 +593,22 @@ wake_listen(struct vm *vm, int quiet)
 	return rc;
 }
 
+/* Relays held for addr now, none of them a student's yet. */
+static int
+source_held(const char *addr)
+{
+	struct wake_relay	*r;
+	int			 n = 0;
+
+	for (r = relays; r != NULL; r = r->next)
+		n += !r->asked && strcmp(r->from, addr) == 0;
+	return n;
+}
+
+/*
+ * Take what waits in the backlog and hold it: it wakes the VM once it
+ * looks like a student's (relay_judge(), relays_check()).
+ */
 static void
 wake_accept(struct loop *l, int fd, uint32_t events, void *arg)
 {
@@ -480,34 +617,34 @@ wake_accept(struct loop *l, int fd, uint32_t events, void *arg)
 	struct sockaddr_in	 peer;
 	socklen_t		 plen;
 	struct vm		*vm = wake_vm(w->vm_id);
-	char			 addr[INET_ADDRSTRLEN] = "?";
-	int			 cfd, tried = 0;
+	char			 addr[INET_ADDRSTRLEN];
+	int			 cfd;
 
 	if (vm == NULL)
 		return;
-	/* Take what waits in the backlog: the listener closes next. */
 	for (;;) {
 		plen = sizeof(peer);
 		if ((cfd = accept4(fd, (struct sockaddr *)&peer, &plen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
 			if (errno == EINTR)
 				continue;
-			/* EMFILE and the like: someone came all the same. */
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				tried = 1;
 			break;
 		}
-		tried = 1;
-		if (nrelays >= WAKE_MAX_RELAYS) {
+		if (inet_ntop(AF_INET, &peer.sin_addr, addr,
+		    sizeof(addr)) == NULL)
+			snprintf(addr, sizeof(addr), "?");
+		if (nrelays >= WAKE_MAX_RELAYS ||
+		    source_held(addr) >= WAKE_PER_SOURCE) {
 			close(cfd);
 			continue;
 		}
-		inet_ntop(AF_INET, &peer.sin_addr, addr, sizeof(addr));
 		r = xcalloc(1, sizeof(*r));
 		r->vm_id = vm->id;
 		snprintf(r->vm, sizeof(r->vm), "%s", vm->name);
 		snprintf(r->ip, sizeof(r->ip), "%s", w->ip);
+		snprintf(r->from, sizeof(r->from), "%s", addr);
 		r->port = w->port;
+		r->ssh = w->ssh;
 		r->cfd = cfd;
 		r->ufd = -1;
 		r->accepted_ms = now_ms();
@@ -520,16 +657,9 @@ wake_accept(struct loop *l, int fd, uint32_t events, void *arg)
 		r->next = relays;
 		relays = r;
 		nrelays++;
+		log_debug("%s: connection from %s to %s:%u held", vm->name,
+		    addr, w->ip, w->port);
 	}
-	if (!tried)
-		return;
-	log_info("%s: connection from %s to %s:%u: waking it", vm->name, addr,
-	    w->ip, w->port);
-	db_event(0, "vm.wake", vm->name, "connection from %s to %s:%u", addr,
-	    w->ip, w->port);
-	/* w is freed here: QEMU must be able to bind the ports again. */
-	wake_unlisten(vm);
-	vm_op_start(vm, DONE_NONE);
 }
 
 /* --- the hook and the tick -------------------------------------------------- */

@@ -244,7 +244,8 @@ check_fails "another address ($CLIENT2) does not" csh $CLIENT2 $IP1 $pa hostname
 check_fails "not on the second IP either" csh $CLIENT2 $IP2 $pa hostname
 check_fails "nor user nobody on the host, through $IP1" banner $NOBODY $IP1:$pa
 check_fails "nor straight to the guest's address" banner $NOBODY $ipa:22
-check "root on the host (labd's uid) gets in" banner 0 $IP1:$pa
+check "labd's own uid (uid_base, not root) gets in" banner 1879048192 $IP1:$pa
+check_fails "root on the host, not labd, does not" banner 0 $IP1:$pa
 check_fails "a bad CIDR is refused" "$LABCTL" course set net allow_from=10.0.0.1/8
 allow_has() { inh nft list set inet labd c1_allow | grep -q "$1"; }
 check "and the rule is unchanged" allow_has $CLIENT1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
-# test_idle.sh - who is connected, idle suspend and wake on connection:
+# test_idle.sh - who is connected, idle suspend and wake on connection
+# (by a student's ssh, not by a scan):
 # connections counted while an ssh session is held open (labd's own probe
 # does not count); a course's idle_suspend suspends a VM nobody uses; a
 # student's ssh to the suspended VM's port wakes it and gets through (the
@@ -90,6 +91,29 @@ check "labd listens on its port" wait_for 5 listener_is labd
 check "idle_suspend=off" "$LABCTL" course set id idle_suspend=off
 check "course list shows off" \
 	sh -c "'$LABCTL' course list | grep -E '^id .* off$'"
+
+# --- not woken by a scan ----------------------------------------------------------
+# A port scan connects and closes, or sends what no SSH client sends, or
+# holds a connection open in silence: none of it is a student.
+py_conn() {	# py_conn SEND HOLD: connect, send SEND, hold HOLD s, close
+	python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+if sys.argv[2]:
+    s.sendall(sys.argv[2].encode())
+time.sleep(float(sys.argv[3]))
+s.close()' "$port" "$1" "$2"
+}
+scanned() {
+	for _ in 1 2 3 4 5; do py_conn "" 0; done
+	py_conn $'GET / HTTP/1.0\r\n\r\n' 0.5
+	py_conn "" 5
+	sleep 2
+	state_is suspended && listener_is labd
+}
+check "connect-and-close, garbage and a silent hold do not wake it" scanned
+check "nor does the log say it woke" \
+	test "$(grep -c 'waking it' "$T/labd.log")" = 0
 
 # --- wake on connection ----------------------------------------------------------
 t0=$(date +%s.%N)

@@ -159,6 +159,10 @@ check "a VM's uid reaches the host's DNS server (resolv.conf) on 53" \
 check_fails "but no other port of it" says $VMUID 10.99.0.53:7777 net
 check "the uid below the range (uid_base - 1) is not a VM's" \
 	says $((UIDB - 1)) 127.0.0.1:7000 host
+check "uid_base itself, labd's own once it drops root, is not a VM's" \
+	says $UIDB 127.0.0.1:7000 host
+check_fails "the first uid of the range (uid_base + 1) is" \
+	says $((UIDB + 1)) 127.0.0.1:7000 host
 check_fails "the last uid of the range (uid_base + 65535) is" \
 	says $((UIDB + 65535)) 127.0.0.1:7000 host
 check "the uid past it (uid_base + 65536) is not" \
@@ -190,8 +194,11 @@ check_fails "user nobody on the host does not, through 127.0.0.1" \
 check_fails "nor through $IP1" banner $NOBODY $IP1:22001
 check_fails "nor a VM's uid (another guest, through QEMU's NAT)" \
 	banner $VMUID 127.0.0.1:22001
-check "labd's own connections do (exec as root, over 127.0.0.1)" \
+check "labd's own connections do (exec, over 127.0.0.1)" \
 	test "$("$LABCTL" exec exam-alice -- hostname)" = exam-alice
+check "labd's uid (uid_base) gets the banner" banner $UIDB 127.0.0.1:22001
+check_fails "root on the host is not labd: it does not" \
+	banner 0 127.0.0.1:22001
 check "allow_from=any" "$LABCTL" course set exam allow_from=any
 check "user nobody gets the banner again" banner $NOBODY 127.0.0.1:22001
 
