@@ -61,7 +61,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "publish a prepared VM's disk as NAME's next version (live while"
 	  " it runs)" },
 	{ "course", "create", "NAME --template T --roster FILE [--wait]"
-	  " [--format text|csv|md]", ctl_course_create,
+	  " [--format text|csv|md] [--overcommit]", ctl_course_create,
 	  "one VM a student; prints the access sheet with the passwords" },
 	{ "course", "list", "", ctl_course_list, "courses and their VMs" },
 	{ "course", "show", "NAME", ctl_course_show,
@@ -401,6 +401,26 @@ vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
 
 /* --- the commands ------------------------------------------------------ */
 
+/* The host's room for VMs, and what runs low. */
+static void
+host_print(json_t *h)
+{
+	json_t	*w;
+	size_t	 i;
+
+	if (!json_is_object(h))
+		return;
+	printf("memory       %lld MiB available of %lld\n",
+	    jint(h, "memory_available_mb"), jint(h, "memory_total_mb"));
+	printf("disk         %lld MiB free of %lld\n", jint(h, "disk_free_mb"),
+	    jint(h, "disk_total_mb"));
+	printf("qemu per vm  %lld MiB beyond guest RAM (%s)\n",
+	    jint(h, "vm_overhead_mb"), json_is_true(json_object_get(h,
+	    "vm_overhead_measured")) ? "measured" : "estimated");
+	json_array_foreach(json_object_get(h, "warnings"), i, w)
+		printf("warning      %s\n", json_string_value(w));
+}
+
 static int
 ctl_status(struct ctl *c, int argc, char **argv)
 {
@@ -428,6 +448,7 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		    jint(s, "vms_running"), jint(s, "vms_total"));
 		printf("state dir    %s\n", jstr(s, "state_dir"));
 		printf("socket       %s\n", jstr(s, "socket"));
+		host_print(json_object_get(s, "host"));
 	}
 	json_decref(s);
 	return CTL_OK;
@@ -477,11 +498,13 @@ ctl_course_create(struct ctl *c, int argc, char **argv)
 	const char	*name = NULL, *tpl = NULL, *roster = NULL, *v;
 	char		*text, rpath[PATH_MAX];
 	json_t		*res, *names, *r;
-	int		 i, rc, wait = 0, format = SHEET_TEXT;
+	int		 i, rc, wait = 0, over = 0, format = SHEET_TEXT;
 	size_t		 k;
 
 	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--template") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--overcommit") == 0)
+			over = 1;
+		else if (strcmp(argv[i], "--template") == 0 && i + 1 < argc)
 			tpl = argv[++i];
 		else if (strcmp(argv[i], "--roster") == 0 && i + 1 < argc)
 			roster = argv[++i];
@@ -501,9 +524,9 @@ ctl_course_create(struct ctl *c, int argc, char **argv)
 	if ((text = read_file(roster, LABD_MAX_LINE / 2)) == NULL)
 		return CTL_FAILED;
 	snprintf(rpath, sizeof(rpath), "%s", roster);
-	res = ctl_call(c, "course.create", json_pack("{s:s,s:s,s:s,s:s}",
+	res = ctl_call(c, "course.create", json_pack("{s:s,s:s,s:s,s:s,s:b}",
 	    "name", name, "template", tpl, "roster", text, "roster_name",
-	    basename(rpath)), &rc);
+	    basename(rpath), "overcommit", over), &rc);
 	free(text);
 	if (res == NULL)
 		return rc;
@@ -573,11 +596,15 @@ ctl_course_rm(struct ctl *c, int argc, char **argv)
 		force = 1;
 	else if (argc != 1)
 		return CTL_USAGE;
+	/*
+	 * A VM that failed to start stays "failed", not "stopped": it is
+	 * removed all the same.  One that still runs, labd refuses to
+	 * remove, and says which.
+	 */
 	if (force) {
 		stop[1] = argv[0];
-		if ((rc = vm_command(c, "vm.stop", "course rm", 3, stop,
-		    T_FORCE, "stopped")) != CTL_OK)
-			return rc;
+		(void)vm_command(c, "vm.stop", "course rm", 3, stop, T_FORCE,
+		    "stopped");
 	}
 	if ((o = ctl_call(c, "course.rm", json_pack("{s:s}", "course",
 	    argv[0]), &rc)) == NULL)

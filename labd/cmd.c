@@ -80,6 +80,8 @@ static const struct cmd cmds[] = {
 		  "the roster CSV's text: id,name,email,ssh_key" },
 		{ "roster_name", ARG_STRING, ARG_OPTIONAL,
 		  "the roster's file name, for error messages" },
+		{ "overcommit", ARG_BOOLEAN, ARG_OPTIONAL,
+		  "create it even when its memory or disk does not fit" },
 	  } },
 	{ .name = "course.list", .fn = cmd_course_list, .flags = CMD_TA,
 	  .help = "courses with their VM counts" },
@@ -199,7 +201,7 @@ cmd_status(const struct req *r, json_t *args)
 
 	total = vm_count(&running);
 	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
-	    "s:s,s:s,s:i}",
+	    "s:s,s:s,s:i,s:o}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - labd->started_ms) / 1000),
@@ -210,5 +212,5 @@ cmd_status(const struct req *r, json_t *args)
 	    "state_dir", labd->cfg.state_dir, "run_dir", labd->cfg.run_dir,
 	    "socket", labd->cfg.socket,
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
-	    "jobs", workers_pending(labd->workers)));
+	    "jobs", workers_pending(labd->workers), "host", admit_status()));
 }

@@ -17,13 +17,14 @@ cmd_course_create(const struct req *r, json_t *args)
 	const char	*tref = arg_str(args, "template");
 	const char	*text = arg_str(args, "roster");
 	const char	*rname = arg_str(args, "roster_name");
+	int		 over = json_is_true(json_object_get(args, "overcommit"));
 	const char	*code;
 	char		 err[LABD_MSGLEN];
 	json_t		*res;
 
 	if (rname == NULL)
 		rname = "roster";
-	if ((code = course_create(name, tref, text, rname, r->uid, &res, err,
+	if ((code = course_create(name, tref, text, rname, over, r->uid, &res, err,
 	    sizeof(err))) != NULL) {
 		reply_err(r, code, "%s", err);
 		return;

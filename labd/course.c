@@ -330,7 +330,8 @@ fail:
 
 const char *
 course_create(const char *name, const char *tref, const char *roster,
-    const char *rname, uid_t uid, json_t **res, char *err, size_t errlen)
+    const char *rname, int overcommit, uid_t uid, json_t **res, char *err,
+    size_t errlen)
 {
 	struct course_new	 cn = { .name = name, .tref = tref,
 				    .rname = rname };
@@ -339,6 +340,8 @@ course_create(const char *name, const char *tref, const char *roster,
 	size_t			 i;
 
 	if ((code = create_check(&cn, roster, err, errlen)) != NULL ||
+	    (!overcommit && (code = admit_course((int)cn.ros.n,
+	    template_memory_mb(cn.tid), err, errlen)) != NULL) ||
 	    (code = create_plan(&cn, err, errlen)) != NULL ||
 	    (code = create_write(&cn, err, errlen)) != NULL)
 		goto done;

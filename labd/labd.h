@@ -299,6 +299,17 @@ int		 caller_serve_commit(int peer, const int *fds, int nfds,
 		    const char *tmp, const char *base, int force, char *err,
 		    size_t errlen);
 
+/*
+ * admit.c: NULL when nvms guests of memory_mb fit the host's memory and
+ * state_dir's disk, each with a reserve; else LABD_E_FAILED and why, with
+ * the numbers.  The host's room and warnings for status, and the watch
+ * that logs when memory or disk runs low.
+ */
+const char	*admit_course(int nvms, int memory_mb, char *err,
+		    size_t errlen);
+json_t		*admit_status(void);
+void		 admit_watch_start(void);
+
 /* cmd.c: the command table */
 const struct cmd *cmd_table(size_t *n);
 
@@ -450,6 +461,8 @@ const char	*template_rm(const char *ref, uid_t uid, json_t **res,
 /* The row id of ref (newest without @V) and its publish; -1: none. */
 int64_t		 template_resolve(const char *ref, char *publish,
 		    size_t publishlen);
+/* The guest RAM of template row id, MiB; 0 when there is no such row. */
+int		 template_memory_mb(int64_t id);
 /* A row's publish "ssh:22,http:80" into names and ports; how many. */
 size_t		 template_publish_parse(const char *publish,
 		    char names[][PF_NAMELEN], uint16_t *ports, size_t max);
@@ -465,8 +478,8 @@ size_t		 template_publish_parse(const char *publish,
  * the access sheet with the generated passwords.
  */
 const char	*course_create(const char *name, const char *tref,
-		    const char *roster, const char *rname, uid_t uid,
-		    json_t **res, char *err, size_t errlen);
+		    const char *roster, const char *rname, int overcommit,
+		    uid_t uid, json_t **res, char *err, size_t errlen);
 /* Every course with its template, VM count, ready count and schedule. */
 json_t		*course_list(void);
 /* What course.set changes: each as given, NULL when unchanged. */

@@ -263,6 +263,7 @@ main(int argc, char *argv[])
 	schedule_init();
 	idle_init();
 	wake_init();
+	admit_watch_start();
 	vm_reconcile_all();
 	log_info("labd %s ready on %s (%s, %s networking)", LABD_VERSION,
 	    labd->cfg.socket, vmm_accel_name(labd->accel),

@@ -1210,6 +1210,20 @@ template_rm(const char *ref, uid_t uid, json_t **res, char *err,
  * What course.create builds on: "tiny" is the newest version, "tiny@2"
  * that one (laxer than ref_parse(): "tiny@2x" is tiny@2).
  */
+int
+template_memory_mb(int64_t id)
+{
+	sqlite3_stmt	*st;
+	int		 mb = 0;
+
+	st = db_prepare("SELECT memory_mb FROM templates WHERE id = ?");
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		mb = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return mb;
+}
+
 int64_t
 template_resolve(const char *ref, char *publish, size_t publishlen)
 {

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# test_admit.sh - a course that does not fit the host is refused with the
+# numbers, and --overcommit creates it all the same (issue 14, item 4);
+# labctl status shows the host's room.  The host's memory is whatever
+# this machine has: a template of 64 GiB a guest does not fit any test
+# machine, four of them fit no disk this test would find either.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+write_ini 25600
+sed 's/^memory .*/memory = 64G/' "$TINY" >"$T/big.ini"
+D=$(dirname "$TINY")
+sed -i "s|^disk .*|disk = $D/tiny.qcow2|; s|^kernel .*|kernel = $D/tiny-vmlinuz|; s|^initrd .*|initrd = $D/tiny-initrd|" \
+	"$T/big.ini"
+printf 'id,name\nann,Ann\n' >"$T/one.csv"
+{ echo id,name; for i in $(seq 300); do echo "s$i,S $i"; done; } >"$T/many.csv"
+mem_avail=$(awk '$1 == "MemAvailable:" { print int($2 / 1024) }' /proc/meminfo)
+
+check "labd starts" labd_start
+check "labctl status shows the memory" \
+	bash -c "'$LABCTL' status | grep -E '^memory +[0-9]+ MiB available of [0-9]+'"
+check "and the disk and QEMU's cost a VM" \
+	bash -c "'$LABCTL' status | grep -E '^disk +[0-9]+ MiB free' &&
+	'$LABCTL' status | grep -E '^qemu per vm +128 MiB beyond guest RAM \(estimated\)'"
+check "status --json has the host's numbers" bash -c \
+	"'$LABCTL' status --json | jq -e '.host.memory_available_mb > 0 and .host.disk_free_mb > 0 and (.host.warnings | length) == 0'"
+check "template import big (64 GiB of RAM)" "$LABCTL" template import big "$T/big.ini"
+check_fails "a course of one 64 GiB guest does not fit ($mem_avail MiB available)" \
+	"$LABCTL" course create big --template big --roster "$T/one.csv"
+cp "$T/last.out" "$T/refusal"
+check "the refusal gives the numbers" grep -Eq \
+	"1 VMs need about [0-9]+ MiB of memory \(65536 MiB of guest RAM and 128 MiB of QEMU's own each, estimated\); the host has [0-9]+ MiB available and keeps [0-9]+ MiB free, so 0 fit" \
+	"$T/refusal"
+check "and says what to do" grep -q -- "--overcommit" "$T/refusal"
+check "nothing was created" bash -c \
+	"[ \"\$('$LABCTL' course list --json | jq length)\" = 0 ] && [ \"\$('$LABCTL' list --json | jq length)\" = 0 ]"
+check "template import tiny" "$LABCTL" template import tiny "$TINY"
+check_fails "300 tiny guests do not fit either" \
+	"$LABCTL" course create many --template tiny --roster "$T/many.csv"
+fit=$(sed -n 's/.* so \([0-9]*\) fit.*/\1/p' "$T/last.out")
+grep -o '300 VMs need about [0-9]* MiB' "$T/last.out" | sed 's/^/# /'
+echo "# 300 tiny: refused, $fit would fit"
+check "it says how many would fit" test -n "$fit"
+check "--overcommit creates the 64 GiB course all the same" \
+	"$LABCTL" course create big --template big --roster "$T/one.csv" --overcommit
+check "its VM is there" test "$("$LABCTL" list --json | jq length)" = 1
+check "course rm --force (its VM ran, or failed for want of memory)" \
+	"$LABCTL" course rm big --force
+
+finish test_admit
