@@ -213,6 +213,7 @@ panel_header(struct tui *t, int y, int h)
 	struct tm	 tm;
 	int		 x, w;
 	const struct host *hs = &t->host;
+	json_t		*warn;
 
 	blank(y);
 	blank(y + 1);
@@ -264,8 +265,14 @@ panel_header(struct tui *t, int y, int h)
 	    0, mem);
 	if (hs->ksm_saved_kb > 0) {
 		fmt_kb(hs->ksm_saved_kb, ksm, sizeof(ksm));
-		putf(y + 1, x, A_NORMAL, COLS - x, "  KSM saved %s", ksm);
+		x += putf(y + 1, x, A_NORMAL, COLS - x, "  KSM saved %s", ksm);
 	}
+	/* labd's word on memory or disk below its reserve. */
+	warn = json_array_get(json_object_get(json_object_get(t->status,
+	    "host"), "warnings"), 0);
+	if (json_is_string(warn) && x + 4 < COLS)
+		putf(y + 1, x, draw_attr(t, CLR_FAILED), COLS - x, "  %s",
+		    json_string_value(warn));
 }
 
 /* Which columns fit, and how wide: shrink the least wanted, then drop. */

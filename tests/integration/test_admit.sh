@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: ISC
 # test_admit.sh - a course that does not fit the host is refused with the
 # numbers, and --overcommit creates it all the same (issue 14, item 4);
-# labctl status shows the host's room.  The host's memory is whatever
+# labctl status shows the host's room, and on a state_dir of 512 MiB
+# labd, labctl status and labtui warn that the disk is low.  The host's memory is whatever
 # this machine has: a template of 64 GiB a guest does not fit any test
 # machine, four of them fit no disk this test would find either.
 set -u
@@ -47,5 +48,44 @@ check "--overcommit creates the 64 GiB course all the same" \
 check "its VM is there" test "$("$LABCTL" list --json | jq length)" = 1
 check "course rm --force (its VM ran, or failed for want of memory)" \
 	"$LABCTL" course rm big --force
+
+# --- a state_dir on a small disk -------------------------------------------------
+# 512 MiB of tmpfs: below the 2 GiB labd keeps free, so labd warns, and a
+# course of one tiny VM does not fit it.  labtui shows the warning.
+kill "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=
+mkdir "$T/small"
+TM=(tmux -S "$T/tmux.sock")
+small_cleanup() {
+	"${TM[@]}" kill-server 2>/dev/null
+	[ -n "${LABD_PID:-}" ] && kill -9 "$LABD_PID" 2>/dev/null
+	sleep 0.3
+	umount -l "$T/small" 2>/dev/null
+	cleanup
+}
+trap small_cleanup EXIT
+mount -t tmpfs -o size=512m tmpfs "$T/small"
+sed -i "s|^state_dir .*|state_dir = $T/small/state|" "$T/labd.ini"
+check "labd starts on a 512 MiB state_dir" labd_start
+check "labd logs that the disk is low" grep -q "disk low: [0-9]* MiB free in $T/small/state" "$T/labd.log"
+check "labctl status warns" bash -c \
+	"'$LABCTL' status | grep -E '^warning +disk low: [0-9]+ MiB free in $T/small/state, below the 2048 MiB kept free'"
+check "template import tiny" "$LABCTL" template import tiny "$TINY"
+check_fails "a course of one tiny VM does not fit its disk" \
+	"$LABCTL" course create small --template tiny --roster "$T/one.csv"
+cp "$T/last.out" "$T/refusal"
+check "the refusal names the folder and the numbers" grep -Eq \
+	"1 VMs may need 192 MiB of disk in $T/small/state .*; it has [0-9]+ MiB free and keeps 2048 MiB" \
+	"$T/refusal"
+"${TM[@]}" new-session -d -s tui -x 140 -y 30 \
+	"env TERM=xterm-256color $B/labtui -s $LABD_SOCKET"
+tui_warns() {
+	for _ in $(seq 40); do
+		"${TM[@]}" capture-pane -p -t tui | grep -q 'disk low: ' && return 0
+		sleep 0.25
+	done
+	"${TM[@]}" capture-pane -p -t tui | sed 's/^/#   /' | head -5
+	return 1
+}
+check "labtui shows the warning in its header" tui_warns
 
 finish test_admit
