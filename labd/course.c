@@ -340,9 +340,9 @@ course_create(const char *name, const char *tref, const char *roster,
 	size_t			 i;
 
 	if ((code = create_check(&cn, roster, err, errlen)) != NULL ||
+	    (code = create_plan(&cn, err, errlen)) != NULL ||
 	    (!overcommit && (code = admit_course((int)cn.ros.n,
 	    template_memory_mb(cn.tid), err, errlen)) != NULL) ||
-	    (code = create_plan(&cn, err, errlen)) != NULL ||
 	    (code = create_write(&cn, err, errlen)) != NULL)
 		goto done;
 	db_event(uid, "course.create", name, "%zu students, template %s",
