@@ -90,7 +90,7 @@ printf 'snapshot (1 GiB, 400 MiB used): RAM state %d MiB, taken in %.2f s\n' \
 bench_vm g-big big "1 GiB, 400 MiB used"
 
 t=$(secs)
-"$L" reset --course s >/dev/null
+"$L" reset --course s --yes >/dev/null
 printf 'bulk: reset --course of 3 VMs to pristine, wall time %.2f s\n' \
 	"$(echo "$(secs) - $t" | bc -l)"
 # Not a figure: a failure to stop is shown, the clean-up kills the rest.

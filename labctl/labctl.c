@@ -66,7 +66,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "course", "list", "", ctl_course_list, "courses and their VMs" },
 	{ "course", "show", "NAME", ctl_course_show,
 	  "a course's template, settings and VMs" },
-	{ "course", "rm", "NAME [--force]", ctl_course_rm,
+	{ "course", "rm", "NAME [--force] [--yes]", ctl_course_rm,
 	  "remove a stopped course: VMs, disks, snapshots, students, ports"
 	  " (--force: stop its VMs first)" },
 	{ "list", NULL, "[COURSE]", ctl_list,
@@ -82,7 +82,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
 	  " idle_suspend: suspend a VM with no connection for that long;"
 	  " sudo: may students become root (live)" },
-	{ "reset", NULL, "VM|--course C [--to SNAPSHOT | --hard]", ctl_reset,
+	{ "reset", NULL, "VM|--course C [--yes] [--to SNAPSHOT | --hard]",
+	  ctl_reset,
 	  "back to a snapshot (default pristine), RAM and all, no reboot;"
 	  " --hard: a fresh disk from the template" },
 	{ "suspend", NULL, "VM|--course C", ctl_suspend,
@@ -91,7 +92,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "a suspended VM continues exactly where it stopped" },
 	{ "snapshot", NULL, "VM|--course C NAME", ctl_snapshot,
 	  "with RAM when the VM runs, disk alone when stopped" },
-	{ "snapshot", "rm", "VM|--course C NAME", ctl_snapshot_rm,
+	{ "snapshot", "rm", "VM|--course C [--yes] NAME", ctl_snapshot_rm,
 	  "delete a snapshot" },
 	{ "console", NULL, "VM", ctl_console,
 	  "the VM's serial console here (on the labd host); Ctrl-] detaches" },
@@ -196,6 +197,7 @@ fmt_ports(json_t *vm, char *out, size_t len)
 #define T_TO		0x04	/* --to SNAPSHOT */
 #define T_TIMEOUT	0x08	/* --timeout SECONDS */
 #define T_NAME		0x10	/* a snapshot NAME after the VM */
+#define T_CONFIRM	0x20	/* with --course: ask first, or --yes */
 
 struct target {
 	const char	*vm;
@@ -204,6 +206,7 @@ struct target {
 	const char	*name;
 	int		 force;
 	int		 hard;
+	int		 yes;
 	int		 timeout;
 };
 
@@ -229,6 +232,8 @@ parse_target(const char *cmd, int argc, char **argv, struct target *t,
 			t->force = 1;
 		else if ((allow & T_HARD) && strcmp(argv[i], "--hard") == 0)
 			t->hard = 1;
+		else if ((allow & T_CONFIRM) && strcmp(argv[i], "--yes") == 0)
+			t->yes = 1;
 		else if (argv[i][0] == '-') {
 			fprintf(stderr, "labctl %s: unknown option %s\n", cmd,
 			    argv[i]);
@@ -253,6 +258,46 @@ parse_target(const char *cmd, int argc, char **argv, struct target *t,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A bulk command that loses students' work: what it does to how many, and
+ * "yes" typed at the terminal; in a script, --yes.  0 to go ahead.
+ */
+static int
+confirm(const char *word, const char *what, const char *course)
+{
+	char	line[64];
+
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "labctl %s: course %s: %s; add --yes to do it"
+		    " without a terminal to ask at\n", word, course, what);
+		return -1;
+	}
+	fprintf(stderr, "course %s: %s. Type yes to go on: ", course, what);
+	fflush(stderr);
+	if (fgets(line, sizeof(line), stdin) == NULL ||
+	    strcmp(line, "yes\n") != 0) {
+		fprintf(stderr, "labctl %s: nothing done\n", word);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a bulk command would undo, for confirm(); NULL: nothing to ask. */
+static const char *
+bulk_loss(const char *cmd, const struct target *t, size_t n, char *buf,
+    size_t len)
+{
+	if (strcmp(cmd, "vm.reset") == 0)
+		snprintf(buf, len, "reset %zu VMs to %s: what their students"
+		    " did since is lost", n, t->hard ? "fresh disks" :
+		    t->to != NULL ? t->to : "pristine");
+	else if (strcmp(cmd, "vm.snapshot_rm") == 0)
+		snprintf(buf, len, "remove snapshot %s of %zu VMs", t->name, n);
+	else
+		return NULL;
+	return buf;
 }
 
 /* A bar on the terminal while a bulk operation runs, nothing elsewhere. */
@@ -376,6 +421,7 @@ vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
 {
 	struct target	 t;
 	json_t		*names, *extra;
+	char		 what[256];
 	int		 rc;
 
 	if (parse_target(word, argc, argv, &t, allow) == -1)
@@ -384,6 +430,13 @@ vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
 		names = json_pack("[s]", t.vm);
 	} else if ((names = course_vms(c, t.course, &rc)) == NULL)
 		return rc;
+	if (t.course != NULL && (allow & T_CONFIRM) && !t.yes &&
+	    json_array_size(names) > 0 && bulk_loss(cmd, &t,
+	    json_array_size(names), what, sizeof(what)) != NULL &&
+	    confirm(word, what, t.course) == -1) {
+		json_decref(names);
+		return CTL_USAGE;
+	}
 	extra = json_object();
 	if (t.force)
 		json_object_set_new(extra, "force", json_true());
@@ -588,14 +641,28 @@ ctl_course_show(struct ctl *c, int argc, char **argv)
 static int
 ctl_course_rm(struct ctl *c, int argc, char **argv)
 {
-	char	*stop[] = { "--course", NULL, "--force", NULL };
-	json_t	*o;
-	int	 rc, force = 0;
+	char	*stop[] = { "--course", NULL, "--force", NULL }, what[128];
+	json_t	*o, *names;
+	int	 rc, i, force = 0, yes = 0;
 
-	if (argc == 2 && strcmp(argv[1], "--force") == 0)
-		force = 1;
-	else if (argc != 1)
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--force") == 0)
+			force = 1;
+		else if (strcmp(argv[i], "--yes") == 0)
+			yes = 1;
+		else
+			return CTL_USAGE;
+	if (argc < 1 || argv[0][0] == '-')
 		return CTL_USAGE;
+	if (!yes) {
+		if ((names = course_vms(c, argv[0], &rc)) == NULL)
+			return rc;
+		snprintf(what, sizeof(what), "remove %zu VMs with their disks"
+		    " and snapshots", json_array_size(names));
+		json_decref(names);
+		if (confirm("course rm", what, argv[0]) == -1)
+			return CTL_USAGE;
+	}
 	/*
 	 * A VM that failed to start stays "failed", not "stopped": it is
 	 * removed all the same.  One that still runs, labd refuses to
@@ -762,8 +829,8 @@ ctl_restart(struct ctl *c, int argc, char **argv)
 static int
 ctl_reset(struct ctl *c, int argc, char **argv)
 {
-	return vm_command(c, "vm.reset", "reset", argc, argv, T_HARD | T_TO,
-	    "ready");
+	return vm_command(c, "vm.reset", "reset", argc, argv, T_HARD | T_TO |
+	    T_CONFIRM, "ready");
 }
 
 static int
@@ -790,7 +857,7 @@ static int
 ctl_snapshot_rm(struct ctl *c, int argc, char **argv)
 {
 	return vm_command(c, "vm.snapshot_rm", "snapshot rm", argc, argv,
-	    T_NAME, "snapshot removed");
+	    T_NAME | T_CONFIRM, "snapshot removed");
 }
 
 static void

@@ -47,7 +47,7 @@ check "--overcommit creates the 64 GiB course all the same" \
 	"$LABCTL" course create big --template big --roster "$T/one.csv" --overcommit
 check "its VM is there" test "$("$LABCTL" list --json | jq length)" = 1
 check "course rm --force (its VM ran, or failed for want of memory)" \
-	"$LABCTL" course rm big --force
+	"$LABCTL" course rm big --force --yes
 
 # --- a state_dir on a small disk -------------------------------------------------
 # 512 MiB of tmpfs: below the 2 GiB labd keeps free, so labd warns, and a

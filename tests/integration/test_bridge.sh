@@ -300,7 +300,7 @@ check "alice is ready again" "$LABCTL" wait $A --timeout 60
 
 echo "== course rm: taps and rules go"
 check "stop the course" "$LABCTL" stop --course net --force
-check "course rm" "$LABCTL" course rm net
+check "course rm" "$LABCTL" course rm net --yes
 check "no tap left" test "$(ip -n $H link show | grep -c ltap)" = 0
 check_fails "no DNAT left" plan_has "$IP1 . "
 

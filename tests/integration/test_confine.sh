@@ -129,7 +129,7 @@ cgroups_gone() {
 	return 1
 }
 check "their cgroups go with them" cgroups_gone
-check "course rm" "$LABCTL" course rm cf
+check "course rm" "$LABCTL" course rm cf --yes
 
 # The privileged helper: a child of labd, gone with it.
 helper=$(pgrep -P "$LABD_PID" -x labd | head -1)

@@ -214,7 +214,7 @@ check "the ports are the same after the restart" bash -c "
 	test '$(vm_port it-alice)' = '$pa' && test '$(vm_port it-bob)' = '$pb'"
 check "ssh still works after the restart" bob_reads
 
-check_fails "course rm refuses a course whose VMs run" "$LABCTL" course rm it
+check_fails "course rm refuses a course whose VMs run" "$LABCTL" course rm it --yes
 check "course show lists both VMs" bash -c \
 	"'$LABCTL' course show it --json | jq -e '.vms | length == 2'"
 check "stop --course powers both VMs off" "$LABCTL" stop --course it
@@ -222,7 +222,45 @@ check "both are listed stopped" bash -c "
 	test \"\$('$LABCTL' list it --json | jq -r '.[].state' | sort -u)\" = stopped"
 check "no QEMU is left" gone "$alice_pid" "$bob_pid"
 
-check "course rm removes the stopped course" "$LABCTL" course rm it
+# A bulk loss is confirmed: --yes in a script, "yes" typed at a terminal.
+check_fails "course rm without --yes and without a terminal does nothing" \
+	"$LABCTL" course rm it
+cp "$T/last.out" "$T/noyes"
+check "and says to add --yes" grep -q \
+	"course it: remove 2 VMs with their disks and snapshots; add --yes" "$T/noyes"
+# at_tty ANSWER CMD...: CMD on a pseudo-terminal that ANSWER is typed into.
+at_tty() {
+	local answer=$1
+	shift
+	python3 -c '
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out = b""
+deadline = time.time() + 30
+sent = False
+while time.time() < deadline:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+    if not sent and b"Type yes" in out:
+        os.write(fd, sys.argv[1].encode() + b"\n")
+        sent = True
+sys.stdout.write(out.decode(errors="replace"))
+_, st = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(st))' "$answer" "$@"
+}
+check_fails "at a terminal, answering no does nothing" \
+	at_tty no "$LABCTL" course rm it
+check "both VMs are still there" \
+	test "$("$LABCTL" list it --json | jq length)" = 2
+check "at a terminal, yes removes the stopped course" \
+	at_tty yes "$LABCTL" course rm it
 all_gone() {
 	[ "$("$LABCTL" course list --json)" = "[]" ] &&
 	[ "$("$LABCTL" ports --json)" = "[]" ] &&
@@ -233,7 +271,7 @@ ports_reused() {
 	"$LABCTL" course create it2 --template tiny --roster "$T/roster.csv" \
 	    --json >"$T/it2.json" &&
 	jq -e '[.students[].port] | sort == [24101, 24102]' "$T/it2.json" &&
-	"$LABCTL" course rm it2 --force
+	"$LABCTL" course rm it2 --force --yes
 }
 check "its slots and ports go to the next course" ports_reused
 
@@ -250,7 +288,7 @@ nossh_row() {
 	    .user == "carol" and (.password | length == 12) and .host == ""
 	    and .port == "" and .ssh == "" and .ssh_config == ""' &&
 	"$LABCTL" access ns --format md | grep -q 'SSH: not published' &&
-	"$LABCTL" course rm ns --force >/dev/null
+	"$LABCTL" course rm ns --force --yes >/dev/null
 }
 check "a VM with no ssh port keeps its row, with no ssh line" nossh_row
 

@@ -87,7 +87,7 @@ refused_as "$TA" "the ta may not import a template" \
 refused_as "$TA" "the ta may not remove a template" \
 	"template.rm: refused to uid" template rm tiny
 refused_as "$TA" "the ta may not remove a course" \
-	"course.rm: refused to uid" course rm ro
+	"course.rm: refused to uid" course rm ro --yes
 check "nothing was removed" bash -c \
 	"'$LABCTL' list ro | grep -q ro-ann && '$LABCTL' template list | grep -q tiny@1 &&
 	! '$LABCTL' template list | grep -q tiny2"

@@ -110,8 +110,14 @@ check "the guest's uptime went on ($up1 s, then $up2 s)" \
 check "its file is there" on sn-bea bea 'grep -qx before ~/mark'
 
 # --- bulk and scheduled --------------------------------------------------------
+check_fails "a bulk reset without --yes and without a terminal does nothing" \
+	"$LABCTL" reset --course sn
+cp "$T/last.out" "$T/noyes"
+check "and says what it would do" grep -q \
+	"course sn: reset 3 VMs to pristine: what their students did since is lost; add --yes" \
+	"$T/noyes"
 t0=$(date +%s.%N)
-check "bulk reset of the course of three" "$LABCTL" reset --course sn
+check "bulk reset of the course of three" "$LABCTL" reset --course sn --yes
 echo "# bulk reset of 3: $(echo "$(date +%s.%N) - $t0" | bc) s"
 check "bea's file is gone after the bulk reset" on sn-bea bea 'test ! -e ~/mark'
 
