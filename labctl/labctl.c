@@ -494,6 +494,9 @@ host_print(json_t *h)
 	printf("qemu per vm  %lld MiB beyond guest RAM (%s)\n",
 	    jint(h, "vm_overhead_mb"), json_is_true(json_object_get(h,
 	    "vm_overhead_measured")) ? "measured" : "estimated");
+	if (jint(h, "ksm_saved_mb") > 0)
+		printf("ksm saves    %lld MiB (identical guest pages merged)\n",
+		    jint(h, "ksm_saved_mb"));
 	json_array_foreach(json_object_get(h, "warnings"), i, w)
 		printf("warning      %s\n", json_string_value(w));
 }

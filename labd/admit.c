@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "labd/labd.h"
 
@@ -78,6 +79,21 @@ room_read(struct room *r, char *err, size_t errlen)
 	r->disk_free_mb = (long long)((unsigned long long)sv.f_bavail *
 	    sv.f_frsize >> 20);
 	return 0;
+}
+
+/* What KSM saves now: pages merged away (pages_sharing), MiB; 0: none. */
+static long long
+ksm_saved_mb(void)
+{
+	long long	 pages = 0;
+	FILE		*f;
+
+	if ((f = fopen("/sys/kernel/mm/ksm/pages_sharing", "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%lld", &pages) != 1)
+		pages = 0;
+	fclose(f);
+	return pages * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
 }
 
 /* What is kept free: a tenth of the memory, a twentieth of the disk. */
@@ -202,13 +218,14 @@ admit_status(void)
 		json_array_append_new(warn, json_sprintf("disk low: %lld MiB"
 		    " free in %s, below the %lld MiB kept free",
 		    r.disk_free_mb, labd->cfg.state_dir, disk_reserve(&r)));
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:b,s:o}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:b,s:I,s:o}",
 	    "memory_total_mb", (json_int_t)r.mem_total_mb,
 	    "memory_available_mb", (json_int_t)r.mem_avail_mb,
 	    "disk_total_mb", (json_int_t)r.disk_total_mb,
 	    "disk_free_mb", (json_int_t)r.disk_free_mb,
 	    "vm_overhead_mb", (json_int_t)over, "vm_overhead_measured",
-	    measured, "warnings", warn);
+	    measured, "ksm_saved_mb", (json_int_t)ksm_saved_mb(),
+	    "warnings", warn);
 }
 
 /* Memory or disk below its reserve: said once, and once when over. */

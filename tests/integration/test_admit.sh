@@ -26,6 +26,14 @@ check "and the disk and QEMU's cost a VM" \
 	'$LABCTL' status | grep -E '^qemu per vm +128 MiB beyond guest RAM \(estimated\)'"
 check "status --json has the host's numbers" bash -c \
 	"'$LABCTL' status --json | jq -e '.host.memory_available_mb > 0 and .host.disk_free_mb > 0 and (.host.warnings | length) == 0'"
+ksm_agrees() {
+	local want got
+	want=$(( $(cat /sys/kernel/mm/ksm/pages_sharing) * $(getconf PAGESIZE) / 1048576 ))
+	got=$("$LABCTL" status --json | jq .host.ksm_saved_mb)
+	echo "# KSM saves $got MiB (sysfs: $want)"
+	[ "$got" -ge 0 ] && [ $((got - want)) -le 64 ] && [ $((want - got)) -le 64 ]
+}
+check "status tells what KSM saves, as the kernel counts it" ksm_agrees
 check "template import big (64 GiB of RAM)" "$LABCTL" template import big "$T/big.ini"
 check_fails "a course of one 64 GiB guest does not fit ($mem_avail MiB available)" \
 	"$LABCTL" course create big --template big --roster "$T/one.csv"
