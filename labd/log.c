@@ -61,15 +61,6 @@ log_emit(int pri, const char *msg)
 		syslog(pri, "%s", msg);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The repeats of the last line not written yet, told; with log_lock. */
 static void
 log_repeats(void)
@@ -89,7 +80,7 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char		msg[2048];
 	int		saved = errno;
-	long long	now = mono_ms();
+	long long	now = now_ms();
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {
