@@ -145,6 +145,19 @@ forwarding() { test "$(inh cat /proc/sys/net/ipv4/ip_forward)" = "$1"; }
 echo "== labd in bridge mode, two guests"
 check "IPv4 forwarding is off in the host ns before labd" forwarding 0
 check "labd starts in bridge mode" labd_start $H
+# In bridge mode too the daemon keeps no capability: the bridge, taps and
+# rules are its privileged helper's (a child of labd, still root).
+capless() {
+	local helper
+	helper=$(pgrep -P "$LABD_PID" -x labd | head -1)
+	awk '$1 == "CapEff:" && $2 == "0000000000000000" { ok = 1 } END { exit !ok }' \
+	    "/proc/$LABD_PID/status" &&
+	awk '$1 == "Uid:" && $2 == 1879048192 { ok = 1 } END { exit !ok }' \
+	    "/proc/$LABD_PID/status" &&
+	[ -n "$helper" ] &&
+	awk '$1 == "Uid:" && $2 == 0 { ok = 1 } END { exit !ok }' "/proc/$helper/status"
+}
+check "labd runs as uid_base with no capabilities; its helper is root" capless
 br_has() { ip -n $H -4 addr show labbr0 | grep -q "$NET.1/24"; }
 check "the bridge exists with the gateway address" br_has
 check "IPv4 forwarding is on in the host ns" forwarding 1
