@@ -3,11 +3,11 @@
  * console.c - `labctl console VM`: the VM's serial console in this
  * terminal, detached with Ctrl-].
  *
- * QEMU serves the guest's ttyS0 on a UNIX socket in labd's run_dir
- * (run_dir/vms/VM/serial.sock); labd tells where run_dir is and whether
- * the VM exists, and labctl, on the labd host, connects to the socket
- * itself.  That takes access to run_dir: root or labd's own user.  It is
- * the instructor's way in when a student broke SSH.  What the guest
+ * QEMU serves the guest's ttyS0 on a UNIX socket in labd's run_dir,
+ * which only labd's user reaches; labd connects to it for whoever may
+ * (the admin and ta roles) and passes the connected socket along with
+ * its reply to vm.console (SCM_RIGHTS), and labctl talks to QEMU through
+ * it.  It is the instructor's way in when a student broke SSH.  What the guest
  * sends goes through the filter of proto/term.c: the student's machine
  * may draw on the instructor's terminal, not make it answer or reach the
  * clipboard or the window.
@@ -69,33 +69,20 @@ int
 ctl_console(struct ctl *c, int argc, char **argv)
 {
 	struct termios		 saved, raw;
-	json_t			*vms, *vm;
-	const char		*why, *state = NULL, *path = NULL;
-	char			 err[1024];
-	size_t			 i;
+	json_t			*res;
+	const char		*why;
 	int			 rc, sock, tty = isatty(STDIN_FILENO);
 
-	if (argc != 1)
+	if (argc != 1 || argv[0][0] == '-')
 		return CTL_USAGE;
-	if ((vms = ctl_call(c, "vm.list", NULL, &rc)) == NULL)
+	if ((res = ctl_call(c, "vm.console", json_pack("{s:s}", "vm",
+	    argv[0]), &rc)) == NULL)
 		return rc;
-	json_array_foreach(vms, i, vm)
-		if (strcmp(jstr(vm, "name"), argv[0]) == 0) {
-			state = jstr(vm, "state");
-			path = jstr(vm, "console");
-		}
-	if (state == NULL || (strcmp(state, "ready") != 0 &&
-	    strcmp(state, "booting") != 0)) {
-		fprintf(stderr, "labctl: %s %s%s\n", argv[0], state ?
-		    "is " : "is not a VM (labctl list shows them)",
-		    state ? state : "");
-		json_decref(vms);
+	json_decref(res);
+	if ((sock = client_take_fd(c->conn)) == -1) {
+		fprintf(stderr, "labctl: labd sent no console for %s\n",
+		    argv[0]);
 		return CTL_FAILED;
-	}
-	if ((sock = console_open(path, err, sizeof(err))) == -1) {
-		fprintf(stderr, "labctl: %s\n", err);
-		rc = CTL_FAILED;
-		goto done;
 	}
 	fprintf(stderr, "labctl: console of %s; Ctrl-] detaches\r\n",
 	    argv[0]);
@@ -111,8 +98,5 @@ ctl_console(struct ctl *c, int argc, char **argv)
 	close(sock);
 	fprintf(stderr, "\r\nlabctl: console of %s closed%s%s\n", argv[0],
 	    why ? ": " : "", why ? why : "");
-	rc = why ? CTL_FAILED : CTL_OK;
-done:
-	json_decref(vms);
-	return rc;
+	return why ? CTL_FAILED : CTL_OK;
 }

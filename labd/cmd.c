@@ -174,6 +174,12 @@ static const struct cmd cmds[] = {
 		{ "force", ARG_BOOLEAN, ARG_OPTIONAL,
 		  "replace an existing file" },
 	  } },
+	{ .name = "vm.console", .fn = cmd_vm_console, .flags = CMD_TA,
+	  .help = "the VM's serial console, a connected socket passed with"
+	  " the reply (SCM_RIGHTS); the VM must run",
+	  .args = {
+		SPEC_VM,
+	  } },
 	{ .name = "vm.passwd", .fn = cmd_vm_passwd,
 	  .help = "a new password for the VM's student, set in the guest (it"
 	  " must be ready) and kept hashed; {vm, user, password}",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "labd/vmjob.h"
+#include "proto/term.h"
 
 
 void
@@ -442,4 +443,39 @@ cmd_vm_passwd(const struct req *r, json_t *args)
 		return;
 	}
 	db_event(r->uid, "vm.passwd", vm->name, "for %s", p->login);
+}
+
+/*
+ * The VM's serial console, for whoever may open it (admin and ta): labd
+ * connects to QEMU's socket, which only labd's user reaches, and passes
+ * the connected socket along with the reply.  The client then talks to
+ * QEMU directly; labd is out of the way.
+ */
+void
+cmd_vm_console(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args);
+	char		 rundir[PATH_MAX], path[PATH_MAX], err[LABD_ERRLEN];
+	int		 fd;
+
+	if (vm == NULL)
+		return;
+	if (vm->pid <= 0 || (vm->state != VM_READY &&
+	    vm->state != VM_BOOTING)) {
+		reply_err(r, LABD_E_INVALID, "%s is %s: a console is there"
+		    " while the VM runs", vm->name, vm_state_name(vm->state));
+		return;
+	}
+	vm_paths(vm->name, NULL, rundir);
+	vmm_path(path, sizeof(path), rundir, VMM_SERIAL_SOCK);
+	if ((fd = console_open(path, err, sizeof(err))) == -1) {
+		reply_err(r, LABD_E_FAILED, "%s: %s", vm->name, err);
+		return;
+	}
+	if (reply_ok_fd(r, json_pack("{s:s}", "vm", vm->name), fd) == -1)
+		reply_err(r, LABD_E_BUSY, "%s: the console could not be passed"
+		    " on: read labd's other replies first", vm->name);
+	else
+		db_event(r->uid, "vm.console", vm->name, "%s", "opened");
+	close(fd);
 }

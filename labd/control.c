@@ -253,6 +253,70 @@ reply_send(const struct req *r, json_t *msg)
 	json_decref(msg);
 }
 
+/*
+ * The reply line with fd attached (SCM_RIGHTS): sent at once, before
+ * anything else, so that the descriptor rides on the reply's own first
+ * bytes; the rest of a short send goes the usual way.  -1 when the client
+ * is gone or has replies it has not read yet.
+ */
+int
+reply_ok_fd(const struct req *r, json_t *result, int fd)
+{
+	struct conn	*c = conn_by_id(r->client);
+	struct msghdr	 mh = { 0 };
+	struct iovec	 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 cm;
+	struct cmsghdr	*cmsg;
+	json_t		*msg;
+	char		*s;
+	ssize_t		 n;
+	size_t		 len;
+
+	if (c == NULL || c->outlen > 0) {
+		json_decref(result);
+		return -1;
+	}
+	msg = json_pack("{s:O,s:b,s:o}", "id", r->id ? r->id : json_null(),
+	    "ok", 1, "result", result ? result : json_object());
+	s = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (s == NULL)
+		return -1;
+	len = strlen(s);
+	s[len++] = '\n';	/* json_dumps left room: it NUL-terminated */
+	iov.iov_base = s;
+	iov.iov_len = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	cmsg = CMSG_FIRSTHDR(&mh);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	while ((n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n == -1) {
+		free(s);
+		return -1;
+	}
+	if ((size_t)n < len) {
+		c->out = xrealloc(c->out, len - n);
+		c->outcap = len - n;
+		memcpy(c->out, s + n, len - n);
+		c->outlen = len - n;
+		conn_write_ready(labd->loop, c);
+	}
+	free(s);
+	return 0;
+}
+
 void
 reply_ok(const struct req *r, json_t *result)
 {

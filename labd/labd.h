@@ -215,6 +215,8 @@ int		 req_peer(const struct req *r);
 void		 req_free(struct req *);
 /* Both take result/the message and free a kept req when done with it. */
 void		 reply_ok(const struct req *, json_t *result);
+/* reply_ok() with a descriptor passed along (SCM_RIGHTS); -1: not sent. */
+int		 reply_ok_fd(const struct req *, json_t *result, int fd);
 void		 reply_err(const struct req *, const char *code, const char *,
 		    ...) PRINTFLIKE(3, 4);
 /*
@@ -337,6 +339,7 @@ void	cmd_vm_snapshots(const struct req *, json_t *);
 void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
 void	cmd_vm_passwd(const struct req *, json_t *);
+void	cmd_vm_console(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
 
 /* vm.c: one VM's life, driven toward the state the database wants */

@@ -19,6 +19,7 @@
 
 struct client_conn {
 	int	 fd;
+	int	 passed;	/* a descriptor labd sent (SCM_RIGHTS), or -1 */
 	long	 next_id;
 	char	*buf;
 	size_t	 len, cap;
@@ -122,6 +123,7 @@ client_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	c->fd = fd;
+	c->passed = -1;
 	return c;
 }
 
@@ -131,8 +133,60 @@ client_close(struct client_conn *c)
 	if (c == NULL)
 		return;
 	close(c->fd);
+	if (c->passed != -1)
+		close(c->passed);
 	free(c->buf);
 	free(c);
+}
+
+int
+client_take_fd(struct client_conn *c)
+{
+	int	fd = c->passed;
+
+	c->passed = -1;
+	return fd;
+}
+
+/*
+ * read(2) that also takes a descriptor labd passes with a reply (the
+ * serial console of vm.console): kept for client_take_fd(), the last one
+ * sent winning.
+ */
+static ssize_t
+read_passing(struct client_conn *c, char *buf, size_t len)
+{
+	struct msghdr	 mh = { 0 };
+	struct iovec	 iov = { buf, len };
+	union {
+		struct cmsghdr	hdr;
+		char		b[CMSG_SPACE(sizeof(int) * 4)];
+	}		 cm;
+	struct cmsghdr	*cmsg;
+	ssize_t		 n;
+	int		 fds[4];
+	size_t		 i, k;
+
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	if ((n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC)) <= 0)
+		return n;
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(fds, CMSG_DATA(cmsg), k * sizeof(int));
+		for (i = 0; i < k; i++) {
+			if (c->passed != -1)
+				close(c->passed);
+			c->passed = fds[i];
+		}
+	}
+	return n;
 }
 
 int
@@ -160,7 +214,7 @@ client_read(struct client_conn *c, char *err, size_t errlen)
 			c->buf = p;
 			c->cap += 65536;
 		}
-		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		n = read_passing(c, c->buf + c->len, c->cap - c->len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {

@@ -29,6 +29,8 @@ int			 client_config_socket(const char *ini, char *out,
 struct client_conn	*client_open(const char *path, char *err, size_t errlen);
 void			 client_close(struct client_conn *);
 int			 client_fd(const struct client_conn *);
+/* The descriptor labd passed with the last reply, now the caller's; -1. */
+int			 client_take_fd(struct client_conn *);
 /*
  * Send {"id":N,"cmd":cmd,"args":args} (args borrowed, may be NULL) and
  * wait for the reply with that id.  Returns the whole reply object (new

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * console.c - a VM's serial console inside labtui (o), until labd has a
- * console command of its own.
+ * console.c - a VM's serial console inside labtui (o).
  *
  * QEMU serves the guest's ttyS0 on a UNIX stream socket,
- * RUN_DIR/vms/VM/serial.sock, to one client at a time.  labtui runs on the
- * labd host, so it connects to that socket itself, which takes read and
- * write access to labd's run_dir: root, or labd's own user.
+ * RUN_DIR/vms/VM/serial.sock, to one client at a time, which only labd's
+ * user reaches.  labtui asks labd (vm.console, for the admin and ta
+ * roles) on a connection of its own, and labd passes the connected
+ * socket back with its reply.  With --run-dir labtui connects to the
+ * socket itself, which takes labd's user or root.
  *
  * The screen is handed back to the terminal (def_prog_mode + endwin), the
  * terminal is put in raw mode and bytes are relayed both ways until
@@ -39,6 +40,30 @@ say(const char *fmt, const char *a, const char *b)
 	if (n > 0)
 		console_write_all(STDOUT_FILENO, buf, (size_t)n < sizeof(buf) ?
 		    (size_t)n : sizeof(buf) - 1);
+}
+
+/* labd's console socket for vm on a connection of our own; -1, err. */
+static int
+console_by_labd(struct tui *t, const char *vm, char *err, size_t errlen)
+{
+	struct client_conn	*c;
+	json_t			*rep, *e;
+	int			 fd = -1;
+
+	if ((c = client_open(t->socket_path, err, errlen)) == NULL)
+		return -1;
+	rep = client_call(c, "vm.console", json_pack("{s:s}", "vm", vm), NULL,
+	    NULL, err, errlen);
+	if (rep != NULL && !json_is_true(json_object_get(rep, "ok"))) {
+		e = json_object_get(rep, "error");
+		snprintf(err, errlen, "%s", json_string_value(json_object_get(e,
+		    "message")) ? json_string_value(json_object_get(e,
+		    "message")) : "labd refused");
+	} else if (rep != NULL && (fd = client_take_fd(c)) == -1)
+		snprintf(err, errlen, "labd sent no console");
+	json_decref(rep);
+	client_close(c);
+	return fd;
 }
 
 /*
@@ -106,14 +131,15 @@ console_run(struct tui *t, const char *vm, const char *where)
 		    t->replay);
 		return TF_DRAW;
 	}
-	/* Where labd says it is, unless --run-dir says to look elsewhere. */
-	if (where != NULL && *where != '\0' && t->run_dir_opt == NULL)
-		snprintf(path, sizeof(path), "%s", where);
+	/* Through labd, unless --run-dir says to go to the socket. */
+	if (t->run_dir_opt == NULL)
+		sock = console_by_labd(t, vm, err, sizeof(err));
 	else {
 		link_run_dir(t, dir, sizeof(dir));
 		snprintf(path, sizeof(path), "%s/vms/%s/serial.sock", dir, vm);
+		sock = console_open(path, err, sizeof(err));
 	}
-	if ((sock = console_open(path, err, sizeof(err))) == -1) {
+	if (sock == -1) {
 		tui_message(t, 1, "console of %s: %s", vm, err);
 		return TF_DRAW;
 	}

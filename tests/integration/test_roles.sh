@@ -78,6 +78,18 @@ ta_resets() {
 	as "$TA" reset ro-ann && [ "$(vm_field ro-ann state)" = ready ]
 }
 check "the ta resets the VM, which is ready again" ta_resets
+# The console socket is labd's user's alone: labd connects for the ta
+# and passes the socket on.  Enter brings the guest's login prompt.
+ta_console() {
+	{ printf '\r'; sleep 2; printf '\035'; } |
+	    timeout 20 setpriv --reuid="$TA" --regid=users --init-groups \
+	    "$LABCTL" console ro-ann >"$T/tacons.out" 2>&1
+	grep -q 'login:' "$T/tacons.out" && grep -q 'closed' "$T/tacons.out"
+}
+check "the ta opens the VM's serial console through labd" ta_console
+check_fails "the ta cannot reach the console socket itself" \
+	setpriv --reuid="$TA" --regid=users --init-groups \
+	socat -T2 - "UNIX-CONNECT:$T/run/vms/ro-ann/serial.sock"
 refused_as "$TA" "the ta may not exec" "vm.exec: refused to uid" \
 	exec ro-ann -- true
 refused_as "$TA" "the ta's refusal names the role" "whose role is ta (group $TA)" \
@@ -93,6 +105,8 @@ check "nothing was removed" bash -c \
 	! '$LABCTL' template list | grep -q tiny2"
 admin_execs() { as "$ADM" exec ro-ann -- echo from-admin | grep -q from-admin; }
 check "a member of the admin group may exec" admin_execs
+refused_as "$NONE" "a user in neither group gets no console" \
+	"may not drive labd" console ro-ann
 refused_as "$NONE" "a user in neither group is refused" \
 	"may not drive labd" list
 # The admin's groups, as /etc/group has them, but not in the process.
