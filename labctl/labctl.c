@@ -79,7 +79,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "restart", NULL, "VM|--course C", ctl_restart, "stop, then start" },
 	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT"
 	  " idle_suspend=30m|off internet=on|off isolation=on|off"
-	  " allow_from=CIDR[,CIDR...]|any sudo=on|off", ctl_course_set,
+	  " allow_from=CIDR[,CIDR...]|any allow_nets=CIDR[,CIDR...]|none"
+	  " sudo=on|off", ctl_course_set,
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
 	  " idle_suspend: suspend a VM with no connection for that long;"
 	  " sudo: may students become root (live)" },
@@ -768,13 +769,15 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 	else {
 		fmt_idle(jint(res, "idle_suspend"), idle, sizeof(idle));
 		printf("course %s: reset_at \"%s\", reset_to %s, idle_suspend"
-		    " %s, internet %s, isolation %s, allow_from %s, sudo %s\n",
+		    " %s, internet %s, isolation %s, allow_from %s, allow_nets"
+		    " %s, sudo %s\n",
 		    jstr(res, "course"), jstr(res, "reset_at"),
 		    jstr(res, "reset_to"), idle,
 		    json_is_true(json_object_get(res, "internet")) ? "on" :
 		    "off", json_is_true(json_object_get(res, "isolation")) ?
 		    "on" : "off", *jstr(res, "allow_from") ?
-		    jstr(res, "allow_from") : "any",
+		    jstr(res, "allow_from") : "any", *jstr(res, "allow_nets") ?
+		    jstr(res, "allow_nets") : "none",
 		    json_is_true(json_object_get(res, "sudo")) ? "on" : "off");
 		if (*jstr(res, "effect"))
 			printf("  %s\n", jstr(res, "effect"));

@@ -108,6 +108,8 @@ static const struct cmd cmds[] = {
 		    " from one another"),
 		SPEC_SETTING("allow_from", "CIDR[,CIDR...]: only these may"
 		    " reach the VMs' ports (labd as root); \"any\" lifts it"),
+		SPEC_SETTING("allow_nets", "CIDR[,CIDR...]: private networks"
+		    " its VMs reach with internet (labd as root); \"none\""),
 		SPEC_SETTING("sudo", "\"on\"|\"off\": may students become root"
 		    " (live in ready VMs)"),
 	  } },

@@ -48,11 +48,13 @@ cmd_course_set(const struct req *r, json_t *args)
 	const char	*inet = arg_str(args, "internet");
 	const char	*iso = arg_str(args, "isolation");
 	const char	*allow = arg_str(args, "allow_from");
+	const char	*nets = arg_str(args, "allow_nets");
 	const char	*sudo = arg_str(args, "sudo");
 	struct course_change ch = { .reset_at = reset_at,
 			    .reset_to = reset_to, .idle_suspend = idle,
 			    .internet = inet, .isolation = iso,
-			    .allow_from = allow, .sudo = sudo };
+			    .allow_from = allow, .allow_nets = nets,
+			    .sudo = sudo };
 	char		 err[LABD_MSGLEN];
 	const char	*code;
 	json_t		*res;

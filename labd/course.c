@@ -47,6 +47,8 @@ struct course_values {
 	int		 sudo_on;
 	const char	*allow;		/* NULL, or canon's source */
 	char		 canon[1024];	/* allow_from, canonical */
+	const char	*nets;		/* NULL, or nets_canon's source */
+	char		 nets_canon[1024];	/* allow_nets, canonical */
 };
 
 static int
@@ -460,6 +462,21 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 		errf(err, errlen, "sudo: \"%.32s\" is not on or off", ch->sudo);
 		return LABD_E_INVALID;
 	}
+	if ((cv->nets = ch->allow_nets) != NULL) {
+		if (strcmp(cv->nets, "none") == 0 || strcmp(cv->nets, "off") ==
+		    0)
+			cv->nets = "";
+		if (nft_lan_parse(cv->nets, cv->nets_canon,
+		    sizeof(cv->nets_canon), e, sizeof(e)) == -1) {
+			errf(err, errlen, "allow_nets: %s", e);
+			return LABD_E_INVALID;
+		}
+		if (cv->nets_canon[0] != '\0' && !priv_active()) {
+			errf(err, errlen, "allow_nets needs labd to run as root:"
+			    " it is enforced with nftables");
+			return LABD_E_INVALID;
+		}
+	}
 	if ((cv->allow = ch->allow_from) == NULL)
 		return NULL;
 	/* "any" (or empty) lifts it; else CIDRs, checked one by one. */
@@ -504,7 +521,8 @@ set_write(const char *course, const struct course_change *ch,
 	    " internet = COALESCE(?6, internet),"
 	    " isolation = COALESCE(?7, isolation),"
 	    " allow_from = COALESCE(?8, allow_from),"
-	    " sudo = COALESCE(?9, sudo) WHERE name = ?4");
+	    " sudo = COALESCE(?9, sudo),"
+	    " allow_nets = COALESCE(?10, allow_nets) WHERE name = ?4");
 	if (ch->reset_at != NULL)
 		sqlite3_bind_text(st, 1, ch->reset_at, -1, SQLITE_STATIC);
 	if (ch->reset_to != NULL)
@@ -522,6 +540,8 @@ set_write(const char *course, const struct course_change *ch,
 		sqlite3_bind_text(st, 8, cv->canon, -1, SQLITE_STATIC);
 	if (cv->sudo_on != -1)
 		sqlite3_bind_int(st, 9, cv->sudo_on);
+	if (cv->nets != NULL)
+		sqlite3_bind_text(st, 10, cv->nets_canon, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		errf(err, errlen, "course %s: %s", course,
@@ -535,7 +555,8 @@ set_write(const char *course, const struct course_change *ch,
 	 * is committed: rules that do not load leave both as they were.
 	 */
 	if ((ch->internet != NULL || ch->isolation != NULL ||
-	    cv->allow != NULL) && net_sync(nerr, sizeof(nerr)) == -1) {
+	    cv->allow != NULL || cv->nets != NULL) &&
+	    net_sync(nerr, sizeof(nerr)) == -1) {
 		db_rollback();
 		errf(err, errlen, "course %s: the firewall rules did not load,"
 		    " nothing changed: %s", course, nerr);
@@ -555,13 +576,13 @@ static const char *
 set_effect(const struct course_change *ch, const struct course_values *cv)
 {
 	if (ch->internet != NULL || ch->isolation != NULL ||
-	    cv->allow != NULL) {
+	    cv->allow != NULL || cv->nets != NULL) {
 		if (labd->cfg.net_mode == LABD_NET_BRIDGE)
 			return "live: the firewall rules changed now";
 		else if (ch->internet != NULL || ch->isolation != NULL)
 			return "internet and isolation take effect at each"
 			    " VM's next start (user networking); allow_from"
-			    " is live";
+			    " and allow_nets are live";
 		else
 			return "live: the firewall rules changed now";
 	}
@@ -595,25 +616,30 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 				vm_op_policy(vm);
 	}
 	db_event(uid, "course.set", course, "reset_at=%s reset_to=%s"
-	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s sudo=%s",
+	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s"
+	    " allow_nets=%s sudo=%s",
 	    ch->reset_at ? ch->reset_at : "(same)",
 	    ch->reset_to ? ch->reset_to : "(same)",
 	    ch->idle_suspend ? ch->idle_suspend : "(same)",
 	    ch->internet ? ch->internet : "(same)",
 	    ch->isolation ? ch->isolation : "(same)",
 	    cv.allow ? cv.canon : "(same)",
+	    cv.nets ? cv.nets_canon : "(same)",
 	    cv.sudo_on == -1 ? "(same)" : cv.sudo_on ? "on" : "off");
 	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
-	    " isolation, allow_from, sudo FROM courses WHERE name = ?");
+	    " isolation, allow_from, sudo, allow_nets FROM courses WHERE"
+	    " name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	sqlite3_step(st);
-	*res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s,s:b}", "course", course,
+	*res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s,s:b,s:s}", "course",
+	    course,
 	    "reset_at", db_text(st, 0), "reset_to", db_text(st, 1),
 	    "idle_suspend", sqlite3_column_int(st, 2),
 	    "internet", sqlite3_column_int(st, 3),
 	    "isolation", sqlite3_column_int(st, 4),
 	    "allow_from", db_text(st, 5),
-	    "sudo", sqlite3_column_int(st, 6));
+	    "sudo", sqlite3_column_int(st, 6),
+	    "allow_nets", db_text(st, 7));
 	sqlite3_finalize(st);
 	if ((effect = set_effect(ch, &cv)) != NULL)
 		json_object_set_new(*res, "effect", json_string(effect));

@@ -36,6 +36,7 @@ static const char *db_schema =
 "  idle_suspend INTEGER NOT NULL DEFAULT 0,"	/* seconds, 0: never */
 "  isolation INTEGER NOT NULL DEFAULT 1,"	/* 0: its VMs reach each other */
 "  allow_from TEXT NOT NULL DEFAULT '',"	/* "CIDR,CIDR": exam mode */
+"  allow_nets TEXT NOT NULL DEFAULT '',"	/* private nets, with internet */
 "  sudo INTEGER NOT NULL DEFAULT 1);"		/* 0: students may not sudo */
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
@@ -81,6 +82,7 @@ static const struct {
 	{ "courses", "isolation", "INTEGER NOT NULL DEFAULT 1" },
 	{ "courses", "allow_from", "TEXT NOT NULL DEFAULT ''" },
 	{ "courses", "sudo", "INTEGER NOT NULL DEFAULT 1" },
+	{ "courses", "allow_nets", "TEXT NOT NULL DEFAULT ''" },
 };
 
 static sqlite3	*db;

@@ -494,6 +494,7 @@ struct course_change {
 	const char	*internet;	/* on/off */
 	const char	*isolation;	/* on/off */
 	const char	*allow_from;	/* CIDRs, "any" */
+	const char	*allow_nets;	/* private CIDRs, "none" */
 	const char	*sudo;		/* on/off */
 };
 /* Check and store the change (network ones live first); *res: all now. */

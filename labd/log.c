@@ -80,8 +80,12 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char		msg[2048];
 	int		saved = errno;
-	long long	now = now_ms();
+	struct timespec	ts;
+	long long	now;
 
+	/* Not util.c's now_ms(): util.c logs, and log.c calls nothing back. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (with_errno) {
 		size_t	len = strlen(msg);

@@ -99,6 +99,7 @@ vm_forwarded(const struct vm *vm)
 struct net_course_str {
 	char	name[LABD_NAMELEN];
 	char	allow[PF_CIDRSLEN];
+	char	nets[PF_CIDRSLEN];
 };
 struct net_vm_str {
 	int64_t	id;
@@ -160,8 +161,8 @@ rows_load(struct net_rows *r)
 	cap = rows_count("courses");
 	r->courses = xcalloc(cap, sizeof(*r->courses));
 	r->cstr = xcalloc(cap, sizeof(*r->cstr));
-	st = db_prepare("SELECT id, name, internet, isolation, allow_from"
-	    " FROM courses ORDER BY id");
+	st = db_prepare("SELECT id, name, internet, isolation, allow_from,"
+	    " allow_nets FROM courses ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW && r->ncourses < cap) {
 		struct nft_course	*c = &r->courses[r->ncourses];
 		struct net_course_str	*cs = &r->cstr[r->ncourses++];
@@ -173,6 +174,8 @@ rows_load(struct net_rows *r)
 		c->internet = sqlite3_column_int(st, 2);
 		c->isolation = sqlite3_column_int(st, 3);
 		c->allow_from = cs->allow;
+		snprintf(cs->nets, sizeof(cs->nets), "%s", db_text(st, 5));
+		c->allow_nets = cs->nets;
 	}
 	sqlite3_finalize(st);
 
@@ -194,6 +197,9 @@ rows_load(struct net_rows *r)
 		v->tap = vs->tap;
 		v->ip = vs->ip;
 		v->mac = vs->mac;
+		/* VM n's QEMU runs as uid_base + n (confine.c). */
+		if (priv_active())
+			v->uid = labd->cfg.uid_base + (uint32_t)vs->id;
 		v->forward = vm_forwarded(vm_find(db_text(st, 3)));
 	}
 	sqlite3_finalize(st);

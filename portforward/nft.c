@@ -63,6 +63,11 @@ static const char *const lan4[] = {
 	"169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4",
 	"240.0.0.0/4", NULL
 };
+/* Of those, what a course may open to its VMs (allow_nets). */
+static const char *const lan4_open[] = {
+	"10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12",
+	"192.168.0.0/16", NULL
+};
 static const char *const lan6[] = {
 	"::/127", "fc00::/7", "fe80::/10", "ff00::/8", NULL
 };
@@ -318,6 +323,14 @@ has_allow(const struct nft_course *c)
 	return c->allow_from != NULL && c->allow_from[0] != '\0';
 }
 
+/* Private networks its VMs reach: only with internet. */
+static int
+has_nets(const struct nft_course *c)
+{
+	return c->internet && c->allow_nets != NULL &&
+	    c->allow_nets[0] != '\0';
+}
+
 static int
 courses_check(const struct nft_plan *p, char *err, size_t errlen)
 {
@@ -345,6 +358,12 @@ courses_check(const struct nft_plan *p, char *err, size_t errlen)
 		if (has_allow(c) && nft_cidrs_parse(c->allow_from, canon,
 		    sizeof(canon), e, sizeof(e)) == -1) {
 			snprintf(err, errlen, "courses[%zu].allow_from (%s):"
+			    " %s", i, c->name, e);
+			return -1;
+		}
+		if (has_nets(c) && nft_lan_parse(c->allow_nets, canon,
+		    sizeof(canon), e, sizeof(e)) == -1) {
+			snprintf(err, errlen, "courses[%zu].allow_nets (%s):"
 			    " %s", i, c->name, e);
 			return -1;
 		}
@@ -765,6 +784,55 @@ rules_gate_local(struct nbuf *b, const struct nft_plan *p)
  * the guest from the host, as the VM's uid, so what the guest may reach
  * is what that uid may.  Their new connections go through vm_egress.
  */
+/*
+ * The private networks a course opens to its VMs (allow_nets, with
+ * internet): in user mode by its VMs' uids, after the host's own
+ * addresses are refused and before the private ranges are; in bridge
+ * mode by their addresses, never back onto the bridge.
+ */
+static void
+rules_nets(struct nbuf *b, const struct nft_plan *p, int bridge)
+{
+	const struct nft_course	*c;
+	struct nbuf		 who = { 0 };
+	size_t			 i, j;
+
+	for (i = 0; i < p->ncourses; i++) {
+		c = &p->courses[i];
+		if (!has_nets(c))
+			continue;
+		for (j = 0; j < p->nvms; j++) {
+			if (p->vms[j].course_id != c->id)
+				continue;
+			if (bridge)
+				nb_printf(&who, "%s%s", who.len ? ", " : "",
+				    p->vms[j].ip);
+			else if (p->vms[j].uid != 0)
+				nb_printf(&who, "%s%u", who.len ? ", " : "",
+				    p->vms[j].uid);
+		}
+		if (who.len == 0)
+			continue;
+		if (bridge)
+			nb_printf(b, "\t\tiifname \"%s\" oifname != \"%s\" ip"
+			    " saddr { %s } ip daddr { %s } accept comment"
+			    " \"%s: allow_nets\"\n", p->bridge, p->bridge,
+			    who.p, c->allow_nets, c->name);
+		else
+			nb_printf(b, "\t\tmeta skuid { %s } ip daddr { %s }"
+			    " accept comment \"%s: allow_nets\"\n", who.p,
+			    c->allow_nets, c->name);
+		free(who.p);
+		memset(&who, 0, sizeof(who));
+	}
+}
+
+static void
+rules_egress(struct nbuf *b, const struct nft_plan *p)
+{
+	rules_nets(b, p, 0);
+}
+
 static void
 rules_vm_out(struct nbuf *b, const struct nft_plan *p)
 {
@@ -786,6 +854,7 @@ rules_forward(struct nbuf *b, const struct nft_plan *p)
 		    " != \"%s\" drop comment \"forwarding is on for the bridge"
 		    " alone\"\n", p->bridge, p->bridge);
 	rules_team_ip(b, p);
+	rules_nets(b, p, 1);
 }
 
 /*
@@ -857,14 +926,14 @@ static const struct nft_chain inet_chains[] = {
 	 * guest's DNS to them), nothing of the host, of its networks or of
 	 * link-local ones; and a cap on connections, per VM.
 	 */
-	{ NFT_EGRESS, "vm_egress", NULL, { NULL }, NULL,
+	{ NFT_EGRESS, "vm_egress", NULL,
 	  { "add @vm_uid_conns { meta skuid ct count over " NFT_VM_CONNS " }"
 	    " reject with icmpx admin-prohibited",
 	    "ip daddr @dns meta l4proto { tcp, udp } th dport 53 accept",
 	    "ip6 daddr @dns6 meta l4proto { tcp, udp } th dport 53 accept",
 	    "fib daddr type { local, broadcast, multicast } reject with icmpx"
-	    " admin-prohibited",
-	    "ip daddr @lan reject with icmpx admin-prohibited",
+	    " admin-prohibited" }, rules_egress,
+	  { "ip daddr @lan reject with icmpx admin-prohibited",
 	    "ip6 daddr @lan6 reject with icmpx admin-prohibited" } },
 	{ NFT_BRIDGE, "prerouting",
 	  "type nat hook prerouting priority dstnat; policy accept;",
@@ -1172,6 +1241,42 @@ done:
 }
 
 /* --- allow_from lists ------------------------------------------------------ */
+
+int
+nft_lan_parse(const char *list, char *canon, size_t canonlen, char *err,
+    size_t errlen)
+{
+	char		 copy[PF_CIDRSLEN], e[PF_ERRLEN], *el, *next;
+	uint32_t	 net, onet;
+	int		 plen, oplen;
+	size_t		 i;
+
+	if (nft_cidrs_parse(list, canon, canonlen, err, errlen) == -1)
+		return -1;
+	snprintf(copy, sizeof(copy), "%s", canon);
+	for (el = copy; el[0] != '\0'; el = next) {
+		if ((next = strchr(el, ',')) != NULL)
+			*next++ = '\0';
+		else
+			next = el + strlen(el);
+		if (cidr_parse(el, &net, &plen, e, sizeof(e)) == -1)
+			continue;	/* parsed above: cannot be */
+		for (i = 0; lan4_open[i] != NULL; i++) {
+			cidr_parse(lan4_open[i], &onet, &oplen, e, sizeof(e));
+			if (plen >= oplen && (net & prefix_mask(oplen)) == onet)
+				break;
+		}
+		if (lan4_open[i] == NULL) {
+			snprintf(err, errlen, "%s is not a private or"
+			    " link-local network (10/8, 100.64/10, 169.254/16,"
+			    " 172.16/12, 192.168/16): the internet needs no"
+			    " opening, loopback and the rest stay shut", el);
+			canon[0] = '\0';
+			return -1;
+		}
+	}
+	return 0;
+}
 
 int
 nft_cidrs_parse(const char *list, char *canon, size_t canonlen, char *err,

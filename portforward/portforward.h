@@ -84,6 +84,7 @@ struct nft_course {
 	int		 internet;	/* 1: its VMs' egress is forwarded and masqueraded */
 	int		 isolation;	/* 1: its VMs reach no other VM; 0: "team": they reach each other (not other courses) */
 	const char	*allow_from;	/* NULL or "": anyone; else canonical "CIDR,CIDR" from nft_cidrs_parse */
+	const char	*allow_nets;	/* NULL or "": none; else nft_lan_parse's: private networks its VMs reach (with internet) */
 };
 struct nft_vm {
 	int		 course_id;
@@ -91,6 +92,7 @@ struct nft_vm {
 	const char	*ip;		/* the guest's address, "10.77.0.9" */
 	int		 forward;	/* 1: DNAT its ports; 0: not (suspended: labd listens itself) */
 	const char	*mac;		/* its NIC's "52:54:00:12:34:56" (bridge mode) */
+	uint32_t	 uid;		/* its QEMU's uid (user mode); 0: none */
 };
 struct nft_fwd {
 	size_t		 vm;		/* index into plan->vms */
@@ -141,6 +143,13 @@ const char *nft_remove_text(void);
  * 0.
  */
 int	 nft_cidrs_parse(const char *list, char *canon, size_t canonlen,
+	    char *err, size_t errlen);
+/*
+ * nft_cidrs_parse() of networks a course's VMs may reach although private
+ * or link-local: each inside 10/8, 100.64/10, 169.254/16, 172.16/12 or
+ * 192.168/16, else an error naming it.
+ */
+int	 nft_lan_parse(const char *list, char *canon, size_t canonlen,
 	    char *err, size_t errlen);
 
 #endif /* LABD_PORTFORWARD_H */

@@ -31,13 +31,13 @@
 
 /* web-101: internet, isolated, exam room only; net-lab: a team, no internet. */
 static const struct nft_course bridge_courses[] = {
-	{ 1, "web-101", 1, 1, "10.1.2.0/24,198.51.100.7/32" },
-	{ 2, "net-lab", 0, 0, NULL },
+	{ 1, "web-101", 1, 1, "10.1.2.0/24,198.51.100.7/32", NULL },
+	{ 2, "net-lab", 0, 0, NULL, NULL },
 };
 static const struct nft_vm bridge_vms[] = {
-	{ 1, "ltap1", "10.77.0.2", 1, "52:54:00:00:00:01" },
-	{ 2, "ltap2", "10.77.0.3", 1, "52:54:00:00:00:02" },
-	{ 2, "ltap3", "10.77.0.4", 0, "52:54:00:00:00:03" },	/* suspended: labd listens */
+	{ 1, "ltap1", "10.77.0.2", 1, "52:54:00:00:00:01", 0 },
+	{ 2, "ltap2", "10.77.0.3", 1, "52:54:00:00:00:02", 0 },
+	{ 2, "ltap3", "10.77.0.4", 0, "52:54:00:00:00:03", 0 },	/* suspended: labd listens */
 };
 static const struct nft_fwd bridge_fwds[] = {
 	{ 0, "203.0.113.10", 22001, 22 },
@@ -63,13 +63,13 @@ static const struct nft_plan bridge_plan = {
 
 /* User mode: QEMU listens on the host; exam has a room and no VM yet. */
 static const struct nft_course user_courses[] = {
-	{ 1, "web-101", 1, 1, "10.1.2.0/24" },
-	{ 2, "open", 1, 1, "" },
-	{ 3, "exam", 0, 1, "192.0.2.0/24,198.51.100.7/32" },
+	{ 1, "web-101", 1, 1, "10.1.2.0/24", NULL },
+	{ 2, "open", 1, 1, "", NULL },
+	{ 3, "exam", 0, 1, "192.0.2.0/24,198.51.100.7/32", NULL },
 };
 static const struct nft_vm user_vms[] = {
-	{ 1, NULL, NULL, 1, NULL },
-	{ 2, NULL, NULL, 1, NULL },
+	{ 1, NULL, NULL, 1, NULL, 0 },
+	{ 2, NULL, NULL, 1, NULL, 0 },
 };
 static const struct nft_fwd user_fwds[] = {
 	{ 0, "127.0.0.1", 22001, 22 },
@@ -810,6 +810,95 @@ body_atomic(void)
 	free(before);
 	free(good);
 	free(other);
+}
+
+/* allow_nets: a course with internet opens private networks to its VMs. */
+static const struct nft_course nets_courses[] = {
+	{ 1, "lab", 1, 1, "", "10.99.0.0/24,192.168.7.0/24" },
+	{ 2, "closed", 0, 1, "", "10.98.0.0/24" },	/* no internet: nothing */
+};
+static const struct nft_vm nets_vms[] = {
+	{ 1, "ltap1", "10.77.0.2", 1, "52:54:00:00:00:01", 1879048193 },
+	{ 1, "ltap2", "10.77.0.3", 1, "52:54:00:00:00:02", 1879048194 },
+	{ 2, "ltap3", "10.77.0.4", 1, "52:54:00:00:00:03", 1879048195 },
+};
+static const struct nft_plan nets_user_plan = {
+	0, NULL, NULL, nets_courses, 2, nets_vms, 3, NULL, 0,
+	0, 1879048193, 65535, resolvers, 6, 0
+};
+static const struct nft_plan nets_bridge_plan = {
+	1, "labbr0", "10.77.0.0/16", nets_courses, 2, nets_vms, 3, NULL, 0,
+	0, 1879048193, 65535, resolvers, 6, 0
+};
+
+Test(nft, allow_nets_open_private_networks_to_a_course)
+{
+	char	*u = render_ok(&nets_user_plan), *b = render_ok(&nets_bridge_plan);
+	char	*fib, *nets, *lan;
+
+	/* By uid, after the host's own addresses, before the private ones. */
+	cr_expect_not_null(nets = strstr(u, "\t\tmeta skuid { 1879048193,"
+	    " 1879048194 } ip daddr { 10.99.0.0/24,192.168.7.0/24 } accept"
+	    " comment \"lab: allow_nets\"\n"), "%s", u);
+	fib = strstr(u, "fib daddr type { local");
+	lan = strstr(u, "ip daddr @lan reject");
+	cr_expect(fib != NULL && nets != NULL && lan != NULL && fib < nets &&
+	    nets < lan, "order: fib local, allow_nets, lan:\n%s", u);
+	cr_expect_null(strstr(u, "10.98.0.0"), "a course without internet"
+	    " opens nothing:\n%s", u);
+	/* Bridge mode: by address, never back onto the bridge. */
+	cr_expect_not_null(strstr(b, "iifname \"labbr0\" oifname != \"labbr0\""
+	    " ip saddr { 10.77.0.2, 10.77.0.3 } ip daddr { 10.99.0.0/24,"
+	    "192.168.7.0/24 } accept"), "%s", b);
+	cr_expect(strstr(b, "allow_nets") < strstr(b, "ip daddr @lan drop"),
+	    "before the private ranges are dropped:\n%s", b);
+	cr_expect_null(strstr(b, "10.98.0.0"), "%s", b);
+	free(u);
+	free(b);
+}
+
+Test(nft, allow_nets_only_private_networks)
+{
+	static const char *const bad[] = {
+		"8.8.8.0/24", "127.0.0.0/8", "10.0.0.0/7", "0.0.0.0/0",
+		"224.0.0.0/4", "192.168.0.0/15", "10.1.0.0/16,1.1.1.1",
+	};
+	char	canon[PF_CIDRSLEN], err[PF_ERRLEN];
+	size_t	i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_expect_eq(nft_lan_parse(bad[i], canon, sizeof(canon), err,
+		    sizeof(err)), -1, "%s was taken", bad[i]);
+		cr_expect_not_null(strstr(err, "is not a private or"
+		    " link-local network"), "%s: %s", bad[i], err);
+	}
+	cr_assert_eq(nft_lan_parse(" 10.99.0.0/24, 169.254.10.0/24,172.20.0.1,"
+	    "100.64.0.0/10", canon, sizeof(canon), err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_str_eq(canon, "10.99.0.0/24,169.254.10.0/24,172.20.0.1/32,"
+	    "100.64.0.0/10");
+	cr_assert_eq(nft_lan_parse("", canon, sizeof(canon), err,
+	    sizeof(err)), 0);
+	cr_expect_str_eq(canon, "");
+}
+
+static void
+body_nets(void)
+{
+	char	*text;
+
+	text = render_child(&nets_user_plan);
+	apply_ok("user plan with allow_nets", text);
+	free(text);
+	text = render_child(&nets_bridge_plan);
+	apply_ok("bridge plan with allow_nets", text);
+	free(text);
+}
+
+Test(nft, allow_nets_apply_in_netns)
+{
+	in_netns(body_nets);
 }
 
 Test(nft, apply_is_atomic_in_netns)
