@@ -45,7 +45,6 @@ static int	ctl_snapshots(struct ctl *, int, char **);
 static int	ctl_course_set(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
 static int	ctl_backup(struct ctl *, int, char **);
-static int	ctl_passwd(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, "", ctl_status,
@@ -105,9 +104,6 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "exec", NULL, "VM|--course C [--timeout SECONDS] -- CMD...", ctl_exec,
 	  "run CMD as root over SSH with labd's key (default 60 s); one VM:"
 	  " its output and exit status; a course: NAME: before each line" },
-	{ "passwd", NULL, "VM", ctl_passwd,
-	  "a new password for the VM's student, set in the guest; printed"
-	  " once" },
 	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
 	  "wait until the VMs are ready (default 300 s)" },
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
@@ -458,26 +454,6 @@ vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
 }
 
 /* --- the commands ------------------------------------------------------ */
-
-static int
-ctl_passwd(struct ctl *c, int argc, char **argv)
-{
-	json_t	*o;
-	int	 rc;
-
-	if (argc != 1 || argv[0][0] == '-')
-		return CTL_USAGE;
-	if ((o = ctl_call(c, "vm.passwd", json_pack("{s:s}", "vm", argv[0]),
-	    &rc)) == NULL)
-		return rc;
-	if (c->json)
-		print_json(o);
-	else
-		printf("%s: user %s, password %s\n", jstr(o, "vm"),
-		    jstr(o, "user"), jstr(o, "password"));
-	json_decref(o);
-	return CTL_OK;
-}
 
 /* The host's room for VMs, and what runs low. */
 static void

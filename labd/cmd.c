@@ -182,12 +182,6 @@ static const struct cmd cmds[] = {
 	  .args = {
 		SPEC_VM,
 	  } },
-	{ .name = "vm.passwd", .fn = cmd_vm_passwd,
-	  .help = "a new password for the VM's student, set in the guest (it"
-	  " must be ready) and kept hashed; {vm, user, password}",
-	  .args = {
-		SPEC_VM,
-	  } },
 	{ .name = "vm.exec", .fn = cmd_vm_exec,
 	  .help = "a command through the shell as root over SSH with labd's"
 	  " key, on a ready VM; {vm, status, output}: stdout and stderr,"

@@ -338,7 +338,6 @@ void	cmd_vm_snapshot_rm(const struct req *, json_t *);
 void	cmd_vm_snapshots(const struct req *, json_t *);
 void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
-void	cmd_vm_passwd(const struct req *, json_t *);
 void	cmd_vm_console(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
 
