@@ -15,7 +15,8 @@
  *
  * Every ADMIT_WATCH_MS labd looks again; memory or disk below its
  * reserve is logged once when it happens and once when it is over, and
- * shown in status (labctl status, labtui).
+ * shown in status (labctl status, labtui), with QEMU's own memory as
+ * measured then.
  */
 #include <sys/statvfs.h>
 
@@ -38,9 +39,12 @@ struct room {
 	long long	disk_free_mb;
 };
 
+/* The watch's last look: status reports it rather than look again. */
 static struct {
-	int	mem_low;
-	int	disk_low;
+	int		mem_low;
+	int		disk_low;
+	long long	over_mb;	/* overhead_mb() then */
+	int		over_measured;
 } watch;
 
 static long long
@@ -205,8 +209,6 @@ admit_status(void)
 	struct room	 r;
 	char		 err[128];
 	json_t		*warn = json_array();
-	int		 measured;
-	long long	 over = overhead_mb(&measured);
 
 	if (room_read(&r, err, sizeof(err)) == -1)
 		return json_pack("{s:o,s:s}", "warnings", warn, "error", err);
@@ -223,8 +225,8 @@ admit_status(void)
 	    "memory_available_mb", (json_int_t)r.mem_avail_mb,
 	    "disk_total_mb", (json_int_t)r.disk_total_mb,
 	    "disk_free_mb", (json_int_t)r.disk_free_mb,
-	    "vm_overhead_mb", (json_int_t)over, "vm_overhead_measured",
-	    measured, "ksm_saved_mb", (json_int_t)ksm_saved_mb(),
+	    "vm_overhead_mb", (json_int_t)watch.over_mb,
+	    "vm_overhead_measured", watch.over_measured, "ksm_saved_mb", (json_int_t)ksm_saved_mb(),
 	    "warnings", warn);
 }
 
@@ -236,6 +238,8 @@ admit_watch(struct loop *l, void *arg)
 	char		err[128];
 	int		low;
 
+	/* A file and a row per running VM: here, not at every status. */
+	watch.over_mb = overhead_mb(&watch.over_measured);
 	if (room_read(&r, err, sizeof(err)) == -1)
 		return ADMIT_WATCH_MS;
 	low = r.mem_avail_mb < mem_reserve(&r);
