@@ -40,6 +40,7 @@ struct cfg_ctx {
 	int			 ta_group_line;
 	int			 publish_line;		/* [publish] seen here, 0 if not */
 	int			 pub_lines[LABD_MAX_PUBLISH];
+	int			 gw_line;		/* [gateway] listen, 0 if not */
 };
 
 struct cfg_key {
@@ -90,6 +91,8 @@ config_defaults(struct labd_config *c)
 	c->accel = VMM_ACCEL_AUTO;
 	c->uid_base = LABD_UID_BASE;
 	c->ksm = LABD_KSM_AUTO;
+	c->gw_sessions = 10;
+	c->gw_failures = 10;
 }
 
 /* Section, key, user, group and interface names: no ctype, no locale. */
@@ -492,6 +495,75 @@ set_publish(struct cfg_ctx *x, const char *name, const char *v, char *err,
 	return 0;
 }
 
+/* [gateway] listen = IP:PORT; the IP is checked against public_ips later. */
+static int
+set_gw_listen(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	char		 ip[PF_IPLEN];
+	const char	*colon;
+	unsigned long	 port;
+	int		 rc;
+
+	x->gw_line = x->line;
+	if ((colon = strrchr(v, ':')) == NULL ||
+	    (size_t)(colon - v) >= sizeof(ip)) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not IP:PORT, e.g."
+		    " 203.0.113.10:22", v);
+		return -1;
+	}
+	memcpy(ip, v, colon - v);
+	ip[colon - v] = '\0';
+	if (ipv4_check(ip, err, errlen) == -1)
+		return -1;
+	if ((rc = parse_uint(colon + 1, 1, 65535, &port)) != 0) {
+		if (rc == -2)
+			errf(err, errlen, "port %." SHOWLEN "s is out of range"
+			    " (1..65535)", colon + 1);
+		else
+			errf(err, errlen, "'%." SHOWLEN "s' is not a port"
+			    " number", colon + 1);
+		return -1;
+	}
+	scpy(x->c.gw_ip, ip, sizeof(x->c.gw_ip));
+	x->c.gw_port = (uint16_t)port;
+	return 0;
+}
+
+static int
+set_gw_host_key(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	return ini_set_path(x->base, v, x->c.gw_host_key,
+	    sizeof(x->c.gw_host_key), err, errlen);
+}
+
+static int
+set_gw_sessions(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 1, 1000, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number from 1 to"
+		    " 1000", v);
+		return -1;
+	}
+	x->c.gw_sessions = (int)n;
+	return 0;
+}
+
+static int
+set_gw_failures(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 1, 64, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number from 1 to"
+		    " 64", v);
+		return -1;
+	}
+	x->c.gw_failures = (int)n;
+	return 0;
+}
+
 static size_t
 edit_distance(const char *a, const char *b)
 {
@@ -538,6 +610,14 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "uid_base", set_uid_base,
 	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
+	{ "gateway", "listen", set_gw_listen,
+	  "IP:PORT of the SSH gateway, IP one of public_ips; unset: no gateway" },
+	{ "gateway", "host_key", set_gw_host_key,
+	  "the gateway's host key, default state_dir/gateway_ed25519 (made on first start)" },
+	{ "gateway", "sessions", set_gw_sessions,
+	  "gateway sessions one student may hold at once, 1..1000 (default 10)" },
+	{ "gateway", "failures", set_gw_failures,
+	  "failed logins one address may make a minute before it is refused, 1..64 (default 10)" },
 };
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -545,7 +625,8 @@ static int
 known_section(const char *s)
 {
 	return strcmp(s, "labd") == 0 || strcmp(s, "network") == 0 ||
-	    strcmp(s, "publish") == 0 || strcmp(s, "vmm") == 0;
+	    strcmp(s, "publish") == 0 || strcmp(s, "vmm") == 0 ||
+	    strcmp(s, "gateway") == 0;
 }
 
 static int
@@ -560,7 +641,7 @@ cfg_line(void *arg, const char *section, const char *key, const char *value,
 	if (key == NULL) {
 		if (!known_section(section)) {
 			errf(err, errlen, "unknown section [%s] (sections are"
-			    " [labd], [network], [publish] and [vmm])",
+			    " [labd], [network], [publish], [vmm] and [gateway])",
 			    section);
 			return -1;
 		}
@@ -654,6 +735,27 @@ cfg_finish(struct cfg_ctx *x, const char *fname, char *err, size_t errlen)
 				    fname, x->pub_lines[i], s->name,
 				    s->listen_ip, s->base, t->name,
 				    x->pub_lines[j]);
+				return -1;
+			}
+		}
+	}
+	if (c->gw_port != 0) {
+		for (j = 0, found = 0; j < c->npublic_ips; j++)
+			found |= strcmp(c->gw_ip, c->public_ips[j]) == 0;
+		if (!found) {
+			errf(err, errlen, "%s line %d: [gateway] listen: %s is not"
+			    " one of [network] public_ips (%s)", fname,
+			    x->gw_line, c->gw_ip, ips);
+			return -1;
+		}
+		for (i = 0; i < c->npublish; i++) {
+			s = &c->publish[i];
+			if (strcmp(s->listen_ip, c->gw_ip) == 0 &&
+			    c->gw_port == s->base) {
+				errf(err, errlen, "%s line %d: [gateway] listen:"
+				    " %s:%u is the base of [publish] %s",
+				    fname, x->gw_line, c->gw_ip, c->gw_port,
+				    s->name);
 				return -1;
 			}
 		}

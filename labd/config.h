@@ -49,6 +49,12 @@ struct labd_config {
 	enum vmm_accel		 accel;			/* default auto */
 	uint32_t		 uid_base;		/* VM n runs as uid_base + n when root */
 	int			 ksm;			/* LABD_KSM_*, default auto */
+	/* [gateway] */
+	char			 gw_ip[PF_IPLEN];	/* "": no gateway (default) */
+	uint16_t		 gw_port;
+	char			 gw_host_key[PATH_MAX];	/* "": state_dir/gateway_ed25519 */
+	int			 gw_sessions;		/* at once per student, default 10 */
+	int			 gw_failures;		/* failed logins an address a minute, default 10 */
 };
 /*
  * VM n's QEMU runs as uid and gid uid_base + n (n = the VM's id, below

@@ -737,6 +737,7 @@ course_rm(const char *course, uid_t uid, json_t **res, char *err,
 		n++;
 	}
 	net_resync(course);
+	keys_gateway_rm(course);
 	db_event(uid, "course.rm", course, "%d VMs removed", n);
 	log_info("course %s removed with its %d VMs", course, n);
 	*res = json_pack("{s:s,s:i}", "course", course, "vms", n);

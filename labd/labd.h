@@ -519,6 +519,12 @@ int		 idle_parse(const char *spec, int *secs, char *err,
 		    size_t errlen);
 void		 idle_init(void);
 
+/*
+ * gateway.c: the SSH gateway of [gateway]; nothing when it is not set.
+ * Binds and reads its host key: before labd drops root.
+ */
+int		 gateway_init(char *err, size_t errlen);
+
 /* wake.c: labd answers a suspended VM's ports and wakes it */
 void		 wake_init(void);
 
@@ -542,10 +548,18 @@ void		 net_resync(const char *why);	/* net_sync, failure logged */
 int		 net_conntrack(void (*)(void *, uint32_t src, uint16_t sport,
 		    uint32_t dst, uint16_t dport, int established), void *);
 
-/* keys.c: labd's management key */
+/* keys.c: labd's management key, the courses' gateway keys */
 int		 keys_init(const char *state_dir, char *err, size_t errlen);
 const char	*keys_public(void);
 const char	*keys_private(void);	/* the private key's file */
+/* The ed25519 key at priv (made when missing); pub may be NULL. */
+int		 keys_load_or_make(const char *priv, const char *what,
+		    const char *comment, char *pub, size_t publen, char *err,
+		    size_t errlen);
+/* The course's gateway key: its public line and private key's file. */
+int		 keys_gateway(const char *course, char *pub, size_t publen,
+		    char *priv, size_t privlen, char *err, size_t errlen);
+void		 keys_gateway_rm(const char *course);
 
 /* main.c: the daemon's one instance */
 struct labd {

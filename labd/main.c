@@ -256,6 +256,9 @@ main(int argc, char *argv[])
 	if (net_init(err, sizeof(err)) == -1 ||
 	    net_table_init(err, sizeof(err)) == -1)
 		fatalx("network: %s", err);
+	/* Port 22 and a host key of root's: before root is gone. */
+	if (gateway_init(err, sizeof(err)) == -1)
+		fatalx("%s: %s", conf, err);
 	/* Root's work is the helper's from here on. */
 	if (priv_drop(err, sizeof(err)) == -1)
 		fatalx("%s", err);

@@ -50,7 +50,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	memset(d, 0, sizeof(*d));
 	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
 	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
-	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot"
+	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot, c.name"
 	    " FROM vms v JOIN students s ON s.id = v.student_id"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
@@ -76,6 +76,12 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	d->memory_mb = sqlite3_column_int(st, 12);
 	d->vcpus = sqlite3_column_int(st, 13);
 	d->slot = sqlite3_column_int(st, 14);
+	/* The gateway logs in as the student with it (gateway.c). */
+	if (keys_gateway(db_text(st, 15), d->gw_key, sizeof(d->gw_key), NULL,
+	    0, err, errlen) == -1) {
+		sqlite3_finalize(st);
+		goto done;
+	}
 	sqlite3_finalize(st);
 
 	st = db_prepare("SELECT service, listen_ip, port, guest_port FROM ports"
@@ -152,14 +158,13 @@ static int
 vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 {
 	struct vmdef	*d = &j->def;
-	const char	*keys[1] = { d->ssh_key };
+	const char	*keys[2];
 	char		 instance[128], hostname[64], note[PATH_MAX], line[256];
 	struct vmm_user	 user = {
 		.name = d->login,
 		.gecos = d->gecos[0] ? d->gecos : NULL,
 		.passwd_hash = d->pw_hash[0] ? d->pw_hash : NULL,
 		.keys = keys,
-		.nkeys = d->ssh_key[0] ? 1 : 0,
 	};
 	struct vmm_seed	 seed = {
 		.instance_id = instance,
@@ -173,6 +178,10 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 			    .gateway = gw, .dns = gw };
 	size_t		 i;
 
+	if (d->ssh_key[0] != '\0')
+		keys[user.nkeys++] = d->ssh_key;
+	if (d->gw_key[0] != '\0')
+		keys[user.nkeys++] = d->gw_key;
 	/* Bridge mode: the slot's address, static, through network-config. */
 	if (strcmp(netaddr, "user") != 0) {
 		net_gateway(gw, sizeof(gw));
@@ -197,6 +206,10 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 	}
 	if (seed_create(&seed, path, j->err, sizeof(j->err)) == -1)
 		return -1;
+	vmm_path(note, sizeof(note), d->vm_dir, "seed.gw");
+	if (file_write_atomic(note, d->gw_key, strlen(d->gw_key), 0640,
+	    j->err, sizeof(j->err)) == -1)
+		return -1;
 	vmm_path(note, sizeof(note), d->vm_dir, "seed.net");
 	snprintf(line, sizeof(line), "%s\n", netaddr);
 	return file_write_atomic(note, line, strlen(line), 0640, j->err,
@@ -216,7 +229,8 @@ vmjob_spawn(struct vmjob *j, int paused)
 	struct vmdef	*d = &j->def;
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
-			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64];
+			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64],
+			 gw[512];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -273,8 +287,10 @@ vmjob_spawn(struct vmjob *j, int paused)
 	vmjob_note(j, "seed.net", have, sizeof(have));
 	if (have[0] == '\0')
 		snprintf(have, sizeof(have), "user");
-	if ((!file_exists(seed) || strcmp(have, netaddr) != 0) &&
-	    vmjob_seed(j, seed, netaddr) == -1)
+	/* And one made before its course had a gateway key, or another. */
+	vmjob_note(j, "seed.gw", gw, sizeof(gw));
+	if ((!file_exists(seed) || strcmp(have, netaddr) != 0 ||
+	    strcmp(gw, d->gw_key) != 0) && vmjob_seed(j, seed, netaddr) == -1)
 		return -1;
 	/* Keep the last boot's console, start this one's from empty. */
 	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");

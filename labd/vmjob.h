@@ -32,6 +32,7 @@ struct vmdef {
 	char		gecos[128];
 	char		ssh_key[8192];
 	char		pw_hash[256];
+	char		gw_key[512];	/* the course's gateway key, public */
 	int		internet;
 	int		slot;
 	int		generation;

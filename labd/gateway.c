@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * gateway.c - one SSH door for the whole class, the loop's side.
+ *
+ *	[gateway]
+ *	listen   = 203.0.113.10:22
+ *	host_key = /var/lib/labd/gateway_ed25519
+ *
+ * "ssh alice@IP" lands in alice's VM when she has one course,
+ * "ssh alice+net101@IP" in her VM of net101.  libssh speaks SSH in
+ * threads of their own (gw_conn.c, a thread a connection, and
+ * gw_relay.c for the channels); they never touch labd's state but ask
+ * this file through a pipe, and wait for the answer:
+ *
+ *   GW_ADMIT   may this address try at all (failed logins a minute)?
+ *   GW_ROUTE   which VM does this user name mean, and with which roster
+ *              key or password hash does its student log in?  The
+ *              course's allow_from (exam mode) applies here as on the
+ *              VM's own ports.
+ *   GW_FAILED  a failed login, counted against the address
+ *   GW_LOGIN   the student proved who they are: a session if they hold
+ *              fewer than [gateway] sessions, their VM woken when it is
+ *              suspended and waited for until it is ready, refused when
+ *              it is stopped or failed; gateway.login on the bus
+ *   GW_LOGOUT  the connection ended; gateway.logout on the bus
+ *
+ * The socket is bound and the host key read before labd drops root
+ * (main.c), so that port 22 and a key under /etc work.  Sessions do not
+ * survive a restart of labd: the connections drop with it and the
+ * student connects again (the VMs keep running).
+ *
+ * Sessions count as connections for idle.c: the gateway's own
+ * connection to a guest comes from labd, which idle.c leaves out, so a
+ * VM with a gateway session has its last connection time set here,
+ * every GW_TICK_MS.
+ */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "labd/gateway.h"
+
+#define GW_TICK_MS		1000
+#define GW_WAKE_TIMEOUT_MS	(5 * 60 * 1000)	/* a resume or a boot under TCG */
+#define GW_BACKLOG		128
+#define GW_MAX_CONNS		1024	/* threads at once, logged in or not */
+
+struct gw_sess {
+	char		 vm[LABD_VMNAMELEN];
+	char		 login[LABD_NAMELEN];
+	char		 course[LABD_NAMELEN];
+	char		 addr[INET_ADDRSTRLEN];
+	int64_t		 since_ms;
+	struct gw_sess	*next;
+};
+
+/* A login that waits for its VM to be ready. */
+struct gw_wait {
+	struct gw_req	*req;
+	int64_t		 deadline;
+	int		 woke;		/* we asked the VM to start */
+	struct gw_wait	*next;
+};
+
+static int		 gw_ask[2] = { -1, -1 };
+static struct gw_fails	*gw_fails;
+static struct gw_sess	*gw_sessions;
+static struct gw_wait	*gw_waits;
+
+/* --- answers ------------------------------------------------------------ */
+
+static void
+gw_refuse(struct gw_req *r, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+static void
+gw_refuse(struct gw_req *r, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	r->ok = 0;
+	gw_req_answer(r);
+}
+
+static struct vm *
+gw_vm(const char *name)
+{
+	return name[0] != '\0' ? vm_find(name) : NULL;
+}
+
+/* The course's allow_from, canonical ("" for anyone). */
+static void
+gw_allow_from(const char *course, char *out, size_t outlen)
+{
+	sqlite3_stmt	*st;
+
+	out[0] = '\0';
+	st = db_prepare("SELECT allow_from FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, outlen, "%s", db_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+static int
+gw_sessions_of(const char *vm)
+{
+	struct gw_sess	*s;
+	int		 n = 0;
+
+	for (s = gw_sessions; s != NULL; s = s->next)
+		n += strcmp(s->vm, vm) == 0;
+	return n;
+}
+
+/* --- the requests --------------------------------------------------------- */
+
+static void
+gw_admit(struct gw_req *r)
+{
+	int64_t	until, now = now_ms();
+
+	if (gw_fail_blocked(gw_fails, r->addr, labd->cfg.gw_failures, now,
+	    &until)) {
+		gw_refuse(r, "too many failed logins from %s; try again in"
+		    " %lld s", r->addr, (long long)((until - now + 999) / 1000));
+		return;
+	}
+	r->ok = 1;
+	gw_req_answer(r);
+}
+
+static void
+gw_route(struct gw_req *r)
+{
+	struct gw_cand	 cands[16];
+	char		*courses[16], *vms[16], allow[1024];
+	char		 msg[GW_MSGLEN], err[LABD_ERRLEN];
+	sqlite3_stmt	*st;
+	size_t		 n = 0, i;
+	int		 k;
+
+	if (gw_user_parse(r->user, r->login, r->course, msg,
+	    sizeof(msg)) == -1) {
+		gw_fail_add(gw_fails, r->addr, now_ms());
+		gw_refuse(r, "%s", msg);
+		return;
+	}
+	st = db_prepare("SELECT c.name, v.name FROM students s"
+	    " JOIN courses c ON c.id = s.course_id"
+	    " JOIN vms v ON v.student_id = s.id WHERE s.login = ?"
+	    " ORDER BY c.name");
+	sqlite3_bind_text(st, 1, r->login, -1, SQLITE_STATIC);
+	while (n < 16 && sqlite3_step(st) == SQLITE_ROW) {
+		courses[n] = xstrdup(db_text(st, 0));
+		vms[n] = xstrdup(db_text(st, 1));
+		cands[n].course = courses[n];
+		cands[n].vm = vms[n];
+		n++;
+	}
+	sqlite3_finalize(st);
+	k = gw_route_pick(r->login, r->course, cands, n, msg, sizeof(msg));
+	if (k >= 0) {
+		snprintf(r->course, sizeof(r->course), "%s", cands[k].course);
+		snprintf(r->vm, sizeof(r->vm), "%s", cands[k].vm);
+	}
+	for (i = 0; i < n; i++) {
+		free(courses[i]);
+		free(vms[i]);
+	}
+	if (k < 0) {
+		if (n == 0)	/* a name guessed: it counts as a failure */
+			gw_fail_add(gw_fails, r->addr, now_ms());
+		gw_refuse(r, "%s", msg);
+		return;
+	}
+	gw_allow_from(r->course, allow, sizeof(allow));
+	if (!gw_addr_allowed(allow, r->addr)) {
+		gw_refuse(r, "course %s is in exam mode: logins from %s are not"
+		    " allowed (allow_from %s)", r->course, r->addr, allow);
+		return;
+	}
+	st = db_prepare("SELECT s.ssh_key, s.pw_hash FROM students s"
+	    " JOIN courses c ON c.id = s.course_id"
+	    " WHERE s.login = ? AND c.name = ?");
+	sqlite3_bind_text(st, 1, r->login, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(r->ssh_key, sizeof(r->ssh_key), "%s", db_text(st, 0));
+		snprintf(r->pw_hash, sizeof(r->pw_hash), "%s", db_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (keys_gateway(r->course, NULL, 0, r->keyfile, sizeof(r->keyfile),
+	    err, sizeof(err)) == -1) {
+		log_warnx("gateway: %s", err);
+		gw_refuse(r, "the gateway cannot reach VMs of %s just now; use"
+		    " your VM's own port", r->course);
+		return;
+	}
+	r->ok = 1;
+	gw_req_answer(r);
+}
+
+/* The session begins: counted, on the bus and in the event log. */
+static void
+gw_login_ok(struct gw_req *r, struct vm *vm)
+{
+	struct gw_sess	*s = xcalloc(1, sizeof(*s));
+
+	snprintf(s->vm, sizeof(s->vm), "%s", vm->name);
+	snprintf(s->login, sizeof(s->login), "%s", vm->student);
+	snprintf(s->course, sizeof(s->course), "%s", vm->course);
+	snprintf(s->addr, sizeof(s->addr), "%s", r->addr);
+	s->since_ms = now_ms();
+	s->next = gw_sessions;
+	gw_sessions = s;
+	vm->conn_ms = now_ms();
+	vm->last_conn = time(NULL);
+	snprintf(r->ip, sizeof(r->ip), "%s", vm->probe_ip);
+	r->port = vm->probe_port;
+	log_info("gateway: %s logged in to %s from %s", vm->student, vm->name,
+	    r->addr);
+	db_event(0, "gateway.login", vm->name, "%s from %s", vm->student,
+	    r->addr);
+	events_fire("gateway.login", vm, json_pack("{s:s,s:s,s:s,s:s,s:i}",
+	    "vm", vm->name, "student", vm->student, "course", vm->course,
+	    "from", r->addr, "sessions", gw_sessions_of(vm->name)));
+	r->ok = 1;
+	gw_req_answer(r);
+}
+
+/*
+ * Where the login stands: 1 answered (either way), 0 still waiting for
+ * the VM.  The session cap and allow_from are looked at again each time:
+ * both may have changed while the VM woke.
+ */
+static int
+gw_login_try(struct gw_wait *w)
+{
+	struct gw_req	*r = w->req;
+	struct vm	*vm = gw_vm(r->vm);
+	char		 allow[1024];
+	int		 abandoned;
+
+	pthread_mutex_lock(&r->mu);
+	abandoned = r->abandoned;
+	pthread_mutex_unlock(&r->mu);
+	if (abandoned) {
+		gw_refuse(r, "gone");
+		return 1;
+	}
+	if (vm == NULL) {
+		gw_refuse(r, "your VM %s no longer exists", r->vm);
+		return 1;
+	}
+	gw_allow_from(vm->course, allow, sizeof(allow));
+	if (!gw_addr_allowed(allow, r->addr)) {
+		gw_refuse(r, "course %s is in exam mode: logins from %s are not"
+		    " allowed (allow_from %s)", vm->course, r->addr, allow);
+		return 1;
+	}
+	if (gw_sessions_of(vm->name) >= labd->cfg.gw_sessions) {
+		gw_refuse(r, "%s has %d gateway sessions open already, the most"
+		    " a student may hold; close one and try again",
+		    vm->student, gw_sessions_of(vm->name));
+		return 1;
+	}
+	switch (vm->state) {
+	case VM_READY:
+		if (vm->probe_port == 0)
+			return 0;
+		gw_login_ok(r, vm);
+		return 1;
+	case VM_STOPPED:
+	case VM_STOPPING:
+		gw_refuse(r, "your VM %s is stopped; ask your instructor to"
+		    " start it", vm->name);
+		return 1;
+	case VM_FAILED:
+		gw_refuse(r, "your VM %s failed to start%s%s; ask your"
+		    " instructor", vm->name, vm->error[0] ? ": " : "",
+		    vm->error);
+		return 1;
+	case VM_SUSPENDED:
+		if (!w->woke && !vm->busy) {
+			log_info("gateway: %s logs in to suspended %s from %s:"
+			    " waking it", vm->student, vm->name, r->addr);
+			db_event(0, "vm.wake", vm->name, "gateway login of %s"
+			    " from %s", vm->student, r->addr);
+			w->woke = 1;
+			vm_op_start(vm, DONE_NONE);
+		}
+		break;
+	default:	/* booting, resuming, restoring...: it will be ready */
+		break;
+	}
+	if (now_ms() > w->deadline) {
+		gw_refuse(r, "your VM %s was not ready within %d s; try again"
+		    " in a moment", vm->name, GW_WAKE_TIMEOUT_MS / 1000);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+gw_waits_check(void)
+{
+	struct gw_wait	**wp, *w;
+
+	for (wp = &gw_waits; (w = *wp) != NULL; ) {
+		if (gw_login_try(w)) {
+			*wp = w->next;
+			free(w);
+		} else
+			wp = &w->next;
+	}
+}
+
+static void
+gw_login(struct gw_req *r)
+{
+	struct gw_wait	*w = xcalloc(1, sizeof(*w));
+
+	w->req = r;
+	w->deadline = now_ms() + GW_WAKE_TIMEOUT_MS;
+	if (gw_login_try(w)) {
+		free(w);
+		return;
+	}
+	w->next = gw_waits;
+	gw_waits = w;
+}
+
+static void
+gw_logout(struct gw_req *r)
+{
+	struct gw_sess	**sp, *s;
+	struct vm	*vm;
+	int64_t		 secs;
+
+	for (sp = &gw_sessions; (s = *sp) != NULL; sp = &s->next)
+		if (strcmp(s->vm, r->vm) == 0 && strcmp(s->addr, r->addr) == 0)
+			break;
+	if (s == NULL) {
+		r->ok = 0;
+		gw_req_answer(r);
+		return;
+	}
+	*sp = s->next;
+	secs = (now_ms() - s->since_ms) / 1000;
+	log_info("gateway: %s logged out of %s from %s after %lld s",
+	    s->login, s->vm, s->addr, (long long)secs);
+	db_event(0, "gateway.logout", s->vm, "%s from %s after %lld s",
+	    s->login, s->addr, (long long)secs);
+	if ((vm = gw_vm(s->vm)) != NULL) {
+		vm->conn_ms = now_ms();
+		vm->last_conn = time(NULL);
+	}
+	events_fire("gateway.logout", vm, json_pack("{s:s,s:s,s:s,s:s,s:I}",
+	    "vm", s->vm, "student", s->login, "course", s->course,
+	    "from", s->addr, "seconds", (json_int_t)secs));
+	free(s);
+	r->ok = 1;
+	gw_req_answer(r);
+}
+
+/* The threads' requests: one pointer a write, whole (below PIPE_BUF). */
+static void
+gw_on_ask(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	struct gw_req	*r;
+	ssize_t		 n;
+
+	while ((n = read(fd, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
+		switch (r->kind) {
+		case GW_ADMIT:
+			gw_admit(r);
+			break;
+		case GW_ROUTE:
+			gw_route(r);
+			break;
+		case GW_FAILED:
+			gw_fail_add(gw_fails, r->addr, now_ms());
+			r->ok = 1;
+			gw_req_answer(r);
+			break;
+		case GW_LOGIN:
+			gw_login(r);
+			break;
+		case GW_LOGOUT:
+			gw_logout(r);
+			break;
+		}
+	}
+}
+
+/* --- the tick: waits, and sessions as connections for idle.c ------------- */
+
+static int
+gw_tick(struct loop *l, void *arg)
+{
+	struct gw_sess	*s;
+	struct vm	*vm;
+
+	gw_waits_check();
+	for (s = gw_sessions; s != NULL; s = s->next) {
+		if ((vm = gw_vm(s->vm)) == NULL)
+			continue;
+		vm->conn_ms = now_ms();
+		vm->last_conn = time(NULL);
+	}
+	return GW_TICK_MS;
+}
+
+static void
+gw_vm_state(const struct event *ev, void *arg)
+{
+	if (gw_waits != NULL)
+		gw_waits_check();
+}
+
+/* --- start-up -------------------------------------------------------------- */
+
+static int
+gw_bind(const char *ip, uint16_t port, char *err, size_t errlen)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd, one = 1;
+
+	sin.sin_port = htons(port);
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
+		errf(err, errlen, "%s is not an IPv4 address", ip);
+		return -1;
+	}
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, GW_BACKLOG) == -1) {
+		errf(err, errlen, "[gateway] listen = %s:%u: %s", ip, port,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+gateway_init(char *err, size_t errlen)
+{
+	struct labd_config	*c = &labd->cfg;
+	char			 path[PATH_MAX], e[LABD_ERRLEN];
+	ssh_key			 key = NULL;
+	int			 lfd = -1;
+
+	if (c->gw_port == 0)
+		return 0;
+	if (c->gw_host_key[0] != '\0')
+		snprintf(path, sizeof(path), "%s", c->gw_host_key);
+	else
+		snprintf(path, sizeof(path), "%s/gateway_ed25519",
+		    c->state_dir);
+	ssh_init();
+	if (keys_load_or_make(path, "gateway host key", "labd-gateway", NULL,
+	    0, e, sizeof(e)) == -1 ||
+	    ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) !=
+	    SSH_OK) {
+		errf(err, errlen, "[gateway] host_key: %s", e[0] ? e :
+		    "cannot read it");
+		return -1;
+	}
+	if ((lfd = gw_bind(c->gw_ip, c->gw_port, err, errlen)) == -1)
+		goto fail;
+	if (pipe2(gw_ask, O_CLOEXEC) == -1) {
+		errf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	/* The loop never waits on a thread: its end reads without blocking. */
+	fcntl(gw_ask[0], F_SETFL, O_NONBLOCK);
+	gw_fails = xcalloc(1, sizeof(*gw_fails));
+	if (loop_add_fd(labd->loop, gw_ask[0], EPOLLIN, gw_on_ask, NULL) == -1) {
+		errf(err, errlen, "gateway: %s", strerror(errno));
+		goto fail;
+	}
+	events_on("vm.state", gw_vm_state, NULL);
+	loop_add_timer(labd->loop, GW_TICK_MS, gw_tick, NULL);
+	if (gw_listen_start(lfd, key, gw_ask[1], GW_MAX_CONNS, err,
+	    errlen) == -1)
+		goto fail;
+	log_info("gateway listening on %s:%u (host key %s)", c->gw_ip,
+	    c->gw_port, path);
+	return 0;
+fail:
+	if (lfd != -1)
+		close(lfd);
+	ssh_key_free(key);
+	return -1;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * gateway.h - the SSH gateway's own header: what its threads (gw_conn.c,
+ * gw_relay.c) and the loop's side (gateway.c) hand each other, and the
+ * pure routing of user names (gw_route.c).
+ *
+ * The threads never touch labd's state.  A thread fills a struct gw_req,
+ * writes its address into a pipe that the loop reads, and waits on the
+ * request's condition variable; the loop answers from its own thread
+ * (gw_req_answer()), at once or later (a login that waits for a VM to
+ * wake).  A request is held by both sides (refs) until each lets it go,
+ * so that a thread that gave up waiting leaves nothing dangling.
+ */
+#ifndef LABD_GATEWAY_H
+#define LABD_GATEWAY_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+
+#include "labd/labd.h"
+
+/* "alice+net101": a login, '+', a course name. */
+#define GW_USERLEN	(2 * LABD_NAMELEN)
+#define GW_MSGLEN	512
+
+enum gw_req_kind {
+	GW_ADMIT,	/* addr: may it try at all (failed logins)? */
+	GW_ROUTE,	/* user from addr: which VM, with what credentials */
+	GW_FAILED,	/* addr failed a login */
+	GW_LOGIN,	/* vm for addr: cap, allow_from, wake; ip and port */
+	GW_LOGOUT,	/* vm's session from addr ended */
+};
+
+struct gw_req {
+	enum gw_req_kind	 kind;
+	/* in */
+	char			 addr[INET_ADDRSTRLEN];
+	char			 user[GW_USERLEN + 1];
+	char			 vm[LABD_VMNAMELEN];
+	int64_t			 since_ms;	/* logout: when it began */
+	/* out */
+	int			 ok;
+	char			 msg[GW_MSGLEN];	/* why not, for the student */
+	char			 login[LABD_NAMELEN];
+	char			 course[LABD_NAMELEN];
+	char			 ssh_key[8192];		/* roster key, may be "" */
+	char			 pw_hash[256];		/* may be "" */
+	char			 keyfile[PATH_MAX];	/* the course's gateway key */
+	char			 ip[64];		/* the guest's sshd */
+	uint16_t		 port;
+	/* between the two sides */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	int			 answered;
+	int			 abandoned;	/* the thread stopped waiting */
+	int			 refs;
+	struct gw_req		*next;		/* the loop's pending list */
+};
+
+/* gw_conn.c: the listener and a thread a connection */
+struct ssh_key_struct;
+/*
+ * Accept on lfd (bound and listening) in a thread of its own, each
+ * connection in a thread; requests go to the loop through ask_fd.
+ */
+int	 gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
+	    int max_conns, char *err, size_t errlen);
+/* The loop's answer: wakes the thread, drops the loop's hold. */
+void	 gw_req_answer(struct gw_req *);
+void	 gw_req_unref(struct gw_req *);
+
+/* gw_relay.c: the channels of one authenticated connection */
+struct gw_conn_io {
+	void		*student;	/* ssh_session, keys exchanged, authed */
+	void		*guest;		/* ssh_session, logged in */
+	void		*event;		/* ssh_event holding student */
+	char		 name[96];	/* for the log: "alice from 1.2.3.4" */
+};
+/* Relay channels both ways until either side is gone. */
+void	 gw_relay_run(struct gw_conn_io *);
+
+/* gw_route.c: pure functions, unit-tested (tests/unit/test_gateway.c) */
+/*
+ * An SSH user name: "login" or "login+course".  0 with both filled
+ * (course "" when not named), or -1 with why in err; names that are
+ * too long, hold control or non-ASCII bytes or are no valid login or
+ * course name are refused, and quoted back only as far as they are safe.
+ */
+int	 gw_user_parse(const char *user, char *login, char *course,
+	    char *err, size_t errlen);
+/* A VM the login has: its course. */
+struct gw_cand {
+	const char	*course;
+	const char	*vm;
+};
+/*
+ * Which of the login's VMs (cands, n of them) the name picks: the one
+ * of course, or the only one; the index, or -1 with why in msg.
+ */
+int	 gw_route_pick(const char *login, const char *course,
+	    const struct gw_cand *cands, size_t n, char *msg, size_t msglen);
+/* addr inside one of canon's networks ("10.0.0.0/8,192.0.2.7/32"); "" all. */
+int	 gw_addr_allowed(const char *canon, const char *addr);
+/*
+ * Sliding count of failures of one address: at most max in any minute.
+ * gw_fail_add() records one at now; gw_fail_blocked() says whether the
+ * address has max already, and until when (ms) in *until.
+ */
+#define GW_FAIL_WINDOW_MS	60000
+#define GW_FAIL_ADDRS		256
+#define GW_FAIL_MAX		64	/* failures remembered an address */
+struct gw_fails {
+	struct {
+		char	 addr[INET_ADDRSTRLEN];
+		int64_t	 at[GW_FAIL_MAX];	/* ring of failure times */
+		int	 n, head;
+		int64_t	 seen;
+	} a[GW_FAIL_ADDRS];
+};
+void	 gw_fail_add(struct gw_fails *, const char *addr, int64_t now);
+int	 gw_fail_blocked(struct gw_fails *, const char *addr, int max,
+	    int64_t now, int64_t *until);
+
+#endif /* LABD_GATEWAY_H */

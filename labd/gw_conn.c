@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * gw_conn.c - the SSH gateway's threads: one that accepts, one a
+ * connection.  A connection's thread does the key exchange (libssh's
+ * server side), asks the loop (gateway.c) which VM the user name means
+ * and with what the student logs in, checks the roster key or the
+ * password against the hash labd keeps, asks for a session (which wakes
+ * a suspended VM and waits for it), logs in to the guest as the student
+ * with the course's gateway key, and only then tells the student's
+ * client that authentication succeeded: whatever goes wrong up to there
+ * reaches the student as a banner and a disconnect message that says
+ * why, and there is never a second password prompt.  The channels are
+ * gw_relay.c's.
+ *
+ * Threads are not labd's loop: they touch no labd state, log through
+ * log.c (which is safe from threads) and talk to the loop only through
+ * gw_ask().  libssh is safe with threads so long as no session is
+ * shared; the one ssh_bind (the host key) is used by the accepting
+ * thread alone.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <crypt.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "labd/gateway.h"
+
+#define GW_KEX_TIMEOUT_S	30
+#define GW_AUTH_TIMEOUT_MS	(2 * 60 * 1000)	/* LoginGraceTime */
+#define GW_ASK_TIMEOUT_S	(6 * 60)	/* a wake under TCG, with room */
+#define GW_GUEST_TIMEOUT_S	20
+#define GW_MAX_PASSWORDS	3		/* wrong ones a connection */
+#define GW_STACK		(512 * 1024)
+
+struct gw_conn {
+	ssh_session		 s;
+	ssh_session		 g;		/* the guest, once logged in */
+	char			 addr[INET_ADDRSTRLEN];
+	struct gw_req		*route;		/* GW_ROUTE's answer */
+	ssh_key			 roster;	/* the student's key, or NULL */
+	int			 authed;
+	int			 passwords;	/* wrong ones so far */
+	char			 bye[GW_MSGLEN];
+	struct ssh_server_callbacks_struct cb;
+};
+
+static int		 gw_ask_fd = -1;
+static ssh_bind		 gw_sshbind;
+static int		 gw_lfd = -1;
+static int		 gw_max_conns;
+static atomic_int	 gw_nconns;
+
+/* --- asking the loop --------------------------------------------------------- */
+
+static struct gw_req *
+gw_req_new(enum gw_req_kind kind, const char *addr)
+{
+	struct gw_req	*r = xcalloc(1, sizeof(*r));
+
+	r->kind = kind;
+	snprintf(r->addr, sizeof(r->addr), "%s", addr);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	r->refs = 1;
+	return r;
+}
+
+void
+gw_req_unref(struct gw_req *r)
+{
+	int	left;
+
+	pthread_mutex_lock(&r->mu);
+	left = --r->refs;
+	pthread_mutex_unlock(&r->mu);
+	if (left > 0)
+		return;
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	explicit_bzero(r->pw_hash, sizeof(r->pw_hash));
+	free(r);
+}
+
+void
+gw_req_answer(struct gw_req *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->answered = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	gw_req_unref(r);
+}
+
+/*
+ * Hand r to the loop and wait for its answer: r->ok, or 0 when the loop
+ * could not be asked or took too long (r->msg says so).
+ */
+static int
+gw_ask(struct gw_req *r)
+{
+	struct timespec	 ts;
+	ssize_t		 n;
+	int		 rc = 0;
+
+	r->refs++;	/* the loop's hold, let go by gw_req_answer() */
+	do
+		n = write(gw_ask_fd, &r, sizeof(r));
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)sizeof(r)) {
+		r->refs--;
+		snprintf(r->msg, sizeof(r->msg), "the gateway is shutting"
+		    " down");
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += GW_ASK_TIMEOUT_S;
+	pthread_mutex_lock(&r->mu);
+	while (!r->answered && rc == 0)
+		rc = pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	if (!r->answered) {
+		r->abandoned = 1;
+		snprintf(r->msg, sizeof(r->msg), "labd did not answer in time;"
+		    " try again");
+	}
+	rc = r->answered && r->ok;
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+/* A request with nothing to say back: a failure or a logout. */
+static void
+gw_tell(enum gw_req_kind kind, const char *addr, const char *vm)
+{
+	struct gw_req	*r = gw_req_new(kind, addr);
+
+	snprintf(r->vm, sizeof(r->vm), "%s", vm);
+	gw_ask(r);
+	gw_req_unref(r);
+}
+
+/* --- refusing with a reason ---------------------------------------------- */
+
+/*
+ * The reason as a banner (OpenSSH prints it at its default log level)
+ * and, when the connection ends, as the disconnect message (printed at
+ * every level).
+ */
+static void
+gw_bye(struct gw_conn *c, const char *msg)
+{
+	ssh_string	 banner;
+	char		 text[GW_MSGLEN + 16];
+
+	if (c->bye[0] != '\0')
+		return;
+	snprintf(c->bye, sizeof(c->bye), "%s", msg);
+	snprintf(text, sizeof(text), "labd: %s\r\n", msg);
+	if ((banner = ssh_string_from_char(text)) != NULL) {
+		ssh_send_issue_banner(c->s, banner);
+		ssh_string_free(banner);
+	}
+}
+
+/* --- authentication ------------------------------------------------------ */
+
+/* "ssh-ed25519 AAAA... comment" as a key; NULL when it is not one. */
+static ssh_key
+gw_key_parse(const char *line)
+{
+	char		 type[64], *b64;
+	const char	*sp;
+	ssh_key		 key = NULL;
+	size_t		 n;
+
+	if ((sp = strchr(line, ' ')) == NULL ||
+	    (size_t)(sp - line) >= sizeof(type))
+		return NULL;
+	memcpy(type, line, sp - line);
+	type[sp - line] = '\0';
+	sp += strspn(sp, " ");
+	n = strcspn(sp, " \t\r\n");
+	b64 = xmalloc(n + 1);
+	memcpy(b64, sp, n);
+	b64[n] = '\0';
+	if (ssh_pki_import_pubkey_base64(b64, ssh_key_type_from_name(type),
+	    &key) != SSH_OK)
+		key = NULL;
+	free(b64);
+	return key;
+}
+
+/* The answer to "which VM is user", once a connection: 0, or -1 refused. */
+static int
+gw_routed(struct gw_conn *c, const char *user)
+{
+	struct gw_req	*r;
+	int		 methods = 0;
+
+	if (c->bye[0] != '\0')
+		return -1;
+	if (c->route != NULL) {
+		if (strncmp(c->route->user, user, GW_USERLEN) == 0)
+			return 0;
+		/* Another name on the same connection: asked again. */
+		gw_req_unref(c->route);
+		c->route = NULL;
+		ssh_key_free(c->roster);
+		c->roster = NULL;
+	}
+	r = gw_req_new(GW_ROUTE, c->addr);
+	snprintf(r->user, sizeof(r->user), "%s", user);
+	if (strlen(user) > GW_USERLEN)	/* refused whole, not cut to fit */
+		memset(r->user, 'x', GW_USERLEN);
+	if (!gw_ask(r)) {
+		gw_bye(c, r->msg);
+		gw_req_unref(r);
+		return -1;
+	}
+	c->route = r;
+	if (r->ssh_key[0] != '\0' && (c->roster = gw_key_parse(r->ssh_key)) !=
+	    NULL)
+		methods |= SSH_AUTH_METHOD_PUBLICKEY;
+	if (r->pw_hash[0] != '\0')
+		methods |= SSH_AUTH_METHOD_PASSWORD;
+	if (methods == 0) {
+		gw_bye(c, "the roster gives you neither a key nor a password;"
+		    " ask your instructor");
+		return -1;
+	}
+	ssh_set_auth_methods(c->s, methods);
+	return 0;
+}
+
+/* Log in to the guest as the student with the course's gateway key. */
+static ssh_session
+gw_guest(const struct gw_req *r, char *err, size_t errlen)
+{
+	ssh_session	 g;
+	ssh_key		 key = NULL;
+	long		 timeout = GW_GUEST_TIMEOUT_S;
+	int		 off = 0, verbosity = SSH_LOG_NOLOG, port = r->port;
+
+	if ((g = ssh_new()) == NULL) {
+		errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (ssh_options_set(g, SSH_OPTIONS_PROCESS_CONFIG, &off) < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_HOST, r->ip) < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_PORT, &port) < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_USER, r->login) < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_STRICTHOSTKEYCHECK, &off) < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
+	    ssh_options_set(g, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
+	    "/dev/null") < 0) {
+		errf(err, errlen, "libssh: %s", ssh_get_error(g));
+		goto fail;
+	}
+	if (ssh_connect(g) != SSH_OK) {
+		errf(err, errlen, "%s", ssh_get_error(g));
+		goto fail;
+	}
+	if (ssh_pki_import_privkey_file(r->keyfile, NULL, NULL, NULL,
+	    &key) != SSH_OK) {
+		errf(err, errlen, "cannot read the gateway key %s", r->keyfile);
+		goto fail;
+	}
+	if (ssh_userauth_publickey(g, NULL, key) != SSH_AUTH_SUCCESS) {
+		errf(err, errlen, "the VM refused the gateway's key for %s",
+		    r->login);
+		goto fail;
+	}
+	ssh_key_free(key);
+	return g;
+fail:
+	ssh_key_free(key);
+	ssh_disconnect(g);
+	ssh_free(g);
+	return NULL;
+}
+
+/*
+ * The student proved who they are: a session from the loop (which may
+ * wake the VM and wait for it), then the guest.  SSH_AUTH_SUCCESS, or
+ * DENIED with the reason said.
+ */
+static int
+gw_login(struct gw_conn *c)
+{
+	struct gw_req	*r = c->route, *l;
+	char		 err[512], msg[GW_MSGLEN];
+
+	l = gw_req_new(GW_LOGIN, c->addr);
+	snprintf(l->vm, sizeof(l->vm), "%s", r->vm);
+	if (!gw_ask(l)) {
+		gw_bye(c, l->msg);
+		gw_req_unref(l);
+		return SSH_AUTH_DENIED;
+	}
+	snprintf(r->ip, sizeof(r->ip), "%s", l->ip);
+	r->port = l->port;
+	gw_req_unref(l);
+	if ((c->g = gw_guest(r, err, sizeof(err))) == NULL) {
+		log_warnx("gateway: %s from %s: %s:%u: %s", r->vm, c->addr,
+		    r->ip, r->port, err);
+		gw_tell(GW_LOGOUT, c->addr, r->vm);
+		snprintf(msg, sizeof(msg), "cannot reach your VM %s just now"
+		    " (%s); try again in a moment", r->vm, err);
+		gw_bye(c, msg);
+		return SSH_AUTH_DENIED;
+	}
+	c->authed = 1;
+	return SSH_AUTH_SUCCESS;
+}
+
+static int
+gw_auth_none(ssh_session s, const char *user, void *arg)
+{
+	gw_routed(arg, user);
+	return SSH_AUTH_DENIED;
+}
+
+static int
+gw_auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *key,
+    char state, void *arg)
+{
+	struct gw_conn	*c = arg;
+
+	if (gw_routed(c, user) == -1)
+		return SSH_AUTH_DENIED;
+	if (c->roster == NULL ||
+	    ssh_key_cmp(c->roster, key, SSH_KEY_CMP_PUBLIC) != 0) {
+		/* Offering other keys is what clients do: no failure. */
+		return SSH_AUTH_DENIED;
+	}
+	if (state == SSH_PUBLICKEY_STATE_NONE)
+		return SSH_AUTH_SUCCESS;	/* "this key would do" */
+	if (state != SSH_PUBLICKEY_STATE_VALID) {
+		gw_tell(GW_FAILED, c->addr, "");
+		return SSH_AUTH_DENIED;
+	}
+	return gw_login(c);
+}
+
+/* password against crypt(3)'s hash, compared in constant time. */
+static int
+gw_password_ok(const char *password, const char *hash)
+{
+	struct crypt_data	*cd;
+	const char		*h;
+	size_t			 i, n;
+	unsigned char		 diff = 0;
+
+	if (hash[0] == '\0')
+		return 0;
+	cd = xcalloc(1, sizeof(*cd));
+	h = crypt_r(password, hash, cd);
+	if (h == NULL || h[0] == '*' || (n = strlen(h)) != strlen(hash)) {
+		free(cd);
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		diff |= (unsigned char)(h[i] ^ hash[i]);
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
+	return diff == 0;
+}
+
+static int
+gw_auth_password(ssh_session s, const char *user, const char *password,
+    void *arg)
+{
+	struct gw_conn	*c = arg;
+
+	if (gw_routed(c, user) == -1)
+		return SSH_AUTH_DENIED;
+	if (!gw_password_ok(password, c->route->pw_hash)) {
+		gw_tell(GW_FAILED, c->addr, "");
+		if (++c->passwords >= GW_MAX_PASSWORDS)
+			gw_bye(c, "too many wrong passwords");
+		return SSH_AUTH_DENIED;
+	}
+	return gw_login(c);
+}
+
+/* --- a connection ---------------------------------------------------------- */
+
+static void
+gw_conn_end(struct gw_conn *c)
+{
+	if (c->bye[0] != '\0') {
+		ssh_session_set_disconnect_message(c->s, c->bye);
+		log_info("gateway: %s refused: %s", c->addr, c->bye);
+	}
+	ssh_disconnect(c->s);
+	ssh_free(c->s);
+	if (c->g != NULL) {
+		ssh_disconnect(c->g);
+		ssh_free(c->g);
+	}
+	if (c->route != NULL)
+		gw_req_unref(c->route);
+	ssh_key_free(c->roster);
+	free(c);
+	atomic_fetch_sub(&gw_nconns, 1);
+}
+
+static void *
+gw_conn_main(void *arg)
+{
+	struct gw_conn		*c = arg;
+	struct gw_conn_io	 io;
+	struct gw_req		*r;
+	ssh_event		 ev = NULL;
+	int64_t			 deadline, since;
+
+	if (ssh_handle_key_exchange(c->s) != SSH_OK) {
+		log_debug("gateway: %s: key exchange: %s", c->addr,
+		    ssh_get_error(c->s));
+		goto done;
+	}
+	r = gw_req_new(GW_ADMIT, c->addr);
+	if (!gw_ask(r))
+		gw_bye(c, r->msg);
+	gw_req_unref(r);
+	if (c->bye[0] != '\0')
+		goto done;
+	c->cb.userdata = c;
+	c->cb.auth_none_function = gw_auth_none;
+	c->cb.auth_pubkey_function = gw_auth_pubkey;
+	c->cb.auth_password_function = gw_auth_password;
+	ssh_callbacks_init(&c->cb);
+	ssh_set_server_callbacks(c->s, &c->cb);
+	ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY |
+	    SSH_AUTH_METHOD_PASSWORD);
+	if ((ev = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(ev, c->s) != SSH_OK)
+		goto done;
+	deadline = now_ms() + GW_AUTH_TIMEOUT_MS;
+	while (!c->authed && c->bye[0] == '\0') {
+		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR ||
+		    !ssh_is_connected(c->s))
+			goto done;
+		if (now_ms() > deadline)
+			gw_bye(c, "no login within 2 minutes");
+	}
+	if (!c->authed)
+		goto done;
+	since = now_ms();
+	io.student = c->s;
+	io.guest = c->g;
+	io.event = ev;
+	snprintf(io.name, sizeof(io.name), "%s from %s", c->route->vm,
+	    c->addr);
+	gw_relay_run(&io);
+	r = gw_req_new(GW_LOGOUT, c->addr);
+	snprintf(r->vm, sizeof(r->vm), "%s", c->route->vm);
+	r->since_ms = since;
+	gw_ask(r);
+	gw_req_unref(r);
+done:
+	if (ev != NULL) {
+		ssh_event_remove_session(ev, c->s);
+		ssh_event_free(ev);
+	}
+	gw_conn_end(c);
+	return NULL;
+}
+
+/* --- the listener ---------------------------------------------------------- */
+
+static void *
+gw_listener(void *arg)
+{
+	struct sockaddr_in	 peer;
+	socklen_t		 plen;
+	struct gw_conn		*c;
+	pthread_attr_t		 attr;
+	pthread_t		 t;
+	int			 fd;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, GW_STACK);
+	for (;;) {
+		plen = sizeof(peer);
+		if ((fd = accept4(gw_lfd, (struct sockaddr *)&peer, &plen,
+		    SOCK_CLOEXEC)) == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				usleep(250 * 1000);	/* no spinning */
+			continue;
+		}
+		if (atomic_load(&gw_nconns) >= gw_max_conns) {
+			close(fd);
+			continue;
+		}
+		c = xcalloc(1, sizeof(*c));
+		if (inet_ntop(AF_INET, &peer.sin_addr, c->addr,
+		    sizeof(c->addr)) == NULL)
+			snprintf(c->addr, sizeof(c->addr), "?");
+		if ((c->s = ssh_new()) == NULL ||
+		    ssh_bind_accept_fd(gw_sshbind, c->s, fd) != SSH_OK) {
+			log_warnx("gateway: %s: %s", c->addr, c->s ?
+			    ssh_get_error(gw_sshbind) : "out of memory");
+			if (c->s != NULL)
+				ssh_free(c->s);
+			close(fd);
+			free(c);
+			continue;
+		}
+		{
+			long	kex = GW_KEX_TIMEOUT_S;
+
+			ssh_options_set(c->s, SSH_OPTIONS_TIMEOUT, &kex);
+		}
+		atomic_fetch_add(&gw_nconns, 1);
+		if (pthread_create(&t, &attr, gw_conn_main, c) != 0) {
+			log_warn("gateway: pthread_create");
+			gw_conn_end(c);
+		}
+	}
+	return NULL;
+}
+
+int
+gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
+    int max_conns, char *err, size_t errlen)
+{
+	pthread_t	t;
+	int		verbosity = SSH_LOG_NOLOG;
+
+	gw_lfd = lfd;
+	gw_ask_fd = ask_fd;
+	gw_max_conns = max_conns;
+	if ((gw_sshbind = ssh_bind_new()) == NULL ||
+	    ssh_bind_options_set(gw_sshbind, SSH_BIND_OPTIONS_IMPORT_KEY,
+	    host_key) < 0 ||
+	    ssh_bind_options_set(gw_sshbind, SSH_BIND_OPTIONS_LOG_VERBOSITY,
+	    &verbosity) < 0) {
+		errf(err, errlen, "libssh: cannot set up the gateway's host"
+		    " key");
+		return -1;
+	}
+	if (pthread_create(&t, NULL, gw_listener, NULL) != 0) {
+		errf(err, errlen, "pthread_create: %s", strerror(errno));
+		return -1;
+	}
+	pthread_detach(t);
+	return 0;
+}

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * gw_relay.c - the channels of one gateway connection, relayed between
+ * the student's session (libssh's server side) and the guest's (its
+ * client side), in the connection's thread.
+ *
+ * Each channel the student opens gets its twin on the guest: a session
+ * (pty with window changes, shell, exec, subsystem such as sftp, env)
+ * or a direct-tcpip forward (ssh -L), opened on the guest as the
+ * student's request arrives, so that a refusal is the guest's own.
+ * Exit status and exit signal come back; an EOF is passed on once what
+ * came before it has; a channel closed on either side closes its twin,
+ * and either session ending ends the other.  Keepalive requests are
+ * answered by libssh itself.  Agent and X11 forwarding are refused.
+ *
+ * The two sessions are polled apart on purpose: the student's in an
+ * ssh_event that also wakes on the guest's socket, the guest's in an
+ * event of its own.  So a blocking call on the guest (opening its
+ * channel inside the student's callback) runs only the guest's
+ * packets, and never re-enters the student's callbacks.
+ *
+ * Flow control: a side is read only as far as the other side's window
+ * allows, so that a write never has to wait for a window; what is not
+ * read stays in libssh's channel buffer, whose window the peer then
+ * sees shrink.  Writes are blocking and flushed (libssh's blocking
+ * mode), so nothing waits in libssh's output after a round.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "labd/gateway.h"
+
+#define GW_BUFSZ	(128 * 1024)
+#define GW_IDLE_MS	2000	/* a round without news: no busy loop */
+#define GW_MAX_CHANNELS	64	/* a connection (OpenSSH's MaxSessions is 10) */
+
+struct gw_relay;
+
+struct gw_pair {
+	ssh_channel		 sc;		/* the student's */
+	ssh_channel		 gc;		/* its twin on the guest */
+	int			 eof_to_s;	/* EOF passed to sc */
+	int			 eof_to_g;
+	int			 status, have_status;
+	char			 sig[32];
+	int			 have_sig, core;
+	int			 done;
+	struct ssh_channel_callbacks_struct scb, gcb;
+	struct gw_relay		*rl;
+	struct gw_pair		*next;
+};
+
+struct gw_relay {
+	ssh_session		 s, g;
+	ssh_event		 ev;		/* the student's, and g's socket */
+	ssh_event		 gev;		/* the guest's alone */
+	struct ssh_server_callbacks_struct cb;
+	struct gw_pair		*pairs;
+	int			 npairs;
+	const char		*name;
+	char			*buf;
+};
+
+/* --- the student's requests, done on the guest --------------------------- */
+
+static int
+gw_pty(ssh_session s, ssh_channel sc, const char *term, int cols, int rows,
+    int pxw, int pxh, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	return ssh_channel_request_pty_size(p->gc, term, cols, rows) ==
+	    SSH_OK ? 0 : -1;
+}
+
+static int
+gw_winch(ssh_session s, ssh_channel sc, int cols, int rows, int pxw,
+    int pxh, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	return ssh_channel_change_pty_size(p->gc, cols, rows) == SSH_OK ?
+	    0 : -1;
+}
+
+static int
+gw_shell(ssh_session s, ssh_channel sc, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	return ssh_channel_request_shell(p->gc) == SSH_OK ? 0 : -1;
+}
+
+static int
+gw_exec(ssh_session s, ssh_channel sc, const char *cmd, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	return ssh_channel_request_exec(p->gc, cmd) == SSH_OK ? 0 : -1;
+}
+
+static int
+gw_subsystem(ssh_session s, ssh_channel sc, const char *name, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	return ssh_channel_request_subsystem(p->gc, name) == SSH_OK ? 0 : -1;
+}
+
+static int
+gw_env(ssh_session s, ssh_channel sc, const char *name, const char *value,
+    void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	return ssh_channel_request_env(p->gc, name, value) == SSH_OK ? 0 : -1;
+}
+
+/* The guest's channel ends its command: kept until its data has gone. */
+static void
+gw_exit_status(ssh_session g, ssh_channel gc, int status, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	p->status = status;
+	p->have_status = 1;
+}
+
+static void
+gw_exit_signal(ssh_session g, ssh_channel gc, const char *sig, int core,
+    const char *errmsg, const char *lang, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	snprintf(p->sig, sizeof(p->sig), "%s", sig);
+	p->core = core;
+	p->have_sig = 1;
+}
+
+/* A pair of sc (the student's, new) and gc (the guest's, open). */
+static struct gw_pair *
+gw_pair_new(struct gw_relay *rl, ssh_channel sc, ssh_channel gc)
+{
+	struct gw_pair	*p = xcalloc(1, sizeof(*p));
+
+	p->rl = rl;
+	p->sc = sc;
+	p->gc = gc;
+	p->scb.userdata = p;
+	p->scb.channel_pty_request_function = gw_pty;
+	p->scb.channel_pty_window_change_function = gw_winch;
+	p->scb.channel_shell_request_function = gw_shell;
+	p->scb.channel_exec_request_function = gw_exec;
+	p->scb.channel_subsystem_request_function = gw_subsystem;
+	p->scb.channel_env_request_function = gw_env;
+	ssh_callbacks_init(&p->scb);
+	ssh_set_channel_callbacks(sc, &p->scb);
+	p->gcb.userdata = p;
+	p->gcb.channel_exit_status_function = gw_exit_status;
+	p->gcb.channel_exit_signal_function = gw_exit_signal;
+	ssh_callbacks_init(&p->gcb);
+	ssh_set_channel_callbacks(gc, &p->gcb);
+	p->next = rl->pairs;
+	rl->pairs = p;
+	rl->npairs++;
+	return p;
+}
+
+/* A session channel: its twin is opened on the guest first. */
+static ssh_channel
+gw_open_session(ssh_session s, void *arg)
+{
+	struct gw_relay	*rl = arg;
+	ssh_channel	 sc, gc;
+
+	if (rl->npairs >= GW_MAX_CHANNELS)
+		return NULL;
+	if ((gc = ssh_channel_new(rl->g)) == NULL)
+		return NULL;
+	if (ssh_channel_open_session(gc) != SSH_OK) {
+		log_info("gateway: %s: the guest refused a session: %s",
+		    rl->name, ssh_get_error(rl->g));
+		ssh_channel_free(gc);
+		return NULL;
+	}
+	if ((sc = ssh_channel_new(s)) == NULL) {
+		ssh_channel_close(gc);
+		ssh_channel_free(gc);
+		return NULL;
+	}
+	gw_pair_new(rl, sc, gc);
+	return sc;
+}
+
+/*
+ * What comes as a message: direct-tcpip (ssh -L), to the host and port
+ * the student names, from the guest.  Anything else gets libssh's
+ * default answer (a refusal, or a keepalive's reply).
+ */
+static int
+gw_message(ssh_session s, ssh_message msg, void *arg)
+{
+	struct gw_relay	*rl = arg;
+	ssh_channel	 sc, gc;
+	const char	*host, *orig;
+	int		 port, oport;
+
+	if (ssh_message_type(msg) != SSH_REQUEST_CHANNEL_OPEN ||
+	    ssh_message_subtype(msg) != SSH_CHANNEL_DIRECT_TCPIP ||
+	    rl->npairs >= GW_MAX_CHANNELS)
+		return 1;
+	host = ssh_message_channel_request_open_destination(msg);
+	port = ssh_message_channel_request_open_destination_port(msg);
+	orig = ssh_message_channel_request_open_originator(msg);
+	oport = ssh_message_channel_request_open_originator_port(msg);
+	if (host == NULL || (gc = ssh_channel_new(rl->g)) == NULL)
+		return 1;
+	if (ssh_channel_open_forward(gc, host, port, orig ? orig :
+	    "127.0.0.1", oport) != SSH_OK) {
+		log_info("gateway: %s: the guest refused a forward to %s:%d",
+		    rl->name, host, port);
+		ssh_channel_free(gc);
+		return 1;
+	}
+	if ((sc = ssh_message_channel_request_open_reply_accept(msg)) ==
+	    NULL) {
+		ssh_channel_close(gc);
+		ssh_channel_free(gc);
+		return 0;
+	}
+	gw_pair_new(rl, sc, gc);
+	return 0;
+}
+
+/* --- moving bytes -------------------------------------------------------- */
+
+/* From one channel's stream (stderr: is_err) into the other; moved? */
+static int
+gw_move(struct gw_relay *rl, ssh_channel from, ssh_channel to, int is_err)
+{
+	uint32_t	win = ssh_channel_window_size(to);
+	int		n, moved = 0;
+
+	while (win > 0) {
+		n = ssh_channel_read_nonblocking(from, rl->buf,
+		    win < GW_BUFSZ ? win : GW_BUFSZ, is_err);
+		if (n <= 0)
+			break;
+		if ((is_err ? ssh_channel_write_stderr(to, rl->buf, n) :
+		    ssh_channel_write(to, rl->buf, n)) != n)
+			break;
+		moved = 1;
+		win = ssh_channel_window_size(to);
+	}
+	return moved;
+}
+
+/* Pass on what can be passed on; 1 when something moved or ended. */
+static int
+gw_pump(struct gw_relay *rl, struct gw_pair *p)
+{
+	int	moved = 0;
+
+	if (!p->eof_to_s && !ssh_channel_is_closed(p->sc)) {
+		moved |= gw_move(rl, p->gc, p->sc, 0);
+		moved |= gw_move(rl, p->gc, p->sc, 1);
+	}
+	if (!p->eof_to_g && !ssh_channel_is_closed(p->gc))
+		moved |= gw_move(rl, p->sc, p->gc, 0);
+	/* EOF only once all before it is passed on (is_eof: buffers empty). */
+	if (!p->eof_to_s && ssh_channel_is_eof(p->gc)) {
+		ssh_channel_send_eof(p->sc);
+		p->eof_to_s = moved = 1;
+	}
+	if (!p->eof_to_g && ssh_channel_is_eof(p->sc)) {
+		ssh_channel_send_eof(p->gc);
+		p->eof_to_g = moved = 1;
+	}
+	if (ssh_channel_is_closed(p->gc) && (p->eof_to_s ||
+	    ssh_channel_poll(p->gc, 0) <= 0)) {
+		/* The command ended: its status, then the student's close. */
+		if (p->have_status)
+			ssh_channel_request_send_exit_status(p->sc, p->status);
+		else if (p->have_sig)
+			ssh_channel_request_send_exit_signal(p->sc, p->sig,
+			    p->core, "", "");
+		if (!p->eof_to_s)
+			ssh_channel_send_eof(p->sc);
+		ssh_channel_close(p->sc);
+		p->done = 1;
+	} else if (ssh_channel_is_closed(p->sc)) {
+		ssh_channel_close(p->gc);
+		p->done = 1;
+	}
+	return moved || p->done;
+}
+
+static void
+gw_pair_free(struct gw_pair *p)
+{
+	ssh_remove_channel_callbacks(p->sc, &p->scb);
+	ssh_remove_channel_callbacks(p->gc, &p->gcb);
+	ssh_channel_free(p->sc);
+	ssh_channel_free(p->gc);
+	free(p);
+}
+
+/* Every pair once; the finished ones freed.  1 when something moved. */
+static int
+gw_pump_all(struct gw_relay *rl)
+{
+	struct gw_pair	**pp, *p;
+	int		 moved = 0;
+
+	for (pp = &rl->pairs; (p = *pp) != NULL; ) {
+		moved |= gw_pump(rl, p);
+		if (p->done) {
+			*pp = p->next;
+			rl->npairs--;
+			gw_pair_free(p);
+		} else
+			pp = &p->next;
+	}
+	return moved;
+}
+
+/* The guest's socket woke the student's poll: its packets are read after. */
+static int
+gw_guest_readable(socket_t fd, int revents, void *arg)
+{
+	return 0;
+}
+
+void
+gw_relay_run(struct gw_conn_io *io)
+{
+	struct gw_relay	 rl = { .s = io->student, .g = io->guest,
+			    .ev = io->event, .name = io->name };
+	struct gw_pair	*p;
+	int		 moved = 1, gfd;
+
+	rl.buf = xmalloc(GW_BUFSZ);
+	rl.cb.userdata = &rl;
+	rl.cb.channel_open_request_session_function = gw_open_session;
+	ssh_callbacks_init(&rl.cb);
+	ssh_set_server_callbacks(rl.s, &rl.cb);
+	ssh_set_message_callback(rl.s, gw_message, &rl);
+	gfd = ssh_get_fd(rl.g);
+	if ((rl.gev = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(rl.gev, rl.g) != SSH_OK ||
+	    ssh_event_add_fd(rl.ev, gfd, POLLIN, gw_guest_readable,
+	    &rl) != SSH_OK) {
+		log_warnx("gateway: %s: cannot poll the guest", rl.name);
+		goto done;
+	}
+	log_debug("gateway: %s: relaying", rl.name);
+	for (;;) {
+		if (ssh_event_dopoll(rl.ev, moved ? 0 : GW_IDLE_MS) ==
+		    SSH_ERROR && !ssh_is_connected(rl.s))
+			break;
+		ssh_event_dopoll(rl.gev, 0);
+		moved = gw_pump_all(&rl);
+		if (!ssh_is_connected(rl.s))
+			break;
+		if (!ssh_is_connected(rl.g)) {
+			/* The student's channels close; then the session. */
+			for (p = rl.pairs; p != NULL; p = p->next)
+				ssh_channel_close(p->sc);
+			ssh_session_set_disconnect_message(rl.s, "the"
+			    " connection to your VM ended");
+			break;
+		}
+	}
+done:
+	while ((p = rl.pairs) != NULL) {
+		rl.pairs = p->next;
+		gw_pair_free(p);
+	}
+	if (rl.gev != NULL) {
+		ssh_event_remove_fd(rl.ev, gfd);
+		ssh_event_remove_session(rl.gev, rl.g);
+		ssh_event_free(rl.gev);
+	}
+	ssh_set_message_callback(rl.s, NULL, NULL);
+	free(rl.buf);
+}
