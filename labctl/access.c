@@ -3,6 +3,12 @@
  * access.c - the access sheet: per student the name, VM, host,
  * port, user, the ready ssh line and a ~/.ssh/config stanza.
  *
+ * When labd runs the SSH gateway ([gateway] listen), a row also holds
+ * its line ("ssh alice@IP", "-p PORT" when the port is not 22, and
+ * alice+COURSE when alice is in more than one course): it comes first,
+ * the VM's own port stays as the fallback, and the ~/.ssh/config stanza
+ * goes through the gateway.
+ *
  * Two replies carry its rows.  course.create's hold the generated
  * passwords, this once: labd keeps only their hashes.  course.access's,
  * asked for any time later, say only whether a password was set.  Both go
@@ -59,10 +65,22 @@ row_port(json_t *r, char *out, size_t len)
 		out[0] = '\0';
 }
 
+static int
+row_has_gateway(json_t *r)
+{
+	return *jstr(r, "gateway") != '\0';
+}
+
 /* The ~/.ssh/config stanza, without a final newline; "" without ssh. */
 static void
 row_stanza(json_t *r, char *out, size_t len)
 {
+	if (row_has_gateway(r)) {
+		snprintf(out, len, "Host %s\n    HostName %s\n    Port %lld\n"
+		    "    User %s", jstr(r, "vm"), jstr(r, "gw_host"),
+		    jint(r, "gw_port"), jstr(r, "gw_user"));
+		return;
+	}
 	if (!row_has_ssh(r)) {
 		out[0] = '\0';
 		return;
@@ -110,8 +128,12 @@ sheet_text(FILE *out, const char *course, json_t *rows)
 	fprintf(out, "Access sheet for course %s\n\n", course);
 	json_array_foreach(rows, i, r) {
 		pw = jstr(r, "password");
-		fprintf(out, "  %-24s %-28s ", jstr(r, "name"),
-		    row_has_ssh(r) ? jstr(r, "ssh") : "-");
+		if (row_has_gateway(r))
+			fprintf(out, "  %-24s %-28s ", jstr(r, "name"),
+			    jstr(r, "gateway"));
+		else
+			fprintf(out, "  %-24s %-28s ", jstr(r, "name"),
+			    row_has_ssh(r) ? jstr(r, "ssh") : "-");
 		if (*pw != '\0')
 			fprintf(out, "password: %s\n", pw);
 		else if (json_is_true(json_object_get(r, "key")))
@@ -120,6 +142,8 @@ sheet_text(FILE *out, const char *course, json_t *rows)
 			fprintf(out, "(password set at creation)\n");
 		else
 			fputc('\n', out);
+		if (row_has_gateway(r) && row_has_ssh(r))
+			fprintf(out, "  %-24s or: %s\n", "", jstr(r, "ssh"));
 	}
 	note_passwords(out, rows);
 }
@@ -165,7 +189,8 @@ sheet_csv(FILE *out, const char *course, json_t *rows)
 	size_t	 i;
 	char	 port[16], stanza[STANZA_LEN];
 
-	fprintf(out, "name,vm,host,port,user,password,ssh,ssh_config\n");
+	fprintf(out, "name,vm,host,port,user,password,gateway,ssh,"
+	    "ssh_config\n");
 	json_array_foreach(rows, i, r) {
 		row_port(r, port, sizeof(port));
 		row_stanza(r, stanza, sizeof(stanza));
@@ -175,6 +200,7 @@ sheet_csv(FILE *out, const char *course, json_t *rows)
 		csv_field(out, port, 0);
 		csv_field(out, jstr(r, "user"), 0);
 		csv_field(out, jstr(r, "password"), 0);
+		csv_field(out, jstr(r, "gateway"), 0);
 		csv_field(out, row_has_ssh(r) ? jstr(r, "ssh") : "", 0);
 		csv_field(out, stanza, 1);
 	}
@@ -213,6 +239,17 @@ md_slip(FILE *out, json_t *r)
 	else if (json_is_true(json_object_get(r, "password_set")))
 		fprintf(out, "- Password: set when the course was created, not"
 		    " shown again\n");
+	if (row_has_gateway(r)) {
+		row_stanza(r, stanza, sizeof(stanza));
+		fprintf(out, "- Log in: `%s`\n", jstr(r, "gateway"));
+		if (row_has_ssh(r))
+			fprintf(out, "- Or, through your VM's own port: `%s`\n",
+			    jstr(r, "ssh"));
+		fprintf(out, "\nOr add this to `~/.ssh/config` and log in"
+		    " with `ssh %s`:\n\n```\n%s\n```\n", jstr(r, "vm"),
+		    stanza);
+		return;
+	}
 	if (!row_has_ssh(r)) {
 		fprintf(out, "- SSH: not published for this VM\n");
 		return;
@@ -235,7 +272,9 @@ sheet_md(FILE *out, const char *course, json_t *rows)
 		fprintf(out, "| ");
 		md_text(out, jstr(r, "name"));
 		fprintf(out, " | `%s` | ", jstr(r, "vm"));
-		if (row_has_ssh(r))
+		if (row_has_gateway(r))
+			fprintf(out, "`%s` |\n", jstr(r, "gateway"));
+		else if (row_has_ssh(r))
 			fprintf(out, "`%s` |\n", jstr(r, "ssh"));
 		else
 			fprintf(out, "no SSH |\n");

@@ -44,6 +44,7 @@ static int	ctl_snapshot_rm(struct ctl *, int, char **);
 static int	ctl_snapshots(struct ctl *, int, char **);
 static int	ctl_course_set(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
+static int	ctl_events(struct ctl *, int, char **);
 static int	ctl_backup(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
@@ -110,6 +111,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "the access sheet again, without the passwords: ssh line and"
 	  " ~/.ssh/config stanza a student" },
 	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
+	{ "events", NULL, "[--kind KIND] [--limit N]", ctl_events,
+	  "the event log, newest last (--kind gateway. : gateway logins and logouts)" },
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
@@ -505,6 +508,8 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		    jint(s, "vms_running"), jint(s, "vms_total"));
 		printf("state dir    %s\n", jstr(s, "state_dir"));
 		printf("socket       %s\n", jstr(s, "socket"));
+		if (*jstr(s, "gateway"))
+			printf("gateway      %s\n", jstr(s, "gateway"));
 		host_print(json_object_get(s, "host"));
 	}
 	json_decref(s);
@@ -1078,6 +1083,52 @@ ctl_ports(struct ctl *c, int argc, char **argv)
 		}
 	}
 	json_decref(out);
+	json_decref(a);
+	return CTL_OK;
+}
+
+static int
+ctl_events(struct ctl *c, int argc, char **argv)
+{
+	json_t		*a, *e, *args = json_object();
+	const char	*v;
+	char		 when[32], *end;
+	struct tm	 tm;
+	time_t		 t;
+	long long	 n;
+	size_t		 i;
+	int		 k, rc;
+
+	for (k = 0; k < argc; k++) {
+		if ((v = opt_value("--kind", argc, argv, &k)) != NULL)
+			json_object_set_new(args, "kind", json_string(v));
+		else if ((v = opt_value("--limit", argc, argv, &k)) != NULL) {
+			n = strtoll(v, &end, 10);
+			if (*v == '\0' || *end != '\0') {
+				json_decref(args);
+				return CTL_USAGE;
+			}
+			json_object_set_new(args, "limit", json_integer(n));
+		} else {
+			json_decref(args);
+			return CTL_USAGE;
+		}
+	}
+	if ((a = ctl_call(c, "events.list", args, &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(a);
+	else {
+		printf("%-19s %-20s %-24s %s\n", "TIME", "KIND", "SUBJECT",
+		    "DETAIL");
+		json_array_foreach(a, i, e) {
+			t = (time_t)jint(e, "time");
+			localtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			printf("%-19s %-20s %-24s %s\n", when, jstr(e, "kind"),
+			    jstr(e, "subject"), jstr(e, "detail"));
+		}
+	}
 	json_decref(a);
 	return CTL_OK;
 }

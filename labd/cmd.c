@@ -13,6 +13,7 @@
 #include "labd/labd.h"
 
 static void	cmd_status(const struct req *, json_t *);
+static void	cmd_events_list(const struct req *, json_t *);
 
 /* Arguments many commands share. */
 #define SPEC_VM		{ "vm", ARG_STRING, ARG_REQUIRED, \
@@ -33,6 +34,15 @@ static const struct cmd cmds[] = {
 	  " as {\"event\":...} lines" },
 	{ .name = "help", .fn = control_help, .flags = CMD_TA,
 	  .help = "this table: each command, its help and its arguments" },
+	{ .name = "events.list", .fn = cmd_events_list, .flags = CMD_TA,
+	  .help = "the event log, newest last: who did what, when (course"
+	  " and VM operations, wakes, gateway logins and logouts)",
+	  .args = {
+		{ "limit", ARG_INTEGER, ARG_OPTIONAL,
+		  "at most this many, the newest (default 50, up to 10000)" },
+		{ "kind", ARG_STRING, ARG_OPTIONAL,
+		  "only these: a kind (gateway.login) or its start (gateway.)" },
+	  } },
 	{ .name = "status", .fn = cmd_status, .flags = CMD_TA,
 	  .help = "daemon version, uptime, accelerator, VMs running/total" },
 	{ .name = "template.import", .fn = cmd_template_import,
@@ -203,13 +213,55 @@ cmd_table(size_t *n)
 }
 
 static void
+cmd_events_list(const struct req *r, json_t *args)
+{
+	json_t		*a = json_array(), *v;
+	const char	*kind = arg_str(args, "kind");
+	sqlite3_stmt	*st;
+	json_int_t	 limit = 50;
+	size_t		 n;
+
+	if ((v = json_object_get(args, "limit")) != NULL)
+		limit = json_integer_value(v);
+	if (limit < 1 || limit > 10000) {
+		json_decref(a);
+		reply_err(r, LABD_E_INVALID, "limit %lld is not from 1 to"
+		    " 10000", (long long)limit);
+		return;
+	}
+	if (kind == NULL)
+		kind = "";
+	n = strlen(kind);
+	/* The newest limit, given back oldest first. */
+	st = db_prepare("SELECT ts, uid, kind, subject, detail FROM"
+	    " (SELECT * FROM events WHERE ?1 = '' OR kind = ?1 OR"
+	    " (substr(?1, -1) = '.' AND substr(kind, 1, ?2) = ?1)"
+	    " ORDER BY id DESC LIMIT ?3) ORDER BY id");
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(a, json_pack("{s:I,s:I,s:s,s:s,s:s}",
+		    "time", (json_int_t)sqlite3_column_int64(st, 0),
+		    "uid", (json_int_t)sqlite3_column_int64(st, 1),
+		    "kind", db_text(st, 2), "subject", db_text(st, 3),
+		    "detail", db_text(st, 4)));
+	sqlite3_finalize(st);
+	reply_ok(r, a);
+}
+
+static void
 cmd_status(const struct req *r, json_t *args)
 {
 	int	total, running;
+	char	gw[64] = "";
 
 	total = vm_count(&running);
+	if (labd->cfg.gw_port != 0)
+		snprintf(gw, sizeof(gw), "%s:%u", labd->cfg.gw_ip,
+		    labd->cfg.gw_port);
 	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
-	    "s:s,s:s,s:i,s:o}",
+	    "s:s,s:s,s:i,s:o,s:s}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - labd->started_ms) / 1000),
@@ -220,5 +272,6 @@ cmd_status(const struct req *r, json_t *args)
 	    "state_dir", labd->cfg.state_dir, "run_dir", labd->cfg.run_dir,
 	    "socket", labd->cfg.socket,
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
-	    "jobs", workers_pending(labd->workers), "host", admit_status()));
+	    "jobs", workers_pending(labd->workers), "host", admit_status(),
+	    "gateway", gw));
 }

@@ -96,9 +96,12 @@ sheet_row(const char *vm, const char *login, const char *name,
     const struct pf_rule *rules, size_t nrules, const char *password,
     int has_key)
 {
-	json_t	*o = json_pack("{s:s,s:s,s:s}", "vm", vm, "user", login,
-		    "name", name);
-	size_t	 i;
+	json_t		*o = json_pack("{s:s,s:s,s:s}", "vm", vm, "user", login,
+			    "name", name);
+	sqlite3_stmt	*st;
+	char		 user[2 * LABD_NAMELEN], port[16] = "";
+	size_t		 i, clen;
+	int		 courses = 1;
 
 	for (i = 0; i < nrules; i++) {
 		if (strcmp(rules[i].service, "ssh") != 0)
@@ -111,6 +114,30 @@ sheet_row(const char *vm, const char *login, const char *name,
 	if (password != NULL)
 		json_object_set_new(o, "password", json_string(password));
 	json_object_set_new(o, "key", json_boolean(has_key));
+	if (labd->cfg.gw_port == 0)
+		return o;
+	/*
+	 * The gateway's line: the bare login while it has one course (the
+	 * row of this one is written already), else login+course.
+	 */
+	st = db_prepare("SELECT COUNT(*) FROM students WHERE login = ?");
+	sqlite3_bind_text(st, 1, login, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		courses = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	/* The VM is COURSE-LOGIN; a course name may hold dashes too. */
+	clen = strlen(vm) - strlen(login) - 1;
+	if (courses > 1 && strlen(vm) > strlen(login) + 1)
+		snprintf(user, sizeof(user), "%s+%.*s", login, (int)clen, vm);
+	else
+		snprintf(user, sizeof(user), "%s", login);
+	if (labd->cfg.gw_port != 22)
+		snprintf(port, sizeof(port), "-p %u ", labd->cfg.gw_port);
+	json_object_set_new(o, "gw_host", json_string(labd->cfg.gw_ip));
+	json_object_set_new(o, "gw_port", json_integer(labd->cfg.gw_port));
+	json_object_set_new(o, "gw_user", json_string(user));
+	json_object_set_new(o, "gateway", json_sprintf("ssh %s%s@%s", port,
+	    user, labd->cfg.gw_ip));
 	return o;
 }
 

@@ -72,15 +72,21 @@ int	 gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
 void	 gw_req_answer(struct gw_req *);
 void	 gw_req_unref(struct gw_req *);
 
-/* gw_relay.c: the channels of one authenticated connection */
-struct gw_conn_io {
-	void		*student;	/* ssh_session, keys exchanged, authed */
-	void		*guest;		/* ssh_session, logged in */
-	void		*event;		/* ssh_event holding student */
-	char		 name[96];	/* for the log: "alice from 1.2.3.4" */
-};
-/* Relay channels both ways until either side is gone. */
-void	 gw_relay_run(struct gw_conn_io *);
+/*
+ * gw_relay.c: the channels of one authenticated connection.  Made when
+ * the guest is logged in, before the student hears of success, so that
+ * a channel the client opens right after is never missed: the
+ * connection's callbacks hand channel opens and messages to it.
+ */
+struct gw_relay;
+struct gw_relay	*gw_relay_new(void *student, void *guest, void *event,
+		    const char *name);
+/* The student opens a session channel: NULL refuses it. */
+void		*gw_relay_open_session(struct gw_relay *);
+/* ssh_message callback's work (direct-tcpip); 1: libssh's default reply. */
+int		 gw_relay_message(struct gw_relay *, void *msg);
+/* Relay channels both ways until either side is gone; then freed. */
+void		 gw_relay_run(struct gw_relay *);
 
 /* gw_route.c: pure functions, unit-tested (tests/unit/test_gateway.c) */
 /*

@@ -51,8 +51,11 @@ struct gw_conn {
 	char			 addr[INET_ADDRSTRLEN];
 	struct gw_req		*route;		/* GW_ROUTE's answer */
 	ssh_key			 roster;	/* the student's key, or NULL */
+	int			 admitted;	/* GW_ADMIT said yes */
 	int			 authed;
 	int			 passwords;	/* wrong ones so far */
+	ssh_event		 ev;
+	struct gw_relay		*rl;		/* once authed */
 	char			 bye[GW_MSGLEN];
 	struct ssh_server_callbacks_struct cb;
 };
@@ -211,6 +214,15 @@ gw_routed(struct gw_conn *c, const char *user)
 
 	if (c->bye[0] != '\0')
 		return -1;
+	if (!c->admitted) {
+		r = gw_req_new(GW_ADMIT, c->addr);
+		if (!gw_ask(r))
+			gw_bye(c, r->msg);
+		gw_req_unref(r);
+		if (c->bye[0] != '\0')
+			return -1;
+		c->admitted = 1;
+	}
 	if (c->route != NULL) {
 		if (strncmp(c->route->user, user, GW_USERLEN) == 0)
 			return 0;
@@ -323,6 +335,8 @@ gw_login(struct gw_conn *c)
 		gw_bye(c, msg);
 		return SSH_AUTH_DENIED;
 	}
+	snprintf(msg, sizeof(msg), "%s from %s", r->vm, c->addr);
+	c->rl = gw_relay_new(c->s, c->g, c->ev, msg);
 	c->authed = 1;
 	return SSH_AUTH_SUCCESS;
 }
@@ -397,6 +411,24 @@ gw_auth_password(ssh_session s, const char *user, const char *password,
 	return gw_login(c);
 }
 
+/* --- channels: gw_relay.c's once logged in ------------------------------------ */
+
+static ssh_channel
+gw_open_session(ssh_session s, void *arg)
+{
+	struct gw_conn	*c = arg;
+
+	return c->rl != NULL ? gw_relay_open_session(c->rl) : NULL;
+}
+
+static int
+gw_message(ssh_session s, ssh_message msg, void *arg)
+{
+	struct gw_conn	*c = arg;
+
+	return c->rl != NULL ? gw_relay_message(c->rl, msg) : 1;
+}
+
 /* --- a connection ---------------------------------------------------------- */
 
 static void
@@ -423,36 +455,38 @@ static void *
 gw_conn_main(void *arg)
 {
 	struct gw_conn		*c = arg;
-	struct gw_conn_io	 io;
 	struct gw_req		*r;
-	ssh_event		 ev = NULL;
+	struct gw_relay		*rl;
+	char			 vm[LABD_VMNAMELEN];
 	int64_t			 deadline, since;
 
+	/*
+	 * Callbacks first: a client may send its first requests along with
+	 * the end of the key exchange, and what comes before a callback is
+	 * there would wait in libssh's queue, unanswered.
+	 */
+	c->cb.userdata = c;
+	c->cb.auth_none_function = gw_auth_none;
+	c->cb.auth_pubkey_function = gw_auth_pubkey;
+	c->cb.auth_password_function = gw_auth_password;
+	c->cb.channel_open_request_session_function = gw_open_session;
+	ssh_callbacks_init(&c->cb);
+	ssh_set_server_callbacks(c->s, &c->cb);
+	ssh_set_message_callback(c->s, gw_message, c);
+	ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY |
+	    SSH_AUTH_METHOD_PASSWORD);
+	if ((c->ev = ssh_event_new()) == NULL)
+		goto done;
 	if (ssh_handle_key_exchange(c->s) != SSH_OK) {
 		log_debug("gateway: %s: key exchange: %s", c->addr,
 		    ssh_get_error(c->s));
 		goto done;
 	}
-	r = gw_req_new(GW_ADMIT, c->addr);
-	if (!gw_ask(r))
-		gw_bye(c, r->msg);
-	gw_req_unref(r);
-	if (c->bye[0] != '\0')
-		goto done;
-	c->cb.userdata = c;
-	c->cb.auth_none_function = gw_auth_none;
-	c->cb.auth_pubkey_function = gw_auth_pubkey;
-	c->cb.auth_password_function = gw_auth_password;
-	ssh_callbacks_init(&c->cb);
-	ssh_set_server_callbacks(c->s, &c->cb);
-	ssh_set_auth_methods(c->s, SSH_AUTH_METHOD_PUBLICKEY |
-	    SSH_AUTH_METHOD_PASSWORD);
-	if ((ev = ssh_event_new()) == NULL ||
-	    ssh_event_add_session(ev, c->s) != SSH_OK)
+	if (ssh_event_add_session(c->ev, c->s) != SSH_OK)
 		goto done;
 	deadline = now_ms() + GW_AUTH_TIMEOUT_MS;
 	while (!c->authed && c->bye[0] == '\0') {
-		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR ||
+		if (ssh_event_dopoll(c->ev, 1000) == SSH_ERROR ||
 		    !ssh_is_connected(c->s))
 			goto done;
 		if (now_ms() > deadline)
@@ -461,21 +495,19 @@ gw_conn_main(void *arg)
 	if (!c->authed)
 		goto done;
 	since = now_ms();
-	io.student = c->s;
-	io.guest = c->g;
-	io.event = ev;
-	snprintf(io.name, sizeof(io.name), "%s from %s", c->route->vm,
-	    c->addr);
-	gw_relay_run(&io);
+	snprintf(vm, sizeof(vm), "%s", c->route->vm);
+	rl = c->rl;
+	gw_relay_run(rl);	/* frees rl */
+	c->rl = NULL;
 	r = gw_req_new(GW_LOGOUT, c->addr);
-	snprintf(r->vm, sizeof(r->vm), "%s", c->route->vm);
+	snprintf(r->vm, sizeof(r->vm), "%s", vm);
 	r->since_ms = since;
 	gw_ask(r);
 	gw_req_unref(r);
 done:
-	if (ev != NULL) {
-		ssh_event_remove_session(ev, c->s);
-		ssh_event_free(ev);
+	if (c->ev != NULL) {
+		ssh_event_remove_session(c->ev, c->s);
+		ssh_event_free(c->ev);
 	}
 	gw_conn_end(c);
 	return NULL;

@@ -60,10 +60,9 @@ struct gw_relay {
 	ssh_session		 s, g;
 	ssh_event		 ev;		/* the student's, and g's socket */
 	ssh_event		 gev;		/* the guest's alone */
-	struct ssh_server_callbacks_struct cb;
 	struct gw_pair		*pairs;
 	int			 npairs;
-	const char		*name;
+	char			 name[96];
 	char			*buf;
 };
 
@@ -173,10 +172,9 @@ gw_pair_new(struct gw_relay *rl, ssh_channel sc, ssh_channel gc)
 }
 
 /* A session channel: its twin is opened on the guest first. */
-static ssh_channel
-gw_open_session(ssh_session s, void *arg)
+void *
+gw_relay_open_session(struct gw_relay *rl)
 {
-	struct gw_relay	*rl = arg;
 	ssh_channel	 sc, gc;
 
 	if (rl->npairs >= GW_MAX_CHANNELS)
@@ -189,7 +187,7 @@ gw_open_session(ssh_session s, void *arg)
 		ssh_channel_free(gc);
 		return NULL;
 	}
-	if ((sc = ssh_channel_new(s)) == NULL) {
+	if ((sc = ssh_channel_new(rl->s)) == NULL) {
 		ssh_channel_close(gc);
 		ssh_channel_free(gc);
 		return NULL;
@@ -203,10 +201,10 @@ gw_open_session(ssh_session s, void *arg)
  * the student names, from the guest.  Anything else gets libssh's
  * default answer (a refusal, or a keepalive's reply).
  */
-static int
-gw_message(ssh_session s, ssh_message msg, void *arg)
+int
+gw_relay_message(struct gw_relay *rl, void *arg)
 {
-	struct gw_relay	*rl = arg;
+	ssh_message	 msg = arg;
 	ssh_channel	 sc, gc;
 	const char	*host, *orig;
 	int		 port, oport;
@@ -337,56 +335,61 @@ gw_guest_readable(socket_t fd, int revents, void *arg)
 	return 0;
 }
 
-void
-gw_relay_run(struct gw_conn_io *io)
+struct gw_relay *
+gw_relay_new(void *student, void *guest, void *event, const char *name)
 {
-	struct gw_relay	 rl = { .s = io->student, .g = io->guest,
-			    .ev = io->event, .name = io->name };
+	struct gw_relay	*rl = xcalloc(1, sizeof(*rl));
+
+	rl->s = student;
+	rl->g = guest;
+	rl->ev = event;
+	snprintf(rl->name, sizeof(rl->name), "%s", name);
+	rl->buf = xmalloc(GW_BUFSZ);
+	return rl;
+}
+
+void
+gw_relay_run(struct gw_relay *rl)
+{
 	struct gw_pair	*p;
 	int		 moved = 1, gfd;
 
-	rl.buf = xmalloc(GW_BUFSZ);
-	rl.cb.userdata = &rl;
-	rl.cb.channel_open_request_session_function = gw_open_session;
-	ssh_callbacks_init(&rl.cb);
-	ssh_set_server_callbacks(rl.s, &rl.cb);
-	ssh_set_message_callback(rl.s, gw_message, &rl);
-	gfd = ssh_get_fd(rl.g);
-	if ((rl.gev = ssh_event_new()) == NULL ||
-	    ssh_event_add_session(rl.gev, rl.g) != SSH_OK ||
-	    ssh_event_add_fd(rl.ev, gfd, POLLIN, gw_guest_readable,
-	    &rl) != SSH_OK) {
-		log_warnx("gateway: %s: cannot poll the guest", rl.name);
+	gfd = ssh_get_fd(rl->g);
+	if ((rl->gev = ssh_event_new()) == NULL ||
+	    ssh_event_add_session(rl->gev, rl->g) != SSH_OK ||
+	    ssh_event_add_fd(rl->ev, gfd, POLLIN, gw_guest_readable,
+	    rl) != SSH_OK) {
+		log_warnx("gateway: %s: cannot poll the guest", rl->name);
 		goto done;
 	}
-	log_debug("gateway: %s: relaying", rl.name);
+	log_debug("gateway: %s: relaying", rl->name);
 	for (;;) {
-		if (ssh_event_dopoll(rl.ev, moved ? 0 : GW_IDLE_MS) ==
-		    SSH_ERROR && !ssh_is_connected(rl.s))
+		if (ssh_event_dopoll(rl->ev, moved ? 0 : GW_IDLE_MS) ==
+		    SSH_ERROR && !ssh_is_connected(rl->s))
 			break;
-		ssh_event_dopoll(rl.gev, 0);
-		moved = gw_pump_all(&rl);
-		if (!ssh_is_connected(rl.s))
+		ssh_event_dopoll(rl->gev, 0);
+		moved = gw_pump_all(rl);
+		if (!ssh_is_connected(rl->s))
 			break;
-		if (!ssh_is_connected(rl.g)) {
+		if (!ssh_is_connected(rl->g)) {
 			/* The student's channels close; then the session. */
-			for (p = rl.pairs; p != NULL; p = p->next)
+			for (p = rl->pairs; p != NULL; p = p->next)
 				ssh_channel_close(p->sc);
-			ssh_session_set_disconnect_message(rl.s, "the"
+			ssh_session_set_disconnect_message(rl->s, "the"
 			    " connection to your VM ended");
 			break;
 		}
 	}
 done:
-	while ((p = rl.pairs) != NULL) {
-		rl.pairs = p->next;
+	while ((p = rl->pairs) != NULL) {
+		rl->pairs = p->next;
 		gw_pair_free(p);
 	}
-	if (rl.gev != NULL) {
-		ssh_event_remove_fd(rl.ev, gfd);
-		ssh_event_remove_session(rl.gev, rl.g);
-		ssh_event_free(rl.gev);
+	if (rl->gev != NULL) {
+		ssh_event_remove_fd(rl->ev, gfd);
+		ssh_event_remove_session(rl->gev, rl->g);
+		ssh_event_free(rl->gev);
 	}
-	ssh_set_message_callback(rl.s, NULL, NULL);
-	free(rl.buf);
+	free(rl->buf);
+	free(rl);
 }

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# test_gateway.sh - the SSH gateway ([gateway] listen) with the real
+# OpenSSH client against real tiny guests: one port for the class, the
+# user name picks the VM.  Key and password logins land in the right VM;
+# exit status and stderr come back; a pty; 10 MB round trips with scp
+# (SFTP and -O) and sftp, checked by sha256; ssh -L to the guest's httpd;
+# a wrong password, another student's key, an unknown student, a name in
+# two courses, a stopped VM, hostile names and an exam course's
+# allow_from are refused with a message that says why; a suspended VM
+# is woken by a login; 24 sessions at once, and the cap per student;
+# gateway.login/logout in labctl events; failed logins rate-limited.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+GW=25390
+write_ini 25400
+cat >>"$T/labd.ini" <<EOF
+
+[gateway]
+listen   = 127.0.0.1:$GW
+sessions = 8
+failures = 12
+EOF
+for s in ann cy; do
+	ssh-keygen -q -t ed25519 -N '' -C $s@test -f "$T/${s}_key"
+done
+cat >"$T/roster.csv" <<EOF
+id,name,email,ssh_key
+ann,Ann,,$(cat "$T/ann_key.pub")
+bob,Bob,,
+cy,Cy,,$(cat "$T/cy_key.pub")
+EOF
+cat >"$T/roster2.csv" <<EOF
+id,name,email,ssh_key
+ann,Ann,,$(cat "$T/ann_key.pub")
+EOF
+
+# gw KEY USER CMD...: through the gateway by key; stderr in $T/gw.err.
+gw() {
+	local key=$1 user=$2
+	shift 2
+	ssh -o BatchMode=yes -o LogLevel=INFO "${SSHOPTS[@]}" -i "$key" \
+	    -o IdentitiesOnly=yes -p $GW "$user@127.0.0.1" "$@" 2>"$T/gw.err"
+}
+# gwpw PASSWORD USER CMD...: through the gateway by password.
+gwpw() {
+	local pw=$1 user=$2
+	shift 2
+	printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass.gw"
+	chmod +x "$T/askpass.gw"
+	SSH_ASKPASS="$T/askpass.gw" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
+	    setsid -w ssh -o BatchMode=no -o LogLevel=INFO "${SSHOPTS[@]}" \
+	    -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
+	    -p $GW "$user@127.0.0.1" "$@" </dev/null 2>"$T/gw.err"
+}
+said() { grep -q "$1" "$T/gw.err" || { cat "$T/gw.err"; false; }; }
+
+check "labd starts with a gateway" labd_start
+check "the host key was made, mode 0600" \
+	test "$(stat -c %a "$T/state/gateway_ed25519")" = 600
+check "labctl status names the gateway" \
+	bash -c "'$LABCTL' status | grep -q 'gateway *127.0.0.1:$GW'"
+check "template import" "$LABCTL" template import tiny "$TINY"
+check "course create gw" bash -c "'$LABCTL' --json course create gw \
+	--template tiny --roster '$T/roster.csv' >'$T/create.json'"
+PW=$(jq -r '.. | objects | select(.user? == "bob") | .password' \
+	"$T/create.json" | head -1)
+check "bob got a password" test -n "$PW"
+check "course create gx (ann again)" "$LABCTL" course create gx \
+	--template tiny --roster "$T/roster2.csv"
+check "gx-ann stopped" "$LABCTL" stop gx-ann
+check "the gateway keys were made per course" \
+	test -f "$T/state/keys/gateway-gw_ed25519" -a \
+	    -f "$T/state/keys/gateway-gx_ed25519"
+check "the VMs of gw become ready" "$LABCTL" wait --course gw --timeout 600
+
+# --- logins ------------------------------------------------------------------
+check "ann+gw by key lands in gw-ann" \
+	test "$(gw "$T/ann_key" ann+gw hostname)" = gw-ann
+check "cy (one course) by key lands in gw-cy" \
+	test "$(gw "$T/cy_key" cy hostname)" = gw-cy
+check "... as cy" test "$(gw "$T/cy_key" cy id -un)" = cy
+check "bob by password lands in gw-bob" \
+	test "$(gwpw "$PW" bob hostname)" = gw-bob
+t_status() { gw "$T/ann_key" ann+gw 'exit 7'; test $? = 7; }
+check "an exit status comes back" t_status
+t_stderr() {
+	local out
+	out=$(gw "$T/ann_key" ann+gw 'echo out; echo oops >&2; exit 3')
+	test $? = 3 && test "$out" = out && grep -qx oops "$T/gw.err"
+}
+check "stderr comes back apart from stdout" t_stderr
+t_stdin() { test "$(printf 'a\nb\n' | gw "$T/ann_key" ann+gw 'wc -l')" = 2; }
+check "stdin reaches the command, EOF ends it" t_stdin
+t_pty() {
+	gw "$T/ann_key" ann+gw -tt 'tty; stty size' </dev/null | tr -d '\r' \
+	    >"$T/tty"
+	grep -q '^/dev/pts/' "$T/tty" && grep -Eq '^[0-9]+ [0-9]+$' "$T/tty"
+}
+check "a pty when asked, with a size" t_pty
+
+# --- files -------------------------------------------------------------------
+head -c 10485760 /dev/urandom >"$T/big"
+SUM=$(sha256sum <"$T/big" | cut -d' ' -f1)
+SCP=(-o BatchMode=yes "${SSHOPTS[@]}" -i "$T/ann_key" -P $GW)
+check "scp (SFTP) of 10 MB up" scp -q "${SCP[@]}" "$T/big" ann+gw@127.0.0.1:big
+check "... it arrived whole (sha256 in the guest)" test \
+	"$(gw "$T/ann_key" ann+gw 'sha256sum big' | cut -d' ' -f1)" = "$SUM"
+check "scp -O of 10 MB down" scp -q -O "${SCP[@]}" ann+gw@127.0.0.1:big "$T/back1"
+check "... it came back whole" test "$(sha256sum <"$T/back1" | cut -d' ' -f1)" = "$SUM"
+printf 'put %s big2\nget big2 %s\n' "$T/big" "$T/back2" >"$T/batch"
+check "sftp put and get of 10 MB" sftp -q -b "$T/batch" -o BatchMode=yes \
+	"${SSHOPTS[@]}" -i "$T/ann_key" -P $GW ann+gw@127.0.0.1
+t_sftp_sums() {
+	test "$(sha256sum <"$T/back2" | cut -d' ' -f1)" = "$SUM" &&
+	test "$(gw "$T/ann_key" ann+gw 'sha256sum big2' | cut -d' ' -f1)" = \
+	    "$SUM"
+}
+check "... whole both ways" t_sftp_sums
+
+# --- ssh -L to the guest's httpd --------------------------------------------
+check "ann serves a page in her guest on port 8080" gw "$T/ann_key" ann+gw \
+	'mkdir -p www && echo hello-from-gw-ann >www/gw.txt && busybox httpd -p 8080 -h www'
+fwd_check() {
+	local port=$1 lp=$2
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/ann_key" -p $GW \
+	    -o ExitOnForwardFailure=yes -f -N -L "$lp:127.0.0.1:$port" \
+	    ann+gw@127.0.0.1 || return 1
+	local pid=$(pgrep -n -f "L $lp:127.0.0.1:$port")
+	local out
+	out=$(exec 3<>/dev/tcp/127.0.0.1/$lp; printf 'GET /gw.txt HTTP/1.0\r\n\r\n' >&3; cat <&3)
+	kill "$pid" 2>/dev/null
+	printf '%s' "$out" | grep -q hello-from-gw-ann
+}
+t_fwd() { fwd_check 8080 25391; }
+check "ssh -L through the gateway reaches the guest's httpd" t_fwd
+
+# --- refusals ----------------------------------------------------------------
+check_fails "a wrong password is refused" gwpw nottheword bob hostname
+check_fails "ann's key for bob@ is refused" gw "$T/ann_key" bob hostname
+check_fails "an unknown student is refused" gw "$T/ann_key" nobody hostname
+check "... with a message that says so" said "unknown student"
+check_fails "ann@ (two courses) is refused" gw "$T/ann_key" ann hostname
+check "... told to name one" said "several courses"
+check_fails "ann+gx (a stopped VM) is refused" gw "$T/ann_key" ann+gx hostname
+check "... with its message" said "gx-ann is stopped"
+check_fails "ann+nosuch is refused" gw "$T/ann_key" ann+nosuch hostname
+check "... naming her courses" said "no VM in course"
+check_fails "../x@ is refused" gw "$T/ann_key" '../x' hostname
+check "... as not a login" said "is not a student's login"
+check_fails "a 300-byte name is refused" gw "$T/ann_key" "$(printf 'a%.0s' $(seq 300))" hostname
+check_fails "a name with a control character is refused" \
+	gw "$T/ann_key" "$(printf 'ann\033[2J')" hostname
+check "... and labd is still there" "$LABCTL" status
+
+# --- exam mode ---------------------------------------------------------------
+check "course set gw allow_from=10.99.0.0/16" \
+	"$LABCTL" course set gw allow_from=10.99.0.0/16
+check_fails "a login from 127.0.0.1 is refused" gw "$T/ann_key" ann+gw hostname
+check "... in exam mode's words" said "exam mode"
+check "course set gw allow_from=127.0.0.0/8,10.99.0.0/16" \
+	"$LABCTL" course set gw allow_from=127.0.0.0/8,10.99.0.0/16
+check "a login from inside allow_from works" \
+	test "$(gw "$T/ann_key" ann+gw hostname)" = gw-ann
+check "course set gw allow_from=any" "$LABCTL" course set gw allow_from=any
+
+# --- a suspended VM wakes ----------------------------------------------------
+check "suspend gw-cy" "$LABCTL" suspend gw-cy
+check "gw-cy is suspended" test "$(vm_field gw-cy state)" = suspended
+check "a gateway login wakes it and lands in it" \
+	test "$(gw "$T/cy_key" cy hostname)" = gw-cy
+check "gw-cy is ready again" test "$(vm_field gw-cy state)" = ready
+
+# --- many at once, and the cap -----------------------------------------------
+rm -f "$T"/many.*
+for i in $(seq 8); do
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/ann_key" -p $GW \
+	    ann+gw@127.0.0.1 'sleep 12; echo ok' >"$T/many.a$i" 2>&1 &
+	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/cy_key" -p $GW \
+	    cy@127.0.0.1 'sleep 12; echo ok' >"$T/many.c$i" 2>&1 &
+	( gwpw "$PW" bob 'sleep 12; echo ok' >"$T/many.b$i" 2>&1 ) &
+done
+sleep 7
+check_fails "a 9th session of ann is refused while 8 are open" \
+	gw "$T/ann_key" ann+gw hostname
+check "... saying why" said "sessions open already"
+wait
+check "24 sessions at once all ran" \
+	test "$(cat "$T"/many.* | grep -cx ok)" = 24
+
+# --- events --------------------------------------------------------------------
+check "labctl events lists gateway.login of gw-ann from 127.0.0.1" bash -c \
+	"'$LABCTL' events --kind gateway. --limit 1000 | \
+	grep -E 'gateway.login +gw-ann +ann from 127.0.0.1'"
+check "and gateway.logout" bash -c \
+	"'$LABCTL' events --kind gateway.logout --limit 1000 | \
+	grep -E 'gateway.logout +gw-bob +bob from 127.0.0.1 after'"
+check "--json carries them too" bash -c \
+	"'$LABCTL' --json events --kind gateway.login | \
+	jq -e 'map(select(.subject == \"gw-cy\")) | length > 0'"
+
+# --- failed logins are rate-limited ------------------------------------------
+for i in $(seq 14); do gwpw wrong bob true; done
+check_fails "after too many failures the address is refused" \
+	gw "$T/ann_key" ann+gw hostname
+check "... with the reason" said "too many failed logins"
+
+finish test_gateway
