@@ -42,6 +42,7 @@
 #define GW_AUTH_TIMEOUT_MS	(2 * 60 * 1000)	/* LoginGraceTime */
 #define GW_ASK_TIMEOUT_S	(6 * 60)	/* a wake under TCG, with room */
 #define GW_GUEST_TIMEOUT_S	20
+#define GW_GUEST_TRIES		8		/* 0.1 s to 1.6 s apart */
 #define GW_MAX_PASSWORDS	3		/* wrong ones a connection */
 #define GW_STACK		(512 * 1024)
 
@@ -258,7 +259,7 @@ gw_routed(struct gw_conn *c, const char *user)
 
 /* Log in to the guest as the student with the course's gateway key. */
 static ssh_session
-gw_guest(const struct gw_req *r, char *err, size_t errlen)
+gw_guest_once(const struct gw_req *r, int *retry, char *err, size_t errlen)
 {
 	ssh_session	 g;
 	ssh_key		 key = NULL;
@@ -284,6 +285,7 @@ gw_guest(const struct gw_req *r, char *err, size_t errlen)
 	}
 	if (ssh_connect(g) != SSH_OK) {
 		errf(err, errlen, "%s", ssh_get_error(g));
+		*retry = 1;
 		goto fail;
 	}
 	if (ssh_pki_import_privkey_file(r->keyfile, NULL, NULL, NULL,
@@ -302,6 +304,29 @@ fail:
 	ssh_key_free(key);
 	ssh_disconnect(g);
 	ssh_free(g);
+	return NULL;
+}
+
+/*
+ * The guest's sshd may close a connection that is not yet logged in
+ * when many come at once from one address (dropbear keeps a few per
+ * address): and through the gateway they all come from labd.  So a
+ * connection that failed before the login is tried again, a few times.
+ */
+static ssh_session
+gw_guest(const struct gw_req *r, char *err, size_t errlen)
+{
+	ssh_session	g;
+	int		i, retry;
+
+	for (i = 0; i < GW_GUEST_TRIES; i++) {
+		if (i > 0)
+			usleep((useconds_t)(100000 << (i < 4 ? i : 4)));
+		retry = 0;
+		if ((g = gw_guest_once(r, &retry, err, errlen)) != NULL ||
+		    !retry)
+			return g;
+	}
 	return NULL;
 }
 

@@ -58,6 +58,15 @@ config_dump(const struct labd_config *c)
 	    "uid_base = %u\nksm = %s\n", c->qemu, c->qemu_img,
 	    vmm_accel_name(c->accel), (unsigned)c->uid_base, c->ksm == LABD_KSM_AUTO ?
 	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off");
+	/* Only when it is on: every other golden file stays as it was. */
+	if (c->gw_port != 0) {
+		fprintf(f, "[gateway]\nlisten = %s:%u\n", c->gw_ip,
+		    c->gw_port);
+		if (c->gw_host_key[0] != '\0')
+			fprintf(f, "host_key = \"%s\"\n", c->gw_host_key);
+		fprintf(f, "sessions = %d\nfailures = %d\n", c->gw_sessions,
+		    c->gw_failures);
+	}
 	fclose(f);
 	return buf;
 }

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_gateway.c - the SSH gateway's pure parts (labd/gw_route.c): user
+ * names as a scanner would type them, which VM a name picks and why it
+ * picks none, allow_from for the gateway, failed logins a minute.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "labd/gateway.h"
+
+static char	login[LABD_NAMELEN], course[LABD_NAMELEN], err[LABD_ERRLEN];
+
+static int
+parse(const char *user)
+{
+	err[0] = '\0';
+	return gw_user_parse(user, login, course, err, sizeof(err));
+}
+
+/* No byte of err is a control character or outside ASCII. */
+static int
+printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+Test(gw_user, plain_login)
+{
+	cr_assert_eq(parse("alice"), 0, "%s", err);
+	cr_expect_str_eq(login, "alice");
+	cr_expect_str_eq(course, "");
+}
+
+Test(gw_user, login_and_course)
+{
+	cr_assert_eq(parse("alice+net101"), 0, "%s", err);
+	cr_expect_str_eq(login, "alice");
+	cr_expect_str_eq(course, "net101");
+	cr_assert_eq(parse("b_2-x+os-lab"), 0, "%s", err);
+	cr_expect_str_eq(login, "b_2-x");
+	cr_expect_str_eq(course, "os-lab");
+}
+
+Test(gw_user, hostile_names)
+{
+	static const char *bad[] = {
+		"", "../x", "..", "alice/..", "/etc/passwd", "alice+../x",
+		"alice+", "+net101", "alice+net101+x", "Alice", "root",
+		"alice+NET", "alice net", "alice;id", "alice+a--b", "-alice",
+		"alice\n", "al\x1b[2Jice", "al\x7fice", "al\xc3\xa9ice",
+		"alice+c\x01", "a\tb", "alice+-x", "alice+x-",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(parse(bad[i]), -1, "\"%s\" taken", bad[i]);
+		cr_expect_str_eq(login, "", "case %zu", i);
+		cr_expect_neq(err[0], '\0', "case %zu: no reason", i);
+		cr_expect(printable(err), "case %zu: err not printable: %s",
+		    i, err);
+	}
+}
+
+Test(gw_user, too_long)
+{
+	char	name[301];
+
+	memset(name, 'a', 300);
+	name[300] = '\0';
+	cr_assert_eq(parse(name), -1);
+	cr_expect(strstr(err, "too long") != NULL, "%s", err);
+	cr_expect(strlen(err) < 200, "the whole name quoted back: %s", err);
+	/* 33 bytes of login: one past the limit. */
+	cr_expect_eq(parse("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), -1);
+	cr_expect_eq(parse("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0, "%s", err);
+	cr_expect_eq(parse("alice+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), -1);
+}
+
+Test(gw_user, control_bytes_are_not_echoed)
+{
+	cr_assert_eq(parse("x\x1b]52;c;AAAA\x07"), -1);
+	cr_expect(printable(err), "%s", err);
+	cr_expect(strstr(err, "control") != NULL, "%s", err);
+}
+
+Test(gw_user, unknown_suffix_says_how)
+{
+	cr_assert_eq(parse("alice+Console!"), -1);
+	cr_expect(strstr(err, "alice+COURSE") != NULL, "%s", err);
+}
+
+static const struct gw_cand two[] = {
+	{ "net101", "net101-alice" },
+	{ "os", "os-alice" },
+};
+
+Test(gw_route, unknown_student)
+{
+	cr_assert_eq(gw_route_pick("zed", "", NULL, 0, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "unknown student \"zed\"") != NULL, "%s", err);
+	cr_assert_eq(gw_route_pick("zed", "os", NULL, 0, err, sizeof(err)),
+	    -1);
+	cr_expect(strstr(err, "unknown student") != NULL, "%s", err);
+}
+
+Test(gw_route, one_course)
+{
+	cr_expect_eq(gw_route_pick("alice", "", two, 1, err, sizeof(err)), 0);
+	cr_expect_eq(gw_route_pick("alice", "net101", two, 1, err,
+	    sizeof(err)), 0);
+}
+
+Test(gw_route, several_courses_name_one)
+{
+	cr_assert_eq(gw_route_pick("alice", "", two, 2, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "several courses (net101, os)") != NULL, "%s",
+	    err);
+	cr_expect(strstr(err, "alice+net101@") != NULL, "%s", err);
+	cr_expect_eq(gw_route_pick("alice", "os", two, 2, err, sizeof(err)),
+	    1);
+	cr_expect_eq(gw_route_pick("alice", "net101", two, 2, err,
+	    sizeof(err)), 0);
+}
+
+Test(gw_route, course_she_is_not_in)
+{
+	cr_assert_eq(gw_route_pick("alice", "db", two, 2, err, sizeof(err)),
+	    -1);
+	cr_expect(strstr(err, "no VM in course \"db\"") != NULL, "%s", err);
+	cr_expect(strstr(err, "net101, os") != NULL, "%s", err);
+}
+
+Test(gw_allow, from)
+{
+	cr_expect(gw_addr_allowed("", "203.0.113.9"));
+	cr_expect(gw_addr_allowed(NULL, "203.0.113.9"));
+	cr_expect(gw_addr_allowed("10.0.0.0/8", "10.1.2.3"));
+	cr_expect(!gw_addr_allowed("10.0.0.0/8", "11.0.0.1"));
+	cr_expect(!gw_addr_allowed("10.99.0.0/16", "127.0.0.1"));
+	cr_expect(gw_addr_allowed("10.99.0.0/16,127.0.0.0/8", "127.0.0.1"));
+	cr_expect(gw_addr_allowed("192.0.2.7/32", "192.0.2.7"));
+	cr_expect(!gw_addr_allowed("192.0.2.7/32", "192.0.2.8"));
+	cr_expect(gw_addr_allowed("192.0.2.7", "192.0.2.7"));
+	cr_expect(gw_addr_allowed("0.0.0.0/0", "198.51.100.1"));
+	cr_expect(!gw_addr_allowed("10.0.0.0/8", "not an address"));
+	cr_expect(!gw_addr_allowed("10.0.0.0/8", "::1"));
+}
+
+Test(gw_fail, a_minute_window)
+{
+	static struct gw_fails	f;
+	int64_t			until = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		gw_fail_add(&f, "192.0.2.1", 1000 + i * 1000);
+	cr_expect(!gw_fail_blocked(&f, "192.0.2.1", 5, 5000, NULL));
+	gw_fail_add(&f, "192.0.2.1", 5000);
+	cr_assert(gw_fail_blocked(&f, "192.0.2.1", 5, 5000, &until));
+	/* The oldest of the five leaves the window at 1000 + 60 s. */
+	cr_expect_eq(until, 61000);
+	cr_expect(!gw_fail_blocked(&f, "192.0.2.2", 5, 5000, NULL),
+	    "another address is blocked too");
+	cr_expect(!gw_fail_blocked(&f, "192.0.2.1", 5, 61000, NULL),
+	    "still blocked once a failure left the window");
+	cr_expect(gw_fail_blocked(&f, "192.0.2.1", 4, 61000, NULL));
+}
+
+Test(gw_fail, many_addresses_do_not_overflow)
+{
+	static struct gw_fails	f;
+	char			addr[32];
+	int			i;
+
+	for (i = 0; i < 3 * GW_FAIL_ADDRS; i++) {
+		snprintf(addr, sizeof(addr), "10.0.%d.%d", i / 250, i % 250);
+		gw_fail_add(&f, addr, i);
+	}
+	for (i = 0; i < 200; i++)
+		gw_fail_add(&f, "192.0.2.9", 100000 + i);
+	cr_expect(gw_fail_blocked(&f, "192.0.2.9", GW_FAIL_MAX, 100300, NULL));
+}
