@@ -90,8 +90,9 @@ Test(access_csv, every_cell)
 {
 	char	*s = sheet(SHEET_CSV, json_pack("[o]", row("Ann", "-x")));
 
-	cr_expect_str_eq(s, "name,vm,host,port,user,password,ssh,ssh_config\n"
-	    "Ann,c-x,127.0.0.1,22001,'-x,,ssh -p 22001 x@127.0.0.1,"
+	cr_expect_str_eq(s, "name,vm,host,port,user,password,gateway,ssh,"
+	    "ssh_config\n"
+	    "Ann,c-x,127.0.0.1,22001,'-x,,,ssh -p 22001 x@127.0.0.1,"
 	    "\"Host c-x\n    HostName 127.0.0.1\n    Port 22001\n    User -x\"\n");
 	free(s);
 }
@@ -99,12 +100,65 @@ Test(access_csv, every_cell)
 /* A sheet of several rows: one line each, the header first. */
 Test(access_csv, rows_and_header)
 {
-	const char	*head = "name,vm,host,port,user,password,ssh,"
+	const char	*head = "name,vm,host,port,user,password,gateway,ssh,"
 			    "ssh_config\n'=A,c-x,";
 	char		*s = sheet(SHEET_CSV, json_pack("[o,o]", row("=A", "a"),
 			    row("B", "b")));
 
 	cr_expect(strncmp(s, head, strlen(head)) == 0, "%s", s);
 	cr_expect_not_null(strstr(s, "\nB,c-x,127.0.0.1,22001,b,,"), "%s", s);
+	free(s);
+}
+
+/* A row with the gateway: its line first, the VM's port the fallback. */
+static json_t *
+gw_row(void)
+{
+	json_t	*r = row("Ann", "ann");
+
+	json_object_set_new(r, "gw_host", json_string("203.0.113.10"));
+	json_object_set_new(r, "gw_port", json_integer(2222));
+	json_object_set_new(r, "gw_user", json_string("ann+c"));
+	json_object_set_new(r, "gateway",
+	    json_string("ssh -p 2222 ann+c@203.0.113.10"));
+	return r;
+}
+
+Test(access_gateway, csv_has_the_gateway_and_its_stanza)
+{
+	char	*s = sheet(SHEET_CSV, json_pack("[o]", gw_row()));
+
+	cr_expect_str_eq(s, "name,vm,host,port,user,password,gateway,ssh,"
+	    "ssh_config\n"
+	    "Ann,c-x,127.0.0.1,22001,ann,,ssh -p 2222 ann+c@203.0.113.10,"
+	    "ssh -p 22001 x@127.0.0.1,"
+	    "\"Host c-x\n    HostName 203.0.113.10\n    Port 2222\n"
+	    "    User ann+c\"\n");
+	free(s);
+}
+
+Test(access_gateway, text_puts_the_gateway_first)
+{
+	char	*s = sheet(SHEET_TEXT, json_pack("[o]", gw_row()));
+	char	*gw = strstr(s, "ssh -p 2222 ann+c@203.0.113.10");
+	char	*port = strstr(s, "or: ssh -p 22001 x@127.0.0.1");
+
+	cr_assert_not_null(gw, "%s", s);
+	cr_assert_not_null(port, "%s", s);
+	cr_expect(gw < port, "%s", s);
+	free(s);
+}
+
+Test(access_gateway, md_slip)
+{
+	char	*s = sheet(SHEET_MD, json_pack("[o]", gw_row()));
+
+	cr_expect_not_null(strstr(s, "| `ssh -p 2222 ann+c@203.0.113.10` |"),
+	    "%s", s);
+	cr_expect_not_null(strstr(s, "- Log in: `ssh -p 2222 ann+c@203.0.113.10`"
+	    "\n- Or, through your VM's own port: `ssh -p 22001 x@127.0.0.1`"),
+	    "%s", s);
+	cr_expect_not_null(strstr(s, "HostName 203.0.113.10\n    Port 2222\n"
+	    "    User ann+c"), "%s", s);
 	free(s);
 }
