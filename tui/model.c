@@ -204,6 +204,17 @@ model_event(struct tui *t, const char *kind, json_t *data)
 	} else if (strcmp(kind, "vm.shutdown") == 0) {
 		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
 			model_note(t, r, "the guest powered off");
+	} else if (strcmp(kind, "gateway.login") == 0) {
+		/* The event log pane: who came in through the gateway. */
+		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
+			model_note(t, r, "%s logged in through the gateway"
+			    " from %s (%lld open)", jstr(data, "student"),
+			    jstr(data, "from"), jint(data, "sessions"));
+	} else if (strcmp(kind, "gateway.logout") == 0) {
+		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
+			model_note(t, r, "%s logged out of the gateway (from %s,"
+			    " %lld s)", jstr(data, "student"),
+			    jstr(data, "from"), jint(data, "seconds"));
 	} else if (strcmp(kind, "course.reset") == 0) {
 		for (i = 0; i < t->nrows; i++)
 			if (strcmp(t->rows[i]->course, jstr(data, "course")) ==

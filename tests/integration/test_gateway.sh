@@ -43,13 +43,15 @@ gw() {
 	ssh -o BatchMode=yes -o LogLevel=INFO "${SSHOPTS[@]}" -i "$key" \
 	    -o IdentitiesOnly=yes -p $GW "$user@127.0.0.1" "$@" 2>"$T/gw.err"
 }
-# gwpw PASSWORD USER CMD...: through the gateway by password.
+# gwpw PASSWORD USER CMD...: through the gateway by password (one
+# askpass a password, so that logins at once do not share one).
 gwpw() {
 	local pw=$1 user=$2
 	shift 2
-	printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass.gw"
-	chmod +x "$T/askpass.gw"
-	SSH_ASKPASS="$T/askpass.gw" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
+	printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass.$pw.tmp"
+	chmod +x "$T/askpass.$pw.tmp"
+	mv -f "$T/askpass.$pw.tmp" "$T/askpass.$pw"
+	SSH_ASKPASS="$T/askpass.$pw" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
 	    setsid -w ssh -o BatchMode=no -o LogLevel=INFO "${SSHOPTS[@]}" \
 	    -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
 	    -p $GW "$user@127.0.0.1" "$@" </dev/null 2>"$T/gw.err"
@@ -137,6 +139,30 @@ fwd_check() {
 t_fwd() { fwd_check 8080 25391; }
 check "ssh -L through the gateway reaches the guest's httpd" t_fwd
 
+# --- the access sheet ----------------------------------------------------------
+# sheet_field USER FIELD: one field of USER's row of the csv sheet.
+sheet_field() {
+	sqlite3 -json :memory: ".import --csv '$T/sheet.csv' sheet" \
+	    'SELECT * FROM sheet' | jq -r --arg u "$1" ".[] | select(.user == \$u) | .$2"
+}
+check "labctl access --format csv" bash -c \
+	"'$LABCTL' access gw --format csv >'$T/sheet.csv'"
+check "cy's gateway line comes without +COURSE" \
+	test "$(sheet_field cy gateway)" = "ssh -p $GW cy@127.0.0.1"
+check "ann's names her course (she has two)" \
+	test "$(sheet_field ann gateway)" = "ssh -p $GW ann+gw@127.0.0.1"
+check "the VM's own port stays, as the fallback" \
+	test "$(sheet_field cy ssh)" = "ssh -p $(vm_port gw-cy) cy@127.0.0.1"
+t_stanza() {
+	sheet_field cy ssh_config >"$T/ssh_config" &&
+	grep -q "Port $GW" "$T/ssh_config" &&
+	test "$(ssh -F "$T/ssh_config" -o BatchMode=yes "${SSHOPTS[@]}" \
+	    -i "$T/cy_key" gw-cy hostname)" = gw-cy
+}
+check "the ~/.ssh/config stanza logs cy in through the gateway" t_stanza
+check "the text sheet puts the gateway first" bash -c \
+	"'$LABCTL' access gw | grep -A1 'ssh -p $GW cy@127.0.0.1' | grep -q 'or: ssh -p'"
+
 # --- refusals ----------------------------------------------------------------
 check_fails "a wrong password is refused" gwpw nottheword bob hostname
 check_fails "ann's key for bob@ is refused" gw "$T/ann_key" bob hostname
@@ -175,18 +201,22 @@ check "gw-cy is ready again" test "$(vm_field gw-cy state)" = ready
 
 # --- many at once, and the cap -----------------------------------------------
 rm -f "$T"/many.*
+pids=()
 for i in $(seq 8); do
 	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/ann_key" -p $GW \
 	    ann+gw@127.0.0.1 'sleep 12; echo ok' >"$T/many.a$i" 2>&1 &
+	pids+=($!)
 	ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/cy_key" -p $GW \
 	    cy@127.0.0.1 'sleep 12; echo ok' >"$T/many.c$i" 2>&1 &
+	pids+=($!)
 	( gwpw "$PW" bob 'sleep 12; echo ok' >"$T/many.b$i" 2>&1 ) &
+	pids+=($!)
 done
 sleep 7
 check_fails "a 9th session of ann is refused while 8 are open" \
 	gw "$T/ann_key" ann+gw hostname
 check "... saying why" said "sessions open already"
-wait
+wait "${pids[@]}"
 check "24 sessions at once all ran" \
 	test "$(cat "$T"/many.* | grep -cx ok)" = 24
 
