@@ -63,6 +63,7 @@ struct gw_sess {
 	char		 course[LABD_NAMELEN];
 	char		 addr[INET_ADDRSTRLEN];
 	int64_t		 since_ms;
+	struct gw_req	*req;		/* the login's, to cut it */
 	struct gw_sess	*next;
 };
 
@@ -226,6 +227,8 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 	snprintf(s->course, sizeof(s->course), "%s", vm->course);
 	snprintf(s->addr, sizeof(s->addr), "%s", r->addr);
 	s->since_ms = now_ms();
+	gw_req_ref(r);
+	s->req = r;
 	s->next = gw_sessions;
 	gw_sessions = s;
 	vm->conn_ms = now_ms();
@@ -373,6 +376,7 @@ gw_logout(struct gw_req *r)
 	events_fire("gateway.logout", vm, json_pack("{s:s,s:s,s:s,s:s,s:I}",
 	    "vm", s->vm, "student", s->login, "course", s->course,
 	    "from", s->addr, "seconds", (json_int_t)secs));
+	gw_req_unref(s->req);
 	free(s);
 	r->ok = 1;
 	gw_req_answer(r);
@@ -410,18 +414,34 @@ gw_on_ask(struct loop *l, int fd, uint32_t events, void *arg)
 
 /* --- the tick: waits, and sessions as connections for idle.c ------------- */
 
+/*
+ * Each tick: the waits, and the open sessions.  A session counts as a
+ * connection (idle.c); one whose course now shuts its address out
+ * (allow_from set during it, as nftables cuts the ports' connections)
+ * or whose VM is gone is cut.
+ */
 static int
 gw_tick(struct loop *l, void *arg)
 {
 	struct gw_sess	*s;
 	struct vm	*vm;
+	char		 allow[1024], msg[GW_MSGLEN];
 
 	gw_waits_check();
 	for (s = gw_sessions; s != NULL; s = s->next) {
-		if ((vm = gw_vm(s->vm)) == NULL)
+		if ((vm = gw_vm(s->vm)) == NULL) {
+			gw_req_set_cut(s->req, "your VM was removed");
 			continue;
+		}
 		vm->conn_ms = now_ms();
 		vm->last_conn = time(NULL);
+		gw_allow_from(s->course, allow, sizeof(allow));
+		if (!gw_addr_allowed(allow, s->addr)) {
+			snprintf(msg, sizeof(msg), "course %s is in exam mode"
+			    " now: %s is not allowed (allow_from %s)",
+			    s->course, s->addr, allow);
+			gw_req_set_cut(s->req, msg);
+		}
 	}
 	return GW_TICK_MS;
 }

@@ -56,6 +56,7 @@ struct gw_req {
 	pthread_cond_t		 cv;
 	int			 answered;
 	int			 abandoned;	/* the thread stopped waiting */
+	int			 cut;		/* login: the loop ends the session */
 	int			 refs;
 	struct gw_req		*next;		/* the loop's pending list */
 };
@@ -71,6 +72,13 @@ int	 gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
 /* The loop's answer: wakes the thread, drops the loop's hold. */
 void	 gw_req_answer(struct gw_req *);
 void	 gw_req_unref(struct gw_req *);
+void	 gw_req_ref(struct gw_req *);
+/*
+ * The loop ends a session it answered (allow_from changed): msg is what
+ * the student is told.  gw_req_cut() is the thread's look, 1 when cut.
+ */
+void	 gw_req_set_cut(struct gw_req *, const char *msg);
+int	 gw_req_cut(struct gw_req *, char *msg, size_t msglen);
 
 /*
  * gw_relay.c: the channels of one authenticated connection.  Made when
@@ -80,7 +88,7 @@ void	 gw_req_unref(struct gw_req *);
  */
 struct gw_relay;
 struct gw_relay	*gw_relay_new(void *student, void *guest, void *event,
-		    const char *name);
+		    const char *name, struct gw_req *login);
 /* The student opens a session channel: NULL refuses it. */
 void		*gw_relay_open_session(struct gw_relay *);
 /* ssh_message callback's work (direct-tcpip); 1: libssh's default reply. */

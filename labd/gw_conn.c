@@ -42,7 +42,7 @@
 #define GW_AUTH_TIMEOUT_MS	(2 * 60 * 1000)	/* LoginGraceTime */
 #define GW_ASK_TIMEOUT_S	(6 * 60)	/* a wake under TCG, with room */
 #define GW_GUEST_TIMEOUT_S	20
-#define GW_GUEST_TRIES		8		/* 0.1 s to 1.6 s apart */
+#define GW_GUEST_RETRY_MS	30000		/* tries 0.1 s to 1 s apart */
 #define GW_MAX_PASSWORDS	3		/* wrong ones a connection */
 #define GW_STACK		(512 * 1024)
 
@@ -57,6 +57,7 @@ struct gw_conn {
 	int			 passwords;	/* wrong ones so far */
 	ssh_event		 ev;
 	struct gw_relay		*rl;		/* once authed */
+	struct gw_req		*login;		/* GW_LOGIN's, held while it lasts */
 	char			 bye[GW_MSGLEN];
 	struct ssh_server_callbacks_struct cb;
 };
@@ -96,6 +97,36 @@ gw_req_unref(struct gw_req *r)
 	pthread_cond_destroy(&r->cv);
 	explicit_bzero(r->pw_hash, sizeof(r->pw_hash));
 	free(r);
+}
+
+void
+gw_req_ref(struct gw_req *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->refs++;
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
+gw_req_set_cut(struct gw_req *r, const char *msg)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->cut)
+		snprintf(r->msg, sizeof(r->msg), "%s", msg);
+	r->cut = 1;
+	pthread_mutex_unlock(&r->mu);
+}
+
+int
+gw_req_cut(struct gw_req *r, char *msg, size_t msglen)
+{
+	int	cut;
+
+	pthread_mutex_lock(&r->mu);
+	if ((cut = r->cut))
+		snprintf(msg, msglen, "%s", r->msg);
+	pthread_mutex_unlock(&r->mu);
+	return cut;
 }
 
 void
@@ -317,17 +348,16 @@ static ssh_session
 gw_guest(const struct gw_req *r, char *err, size_t errlen)
 {
 	ssh_session	g;
+	int64_t		end = now_ms() + GW_GUEST_RETRY_MS;
 	int		i, retry;
 
-	for (i = 0; i < GW_GUEST_TRIES; i++) {
-		if (i > 0)
-			usleep((useconds_t)(100000 << (i < 4 ? i : 4)));
+	for (i = 0;; i++) {
 		retry = 0;
 		if ((g = gw_guest_once(r, &retry, err, errlen)) != NULL ||
-		    !retry)
+		    !retry || now_ms() > end)
 			return g;
+		usleep(i < 3 ? 100000 << i : 1000000);
 	}
-	return NULL;
 }
 
 /*
@@ -350,7 +380,7 @@ gw_login(struct gw_conn *c)
 	}
 	snprintf(r->ip, sizeof(r->ip), "%s", l->ip);
 	r->port = l->port;
-	gw_req_unref(l);
+	c->login = l;
 	if ((c->g = gw_guest(r, err, sizeof(err))) == NULL) {
 		log_warnx("gateway: %s from %s: %s:%u: %s", r->vm, c->addr,
 		    r->ip, r->port, err);
@@ -361,7 +391,7 @@ gw_login(struct gw_conn *c)
 		return SSH_AUTH_DENIED;
 	}
 	snprintf(msg, sizeof(msg), "%s from %s", r->vm, c->addr);
-	c->rl = gw_relay_new(c->s, c->g, c->ev, msg);
+	c->rl = gw_relay_new(c->s, c->g, c->ev, msg, c->login);
 	c->authed = 1;
 	return SSH_AUTH_SUCCESS;
 }
@@ -471,6 +501,8 @@ gw_conn_end(struct gw_conn *c)
 	}
 	if (c->route != NULL)
 		gw_req_unref(c->route);
+	if (c->login != NULL)
+		gw_req_unref(c->login);
 	ssh_key_free(c->roster);
 	free(c);
 	atomic_fetch_sub(&gw_nconns, 1);

@@ -64,6 +64,7 @@ struct gw_relay {
 	int			 npairs;
 	char			 name[96];
 	char			*buf;
+	struct gw_req		*login;		/* cut by the loop, maybe */
 };
 
 /* --- the student's requests, done on the guest --------------------------- */
@@ -336,13 +337,15 @@ gw_guest_readable(socket_t fd, int revents, void *arg)
 }
 
 struct gw_relay *
-gw_relay_new(void *student, void *guest, void *event, const char *name)
+gw_relay_new(void *student, void *guest, void *event, const char *name,
+    struct gw_req *login)
 {
 	struct gw_relay	*rl = xcalloc(1, sizeof(*rl));
 
 	rl->s = student;
 	rl->g = guest;
 	rl->ev = event;
+	rl->login = login;
 	snprintf(rl->name, sizeof(rl->name), "%s", name);
 	rl->buf = xmalloc(GW_BUFSZ);
 	return rl;
@@ -352,6 +355,7 @@ void
 gw_relay_run(struct gw_relay *rl)
 {
 	struct gw_pair	*p;
+	char		 why[GW_MSGLEN];
 	int		 moved = 1, gfd;
 
 	gfd = ssh_get_fd(rl->g);
@@ -371,6 +375,17 @@ gw_relay_run(struct gw_relay *rl)
 		moved = gw_pump_all(rl);
 		if (!ssh_is_connected(rl->s))
 			break;
+		if (gw_req_cut(rl->login, why, sizeof(why))) {
+			log_info("gateway: %s: cut: %s", rl->name, why);
+			for (p = rl->pairs; p != NULL; p = p->next) {
+				ssh_channel_write_stderr(p->sc, "\r\nlabd: ", 8);
+				ssh_channel_write_stderr(p->sc, why, strlen(why));
+				ssh_channel_write_stderr(p->sc, "\r\n", 2);
+				ssh_channel_close(p->sc);
+			}
+			ssh_session_set_disconnect_message(rl->s, why);
+			break;
+		}
 		if (!ssh_is_connected(rl->g)) {
 			/* The student's channels close; then the session. */
 			for (p = rl->pairs; p != NULL; p = p->next)
