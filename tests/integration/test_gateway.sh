@@ -20,7 +20,7 @@ cat >>"$T/labd.ini" <<EOF
 [gateway]
 listen   = 127.0.0.1:$GW
 sessions = 8
-failures = 12
+failures = 20
 EOF
 for s in ann cy; do
 	ssh-keygen -q -t ed25519 -N '' -C $s@test -f "$T/${s}_key"
@@ -48,9 +48,11 @@ gw() {
 gwpw() {
 	local pw=$1 user=$2
 	shift 2
-	printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass.$pw.tmp"
-	chmod +x "$T/askpass.$pw.tmp"
-	mv -f "$T/askpass.$pw.tmp" "$T/askpass.$pw"
+	if [ ! -x "$T/askpass.$pw" ]; then
+		printf '#!/bin/sh\necho %s\n' "$pw" >"$T/askpass.$pw.$BASHPID"
+		chmod +x "$T/askpass.$pw.$BASHPID"
+		mv -f "$T/askpass.$pw.$BASHPID" "$T/askpass.$pw"
+	fi
 	SSH_ASKPASS="$T/askpass.$pw" SSH_ASKPASS_REQUIRE=force DISPLAY=none \
 	    setsid -w ssh -o BatchMode=no -o LogLevel=INFO "${SSHOPTS[@]}" \
 	    -o PubkeyAuthentication=no -o NumberOfPasswordPrompts=1 \
@@ -250,7 +252,7 @@ check "--json carries them too" bash -c \
 	jq -e 'map(select(.subject == \"gw-cy\")) | length > 0'"
 
 # --- failed logins are rate-limited ------------------------------------------
-for i in $(seq 14); do gwpw wrong bob true; done
+for i in $(seq 25); do gwpw wrong bob true; done
 check_fails "after too many failures the address is refused" \
 	gw "$T/ann_key" ann+gw hostname
 check "... with the reason" said "too many failed logins"
