@@ -24,6 +24,7 @@ RUNS=${GW_RUNS:-10}
 SCP_RUNS=${GW_SCP_RUNS:-2}
 GW=25990
 . "$top/bench/lib.sh"
+chmod 0755 "$T"	# the VMs' QEMU users reach state_dir (labd as root)
 ratio() { echo "scale=2; $1 / $2" | bc; }
 
 bench_ini 25900 '' '[gateway]' "listen = 127.0.0.1:$GW"
