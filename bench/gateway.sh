@@ -13,7 +13,13 @@
 #              interleaved; goal: gateway <= 1.2 x direct
 #
 # Both paths end in the same guest sshd through QEMU's hostfwd; the
-# gateway adds a second SSH hop (decrypt, encrypt) in labd.  The guest
+# gateway adds a second SSH hop (decrypt, encrypt) in labd, and for a
+# new connection a second handshake in series: the client's with the
+# gateway (key exchange, authentication), then the gateway's with the
+# guest.  Under TCG on two cores (14:10, 2026-12-05) a gateway login
+# was 50 ms key exchange with the client, 45 ms its authentication,
+# 145 ms the login to the guest, 55 ms the command: 0.33 s against
+# 0.22 s direct.  The guest
 # runs under TCG unless KVM works (ACCEL=tcg forces it), so its sshd's
 # crypto bounds both.  Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -50,7 +56,9 @@ head -c $((MB * 1024 * 1024)) /dev/urandom >"$T/file"
 scp_once() {	# PORT: seconds of one scp of the file into the guest
 	local t0 t1
 	t0=$(secs)
-	scp -q "${SSHO[@]}" -P "$1" "$T/file" ann@127.0.0.1:/dev/null
+	# sftp-server cannot set /dev/null's times and mode: said, not fatal.
+	scp -q "${SSHO[@]}" -P "$1" "$T/file" ann@127.0.0.1:/dev/null \
+	    2> >(grep -v 'fsetstat: Bad message' >&2)
 	t1=$(secs)
 	echo "$t1 - $t0" | bc
 }
