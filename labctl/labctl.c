@@ -45,6 +45,7 @@ static int	ctl_snapshots(struct ctl *, int, char **);
 static int	ctl_course_set(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
 static int	ctl_backup(struct ctl *, int, char **);
+static int	ctl_passwd(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, "", ctl_status,
@@ -104,12 +105,21 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "exec", NULL, "VM|--course C [--timeout SECONDS] -- CMD...", ctl_exec,
 	  "run CMD as root over SSH with labd's key (default 60 s); one VM:"
 	  " its output and exit status; a course: NAME: before each line" },
+	{ "passwd", NULL, "VM", ctl_passwd,
+	  "a new password for the VM's student, set in the guest; printed"
+	  " once" },
 	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
 	  "wait until the VMs are ready (default 300 s)" },
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
 	  "the access sheet again, without the passwords: ssh line and"
 	  " ~/.ssh/config stanza a student" },
 	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
+	{ "removed", NULL, "", ctl_removed,
+	  "disks kept after a course rm or a reset --hard, until keep_removed"
+	  " runs out" },
+	{ "recover", NULL, "ID [--to VM]", ctl_recover,
+	  "a kept disk back as its VM's disk (the VM stopped); the disk it"
+	  " replaces is kept in turn" },
 };
 #define NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
@@ -454,6 +464,26 @@ vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
 }
 
 /* --- the commands ------------------------------------------------------ */
+
+static int
+ctl_passwd(struct ctl *c, int argc, char **argv)
+{
+	json_t	*o;
+	int	 rc;
+
+	if (argc != 1 || argv[0][0] == '-')
+		return CTL_USAGE;
+	if ((o = ctl_call(c, "vm.passwd", json_pack("{s:s}", "vm", argv[0]),
+	    &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(o);
+	else
+		printf("%s: user %s, password %s\n", jstr(o, "vm"),
+		    jstr(o, "user"), jstr(o, "password"));
+	json_decref(o);
+	return CTL_OK;
+}
 
 /* The host's room for VMs, and what runs low. */
 static void
@@ -864,19 +894,6 @@ ctl_snapshot_rm(struct ctl *c, int argc, char **argv)
 {
 	return vm_command(c, "vm.snapshot_rm", "snapshot rm", argc, argv,
 	    T_NAME | T_CONFIRM, "snapshot removed");
-}
-
-static void
-fmt_size(long long bytes, char *out, size_t len)
-{
-	if (bytes <= 0)
-		snprintf(out, len, "-");
-	else if (bytes < 1024 * 1024)
-		snprintf(out, len, "%lldK", bytes / 1024);
-	else if (bytes < 1024LL * 1024 * 1024)
-		snprintf(out, len, "%.1fM", bytes / 1048576.0);
-	else
-		snprintf(out, len, "%.1fG", bytes / 1073741824.0);
 }
 
 static int

@@ -182,6 +182,24 @@ static const struct cmd cmds[] = {
 	  .args = {
 		SPEC_VM,
 	  } },
+	{ .name = "vm.passwd", .fn = cmd_vm_passwd,
+	  .help = "a new password for the VM's student, set in the guest (it"
+	  " must be ready) and kept hashed; {vm, user, password}",
+	  .args = {
+		SPEC_VM,
+	  } },
+	{ .name = "removed.list", .fn = cmd_removed_list,
+	  .help = "disks kept after a course rm or a reset --hard;"
+	  " {removed: [{id, vm, course, student, removed, expires, bytes,"
+	  " why}], keep_removed}" },
+	{ .name = "removed.recover", .fn = cmd_removed_recover,
+	  .help = "a kept disk back as its VM's disk, which must be stopped;"
+	  " the disk it replaces is kept in turn; {vm, id, kept, snapshots}",
+	  .args = {
+		{ "id", ARG_STRING, ARG_REQUIRED, "the kept disk's ID" },
+		{ "vm", ARG_STRING, ARG_OPTIONAL,
+		  "the VM to put it in (default: the one it came from)" },
+	  } },
 	{ .name = "vm.exec", .fn = cmd_vm_exec,
 	  .help = "a command through the shell as root over SSH with labd's"
 	  " key, on a ready VM; {vm, status, output}: stdout and stderr,"

@@ -90,6 +90,7 @@ config_defaults(struct labd_config *c)
 	c->accel = VMM_ACCEL_AUTO;
 	c->uid_base = LABD_UID_BASE;
 	c->ksm = LABD_KSM_AUTO;
+	c->keep_removed = LABD_KEEP_REMOVED;
 	c->tb_size_mb = LABD_TB_SIZE_MB;
 }
 
@@ -262,6 +263,36 @@ set_ksm(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* 0 or off, else a count and a unit: 90s, 30m, 24h, 7d (at most 30d). */
+static int
+set_keep_removed(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	static const struct { char u; long m; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	unsigned long	 n;
+	char		 num[16];
+	size_t		 len = strlen(v), i;
+
+	if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) {
+		x->c.keep_removed = 0;
+		return 0;
+	}
+	if (len >= 2 && len < sizeof(num)) {
+		memcpy(num, v, len - 1);
+		num[len - 1] = '\0';
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (v[len - 1] == units[i].u && parse_uint(num, 0,
+			    LABD_KEEP_REMOVED_MAX / units[i].m, &n) == 0) {
+				x->c.keep_removed = (int)(n * units[i].m);
+				return 0;
+			}
+	}
+	errf(err, errlen, "'%." SHOWLEN "s' is not a time such as 90m, 24h or"
+	    " 7d (at most 30d), or off", v);
+	return -1;
 }
 
 static int
@@ -542,6 +573,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "labd", "ta_group", set_ta_group,
 	  "group of the ta role, which may list, reset, suspend and resume; empty (default): none" },
 	{ "labd", "workers", set_workers, "VM operations run at once, 1..64" },
+	{ "labd", "keep_removed", set_keep_removed,
+	  "how long a removed or replaced disk is kept for labctl recover: 24h, 7d, off" },
 	{ "network", "mode", set_mode, "user | bridge" },
 	{ "network", "public_ips", set_public_ips,
 	  "one or two IPv4 addresses of this host, comma-separated" },

@@ -32,6 +32,7 @@ struct labd_config {
 	char			 group[64];		/* admin role's group, default labadmin (skipped if absent) */
 	char			 ta_group[64];		/* ta role's group, default "": no ta role */
 	int			 workers;		/* parallel VM operations, default 4 */
+	int			 keep_removed;		/* seconds a removed or replaced disk is kept, default 24 h */
 	/* [network] */
 	enum labd_netmode	 net_mode;		/* default user */
 	char			 public_ips[LABD_MAX_PUBLIC_IPS][PF_IPLEN];
@@ -66,6 +67,9 @@ struct labd_config {
  * tiny VM's PSS from 239 to about 200 MiB with no boot time lost.
  */
 #define LABD_TB_SIZE_MB	32
+
+#define LABD_KEEP_REMOVED	(24 * 3600)
+#define LABD_KEEP_REMOVED_MAX	(30 * 24 * 3600)
 
 #define LABD_KSM_AUTO	-1	/* on when labd runs as root */
 #define LABD_KSM_OFF	0	/* the host's setting is left as it is */

@@ -692,7 +692,9 @@ course_rm(const char *course, uid_t uid, json_t **res, char *err,
 {
 	sqlite3_stmt	*st;
 	struct vm	*vm, *next;
-	char		 e[LABD_ERRLEN], vmdir[PATH_MAX], rundir[PATH_MAX];
+	char		 e[LABD_ERRLEN], vmdir[PATH_MAX], rundir[PATH_MAX],
+			 disk[PATH_MAX], name[LABD_VMNAMELEN],
+			 student[LABD_NAMELEN];
 	pid_t		 pid;
 	int		 n = 0;
 
@@ -728,10 +730,18 @@ course_rm(const char *course, uid_t uid, json_t **res, char *err,
 		if (strcmp(vm->course, course) != 0)
 			continue;
 		vm_paths(vm->name, vmdir, rundir);
+		snprintf(student, sizeof(student), "%s", vm->student);
+		snprintf(name, sizeof(name), "%s", vm->name);
 		if (vm_remove(vm, e, sizeof(e)) == -1) {
 			log_warnx("course %s: %s", course, e);
 			continue;
 		}
+		/* Its disk kept a while, for labctl recover. */
+		if (snprintf(disk, sizeof(disk), "%s/disk.qcow2", vmdir) <
+		    (int)sizeof(disk) && retain_keep(disk, name, course,
+		    student, "course rm", NULL, 0, e, sizeof(e)) == -1)
+			log_warnx("course %s: %s: its disk is not kept: %s",
+			    course, name, e);
 		rm_rf(vmdir);
 		rm_rf(rundir);
 		n++;

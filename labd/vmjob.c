@@ -50,7 +50,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	memset(d, 0, sizeof(*d));
 	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
 	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
-	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot"
+	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot, c.name"
 	    " FROM vms v JOIN students s ON s.id = v.student_id"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
@@ -76,6 +76,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	d->memory_mb = sqlite3_column_int(st, 12);
 	d->vcpus = sqlite3_column_int(st, 13);
 	d->slot = sqlite3_column_int(st, 14);
+	snprintf(d->course, sizeof(d->course), "%s", db_text(st, 15));
 	sqlite3_finalize(st);
 
 	st = db_prepare("SELECT service, listen_ip, port, guest_port FROM ports"
@@ -914,6 +915,12 @@ vmjob_run(struct job *job)
 		vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
 		if (vmjob_kill(j, 5000, j->err,
 		    sizeof(j->err)) == -1) {
+			j->rc = -1;
+			break;
+		}
+		/* The old disk kept a while first, for labctl recover. */
+		if (retain_keep(disk, d->name, d->course, d->login,
+		    "reset --hard", NULL, 0, j->err, sizeof(j->err)) == -1) {
 			j->rc = -1;
 			break;
 		}

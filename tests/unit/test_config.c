@@ -40,8 +40,8 @@ config_dump(const struct labd_config *c)
 
 	fprintf(f, "[labd]\nstate_dir = \"%s\"\nrun_dir = \"%s\"\n"
 	    "socket = \"%s\"\ngroup = \"%s\"\nta_group = \"%s\"\n"
-	    "workers = %d\n", c->state_dir, c->run_dir, c->socket, c->group,
-	    c->ta_group, c->workers);
+	    "workers = %d\nkeep_removed = %ds\n", c->state_dir, c->run_dir,
+	    c->socket, c->group, c->ta_group, c->workers, c->keep_removed);
 	fprintf(f, "[network]\nmode = %s\npublic_ips = ",
 	    c->net_mode == LABD_NET_USER ? "user" : "bridge");
 	for (i = 0; i < c->npublic_ips; i++)
