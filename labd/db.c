@@ -206,6 +206,25 @@ db_prepare(const char *sql)
 	return st;
 }
 
+/*
+ * A statement asked for often (per VM of a listing): prepared once into
+ * *slot and kept, reset and unbound at each later call.  Never finalize
+ * it; the loop's thread only, like every use of the database.
+ */
+sqlite3_stmt *
+db_cached(sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL) {
+		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+		    slot, NULL) != SQLITE_OK)
+			fatalx("sql: %s: %s", sqlite3_errmsg(db), sql);
+	} else {
+		sqlite3_reset(*slot);
+		sqlite3_clear_bindings(*slot);
+	}
+	return *slot;
+}
+
 int
 db_exec(const char *sql)
 {
