@@ -19,7 +19,8 @@
 B		?= build
 PREFIX		?= /usr/local
 CC		?= cc
-PKGS		:= jansson sqlite3 libssh ncursesw libnftables
+PKGS		:= jansson sqlite3 libssh ncursesw libnftables libvncserver \
+		   libvncclient
 CPPFLAGS	+= -I. -D_GNU_SOURCE \
 		   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS		?= -O2 -g

@@ -373,6 +373,13 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	    s->run_dir);
 	argv_add(&a, "-mon");
 	argv_add(&a, "chardev=qmp1,mode=control");
+	/*
+	 * The screen: a standard VGA (-nodefaults leaves none), shown only
+	 * on a UNIX socket in run_dir that labd's VNC server reads
+	 * (labd/vnc_vm.c); nothing of QEMU's own VNC is on the network.
+	 */
+	argv_add(&a, "-vga");
+	argv_add(&a, "std");
 	argv_add(&a, "-vnc");
 	argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
 	/* Paused before the first instruction: a snapshot is loaded first. */

@@ -145,6 +145,8 @@ Test(qemu_argv, full_command_line)
 	cr_expect_null(opt_nth(argv, "-chardev", 3));
 	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
 	    "vnc.sock");
+	/* A screen for it, or the VNC socket shows nothing. */
+	cr_expect_str_eq(opt(argv, "-vga"), "std");
 	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
 	    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
