@@ -71,6 +71,15 @@ $(B)/liblabd.a: $(call obj,$(LABD_SRCS))
 $(B)/libclient.a: $(call obj,$(CLIENT_SRCS))
 	@rm -f $@; $(AR) rcs $@ $^
 
+# The wall's label font, from a console font of Debian's
+# console-setup-linux (labd/vnc_font.py says why).
+VNC_PSF		:= /usr/share/consolefonts/Lat15-Fixed16.psf.gz
+$(B)/gen/vnc_font.h: labd/vnc_font.py
+	@mkdir -p $(dir $@)
+	python3 labd/vnc_font.py $(VNC_PSF) $@
+$(call obj,labd/vnc_layout.c): $(B)/gen/vnc_font.h
+$(call obj,labd/vnc_layout.c): CPPFLAGS += -I$(B)/gen
+
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -97,7 +106,7 @@ $(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
 # packages are installed, so a second run does nothing.
 DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	libssh-dev libncurses-dev libvncserver-dev libnftables-dev \
-	libiniparser-dev \
+	libiniparser-dev console-setup-linux vncsnapshot \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	mmdebstrap fdisk \

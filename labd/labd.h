@@ -505,7 +505,10 @@ const char	*course_show(const char *course, json_t **res, char *err,
 /* Its rows, VMs and their files; busy while a VM of it runs. */
 const char	*course_rm(const char *course, uid_t uid, json_t **res,
 		    char *err, size_t errlen);
-/* The access sheet, one row a student, without passwords. */
+/*
+ * The access sheet, one row a student, without the SSH passwords (kept
+ * hashed) but with the VNC passwords (kept) when [vnc] is on.
+ */
 const char	*course_access(const char *course, json_t **res, char *err,
 		    size_t errlen);
 
@@ -541,6 +544,16 @@ int		 net_sync(char *err, size_t errlen);
 void		 net_resync(const char *why);	/* net_sync, failure logged */
 int		 net_conntrack(void (*)(void *, uint32_t src, uint16_t sport,
 		    uint32_t dst, uint16_t dport, int established), void *);
+
+/*
+ * vnc.c: [vnc], the wall and each student's screen (the VNC thread is
+ * vnc_server.c); off while [vnc] listen is unset.
+ */
+int		 vnc_init(char *err, size_t errlen);
+/* How to reach vm's screen; its student's password for an admin. */
+const char	*vnc_info(const char *vm, int admin, json_t **res, char *err,
+		    size_t errlen);
+json_t		*vnc_status(void);	/* null when off */
 
 /* keys.c: labd's management key */
 int		 keys_init(const char *state_dir, char *err, size_t errlen);
