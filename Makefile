@@ -101,6 +101,12 @@ $(B)/tests/test_lookup: $(call obj,labctl/lookup.c)
 # The access sheet, with the calls access.c makes (labctl/call.c).
 $(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
 
+# The VNC viewer the integration tests drive (tests/integration/test_vnc.sh).
+$(B)/tests/vncpeek: $(call obj,tests/integration/vncpeek.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+		$(shell pkg-config --libs libvncclient 2>/dev/null)
+
 # --- packages -------------------------------------------------------------
 # Everything the build, the tests and the guest images need.  Only missing
 # packages are installed, so a second run does nothing.
@@ -151,7 +157,7 @@ check:
 # The folders' files must not call each other round a loop (see
 # tests/structure/cycles.py; tui/ is not there yet).
 STRUCTURE_DIRS	:= labd proto labctl vmm portforward
-check-run: all $(UNIT_BINS) template-tiny
+check-run: all $(UNIT_BINS) $(B)/tests/vncpeek template-tiny
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 	tests/integration/run $(B)
@@ -167,7 +173,7 @@ unit: $(UNIT_BINS) all
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 
-integration: all template-tiny
+integration: all $(B)/tests/vncpeek template-tiny
 	tests/integration/run $(B)
 
 # CFLAGS in the environment keeps the warnings and -MMD (see fuzz below);

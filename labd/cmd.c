@@ -176,6 +176,12 @@ static const struct cmd cmds[] = {
 		{ "force", ARG_BOOLEAN, ARG_OPTIONAL,
 		  "replace an existing file" },
 	  } },
+	{ .name = "vm.vnc", .fn = cmd_vm_vnc, .flags = CMD_TA,
+	  .help = "how to reach the VM's screen over VNC: address, port,"
+	  " and for the admin role the student's VNC password",
+	  .args = {
+		SPEC_VM,
+	  } },
 	{ .name = "vm.console", .fn = cmd_vm_console, .flags = CMD_TA,
 	  .help = "the VM's serial console, a connected socket passed with"
 	  " the reply (SCM_RIGHTS); the VM must run",

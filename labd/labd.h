@@ -213,6 +213,8 @@ struct req	*req_keep(const struct req *);
  */
 int		 req_peer(const struct req *r);
 void		 req_free(struct req *);
+/* 1 when r's client has the admin role. */
+int		 req_admin(const struct req *r);
 /* Both take result/the message and free a kept req when done with it. */
 void		 reply_ok(const struct req *, json_t *result);
 /* reply_ok() with a descriptor passed along (SCM_RIGHTS); -1: not sent. */
@@ -339,6 +341,7 @@ void	cmd_vm_snapshots(const struct req *, json_t *);
 void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
 void	cmd_vm_console(const struct req *, json_t *);
+void	cmd_vm_vnc(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
 
 /* vm.c: one VM's life, driven toward the state the database wants */
