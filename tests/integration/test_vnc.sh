@@ -201,6 +201,19 @@ check "... and is let in after the pause" bash -c \
 check "wrong passwords are in the log" grep -q 'vnc: 127.0.0.1: wrong password' \
 	"$T/labd.log"
 
+# --- labtui -------------------------------------------------------------------------------
+TM=(tmux -S "$T/tmux.sock")
+"${TM[@]}" -f /dev/null new-session -d -x 160 -y 30 -s tui \
+	-e "LABD_SOCKET=$LABD_SOCKET" "$B/labtui"
+check "labtui's header shows the VNC address" bash -c "
+	for i in \$(seq 50); do
+		tmux -S '$T/tmux.sock' capture-pane -p -t tui | grep -q 'VNC $VADDR' &&
+		    exit 0
+		sleep 0.2
+	done
+	tmux -S '$T/tmux.sock' capture-pane -p -t tui; exit 1"
+"${TM[@]}" kill-server 2>/dev/null
+
 check "labd is still alive" kill -0 "$LABD_PID"
 "$LABCTL" stop --course vc >/dev/null 2>&1
 finish test_vnc
