@@ -56,6 +56,13 @@ screendump() {
 	return 1
 }
 
+same_as() {	# PPM A and B differ in under 1% of their pixels (a cursor)
+	awk -v d="$("$TILES" diff "$1" "$2")" 'BEGIN { exit !(d < 0.01) }'
+}
+# The checks run their commands in bash -c: give them these.
+export -f peek screendump same_as
+export PEEK VADDR TILES T
+
 check "labd starts with [vnc]" labd_start
 check "labd listens on the VNC port" bash -c "ss -ltn | grep -q ' $VADDR '"
 check "template import" "$LABCTL" template import tiny "$TINY"
@@ -114,15 +121,13 @@ peek "$T/ann.pass" sleep 2000 snap "$T/ann.ppm" >/dev/null 2>&1
 screendump vc-ann "$T/dump/ann.ppm"
 screendump vc-ben "$T/dump/ben.ppm"
 check "QEMU's screendumps of both VMs" test -s "$T/dump/ann.ppm" -a -s "$T/dump/ben.ppm"
-same_as() {	# PPM A and B differ in under 1% of their pixels (a cursor)
-	awk -v d="$("$TILES" diff "$1" "$2")" 'BEGIN { exit !(d < 0.01) }'
-}
 check "ann sees her own VM's screen" same_as "$T/ann.ppm" "$T/dump/ann.ppm"
 check "... and not ben's" bash -c "! same_as '$T/ann.ppm' '$T/dump/ben.ppm'" 
-export -f same_as; export TILES
 check "ann's keys reach her VM" bash -c "
-	peek '$T/ann.pass' sleep 500 type 'ann' sleep 1000 >/dev/null &&
-	screendump vc-ann '$T/dump/ann2.ppm' && ! same_as '$T/dump/ann.ppm' '$T/dump/ann2.ppm'" 
+	peek '$T/ann.pass' sleep 500 type 'xyz' sleep 1000 >/dev/null &&
+	screendump vc-ann '$T/dump/ann2.ppm' && ! same_as '$T/dump/ann.ppm' '$T/dump/ann2.ppm'"
+# ... and are taken back, so that the login prompt is clean again
+peek "$T/ann.pass" key BackSpace key BackSpace key BackSpace sleep 300 >/dev/null
 screendump vc-ben "$T/dump/ben2.ppm"
 check "... and not ben's" same_as "$T/dump/ben.ppm" "$T/dump/ben2.ppm"
 
@@ -144,7 +149,8 @@ peek "$T/teacher.pass" sleep 1500 key Return sleep 1500 size \
 	type "ann
 " sleep 1500 type "$ANNPW
 " sleep 2500 type "echo typed-through-the-wall >vnc-ok
-" sleep 1500 snap "$T/zoom.ppm" key Escape sleep 1500 size >"$T/zoom.out" 2>&1
+" sleep 1500 snap "$T/zoom.ppm" key Escape sleep 1500 size >"$T/zoom.out" \
+	2>"$T/zoom.err"
 check "Enter zooms the selected tile to the VM's size" \
 	test "$(sed -n 1p "$T/zoom.out")" = 720x400
 check "Esc goes back to the wall" test "$(sed -n 2p "$T/zoom.out")" = 1280x800

@@ -9,7 +9,7 @@
  *     size          print WIDTHxHEIGHT
  *     sleep MS      keep reading updates for MS
  *     key NAME      press and release a key: Return Tab Escape Left
- *                   Right Up Down, or one character
+ *                   Right Up Down BackSpace, or one character
  *     type TEXT     each character of TEXT, "\n" as Return
  *
  * Exit 0 when all ran, 1 when the server refused or went away (the
@@ -84,7 +84,7 @@ keysym(const char *name)
 	} keys[] = {
 		{ "Return", 0xff0d }, { "Tab", 0xff09 }, { "Escape", 0xff1b },
 		{ "Left", 0xff51 }, { "Up", 0xff52 }, { "Right", 0xff53 },
-		{ "Down", 0xff54 },
+		{ "Down", 0xff54 }, { "BackSpace", 0xff08 },
 	};
 	size_t	i;
 
@@ -94,13 +94,24 @@ keysym(const char *name)
 	return strlen(name) == 1 ? (unsigned char)name[0] : 0;
 }
 
+/* As a keyboard types it: Shift held for the characters it needs. */
 static int
 key(rfbClient *c, uint32_t sym)
 {
-	if (!SendKeyEvent(c, sym, TRUE) || pump(c, 30) == -1 ||
-	    !SendKeyEvent(c, sym, FALSE) || pump(c, 30) == -1)
+	int	shift = sym < 0x80 && (strchr("~!@#$%^&*()_+{}|:\"<>?", (int)sym)
+		    != NULL || (sym >= 'A' && sym <= 'Z'));
+
+	if ((shift && (!SendKeyEvent(c, 0xffe1, TRUE) || pump(c, 10) == -1)) ||
+	    !SendKeyEvent(c, sym, TRUE) || pump(c, 30) == -1 ||
+	    !SendKeyEvent(c, sym, FALSE) || pump(c, 30) == -1 ||
+	    (shift && (!SendKeyEvent(c, 0xffe1, FALSE) || pump(c, 10) == -1)))
 		return -1;
 	return 0;
+}
+
+static void
+quiet(const char *fmt, ...)
+{
 }
 
 int
@@ -124,6 +135,9 @@ main(int argc, char *argv[])
 	fclose(f);
 	line[strcspn(line, "\r\n")] = '\0';
 	password = line;
+	/* Errors only, unless asked. */
+	if (getenv("VNCPEEK_DEBUG") == NULL)
+		rfbClientLog = quiet;
 	c = rfbGetClient(8, 3, 4);
 	c->GetPassword = get_password;
 	c->canHandleNewFBSize = TRUE;
