@@ -112,7 +112,8 @@ $(B)/tests/vncpeek: $(call obj,tests/integration/vncpeek.c)
 # packages are installed, so a second run does nothing.
 DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	libssh-dev libncurses-dev libvncserver-dev libnftables-dev \
-	libiniparser-dev console-setup-linux vncsnapshot \
+	libiniparser-dev console-setup-linux vncsnapshot tigervnc-tools \
+	novnc chromium \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	mmdebstrap fdisk \

@@ -110,21 +110,22 @@ instructor_read(const char *path, char *pw, size_t pwlen, char *err,
 }
 
 static int
-vnc_listen(char *err, size_t errlen)
+vnc_listen(const char *key, const char *ip, uint16_t port, char *err,
+    size_t errlen)
 {
 	struct sockaddr_in	sin;
 	int			fd, one = 1;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons(labd->cfg.vnc_port);
-	inet_pton(AF_INET, labd->cfg.vnc_ip, &sin.sin_addr);
+	sin.sin_port = htons(port);
+	inet_pton(AF_INET, ip, &sin.sin_addr);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) == -1 || bind(fd, (struct sockaddr *)&sin,
 	    sizeof(sin)) == -1 || listen(fd, 64) == -1) {
-		errf(err, errlen, "[vnc] listen: cannot listen on %s:%u: %s",
-		    labd->cfg.vnc_ip, labd->cfg.vnc_port, strerror(errno));
+		errf(err, errlen, "[vnc] %s: cannot listen on %s:%u: %s", key,
+		    ip, port, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -132,11 +133,15 @@ vnc_listen(char *err, size_t errlen)
 	return fd;
 }
 
+/* noVNC as Debian's novnc package installs it (vnc_web.c serves it). */
+#define NOVNC_DIR	"/usr/share/novnc"
+
 int
 vnc_init(char *err, size_t errlen)
 {
+	struct vnc_opts	 o;
 	char	pw[VNC_PWLEN + 1];
-	int	sp[2] = { -1, -1 }, lfd = -1, n, big = 4 << 20;
+	int	sp[2] = { -1, -1 }, lfd = -1, wfd = -1, n, big = 4 << 20;
 
 	if (labd->cfg.vnc_port == 0)
 		return 0;
@@ -146,7 +151,8 @@ vnc_init(char *err, size_t errlen)
 	vnc_auth_instructor(pw);
 	if ((n = vnc_passwords_fill()) > 0)
 		log_info("vnc: %d students got a VNC password", n);
-	if ((lfd = vnc_listen(err, errlen)) == -1)
+	if ((lfd = vnc_listen("listen", labd->cfg.vnc_ip, labd->cfg.vnc_port,
+	    err, errlen)) == -1)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
 		errf(err, errlen, "vnc: socketpair: %s", strerror(errno));
@@ -159,8 +165,28 @@ vnc_init(char *err, size_t errlen)
 		errf(err, errlen, "vnc: cannot watch its socket");
 		goto fail;
 	}
-	if (vnc_server_start(sp[1], lfd, pw, labd->cfg.run_dir, err,
-	    errlen) == -1) {
+	memset(&o, 0, sizeof(o));
+	o.ctl = sp[1];
+	o.listen_fd = lfd;
+	o.instructor = pw;
+	o.run_dir = labd->cfg.run_dir;
+	o.web_fd = -1;
+	if (labd->cfg.vnc_web_port != 0) {
+		if (access(NOVNC_DIR "/vnc.html", R_OK) == -1) {
+			errf(err, errlen, "[vnc] web needs Debian's novnc"
+			    " package (%s/vnc.html: %s)", NOVNC_DIR,
+			    strerror(errno));
+			goto fail;
+		}
+		if ((wfd = vnc_listen("web", labd->cfg.vnc_web_ip,
+		    labd->cfg.vnc_web_port, err, errlen)) == -1)
+			goto fail;
+		o.web_fd = wfd;
+		o.web_root = NOVNC_DIR;
+		o.rfb_ip = labd->cfg.vnc_ip;
+		o.rfb_port = labd->cfg.vnc_port;
+	}
+	if (vnc_server_start(&o, err, errlen) == -1) {
 		loop_del_fd(labd->loop, sp[0]);
 		goto fail;
 	}
@@ -168,11 +194,16 @@ vnc_init(char *err, size_t errlen)
 	explicit_bzero(pw, sizeof(pw));
 	log_info("vnc: the wall and the students' screens on %s:%u",
 	    labd->cfg.vnc_ip, labd->cfg.vnc_port);
+	if (labd->cfg.vnc_web_port != 0)
+		log_info("vnc: noVNC on http://%s:%u/", labd->cfg.vnc_web_ip,
+		    labd->cfg.vnc_web_port);
 	return 0;
 fail:
 	explicit_bzero(pw, sizeof(pw));
 	if (lfd != -1)
 		close(lfd);
+	if (wfd != -1)
+		close(wfd);
 	if (sp[0] != -1) {
 		close(sp[0]);
 		close(sp[1]);

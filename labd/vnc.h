@@ -157,8 +157,27 @@ void		 vnc_view_needs(struct vnc_view *);
 /* Its client's socket, to poll. */
 int		 vnc_view_fd(const struct vnc_view *);
 
+/* vnc_web.c: noVNC's files over HTTP, in the VNC thread */
+struct pollfd;
+struct vnc_web;
+struct vnc_web	*vnc_web_new(int lfd, const char *root, const char *rfb_ip,
+		    unsigned rfb_port);
+/* Its sockets to poll (at most max); how many. */
+int		 vnc_web_pollfds(struct vnc_web *, struct pollfd *, int max);
+/* Accept, read, answer: whatever is ready, never waiting. */
+void		 vnc_web_run(struct vnc_web *, int64_t now);
+
 /* vnc_server.c: the thread; fd its end of the socketpair */
-int	vnc_server_start(int fd, int listen_fd, const char *instructor_pw,
-	    const char *run_dir, char *err, size_t errlen);
+struct vnc_opts {
+	int		 ctl;		/* the thread's end of the socketpair */
+	int		 listen_fd;	/* RFB, bound and listening */
+	const char	*instructor;
+	const char	*run_dir;
+	int		 web_fd;	/* noVNC over HTTP, listening; -1: none */
+	const char	*web_root;	/* the novnc package's files */
+	const char	*rfb_ip;	/* where noVNC's page connects */
+	unsigned	 rfb_port;
+};
+int	vnc_server_start(const struct vnc_opts *, char *err, size_t errlen);
 
 #endif /* LABD_VNC_H */

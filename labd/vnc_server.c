@@ -71,6 +71,7 @@ static int		 lsock = -1;
 static char		 instructor[VNC_PWLEN + 1];
 static uint32_t		 accepting_addr;	/* for new_client() */
 static int64_t		 accept_rest;	/* out of descriptors: until then */
+static struct vnc_web	*web;		/* noVNC; NULL: none */
 
 static void
 rfb_log(const char *fmt, ...)
@@ -305,7 +306,7 @@ screens_tick(int64_t now)
 
 /* --- the thread ------------------------------------------------------------------- */
 
-#define MAXPOLL	(2 + LOBBY_MAX + VIEWS_MAX + VNC_MAXVMS)
+#define MAXPOLL	(2 + LOBBY_MAX + VIEWS_MAX + VNC_MAXVMS + 40)
 
 static void *
 vnc_main(void *arg)
@@ -348,6 +349,7 @@ vnc_main(void *arg)
 			pfd[n].fd = vnc_vm_fd(v);
 			pfd[n++].events = POLLIN;
 		}
+		n += vnc_web_pollfds(web, pfd + n, MAXPOLL - n);
 		if (poll(pfd, n, TICK_MS) == -1 && errno != EINTR)
 			fatal("vnc: poll");
 		now = now_ms();
@@ -362,6 +364,7 @@ vnc_main(void *arg)
 			if (pfd[first_conn + j].revents)
 				vnc_vm_read(conn[j]);
 
+		vnc_web_run(web, now);
 		if (lobby->clientHead != NULL) {
 			rfbProcessEvents(lobby, 0);
 			lobby_sweep(now);
@@ -379,18 +382,17 @@ vnc_main(void *arg)
 }
 
 int
-vnc_server_start(int fd, int listen_fd, const char *instructor_pw,
-    const char *run_dir, char *err, size_t errlen)
+vnc_server_start(const struct vnc_opts *o, char *err, size_t errlen)
 {
 	pthread_t	t;
 	sigset_t	all, old;
 	int		argc = 1, rc;
 	char		*argv[] = { "labd", NULL };
 
-	ctl = fd;
-	lsock = listen_fd;
-	snprintf(instructor, sizeof(instructor), "%s", instructor_pw);
-	snprintf(world.run_dir, sizeof(world.run_dir), "%s", run_dir);
+	ctl = o->ctl;
+	lsock = o->listen_fd;
+	snprintf(instructor, sizeof(instructor), "%s", o->instructor);
+	snprintf(world.run_dir, sizeof(world.run_dir), "%s", o->run_dir);
 	rfbLog = rfbErr = rfb_log;
 	/* A half-sent message holds the thread this long at most. */
 	rfbMaxClientWait = 1000;
@@ -408,6 +410,9 @@ vnc_server_start(int fd, int listen_fd, const char *instructor_pw,
 	lobby->authPasswdData = (void *)instructor;
 	lobby->desktopName = "labd";
 	rfbInitServer(lobby);
+	if (o->web_fd != -1)
+		web = vnc_web_new(o->web_fd, o->web_root, o->rfb_ip,
+		    o->rfb_port);
 
 	/* Signals are the loop's thread's. */
 	sigfillset(&all);

@@ -141,8 +141,11 @@ vm_connect(struct vnc_vm *v, int64_t now)
 	int		 fd;
 
 	v->next_try = now + VM_RETRY_MS;
-	if ((fd = vm_socket(v->path)) == -1)
+	if ((fd = vm_socket(v->path)) == -1) {
+		log_debug("vnc: %s: cannot connect to %s: %s", v->name, v->path,
+		    strerror(errno));
 		return;
+	}
 	rfbClientLog = rfbClientErr = quiet;
 	if ((c = rfbGetClient(8, 3, 4)) == NULL) {
 		close(fd);
@@ -162,8 +165,10 @@ vm_connect(struct vnc_vm *v, int64_t now)
 	c->listenSpecified = TRUE;	/* connected already: fd */
 	c->sock = fd;
 	/* On failure rfbInitClient() frees c and closes the socket. */
-	if (!rfbInitClient(c, NULL, NULL))
+	if (!rfbInitClient(c, NULL, NULL)) {
+		log_debug("vnc: %s: no RFB handshake on %s", v->name, v->path);
 		return;
+	}
 	v->client = c;
 	v->pending = 1;		/* rfbInitClient() asked for all of it */
 	v->last_req = now;

@@ -11,7 +11,8 @@
 # size, and what is typed there reaches the guest (a login on tty1 writes
 # a file, read back with labctl exec); Esc goes back.  A stopped VM is a
 # placeholder.  Garbage, a stalled handshake and 500 connections at once
-# leave labd answering.
+# leave labd answering.  With web set, http://IP:PORT/ serves Debian's
+# noVNC, and a real headless Chromium's screenshot of it shows the wall.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -19,6 +20,7 @@ PEEK=$B/tests/vncpeek
 TILES=$(dirname "$0")/vnc_tiles.py
 VPORT=25990			# vncsnapshot's display 20090
 VADDR=127.0.0.1:$VPORT
+WADDR=127.0.0.1:25991		# noVNC
 
 write_ini 25900
 printf 'Teach3r!\n' >"$T/teacher.pass"
@@ -27,6 +29,7 @@ cat >>"$T/labd.ini" <<EOF
 
 [vnc]
 listen        = $VADDR
+web           = $WADDR
 password_file = $T/teacher.pass
 EOF
 cat >"$T/roster.csv" <<EOF
@@ -99,7 +102,7 @@ sleep 3
 
 # --- the wall -------------------------------------------------------------
 check "the instructor's password shows the 1280x800 wall" bash -c \
-	"test \"\$(peek '$T/teacher.pass' sleep 2500 size snap '$T/wall.ppm')\" = 1280x800"
+	"test \"\$(peek '$T/teacher.pass' sleep 4000 size snap '$T/wall.ppm')\" = 1280x800"
 "$TILES" tiles "$T/wall.ppm" 2 >"$T/tiles" 2>&1
 tile_ok() {	# tile I: varied, and the guest console's grey is in it
 	awk -v i="$1" '$1 == i && $2 > 100 && $3 > 50 { ok = 1 } END { exit !ok }' \
@@ -123,11 +126,15 @@ screendump vc-ben "$T/dump/ben.ppm"
 check "QEMU's screendumps of both VMs" test -s "$T/dump/ann.ppm" -a -s "$T/dump/ben.ppm"
 check "ann sees her own VM's screen" same_as "$T/ann.ppm" "$T/dump/ann.ppm"
 check "... and not ben's" bash -c "! same_as '$T/ann.ppm' '$T/dump/ben.ppm'" 
+# Typed at ann's login prompt: more of the console's grey on her screen.
 check "ann's keys reach her VM" bash -c "
-	peek '$T/ann.pass' sleep 500 type 'xyz' sleep 1000 >/dev/null &&
-	screendump vc-ann '$T/dump/ann2.ppm' && ! same_as '$T/dump/ann.ppm' '$T/dump/ann2.ppm'"
+	peek '$T/ann.pass' sleep 500 type 'xyzxyzxyz' sleep 1000 >/dev/null &&
+	screendump vc-ann '$T/dump/ann2.ppm' &&
+	test \$(( \$('$TILES' grey '$T/dump/ann2.ppm') - \$('$TILES' grey '$T/dump/ann.ppm') )) -gt 100"
 # ... and are taken back, so that the login prompt is clean again
-peek "$T/ann.pass" key BackSpace key BackSpace key BackSpace sleep 300 >/dev/null
+peek "$T/ann.pass" key BackSpace key BackSpace key BackSpace key BackSpace \
+	key BackSpace key BackSpace key BackSpace key BackSpace key BackSpace \
+	sleep 300 >/dev/null
 screendump vc-ben "$T/dump/ben2.ppm"
 check "... and not ben's" same_as "$T/dump/ben.ppm" "$T/dump/ben2.ppm"
 
@@ -163,7 +170,7 @@ check "ben's password now shows a 640x400 placeholder" bash -c \
 	"test \"\$(peek '$T/ben.pass' sleep 1500 size snap '$T/ben-off.ppm')\" = 640x400"
 check "the placeholder is no console" \
 	test "$("$TILES" grey "$T/ben-off.ppm")" = 0
-peek "$T/teacher.pass" sleep 2500 snap "$T/wall2.ppm" >/dev/null 2>&1
+peek "$T/teacher.pass" sleep 4000 snap "$T/wall2.ppm" >/dev/null 2>&1
 "$TILES" tiles "$T/wall2.ppm" 2 >"$T/tiles"
 check "on the wall vc-ann is a console" tile_ok 0
 check "... and vc-ben a placeholder" bash -c "! awk '\$1 == 1 && \$3 > 0 { f = 1 } END { exit !f }' '$T/tiles'"
@@ -206,6 +213,43 @@ check "... and is let in after the pause" bash -c \
 	"test \"\$(peek '$T/teacher.pass' size)\" = 1280x800"
 check "wrong passwords are in the log" grep -q 'vnc: 127.0.0.1: wrong password' \
 	"$T/labd.log"
+
+# --- noVNC in a browser -------------------------------------------------------------
+http_get() {	# http_get PATH [BODYFILE]: status line and headers; the body
+	python3 - "$WADDR" "$1" "${2:-/dev/null}" <<'PY'
+import socket, sys
+h, p = sys.argv[1].split(':')
+s = socket.create_connection((h, int(p)), timeout=10)
+s.sendall(b'GET ' + sys.argv[2].encode() + b' HTTP/1.1\r\nHost: x\r\n\r\n')
+d = b''
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+head, _, body = d.partition(b'\r\n\r\n')
+sys.stdout.write(head.decode('utf-8', 'replace') + '\n')
+open(sys.argv[3], 'wb').write(body)
+PY
+}
+export -f http_get; export WADDR
+check "/ sends the browser to noVNC on the RFB port" bash -c \
+	"http_get / '$T/index.html' >/dev/null &&
+	 grep -q 'vnc.html#host=127.0.0.1&amp;port=$VPORT' '$T/index.html'"
+check "noVNC's files are Debian's, with their types" bash -c "
+	http_get /core/rfb.js '$T/rfb.js' | grep -q '^Content-Type: application/javascript' &&
+	cmp -s '$T/rfb.js' /usr/share/novnc/core/rfb.js"
+check "nothing outside the package" bash -c \
+	"http_get /../../../etc/passwd | head -1 | grep -q ' 404 ' &&
+	 http_get /%2e%2e/etc/passwd | head -1 | grep -q ' 404 '"
+check "headless Chromium shows the wall through noVNC" bash -c "
+	timeout 90 chromium --headless=new --no-sandbox --disable-gpu \
+	    --hide-scrollbars --window-size=1400,900 --virtual-time-budget=10000 \
+	    --screenshot='$T/web.png' \
+	    'http://$WADDR/vnc.html#host=127.0.0.1&port=$VPORT&autoconnect=true&password=Teach3r!&resize=off' \
+	    >'$T/chromium.log' 2>&1 &&
+	test \"\$('$TILES' grey '$T/web.png' 305080)\" -gt 20000"
+check "... as the instructor" grep -q 'vnc: 127.0.0.1: the instructor' "$T/labd.log"
 
 # --- labtui -------------------------------------------------------------------------------
 TM=(tmux -S "$T/tmux.sock")

@@ -11,6 +11,8 @@
  *     key NAME      press and release a key: Return Tab Escape Left
  *                   Right Up Down BackSpace, or one character
  *     type TEXT     each character of TEXT, "\n" as Return
+ *     latency NAME  press and release a key, print the milliseconds
+ *                   until the next framebuffer update arrives
  *
  * Exit 0 when all ran, 1 when the server refused or went away (the
  * reason on stderr), 2 on a usage error.
@@ -23,11 +25,18 @@
 #include <rfb/rfbclient.h>
 
 static const char	*password;
+static int		 updates;	/* framebuffer updates received */
 
 static char *
 get_password(rfbClient *c)
 {
 	return strdup(password);
+}
+
+static void
+on_update(rfbClient *c, int x, int y, int w, int h)
+{
+	updates++;
 }
 
 static long long
@@ -140,6 +149,7 @@ main(int argc, char *argv[])
 		rfbClientLog = quiet;
 	c = rfbGetClient(8, 3, 4);
 	c->GetPassword = get_password;
+	c->GotFrameBufferUpdate = on_update;
 	c->canHandleNewFBSize = TRUE;
 	c->appData.encodingsString = "raw";
 	host = strdup(argv[1]);
@@ -172,6 +182,26 @@ main(int argc, char *argv[])
 				return 2;
 			}
 			rc = key(c, keysym(argv[i]));
+		} else if (strcmp(argv[i], "latency") == 0) {
+			long long	t0;
+			int		seen;
+
+			if (keysym(argv[++i]) == 0) {
+				fprintf(stderr, "vncpeek: no key %s\n", argv[i]);
+				return 2;
+			}
+			pump(c, 200);
+			seen = updates;
+			t0 = ms();
+			if (!SendKeyEvent(c, keysym(argv[i]), TRUE) ||
+			    !SendKeyEvent(c, keysym(argv[i]), FALSE))
+				rc = -1;
+			while (rc == 0 && updates == seen && ms() - t0 < 5000)
+				if (WaitForMessage(c, 10000) > 0 &&
+				    !HandleRFBServerMessage(c))
+					rc = -1;
+			printf("%lld\n", updates == seen ? -1 : ms() - t0);
+			fflush(stdout);
 		} else if (strcmp(argv[i], "type") == 0) {
 			for (s = argv[++i]; *s != '\0' && rc == 0; s++)
 				rc = key(c, *s == '\n' ? 0xff0d :
