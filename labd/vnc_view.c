@@ -473,6 +473,7 @@ struct vnc_view *
 vnc_view_new(struct vnc_world *w, rfbClientPtr cl, const char *vm)
 {
 	struct vnc_view	*v = xcalloc(1, sizeof(*v));
+	struct vnc_vm	*conn;
 	int		 argc = 1;
 	char		*argv[] = { "labd", NULL };
 	rfbScreenInfoPtr s;
@@ -505,9 +506,17 @@ vnc_view_new(struct vnc_world *w, rfbClientPtr cl, const char *vm)
 	v->screen = s;
 	client_move(cl, s);
 	cl->clientGoneHook = on_gone;
-	/* The size the client is told in ServerInit: the VM's already. */
-	if (!v->instructor)
+	/*
+	 * The size the client is told in ServerInit is the VM's already:
+	 * not every viewer follows a change of size.  QEMU is local, its
+	 * handshake quick.
+	 */
+	if (!v->instructor) {
+		if ((conn = vnc_world_screen(w, v->vm)) != NULL &&
+		    conn->client == NULL)
+			vnc_vm_tick(conn, now_ms());
 		zoom_draw(v);
+	}
 	return v;
 }
 
