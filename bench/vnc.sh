@@ -20,6 +20,7 @@ N=${N:-10}
 SECONDS_=${SECONDS:-20}
 VPORT=26590
 . "$(dirname "$0")/lib.sh"
+chmod 0755 "$T"	# the VMs' QEMU users pass through it
 
 bench_ini 26500
 printf 'Bench123\n' >"$T/teacher.pass"

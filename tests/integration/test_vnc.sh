@@ -164,6 +164,13 @@ check "Esc goes back to the wall" test "$(sed -n 2p "$T/zoom.out")" = 1280x800
 check "what was typed in the zoomed tile reached the guest" bash -c \
 	"test \"\$('$LABCTL' exec vc-ann -- cat /home/ann/vnc-ok)\" = typed-through-the-wall"
 
+# The arrows move the selection: Right, Enter zooms the second tile.
+peek "$T/teacher.pass" sleep 1500 key Right sleep 1200 key Return sleep 2500 \
+	snap "$T/zoom-ben.ppm" >/dev/null 2>&1
+screendump vc-ben "$T/dump/ben3.ppm"
+check "Right, then Enter zooms vc-ben's tile" same_as "$T/zoom-ben.ppm" \
+	"$T/dump/ben3.ppm"
+
 # --- a stopped VM -------------------------------------------------------------------
 check "stop vc-ben" "$LABCTL" stop vc-ben
 check "ben's password now shows a 640x400 placeholder" bash -c \
