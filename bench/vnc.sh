@@ -4,7 +4,7 @@
 # guests (N=10 by default; the issue's goal is stated for 30) on a private
 # labd with [vnc], one viewer on the wall (tests/integration/vncpeek,
 # which asks for the next update as each one arrives, as viewers do).
-# Once the screens are still, for SECONDS (default 20):
+# Once the screens are still, for WINDOW seconds (default 20):
 #
 #   labd CPU     labd's user+system time over the window, % of one core
 #                (the VNC thread included; QEMU is not labd)
@@ -17,7 +17,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:-$top/build}" && pwd)
 N=${N:-10}
-SECONDS_=${SECONDS:-20}
+WINDOW=${WINDOW:-20}
 VPORT=26590
 . "$(dirname "$0")/lib.sh"
 chmod 0755 "$T"	# the VMs' QEMU users pass through it
@@ -42,17 +42,17 @@ acked() {	# bytes labd's side of the viewer's connection had acked
 }
 
 "$B/tests/vncpeek" 127.0.0.1:$VPORT "$T/teacher.pass" \
-	sleep $(( (SECONDS_ + 15) * 1000 )) >/dev/null 2>&1 &
+	sleep $(( (WINDOW + 15) * 1000 )) >/dev/null 2>&1 &
 viewer=$!
 sleep 10		# the first full picture of every tile
 b0=$(acked); c0=$(ticks); t0=$(date +%s.%N)
-sleep "$SECONDS_"
+sleep "$WINDOW"
 b1=$(acked); c1=$(ticks); t1=$(date +%s.%N)
 kill $viewer 2>/dev/null || true
 wait $viewer 2>/dev/null || true
 
 el=$(echo "$t1 - $t0" | bc -l)
-printf 'wall of %d VMs, 1 viewer, %d s of still screens:\n' "$N" "$SECONDS_"
+printf 'wall of %d VMs, 1 viewer, %d s of still screens:\n' "$N" "$WINDOW"
 printf '  labd CPU     %.2f %% of a core\n' \
 	"$(echo "($c1 - $c0) / $hz / $el * 100" | bc -l)"
 printf '  bytes/s      %.0f to the viewer\n' \

@@ -100,6 +100,13 @@ void	vnc_scale(const uint32_t *src, int sw, int sh, int sstride,
 	    uint32_t *dst, int dstride, const struct vnc_rect *r, uint32_t bg);
 void	vnc_fill(uint32_t *dst, int dstride, const struct vnc_rect *r,
 	    uint32_t colour);
+/*
+ * src (r->w x r->h, packed) into r of dst, only the pixels that differ:
+ * 1 and their bounding box in changed, 0 when none did.  A cursor that
+ * blinks on a still screen changes a few pixels, not the tile.
+ */
+int	vnc_blit_diff(uint32_t *dst, int dstride, const struct vnc_rect *r,
+	    const uint32_t *src, struct vnc_rect *changed);
 /* The labels' 8x16 font, for rfbDrawString(). */
 struct rfbFontData;
 struct rfbFontData *vnc_font(void);

@@ -114,6 +114,42 @@ vnc_scale(const uint32_t *src, int sw, int sh, int sstride, uint32_t *dst,
 	}
 }
 
+int
+vnc_blit_diff(uint32_t *dst, int dstride, const struct vnc_rect *r,
+    const uint32_t *src, struct vnc_rect *changed)
+{
+	uint32_t	*d;
+	const uint32_t	*s;
+	int		 x0 = r->w, x1 = -1, y0 = r->h, y1 = -1, x, y, a, b;
+
+	for (y = 0; y < r->h; y++) {
+		d = dst + (size_t)(r->y + y) * dstride + r->x;
+		s = src + (size_t)y * r->w;
+		if (memcmp(d, s, (size_t)r->w * 4) == 0)
+			continue;
+		for (a = 0; a < r->w && d[a] == s[a]; a++)
+			;
+		for (b = r->w - 1; b > a && d[b] == s[b]; b--)
+			;
+		if (a < x0)
+			x0 = a;
+		if (b > x1)
+			x1 = b;
+		if (y < y0)
+			y0 = y;
+		y1 = y;
+		for (x = a; x <= b; x++)
+			d[x] = s[x];
+	}
+	if (y1 < 0)
+		return 0;
+	changed->x = r->x + x0;
+	changed->y = r->y + y0;
+	changed->w = x1 - x0 + 1;
+	changed->h = y1 - y0 + 1;
+	return 1;
+}
+
 rfbFontDataPtr
 vnc_font(void)
 {

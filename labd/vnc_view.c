@@ -161,35 +161,56 @@ wall_header(struct vnc_view *v, int ncourses)
 }
 
 static void
-wall_tile(struct vnc_view *v, int i, struct vnc_vminfo *info,
-    struct vnc_vm *conn)
+wall_label(struct vnc_view *v, int i, struct vnc_vminfo *info)
 {
 	struct vnc_rect	 label, scr;
-	struct tile	*t = &v->tiles[i];
+	uint32_t	 bg = v->tiles[i].sel ? C_SELECTED : C_LABEL;
 	char		 line[128];
-	const uint32_t	*px;
 
 	vnc_grid_tile(&v->grid, i, &label, &scr);
-	vnc_fill(fb(v), v->screen->width, &label, t->sel ? C_SELECTED :
-	    C_LABEL);
+	vnc_fill(fb(v), v->screen->width, &label, bg);
 	snprintf(line, sizeof(line), "%s  %s", info->name, info->student);
-	text(v, &label, label.x + 4, label.y + 1, line, C_TEXT, t->sel ?
-	    C_SELECTED : C_LABEL);
-	px = conn != NULL ? vnc_vm_pixels(conn) : NULL;
-	if (px != NULL && conn->w > 0) {
-		vnc_scale(px, conn->w, conn->h, conn->w, fb(v),
-		    v->screen->width, &scr, C_OFF);
-	} else {
+	text(v, &label, label.x + 4, label.y + 1, line, C_TEXT, bg);
+	rfbMarkRectAsModified(v->screen, label.x, label.y, label.x + label.w,
+	    label.y + label.h);
+}
+
+/*
+ * The VM's screen scaled into its tile.  Only the pixels that changed
+ * are marked: a blinking cursor costs its few pixels, not the tile.
+ */
+static void
+wall_screen(struct vnc_view *v, int i, struct vnc_vminfo *info,
+    struct vnc_vm *conn)
+{
+	struct vnc_rect	 label, scr, all, changed;
+	const uint32_t	*px = conn != NULL ? vnc_vm_pixels(conn) : NULL;
+	uint32_t	*tile;
+	char		 line[64];
+
+	vnc_grid_tile(&v->grid, i, &label, &scr);
+	if (scr.w <= 0 || scr.h <= 0)
+		return;
+	if (px == NULL || conn->w <= 0) {
 		vnc_fill(fb(v), v->screen->width, &scr, C_OFF);
 		snprintf(line, sizeof(line), "%s", info->screen ?
 		    "connecting..." : info->state);
 		text(v, &scr, scr.x + (scr.w - (int)strlen(line) *
 		    VNC_FONT_W) / 2, scr.y + (scr.h - VNC_FONT_H) / 2, line,
 		    C_DIM, C_OFF);
+		rfbMarkRectAsModified(v->screen, scr.x, scr.y, scr.x + scr.w,
+		    scr.y + scr.h);
+		return;
 	}
-	rfbMarkRectAsModified(v->screen, label.x, label.y, label.x + label.w,
-	    scr.y + scr.h);
-	t->drawn = 1;
+	tile = xcalloc((size_t)scr.w * scr.h, 4);
+	all.x = all.y = 0;
+	all.w = scr.w;
+	all.h = scr.h;
+	vnc_scale(px, conn->w, conn->h, conn->w, tile, scr.w, &all, C_OFF);
+	if (vnc_blit_diff(fb(v), v->screen->width, &scr, tile, &changed))
+		rfbMarkRectAsModified(v->screen, changed.x, changed.y,
+		    changed.x + changed.w, changed.y + changed.h);
+	free(tile);
 }
 
 static void
@@ -233,15 +254,20 @@ wall_draw(struct vnc_view *v)
 		if ((info = vnc_world_find(v->w, t->vm)) == NULL)
 			continue;
 		conn = info->screen ? vnc_world_screen(v->w, t->vm) : NULL;
-		/* Only what changed: the screen, the state, the selection. */
-		if (t->drawn && t->sel == (i == v->sel) &&
-		    strcmp(t->state, info->state) == 0 &&
-		    (conn == NULL || conn->gen == t->gen))
-			continue;
-		t->sel = i == v->sel;
-		snprintf(t->state, sizeof(t->state), "%s", info->state);
-		t->gen = conn != NULL ? conn->gen : 0;
-		wall_tile(v, i, info, conn);
+		/* Only what changed: the selection, the state, the screen. */
+		if (!t->drawn || t->sel != (i == v->sel)) {
+			t->sel = i == v->sel;
+			wall_label(v, i, info);
+		}
+		if (!t->drawn || strcmp(t->state, info->state) != 0 ||
+		    (conn != NULL && conn->gen != t->gen) ||
+		    (conn == NULL) != (t->gen == 0)) {
+			snprintf(t->state, sizeof(t->state), "%s",
+			    info->state);
+			t->gen = conn != NULL ? conn->gen : 0;
+			wall_screen(v, i, info, conn);
+		}
+		t->drawn = 1;
 	}
 }
 

@@ -118,6 +118,29 @@ Test(vnc_scale, no_screen_is_background)
 		    i % 8 < 6) ? 7u : 0u, "pixel %d", i);
 }
 
+/* Only what differs is copied and reported: a blinking cursor's pixels. */
+Test(vnc_blit, only_the_changed_box)
+{
+	uint32_t	dst[10 * 10], src[4 * 3];
+	struct vnc_rect	r = { 3, 2, 4, 3 }, ch;
+	int		i;
+
+	memset(dst, 0, sizeof(dst));
+	memset(src, 0, sizeof(src));
+	cr_expect_eq(vnc_blit_diff(dst, 10, &r, src, &ch), 0, "nothing new");
+	src[1 * 4 + 2] = 7;		/* tile (2,1): wall (5,3) */
+	src[2 * 4 + 1] = 8;		/* tile (1,2): wall (4,4) */
+	cr_assert_eq(vnc_blit_diff(dst, 10, &r, src, &ch), 1);
+	cr_expect(ch.x == 4 && ch.y == 3 && ch.w == 2 && ch.h == 2,
+	    "box %d,%d %dx%d", ch.x, ch.y, ch.w, ch.h);
+	cr_expect_eq(dst[3 * 10 + 5], 7u);
+	cr_expect_eq(dst[4 * 10 + 4], 8u);
+	for (i = 0; i < 100; i++)
+		if (i != 35 && i != 44)
+			cr_expect_eq(dst[i], 0u, "pixel %d", i);
+	cr_expect_eq(vnc_blit_diff(dst, 10, &r, src, &ch), 0, "same again");
+}
+
 Test(vnc_font, has_ascii)
 {
 	rfbFontDataPtr	f = vnc_font();
