@@ -31,7 +31,11 @@ bench_labd_start
 { echo id,name,email,ssh_key; for i in $(seq "$N"); do echo "s$i,S $i,,"; done; } >"$T/roster.csv"
 echo "accelerator: $("$L" status --json | jq -r .accel), $N tiny VMs"
 "$L" course create w --template tiny --roster "$T/roster.csv" >/dev/null
-"$L" wait --course w --timeout 1800 >/dev/null
+# Under TCG on a loaded host a tiny kernel may panic at boot (its timer
+# check); the bench goes on with the VMs that are ready, and says so.
+"$L" wait --course w --timeout "${WAIT:-600}" >/dev/null 2>&1 || true
+ready=$("$L" list w --json | jq '[.[] | select(.state == "ready")] | length')
+echo "$ready of $N VMs ready"
 sleep 10		# the consoles print their prompts
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$LABD_PID/stat"; }
