@@ -92,6 +92,7 @@ config_defaults(struct labd_config *c)
 	c->accel = VMM_ACCEL_AUTO;
 	c->uid_base = LABD_UID_BASE;
 	c->ksm = LABD_KSM_AUTO;
+	c->tb_size_mb = LABD_TB_SIZE_MB;
 }
 
 /* Section, key, user, group and interface names: no ctype, no locale. */
@@ -262,6 +263,20 @@ set_ksm(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		errf(err, errlen, "'%." SHOWLEN "s' is not auto, on or off", v);
 		return -1;
 	}
+	return 0;
+}
+
+static int
+set_tb_size(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 0, 2048, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a size in MiB from 0"
+		    " (QEMU's own) to 2048", v);
+		return -1;
+	}
+	x->c.tb_size_mb = (unsigned)n;
 	return 0;
 }
 
@@ -594,6 +609,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "uid_base", set_uid_base,
 	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
+	{ "vmm", "tb_size", set_tb_size,
+	  "MiB of translated code each QEMU keeps under TCG (0: QEMU's own, 1 GiB at most)" },
 	{ "vnc", "listen", set_vnc_listen, "IP:PORT of the VNC server (the wall, each student's screen); unset: off" },
 	{ "vnc", "web", set_vnc_web, "IP:PORT serving noVNC over HTTP and websockets; optional" },
 	{ "vnc", "password_file", set_vnc_password_file,
