@@ -53,7 +53,7 @@ LIBS		:= $(B)/liblabd.a $(B)/libvmm.a $(B)/libpf.a $(B)/libclient.a
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 PROGS		:= $(B)/labd $(B)/labctl $(B)/labtui
 
-.PHONY: all deps check check-run check-debian unit integration asan demo \
+.PHONY: all deps check check-run check-debian unit integration asan demo bench-vnc \
 	demo-stop template-tiny template-debian install clean bench \
 	bench-debian fuzz fuzz-run
 all: $(PROGS)
@@ -226,6 +226,11 @@ $(B)/bench/%: $(call obj,bench/%.c) $(LIBS)
 bench: all template-tiny $(BENCH_BINS)
 	bench/run $(B)
 	bench/tui_bench.sh $(B)
+
+# The wall's cost: labd's CPU and bytes a second to a viewer of N still
+# tiny VMs, key-to-pixels in a zoomed tile (N=10 unless given).
+bench-vnc: all $(B)/tests/vncpeek template-tiny
+	bench/vnc.sh $(B)
 
 # The Debian template's figures: RAM reset against reboot, pristine's
 # size, course create, KSM (root; about half an hour under TCG).
