@@ -13,6 +13,7 @@
 # placeholder.  Garbage, a stalled handshake and 500 connections at once
 # leave labd answering.  With web set, http://IP:PORT/ serves Debian's
 # noVNC, and a real headless Chromium's screenshot of it shows the wall.
+# labctl vnc gives the admin the student's password, a ta the address.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -23,6 +24,12 @@ VADDR=127.0.0.1:$VPORT
 WADDR=127.0.0.1:25991		# noVNC
 
 write_ini 25900
+# A teaching assistant: labctl vnc without the student's password.
+TA=ltvta$$
+groupadd "$TA" && useradd -M -N -s /usr/sbin/nologin -g users -G "$TA" "$TA" ||
+	{ echo "# cannot make the test's TA"; exit 1; }
+trap 'userdel "$TA" 2>/dev/null; groupdel "$TA" 2>/dev/null; cleanup' EXIT
+sed -i "s/^workers .*/&\nta_group  = $TA/" "$T/labd.ini"
 printf 'Teach3r!\n' >"$T/teacher.pass"
 printf 'wrong123\n' >"$T/wrong.pass"
 cat >>"$T/labd.ini" <<EOF
@@ -96,6 +103,11 @@ check "ann's login password was on the sheet" test -n "$ANNPW"
 check "labctl vnc prints the address and, for the admin, the password" bash -c "
 	'$LABCTL' vnc vc-ann >'$T/vnc.out' && grep -q '$VADDR' '$T/vnc.out' &&
 	grep -q \"\$(cat '$T/ann.pass')\" '$T/vnc.out'"
+
+check "labctl vnc for the ta role: the address, not the password" bash -c "
+	setpriv --reuid='$TA' --regid=users --init-groups '$LABCTL' vnc vc-ann \
+	    >'$T/vnc-ta.out' 2>&1 && grep -q '$VADDR' '$T/vnc-ta.out' &&
+	! grep -q \"\$(cat '$T/ann.pass')\" '$T/vnc-ta.out'"
 
 # The consoles show their login prompt a moment after ready.
 sleep 3
