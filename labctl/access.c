@@ -10,6 +10,12 @@
  * differ in the password and in nothing else.  A VM that publishes no ssh
  * service still gets its row, with the host, port, ssh line and stanza
  * left empty: the instructor sees that the student is there.
+ *
+ * With [vnc] on, each row also has the VNC address and the student's
+ * VNC password (labd keeps those: VNC authentication needs them), on
+ * both sheets: a line of its own in text, a vnc_password column in csv
+ * (always there, empty when VNC is off, so a spreadsheet's columns stay
+ * put), a line of the slip in md.
  */
 #include <stdio.h>
 #include <string.h>
@@ -120,6 +126,9 @@ sheet_text(FILE *out, const char *course, json_t *rows)
 			fprintf(out, "(password set at creation)\n");
 		else
 			fputc('\n', out);
+		if (*jstr(r, "vnc_password") != '\0')
+			fprintf(out, "  %-24s vnc %-24s password: %s\n", "",
+			    jstr(r, "vnc"), jstr(r, "vnc_password"));
 	}
 	note_passwords(out, rows);
 }
@@ -165,7 +174,8 @@ sheet_csv(FILE *out, const char *course, json_t *rows)
 	size_t	 i;
 	char	 port[16], stanza[STANZA_LEN];
 
-	fprintf(out, "name,vm,host,port,user,password,ssh,ssh_config\n");
+	fprintf(out, "name,vm,host,port,user,password,ssh,ssh_config,"
+	    "vnc_password\n");
 	json_array_foreach(rows, i, r) {
 		row_port(r, port, sizeof(port));
 		row_stanza(r, stanza, sizeof(stanza));
@@ -176,7 +186,8 @@ sheet_csv(FILE *out, const char *course, json_t *rows)
 		csv_field(out, jstr(r, "user"), 0);
 		csv_field(out, jstr(r, "password"), 0);
 		csv_field(out, row_has_ssh(r) ? jstr(r, "ssh") : "", 0);
-		csv_field(out, stanza, 1);
+		csv_field(out, stanza, 0);
+		csv_field(out, jstr(r, "vnc_password"), 1);
 	}
 	note_passwords(stderr, rows);
 }
@@ -213,6 +224,9 @@ md_slip(FILE *out, json_t *r)
 	else if (json_is_true(json_object_get(r, "password_set")))
 		fprintf(out, "- Password: set when the course was created, not"
 		    " shown again\n");
+	if (*jstr(r, "vnc_password") != '\0')
+		fprintf(out, "- Screen (VNC): `%s`, password `%s`\n",
+		    jstr(r, "vnc"), jstr(r, "vnc_password"));
 	if (!row_has_ssh(r)) {
 		fprintf(out, "- SSH: not published for this VM\n");
 		return;

@@ -42,6 +42,7 @@ static int	ctl_resume(struct ctl *, int, char **);
 static int	ctl_snapshot(struct ctl *, int, char **);
 static int	ctl_snapshot_rm(struct ctl *, int, char **);
 static int	ctl_snapshots(struct ctl *, int, char **);
+static int	ctl_vnc(struct ctl *, int, char **);
 static int	ctl_course_set(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
 static int	ctl_backup(struct ctl *, int, char **);
@@ -98,6 +99,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "delete a snapshot" },
 	{ "console", NULL, "VM", ctl_console,
 	  "the VM's serial console here (on the labd host); Ctrl-] detaches" },
+	{ "vnc", NULL, "VM", ctl_vnc,
+	  "how to see the VM's screen over VNC: address, port, and (admin)"
+	  " the student's VNC password" },
 	{ "snapshots", NULL, "VM", ctl_snapshots,
 	  "a VM's snapshots: name, time, RAM size, kind" },
 	{ "backup", NULL, "VM FILE [--force]", ctl_backup,
@@ -897,6 +901,42 @@ ctl_snapshot_rm(struct ctl *c, int argc, char **argv)
 }
 
 static int
+ctl_vnc(struct ctl *c, int argc, char **argv)
+{
+	json_t		*o;
+	const char	*pw;
+	int		 rc;
+
+	if (argc != 1)
+		return CTL_USAGE;
+	if ((o = ctl_call(c, "vm.vnc", json_pack("{s:s}", "vm", argv[0]),
+	    &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(o);
+	else {
+		pw = jstr(o, "password");
+		printf("%s (%s, student %s)\n", jstr(o, "vm"), jstr(o, "state"),
+		    jstr(o, "student"));
+		printf("  viewer:   %s:%lld  (e.g. vncviewer %s::%lld)\n",
+		    jstr(o, "host"), jint(o, "port"), jstr(o, "host"),
+		    jint(o, "port"));
+		if (*jstr(o, "web") != '\0')
+			printf("  browser:  %s\n", jstr(o, "web"));
+		if (*pw != '\0')
+			printf("  password: %s  (the student's: it shows this VM"
+			    " and no other)\n", pw);
+		else
+			printf("  password: the student's, on the access sheet"
+			    " (labctl access, admin)\n");
+		printf("  the instructor's password shows the wall of all"
+		    " running VMs\n");
+	}
+	json_decref(o);
+	return CTL_OK;
+}
+
+int
 ctl_snapshots(struct ctl *c, int argc, char **argv)
 {
 	json_t		*a, *s;

@@ -176,6 +176,12 @@ static const struct cmd cmds[] = {
 		{ "force", ARG_BOOLEAN, ARG_OPTIONAL,
 		  "replace an existing file" },
 	  } },
+	{ .name = "vm.vnc", .fn = cmd_vm_vnc, .flags = CMD_TA,
+	  .help = "how to reach the VM's screen over VNC: address, port,"
+	  " and for the admin role the student's VNC password",
+	  .args = {
+		SPEC_VM,
+	  } },
 	{ .name = "vm.console", .fn = cmd_vm_console, .flags = CMD_TA,
 	  .help = "the VM's serial console, a connected socket passed with"
 	  " the reply (SCM_RIGHTS); the VM must run",
@@ -227,7 +233,7 @@ cmd_status(const struct req *r, json_t *args)
 
 	total = vm_count(&running);
 	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
-	    "s:s,s:s,s:i,s:o}",
+	    "s:s,s:s,s:i,s:o,s:o}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - labd->started_ms) / 1000),
@@ -238,5 +244,6 @@ cmd_status(const struct req *r, json_t *args)
 	    "state_dir", labd->cfg.state_dir, "run_dir", labd->cfg.run_dir,
 	    "socket", labd->cfg.socket,
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
-	    "jobs", workers_pending(labd->workers), "host", admit_status()));
+	    "jobs", workers_pending(labd->workers), "host", admit_status(),
+	    "vnc", vnc_status()));
 }

@@ -489,3 +489,24 @@ cmd_vm_console(const struct req *r, json_t *args)
 		db_event(r->uid, "vm.console", vm->name, "%s", "opened");
 	close(fd);
 }
+
+/* The screen's door: the ta role gets it without the password. */
+void
+cmd_vm_vnc(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args);
+	char		 err[LABD_ERRLEN];
+	const char	*code;
+	json_t		*res;
+
+	if (vm == NULL)
+		return;
+	if ((code = vnc_info(vm->name, req_admin(r), &res, err,
+	    sizeof(err))) != NULL) {
+		reply_err(r, code, "%s", err);
+		return;
+	}
+	json_object_set_new(res, "state", json_string(vm_state_name(
+	    vm->state)));
+	reply_ok(r, res);
+}

@@ -39,6 +39,8 @@ struct cfg_ctx {
 	int			 run_dir_line;
 	int			 ta_group_line;
 	int			 publish_line;		/* [publish] seen here, 0 if not */
+	int			 vnc_line;		/* [vnc] seen here, 0 if not */
+	int			 vnc_web_line;
 	int			 pub_lines[LABD_MAX_PUBLISH];
 };
 
@@ -538,6 +540,60 @@ set_publish(struct cfg_ctx *x, const char *name, const char *v, char *err,
 	return 0;
 }
 
+/* IP:PORT of [vnc]: a unicast IPv4 address of this host and a port. */
+static int
+ip_port(const char *v, char *ip, size_t iplen, uint16_t *port, char *err,
+    size_t errlen)
+{
+	const char	*colon;
+	unsigned long	 n;
+	int		 rc;
+
+	if ((colon = strrchr(v, ':')) == NULL || (size_t)(colon - v) >= iplen) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not IP:PORT, e.g."
+		    " 127.0.0.1:5900", v);
+		return -1;
+	}
+	memcpy(ip, v, colon - v);
+	ip[colon - v] = '\0';
+	if (ipv4_check(ip, err, errlen) == -1)
+		return -1;
+	if ((rc = parse_uint(colon + 1, 1, 65535, &n)) != 0) {
+		if (rc == -2)
+			errf(err, errlen, "port %." SHOWLEN "s is out of range"
+			    " (1..65535)", colon + 1);
+		else
+			errf(err, errlen, "'%." SHOWLEN "s' is not a port"
+			    " number", colon + 1);
+		return -1;
+	}
+	*port = (uint16_t)n;
+	return 0;
+}
+
+static int
+set_vnc_listen(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	return ip_port(v, x->c.vnc_ip, sizeof(x->c.vnc_ip), &x->c.vnc_port,
+	    err, errlen);
+}
+
+static int
+set_vnc_web(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	x->vnc_web_line = x->line;
+	return ip_port(v, x->c.vnc_web_ip, sizeof(x->c.vnc_web_ip),
+	    &x->c.vnc_web_port, err, errlen);
+}
+
+static int
+set_vnc_password_file(struct cfg_ctx *x, const char *v, char *err,
+    size_t errlen)
+{
+	return ini_set_path(x->base, v, x->c.vnc_password_file,
+	    sizeof(x->c.vnc_password_file), err, errlen);
+}
+
 static size_t
 edit_distance(const char *a, const char *b)
 {
@@ -588,6 +644,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
 	{ "vmm", "tb_size", set_tb_size,
 	  "MiB of translated code each QEMU keeps under TCG (0: QEMU's own, 1 GiB at most)" },
+	{ "vnc", "listen", set_vnc_listen, "IP:PORT of the VNC server (the wall, each student's screen); unset: off" },
+	{ "vnc", "web", set_vnc_web, "IP:PORT serving noVNC over HTTP and websockets; optional" },
+	{ "vnc", "password_file", set_vnc_password_file,
+	  "file whose first line is the instructor's VNC password (relative: to this file)" },
 };
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -595,7 +655,8 @@ static int
 known_section(const char *s)
 {
 	return strcmp(s, "labd") == 0 || strcmp(s, "network") == 0 ||
-	    strcmp(s, "publish") == 0 || strcmp(s, "vmm") == 0;
+	    strcmp(s, "publish") == 0 || strcmp(s, "vmm") == 0 ||
+	    strcmp(s, "vnc") == 0;
 }
 
 static int
@@ -610,10 +671,12 @@ cfg_line(void *arg, const char *section, const char *key, const char *value,
 	if (key == NULL) {
 		if (!known_section(section)) {
 			errf(err, errlen, "unknown section [%s] (sections are"
-			    " [labd], [network], [publish] and [vmm])",
+			    " [labd], [network], [publish], [vmm] and [vnc])",
 			    section);
 			return -1;
 		}
+		if (strcmp(section, "vnc") == 0 && x->vnc_line == 0)
+			x->vnc_line = x->line;
 		/* The file's [publish] replaces the default ssh entry. */
 		if (strcmp(section, "publish") == 0 && x->publish_line == 0) {
 			x->publish_line = x->line;
@@ -657,6 +720,44 @@ cfg_line(void *arg, const char *section, const char *key, const char *value,
 fail:
 	errf(err, errlen, "[%s] %s: %s", section, key, msg);
 	return -1;
+}
+
+/*
+ * [vnc]: a server needs the instructor's password (VNC authentication is
+ * the only kind every viewer speaks); web and password_file without
+ * listen would be a server half set up.
+ */
+static int
+cfg_finish_vnc(struct cfg_ctx *x, const char *fname, char *err,
+    size_t errlen)
+{
+	struct labd_config	*c = &x->c;
+
+	if (x->vnc_line == 0)
+		return 0;
+	if (c->vnc_port == 0) {
+		if (c->vnc_web_port != 0 || c->vnc_password_file[0] != '\0') {
+			errf(err, errlen, "%s line %d: [vnc] has no listen ="
+			    " IP:PORT (web and password_file need it)", fname,
+			    x->vnc_line);
+			return -1;
+		}
+		return 0;
+	}
+	if (c->vnc_password_file[0] == '\0') {
+		errf(err, errlen, "%s line %d: [vnc] needs password_file, a"
+		    " file whose first line is the instructor's password",
+		    fname, x->vnc_line);
+		return -1;
+	}
+	if (c->vnc_web_port == c->vnc_port &&
+	    strcmp(c->vnc_web_ip, c->vnc_ip) == 0) {
+		errf(err, errlen, "%s line %d: [vnc] web: %s:%u is already"
+		    " [vnc] listen", fname, x->vnc_web_line, c->vnc_web_ip,
+		    c->vnc_web_port);
+		return -1;
+	}
+	return 0;
 }
 
 /* Checks that need the whole file: [publish] against [network]. */
@@ -714,6 +815,8 @@ cfg_finish(struct cfg_ctx *x, const char *fname, char *err, size_t errlen)
 		    x->ta_group_line, c->ta_group);
 		return -1;
 	}
+	if (cfg_finish_vnc(x, fname, err, errlen) == -1)
+		return -1;
 	if (x->socket_line == 0)
 		snprintf(c->socket, sizeof(c->socket), "%s/labd.sock",
 		    c->run_dir);

@@ -51,6 +51,12 @@ struct labd_config {
 	uint32_t		 uid_base;		/* VM n runs as uid_base + n when root */
 	int			 ksm;			/* LABD_KSM_*, default auto */
 	unsigned		 tb_size_mb;		/* TCG translation cache, default 32; 0: QEMU's own */
+	/* [vnc]: the wall and each student's screen; off while port is 0 */
+	char			 vnc_ip[PF_IPLEN];
+	uint16_t		 vnc_port;
+	char			 vnc_web_ip[PF_IPLEN];	/* noVNC; off while web_port is 0 */
+	uint16_t		 vnc_web_port;
+	char			 vnc_password_file[PATH_MAX];	/* first line: the instructor's */
 };
 /*
  * VM n's QEMU runs as uid and gid uid_base + n (n = the VM's id, below

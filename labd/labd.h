@@ -214,6 +214,8 @@ struct req	*req_keep(const struct req *);
  */
 int		 req_peer(const struct req *r);
 void		 req_free(struct req *);
+/* 1 when r's client has the admin role. */
+int		 req_admin(const struct req *r);
 /* Both take result/the message and free a kept req when done with it. */
 void		 reply_ok(const struct req *, json_t *result);
 /* reply_ok() with a descriptor passed along (SCM_RIGHTS); -1: not sent. */
@@ -341,6 +343,7 @@ void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
 void	cmd_vm_passwd(const struct req *, json_t *);
 void	cmd_vm_console(const struct req *, json_t *);
+void	cmd_vm_vnc(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
 void	cmd_removed_list(const struct req *, json_t *);
 void	cmd_removed_recover(const struct req *, json_t *);
@@ -536,7 +539,10 @@ const char	*course_show(const char *course, json_t **res, char *err,
 /* Its rows, VMs and their files; busy while a VM of it runs. */
 const char	*course_rm(const char *course, uid_t uid, json_t **res,
 		    char *err, size_t errlen);
-/* The access sheet, one row a student, without passwords. */
+/*
+ * The access sheet, one row a student, without the SSH passwords (kept
+ * hashed) but with the VNC passwords (kept) when [vnc] is on.
+ */
 const char	*course_access(const char *course, json_t **res, char *err,
 		    size_t errlen);
 
@@ -572,6 +578,16 @@ int		 net_sync(char *err, size_t errlen);
 void		 net_resync(const char *why);	/* net_sync, failure logged */
 int		 net_conntrack(void (*)(void *, uint32_t src, uint16_t sport,
 		    uint32_t dst, uint16_t dport, int established), void *);
+
+/*
+ * vnc.c: [vnc], the wall and each student's screen (the VNC thread is
+ * vnc_server.c); off while [vnc] listen is unset.
+ */
+int		 vnc_init(char *err, size_t errlen);
+/* How to reach vm's screen; its student's password for an admin. */
+const char	*vnc_info(const char *vm, int admin, json_t **res, char *err,
+		    size_t errlen);
+json_t		*vnc_status(void);	/* null when off */
 
 /* keys.c: labd's management key */
 int		 keys_init(const char *state_dir, char *err, size_t errlen);

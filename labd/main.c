@@ -256,6 +256,9 @@ main(int argc, char *argv[])
 	if (net_init(err, sizeof(err)) == -1 ||
 	    net_table_init(err, sizeof(err)) == -1)
 		fatalx("network: %s", err);
+	/* Its password file and port while labd may still be root. */
+	if (vnc_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	/* Root's work is the helper's from here on. */
 	if (priv_drop(err, sizeof(err)) == -1)
 		fatalx("%s", err);

@@ -58,6 +58,14 @@ config_dump(const struct labd_config *c)
 	    "uid_base = %u\nksm = %s\ntb_size = %u\n", c->qemu, c->qemu_img,
 	    vmm_accel_name(c->accel), (unsigned)c->uid_base, c->ksm == LABD_KSM_AUTO ?
 	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off", c->tb_size_mb);
+	/* [vnc] only when set: the other files' output stays as it was. */
+	if (c->vnc_port != 0) {
+		fprintf(f, "[vnc]\nlisten = %s:%u\n", c->vnc_ip, c->vnc_port);
+		if (c->vnc_web_port != 0)
+			fprintf(f, "web = %s:%u\n", c->vnc_web_ip,
+			    c->vnc_web_port);
+		fprintf(f, "password_file = \"%s\"\n", c->vnc_password_file);
+	}
 	fclose(f);
 	return buf;
 }

@@ -147,6 +147,9 @@ Test(qemu_argv, full_command_line)
 	cr_expect_null(opt_nth(argv, "-chardev", 3));
 	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
 	    "vnc.sock");
+	/* A screen, out of the way of the other devices' PCI slots. */
+	cr_expect_str_eq(opt_nth(argv, "-device", 3), "VGA,addr=0x1f");
+	cr_expect_null(opt_nth(argv, "-device", 4));
 	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
 	    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
