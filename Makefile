@@ -19,7 +19,8 @@
 B		?= build
 PREFIX		?= /usr/local
 CC		?= cc
-PKGS		:= jansson sqlite3 libssh ncursesw libnftables
+PKGS		:= jansson sqlite3 libssh ncursesw libnftables libvncserver \
+		   libvncclient
 CPPFLAGS	+= -I. -D_GNU_SOURCE \
 		   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS		?= -O2 -g
@@ -52,7 +53,7 @@ LIBS		:= $(B)/liblabd.a $(B)/libvmm.a $(B)/libpf.a $(B)/libclient.a
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 PROGS		:= $(B)/labd $(B)/labctl $(B)/labtui
 
-.PHONY: all deps check check-run check-debian unit integration asan demo \
+.PHONY: all deps check check-run check-debian unit integration asan demo bench-vnc \
 	demo-stop template-tiny template-debian install clean bench \
 	bench-debian fuzz fuzz-run
 all: $(PROGS)
@@ -69,6 +70,15 @@ $(B)/liblabd.a: $(call obj,$(LABD_SRCS))
 	@rm -f $@; $(AR) rcs $@ $^
 $(B)/libclient.a: $(call obj,$(CLIENT_SRCS))
 	@rm -f $@; $(AR) rcs $@ $^
+
+# The wall's label font, from a console font of Debian's
+# console-setup-linux (labd/vnc_font.py says why).
+VNC_PSF		:= /usr/share/consolefonts/Lat15-Fixed16.psf.gz
+$(B)/gen/vnc_font.h: labd/vnc_font.py
+	@mkdir -p $(dir $@)
+	python3 labd/vnc_font.py $(VNC_PSF) $@
+$(call obj,labd/vnc_layout.c): $(B)/gen/vnc_font.h
+$(call obj,labd/vnc_layout.c): CPPFLAGS += -I$(B)/gen
 
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -91,12 +101,19 @@ $(B)/tests/test_lookup: $(call obj,labctl/lookup.c)
 # The access sheet, with the calls access.c makes (labctl/call.c).
 $(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
 
+# The VNC viewer the integration tests drive (tests/integration/test_vnc.sh).
+$(B)/tests/vncpeek: $(call obj,tests/integration/vncpeek.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
+		$(shell pkg-config --libs libvncclient 2>/dev/null)
+
 # --- packages -------------------------------------------------------------
 # Everything the build, the tests and the guest images need.  Only missing
 # packages are installed, so a second run does nothing.
 DEB_PKGS := build-essential pkg-config libjansson-dev libsqlite3-dev \
 	libssh-dev libncurses-dev libvncserver-dev libnftables-dev \
-	libiniparser-dev \
+	libiniparser-dev console-setup-linux vncsnapshot tigervnc-tools \
+	novnc chromium \
 	libcriterion-dev libcrypt-dev qemu-system-x86 qemu-utils \
 	busybox-static dropbear-bin e2fsprogs cpio genisoimage kmod \
 	mmdebstrap fdisk \
@@ -141,7 +158,7 @@ check:
 # The folders' files must not call each other round a loop (see
 # tests/structure/cycles.py; tui/ is not there yet).
 STRUCTURE_DIRS	:= labd proto labctl vmm portforward
-check-run: all $(UNIT_BINS) template-tiny
+check-run: all $(UNIT_BINS) $(B)/tests/vncpeek template-tiny
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 	tests/integration/run $(B)
@@ -157,7 +174,7 @@ unit: $(UNIT_BINS) all
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 
-integration: all template-tiny
+integration: all $(B)/tests/vncpeek template-tiny
 	tests/integration/run $(B)
 
 # CFLAGS in the environment keeps the warnings and -MMD (see fuzz below);
@@ -209,6 +226,11 @@ $(B)/bench/%: $(call obj,bench/%.c) $(LIBS)
 bench: all template-tiny $(BENCH_BINS)
 	bench/run $(B)
 	bench/tui_bench.sh $(B)
+
+# The wall's cost: labd's CPU and bytes a second to a viewer of N still
+# tiny VMs, key-to-pixels in a zoomed tile (N=10 unless given).
+bench-vnc: all $(B)/tests/vncpeek template-tiny
+	bench/vnc.sh $(B)
 
 # The Debian template's figures: RAM reset against reboot, pristine's
 # size, course create, KSM (root; about half an hour under TCG).

@@ -5,6 +5,8 @@
 # benchmark defines one), labd started on $T/labd.ini, and the timing
 # helpers.  Traffic goes to 127.0.0.1 only.
 T=$(mktemp -d /tmp/labd-bench.XXXXXX)
+# QEMU runs as a uid of its own per VM: it must get through to state_dir.
+chmod 0755 "$T"
 LABD_PID=
 export LABD_SOCKET=$T/run/labd.sock
 L=$B/labctl

@@ -16,6 +16,12 @@
  * differ in the password and in nothing else.  A VM that publishes no ssh
  * service still gets its row, with the host, port, ssh line and stanza
  * left empty: the instructor sees that the student is there.
+ *
+ * With [vnc] on, each row also has the VNC address and the student's
+ * VNC password (labd keeps those: VNC authentication needs them), on
+ * both sheets: a line of its own in text, a vnc_password column in csv
+ * (always there, empty when VNC is off, so a spreadsheet's columns stay
+ * put), a line of the slip in md.
  */
 #include <stdio.h>
 #include <string.h>
@@ -144,6 +150,9 @@ sheet_text(FILE *out, const char *course, json_t *rows)
 			fputc('\n', out);
 		if (row_has_gateway(r) && row_has_ssh(r))
 			fprintf(out, "  %-24s or: %s\n", "", jstr(r, "ssh"));
+		if (*jstr(r, "vnc_password") != '\0')
+			fprintf(out, "  %-24s vnc %-24s password: %s\n", "",
+			    jstr(r, "vnc"), jstr(r, "vnc_password"));
 	}
 	note_passwords(out, rows);
 }
@@ -190,7 +199,7 @@ sheet_csv(FILE *out, const char *course, json_t *rows)
 	char	 port[16], stanza[STANZA_LEN];
 
 	fprintf(out, "name,vm,host,port,user,password,gateway,ssh,"
-	    "ssh_config\n");
+	    "ssh_config,vnc_password\n");
 	json_array_foreach(rows, i, r) {
 		row_port(r, port, sizeof(port));
 		row_stanza(r, stanza, sizeof(stanza));
@@ -202,7 +211,8 @@ sheet_csv(FILE *out, const char *course, json_t *rows)
 		csv_field(out, jstr(r, "password"), 0);
 		csv_field(out, jstr(r, "gateway"), 0);
 		csv_field(out, row_has_ssh(r) ? jstr(r, "ssh") : "", 0);
-		csv_field(out, stanza, 1);
+		csv_field(out, stanza, 0);
+		csv_field(out, jstr(r, "vnc_password"), 1);
 	}
 	note_passwords(stderr, rows);
 }
@@ -239,6 +249,9 @@ md_slip(FILE *out, json_t *r)
 	else if (json_is_true(json_object_get(r, "password_set")))
 		fprintf(out, "- Password: set when the course was created, not"
 		    " shown again\n");
+	if (*jstr(r, "vnc_password") != '\0')
+		fprintf(out, "- Screen (VNC): `%s`, password `%s`\n",
+		    jstr(r, "vnc"), jstr(r, "vnc_password"));
 	if (row_has_gateway(r)) {
 		row_stanza(r, stanza, sizeof(stanza));
 		fprintf(out, "- Log in: `%s`\n", jstr(r, "gateway"));

@@ -42,10 +42,12 @@ static int	ctl_resume(struct ctl *, int, char **);
 static int	ctl_snapshot(struct ctl *, int, char **);
 static int	ctl_snapshot_rm(struct ctl *, int, char **);
 static int	ctl_snapshots(struct ctl *, int, char **);
+static int	ctl_vnc(struct ctl *, int, char **);
 static int	ctl_course_set(struct ctl *, int, char **);
 static int	ctl_ports(struct ctl *, int, char **);
 static int	ctl_events(struct ctl *, int, char **);
 static int	ctl_backup(struct ctl *, int, char **);
+static int	ctl_passwd(struct ctl *, int, char **);
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", NULL, "", ctl_status,
@@ -98,6 +100,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "delete a snapshot" },
 	{ "console", NULL, "VM", ctl_console,
 	  "the VM's serial console here (on the labd host); Ctrl-] detaches" },
+	{ "vnc", NULL, "VM", ctl_vnc,
+	  "how to see the VM's screen over VNC: address, port, and (admin)"
+	  " the student's VNC password" },
 	{ "snapshots", NULL, "VM", ctl_snapshots,
 	  "a VM's snapshots: name, time, RAM size, kind" },
 	{ "backup", NULL, "VM FILE [--force]", ctl_backup,
@@ -105,12 +110,21 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "exec", NULL, "VM|--course C [--timeout SECONDS] -- CMD...", ctl_exec,
 	  "run CMD as root over SSH with labd's key (default 60 s); one VM:"
 	  " its output and exit status; a course: NAME: before each line" },
+	{ "passwd", NULL, "VM", ctl_passwd,
+	  "a new password for the VM's student, set in the guest; printed"
+	  " once" },
 	{ "wait", NULL, "VM|--course C [--timeout SECONDS]", ctl_wait,
 	  "wait until the VMs are ready (default 300 s)" },
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
 	  "the access sheet again, without the passwords: ssh line and"
 	  " ~/.ssh/config stanza a student" },
 	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
+	{ "removed", NULL, "", ctl_removed,
+	  "disks kept after a course rm or a reset --hard, until keep_removed"
+	  " runs out" },
+	{ "recover", NULL, "ID [--to VM]", ctl_recover,
+	  "a kept disk back as its VM's disk (the VM stopped); the disk it"
+	  " replaces is kept in turn" },
 	{ "events", NULL, "[--kind KIND] [--limit N]", ctl_events,
 	  "the event log, newest last (--kind gateway. : gateway logins and logouts)" },
 };
@@ -457,6 +471,26 @@ vm_command(struct ctl *c, const char *cmd, const char *word, int argc,
 }
 
 /* --- the commands ------------------------------------------------------ */
+
+static int
+ctl_passwd(struct ctl *c, int argc, char **argv)
+{
+	json_t	*o;
+	int	 rc;
+
+	if (argc != 1 || argv[0][0] == '-')
+		return CTL_USAGE;
+	if ((o = ctl_call(c, "vm.passwd", json_pack("{s:s}", "vm", argv[0]),
+	    &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(o);
+	else
+		printf("%s: user %s, password %s\n", jstr(o, "vm"),
+		    jstr(o, "user"), jstr(o, "password"));
+	json_decref(o);
+	return CTL_OK;
+}
 
 /* The host's room for VMs, and what runs low. */
 static void
@@ -871,20 +905,43 @@ ctl_snapshot_rm(struct ctl *c, int argc, char **argv)
 	    T_NAME | T_CONFIRM, "snapshot removed");
 }
 
-static void
-fmt_size(long long bytes, char *out, size_t len)
+static int
+ctl_vnc(struct ctl *c, int argc, char **argv)
 {
-	if (bytes <= 0)
-		snprintf(out, len, "-");
-	else if (bytes < 1024 * 1024)
-		snprintf(out, len, "%lldK", bytes / 1024);
-	else if (bytes < 1024LL * 1024 * 1024)
-		snprintf(out, len, "%.1fM", bytes / 1048576.0);
-	else
-		snprintf(out, len, "%.1fG", bytes / 1073741824.0);
+	json_t		*o;
+	const char	*pw;
+	int		 rc;
+
+	if (argc != 1)
+		return CTL_USAGE;
+	if ((o = ctl_call(c, "vm.vnc", json_pack("{s:s}", "vm", argv[0]),
+	    &rc)) == NULL)
+		return rc;
+	if (c->json)
+		print_json(o);
+	else {
+		pw = jstr(o, "password");
+		printf("%s (%s, student %s)\n", jstr(o, "vm"), jstr(o, "state"),
+		    jstr(o, "student"));
+		printf("  viewer:   %s:%lld  (e.g. vncviewer %s::%lld)\n",
+		    jstr(o, "host"), jint(o, "port"), jstr(o, "host"),
+		    jint(o, "port"));
+		if (*jstr(o, "web") != '\0')
+			printf("  browser:  %s\n", jstr(o, "web"));
+		if (*pw != '\0')
+			printf("  password: %s  (the student's: it shows this VM"
+			    " and no other)\n", pw);
+		else
+			printf("  password: the student's, on the access sheet"
+			    " (labctl access, admin)\n");
+		printf("  the instructor's password shows the wall of all"
+		    " running VMs\n");
+	}
+	json_decref(o);
+	return CTL_OK;
 }
 
-static int
+int
 ctl_snapshots(struct ctl *c, int argc, char **argv)
 {
 	json_t		*a, *s;

@@ -81,4 +81,7 @@ int	ctl_template_from_vm(struct ctl *, int, char **);
 /* exec.c */
 int	ctl_exec(struct ctl *, int, char **);
 
+int	ctl_removed(struct ctl *, int, char **);
+int	ctl_recover(struct ctl *, int, char **);
+
 #endif /* LABD_LABCTL_H */

@@ -231,6 +231,30 @@ admit_status(void)
 }
 
 /* Memory or disk below its reserve: said once, and once when over. */
+/* Guests' console logs kept bounded, since a guest can write without end. */
+static void
+serial_logs_cap(void)
+{
+	struct vm	*vm;
+	char		 vmdir[PATH_MAX], log[PATH_MAX];
+
+	for (vm = vm_list(); vm != NULL; vm = vm->next) {
+		if (vm->pid == 0 || vm_paths(vm->name, vmdir, NULL) == -1 ||
+		    vmm_path(log, sizeof(log), vmdir, "serial.log") == -1)
+			continue;
+		switch (logcap_cut(log, LOGCAP_MAX, LOGCAP_KEEP)) {
+		case 1:
+			log_info("%s: console log over %lld MiB, cut to its"
+			    " last %lld KiB", vm->name, LOGCAP_MAX >> 20,
+			    LOGCAP_KEEP >> 10);
+			break;
+		case -1:
+			log_warn("%s: cannot cut %s", vm->name, log);
+			break;
+		}
+	}
+}
+
 static int
 admit_watch(struct loop *l, void *arg)
 {
@@ -240,6 +264,7 @@ admit_watch(struct loop *l, void *arg)
 
 	/* A file and a row per running VM: here, not at every status. */
 	watch.over_mb = overhead_mb(&watch.over_measured);
+	serial_logs_cap();
 	if (room_read(&r, err, sizeof(err)) == -1)
 		return ADMIT_WATCH_MS;
 	low = r.mem_avail_mb < mem_reserve(&r);

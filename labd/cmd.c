@@ -186,11 +186,35 @@ static const struct cmd cmds[] = {
 		{ "force", ARG_BOOLEAN, ARG_OPTIONAL,
 		  "replace an existing file" },
 	  } },
+	{ .name = "vm.vnc", .fn = cmd_vm_vnc, .flags = CMD_TA,
+	  .help = "how to reach the VM's screen over VNC: address, port,"
+	  " and for the admin role the student's VNC password",
+	  .args = {
+		SPEC_VM,
+	  } },
 	{ .name = "vm.console", .fn = cmd_vm_console, .flags = CMD_TA,
 	  .help = "the VM's serial console, a connected socket passed with"
 	  " the reply (SCM_RIGHTS); the VM must run",
 	  .args = {
 		SPEC_VM,
+	  } },
+	{ .name = "vm.passwd", .fn = cmd_vm_passwd,
+	  .help = "a new password for the VM's student, set in the guest (it"
+	  " must be ready) and kept hashed; {vm, user, password}",
+	  .args = {
+		SPEC_VM,
+	  } },
+	{ .name = "removed.list", .fn = cmd_removed_list,
+	  .help = "disks kept after a course rm or a reset --hard;"
+	  " {removed: [{id, vm, course, student, removed, expires, bytes,"
+	  " why}], keep_removed}" },
+	{ .name = "removed.recover", .fn = cmd_removed_recover,
+	  .help = "a kept disk back as its VM's disk, which must be stopped;"
+	  " the disk it replaces is kept in turn; {vm, id, kept, snapshots}",
+	  .args = {
+		{ "id", ARG_STRING, ARG_REQUIRED, "the kept disk's ID" },
+		{ "vm", ARG_STRING, ARG_OPTIONAL,
+		  "the VM to put it in (default: the one it came from)" },
 	  } },
 	{ .name = "vm.exec", .fn = cmd_vm_exec,
 	  .help = "a command through the shell as root over SSH with labd's"
@@ -261,7 +285,7 @@ cmd_status(const struct req *r, json_t *args)
 		snprintf(gw, sizeof(gw), "%s:%u", labd->cfg.gw_ip,
 		    labd->cfg.gw_port);
 	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
-	    "s:s,s:s,s:i,s:o,s:s}",
+	    "s:s,s:s,s:i,s:o,s:o,s:s}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
 	    "uptime", (json_int_t)((now_ms() - labd->started_ms) / 1000),
@@ -273,5 +297,5 @@ cmd_status(const struct req *r, json_t *args)
 	    "socket", labd->cfg.socket,
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
 	    "jobs", workers_pending(labd->workers), "host", admit_status(),
-	    "gateway", gw));
+	    "vnc", vnc_status(), "gateway", gw));
 }

@@ -355,6 +355,106 @@ cmd_vm_exec(const struct req *r, json_t *args)
 	}
 	db_event(r->uid, "vm.exec", vm->name, "%s", json_string_value(c));
 }
+
+/* --- a new password ----------------------------------------------------- */
+
+#define PASSWD_LEN	12	/* as course.c makes them */
+
+struct passwd_job {
+	struct req	*r;
+	char		 login[LABD_NAMELEN];
+	char		 pw[PASSWD_LEN + 1];
+	char		 hash[256];
+};
+
+/* The guest took it: the row too (a fresh disk's seed has it), and the reply. */
+static void
+passwd_after(struct vmjob *j, struct vm *vm)
+{
+	struct passwd_job	*p = j->arg;
+	sqlite3_stmt		*st;
+
+	if (j->rc == -1 || j->status != 0) {
+		reply_err(p->r, LABD_E_FAILED, "%s: the guest did not take the"
+		    " new password: %s", j->def.name, j->rc == -1 ? j->err :
+		    j->output);
+		goto done;
+	}
+	st = db_prepare("UPDATE students SET pw_hash = ? WHERE id ="
+	    " (SELECT student_id FROM vms WHERE name = ?)");
+	sqlite3_bind_text(st, 1, p->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, j->def.name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("%s: the new password is in the guest but not in the"
+		    " database: %s", j->def.name, sqlite3_errmsg(labd->db));
+	sqlite3_finalize(st);
+	reply_ok(p->r, json_pack("{s:s,s:s,s:s}", "vm", j->def.name, "user",
+	    p->login, "password", p->pw));
+done:
+	explicit_bzero(p->pw, sizeof(p->pw));
+	req_free(p->r);
+	free(p);
+}
+
+static const struct vmjob_hooks passwd_hooks = { .after = passwd_after };
+
+/*
+ * A student who lost their password gets a new one: set in the guest as
+ * root with labd's key (chpasswd -e: only the hash crosses), then kept
+ * hashed in the database.  The VM must be ready.
+ */
+void
+cmd_vm_passwd(const struct req *r, json_t *args)
+{
+	struct vm		*vm = vm_arg(r, args);
+	struct passwd_job	*p;
+	struct vmjob		*j;
+	const char		*code;
+	char			 err[LABD_ERRLEN], cmd[512];
+
+	if (vm == NULL)
+		return;
+	p = xcalloc(1, sizeof(*p));
+	snprintf(p->login, sizeof(p->login), "%s", vm->student);
+	if (seed_random_password(p->pw, PASSWD_LEN) == -1 ||
+	    seed_hash_password(p->pw, p->hash, sizeof(p->hash)) == -1 ||
+	    strspn(p->hash, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789./$") != strlen(p->hash)) {
+		reply_err(r, LABD_E_INTERNAL, "%s: cannot make a password",
+		    vm->name);
+		free(p);
+		return;
+	}
+	/*
+	 * /etc/shadow rewritten in place of chpasswd, which busybox guests
+	 * may lack; the hash reaches awk in its environment.  The login is
+	 * [a-z0-9_-] (roster.c), the hash [A-Za-z0-9./$]: no quote in
+	 * either.  A login absent from shadow is a failure.
+	 */
+	snprintf(cmd, sizeof(cmd), "H='%s' awk -F: -v OFS=: -v u='%s'"
+	    " '$1 == u { $2 = ENVIRON[\"H\"]; n++ } { print }"
+	    " END { exit (n != 1) }' /etc/shadow >/etc/shadow.n &&"
+	    " chmod 600 /etc/shadow.n && mv /etc/shadow.n /etc/shadow ||"
+	    " { rm -f /etc/shadow.n; echo no such user in /etc/shadow >&2;"
+	    " exit 1; }", p->hash, p->login);
+	j = xcalloc(1, sizeof(*j));
+	j->cmd = xstrdup(cmd);
+	j->timeout_ms = 30000;
+	j->uid = r->uid;
+	j->hooks = &passwd_hooks;
+	p->r = req_keep(r);
+	j->arg = p;
+	if ((code = vm_op_exec(vm, j, err, sizeof(err))) != NULL) {
+		reply_err(r, code, "%s", err);
+		req_free(p->r);
+		free(p);
+		free(j->cmd);
+		free(j);
+		return;
+	}
+	db_event(r->uid, "vm.passwd", vm->name, "for %s", p->login);
+}
+
 /*
  * The VM's serial console, for whoever may open it (admin and ta): labd
  * connects to QEMU's socket, which only labd's user reaches, and passes
@@ -388,4 +488,25 @@ cmd_vm_console(const struct req *r, json_t *args)
 	else
 		db_event(r->uid, "vm.console", vm->name, "%s", "opened");
 	close(fd);
+}
+
+/* The screen's door: the ta role gets it without the password. */
+void
+cmd_vm_vnc(const struct req *r, json_t *args)
+{
+	struct vm	*vm = vm_arg(r, args);
+	char		 err[LABD_ERRLEN];
+	const char	*code;
+	json_t		*res;
+
+	if (vm == NULL)
+		return;
+	if ((code = vnc_info(vm->name, req_admin(r), &res, err,
+	    sizeof(err))) != NULL) {
+		reply_err(r, code, "%s", err);
+		return;
+	}
+	json_object_set_new(res, "state", json_string(vm_state_name(
+	    vm->state)));
+	reply_ok(r, res);
 }

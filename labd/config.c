@@ -39,6 +39,8 @@ struct cfg_ctx {
 	int			 run_dir_line;
 	int			 ta_group_line;
 	int			 publish_line;		/* [publish] seen here, 0 if not */
+	int			 vnc_line;		/* [vnc] seen here, 0 if not */
+	int			 vnc_web_line;
 	int			 pub_lines[LABD_MAX_PUBLISH];
 	int			 gw_line;		/* [gateway] listen, 0 if not */
 };
@@ -93,6 +95,8 @@ config_defaults(struct labd_config *c)
 	c->ksm = LABD_KSM_AUTO;
 	c->gw_sessions = 10;
 	c->gw_failures = 10;
+	c->keep_removed = LABD_KEEP_REMOVED;
+	c->tb_size_mb = LABD_TB_SIZE_MB;
 }
 
 /* Section, key, user, group and interface names: no ctype, no locale. */
@@ -263,6 +267,50 @@ set_ksm(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		errf(err, errlen, "'%." SHOWLEN "s' is not auto, on or off", v);
 		return -1;
 	}
+	return 0;
+}
+
+/* 0 or off, else a count and a unit: 90s, 30m, 24h, 7d (at most 30d). */
+static int
+set_keep_removed(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	static const struct { char u; long m; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	unsigned long	 n;
+	char		 num[16];
+	size_t		 len = strlen(v), i;
+
+	if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) {
+		x->c.keep_removed = 0;
+		return 0;
+	}
+	if (len >= 2 && len < sizeof(num)) {
+		memcpy(num, v, len - 1);
+		num[len - 1] = '\0';
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (v[len - 1] == units[i].u && parse_uint(num, 0,
+			    LABD_KEEP_REMOVED_MAX / units[i].m, &n) == 0) {
+				x->c.keep_removed = (int)(n * units[i].m);
+				return 0;
+			}
+	}
+	errf(err, errlen, "'%." SHOWLEN "s' is not a time such as 90m, 24h or"
+	    " 7d (at most 30d), or off", v);
+	return -1;
+}
+
+static int
+set_tb_size(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 0, 2048, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a size in MiB from 0"
+		    " (QEMU's own) to 2048", v);
+		return -1;
+	}
+	x->c.tb_size_mb = (unsigned)n;
 	return 0;
 }
 
@@ -495,27 +543,25 @@ set_publish(struct cfg_ctx *x, const char *name, const char *v, char *err,
 	return 0;
 }
 
-/* [gateway] listen = IP:PORT; the IP is checked against public_ips later. */
+/* IP:PORT of [vnc]: a unicast IPv4 address of this host and a port. */
 static int
-set_gw_listen(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+ip_port(const char *v, char *ip, size_t iplen, uint16_t *port, char *err,
+    size_t errlen)
 {
-	char		 ip[PF_IPLEN];
 	const char	*colon;
-	unsigned long	 port;
+	unsigned long	 n;
 	int		 rc;
 
-	x->gw_line = x->line;
-	if ((colon = strrchr(v, ':')) == NULL ||
-	    (size_t)(colon - v) >= sizeof(ip)) {
+	if ((colon = strrchr(v, ':')) == NULL || (size_t)(colon - v) >= iplen) {
 		errf(err, errlen, "'%." SHOWLEN "s' is not IP:PORT, e.g."
-		    " 203.0.113.10:22", v);
+		    " 127.0.0.1:5900", v);
 		return -1;
 	}
 	memcpy(ip, v, colon - v);
 	ip[colon - v] = '\0';
 	if (ipv4_check(ip, err, errlen) == -1)
 		return -1;
-	if ((rc = parse_uint(colon + 1, 1, 65535, &port)) != 0) {
+	if ((rc = parse_uint(colon + 1, 1, 65535, &n)) != 0) {
 		if (rc == -2)
 			errf(err, errlen, "port %." SHOWLEN "s is out of range"
 			    " (1..65535)", colon + 1);
@@ -524,9 +570,40 @@ set_gw_listen(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 			    " number", colon + 1);
 		return -1;
 	}
-	scpy(x->c.gw_ip, ip, sizeof(x->c.gw_ip));
-	x->c.gw_port = (uint16_t)port;
+	*port = (uint16_t)n;
 	return 0;
+}
+
+static int
+set_vnc_listen(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	return ip_port(v, x->c.vnc_ip, sizeof(x->c.vnc_ip), &x->c.vnc_port,
+	    err, errlen);
+}
+
+static int
+set_vnc_web(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	x->vnc_web_line = x->line;
+	return ip_port(v, x->c.vnc_web_ip, sizeof(x->c.vnc_web_ip),
+	    &x->c.vnc_web_port, err, errlen);
+}
+
+static int
+set_vnc_password_file(struct cfg_ctx *x, const char *v, char *err,
+    size_t errlen)
+{
+	return ini_set_path(x->base, v, x->c.vnc_password_file,
+	    sizeof(x->c.vnc_password_file), err, errlen);
+}
+
+/* [gateway] listen = IP:PORT; the IP is checked against public_ips later. */
+static int
+set_gw_listen(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	x->gw_line = x->line;
+	return ip_port(v, x->c.gw_ip, sizeof(x->c.gw_ip), &x->c.gw_port, err,
+	    errlen);
 }
 
 static int
@@ -599,6 +676,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "labd", "ta_group", set_ta_group,
 	  "group of the ta role, which may list, reset, suspend and resume; empty (default): none" },
 	{ "labd", "workers", set_workers, "VM operations run at once, 1..64" },
+	{ "labd", "keep_removed", set_keep_removed,
+	  "how long a removed or replaced disk is kept for labctl recover: 24h, 7d, off" },
 	{ "network", "mode", set_mode, "user | bridge" },
 	{ "network", "public_ips", set_public_ips,
 	  "one or two IPv4 addresses of this host, comma-separated" },
@@ -610,6 +689,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "uid_base", set_uid_base,
 	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
+	{ "vmm", "tb_size", set_tb_size,
+	  "MiB of translated code each QEMU keeps under TCG (0: QEMU's own, 1 GiB at most)" },
+	{ "vnc", "listen", set_vnc_listen, "IP:PORT of the VNC server (the wall, each student's screen); unset: off" },
+	{ "vnc", "web", set_vnc_web, "IP:PORT serving noVNC over HTTP and websockets; optional" },
+	{ "vnc", "password_file", set_vnc_password_file,
+	  "file whose first line is the instructor's VNC password (relative: to this file)" },
 	{ "gateway", "listen", set_gw_listen,
 	  "IP:PORT of the SSH gateway, IP one of public_ips; unset: no gateway" },
 	{ "gateway", "host_key", set_gw_host_key,
@@ -626,6 +711,7 @@ known_section(const char *s)
 {
 	return strcmp(s, "labd") == 0 || strcmp(s, "network") == 0 ||
 	    strcmp(s, "publish") == 0 || strcmp(s, "vmm") == 0 ||
+	    strcmp(s, "vnc") == 0 ||
 	    strcmp(s, "gateway") == 0;
 }
 
@@ -641,10 +727,12 @@ cfg_line(void *arg, const char *section, const char *key, const char *value,
 	if (key == NULL) {
 		if (!known_section(section)) {
 			errf(err, errlen, "unknown section [%s] (sections are"
-			    " [labd], [network], [publish], [vmm] and [gateway])",
+			    " [labd], [network], [publish], [vmm], [vnc] and [gateway])",
 			    section);
 			return -1;
 		}
+		if (strcmp(section, "vnc") == 0 && x->vnc_line == 0)
+			x->vnc_line = x->line;
 		/* The file's [publish] replaces the default ssh entry. */
 		if (strcmp(section, "publish") == 0 && x->publish_line == 0) {
 			x->publish_line = x->line;
@@ -688,6 +776,44 @@ cfg_line(void *arg, const char *section, const char *key, const char *value,
 fail:
 	errf(err, errlen, "[%s] %s: %s", section, key, msg);
 	return -1;
+}
+
+/*
+ * [vnc]: a server needs the instructor's password (VNC authentication is
+ * the only kind every viewer speaks); web and password_file without
+ * listen would be a server half set up.
+ */
+static int
+cfg_finish_vnc(struct cfg_ctx *x, const char *fname, char *err,
+    size_t errlen)
+{
+	struct labd_config	*c = &x->c;
+
+	if (x->vnc_line == 0)
+		return 0;
+	if (c->vnc_port == 0) {
+		if (c->vnc_web_port != 0 || c->vnc_password_file[0] != '\0') {
+			errf(err, errlen, "%s line %d: [vnc] has no listen ="
+			    " IP:PORT (web and password_file need it)", fname,
+			    x->vnc_line);
+			return -1;
+		}
+		return 0;
+	}
+	if (c->vnc_password_file[0] == '\0') {
+		errf(err, errlen, "%s line %d: [vnc] needs password_file, a"
+		    " file whose first line is the instructor's password",
+		    fname, x->vnc_line);
+		return -1;
+	}
+	if (c->vnc_web_port == c->vnc_port &&
+	    strcmp(c->vnc_web_ip, c->vnc_ip) == 0) {
+		errf(err, errlen, "%s line %d: [vnc] web: %s:%u is already"
+		    " [vnc] listen", fname, x->vnc_web_line, c->vnc_web_ip,
+		    c->vnc_web_port);
+		return -1;
+	}
+	return 0;
 }
 
 /* Checks that need the whole file: [publish] against [network]. */
@@ -766,6 +892,8 @@ cfg_finish(struct cfg_ctx *x, const char *fname, char *err, size_t errlen)
 		    x->ta_group_line, c->ta_group);
 		return -1;
 	}
+	if (cfg_finish_vnc(x, fname, err, errlen) == -1)
+		return -1;
 	if (x->socket_line == 0)
 		snprintf(c->socket, sizeof(c->socket), "%s/labd.sock",
 		    c->run_dir);

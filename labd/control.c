@@ -242,6 +242,14 @@ req_peer(const struct req *r)
 	return c != NULL ? fcntl(c->fd, F_DUPFD_CLOEXEC, 0) : -1;
 }
 
+int
+req_admin(const struct req *r)
+{
+	struct conn	*c = conn_by_id(r->client);
+
+	return c != NULL && c->role == ROLE_ADMIN;
+}
+
 static void
 reply_send(const struct req *r, json_t *msg)
 {

@@ -20,6 +20,7 @@
 
 #include "labd/labd.h"
 #include "labd/vmjob.h"
+#include "labd/vnc.h"
 
 #define COURSE_PASSWORD_LEN	12
 
@@ -94,7 +95,7 @@ insert(sqlite3_stmt *st)
 static json_t *
 sheet_row(const char *vm, const char *login, const char *name,
     const struct pf_rule *rules, size_t nrules, const char *password,
-    int has_key)
+    int has_key, const char *vnc_password)
 {
 	json_t		*o = json_pack("{s:s,s:s,s:s}", "vm", vm, "user", login,
 			    "name", name);
@@ -114,6 +115,14 @@ sheet_row(const char *vm, const char *login, const char *name,
 	if (password != NULL)
 		json_object_set_new(o, "password", json_string(password));
 	json_object_set_new(o, "key", json_boolean(has_key));
+	/* The screen's door, on the sheet only when [vnc] is on. */
+	if (labd->cfg.vnc_port != 0 && vnc_password != NULL &&
+	    *vnc_password != '\0') {
+		json_object_set_new(o, "vnc_password",
+		    json_string(vnc_password));
+		json_object_set_new(o, "vnc", json_sprintf("%s:%u",
+		    labd->cfg.vnc_ip, labd->cfg.vnc_port));
+	}
 	if (labd->cfg.gw_port == 0)
 		return o;
 	/*
@@ -271,6 +280,7 @@ create_student(struct course_new *cn, int64_t cid, size_t i, char *err,
 	struct pf_rule		 rules[LABD_MAX_GUEST_PORTS];
 	char			 pw[COURSE_PASSWORD_LEN + 1], hash[256];
 	char			 vmname[LABD_VMNAMELEN], perr[LABD_ERRLEN];
+	char			 vncpw[16];
 	int			 gen_pw = e->ssh_key[0] == '\0';
 	sqlite3_stmt		*st;
 	int64_t			 sid;
@@ -281,8 +291,11 @@ create_student(struct course_new *cn, int64_t cid, size_t i, char *err,
 		errf(err, errlen, "cannot make a password");
 		return LABD_E_INTERNAL;
 	}
+	/* Every student gets one, [vnc] on or not yet: it is kept. */
+	if (vnc_password_new(vncpw, sizeof(vncpw), err, errlen) == -1)
+		return LABD_E_INTERNAL;
 	st = db_prepare("INSERT INTO students(course_id, login, name, email,"
-	    " ssh_key, pw_hash) VALUES (?, ?, ?, ?, ?, ?)");
+	    " ssh_key, pw_hash, vnc_password) VALUES (?, ?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_int64(st, 1, cid);
 	sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, e->name, -1, SQLITE_STATIC);
@@ -290,6 +303,7 @@ create_student(struct course_new *cn, int64_t cid, size_t i, char *err,
 	sqlite3_bind_text(st, 5, e->ssh_key, -1, SQLITE_STATIC);
 	if (gen_pw)
 		sqlite3_bind_text(st, 6, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, vncpw, -1, SQLITE_STATIC);
 	if ((sid = insert(st)) == -1)
 		goto dbfail;
 	snprintf(vmname, sizeof(vmname), "%s-%s", cn->name, e->id);
@@ -311,7 +325,7 @@ create_student(struct course_new *cn, int64_t cid, size_t i, char *err,
 	if (create_ports(cn->vmids[i], rules, nr) == -1)
 		goto dbfail;
 	json_array_append_new(cn->sheet, sheet_row(vmname, e->id, e->name,
-	    rules, nr, gen_pw ? pw : NULL, !gen_pw));
+	    rules, nr, gen_pw ? pw : NULL, !gen_pw, vncpw));
 	return NULL;
 dbfail:
 	errf(err, errlen, "course %s: database: %s", cn->name,
@@ -719,7 +733,9 @@ course_rm(const char *course, uid_t uid, json_t **res, char *err,
 {
 	sqlite3_stmt	*st;
 	struct vm	*vm, *next;
-	char		 e[LABD_ERRLEN], vmdir[PATH_MAX], rundir[PATH_MAX];
+	char		 e[LABD_ERRLEN], vmdir[PATH_MAX], rundir[PATH_MAX],
+			 disk[PATH_MAX], name[LABD_VMNAMELEN],
+			 student[LABD_NAMELEN];
 	pid_t		 pid;
 	int		 n = 0;
 
@@ -755,10 +771,18 @@ course_rm(const char *course, uid_t uid, json_t **res, char *err,
 		if (strcmp(vm->course, course) != 0)
 			continue;
 		vm_paths(vm->name, vmdir, rundir);
+		snprintf(student, sizeof(student), "%s", vm->student);
+		snprintf(name, sizeof(name), "%s", vm->name);
 		if (vm_remove(vm, e, sizeof(e)) == -1) {
 			log_warnx("course %s: %s", course, e);
 			continue;
 		}
+		/* Its disk kept a while, for labctl recover. */
+		if (snprintf(disk, sizeof(disk), "%s/disk.qcow2", vmdir) <
+		    (int)sizeof(disk) && retain_keep(disk, name, course,
+		    student, "course rm", NULL, 0, e, sizeof(e)) == -1)
+			log_warnx("course %s: %s: its disk is not kept: %s",
+			    course, name, e);
 		rm_rf(vmdir);
 		rm_rf(rundir);
 		n++;
@@ -783,7 +807,7 @@ course_access(const char *course, json_t **res, char *err, size_t errlen)
 	}
 	a = json_array();
 	st = db_prepare("SELECT v.name, s.login, s.name, p.listen_ip, p.port,"
-	    " s.ssh_key != '', s.pw_hash IS NOT NULL FROM vms v"
+	    " s.ssh_key != '', s.pw_hash IS NOT NULL, s.vnc_password FROM vms v"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN students s ON s.id = v.student_id"
 	    " LEFT JOIN ports p ON p.vm_id = v.id AND p.service = 'ssh'"
@@ -797,7 +821,8 @@ course_access(const char *course, json_t **res, char *err, size_t errlen)
 		    db_text(st, 3));
 		rule.port = sqlite3_column_int(st, 4);
 		row = sheet_row(db_text(st, 0), db_text(st, 1), db_text(st, 2),
-		    &rule, rule.port ? 1 : 0, NULL, sqlite3_column_int(st, 5));
+		    &rule, rule.port ? 1 : 0, NULL, sqlite3_column_int(st, 5),
+		    db_text(st, 7));
 		json_object_set_new(row, "password_set",
 		    json_boolean(sqlite3_column_int(st, 6)));
 		json_array_append_new(a, row);

@@ -42,7 +42,7 @@ static const char *db_schema =
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
 "  login TEXT NOT NULL, name TEXT NOT NULL, email TEXT, ssh_key TEXT,"
-"  pw_hash TEXT, UNIQUE(course_id, login));"
+"  pw_hash TEXT, vnc_password TEXT, UNIQUE(course_id, login));"
 "CREATE TABLE IF NOT EXISTS vms("
 "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -83,7 +83,17 @@ static const struct {
 	{ "courses", "allow_from", "TEXT NOT NULL DEFAULT ''" },
 	{ "courses", "sudo", "INTEGER NOT NULL DEFAULT 1" },
 	{ "courses", "allow_nets", "TEXT NOT NULL DEFAULT ''" },
+	/*
+	 * In clear: VNC authentication (DES of a challenge) needs the
+	 * password itself.  labd.db is labd's alone (state_dir 0750).
+	 */
+	{ "students", "vnc_password", "TEXT" },
 };
+
+/* After the columns: two students never share a VNC password. */
+static const char *db_indexes =
+"CREATE UNIQUE INDEX IF NOT EXISTS students_vnc_password"
+"  ON students(vnc_password);";
 
 static sqlite3	*db;
 
@@ -175,7 +185,8 @@ db_open(const char *path, sqlite3 **out, char *err, size_t errlen)
 	    "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
 	    &msg) != SQLITE_OK ||
 	    sqlite3_exec(db, db_schema, NULL, NULL, &msg) != SQLITE_OK ||
-	    db_add_columns(&msg) == -1 || db_migrate_vms(&msg) == -1) {
+	    db_add_columns(&msg) == -1 || db_migrate_vms(&msg) == -1 ||
+	    sqlite3_exec(db, db_indexes, NULL, NULL, &msg) != SQLITE_OK) {
 		errf(err, errlen, "database %s: %s", path, msg);
 		sqlite3_free(msg);
 		goto fail;
@@ -204,6 +215,25 @@ db_prepare(const char *sql)
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		fatalx("sql: %s: %s", sqlite3_errmsg(db), sql);
 	return st;
+}
+
+/*
+ * A statement asked for often (per VM of a listing): prepared once into
+ * *slot and kept, reset and unbound at each later call.  Never finalize
+ * it; the loop's thread only, like every use of the database.
+ */
+sqlite3_stmt *
+db_cached(sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL) {
+		if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+		    slot, NULL) != SQLITE_OK)
+			fatalx("sql: %s: %s", sqlite3_errmsg(db), sql);
+	} else {
+		sqlite3_reset(*slot);
+		sqlite3_clear_bindings(*slot);
+	}
+	return *slot;
 }
 
 int

@@ -69,6 +69,8 @@ struct ssh_key_struct;
  */
 int	 gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
 	    int max_conns, char *err, size_t errlen);
+/* gw_req.c: a request of kind from addr, held once (by its maker). */
+struct gw_req	*gw_req_new(enum gw_req_kind kind, const char *addr);
 /* The loop's answer: wakes the thread, drops the loop's hold. */
 void	 gw_req_answer(struct gw_req *);
 void	 gw_req_unref(struct gw_req *);

@@ -129,6 +129,7 @@ void		 done_err(struct done *, const char *code, const char *, ...)
 /* db.c: the SQLite state store */
 int		 db_open(const char *path, sqlite3 **, char *err, size_t errlen);
 sqlite3_stmt	*db_prepare(const char *sql);
+sqlite3_stmt	*db_cached(sqlite3_stmt **slot, const char *sql);
 int		 db_exec(const char *sql);
 int		 db_begin(void);
 int		 db_commit(void);
@@ -213,6 +214,8 @@ struct req	*req_keep(const struct req *);
  */
 int		 req_peer(const struct req *r);
 void		 req_free(struct req *);
+/* 1 when r's client has the admin role. */
+int		 req_admin(const struct req *r);
 /* Both take result/the message and free a kept req when done with it. */
 void		 reply_ok(const struct req *, json_t *result);
 /* reply_ok() with a descriptor passed along (SCM_RIGHTS); -1: not sent. */
@@ -338,8 +341,36 @@ void	cmd_vm_snapshot_rm(const struct req *, json_t *);
 void	cmd_vm_snapshots(const struct req *, json_t *);
 void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
+void	cmd_vm_passwd(const struct req *, json_t *);
 void	cmd_vm_console(const struct req *, json_t *);
+void	cmd_vm_vnc(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
+void	cmd_removed_list(const struct req *, json_t *);
+void	cmd_removed_recover(const struct req *, json_t *);
+
+/*
+ * retain.c: disks a removal or a fresh disk would delete, kept for
+ * [labd] keep_removed in state_dir/removed/ID/.  retain_keep() keeps disk
+ * (a hard link) with what it was; id gets the ID, "" when keeping is off.
+ * It touches no shared state: workers call it too.
+ */
+int	retain_keep(const char *disk, const char *vm, const char *course,
+	    const char *student, const char *why, char *id, size_t idlen,
+	    char *err, size_t errlen);
+/* ID's meta.json, NULL (with err) when ID is not a kept disk; dir gets its folder. */
+json_t	*retain_meta(const char *id, char *dir, size_t dirlen, char *err,
+	    size_t errlen);
+json_t	*retain_list(void);
+void	retain_purge(void);
+void	retain_init(void);
+
+/*
+ * logcap.c: path cut to its last keep bytes, in place, when it is over
+ * max bytes.  1 cut, 0 left as it is (or absent), -1 error.
+ */
+#define LOGCAP_MAX	(8LL << 20)	/* a console log's size at most */
+#define LOGCAP_KEEP	(1LL << 20)	/* what a cut keeps */
+int	logcap_cut(const char *path, long long max, long long keep);
 
 /* vm.c: one VM's life, driven toward the state the database wants */
 enum vm_state {
@@ -395,6 +426,7 @@ struct vm {
 };
 const char	*vm_state_name(enum vm_state);
 struct vm	*vm_find(const char *name);
+struct vm	*vm_by_id(int64_t id);
 struct vm	*vm_list(void);
 int		 vm_load_all(char *err, size_t errlen);
 struct vm	*vm_add(int64_t id);
@@ -425,6 +457,8 @@ const char	*vm_op_exec(struct vm *, struct vmjob *j, char *err,
 void		 vm_op_policy(struct vm *);
 int		 vm_snapshot_find(const struct vm *, const char *name, int *ram);
 json_t		*vm_snapshots_json(const struct vm *);
+void		 vm_snap_rows_set(struct vm *, const struct vmm_snapshot *,
+		    size_t n);
 int		 vm_remove(struct vm *, char *err, size_t errlen);
 json_t		*vm_to_json(const struct vm *);
 int		 vm_paths(const char *name, char *vmdir, char *rundir);
@@ -505,7 +539,10 @@ const char	*course_show(const char *course, json_t **res, char *err,
 /* Its rows, VMs and their files; busy while a VM of it runs. */
 const char	*course_rm(const char *course, uid_t uid, json_t **res,
 		    char *err, size_t errlen);
-/* The access sheet, one row a student, without passwords. */
+/*
+ * The access sheet, one row a student, without the SSH passwords (kept
+ * hashed) but with the VNC passwords (kept) when [vnc] is on.
+ */
 const char	*course_access(const char *course, json_t **res, char *err,
 		    size_t errlen);
 
@@ -547,6 +584,16 @@ int		 net_sync(char *err, size_t errlen);
 void		 net_resync(const char *why);	/* net_sync, failure logged */
 int		 net_conntrack(void (*)(void *, uint32_t src, uint16_t sport,
 		    uint32_t dst, uint16_t dport, int established), void *);
+
+/*
+ * vnc.c: [vnc], the wall and each student's screen (the VNC thread is
+ * vnc_server.c); off while [vnc] listen is unset.
+ */
+int		 vnc_init(char *err, size_t errlen);
+/* How to reach vm's screen; its student's password for an admin. */
+const char	*vnc_info(const char *vm, int admin, json_t **res, char *err,
+		    size_t errlen);
+json_t		*vnc_status(void);	/* null when off */
 
 /* keys.c: labd's management key, the courses' gateway keys */
 int		 keys_init(const char *state_dir, char *err, size_t errlen);

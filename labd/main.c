@@ -256,6 +256,9 @@ main(int argc, char *argv[])
 	if (net_init(err, sizeof(err)) == -1 ||
 	    net_table_init(err, sizeof(err)) == -1)
 		fatalx("network: %s", err);
+	/* Its password file and port while labd may still be root. */
+	if (vnc_init(err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	/* Port 22 and a host key of root's: before root is gone. */
 	if (gateway_init(err, sizeof(err)) == -1)
 		fatalx("%s: %s", conf, err);
@@ -265,6 +268,7 @@ main(int argc, char *argv[])
 	/* Who follows the VMs' states subscribes before any changes. */
 	schedule_init();
 	idle_init();
+	retain_init();
 	wake_init();
 	admit_watch_start();
 	vm_reconcile_all();

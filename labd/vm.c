@@ -94,7 +94,7 @@ vm_find(const char *name)
 	return NULL;
 }
 
-static struct vm *
+struct vm *
 vm_by_id(int64_t id)
 {
 	struct vm	*vm;
@@ -221,6 +221,18 @@ snap_row_del(struct vm *vm, const char *name)
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	sqlite3_finalize(st);
+}
+
+/* The rows again from what a disk put in place holds (recover). */
+void
+vm_snap_rows_set(struct vm *vm, const struct vmm_snapshot *v, size_t n)
+{
+	size_t	i;
+
+	snap_row_del(vm, NULL);
+	for (i = 0; i < n; i++)
+		snap_row_put(vm, v[i].name, v[i].vm_state_size != 0,
+		    v[i].vm_state_size);
 }
 
 /* 1 and *ram set when the VM has snapshot name, else 0. */
@@ -1222,21 +1234,22 @@ vm_reconcile_all(void)
 json_t *
 vm_to_json(const struct vm *vm)
 {
-	sqlite3_stmt	*st;
+	static sqlite3_stmt	*ports_st, *snap_st;
+	sqlite3_stmt		*st;
 	json_t		*o, *ports;
 	int64_t		 up = 0;
 	char		 rundir[PATH_MAX], console[PATH_MAX];
 
 	ports = json_array();
-	st = db_prepare("SELECT service, listen_ip, port, guest_port FROM ports"
-	    " WHERE vm_id = ? ORDER BY id");
+	st = db_cached(&ports_st, "SELECT service, listen_ip, port, guest_port"
+	    " FROM ports WHERE vm_id = ? ORDER BY id");
 	sqlite3_bind_int64(st, 1, vm->id);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(ports, json_pack("{s:s,s:s,s:i,s:i}",
 		    "service", db_text(st, 0), "ip", db_text(st, 1),
 		    "port", sqlite3_column_int(st, 2),
 		    "guest_port", sqlite3_column_int(st, 3)));
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (vm->pid != 0)
 		up = (now_ms() - vm->boot_ms) / 1000;
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:I,s:o}",
@@ -1256,12 +1269,12 @@ vm_to_json(const struct vm *vm)
 	json_object_set_new(o, "connections", json_integer(vm->conns));
 	json_object_set_new(o, "last_connection",
 	    json_integer((json_int_t)vm->last_conn));
-	st = db_prepare("SELECT name FROM snapshots WHERE vm_id = ? AND"
-	    " name != '" VM_SUSPEND_SNAP "' ORDER BY created DESC, id DESC"
+	st = db_cached(&snap_st, "SELECT name FROM snapshots WHERE vm_id = ?"
+	    " AND name != '" VM_SUSPEND_SNAP "' ORDER BY created DESC, id DESC"
 	    " LIMIT 1");
 	sqlite3_bind_int64(st, 1, vm->id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		json_object_set_new(o, "snapshot", json_string(db_text(st, 0)));
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return o;
 }

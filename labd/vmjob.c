@@ -76,6 +76,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	d->memory_mb = sqlite3_column_int(st, 12);
 	d->vcpus = sqlite3_column_int(st, 13);
 	d->slot = sqlite3_column_int(st, 14);
+	snprintf(d->course, sizeof(d->course), "%s", db_text(st, 15));
 	/* The gateway logs in as the student with it (gateway.c). */
 	if (keys_gateway(db_text(st, 15), d->gw_key, sizeof(d->gw_key), NULL,
 	    0, err, errlen) == -1) {
@@ -236,6 +237,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 		.name = d->name,
 		.qemu = labd->cfg.qemu,
 		.accel = labd->accel,
+		.tb_size_mb = labd->cfg.tb_size_mb,
 		.memory_mb = d->memory_mb,
 		.vcpus = d->vcpus,
 		.disk = disk,
@@ -929,6 +931,12 @@ vmjob_run(struct job *job)
 		vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
 		if (vmjob_kill(j, 5000, j->err,
 		    sizeof(j->err)) == -1) {
+			j->rc = -1;
+			break;
+		}
+		/* The old disk kept a while first, for labctl recover. */
+		if (retain_keep(disk, d->name, d->course, d->login,
+		    "reset --hard", NULL, 0, j->err, sizeof(j->err)) == -1) {
 			j->rc = -1;
 			break;
 		}

@@ -29,6 +29,7 @@ struct vmdef {
 	int64_t		id;
 	char		name[LABD_VMNAMELEN];
 	char		login[LABD_NAMELEN];
+	char		course[LABD_NAMELEN];
 	char		gecos[128];
 	char		ssh_key[8192];
 	char		pw_hash[256];

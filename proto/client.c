@@ -327,6 +327,19 @@ jint(json_t *o, const char *key)
 }
 
 void
+fmt_size(long long bytes, char *out, size_t len)
+{
+	if (bytes <= 0)
+		snprintf(out, len, "-");
+	else if (bytes < 1024 * 1024)
+		snprintf(out, len, "%lldK", bytes / 1024);
+	else if (bytes < 1024LL * 1024 * 1024)
+		snprintf(out, len, "%.1fM", bytes / 1048576.0);
+	else
+		snprintf(out, len, "%.1fG", bytes / 1073741824.0);
+}
+
+void
 fmt_duration(long long s, char *out, size_t len)
 {
 	if (s <= 0)

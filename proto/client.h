@@ -51,6 +51,8 @@ const char		*jstr(json_t *, const char *key);
 long long		 jint(json_t *, const char *key);
 /* Seconds as "-", "42s", "3m05s", "2h10m" or "4d03h". */
 void			 fmt_duration(long long s, char *out, size_t len);
+/* Bytes as "-", "512K", "3.5M" or "1.2G". */
+void			 fmt_size(long long bytes, char *out, size_t len);
 
 /* ini.c */
 /*

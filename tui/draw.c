@@ -213,7 +213,7 @@ panel_header(struct tui *t, int y, int h)
 	struct tm	 tm;
 	int		 x, w;
 	const struct host *hs = &t->host;
-	json_t		*warn;
+	json_t		*warn, *vnc;
 
 	blank(y);
 	blank(y + 1);
@@ -242,6 +242,11 @@ panel_header(struct tui *t, int y, int h)
 		x += put(y, x, A_NORMAL, COLS - 10 - x, "labd: connecting...");
 	x += putf(y, x, A_NORMAL, COLS - 10 - x, " | course: %s",
 	    *t->course ? t->course : "all");
+	/* Where the wall and the students' screens are, when [vnc] is on. */
+	vnc = json_object_get(t->status, "vnc");
+	if (t->connected && json_is_object(vnc))
+		x += putf(y, x, A_NORMAL, COLS - 10 - x, " | VNC %s:%lld",
+		    jstr(vnc, "host"), jint(vnc, "port"));
 	if (*t->filter)
 		putf(y, x, draw_attr(t, CLR_MARKED), COLS - 10 - x,
 		    " | filter \"%s\"", t->filter);

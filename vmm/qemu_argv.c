@@ -295,7 +295,16 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	argv_add(&a, "-nodefaults");
 	argv_add(&a, "-no-user-config");
 	argv_add(&a, "-machine");
-	argv_add(&a, "pc,accel=%s", kvm ? "kvm" : "tcg");
+	if (kvm)
+		argv_add(&a, "pc,accel=kvm");
+	else {
+		argv_add(&a, "pc");
+		argv_add(&a, "-accel");
+		if (s->tb_size_mb != 0)
+			argv_add(&a, "tcg,tb-size=%u", s->tb_size_mb);
+		else
+			argv_add(&a, "tcg");
+	}
 	argv_add(&a, "-cpu");
 	argv_add(&a, "%s", kvm ? "host" : "max");
 	argv_add(&a, "-m");
@@ -373,6 +382,16 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	    s->run_dir);
 	argv_add(&a, "-mon");
 	argv_add(&a, "chardev=qmp1,mode=control");
+	/*
+	 * The screen: a standard VGA (-nodefaults leaves none), shown only
+	 * on a UNIX socket in run_dir that labd's VNC server reads
+	 * (labd/vnc_vm.c); nothing of QEMU's own VNC is on the network.
+	 * In the last PCI slot: -vga std would take slot 2 and move the
+	 * disks and the NIC, and a RAM snapshot or a suspended VM of a
+	 * labd without screens would no longer load.
+	 */
+	argv_add(&a, "-device");
+	argv_add(&a, "VGA,addr=0x1f");
 	argv_add(&a, "-vnc");
 	argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
 	/* Paused before the first instruction: a snapshot is loaded first. */

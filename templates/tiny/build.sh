@@ -270,7 +270,7 @@ cat >"$tmp/tiny.ini" <<'EOF'
 disk       = tiny.qcow2
 kernel     = tiny-vmlinuz
 initrd     = tiny-initrd
-append     = console=ttyS0 root=/dev/vda rw quiet
+append     = console=tty0 console=ttyS0 root=/dev/vda rw quiet
 memory     = 128M
 vcpus      = 1
 publish    = ssh:22, http:80

@@ -22,7 +22,7 @@ alice,"Alice ""Al"" O'Brien, Jr.",alice@example.org,$(cat "$T/alice_key.pub")
 bob,Bob Builder | TA,,
 EOF
 ALICE="Alice \"Al\" O'Brien, Jr."
-SHEET_HEADER=name,vm,host,port,user,password,gateway,ssh,ssh_config
+SHEET_HEADER=name,vm,host,port,user,password,gateway,ssh,ssh_config,vnc_password
 
 # csv_rows FILE: an access sheet in csv as a JSON array of row objects.
 csv_rows() {

@@ -81,5 +81,25 @@ check "no VM is a usage error" test "$(status "$LABCTL" exec -- true)" = 2
 check "an unknown VM is an error" \
 	test "$(status "$LABCTL" exec nosuch -- true)" = 1
 
+# --- a new password ----------------------------------------------------------------
+pa=$(vm_port ex-ann)
+newpw() { "$LABCTL" passwd ex-ann | sed -n 's/^ex-ann: user ann, password \([^ ]*\)$/\1/p'; }
+pw1=$(newpw)
+check "passwd prints a new password of 12 characters" test "${#pw1}" = 12
+check "ann logs in with it" \
+	test "$(login_password "$pw1" "$pa" ann whoami 2>/dev/null)" = ann
+pw2=$(newpw)
+check "a second passwd makes another" test -n "$pw2" -a "$pw2" != "$pw1"
+check_fails "the first no longer works" login_password "$pw1" "$pa" ann true
+check "the second does" \
+	test "$(login_password "$pw2" "$pa" ann whoami 2>/dev/null)" = ann
+check "the database keeps it hashed, not in clear" bash -c \
+	"! grep -q '$pw2' '$T/state/labd.db' && ! grep -q '$pw2' '$T/labd.log'"
+check "the event log has both, for ann, without the password" bash -c \
+	"sqlite3 '$T/state/labd.db' \"SELECT subject, detail FROM events WHERE kind = 'vm.passwd'\" |
+	grep -c '^ex-ann|for ann\$' | grep -qx 2"
+check_fails "passwd of an unknown VM is an error" "$LABCTL" passwd nosuch
+
 check "stop --course" "$LABCTL" stop --course ex
+check_fails "passwd of a stopped VM is refused" "$LABCTL" passwd ex-ann
 finish test_exec

@@ -91,9 +91,10 @@ Test(access_csv, every_cell)
 	char	*s = sheet(SHEET_CSV, json_pack("[o]", row("Ann", "-x")));
 
 	cr_expect_str_eq(s, "name,vm,host,port,user,password,gateway,ssh,"
-	    "ssh_config\n"
+	    "ssh_config,vnc_password\n"
 	    "Ann,c-x,127.0.0.1,22001,'-x,,,ssh -p 22001 x@127.0.0.1,"
-	    "\"Host c-x\n    HostName 127.0.0.1\n    Port 22001\n    User -x\"\n");
+	    "\"Host c-x\n    HostName 127.0.0.1\n    Port 22001\n    User -x\","
+	    "\n");
 	free(s);
 }
 
@@ -101,7 +102,7 @@ Test(access_csv, every_cell)
 Test(access_csv, rows_and_header)
 {
 	const char	*head = "name,vm,host,port,user,password,gateway,ssh,"
-			    "ssh_config\n'=A,c-x,";
+			    "ssh_config,vnc_password\n'=A,c-x,";
 	char		*s = sheet(SHEET_CSV, json_pack("[o,o]", row("=A", "a"),
 			    row("B", "b")));
 
@@ -129,11 +130,11 @@ Test(access_gateway, csv_has_the_gateway_and_its_stanza)
 	char	*s = sheet(SHEET_CSV, json_pack("[o]", gw_row()));
 
 	cr_expect_str_eq(s, "name,vm,host,port,user,password,gateway,ssh,"
-	    "ssh_config\n"
+	    "ssh_config,vnc_password\n"
 	    "Ann,c-x,127.0.0.1,22001,ann,,ssh -p 2222 ann+c@203.0.113.10,"
 	    "ssh -p 22001 x@127.0.0.1,"
 	    "\"Host c-x\n    HostName 203.0.113.10\n    Port 2222\n"
-	    "    User ann+c\"\n");
+	    "    User ann+c\",\n");
 	free(s);
 }
 
@@ -160,5 +161,50 @@ Test(access_gateway, md_slip)
 	    "%s", s);
 	cr_expect_not_null(strstr(s, "HostName 203.0.113.10\n    Port 2222\n"
 	    "    User ann+c"), "%s", s);
+	free(s);
+}
+
+/* With [vnc] on: the student's VNC password in csv, text and md. */
+static json_t *
+row_vnc(void)
+{
+	json_t	*r = row("Ann", "ann");
+
+	json_object_set_new(r, "vnc_password", json_string("Xy7kPq2m"));
+	json_object_set_new(r, "vnc", json_string("127.0.0.1:5900"));
+	return r;
+}
+
+Test(access_vnc, csv_column)
+{
+	char	*s = sheet(SHEET_CSV, json_pack("[o]", row_vnc()));
+
+	cr_expect_not_null(strstr(s, "User ann\",Xy7kPq2m\n"), "%s", s);
+	free(s);
+}
+
+Test(access_vnc, text_line)
+{
+	char	*s = sheet(SHEET_TEXT, json_pack("[o]", row_vnc()));
+
+	cr_expect_not_null(strstr(s, "vnc 127.0.0.1:5900"), "%s", s);
+	cr_expect_not_null(strstr(s, "password: Xy7kPq2m\n"), "%s", s);
+	free(s);
+}
+
+Test(access_vnc, md_line)
+{
+	char	*s = sheet(SHEET_MD, json_pack("[o]", row_vnc()));
+
+	cr_expect_not_null(strstr(s, "- Screen (VNC): `127.0.0.1:5900`,"
+	    " password `Xy7kPq2m`\n"), "%s", s);
+	free(s);
+}
+
+Test(access_vnc, none_when_off)
+{
+	char	*s = sheet(SHEET_TEXT, json_pack("[o]", row("Ann", "ann")));
+
+	cr_expect_null(strstr(s, "vnc"), "%s", s);
 	free(s);
 }

@@ -40,8 +40,8 @@ config_dump(const struct labd_config *c)
 
 	fprintf(f, "[labd]\nstate_dir = \"%s\"\nrun_dir = \"%s\"\n"
 	    "socket = \"%s\"\ngroup = \"%s\"\nta_group = \"%s\"\n"
-	    "workers = %d\n", c->state_dir, c->run_dir, c->socket, c->group,
-	    c->ta_group, c->workers);
+	    "workers = %d\nkeep_removed = %ds\n", c->state_dir, c->run_dir,
+	    c->socket, c->group, c->ta_group, c->workers, c->keep_removed);
 	fprintf(f, "[network]\nmode = %s\npublic_ips = ",
 	    c->net_mode == LABD_NET_USER ? "user" : "bridge");
 	for (i = 0; i < c->npublic_ips; i++)
@@ -55,9 +55,17 @@ config_dump(const struct labd_config *c)
 		fprintf(f, "%s = %s:%u\n", c->publish[i].name,
 		    c->publish[i].listen_ip, c->publish[i].base);
 	fprintf(f, "[vmm]\nqemu = \"%s\"\nqemu_img = \"%s\"\naccel = %s\n"
-	    "uid_base = %u\nksm = %s\n", c->qemu, c->qemu_img,
+	    "uid_base = %u\nksm = %s\ntb_size = %u\n", c->qemu, c->qemu_img,
 	    vmm_accel_name(c->accel), (unsigned)c->uid_base, c->ksm == LABD_KSM_AUTO ?
-	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off");
+	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off", c->tb_size_mb);
+	/* [vnc] only when set: the other files' output stays as it was. */
+	if (c->vnc_port != 0) {
+		fprintf(f, "[vnc]\nlisten = %s:%u\n", c->vnc_ip, c->vnc_port);
+		if (c->vnc_web_port != 0)
+			fprintf(f, "web = %s:%u\n", c->vnc_web_ip,
+			    c->vnc_web_port);
+		fprintf(f, "password_file = \"%s\"\n", c->vnc_password_file);
+	}
 	/* Only when it is on: every other golden file stays as it was. */
 	if (c->gw_port != 0) {
 		fprintf(f, "[gateway]\nlisten = %s:%u\n", c->gw_ip,
