@@ -90,6 +90,9 @@ config_defaults(struct labd_config *c)
 	c->accel = VMM_ACCEL_AUTO;
 	c->uid_base = LABD_UID_BASE;
 	c->ksm = LABD_KSM_AUTO;
+	c->max_booting = 0;
+	c->boot_timeout = 600;
+	c->boot_tries = 3;
 }
 
 /* Section, key, user, group and interface names: no ctype, no locale. */
@@ -260,6 +263,57 @@ set_ksm(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		errf(err, errlen, "'%." SHOWLEN "s' is not auto, on or off", v);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A boot storm under emulation starves every guest of CPU until their
+ * timers misfire: "auto" is one boot per core under TCG, two under KVM
+ * (boot.c resolves it once the accelerator is known).
+ */
+static int
+set_max_booting(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (strcmp(v, "auto") == 0) {
+		x->c.max_booting = 0;
+		return 0;
+	}
+	if (parse_uint(v, 1, 1024, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not auto or a number"
+		    " from 1 to 1024", v);
+		return -1;
+	}
+	x->c.max_booting = (int)n;
+	return 0;
+}
+
+static int
+set_boot_timeout(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 1, 86400, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number of seconds"
+		    " from 1 to 86400", v);
+		return -1;
+	}
+	x->c.boot_timeout = (int)n;
+	return 0;
+}
+
+static int
+set_boot_tries(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 1, 20, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number from 1 to"
+		    " 20", v);
+		return -1;
+	}
+	x->c.boot_tries = (int)n;
 	return 0;
 }
 
@@ -538,6 +592,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "uid_base", set_uid_base,
 	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
+	{ "vmm", "max_booting", set_max_booting,
+	  "auto | 1..1024: VMs booting at once, the others queued (auto: 1 a core under TCG, 2 under KVM)" },
+	{ "vmm", "boot_timeout", set_boot_timeout,
+	  "seconds a boot may take to ready before it is tried again, 1..86400" },
+	{ "vmm", "boot_tries", set_boot_tries,
+	  "boots of a VM that panics or times out before it is failed, 1..20" },
 };
 #define NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 

@@ -49,6 +49,9 @@ struct labd_config {
 	enum vmm_accel		 accel;			/* default auto */
 	uint32_t		 uid_base;		/* VM n runs as uid_base + n when root */
 	int			 ksm;			/* LABD_KSM_*, default auto */
+	int			 max_booting;		/* VMs booting at once; 0: auto */
+	int			 boot_timeout;		/* seconds to ready, default 600 */
+	int			 boot_tries;		/* boots before failed, default 3 */
 };
 /*
  * VM n's QEMU runs as uid and gid uid_base + n (n = the VM's id, below
