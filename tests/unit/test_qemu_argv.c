@@ -126,6 +126,10 @@ Test(qemu_argv, full_command_line)
 	cr_expect(strncmp(opt_nth(argv, "-device", 2),
 	    "virtio-net-pci,netdev=net0,mac=52:54:00:", 40) == 0,
 	    "nic: %s", opt_nth(argv, "-device", 2));
+	/* A panic pauses the guest and is told over QMP. */
+	cr_expect_str_eq(opt_nth(argv, "-device", 3), "pvpanic");
+	cr_expect_str_eq(opt(argv, "-action"), "panic=pause");
+	cr_expect_null(opt_nth(argv, "-device", 4));
 	cr_expect_str_eq(opt_nth(argv, "-add-fd", 3),
 	    "fd=7,set=3,opaque=serial-log");
 	cr_expect_null(opt_nth(argv, "-add-fd", 4));
