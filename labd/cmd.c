@@ -205,10 +205,12 @@ cmd_table(size_t *n)
 static void
 cmd_status(const struct req *r, json_t *args)
 {
-	int	total, running;
+	int	total, running, booting, queued;
+	json_t	*o;
 
 	total = vm_count(&running);
-	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
+	boot_count(vm_list(), &booting, &queued);
+	o = json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
 	    "s:s,s:s,s:i,s:o}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
@@ -220,5 +222,12 @@ cmd_status(const struct req *r, json_t *args)
 	    "state_dir", labd->cfg.state_dir, "run_dir", labd->cfg.run_dir,
 	    "socket", labd->cfg.socket,
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
-	    "jobs", workers_pending(labd->workers), "host", admit_status()));
+	    "jobs", workers_pending(labd->workers), "host", admit_status());
+	/* The boot queue (boot.c): what waits for a slot, and how many. */
+	json_object_set_new(o, "vms_booting", json_integer(booting));
+	json_object_set_new(o, "vms_queued", json_integer(queued));
+	json_object_set_new(o, "max_booting", json_integer(boot_limit(
+	    labd->cfg.max_booting, labd->accel,
+	    (int)sysconf(_SC_NPROCESSORS_ONLN))));
+	reply_ok(r, o);
 }
