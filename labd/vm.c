@@ -77,6 +77,7 @@ static void	vm_submit_snap(struct vm *, enum vmjob_kind, const char *snap,
 static void	vm_qmp_attach(struct vm *);
 static void	vm_qmp_detach(struct vm *);
 static void	vm_boot_kick(void);
+static void	vm_boot_dispatch(void);
 static void	vm_boot_failed(struct vm *, const char *why, int qemu_gone);
 static void	vm_backup_done(struct vmjob *, struct vm *);
 
@@ -752,8 +753,7 @@ vm_tick_one(struct vm *vm)
 			vm_submit(vm, VMJOB_KILL);
 		return;
 	}
-	if ((vm->state != VM_BOOTING && vm->state != VM_READY) || vm->busy ||
-	    vm->pid == 0)
+	if ((vm->state != VM_BOOTING && vm->state != VM_READY) || vm->busy)
 		return;
 	vm_paths(vm->name, vmdir, NULL);
 	vmm_path(log, sizeof(log), vmdir, "serial.log");
@@ -768,7 +768,7 @@ vm_tick_one(struct vm *vm)
 		    VM_PANIC_LINE "\" on its console)", 0);
 		return;
 	}
-	if (vm->state != VM_BOOTING || vm->probing)
+	if (vm->state != VM_BOOTING)
 		return;
 	if (now_ms() - vm->wait_ms > labd->cfg.boot_timeout * 1000LL) {
 		snprintf(err, sizeof(err), "not ready %d s after it was started"
@@ -780,6 +780,8 @@ vm_tick_one(struct vm *vm)
 		vm_boot_failed(vm, err, 0);
 		return;
 	}
+	if (vm->probing)
+		return;
 	if (vm->ready_line[0] != '\0' && !vm->serial_seen) {
 		if (ready_serial_seen(log, vm->ready_line) != 1)
 			return;
@@ -927,6 +929,7 @@ vm_op_start(struct vm *vm, struct done d)
 		vm->boot_tries = 0;
 		vm->retry_at = 0;
 		vm_set_state(vm, VM_QUEUED, NULL);
+		vm_boot_dispatch();	/* at once when a slot is free */
 	}
 }
 
