@@ -634,7 +634,10 @@ vm_qmp_event(void *arg, const char *event, json_t *data)
 	}
 }
 
-/* The last line QEMU wrote to its log (a signal it got, an error). */
+/*
+ * The last line QEMU wrote to its log, when it is QEMU's own (a signal
+ * it got, an error): the spawn's notes are there too.  "" when none.
+ */
 static void
 vm_qemu_last_words(struct vm *vm, char *out, size_t outlen)
 {
@@ -643,6 +646,8 @@ vm_qemu_last_words(struct vm *vm, char *out, size_t outlen)
 	vm_paths(vm->name, vmdir, NULL);
 	vmm_path(log, sizeof(log), vmdir, "qemu.log");
 	boot_console_tail(log, 1, out, outlen);
+	if (strstr(out, "qemu") == NULL)
+		out[0] = '\0';
 }
 
 /*

@@ -916,9 +916,12 @@ vmjob_run(struct job *job)
 			j->rc = -1;
 			break;
 		}
-		/* overlay_create renames over the old disk: never no disk. */
-		if (overlay_create(labd->cfg.qemu_img, d->tpl_disk, disk,
-		    j->err, sizeof(j->err)) == -1) {
+		/*
+		 * overlay_create renames over the old disk: never no disk.
+		 * A VM that never started has none: the spawn makes it.
+		 */
+		if (file_exists(disk) && overlay_create(labd->cfg.qemu_img,
+		    d->tpl_disk, disk, j->err, sizeof(j->err)) == -1) {
 			j->rc = -1;
 			break;
 		}
