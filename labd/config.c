@@ -90,6 +90,7 @@ config_defaults(struct labd_config *c)
 	c->accel = VMM_ACCEL_AUTO;
 	c->uid_base = LABD_UID_BASE;
 	c->ksm = LABD_KSM_AUTO;
+	c->tb_size_mb = LABD_TB_SIZE_MB;
 	c->max_booting = 0;
 	c->boot_timeout = 600;
 	c->boot_tries = 3;
@@ -314,6 +315,20 @@ set_boot_tries(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	x->c.boot_tries = (int)n;
+	return 0;
+}
+
+static int
+set_tb_size(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 0, 2048, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a size in MiB from 0"
+		    " (QEMU's own) to 2048", v);
+		return -1;
+	}
+	x->c.tb_size_mb = (unsigned)n;
 	return 0;
 }
 
@@ -592,6 +607,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "uid_base", set_uid_base,
 	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
+	{ "vmm", "tb_size", set_tb_size,
+	  "MiB of translated code each QEMU keeps under TCG (0: QEMU's own, 1 GiB at most)" },
 	{ "vmm", "max_booting", set_max_booting,
 	  "auto | 1..1024: VMs booting at once, the others queued (auto: 1 a core under TCG, 2 under KVM)" },
 	{ "vmm", "boot_timeout", set_boot_timeout,

@@ -49,6 +49,7 @@ struct labd_config {
 	enum vmm_accel		 accel;			/* default auto */
 	uint32_t		 uid_base;		/* VM n runs as uid_base + n when root */
 	int			 ksm;			/* LABD_KSM_*, default auto */
+	unsigned		 tb_size_mb;		/* TCG translation cache, default 32; 0: QEMU's own */
 	int			 max_booting;		/* VMs booting at once; 0: auto */
 	int			 boot_timeout;		/* seconds to ready, default 600 */
 	int			 boot_tries;		/* boots before failed, default 3 */
@@ -61,6 +62,13 @@ struct labd_config {
  */
 #define LABD_UID_BASE	1879048192U
 #define LABD_UIDS	65536U
+
+/*
+ * Under TCG each QEMU caches translated guest code; QEMU's own size (up to
+ * 1 GiB, touched as it fills) is most of a small VM's cost.  32 MiB cut a
+ * tiny VM's PSS from 239 to about 200 MiB with no boot time lost.
+ */
+#define LABD_TB_SIZE_MB	32
 
 #define LABD_KSM_AUTO	-1	/* on when labd runs as root */
 #define LABD_KSM_OFF	0	/* the host's setting is left as it is */

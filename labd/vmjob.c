@@ -222,6 +222,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 		.name = d->name,
 		.qemu = labd->cfg.qemu,
 		.accel = labd->accel,
+		.tb_size_mb = labd->cfg.tb_size_mb,
 		.memory_mb = d->memory_mb,
 		.vcpus = d->vcpus,
 		.disk = disk,

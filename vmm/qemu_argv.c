@@ -295,7 +295,16 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	argv_add(&a, "-nodefaults");
 	argv_add(&a, "-no-user-config");
 	argv_add(&a, "-machine");
-	argv_add(&a, "pc,accel=%s", kvm ? "kvm" : "tcg");
+	if (kvm)
+		argv_add(&a, "pc,accel=kvm");
+	else {
+		argv_add(&a, "pc");
+		argv_add(&a, "-accel");
+		if (s->tb_size_mb != 0)
+			argv_add(&a, "tcg,tb-size=%u", s->tb_size_mb);
+		else
+			argv_add(&a, "tcg");
+	}
 	argv_add(&a, "-cpu");
 	argv_add(&a, "%s", kvm ? "host" : "max");
 	argv_add(&a, "-m");

@@ -132,6 +132,7 @@ struct vmm_spec {
 	const char		*name;		/* VM name, [a-z0-9-], used in -name and logs */
 	const char		*qemu;		/* binary, NULL = qemu-system-x86_64 */
 	enum vmm_accel		 accel;		/* resolved: KVM or TCG */
+	unsigned		 tb_size_mb;	/* TCG's translation cache; 0: QEMU's default */
 	unsigned		 memory_mb;
 	unsigned		 vcpus;
 	const char		*disk;		/* qcow2 overlay */

@@ -85,6 +85,6 @@ refused "an unknown second word" \
 refused "snapshot without its NAME is snapshot's usage" \
 	'usage: labctl snapshot VM|--course C NAME' snapshot c-ann
 refused "snapshot rm without its NAME is snapshot rm's usage" \
-	'usage: labctl snapshot rm VM|--course C NAME' snapshot rm c-ann
+	'usage: labctl snapshot rm VM|--course C [--yes] NAME' snapshot rm c-ann
 
 finish test_labctl

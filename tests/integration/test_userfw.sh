@@ -220,6 +220,18 @@ check_fails "nor the private network (10.99.0.100)" \
 	gsays 10.99.0.100 7777 net
 check_fails "nor the metadata address (169.254.169.254)" \
 	gsays 169.254.169.254 7777 net
+check "allow_nets=10.99.0.0/24 (a lab network the course may use)" \
+	"$LABCTL" course set exam allow_nets=10.99.0.0/24
+check "now the guest reaches that private network, live" \
+	gsays 10.99.0.100 7777 net
+check_fails "still not the metadata address" gsays 169.254.169.254 7777 net
+check_fails "nor the host's loopback" gsays 10.0.2.2 7000 host
+check_fails "nor the host's own address" gsays $IP1 7000 host
+check_fails "allow_nets of a public network is refused" \
+	"$LABCTL" course set exam allow_nets=192.0.2.0/24
+check "allow_nets=none" "$LABCTL" course set exam allow_nets=none
+check_fails "and the private network is closed again" \
+	gsays 10.99.0.100 7777 net
 check "stop" "$LABCTL" stop --course exam --force
 
 kill -9 $LABD_PID 2>/dev/null

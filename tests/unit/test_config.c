@@ -55,9 +55,9 @@ config_dump(const struct labd_config *c)
 		fprintf(f, "%s = %s:%u\n", c->publish[i].name,
 		    c->publish[i].listen_ip, c->publish[i].base);
 	fprintf(f, "[vmm]\nqemu = \"%s\"\nqemu_img = \"%s\"\naccel = %s\n"
-	    "uid_base = %u\nksm = %s\n", c->qemu, c->qemu_img,
+	    "uid_base = %u\nksm = %s\ntb_size = %u\n", c->qemu, c->qemu_img,
 	    vmm_accel_name(c->accel), (unsigned)c->uid_base, c->ksm == LABD_KSM_AUTO ?
-	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off");
+	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off", c->tb_size_mb);
 	if (c->max_booting == 0)
 		fprintf(f, "max_booting = auto\n");
 	else

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -926,9 +927,13 @@ call_as(gid_t gid, const gid_t *groups, size_t ngroups, const char *line)
 			dprintf(pp[1], "child: %s", strerror(errno));
 			_exit(1);
 		}
-		if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
-		    write(fd, "\n", 1) != 1)
-			_exit(1);
+		/*
+		 * labd may refuse and hang up before the line is written:
+		 * its answer is still there to read.
+		 */
+		signal(SIGPIPE, SIG_IGN);
+		if (write(fd, line, strlen(line)) == (ssize_t)strlen(line))
+			(void)!write(fd, "\n", 1);
 		while (len < sizeof(buf) && (n = read(fd, buf + len,
 		    sizeof(buf) - len)) > 0) {
 			len += n;

@@ -100,7 +100,9 @@ Test(qemu_argv, full_command_line)
 	cr_expect_str_eq(opt(argv, "-name"), "demo-alice");
 	cr_expect(has(argv, "-nodefaults"));
 	cr_expect(has(argv, "-no-user-config"));
-	cr_expect_str_eq(opt(argv, "-machine"), "pc,accel=tcg");
+	/* TCG: the accelerator with its translation cache given apart. */
+	cr_expect_str_eq(opt(argv, "-machine"), "pc");
+	cr_expect_str_eq(opt(argv, "-accel"), "tcg");
 	cr_expect_str_eq(opt(argv, "-cpu"), "max");
 	cr_expect_str_eq(opt(argv, "-m"), "128M");
 	cr_expect_str_eq(opt(argv, "-smp"), "2");
@@ -177,6 +179,24 @@ Test(qemu_argv, start_paused)
 	vmm_argv_free(argv);
 }
 
+Test(qemu_argv, tcg_translation_cache_size)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+
+	s.tb_size_mb = 32;
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt(argv, "-machine"), "pc");
+	cr_expect_str_eq(opt(argv, "-accel"), "tcg,tb-size=32");
+	vmm_argv_free(argv);
+	/* Under KVM the size means nothing and is not passed. */
+	s.accel = VMM_ACCEL_KVM;
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt(argv, "-machine"), "pc,accel=kvm");
+	cr_expect_null(opt(argv, "-accel"));
+	vmm_argv_free(argv);
+}
+
 Test(qemu_argv, kvm_kernel_and_uefi)
 {
 	struct vmm_spec	  s = base_spec();
@@ -191,6 +211,8 @@ Test(qemu_argv, kvm_kernel_and_uefi)
 	argv = build_ok(&s);
 	cr_expect_str_eq(argv[0], "/opt/qemu/bin/qemu-system-x86_64");
 	cr_expect_str_eq(opt(argv, "-machine"), "pc,accel=kvm");
+	/* KVM has no translation cache: -accel is not given twice. */
+	cr_expect_null(opt(argv, "-accel"));
 	cr_expect_str_eq(opt(argv, "-cpu"), "host");
 	cr_expect_str_eq(opt(argv, "-kernel"), "/srv/tpl/vmlinuz");
 	cr_expect_str_eq(opt(argv, "-initrd"), "/srv/tpl/initrd.img");
