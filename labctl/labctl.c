@@ -401,11 +401,17 @@ run_on_vms(struct ctl *c, const char *cmd, json_t *names, json_t *extra,
 			    json_array_get(names, i));
 
 			if (json_is_true(json_object_get(msg, "ok"))) {
+				/* What labd did instead, if it says. */
+				const char	*note = jstr(json_object_get(msg,
+				    "result"), "note");
+
 				if (!c->json)
-					printf("%-24s %s (%lds)\n", name,
-					    done_word, (long)(time(NULL) - t0));
-				json_object_set_new(results, name,
-				    json_pack("{s:b}", "ok", 1));
+					printf("%-24s %s (%lds)%s%s\n", name,
+					    done_word, (long)(time(NULL) - t0),
+					    *note ? ": " : "", note);
+				json_object_set_new(results, name, *note ?
+				    json_pack("{s:b,s:s}", "ok", 1, "note",
+				    note) : json_pack("{s:b}", "ok", 1));
 			} else {
 				const char	*m = jstr(json_object_get(msg,
 				    "error"), "message");
@@ -540,6 +546,9 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		    "ksm")) ? "on (turned on by labd)" : "not turned on by labd");
 		printf("vms          %lld running of %lld\n",
 		    jint(s, "vms_running"), jint(s, "vms_total"));
+		printf("boots        %lld booting, %lld queued (at most %lld"
+		    " at once)\n", jint(s, "vms_booting"),
+		    jint(s, "vms_queued"), jint(s, "max_booting"));
 		printf("state dir    %s\n", jstr(s, "state_dir"));
 		printf("socket       %s\n", jstr(s, "socket"));
 		if (*jstr(s, "gateway"))

@@ -277,14 +277,16 @@ cmd_events_list(const struct req *r, json_t *args)
 static void
 cmd_status(const struct req *r, json_t *args)
 {
-	int	total, running;
+	int	total, running, booting, queued;
 	char	gw[64] = "";
+	json_t	*o;
 
 	total = vm_count(&running);
+	boot_count(vm_list(), &booting, &queued);
 	if (labd->cfg.gw_port != 0)
 		snprintf(gw, sizeof(gw), "%s:%u", labd->cfg.gw_ip,
 		    labd->cfg.gw_port);
-	reply_ok(r, json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
+	o = json_pack("{s:s,s:i,s:i,s:I,s:s,s:s,s:b,s:i,s:i,s:s,s:s,"
 	    "s:s,s:s,s:i,s:o,s:o,s:s}",
 	    "version", LABD_VERSION, "protocol", LABD_PROTO_VERSION,
 	    "pid", (int)getpid(),
@@ -297,5 +299,12 @@ cmd_status(const struct req *r, json_t *args)
 	    "socket", labd->cfg.socket,
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
 	    "jobs", workers_pending(labd->workers), "host", admit_status(),
-	    "vnc", vnc_status(), "gateway", gw));
+	    "vnc", vnc_status(), "gateway", gw);
+	/* The boot queue (boot.c): what waits for a slot, and how many. */
+	json_object_set_new(o, "vms_booting", json_integer(booting));
+	json_object_set_new(o, "vms_queued", json_integer(queued));
+	json_object_set_new(o, "max_booting", json_integer(boot_limit(
+	    labd->cfg.max_booting, labd->accel,
+	    (int)sysconf(_SC_NPROCESSORS_ONLN))));
+	reply_ok(r, o);
 }

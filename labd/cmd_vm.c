@@ -116,6 +116,39 @@ snap_arg(const struct req *r, json_t *args, const char *key)
 	return name;
 }
 
+/* A reply with a note for the person who asked (what was done instead). */
+struct noted {
+	struct done	 inner;
+	char		 note[256];
+};
+
+static void
+noted_reply(void *arg, const char *code, const char *msg, json_t *result)
+{
+	struct noted	*n = arg;
+
+	if (code == NULL && json_is_object(result))
+		json_object_set_new(result, "note", json_string(n->note));
+	n->inner.fn(n->inner.arg, code, msg, result);
+	free(n);
+}
+
+static struct done
+noted_done(struct done inner, const char *note)
+{
+	struct noted	*n;
+
+	if (inner.fn == NULL)
+		return inner;
+	n = xcalloc(1, sizeof(*n));
+	n->inner = inner;
+	snprintf(n->note, sizeof(n->note), "%s", note);
+	return (struct done){ noted_reply, n };
+}
+
+#define RESET_FRESH_NOTE "it had no pristine snapshot yet (it never became" \
+	" ready): reset to a fresh disk from the template, booted"
+
 void
 cmd_vm_reset(const struct req *r, json_t *args)
 {
@@ -133,6 +166,24 @@ cmd_vm_reset(const struct req *r, json_t *args)
 	if (vm->busy) {
 		reply_err(r, LABD_E_BUSY, "%s: another operation is running"
 		    " on it; try again in a moment", vm->name);
+		return;
+	}
+	/*
+	 * A VM that never became ready has no pristine snapshot: back to
+	 * where it began is a fresh disk, which is what the person wants.
+	 */
+	if (!hard && *to == '\0' && !vm_snapshot_find(vm, "pristine", NULL)) {
+		db_event(r->uid, "vm.reset", vm->name, "no pristine snapshot:"
+		    " fresh overlay");
+		vm_op_reset(vm, arg_wait(args) ? noted_done(req_done(r),
+		    RESET_FRESH_NOTE) : DONE_NONE);
+		if (!arg_wait(args)) {
+			json_t	*o = vm_to_json(vm);
+
+			json_object_set_new(o, "note",
+			    json_string(RESET_FRESH_NOTE));
+			reply_ok(r, o);
+		}
 		return;
 	}
 	if (hard) {

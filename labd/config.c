@@ -97,6 +97,9 @@ config_defaults(struct labd_config *c)
 	c->gw_failures = 10;
 	c->keep_removed = LABD_KEEP_REMOVED;
 	c->tb_size_mb = LABD_TB_SIZE_MB;
+	c->max_booting = 0;
+	c->boot_timeout = 600;
+	c->boot_tries = 3;
 }
 
 /* Section, key, user, group and interface names: no ctype, no locale. */
@@ -298,6 +301,57 @@ set_keep_removed(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 	errf(err, errlen, "'%." SHOWLEN "s' is not a time such as 90m, 24h or"
 	    " 7d (at most 30d), or off", v);
 	return -1;
+}
+
+/*
+ * A boot storm under emulation starves every guest of CPU until their
+ * timers misfire: "auto" is one boot per core under TCG, two under KVM
+ * (boot.c resolves it once the accelerator is known).
+ */
+static int
+set_max_booting(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (strcmp(v, "auto") == 0) {
+		x->c.max_booting = 0;
+		return 0;
+	}
+	if (parse_uint(v, 1, 1024, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not auto or a number"
+		    " from 1 to 1024", v);
+		return -1;
+	}
+	x->c.max_booting = (int)n;
+	return 0;
+}
+
+static int
+set_boot_timeout(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 1, 86400, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number of seconds"
+		    " from 1 to 86400", v);
+		return -1;
+	}
+	x->c.boot_timeout = (int)n;
+	return 0;
+}
+
+static int
+set_boot_tries(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 1, 20, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number from 1 to"
+		    " 20", v);
+		return -1;
+	}
+	x->c.boot_tries = (int)n;
+	return 0;
 }
 
 static int
@@ -691,6 +745,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
 	{ "vmm", "tb_size", set_tb_size,
 	  "MiB of translated code each QEMU keeps under TCG (0: QEMU's own, 1 GiB at most)" },
+	{ "vmm", "max_booting", set_max_booting,
+	  "auto | 1..1024: VMs booting at once, the others queued (auto: 1 a core under TCG, 2 under KVM)" },
+	{ "vmm", "boot_timeout", set_boot_timeout,
+	  "seconds a boot may take to ready before it is tried again, 1..86400" },
+	{ "vmm", "boot_tries", set_boot_tries,
+	  "boots of a VM that panics or times out before it is failed, 1..20" },
 	{ "vnc", "listen", set_vnc_listen, "IP:PORT of the VNC server (the wall, each student's screen); unset: off" },
 	{ "vnc", "web", set_vnc_web, "IP:PORT serving noVNC over HTTP and websockets; optional" },
 	{ "vnc", "password_file", set_vnc_password_file,

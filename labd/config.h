@@ -63,6 +63,9 @@ struct labd_config {
 	char			 gw_host_key[PATH_MAX];	/* "": state_dir/gateway_ed25519 */
 	int			 gw_sessions;		/* at once per student, default 10 */
 	int			 gw_failures;		/* failed logins an address a minute, default 10 */
+	int			 max_booting;		/* VMs booting at once; 0: auto */
+	int			 boot_timeout;		/* seconds to ready, default 600 */
+	int			 boot_tries;		/* boots before failed, default 3 */
 };
 /*
  * VM n's QEMU runs as uid and gid uid_base + n (n = the VM's id, below

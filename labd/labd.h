@@ -315,6 +315,39 @@ const char	*admit_course(int nvms, int memory_mb, char *err,
 json_t		*admit_status(void);
 void		 admit_watch_start(void);
 
+/*
+ * boot.c: the boot queue and failed boots, as decisions that vm.c acts
+ * on.  How many VMs may boot at once (max_booting 0: auto, from the
+ * accelerator and ncpu); the pause before boot number tries + 1.
+ */
+int		 boot_limit(int max_booting, enum vmm_accel, int ncpu);
+int		 boot_backoff_ms(int tries);
+/* VMs provisioning or booting, and queued, in list. */
+void		 boot_count(const struct vm *list, int *booting, int *queued);
+/* The queued VM to start now (the first in list), or NULL. */
+struct vm	*boot_next(struct vm *list, int limit, int64_t now);
+/* After a failed boot, the tries-th: once more, or give up. */
+enum boot_verdict {
+	BOOT_RETRY,
+	BOOT_GIVE_UP,
+};
+enum boot_verdict boot_verdict(int tries, int max_tries);
+/* A QEMU gone: asked to stop, the guest powered off, or a crash. */
+enum boot_exit {
+	BOOT_EXIT_STOPPED,
+	BOOT_EXIT_POWEROFF,
+	BOOT_EXIT_CRASH,
+};
+enum boot_exit	 boot_exit_kind(int stopping, int guest_shutdown);
+/* QMP SHUTDOWN's data says the guest powered itself off. */
+int		 boot_shutdown_by_guest(json_t *data);
+/* needle in the console log since *offset (moved on): 1 found. */
+int		 boot_serial_scan(const char *path, off_t *offset,
+		    const char *needle);
+/* Its last nlines lines, cleaned, joined by " | "; "" when none. */
+void		 boot_console_tail(const char *path, int nlines, char *out,
+		    size_t outlen);
+
 /* cmd.c: the command table */
 const struct cmd *cmd_table(size_t *n);
 
@@ -385,6 +418,7 @@ enum vm_state {
 	VM_RESUMING,		/* QEMU paused, RAM being loaded */
 	VM_RESTORING,		/* going back to a snapshot */
 	VM_SNAPSHOTTING,	/* a snapshot being taken */
+	VM_QUEUED,		/* to boot when a boot slot is free (boot.c) */
 };
 struct waiter;
 struct vm {
@@ -400,7 +434,11 @@ struct vm {
 	int		 busy;		/* a worker job runs for it */
 	int		 probing;	/* an SSH probe is in flight */
 	int		 serial_seen;	/* the ready line has been seen */
-	int		 boot_late;	/* booting past the boot timeout */
+	int		 boot_tries;	/* boots since it was last ready */
+	int		 guest_off;	/* the guest powered itself off */
+	int		 panicked;	/* GUEST_PANICKED came: fail the boot */
+	int64_t		 retry_at;	/* queued: no boot before (now_ms) */
+	off_t		 serial_off;	/* console log read up to here */
 	unsigned	 gen;		/* bumped at every (re)start */
 	pid_t		 pid;
 	struct qmp	*qmp;

@@ -3,7 +3,8 @@
  * vm.c - one VM's life.  The database says whether a VM should run; this
  * file drives the host there and reports what it sees:
  *
- *   stopped -> provisioning (disk, seed, QEMU spawned in a worker)
+ *   stopped -> queued (until a boot slot is free: boot.c)
+ *           -> provisioning (disk, seed, QEMU spawned in a worker)
  *           -> booting (QEMU runs; wait for the serial ready line if the
  *              template has one, then for root's login with labd's key
  *              and cloud-init's "done"; the course's sudo policy is put
@@ -14,6 +15,10 @@
  *   ready -> suspending (RAM into the disk, QEMU quits) -> suspended
  *         -> resuming (QEMU paused, RAM back, continue) -> booting -> ready
  *   ready -> restoring (RAM and disk of a snapshot, no reboot) -> ready
+ *   booting/ready -> queued (a panic, a boot past boot_timeout, a QEMU
+ *              that died: booted again from its disk after a pause)
+ *           -> failed (after boot_tries boots)
+ *   booting/ready -> stopped (the guest powered itself off)
  *
  * A VM's QEMU runs in its own session, so labd may die at any instant:
  * at start vm_load_all() adopts every QEMU that still runs (pidfile +
@@ -37,8 +42,9 @@
 
 #define VM_TICK_MS		500
 #define VM_STOP_TIMEOUT_MS	20000
-/* Generous: a full cloud image under TCG takes minutes to boot. */
-#define VM_BOOT_TIMEOUT_MS	(10 * 60 * 1000)
+/* Lines of the console in the error of a VM that never came up. */
+#define VM_CONSOLE_LINES	8
+#define VM_PANIC_LINE		"Kernel panic"
 
 struct waiter {
 	struct done	 done;
@@ -48,6 +54,7 @@ struct waiter {
 
 static struct vm	*vms;
 static long long	 tick_timer;
+static int		 boot_kicked;	/* a dispatch of the queue is due */
 
 static const char *vm_state_names[] = {
 	[VM_STOPPED] = "stopped",
@@ -61,6 +68,7 @@ static const char *vm_state_names[] = {
 	[VM_RESUMING] = "resuming",
 	[VM_RESTORING] = "restoring",
 	[VM_SNAPSHOTTING] = "snapshotting",
+	[VM_QUEUED] = "queued",
 };
 
 static void	vm_submit(struct vm *, enum vmjob_kind);
@@ -68,7 +76,9 @@ static void	vm_submit_snap(struct vm *, enum vmjob_kind, const char *snap,
 		    int ram, struct done);
 static void	vm_qmp_attach(struct vm *);
 static void	vm_qmp_detach(struct vm *);
-static void	vm_boot_late(struct vm *);
+static void	vm_boot_kick(void);
+static void	vm_boot_dispatch(void);
+static void	vm_boot_failed(struct vm *, const char *why, int qemu_gone);
 static void	vm_backup_done(struct vmjob *, struct vm *);
 
 const char *
@@ -138,6 +148,11 @@ vm_set_state(struct vm *vm, enum vm_state st, const char *error)
 	/* No QEMU in these states: its cgroup folder goes (if empty). */
 	if (st == VM_STOPPED || st == VM_SUSPENDED || st == VM_FAILED)
 		priv_cgroup_release(vm->name);
+	if (st == VM_READY)
+		vm->boot_tries = 0;	/* up: a later failure starts anew */
+	/* A boot slot may be free now. */
+	if (st != VM_PROVISIONING && st != VM_BOOTING)
+		vm_boot_kick();
 	/* Idle time, wake listeners, forwarding rules, clients: the bus. */
 	events_fire("vm.state", vm, vm_to_json(vm));
 
@@ -291,7 +306,9 @@ vm_booted(struct vm *vm, pid_t pid, int fresh_boot)
 		vm->boot_ms = now_ms();
 	vm->wait_ms = now_ms();
 	vm->serial_seen = !fresh_boot;	/* no new ready line without a boot */
-	vm->boot_late = 0;
+	vm->guest_off = 0;
+	vm->panicked = 0;
+	vm->serial_off = 0;	/* the spawn began a new console log */
 	vm->probe_next = 0;
 	vm->probe_err[0] = '\0';
 	vm_qmp_attach(vm);
@@ -470,8 +487,13 @@ vmjob_done(struct job *job)
 		break;
 	case VMJOB_KILL:
 		vm->pid = 0;
-		vm_set_state(vm, j->rc == 0 ? VM_STOPPED : VM_FAILED,
-		    j->rc == 0 ? NULL : j->err);
+		if (vm->state == VM_STOPPING)
+			vm_set_state(vm, j->rc == 0 ? VM_STOPPED : VM_FAILED,
+			    j->rc == 0 ? NULL : j->err);
+		else if (j->rc == -1)
+			log_warnx("%s: %s", vm->name, j->err);
+		else if (vm->state == VM_QUEUED)	/* a retry: its turn */
+			vm_boot_kick();
 		break;
 	default:
 		vmjob_done_snap(j, vm);
@@ -612,24 +634,75 @@ vm_qmp_event(void *arg, const char *event, json_t *data)
 		vm->boot_ms = vm->wait_ms = now_ms();
 		vm->serial_seen = 1;
 		vm_set_state(vm, VM_BOOTING, NULL);
-	} else if (strcmp(event, "SHUTDOWN") == 0)
+	} else if (strcmp(event, "SHUTDOWN") == 0) {
+		/* Who shut it down tells a power-off from a crash at exit. */
+		if (boot_shutdown_by_guest(data))
+			vm->guest_off = 1;
 		events_fire("vm.shutdown", vm, json_pack("{s:s,s:O?}", "vm",
 		    vm->name, "data", data));
+	} else if (strcmp(event, "GUEST_PANICKED") == 0) {
+		/* QEMU paused the guest (-action panic=pause): the tick acts. */
+		vm->panicked = 1;
+	}
 }
 
+/*
+ * The last line QEMU wrote to its log, when it is QEMU's own (a signal
+ * it got, an error): the spawn's notes are there too.  "" when none.
+ */
+static void
+vm_qemu_last_words(struct vm *vm, char *out, size_t outlen)
+{
+	char	vmdir[PATH_MAX], log[PATH_MAX];
+
+	vm_paths(vm->name, vmdir, NULL);
+	vmm_path(log, sizeof(log), vmdir, "qemu.log");
+	boot_console_tail(log, 1, out, outlen);
+	if (strstr(out, "qemu") == NULL)
+		out[0] = '\0';
+}
+
+/*
+ * QEMU is gone and labd did not ask for it.  A guest that powered itself
+ * off (QMP SHUTDOWN from the guest came first) stays off, as its user
+ * wanted; anything else is a crash (the OOM killer, a segfault, a signal
+ * from someone else), and the VM is booted again from its disk.
+ */
 static void
 vm_exited(struct vm *vm)
 {
-	int	expected = vm->state == VM_STOPPING;
+	char		last[256], why[512];
+	enum vm_state	was = vm->state;
 
 	vm->pid = 0;
-	if (!expected) {
-		/* The guest powered itself off: respect that. */
-		db_event(0, "vm.exited", vm->name, "QEMU exited (state %s)",
-		    vm_state_name(vm->state));
+	switch (boot_exit_kind(was == VM_STOPPING, vm->guest_off)) {
+	case BOOT_EXIT_STOPPED:
+		vm_set_state(vm, VM_STOPPED, NULL);
+		break;
+	case BOOT_EXIT_POWEROFF:
+		db_event(0, "vm.poweroff", vm->name, "the guest powered itself"
+		    " off (state %s): it stays stopped", vm_state_name(was));
+		events_fire("vm.poweroff", vm, json_pack("{s:s}", "vm",
+		    vm->name));
 		vm_set_desired(vm, "stopped");
+		vm_set_state(vm, VM_STOPPED, NULL);
+		break;
+	case BOOT_EXIT_CRASH:
+		vm_qemu_last_words(vm, last, sizeof(last));
+		snprintf(why, sizeof(why), "QEMU died (%s)", last[0] ? last :
+		    "killed, or it crashed without a word in qemu.log");
+		db_event(0, "vm.crash", vm->name, "%s, state %s", why,
+		    vm_state_name(was));
+		events_fire("vm.crash", vm, json_pack("{s:s,s:s}", "vm",
+		    vm->name, "reason", why));
+		if (vm->busy || !vm->want_running) {
+			/* A job on it fails and says so; no boot of our own. */
+			vm_set_state(vm, VM_STOPPED, why);
+			break;
+		}
+		vm_boot_failed(vm, why, 1);
+		break;
 	}
-	vm_set_state(vm, VM_STOPPED, NULL);
 }
 
 static void
@@ -697,13 +770,36 @@ vm_tick_one(struct vm *vm)
 			vm_submit(vm, VMJOB_KILL);
 		return;
 	}
-	if (vm->state != VM_BOOTING || vm->probing || vm->busy)
+	if ((vm->state != VM_BOOTING && vm->state != VM_READY) || vm->busy)
 		return;
-	if (!vm->boot_late && now_ms() - vm->wait_ms > VM_BOOT_TIMEOUT_MS)
-		vm_boot_late(vm);
+	vm_paths(vm->name, vmdir, NULL);
+	vmm_path(log, sizeof(log), vmdir, "serial.log");
+	/* A panic, told by pvpanic or only on the console. */
+	if (vm->panicked) {
+		vm_boot_failed(vm, "the guest's kernel panicked (QMP"
+		    " GUEST_PANICKED)", 0);
+		return;
+	}
+	if (boot_serial_scan(log, &vm->serial_off, VM_PANIC_LINE)) {
+		vm_boot_failed(vm, "the guest's kernel panicked (\""
+		    VM_PANIC_LINE "\" on its console)", 0);
+		return;
+	}
+	if (vm->state != VM_BOOTING)
+		return;
+	if (now_ms() - vm->wait_ms > labd->cfg.boot_timeout * 1000LL) {
+		snprintf(err, sizeof(err), "not ready %d s after it was started"
+		    " (%s%s)", labd->cfg.boot_timeout,
+		    vm->serial_seen || !vm->ready_line[0] ? "last probe: " :
+		    "no ready line on the console",
+		    vm->serial_seen || !vm->ready_line[0] ? (vm->probe_err[0] ?
+		    vm->probe_err : "SSH does not answer") : "");
+		vm_boot_failed(vm, err, 0);
+		return;
+	}
+	if (vm->probing)
+		return;
 	if (vm->ready_line[0] != '\0' && !vm->serial_seen) {
-		vm_paths(vm->name, vmdir, NULL);
-		vmm_path(log, sizeof(log), vmdir, "serial.log");
 		if (ready_serial_seen(log, vm->ready_line) != 1)
 			return;
 		vm->serial_seen = 1;
@@ -721,36 +817,90 @@ vm_tick_one(struct vm *vm)
 }
 
 /*
- * The guest has not answered for too long.  It keeps booting (a slow
- * guest may still make it), but whoever waits for it is told why, with
- * where to look.
+ * A boot that failed (why says how): booted again from its disk after a
+ * pause, queued meanwhile, or failed after the last try, with the end of
+ * its console.  QEMU, unless gone already, is killed first; the QMP
+ * connection goes before, so that its end is not taken for a crash.
  */
 static void
-vm_boot_late(struct vm *vm)
+vm_boot_failed(struct vm *vm, const char *why, int qemu_gone)
 {
-	struct waiter	**wp, *w;
-	char		  vmdir[PATH_MAX];
+	char	vmdir[PATH_MAX], log[PATH_MAX], tail[1024], msg[LABD_MSGLEN];
+	int	delay;
 
-	vm->boot_late = 1;
-	vm_paths(vm->name, vmdir, NULL);
-	snprintf(vm->error, sizeof(vm->error), "not ready %d s after it was"
-	    " started (%s%s); its console is in %s/serial.log",
-	    VM_BOOT_TIMEOUT_MS / 1000, vm->serial_seen || !vm->ready_line[0] ?
-	    "last probe: " : "no ready line on the console",
-	    vm->serial_seen || !vm->ready_line[0] ? (vm->probe_err[0] ?
-	    vm->probe_err : "SSH does not answer") : "", vmdir);
-	log_warnx("%s: %s", vm->name, vm->error);
-	for (wp = &vm->waiters; (w = *wp) != NULL; ) {
-		if (w->want != VM_READY) {
-			wp = &w->next;
-			continue;
-		}
-		done_err(&w->done, LABD_E_FAILED, "%s: %s", vm->name,
-		    vm->error);
-		*wp = w->next;
-		free(w);
+	vm_qmp_detach(vm);
+	vm->gen++;	/* a probe in flight no longer counts */
+	vm->panicked = 0;
+	if (boot_verdict(vm->boot_tries, labd->cfg.boot_tries) == BOOT_RETRY) {
+		delay = boot_backoff_ms(vm->boot_tries);
+		vm->retry_at = now_ms() + delay;
+		if (vm->boot_tries == 0)	/* it was up: not a boot */
+			snprintf(msg, sizeof(msg), "%s; booting it again"
+			    " from its disk in %d s", why, delay / 1000);
+		else
+			snprintf(msg, sizeof(msg), "boot %d of %d failed: %s;"
+			    " booting again from its disk in %d s",
+			    vm->boot_tries, labd->cfg.boot_tries, why,
+			    delay / 1000);
+		db_event(0, "vm.retry", vm->name, "%s", msg);
+		vm_set_state(vm, VM_QUEUED, msg);
+	} else {
+		vm_paths(vm->name, vmdir, NULL);
+		vmm_path(log, sizeof(log), vmdir, "serial.log");
+		boot_console_tail(log, VM_CONSOLE_LINES, tail, sizeof(tail));
+		snprintf(msg, sizeof(msg), "%s; gave up after %d boots; the"
+		    " console's last lines: %s", why, vm->boot_tries,
+		    tail[0] ? tail : "(nothing)");
+		db_event(0, "vm.failed", vm->name, "%s", msg);
+		vm_set_state(vm, VM_FAILED, msg);
 	}
-	events_fire("vm.state", vm, vm_to_json(vm));
+	if (qemu_gone)
+		vm->pid = 0;
+	else
+		vm_submit(vm, VMJOB_KILL);
+}
+
+static int
+vm_boot_limit(void)
+{
+	return boot_limit(labd->cfg.max_booting, labd->accel,
+	    (int)sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* Start what the queue lets start now, in roster order. */
+static void
+vm_boot_dispatch(void)
+{
+	struct vm	*vm;
+	int		 limit = vm_boot_limit();
+
+	while ((vm = boot_next(vms, limit, now_ms())) != NULL) {
+		vm->boot_tries++;
+		vm->gen++;
+		vm_set_state(vm, VM_PROVISIONING, NULL);
+		vm_submit(vm, VMJOB_START);
+	}
+}
+
+static int
+vm_boot_timer(struct loop *l, void *arg)
+{
+	boot_kicked = 0;
+	vm_boot_dispatch();
+	return -1;
+}
+
+/*
+ * A slot may have come free: dispatch from the loop, not from inside
+ * vm_set_state(), which is in the middle of telling waiters.
+ */
+static void
+vm_boot_kick(void)
+{
+	if (boot_kicked || labd == NULL || labd->loop == NULL)
+		return;
+	boot_kicked = 1;
+	loop_add_timer(labd->loop, 0, vm_boot_timer, NULL);
 }
 
 static int
@@ -760,6 +910,7 @@ vm_tick(struct loop *l, void *arg)
 
 	for (vm = vms; vm != NULL; vm = vm->next)
 		vm_tick_one(vm);
+	vm_boot_dispatch();	/* pauses before a retry run out here */
 	return VM_TICK_MS;
 }
 
@@ -774,7 +925,7 @@ vm_op_start(struct vm *vm, struct done d)
 		return;
 	}
 	if (vm->busy && vm->state != VM_BOOTING &&
-	    vm->state != VM_PROVISIONING) {
+	    vm->state != VM_PROVISIONING && vm->state != VM_QUEUED) {
 		done_err(&d, LABD_E_BUSY, "%s is %s; try again in a"
 		    " moment", vm->name, vm_state_name(vm->state));
 		return;
@@ -791,9 +942,11 @@ vm_op_start(struct vm *vm, struct done d)
 		vm_set_state(vm, VM_RESUMING, NULL);
 		vm_submit_snap(vm, VMJOB_RESUME, VM_SUSPEND_SNAP, 1, DONE_NONE);
 	} else if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
-		vm->gen++;
-		vm_set_state(vm, VM_PROVISIONING, NULL);
-		vm_submit(vm, VMJOB_START);
+		/* Its turn comes in roster order (vm_boot_dispatch()). */
+		vm->boot_tries = 0;
+		vm->retry_at = 0;
+		vm_set_state(vm, VM_QUEUED, NULL);
+		vm_boot_dispatch();	/* at once when a slot is free */
 	}
 }
 
@@ -811,7 +964,9 @@ vm_op_stop(struct vm *vm, int force, struct done d)
 		done_ok(&d, vm_to_json(vm));
 		return;
 	}
-	if (vm->state == VM_STOPPED || vm->state == VM_FAILED) {
+	/* Queued: no QEMU (a retry's old one is being killed already). */
+	if (vm->state == VM_STOPPED || vm->state == VM_FAILED ||
+	    vm->state == VM_QUEUED) {
 		vm_set_state(vm, VM_STOPPED, NULL);
 		done_ok(&d, vm_to_json(vm));
 		return;
@@ -846,6 +1001,9 @@ vm_op_reset(struct vm *vm, struct done d)
 	/* The job kills QEMU: its QMP EOF must not look like a crash. */
 	vm_qmp_detach(vm);
 	vm->gen++;
+	/* An explicit reset boots at once, outside the queue: one boot. */
+	vm->boot_tries = 1;
+	vm->retry_at = 0;
 	vm_set_state(vm, VM_PROVISIONING, NULL);
 	vm_submit(vm, VMJOB_RESET);
 }
@@ -855,7 +1013,7 @@ static int
 vm_idle(const struct vm *vm)
 {
 	return !vm->busy && vm->state != VM_PROVISIONING &&
-	    vm->state != VM_STOPPING;
+	    vm->state != VM_STOPPING && vm->state != VM_QUEUED;
 }
 
 /* Refuse a second operation on a VM; 1 when refused (and told). */
@@ -918,7 +1076,8 @@ vm_op_restore(struct vm *vm, const char *name, struct done d)
 {
 	int	ram = 0;
 
-	if (vm_refuse_busy(vm, &d))
+	/* A queued VM may go back to a snapshot: it boots from there. */
+	if ((vm->state != VM_QUEUED || vm->busy) && vm_refuse_busy(vm, &d))
 		return;
 	if (!vm_snapshot_find(vm, name, &ram)) {
 		done_err(&d, LABD_E_NOT_FOUND, "%s has no snapshot %s%s",

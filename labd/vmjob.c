@@ -934,15 +934,15 @@ vmjob_run(struct job *job)
 			j->rc = -1;
 			break;
 		}
-		/* The old disk kept a while first, for labctl recover. */
-		if (retain_keep(disk, d->name, d->course, d->login,
-		    "reset --hard", NULL, 0, j->err, sizeof(j->err)) == -1) {
-			j->rc = -1;
-			break;
-		}
-		/* overlay_create renames over the old disk: never no disk. */
-		if (overlay_create(labd->cfg.qemu_img, d->tpl_disk, disk,
-		    j->err, sizeof(j->err)) == -1) {
+		/*
+		 * The old disk kept a while first, for labctl recover.
+		 * overlay_create renames over the old disk: never no disk.
+		 * A VM that never started has none: the spawn makes it.
+		 */
+		if (file_exists(disk) && (retain_keep(disk, d->name, d->course,
+		    d->login, "reset --hard", NULL, 0, j->err,
+		    sizeof(j->err)) == -1 || overlay_create(labd->cfg.qemu_img,
+		    d->tpl_disk, disk, j->err, sizeof(j->err)) == -1)) {
 			j->rc = -1;
 			break;
 		}

@@ -201,6 +201,9 @@ model_event(struct tui *t, const char *kind, json_t *data)
 		    t->mode == MODE_DETAIL &&
 		    strcmp(t->detail_vm, r->name) == 0)
 			link_snapshots(t, r->name, 0);
+	} else if (strcmp(kind, "vm.crash") == 0) {
+		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
+			model_note(t, r, "%s", jstr(data, "reason"));
 	} else if (strcmp(kind, "vm.shutdown") == 0) {
 		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
 			model_note(t, r, "the guest powered off");
@@ -237,6 +240,7 @@ state_color(const char *state)
 	} colors[] = {
 		{ "ready", CLR_READY },
 		{ "booting", CLR_BUSY },
+		{ "queued", CLR_DIM },
 		{ "provisioning", CLR_BUSY },
 		{ "restoring", CLR_BUSY },
 		{ "resuming", CLR_BUSY },

@@ -357,6 +357,15 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	argv_add(&a, "%s", net);
 	argv_add(&a, "-device");
 	argv_add(&a, "virtio-net-pci,netdev=net0,mac=%s", mac);
+	/*
+	 * A guest kernel that panics tells the pvpanic device, and QEMU
+	 * stops it there (rather than let it reboot or hang unseen) and
+	 * sends GUEST_PANICKED: the caller decides what comes next.
+	 */
+	argv_add(&a, "-device");
+	argv_add(&a, "pvpanic");
+	argv_add(&a, "-action");
+	argv_add(&a, "panic=pause");
 	argv_add(&a, "-add-fd");
 	argv_add(&a, "fd=%d,set=%d,opaque=serial-log", VMM_FD_SERIAL,
 	    VMM_FDSET_SERIAL);

@@ -243,7 +243,7 @@ rm -f "$tmp/root.img"
 # --- initramfs ---------------------------------------------------------------
 # Only what it takes to reach /dev/vda, the seed ISO, the network and the
 # power button.  ext4 and crc32c are built into the cloud kernel.
-mods=(virtio_pci virtio_blk virtio_net virtio_rng isofs button evdev)
+mods=(virtio_pci virtio_blk virtio_net virtio_rng isofs button evdev pvpanic-mmio)
 kroot=$tmp/kernel
 depmod -b "$kroot" "$kver"
 ird=$tmp/initrd
@@ -270,7 +270,7 @@ cat >"$tmp/tiny.ini" <<'EOF'
 disk       = tiny.qcow2
 kernel     = tiny-vmlinuz
 initrd     = tiny-initrd
-append     = console=tty0 console=ttyS0 root=/dev/vda rw quiet
+append     = console=tty0 console=ttyS0 root=/dev/vda rw quiet no_timer_check
 memory     = 128M
 vcpus      = 1
 publish    = ssh:22, http:80

@@ -58,6 +58,12 @@ config_dump(const struct labd_config *c)
 	    "uid_base = %u\nksm = %s\ntb_size = %u\n", c->qemu, c->qemu_img,
 	    vmm_accel_name(c->accel), (unsigned)c->uid_base, c->ksm == LABD_KSM_AUTO ?
 	    "auto" : c->ksm == LABD_KSM_ON ? "on" : "off", c->tb_size_mb);
+	if (c->max_booting == 0)
+		fprintf(f, "max_booting = auto\n");
+	else
+		fprintf(f, "max_booting = %d\n", c->max_booting);
+	fprintf(f, "boot_timeout = %d\nboot_tries = %d\n", c->boot_timeout,
+	    c->boot_tries);
 	/* [vnc] only when set: the other files' output stays as it was. */
 	if (c->vnc_port != 0) {
 		fprintf(f, "[vnc]\nlisten = %s:%u\n", c->vnc_ip, c->vnc_port);
@@ -115,6 +121,9 @@ Test(config, defaults)
 	cr_expect_eq(c.publish[0].base, 22000);
 	cr_expect_eq(c.accel, VMM_ACCEL_AUTO);
 	cr_expect_eq(c.uid_base, LABD_UID_BASE);
+	cr_expect_eq(c.max_booting, 0, "max_booting is auto by default");
+	cr_expect_eq(c.boot_timeout, 600);
+	cr_expect_eq(c.boot_tries, 3);
 	cr_expect_str_eq(c.path, "");
 }
 

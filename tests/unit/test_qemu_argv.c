@@ -128,6 +128,9 @@ Test(qemu_argv, full_command_line)
 	cr_expect(strncmp(opt_nth(argv, "-device", 2),
 	    "virtio-net-pci,netdev=net0,mac=52:54:00:", 40) == 0,
 	    "nic: %s", opt_nth(argv, "-device", 2));
+	/* A panic pauses the guest and is told over QMP. */
+	cr_expect_str_eq(opt_nth(argv, "-device", 3), "pvpanic");
+	cr_expect_str_eq(opt(argv, "-action"), "panic=pause");
 	cr_expect_str_eq(opt_nth(argv, "-add-fd", 3),
 	    "fd=7,set=3,opaque=serial-log");
 	cr_expect_null(opt_nth(argv, "-add-fd", 4));
@@ -148,8 +151,8 @@ Test(qemu_argv, full_command_line)
 	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
 	    "vnc.sock");
 	/* A screen, out of the way of the other devices' PCI slots. */
-	cr_expect_str_eq(opt_nth(argv, "-device", 3), "VGA,addr=0x1f");
-	cr_expect_null(opt_nth(argv, "-device", 4));
+	cr_expect_str_eq(opt_nth(argv, "-device", 4), "VGA,addr=0x1f");
+	cr_expect_null(opt_nth(argv, "-device", 5));
 	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
 	    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

@@ -199,7 +199,7 @@ bring_up(void)
 Test(vm_state, start_reports_every_state_then_replies_once)
 {
 	bring_up();
-	cr_expect_str_eq(states, "provisioning booting ready ",
+	cr_expect_str_eq(states, "queued provisioning booting ready ",
 	    "the bus saw: %s", states);
 	cr_expect_eq(ndone, 1, "the asker heard %d times", ndone);
 	cr_expect_str_eq(done_code, "ok");
@@ -335,6 +335,100 @@ Test(vm_state, a_stop_during_a_restore_happens_after_it)
 	job_finish(job_take(VMJOB_KILL), 0, NULL);
 	cr_expect_str_eq(vm_state_name(vm->state), "stopped");
 	cr_expect_str_eq(done_log, "ok:ready ok:stopped ", "%s", done_log);
+}
+
+/* Started and booting, not answering yet. */
+static void
+bring_to_booting(void)
+{
+	vm_op_start(vm, asker());
+	cr_assert_str_eq(vm_state_name(vm->state), "provisioning");
+	job_finish(job_take(VMJOB_START), 0, NULL);
+	cr_assert_str_eq(vm_state_name(vm->state), "booting");
+}
+
+/*
+ * A panic (pvpanic's GUEST_PANICKED sets panicked): QEMU killed, the VM
+ * queued for a pause, booted again from its disk; the second panic with
+ * boot_tries 2 is the end: failed, the asker told why, with the console.
+ */
+Test(vm_state, a_panic_boots_again_then_fails_after_the_last_try)
+{
+	labd->cfg.boot_tries = 2;
+	bring_to_booting();
+	vm->panicked = 1;
+	run_loop(700);
+	cr_expect_str_eq(vm_state_name(vm->state), "queued");
+	cr_expect(strstr(vm->error, "boot 1 of 2 failed: the guest's kernel"
+	    " panicked (QMP GUEST_PANICKED); booting again from its disk in"
+	    " 2 s") != NULL, "error: %s", vm->error);
+	/* A probe may have gone out first: it no longer counts. */
+	while (nqueued > 0 && ((struct vmjob *)queue[0])->kind == VMJOB_PROBE)
+		job_finish(job_take(VMJOB_PROBE), -1, "not yet");
+	job_finish(job_take(VMJOB_KILL), 0, NULL);
+	cr_expect_str_eq(vm_state_name(vm->state), "queued",
+	    "not before its pause");
+	cr_expect_eq(nqueued, 0);
+	cr_expect_eq(ndone, 0, "the start still waits: %s", done_log);
+	run_loop(2200);
+	cr_expect_str_eq(vm_state_name(vm->state), "provisioning");
+	job_finish(job_take(VMJOB_START), 0, NULL);
+	vm->panicked = 1;
+	run_loop(700);
+	cr_expect_str_eq(vm_state_name(vm->state), "failed");
+	cr_expect(strstr(vm->error, "gave up after 2 boots; the console's"
+	    " last lines: (nothing)") != NULL, "error: %s", vm->error);
+	cr_expect_str_eq(done_log, "failed ", "%s", done_log);
+	cr_expect(strstr(done_msg, "panicked") != NULL, "%s", done_msg);
+	while (nqueued > 0 && ((struct vmjob *)queue[0])->kind == VMJOB_PROBE)
+		job_finish(job_take(VMJOB_PROBE), -1, "not yet");
+	job_finish(job_take(VMJOB_KILL), 0, NULL);
+	cr_expect_str_eq(vm_state_name(vm->state), "failed",
+	    "the kill of its QEMU keeps it failed");
+}
+
+/* Not ready within boot_timeout: the same as a panic. */
+Test(vm_state, a_boot_past_its_timeout_is_tried_again)
+{
+	labd->cfg.boot_timeout = 1;
+	bring_to_booting();
+	run_loop(1700);
+	cr_expect_str_eq(vm_state_name(vm->state), "queued");
+	cr_expect(strstr(vm->error, "boot 1 of 3 failed: not ready 1 s after"
+	    " it was started") != NULL, "error: %s", vm->error);
+	vm_op_stop(vm, 0, asker());
+	cr_expect_str_eq(vm_state_name(vm->state), "stopped",
+	    "a queued VM stops at once");
+	cr_expect_str_eq(done_log, "failed ok:stopped ", "%s", done_log);
+}
+
+/* max_booting 1: the second start waits until the first frees its slot. */
+Test(vm_state, max_booting_one_queues_the_second_start)
+{
+	struct vm	*second;
+
+	cr_assert_eq(db_exec(
+	    "INSERT INTO students(id, course_id, login, name)"
+	    " VALUES (2, 1, 'bob', 'Bob');"
+	    "INSERT INTO vms(id, name, course_id, student_id, slot, desired,"
+	    " created) VALUES (2, 'net101-bob', 1, 2, 2, 'stopped', 0);"), 0);
+	cr_assert_not_null(second = vm_add(2));
+	labd->cfg.max_booting = 1;
+	vm_op_start(second, DONE_NONE);
+	vm_op_start(vm, DONE_NONE);
+	cr_expect_str_eq(vm_state_name(second->state), "provisioning");
+	cr_expect_str_eq(vm_state_name(vm->state), "queued");
+	job_finish(job_take(VMJOB_START), 0, NULL);
+	cr_expect_str_eq(vm_state_name(vm->state), "queued",
+	    "booting holds the slot");
+	vm_op_stop(second, 1, DONE_NONE);
+	job_finish(job_take(VMJOB_KILL), 0, NULL);
+	cr_expect_str_eq(vm_state_name(second->state), "stopped");
+	run_loop(50);
+	cr_expect_str_eq(vm_state_name(vm->state), "provisioning",
+	    "the slot freed, the queued one goes");
+	job_finish(job_take(VMJOB_START), 0, NULL);
+	labd->cfg.max_booting = 0;
 }
 
 /* --- the bus itself ----------------------------------------------------- */
