@@ -276,6 +276,7 @@ check_text(FILE *out, json_t *res)
 	json_t		*rows = json_object_get(res, "rows"), *row, *g, *r;
 	size_t		 i, k, ws, wv, ng = json_array_size(goals);
 	size_t		 nchecked = 0;
+	long long	 total = 0;
 	char		 cell[32];
 	time_t		 t = (time_t)jint(res, "started");
 	struct tm	 tm;
@@ -314,15 +315,21 @@ check_text(FILE *out, json_t *res)
 	json_array_foreach(goals, k, g) {
 		snprintf(cell, sizeof(cell), "%lld/%zu", jint(g, "met"),
 		    nchecked);
+		total += jint(g, "met");
 		fprintf(out, "  %-*s", (int)(strlen(jstr(g, "name")) < 5 ? 5 :
 		    strlen(jstr(g, "name"))), cell);
 	}
-	fprintf(out, "\n");
+	fprintf(out, "  %lld/%zu\n", total, nchecked * ng);
 	/* What each goal is, then why each one not met was not. */
 	fprintf(out, "\ngoals:\n");
-	json_array_foreach(goals, k, g)
-		fprintf(out, "  %-*s  %s\n", 12,
-		    jstr(g, "name"), jstr(g, "description"));
+	json_array_foreach(goals, k, g) {
+		fprintf(out, "  %s", jstr(g, "name"));
+		if (*jstr(g, "description") != '\0')
+			fprintf(out, "%*s  %s", strlen(jstr(g, "name")) < 12 ?
+			    (int)(12 - strlen(jstr(g, "name"))) : 0, "",
+			    jstr(g, "description"));
+		fputc('\n', out);
+	}
 	i = 0;
 	json_array_foreach(rows, k, row) {
 		if (!row_checked(row))
