@@ -168,5 +168,6 @@ check "... and in csv its cells are empty" bash -c \
 check "ann's parameter is the same after another run" \
 	test "$("$LABCTL" exec ck-ann -- cat /etc/labd/param)" = "$pa"
 
+check "stop --course" "$LABCTL" stop --course ck
 check "course rm --yes" "$LABCTL" course rm ck --yes
 finish test_check
