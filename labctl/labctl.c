@@ -118,6 +118,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
 	  "the access sheet again, without the passwords: ssh line and"
 	  " ~/.ssh/config stanza a student" },
+	{ "check", NULL, "COURSE DIR [--format text|csv|md|json] [--student ID]"
+	  " [--timeout SECONDS] | COURSE --last", ctl_check,
+	  "run DIR's goal scripts as root in every running VM (exit 0 ="
+	  " met, 30 s each by default): a goal x student table; --last"
+	  " shows the last run again" },
 	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
 	{ "removed", NULL, "", ctl_removed,
 	  "disks kept after a course rm or a reset --hard, until keep_removed"

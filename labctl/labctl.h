@@ -68,6 +68,17 @@ int	sheet_format(const char *cmd, const char *name);
 /* Rows of course.create (with passwords) or of course.access, on out. */
 void	sheet_print(FILE *out, int format, const char *course, json_t *rows);
 
+/* check.c */
+enum check_format { CHECK_TEXT, CHECK_CSV, CHECK_MD, CHECK_JSON,
+	NCHECK_FORMATS };
+int	ctl_check(struct ctl *, int, char **);
+/* The goals of DIR for course.check; NULL with err naming the file. */
+json_t	*check_read_dir(const char *dir, char *err, size_t errlen);
+/* The format called name; -1 after a usage message. */
+int	check_format(const char *name);
+/* A course.check or course.check_last reply, on out. */
+void	check_print(FILE *out, int format, json_t *res);
+
 /* console.c */
 int	ctl_console(struct ctl *, int, char **);
 

@@ -216,6 +216,25 @@ static const struct cmd cmds[] = {
 		{ "vm", ARG_STRING, ARG_OPTIONAL,
 		  "the VM to put it in (default: the one it came from)" },
 	  } },
+	{ .name = "course.check", .fn = cmd_course_check, .flags = CMD_TA,
+	  .help = "goal scripts run as root in every ready VM of the course"
+	  " (one session a VM, in parallel), exit 0 = met; stored, and"
+	  " {course, started, ms, goals: [{name, description}], rows: [{vm,"
+	  " student, state, error, met, results: [{goal, met, status,"
+	  " reason}]}]}",
+	  .args = {
+		SPEC_COURSE,
+		{ "goals", ARG_ARRAY, ARG_REQUIRED,
+		  "[{name, description, script}], 1 to 32, 64 KiB each" },
+		{ "student", ARG_STRING, ARG_OPTIONAL, "that student's VM only" },
+		{ "timeout", ARG_INTEGER, ARG_OPTIONAL,
+		  "seconds a goal may run, 1 to 600 (default 30)" },
+	  } },
+	{ .name = "course.check_last", .fn = cmd_course_check_last,
+	  .flags = CMD_TA,
+	  .help = "the course's last check, as course.check replied, without"
+	  " running it again",
+	  .args = { SPEC_COURSE } },
 	{ .name = "vm.exec", .fn = cmd_vm_exec,
 	  .help = "a command through the shell as root over SSH with labd's"
 	  " key, on a ready VM; {vm, status, output}: stdout and stderr,"

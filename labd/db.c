@@ -62,6 +62,14 @@ static const char *db_schema =
 "  name TEXT NOT NULL, created INTEGER NOT NULL,"
 "  ram INTEGER NOT NULL, vm_state_size INTEGER NOT NULL DEFAULT 0,"
 "  UNIQUE(vm_id, name));"
+"CREATE TABLE IF NOT EXISTS vm_params("	/* check.c: LAB_PARAM */
+"  vm_id INTEGER PRIMARY KEY REFERENCES vms(id) ON DELETE CASCADE,"
+"  param TEXT NOT NULL);"
+"CREATE TABLE IF NOT EXISTS check_runs("	/* check.c: course.check */
+"  id INTEGER PRIMARY KEY,"
+"  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
+"  started INTEGER NOT NULL, finished INTEGER NOT NULL, uid INTEGER,"
+"  result TEXT NOT NULL);"		/* the reply, as JSON */
 "CREATE TABLE IF NOT EXISTS events("
 "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, uid INTEGER,"
 "  kind TEXT NOT NULL, subject TEXT, detail TEXT);";

@@ -126,6 +126,31 @@ void		 done_ok(struct done *, json_t *result);
 void		 done_err(struct done *, const char *code, const char *, ...)
 		    PRINTFLIKE(3, 4);
 
+/* checkscript.c: the program a check runs in a guest, and its lines */
+#define CHECK_GOALS_MAX		32
+#define CHECK_GOAL_NAMELEN	33		/* [A-Za-z0-9_-], 32 at most */
+#define CHECK_SCRIPT_MAX	(64 * 1024)	/* bytes of one goal script */
+#define CHECK_OUTPUT_MAX	(1024 * 1024)	/* a goal's output, cut there */
+#define CHECK_REASON_MAX	200		/* bytes of its last line kept */
+struct check_goal {
+	char		 name[CHECK_GOAL_NAMELEN];
+	char		*description;
+	char		*script;
+};
+struct check_line {
+	const char	*name;		/* into the parsed line */
+	int		 status;	/* 0-255 */
+	int		 timeout;	/* killed by the watchdog */
+	int		 cut;		/* its output reached CHECK_OUTPUT_MAX */
+	int		 met;
+	const char	*reason;	/* its output's last line */
+};
+/* The program, NUL-terminated, *len bytes; param is [0-9a-f]. */
+char		*check_script(const struct check_goal *, size_t n,
+		    const char *param, int timeout_s, size_t *len);
+/* A "labd-check\t..." line, cut in place: 0, or -1 when not one. */
+int		 check_parse_line(char *line, struct check_line *);
+
 /* db.c: the SQLite state store */
 int		 db_open(const char *path, sqlite3 **, char *err, size_t errlen);
 sqlite3_stmt	*db_prepare(const char *sql);
@@ -379,6 +404,9 @@ void	cmd_vm_console(const struct req *, json_t *);
 void	cmd_vm_vnc(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
 void	cmd_removed_list(const struct req *, json_t *);
+/* check.c: course.check and course.check_last */
+void	cmd_course_check(const struct req *, json_t *);
+void	cmd_course_check_last(const struct req *, json_t *);
 void	cmd_removed_recover(const struct req *, json_t *);
 
 /*

@@ -511,6 +511,7 @@ done:
 	done_err(&j->done, LABD_E_NOT_FOUND, "%s was removed", j->def.name);
 	free(j->cmd);
 	free(j->output);
+	free(j->input);
 	free(j);
 }
 

@@ -623,9 +623,9 @@ vmjob_exec(struct vmjob *j)
 {
 	j->output = xmalloc(VM_EXEC_OUTPUT_MAX + 1);
 	j->status = -1;
-	if (vmm_ssh_exec(j->ip, j->port, "root", j->keyfile, j->cmd,
-	    j->timeout_ms, j->output, VM_EXEC_OUTPUT_MAX + 1, &j->status,
-	    j->err, sizeof(j->err)) == -1)
+	if (vmm_ssh_exec_input(j->ip, j->port, "root", j->keyfile, j->cmd,
+	    j->input, j->inlen, j->timeout_ms, j->output,
+	    VM_EXEC_OUTPUT_MAX + 1, &j->status, j->err, sizeof(j->err)) == -1)
 		return -1;
 	utf8_scrub(j->output);
 	return 0;

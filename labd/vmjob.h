@@ -121,6 +121,8 @@ struct vmjob {
 	int		 timeout_ms;	/* in */
 	int		 status;	/* out: the command's exit status */
 	char		*output;	/* out: stdout+stderr, UTF-8, owned */
+	char		*input;		/* in: its stdin, owned; NULL: none */
+	size_t		 inlen;
 };
 
 

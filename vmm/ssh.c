@@ -171,6 +171,27 @@ run_wait(ssh_session s, ssh_channel ch, const struct ssh_run *run,
 	return 1;
 }
 
+static int	ssh_exec(const char *, uint16_t, const char *, const char *,
+		    vmm_ssh_cmd_fn, void *, const char *, size_t, int, char *,
+		    size_t, int *, char *, size_t);
+
+/* All of buf on ch's standard input; the session's timeout bounds it. */
+static int
+ssh_write_all(ssh_channel ch, const char *buf, size_t len)
+{
+	int	n;
+
+	while (len > 0) {
+		n = ssh_channel_write(ch, buf, len > 32768 ? 32768 :
+		    (uint32_t)len);
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* vmm_ssh_exec()'s command, as it was given. */
 static int
 cmd_given(void *arg, char *cmd, size_t cmdlen)
@@ -192,6 +213,32 @@ int
 vmm_ssh_exec_fn(const char *ip, uint16_t port, const char *user,
     const char *keyfile, vmm_ssh_cmd_fn mkcmd, void *arg, int timeout_ms,
     char *out, size_t outlen, int *status, char *err, size_t errlen)
+{
+	return ssh_exec(ip, port, user, keyfile, mkcmd, arg, NULL, 0,
+	    timeout_ms, out, outlen, status, err, errlen);
+}
+
+int
+vmm_ssh_exec_input(const char *ip, uint16_t port, const char *user,
+    const char *keyfile, const char *cmd, const char *in, size_t inlen,
+    int timeout_ms, char *out, size_t outlen, int *status, char *err,
+    size_t errlen)
+{
+	return ssh_exec(ip, port, user, keyfile, cmd_given, (void *)cmd, in,
+	    inlen, timeout_ms, out, outlen, status, err, errlen);
+}
+
+/*
+ * The one way a command runs: in (inlen bytes, may be NULL) is its
+ * standard input, written before the end of input is sent.  A long
+ * input goes this way rather than in the command line, which dropbear
+ * cuts at 9000 bytes.
+ */
+static int
+ssh_exec(const char *ip, uint16_t port, const char *user,
+    const char *keyfile, vmm_ssh_cmd_fn mkcmd, void *arg, const char *in,
+    size_t inlen, int timeout_ms, char *out, size_t outlen, int *status,
+    char *err, size_t errlen)
 {
 	struct ssh_run				 run = { out, outlen, 0, 0 };
 	struct ssh_channel_callbacks_struct	 cb = {
@@ -246,6 +293,7 @@ vmm_ssh_exec_fn(const char *ip, uint16_t port, const char *user,
 		goto fail;
 	}
 	if (ssh_channel_request_exec(ch, cmd) != SSH_OK ||
+	    ssh_write_all(ch, in, inlen) == -1 ||
 	    ssh_channel_send_eof(ch) != SSH_OK) {
 		snprintf(err, errlen, "ssh %s@%s:%u: cannot run the command:"
 		    " %s", user, ip, port, ssh_get_error(s));

@@ -333,6 +333,14 @@ int	vmm_ssh_exec_fn(const char *ip, uint16_t port, const char *user,
 	    const char *keyfile, vmm_ssh_cmd_fn mkcmd, void *arg,
 	    int timeout_ms, char *out, size_t outlen, int *status, char *err,
 	    size_t errlen);
+/*
+ * vmm_ssh_exec() with in (inlen bytes) as the command's standard input:
+ * for what is too long for a command line (dropbear takes 9000 bytes).
+ */
+int	vmm_ssh_exec_input(const char *ip, uint16_t port, const char *user,
+	    const char *keyfile, const char *cmd, const char *in, size_t inlen,
+	    int timeout_ms, char *out, size_t outlen, int *status, char *err,
+	    size_t errlen);
 
 /* ready.c */
 /* Has the serial log at path a line containing needle?  1 yes, 0 not yet, -1 error. */
