@@ -127,7 +127,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "removed", NULL, "", ctl_removed,
 	  "disks kept after a course rm or a reset --hard, until keep_removed"
 	  " runs out" },
-	{ "recover", NULL, "ID [--to VM]", ctl_recover,
+	{ "recover", NULL, "ID|VM [--to VM]", ctl_recover,
 	  "a kept disk back as its VM's disk (the VM stopped); the disk it"
 	  " replaces is kept in turn" },
 	{ "events", NULL, "[--kind KIND] [--limit N]", ctl_events,

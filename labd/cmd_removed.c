@@ -110,11 +110,16 @@ cmd_removed_recover(const struct req *r, json_t *args)
 	const char		*id = arg_str(args, "id"), *to = arg_str(args,
 				    "vm");
 	char			 src[PATH_MAX], rundir[PATH_MAX],
-				 err[LABD_ERRLEN];
+				 err[LABD_ERRLEN], newest[128];
 	pid_t			 pid;
 
+	/* A VM's name stands for its newest kept disk. */
 	if ((m = retain_meta(id, src, sizeof(src), err, sizeof(err))) ==
-	    NULL) {
+	    NULL && retain_newest(id, newest, sizeof(newest)) == 0) {
+		id = newest;
+		m = retain_meta(id, src, sizeof(src), err, sizeof(err));
+	}
+	if (m == NULL) {
 		reply_err(r, LABD_E_NOT_FOUND, "%s", err);
 		return;
 	}

@@ -422,6 +422,7 @@ int	retain_keep(const char *disk, const char *vm, const char *course,
 json_t	*retain_meta(const char *id, char *dir, size_t dirlen, char *err,
 	    size_t errlen);
 json_t	*retain_list(void);
+int	 retain_newest(const char *, char *, size_t);
 void	retain_purge(void);
 void	retain_init(void);
 

@@ -171,6 +171,28 @@ retain_list(void)
 	return a;
 }
 
+/* The ID of VM's newest kept disk into id; -1 when it has none. */
+int
+retain_newest(const char *vm, char *id, size_t idlen)
+{
+	json_t		*a = retain_list(), *m;
+	size_t		 i;
+	long long	 best = -1, t;
+	const char	*v;
+
+	json_array_foreach(a, i, m) {
+		v = json_string_value(json_object_get(m, "vm"));
+		t = json_integer_value(json_object_get(m, "removed"));
+		if (v == NULL || strcmp(v, vm) != 0 || t <= best)
+			continue;
+		best = t;
+		snprintf(id, idlen, "%s",
+		    json_string_value(json_object_get(m, "id")));
+	}
+	json_decref(a);
+	return best == -1 ? -1 : 0;
+}
+
 /* Kept disks older than keep_removed go (all of them when it is off). */
 void
 retain_purge(void)

@@ -86,7 +86,11 @@ check "the course again, same roster" "$LABCTL" course create rc \
 	--template tiny --roster "$T/roster.csv"
 check "its VM is ready" "$LABCTL" wait rc-ann --timeout 400
 check "stop it" "$LABCTL" stop rc-ann
-check "now the kept disk goes back in" "$LABCTL" recover "$id3"
+check "now the kept disk goes back in, named by its VM (the newest)" \
+	"$LABCTL" recover rc-ann
+cp "$T/last.out" "$T/byname.out"
+check "... the one course rm kept" grep -q "disk recovered from $id3" \
+	"$T/byname.out"
 check "start" "$LABCTL" start rc-ann
 check "ready" "$LABCTL" wait rc-ann --timeout 400
 check "the file written before the course rm is there" bash -c \
