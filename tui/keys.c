@@ -61,6 +61,7 @@ static int	act_snapshot(struct tui *, int);
 static int	act_suspend(struct tui *, int);
 static int	act_resume(struct tui *, int);
 static int	act_console(struct tui *, int);
+static int	act_vnc(struct tui *, int);
 
 #define SECTION(title)	{ { 0 }, title, 0, 0, NULL, NULL, NULL }
 #define T		MODE_TABLE
@@ -121,6 +122,9 @@ static const struct binding bindings[] = {
 	{ { 'o' }, "o", TD, TD, "Console", act_console,
 	  "the serial console of the VM under the cursor; Ctrl-] comes back"
 	  " (needs access to labd's run_dir)" },
+	{ { 'v' }, "v", TD, 0, NULL, act_vnc,
+	  "the VNC address of the VM under the cursor and its student's"
+	  " password, which goes to the terminal's clipboard (OSC 52)" },
 
 	SECTION("Screens"),
 	{ { '\r', '\n', KEY_ENTER }, "Enter", TD, T, "Detail", key_detail,
@@ -624,6 +628,17 @@ act_console(struct tui *t, int key)
 	if (r == NULL)
 		return 0;
 	return console_run(t, r->name, jstr(r->obj, "console"));
+}
+
+static int
+act_vnc(struct tui *t, int key)
+{
+	struct vm_row	*r = t->mode == MODE_DETAIL ?
+			    model_find(t, t->detail_vm) : model_cursor_row(t);
+
+	if (r != NULL)
+		link_vnc(t, r->name);
+	return TF_DRAW;
 }
 
 /* --- the table's users --------------------------------------------------- */

@@ -261,6 +261,7 @@ double		 link_tick(struct tui *, double now);
 long		 link_act_send(struct tui *, const char *cmd, json_t *args,
 		    char *err, size_t errlen);
 void		 link_snapshots(struct tui *, const char *vm, int for_pick);
+void		 link_vnc(struct tui *, const char *vm);
 const char	*link_run_dir(struct tui *, char *, size_t);
 int		 link_replay_load(struct tui *, const char *path, char *err,
 		    size_t errlen);

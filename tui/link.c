@@ -38,7 +38,7 @@
 #define LINK_MAXPEND	64
 
 enum req_kind { REQ_SUBSCRIBE, REQ_STATUS, REQ_LIST, REQ_SNAPS_DETAIL,
-	REQ_SNAPS_PICK };
+	REQ_SNAPS_PICK, REQ_VNC };
 
 struct pending {
 	long		 id;
@@ -61,6 +61,8 @@ struct link {
 	int			 ever;		/* was connected once */
 	char			 refusal[TUI_ERRLEN];	/* labd said why */
 };
+
+static void	vnc_shown(struct tui *, json_t *);
 
 static int
 link_request(struct tui *t, enum req_kind kind, const char *cmd, json_t *args,
@@ -255,6 +257,12 @@ link_ev_msg(struct tui *t, json_t *msg)
 			    reply_error(msg));
 		prompt_choices(t, p.vm, ok ? result : NULL);
 		break;
+	case REQ_VNC:
+		if (!ok)
+			tui_message(t, 1, "vnc %s: %s", p.vm, reply_error(msg));
+		else
+			vnc_shown(t, result);
+		break;
 	}
 	t->flags |= TF_DRAW;
 }
@@ -384,6 +392,72 @@ link_snapshots(struct tui *t, const char *vm, int for_pick)
 	json_decref(args);
 	if (rc == -1 && for_pick)
 		prompt_choices(t, vm, NULL);
+}
+
+/*
+ * The terminal's clipboard gets text through OSC 52, which xterm, tmux
+ * (set-clipboard on), kitty, foot and most others understand; the
+ * sequence goes around curses, which would print it.
+ */
+static void
+clipboard_set(const char *text)
+{
+	static const char	 b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char	*in = (const unsigned char *)text;
+	size_t			 n = strlen(text), i;
+	unsigned long		 v;
+	char			 out[4];
+
+	fputs("\033]52;c;", stdout);
+	for (i = 0; i < n; i += 3) {
+		v = (unsigned long)in[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned long)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[0] = b64[(v >> 18) & 63];
+		out[1] = b64[(v >> 12) & 63];
+		out[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		out[3] = i + 2 < n ? b64[v & 63] : '=';
+		fwrite(out, 1, 4, stdout);
+	}
+	fputs("\a", stdout);
+	fflush(stdout);
+}
+
+/* vm.vnc's answer: where to point a viewer, the student's password. */
+static void
+vnc_shown(struct tui *t, json_t *o)
+{
+	const char	*pw = jstr(o, "password");
+
+	if (*pw == '\0') {
+		tui_message(t, 0, "%s: VNC %s:%lld, the student's password is"
+		    " on the access sheet", jstr(o, "vm"), jstr(o, "host"),
+		    jint(o, "port"));
+		return;
+	}
+	clipboard_set(pw);
+	tui_message(t, 0, "%s: VNC %s:%lld password %s (copied to the"
+	    " clipboard)", jstr(o, "vm"), jstr(o, "host"), jint(o, "port"),
+	    pw);
+}
+
+/* v: the VM's VNC address and its student's password. */
+void
+link_vnc(struct tui *t, const char *vm)
+{
+	json_t	*args;
+
+	if (t->link == NULL || t->link->ev == NULL) {
+		tui_message(t, 1, "not connected to labd");
+		return;
+	}
+	args = json_pack("{s:s}", "vm", vm);
+	if (link_request(t, REQ_VNC, "vm.vnc", args, vm) == -1)
+		tui_message(t, 1, "vnc %s: cannot ask labd", vm);
+	json_decref(args);
 }
 
 /*

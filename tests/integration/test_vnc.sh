@@ -294,6 +294,20 @@ check "labtui's header shows the VNC address" bash -c "
 		sleep 0.2
 	done
 	tmux -S '$T/tmux.sock' capture-pane -p -t tui; exit 1"
+# v: the VM under the cursor (the first, ann's), its password shown and
+# put on the clipboard with OSC 52, which tmux keeps as a paste buffer.
+"${TM[@]}" set-option -s set-clipboard on
+"${TM[@]}" send-keys -t tui g v
+check "labtui's v shows the student's VNC password" bash -c "
+	for i in \$(seq 50); do
+		tmux -S '$T/tmux.sock' capture-pane -p -t tui |
+		    grep -q \"vc-ann: VNC $VADDR password \$(cat '$T/ann.pass') (copied\" &&
+		    exit 0
+		sleep 0.2
+	done
+	tmux -S '$T/tmux.sock' capture-pane -p -t tui; exit 1"
+check "... and puts it on the terminal's clipboard" bash -c \
+	"test \"\$(tmux -S '$T/tmux.sock' show-buffer)\" = \"\$(cat '$T/ann.pass')\""
 "${TM[@]}" kill-server 2>/dev/null
 
 check "labd is still alive" kill -0 "$LABD_PID"
