@@ -455,32 +455,6 @@ gw_vm_state(const struct event *ev, void *arg)
 
 /* --- start-up -------------------------------------------------------------- */
 
-static int
-gw_bind(const char *ip, uint16_t port, char *err, size_t errlen)
-{
-	struct sockaddr_in	sin = { .sin_family = AF_INET };
-	int			fd, one = 1;
-
-	sin.sin_port = htons(port);
-	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
-		errf(err, errlen, "%s is not an IPv4 address", ip);
-		return -1;
-	}
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		errf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(fd, GW_BACKLOG) == -1) {
-		errf(err, errlen, "[gateway] listen = %s:%u: %s", ip, port,
-		    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 int
 gateway_init(char *err, size_t errlen)
 {
@@ -505,8 +479,11 @@ gateway_init(char *err, size_t errlen)
 		    "cannot read it");
 		return -1;
 	}
-	if ((lfd = gw_bind(c->gw_ip, c->gw_port, err, errlen)) == -1)
+	if ((lfd = tcp_listen(c->gw_ip, c->gw_port, 0, GW_BACKLOG, e,
+	    sizeof(e))) == -1) {
+		errf(err, errlen, "[gateway] listen = %s", e);
 		goto fail;
+	}
 	if (pipe2(gw_ask, O_CLOEXEC) == -1) {
 		errf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;

@@ -65,6 +65,13 @@ int	 file_copy_fd(int in, const char *from, const char *to, mode_t mode,
 	    char *err, size_t errlen);
 int	 run_capture(char *const argv[], char *out, size_t outlen, char *err,
 	    size_t errlen);
+/*
+ * A TCP socket listening on IPv4 ip:port (SO_REUSEADDR: relayed
+ * connections may still hold the port), socket flags such as
+ * SOCK_NONBLOCK added to SOCK_CLOEXEC; -1 with err "IP:PORT: why".
+ */
+int	 tcp_listen(const char *ip, uint16_t port, int flags, int backlog,
+	    char *err, size_t errlen);
 int64_t	 now_ms(void);
 /* Replace what is not UTF-8 (overlong, surrogate, cut) by '?'; the count. */
 size_t	 utf8_scrub(char *);

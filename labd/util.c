@@ -3,8 +3,12 @@
  * util.c - allocation that cannot fail, files written atomically, and
  * running a child with an argv array (never a shell).
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -461,4 +465,31 @@ utf8_scrub(char *str)
 		s += n + 1;
 	}
 	return bad;
+}
+
+int
+tcp_listen(const char *ip, uint16_t port, int flags, int backlog, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in	sin = { .sin_family = AF_INET };
+	int			fd, one = 1;
+
+	sin.sin_port = htons(port);
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
+		errf(err, errlen, "%s is not an IPv4 address", ip);
+		return -1;
+	}
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0)) ==
+	    -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(fd, backlog) == -1) {
+		errf(err, errlen, "%s:%u: %s", ip, port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

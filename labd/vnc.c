@@ -113,23 +113,12 @@ static int
 vnc_listen(const char *key, const char *ip, uint16_t port, char *err,
     size_t errlen)
 {
-	struct sockaddr_in	sin;
-	int			fd, one = 1;
+	char	e[LABD_ERRLEN];
+	int	fd;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	inet_pton(AF_INET, ip, &sin.sin_addr);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1 || bind(fd, (struct sockaddr *)&sin,
-	    sizeof(sin)) == -1 || listen(fd, 64) == -1) {
-		errf(err, errlen, "[vnc] %s: cannot listen on %s:%u: %s", key,
-		    ip, port, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
+	if ((fd = tcp_listen(ip, port, SOCK_NONBLOCK, 64, e, sizeof(e))) ==
+	    -1)
+		errf(err, errlen, "[vnc] %s: cannot listen on %s", key, e);
 	return fd;
 }
 

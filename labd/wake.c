@@ -518,33 +518,6 @@ wake_listening(const struct vm *vm)
 	return 0;
 }
 
-static int
-wake_bind(const char *ip, uint16_t port, char *err, size_t errlen)
-{
-	struct sockaddr_in	sin = { .sin_family = AF_INET };
-	int			fd, one = 1;
-
-	sin.sin_port = htons(port);
-	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
-		errf(err, errlen, "%s is not an IPv4 address", ip);
-		return -1;
-	}
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		errf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	/* Connections that labd relays may still hold this port. */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(fd, WAKE_BACKLOG) == -1) {
-		errf(err, errlen, "%s:%u: %s", ip, port, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Listen on every published port of a suspended VM; 0 when all are. */
 static int
 wake_listen(struct vm *vm, int quiet)
@@ -563,7 +536,8 @@ wake_listen(struct vm *vm, int quiet)
 		const char	*ip = db_text(st, 0);
 		uint16_t	 port = (uint16_t)sqlite3_column_int(st, 1);
 
-		if ((fd = wake_bind(ip, port, err, sizeof(err))) == -1) {
+		if ((fd = tcp_listen(ip, port, SOCK_NONBLOCK,
+		    WAKE_BACKLOG, err, sizeof(err))) == -1) {
 			if (!quiet)
 				log_warnx("%s: cannot listen for a wake on %s;"
 				    " trying again", vm->name, err);
