@@ -371,6 +371,22 @@ fail:
 	return code;
 }
 
+/*
+ * The course's gateway key now rather than at its first VM's start: a
+ * VM may wait queued for long, and the key is part of the course.
+ */
+static const char *
+create_key(const char *name, char *err, size_t errlen)
+{
+	char	e[LABD_ERRLEN];
+
+	if (keys_gateway(name, NULL, 0, NULL, 0, e, sizeof(e)) == -1) {
+		errf(err, errlen, "course %s: %s", name, e);
+		return LABD_E_INTERNAL;
+	}
+	return NULL;
+}
+
 const char *
 course_create(const char *name, const char *tref, const char *roster,
     const char *rname, int overcommit, uid_t uid, json_t **res, char *err,
@@ -386,8 +402,12 @@ course_create(const char *name, const char *tref, const char *roster,
 	    (code = create_plan(&cn, err, errlen)) != NULL ||
 	    (!overcommit && (code = admit_course((int)cn.ros.n,
 	    template_memory_mb(cn.tid), err, errlen)) != NULL) ||
-	    (code = create_write(&cn, err, errlen)) != NULL)
+	    (code = create_key(name, err, errlen)) != NULL)
 		goto done;
+	if ((code = create_write(&cn, err, errlen)) != NULL) {
+		keys_gateway_rm(name);
+		goto done;
+	}
 	db_event(uid, "course.create", name, "%zu students, template %s",
 	    cn.ros.n, tref);
 	log_info("course %s created: %zu VMs from %s", name, cn.ros.n, tref);
