@@ -90,7 +90,7 @@ csv_field() {
 csv_field ann vnc_password >"$T/ann.pass"
 csv_field ben vnc_password >"$T/ben.pass"
 check "the csv sheet has a vnc_password column" \
-	grep -q '^name,vm,host,port,user,password,ssh,ssh_config,vnc_password$' \
+	grep -q '^name,vm,host,port,user,password,gateway,ssh,ssh_config,vnc_password$' \
 	"$T/sheet.csv"
 check "each student has an 8-character VNC password" bash -c \
 	"grep -Eqx '[[:alnum:]]{8}' '$T/ann.pass' &&
