@@ -98,10 +98,15 @@ static const struct {
 	{ "students", "vnc_password", "TEXT" },
 };
 
-/* After the columns: two students never share a VNC password. */
+/*
+ * After the columns: two students never share a VNC password.  A VM's
+ * ports are read for every row of vm.list: without an index on vm_id
+ * that is a scan of all ports for each VM.
+ */
 static const char *db_indexes =
 "CREATE UNIQUE INDEX IF NOT EXISTS students_vnc_password"
-"  ON students(vnc_password);";
+"  ON students(vnc_password);"
+"CREATE INDEX IF NOT EXISTS ports_vm ON ports(vm_id);";
 
 static sqlite3	*db;
 
