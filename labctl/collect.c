@@ -384,7 +384,7 @@ ctl_collect(struct ctl *c, int argc, char **argv)
 	size_t		 i, n = 0, done = 0;
 	int		 rc = CTL_USAGE, timeout = 0, destfd = -1, mfd;
 
-	for (i = 1; i < (size_t)argc; i++) {
+	for (i = 0; i < (size_t)argc; i++) {
 		int	k = (int)i;
 
 		if ((v = opt_value("--to", argc, argv, &k)) != NULL)
