@@ -211,6 +211,8 @@ fuzz-run: $(FUZZ_BINS)
 $(B)/tests/fuzz_%: $(call obj,tests/fuzz/fuzz_%.c) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# labctl collect's unpacking, on its own objects (labctl.c holds a main).
+$(B)/tests/fuzz_untar: $(call obj,labctl/untar.c labctl/sha256.c)
 
 # --- demo -----------------------------------------------------------------
 demo:
