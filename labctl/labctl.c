@@ -123,6 +123,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "run DIR's goal scripts as root in every running VM (exit 0 ="
 	  " met, 30 s each by default): a goal x student table; --last"
 	  " shows the last run again" },
+	{ "collect", NULL, "COURSE PATH... --to DEST [--student ID]"
+	  " [--max-size SIZE] [--timeout SECONDS]", ctl_collect,
+	  "copy PATHs (absolute, globs allowed) from every VM into"
+	  " DEST/STUDENT/, times and modes kept, with DEST/manifest.csv;"
+	  " DEST must be new; 1G a VM by default; suspended VMs are resumed"
+	  " for it" },
 	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
 	{ "removed", NULL, "", ctl_removed,
 	  "disks kept after a course rm or a reset --hard, until keep_removed"

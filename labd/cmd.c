@@ -235,6 +235,20 @@ static const struct cmd cmds[] = {
 	  .help = "the course's last check, as course.check replied, without"
 	  " running it again",
 	  .args = { SPEC_COURSE } },
+	{ .name = "vm.collect", .fn = cmd_vm_collect,
+	  .help = "PATHs of a ready VM as a tar stream (tar -C / -cf - in the"
+	  " guest, as root over SSH with labd's key), on a socket passed"
+	  " with the reply (SCM_RIGHTS) in proto.h's frames; the reply is"
+	  " {vm, student, max_bytes}; labd writes nothing",
+	  .args = {
+		SPEC_VM,
+		{ "paths", ARG_ARRAY, ARG_REQUIRED,
+		  "absolute paths in the guest, globs allowed; no . or .." },
+		{ "max_bytes", ARG_INTEGER, ARG_OPTIONAL,
+		  "the stream's cap (default 1 GiB)" },
+		{ "timeout", ARG_INTEGER, ARG_OPTIONAL,
+		  "seconds, 1 to 21600 (default 600)" },
+	  } },
 	{ .name = "vm.exec", .fn = cmd_vm_exec,
 	  .help = "a command through the shell as root over SSH with labd's"
 	  " key, on a ready VM; {vm, status, output}: stdout and stderr,"

@@ -414,6 +414,8 @@ void	cmd_removed_list(const struct req *, json_t *);
 /* check.c: course.check and course.check_last */
 void	cmd_course_check(const struct req *, json_t *);
 void	cmd_course_check_last(const struct req *, json_t *);
+/* collect.c: vm.collect */
+void	cmd_vm_collect(const struct req *, json_t *);
 void	cmd_removed_recover(const struct req *, json_t *);
 
 /*

@@ -977,7 +977,8 @@ vmjob_run(struct job *job)
 		j->rc = vmjob_backup(j);
 		break;
 	case VMJOB_EXEC:
-		j->rc = vmjob_exec(j);
+		j->rc = j->hooks->run != NULL ? j->hooks->run(j) :
+		    vmjob_exec(j);
 		break;
 	}
 }

@@ -70,12 +70,15 @@ struct vmjob;
  * worker before it; finish after it, whatever came of it (j->rc), and
  * returns the job's result; after in the loop's thread once the job is
  * over (vm NULL when the VM went meanwhile): it replies and frees arg.
- * after is required, the others may be NULL.  An exec has after alone.
+ * after is required, the others may be NULL.  An exec has after, and
+ * run when it is not a command whose words are kept (collect.c's tar
+ * stream): run then does the work in the worker and returns j->rc.
  */
 struct vmjob_hooks {
 	int	(*prepare)(struct vmjob *);
 	int	(*finish)(struct vmjob *);
 	void	(*after)(struct vmjob *, struct vm *);
+	int	(*run)(struct vmjob *);
 };
 
 struct vmjob {

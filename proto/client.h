@@ -54,6 +54,16 @@ void			 fmt_duration(long long s, char *out, size_t len);
 /* Bytes as "-", "512K", "3.5M" or "1.2G". */
 void			 fmt_size(long long bytes, char *out, size_t len);
 
+/* collect.c */
+/*
+ * A PATH of collect, as the guest's shell will see it: absolute, no "."
+ * or ".." component, at most LABD_COLLECT_PATHLEN bytes, and only
+ * letters, digits, "/._-+@%,:=~" and the glob characters "*?[]" (so that
+ * the guest's shell expands it and nothing else).  0, or -1 with err.
+ */
+int			 collect_path_check(const char *path, char *err,
+			    size_t errlen);
+
 /* ini.c */
 /*
  * Read the ini file path (at most max bytes) with iniparser, put the real

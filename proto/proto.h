@@ -56,4 +56,17 @@
 #define LABD_E_FAILED		"failed"	/* the host refused: qemu, disk, ports */
 #define LABD_E_INTERNAL		"internal"
 
+/*
+ * vm.collect's stream, on the descriptor passed with its reply: frames of
+ * a type byte, a 4-byte big-endian length and that many bytes.  'D' is
+ * the guest's tar stream, in order; one 'E' ends it, a JSON object:
+ * {status, bytes, error, stderr, cut}.  A stream with no 'E' was cut off.
+ */
+#define LABD_COLLECT_DATA	'D'
+#define LABD_COLLECT_END	'E'
+#define LABD_COLLECT_FRAME_MAX	(1024 * 1024)
+#define LABD_COLLECT_PATHS_MAX	64
+#define LABD_COLLECT_PATHLEN	1024
+#define LABD_COLLECT_MAX_DEFAULT	(1024LL * 1024 * 1024)	/* a VM */
+
 #endif /* LABD_PROTO_H */

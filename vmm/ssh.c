@@ -16,6 +16,10 @@
  * and a command that reads it ("cat") must not wait for the timeout.  A
  * command killed by a signal reports 128 + its number, as a shell does;
  * a server that sends no exit status at all leaves -1.
+ *
+ * A collect's tar stream is data, not words: vmm_ssh_exec_stream() hands
+ * stdout to a sink as it comes (the flow of the SSH window then follows
+ * the receiver's pace) and keeps only stderr in out.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -33,9 +37,12 @@
 
 /* Where the command's words go, and how it ended. */
 struct ssh_run {
-	char	*out;
-	size_t	 outlen, used;
-	int	 signo;		/* killed by this signal, 0 if not */
+	char		*out;
+	size_t		 outlen, used;
+	int		 signo;		/* killed by this signal, 0 if not */
+	vmm_ssh_sink_fn	 sink;		/* stdout, when not NULL */
+	void		*sink_arg;
+	int		 sink_failed;
 };
 
 /* RFC 4254 6.10 names signals without "SIG"; a shell reports 128 + n. */
@@ -115,6 +122,12 @@ on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len,
 	struct ssh_run	*r = arg;
 	size_t		 room, n;
 
+	/* After a sink's refusal the rest is dropped: the end is near. */
+	if (!is_stderr && r->sink != NULL) {
+		if (!r->sink_failed && r->sink(r->sink_arg, data, len) == -1)
+			r->sink_failed = 1;
+		return (int)len;
+	}
 	if (r->outlen > 0) {
 		room = r->outlen - 1 - r->used;
 		n = len < room ? len : room;
@@ -151,6 +164,8 @@ run_wait(ssh_session s, ssh_channel ch, const struct ssh_run *run,
 
 	/* The callbacks take the output; this only waits for its end. */
 	do {
+		if (run->sink_failed)
+			return -1;
 		if ((left = deadline - vmm_now_ms()) <= 0)
 			return 0;
 		if ((r = ssh_channel_poll_timeout(ch, (int)left, 0)) ==
@@ -172,8 +187,8 @@ run_wait(ssh_session s, ssh_channel ch, const struct ssh_run *run,
 }
 
 static int	ssh_exec(const char *, uint16_t, const char *, const char *,
-		    vmm_ssh_cmd_fn, void *, const char *, size_t, int, char *,
-		    size_t, int *, char *, size_t);
+		    vmm_ssh_cmd_fn, void *, const char *, size_t, int,
+		    struct ssh_run *, int *, char *, size_t);
 
 /* All of buf on ch's standard input; the session's timeout bounds it. */
 static int
@@ -214,8 +229,10 @@ vmm_ssh_exec_fn(const char *ip, uint16_t port, const char *user,
     const char *keyfile, vmm_ssh_cmd_fn mkcmd, void *arg, int timeout_ms,
     char *out, size_t outlen, int *status, char *err, size_t errlen)
 {
+	struct ssh_run	run = { out, outlen, 0, 0, NULL, NULL, 0 };
+
 	return ssh_exec(ip, port, user, keyfile, mkcmd, arg, NULL, 0,
-	    timeout_ms, out, outlen, status, err, errlen);
+	    timeout_ms, &run, status, err, errlen);
 }
 
 int
@@ -224,8 +241,22 @@ vmm_ssh_exec_input(const char *ip, uint16_t port, const char *user,
     int timeout_ms, char *out, size_t outlen, int *status, char *err,
     size_t errlen)
 {
+	struct ssh_run	run = { out, outlen, 0, 0, NULL, NULL, 0 };
+
 	return ssh_exec(ip, port, user, keyfile, cmd_given, (void *)cmd, in,
-	    inlen, timeout_ms, out, outlen, status, err, errlen);
+	    inlen, timeout_ms, &run, status, err, errlen);
+}
+
+int
+vmm_ssh_exec_stream(const char *ip, uint16_t port, const char *user,
+    const char *keyfile, const char *cmd, int timeout_ms,
+    vmm_ssh_sink_fn sink, void *arg, char *out, size_t outlen, int *status,
+    char *err, size_t errlen)
+{
+	struct ssh_run	run = { out, outlen, 0, 0, sink, arg, 0 };
+
+	return ssh_exec(ip, port, user, keyfile, cmd_given, (void *)cmd, NULL,
+	    0, timeout_ms, &run, status, err, errlen);
 }
 
 /*
@@ -237,12 +268,11 @@ vmm_ssh_exec_input(const char *ip, uint16_t port, const char *user,
 static int
 ssh_exec(const char *ip, uint16_t port, const char *user,
     const char *keyfile, vmm_ssh_cmd_fn mkcmd, void *arg, const char *in,
-    size_t inlen, int timeout_ms, char *out, size_t outlen, int *status,
+    size_t inlen, int timeout_ms, struct ssh_run *run, int *status,
     char *err, size_t errlen)
 {
-	struct ssh_run				 run = { out, outlen, 0, 0 };
 	struct ssh_channel_callbacks_struct	 cb = {
-		.userdata = &run,
+		.userdata = run,
 		.channel_data_function = on_data,
 		.channel_exit_signal_function = on_exit_signal,
 	};
@@ -253,8 +283,8 @@ ssh_exec(const char *ip, uint16_t port, const char *user,
 	long long	 deadline;
 	int		 r, opened = 0, rc = -1;
 
-	if (outlen > 0)
-		out[0] = '\0';
+	if (run->outlen > 0)
+		run->out[0] = '\0';
 	*status = -1;
 	if (timeout_ms <= 0)
 		timeout_ms = 1;
@@ -299,9 +329,14 @@ ssh_exec(const char *ip, uint16_t port, const char *user,
 		    " %s", user, ip, port, ssh_get_error(s));
 		goto fail;
 	}
-	if ((r = run_wait(s, ch, &run, deadline, status)) == 0) {
+	if ((r = run_wait(s, ch, run, deadline, status)) == 0) {
 		snprintf(err, errlen, "ssh %s@%s:%u: the command did not finish"
 		    " within %d ms", user, ip, port, timeout_ms);
+		goto fail;
+	}
+	if (r == -1 && run->sink_failed) {
+		snprintf(err, errlen, "ssh %s@%s:%u: stopped by the receiver",
+		    user, ip, port);
 		goto fail;
 	}
 	if (r == -1) {

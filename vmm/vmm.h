@@ -341,6 +341,18 @@ int	vmm_ssh_exec_input(const char *ip, uint16_t port, const char *user,
 	    const char *keyfile, const char *cmd, const char *in, size_t inlen,
 	    int timeout_ms, char *out, size_t outlen, int *status, char *err,
 	    size_t errlen);
+/*
+ * vmm_ssh_exec() whose standard output goes to sink(arg, buf, len) as it
+ * arrives, for output that is data rather than words (a tar stream);
+ * out gets stderr alone.  A sink that returns -1 ends the command: the
+ * call returns -1 with err "stopped by the receiver", the sink's own
+ * error being the caller's to tell.
+ */
+typedef int (*vmm_ssh_sink_fn)(void *arg, const void *buf, size_t len);
+int	vmm_ssh_exec_stream(const char *ip, uint16_t port, const char *user,
+	    const char *keyfile, const char *cmd, int timeout_ms,
+	    vmm_ssh_sink_fn sink, void *arg, char *out, size_t outlen,
+	    int *status, char *err, size_t errlen);
 
 /* ready.c */
 /* Has the serial log at path a line containing needle?  1 yes, 0 not yet, -1 error. */

@@ -94,6 +94,9 @@ refused_as "$TA" "the ta may not exec" "vm.exec: refused to uid" \
 	exec ro-ann -- true
 refused_as "$TA" "the ta's refusal names the role" "whose role is ta (group $TA)" \
 	exec ro-ann -- true
+mkdir -m 0777 "$T/ta-dest"
+refused_as "$TA" "the ta may not collect" "vm.collect: refused to uid" \
+	collect ro /root --to "$T/ta-dest"
 refused_as "$TA" "the ta may not import a template" \
 	"template.import: refused to uid" template import tiny2 "$TINY"
 refused_as "$TA" "the ta may not remove a template" \
