@@ -596,6 +596,7 @@ struct course_change {
 	const char	*allow_from;	/* CIDRs, "any" */
 	const char	*allow_nets;	/* private CIDRs, "none" */
 	const char	*sudo;		/* on/off */
+	const char	*student_reset;	/* on/off: the gateway's +reset */
 };
 /* Check and store the change (network ones live first); *res: all now. */
 const char	*course_set(const char *course, const struct course_change *,
