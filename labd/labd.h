@@ -401,6 +401,10 @@ void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
 void	cmd_vm_passwd(const struct req *, json_t *);
 void	cmd_vm_console(const struct req *, json_t *);
+/* What vm.reset and vm.console do, for the gateway's +reset and +console. */
+void	vm_reset_pristine(struct vm *, uid_t uid, struct done d);
+int	vm_console_open(const struct vm *, const char **code, char *err,
+	    size_t errlen);
 void	cmd_vm_vnc(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
 void	cmd_removed_list(const struct req *, json_t *);
