@@ -295,6 +295,21 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 }
 
 /*
+ * A student's reset, asked, refused or failed: in the event log
+ * (labctl events) and on the bus (labtui).  r->login is the student.
+ */
+static void
+gw_reset_event(struct gw_req *r, struct vm *vm, const char *what)
+{
+	const char	*student = vm != NULL ? vm->student : r->login;
+
+	db_event(0, "gateway.reset", r->vm, "%s from %s: %s", student,
+	    r->addr, what);
+	events_fire("gateway.reset", vm, json_pack("{s:s,s:s,s:s,s:s}",
+	    "vm", r->vm, "student", student, "from", r->addr, "what", what));
+}
+
+/*
  * Where the login stands: 1 answered (either way), 0 still waiting for
  * the VM.  The session cap and allow_from are looked at again each time:
  * both may have changed while the VM woke.
@@ -333,9 +348,7 @@ gw_login_try(struct gw_wait *w)
 	if (r->mode == GW_MODE_RESET) {
 		/* A reset needs nothing of the VM but that it is not off. */
 		if (!gw_student_reset(vm->course)) {
-			db_event(0, "gateway.reset", vm->name, "%s from %s:"
-			    " refused, student_reset is off", vm->student,
-			    r->addr);
+			gw_reset_event(r, vm, "refused, student_reset is off");
 			gw_refuse(r, "course %s does not let students reset"
 			    " their VMs (student_reset is off); ask your"
 			    " instructor", vm->course);
@@ -459,8 +472,7 @@ gw_reset_done(void *arg, const char *code, const char *msg, json_t *result)
 {
 	struct gw_req		*r = arg;
 	struct gw_resetting	**pp, *p;
-	const char		*note;
-
+	char			 what[GW_MSGLEN];
 	for (pp = &gw_resets; (p = *pp) != NULL; pp = &p->next)
 		if (p->req == r) {
 			*pp = p->next;
@@ -468,13 +480,15 @@ gw_reset_done(void *arg, const char *code, const char *msg, json_t *result)
 			break;
 		}
 	if (code != NULL) {
-		db_event(0, "gateway.reset", r->vm, "%s from %s: failed: %s",
-		    r->login, r->addr, msg);
+		snprintf(what, sizeof(what), "failed: %s", msg);
+		gw_reset_event(r, gw_vm(r->vm), what);
 		gw_refuse(r, "the reset failed: %s", msg);
 	} else {
-		note = json_string_value(json_object_get(result, "note"));
-		snprintf(r->msg, sizeof(r->msg), "%s", note != NULL ? note :
-		    "back to pristine, ready");
+		/* vm_reset_pristine()'s note: a fresh disk, not pristine. */
+		snprintf(r->msg, sizeof(r->msg), "%s", json_object_get(result,
+		    "note") != NULL ? "is on a fresh disk from the template,"
+		    " ready (it had no pristine snapshot yet)" :
+		    "is back to pristine, ready");
 		r->ok = 1;
 		gw_req_answer(r);
 	}
@@ -497,16 +511,14 @@ gw_reset(struct gw_req *r)
 	}
 	snprintf(r->login, sizeof(r->login), "%s", vm->student);
 	if (!gw_student_reset(vm->course)) {
-		db_event(0, "gateway.reset", vm->name, "%s from %s: refused,"
-		    " student_reset is off", vm->student, r->addr);
+		gw_reset_event(r, vm, "refused, student_reset is off");
 		gw_refuse(r, "course %s does not let students reset their VMs"
 		    " (student_reset is off); ask your instructor", vm->course);
 		return;
 	}
 	log_info("gateway: %s resets %s from %s", vm->student, vm->name,
 	    r->addr);
-	db_event(0, "gateway.reset", vm->name, "%s from %s: to pristine",
-	    vm->student, r->addr);
+	gw_reset_event(r, vm, "to pristine");
 	p = xcalloc(1, sizeof(*p));
 	p->req = r;
 	p->next = gw_resets;

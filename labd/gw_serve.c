@@ -388,7 +388,7 @@ sv_reset(struct gw_serve *sv)
 	ok = gw_ask_until(r, GW_RESET_TIMEOUT_S, sv_reset_tick, sv);
 	if (sv_alive(sv)) {
 		if (ok)
-			sv_say(sv, 0, "done: %s is %s\n", sv->vm, r->msg);
+			sv_say(sv, 0, "done: %s %s\n", sv->vm, r->msg);
 		else
 			sv_say(sv, 1, "labd: %s\n", r->msg);
 	}
