@@ -342,6 +342,18 @@ check "... the refusal is an event" bash -c \
 	"'$LABCTL' events --kind gateway.reset --limit 100 | \
 	grep -q 'refused, student_reset is off'"
 check "course set gw student_reset=on" "$LABCTL" course set gw student_reset=on
+t_reset_pty() {
+	# On a pty the terminal is raw: labd echoes the answer itself, and
+	# a backspace takes back a letter ("yex", DEL, "s" is yes).
+	local ssh="ssh -tt -o BatchMode=yes ${SSHOPTS[*]} -i $T/ann_key"
+	ssh="$ssh -o IdentitiesOnly=yes -p $GW ann+gw+reset@127.0.0.1"
+	{ sleep 4; printf 'yex\177s\r'; sleep 10; } |
+	    timeout 60 script -qc "$ssh" /dev/null | tr -d '\r' >"$T/reset.pty"
+	grep -q 'type yes: yex' "$T/reset.pty" &&
+	    grep -q '^done: gw-ann is back to pristine' "$T/reset.pty" ||
+	    { cat -v "$T/reset.pty"; false; }
+}
+check "+reset on a pty: the answer echoed, a backspace erases, then yes" t_reset_pty
 
 # --- names that are no mode --------------------------------------------------
 check_fails "ann+gw+bogus is refused" gw "$T/ann_key" ann+gw+bogus hostname
