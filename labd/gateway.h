@@ -30,7 +30,7 @@
 enum gw_mode {
 	GW_MODE_SHELL,		/* relayed to the guest's sshd */
 	GW_MODE_CONSOLE,	/* +console: the serial console, from labd */
-	GW_MODE_RESET,		/* +reset: back to pristine, after a "yes" */
+	GW_MODE_RESET,		/* +reset: to pristine, after a "yes" */
 };
 
 enum gw_req_kind {
@@ -49,7 +49,7 @@ struct gw_req {
 	char			 user[GW_USERLEN + 1];
 	char			 vm[LABD_VMNAMELEN];
 	int64_t			 since_ms;	/* logout: when it began */
-	int			 mode;		/* enum gw_mode, from the route */
+	int			 mode;		/* enum gw_mode (route) */
 	/* out */
 	int			 ok;
 	char			 msg[GW_MSGLEN];	/* why not, for the student */
@@ -60,9 +60,9 @@ struct gw_req {
 	char			 keyfile[PATH_MAX];	/* the course's gateway key */
 	char			 ip[64];		/* the guest's sshd */
 	uint16_t		 port;
-	int			 fd;		/* +console: the serial socket */
-	char			 progress[64];	/* reset: the VM's state now */
-	int			 nprogress;	/* bumped at each change */
+	int			 fd;		/* +console's socket */
+	char			 progress[64];	/* reset: the VM's state */
+	int			 nprogress;	/* bumped at a change */
 	/* between the two sides */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
@@ -82,10 +82,11 @@ struct ssh_key_struct;
 int	 gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
 	    int max_conns, char *err, size_t errlen);
 /*
- * gw_req.c: hand r to the loop and wait for its answer, at most timeout_s: r->ok,
- * or 0 when the loop could not be asked or took too long (r->msg says
- * so).  tick, when not NULL, runs about once a second while it waits,
- * with the loop's latest r->progress when it changed (else NULL).
+ * gw_req.c: hand r to the loop and wait for its answer, at most
+ * timeout_s: r->ok, or 0 when the loop could not be asked or took too
+ * long (r->msg says so).  tick, when not NULL, runs about once a second
+ * while it waits, with the loop's latest r->progress when it changed
+ * (else NULL).
  */
 int	 gw_ask_until(struct gw_req *, int timeout_s,
 	    void (*tick)(const char *progress, void *arg), void *arg);

@@ -57,8 +57,8 @@ struct gw_conn {
 	int			 authed;
 	int			 passwords;	/* wrong ones so far */
 	ssh_event		 ev;
-	struct gw_relay		*rl;		/* once authed, to the guest */
-	struct gw_serve		*sv;		/* once authed, +console/+reset */
+	struct gw_relay		*rl;		/* authed: to the guest */
+	struct gw_serve		*sv;		/* authed: +console, +reset */
 	struct gw_req		*login;		/* GW_LOGIN's, held while it lasts */
 	char			 bye[GW_MSGLEN];
 	struct ssh_server_callbacks_struct cb;

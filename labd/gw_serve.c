@@ -32,7 +32,7 @@
 #include "labd/gateway.h"
 #include "proto/term.h"
 
-#define GW_SERVE_START_MS	(60 * 1000)	/* channel and shell asked */
+#define GW_SERVE_START_MS	(60 * 1000)	/* to open and start a shell */
 #define GW_ANSWER_MS		(2 * 60 * 1000)	/* to type yes */
 #define GW_RESET_TIMEOUT_S	(20 * 60)	/* a fresh boot under TCG */
 #define GW_ANSWER_MAX		16
