@@ -35,6 +35,7 @@
 #define GW_SERVE_START_MS	(60 * 1000)	/* to open and start a shell */
 #define GW_ANSWER_MS		(2 * 60 * 1000)	/* to type yes */
 #define GW_RESET_TIMEOUT_S	(20 * 60)	/* a fresh boot under TCG */
+#define GW_SERVE_BYE_MS		5000	/* the client's own end, at most */
 #define GW_ANSWER_MAX		16
 #define GW_CONSOLE_BUF		4096
 
@@ -418,11 +419,16 @@ gw_serve_run(struct gw_serve *sv)
 		ssh_channel_request_send_exit_status(sv->sc, rc);
 		ssh_channel_send_eof(sv->sc);
 		ssh_channel_close(sv->sc);
-		/* The client's close, so that it has all before the end. */
-		end = now_ms() + 2000;
-		while (ssh_is_connected(sv->s) && now_ms() < end &&
-		    !ssh_channel_is_closed(sv->sc))
-			ssh_event_dopoll(sv->ev, 200);
+		/*
+		 * Wait for the client to go: OpenSSH that reads our
+		 * disconnect before it has dealt with the channel's close
+		 * exits 255, not with the status.  (Our own close already
+		 * makes ssh_channel_is_closed() true: no use asking it.)
+		 */
+		end = now_ms() + GW_SERVE_BYE_MS;
+		while (ssh_is_connected(sv->s) && now_ms() < end)
+			if (ssh_event_dopoll(sv->ev, 200) == SSH_ERROR)
+				break;
 	}
 done:
 	if (sv->sc != NULL) {
