@@ -82,10 +82,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT"
 	  " idle_suspend=30m|off internet=on|off isolation=on|off"
 	  " allow_from=CIDR[,CIDR...]|any allow_nets=CIDR[,CIDR...]|none"
-	  " sudo=on|off", ctl_course_set,
+	  " sudo=on|off student_reset=on|off", ctl_course_set,
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
 	  " idle_suspend: suspend a VM with no connection for that long;"
-	  " sudo: may students become root (live)" },
+	  " sudo: may students become root (live); student_reset: may"
+	  " students reset their VM (ssh STUDENT+reset@ the gateway)" },
 	{ "reset", NULL, "VM|--course C [--yes] [--to SNAPSHOT | --hard]",
 	  ctl_reset,
 	  "back to a snapshot (default pristine), RAM and all, no reboot;"
@@ -691,6 +692,8 @@ ctl_course_show(struct ctl *c, int argc, char **argv)
 		    "internet")) ? "on" : "off");
 		printf("sudo          %s\n", json_is_true(json_object_get(o,
 		    "sudo")) ? "on" : "off");
+		printf("student_reset %s\n", json_is_true(json_object_get(o,
+		    "student_reset")) ? "on" : "off");
 		printf("vms           %zu\n",
 		    json_array_size(json_object_get(o, "vms")));
 		json_array_foreach(json_object_get(o, "vms"), i, vm)
@@ -805,7 +808,7 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 		fmt_idle(jint(res, "idle_suspend"), idle, sizeof(idle));
 		printf("course %s: reset_at \"%s\", reset_to %s, idle_suspend"
 		    " %s, internet %s, isolation %s, allow_from %s, allow_nets"
-		    " %s, sudo %s\n",
+		    " %s, sudo %s, student_reset %s\n",
 		    jstr(res, "course"), jstr(res, "reset_at"),
 		    jstr(res, "reset_to"), idle,
 		    json_is_true(json_object_get(res, "internet")) ? "on" :
@@ -813,7 +816,9 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 		    "on" : "off", *jstr(res, "allow_from") ?
 		    jstr(res, "allow_from") : "any", *jstr(res, "allow_nets") ?
 		    jstr(res, "allow_nets") : "none",
-		    json_is_true(json_object_get(res, "sudo")) ? "on" : "off");
+		    json_is_true(json_object_get(res, "sudo")) ? "on" : "off",
+		    json_is_true(json_object_get(res, "student_reset")) ?
+		    "on" : "off");
 		if (*jstr(res, "effect"))
 			printf("  %s\n", jstr(res, "effect"));
 	}

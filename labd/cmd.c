@@ -122,6 +122,8 @@ static const struct cmd cmds[] = {
 		    " its VMs reach with internet (labd as root); \"none\""),
 		SPEC_SETTING("sudo", "\"on\"|\"off\": may students become root"
 		    " (live in ready VMs)"),
+		SPEC_SETTING("student_reset", "\"on\"|\"off\": may students"
+		    " reset their VM through the gateway (ssh STUDENT+reset@)"),
 	  } },
 	{ .name = "course.access", .fn = cmd_course_access,
 	  .help = "the access sheet, one row a student",

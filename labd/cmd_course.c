@@ -50,11 +50,12 @@ cmd_course_set(const struct req *r, json_t *args)
 	const char	*allow = arg_str(args, "allow_from");
 	const char	*nets = arg_str(args, "allow_nets");
 	const char	*sudo = arg_str(args, "sudo");
+	const char	*sreset = arg_str(args, "student_reset");
 	struct course_change ch = { .reset_at = reset_at,
 			    .reset_to = reset_to, .idle_suspend = idle,
 			    .internet = inet, .isolation = iso,
 			    .allow_from = allow, .allow_nets = nets,
-			    .sudo = sudo };
+			    .sudo = sudo, .student_reset = sreset };
 	char		 err[LABD_MSGLEN];
 	const char	*code;
 	json_t		*res;

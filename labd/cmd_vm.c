@@ -149,12 +149,37 @@ noted_done(struct done inner, const char *note)
 #define RESET_FRESH_NOTE "it had no pristine snapshot yet (it never became" \
 	" ready): reset to a fresh disk from the template, booted"
 
+/*
+ * Back to pristine: vm.reset without "to" or "hard" (labctl reset VM)
+ * and the gateway's +reset.  A VM that never became ready has no
+ * pristine snapshot: back to where it began is a fresh disk, which is
+ * what the person wants.  uid is who asked, for the event.
+ */
+void
+vm_reset_pristine(struct vm *vm, uid_t uid, struct done d)
+{
+	if (vm->busy) {
+		done_err(&d, LABD_E_BUSY, "%s: another operation is running"
+		    " on it; try again in a moment", vm->name);
+		return;
+	}
+	if (!vm_snapshot_find(vm, "pristine", NULL)) {
+		db_event(uid, "vm.reset", vm->name, "no pristine snapshot:"
+		    " fresh overlay");
+		vm_op_reset(vm, noted_done(d, RESET_FRESH_NOTE));
+		return;
+	}
+	db_event(uid, "vm.reset", vm->name, "to %s", "pristine");
+	vm_op_restore(vm, "pristine", d);
+}
+
 void
 cmd_vm_reset(const struct req *r, json_t *args)
 {
 	struct vm	*vm = vm_arg(r, args);
 	const char	*to;
 	int		 hard = json_is_true(json_object_get(args, "hard"));
+	int		 fresh;
 
 	if (vm == NULL || (to = snap_arg(r, args, "to")) == NULL)
 		return;
@@ -168,20 +193,16 @@ cmd_vm_reset(const struct req *r, json_t *args)
 		    " on it; try again in a moment", vm->name);
 		return;
 	}
-	/*
-	 * A VM that never became ready has no pristine snapshot: back to
-	 * where it began is a fresh disk, which is what the person wants.
-	 */
-	if (!hard && *to == '\0' && !vm_snapshot_find(vm, "pristine", NULL)) {
-		db_event(r->uid, "vm.reset", vm->name, "no pristine snapshot:"
-		    " fresh overlay");
-		vm_op_reset(vm, arg_wait(args) ? noted_done(req_done(r),
-		    RESET_FRESH_NOTE) : DONE_NONE);
+	if (!hard && *to == '\0') {
+		fresh = !vm_snapshot_find(vm, "pristine", NULL);
+		vm_reset_pristine(vm, r->uid, arg_wait(args) ? req_done(r) :
+		    DONE_NONE);
 		if (!arg_wait(args)) {
 			json_t	*o = vm_to_json(vm);
 
-			json_object_set_new(o, "note",
-			    json_string(RESET_FRESH_NOTE));
+			if (fresh)
+				json_object_set_new(o, "note",
+				    json_string(RESET_FRESH_NOTE));
 			reply_ok(r, o);
 		}
 		return;
@@ -190,8 +211,6 @@ cmd_vm_reset(const struct req *r, json_t *args)
 		db_event(r->uid, "vm.reset", vm->name, "hard: fresh overlay");
 		vm_op_reset(vm, arg_wait(args) ? req_done(r) : DONE_NONE);
 	} else {
-		if (*to == '\0')
-			to = "pristine";
 		db_event(r->uid, "vm.reset", vm->name, "to %s", to);
 		vm_op_restore(vm, to, arg_wait(args) ? req_done(r) :
 		    DONE_NONE);
@@ -507,30 +526,52 @@ cmd_vm_passwd(const struct req *r, json_t *args)
 }
 
 /*
- * The VM's serial console, for whoever may open it (admin and ta): labd
- * connects to QEMU's socket, which only labd's user reaches, and passes
- * the connected socket along with the reply.  The client then talks to
+ * A connected socket to the VM's serial console: labd connects to QEMU's
+ * socket, which only labd's user reaches, for vm.console and for the
+ * gateway's +console.  -1 with err and an LABD_E_* code in *code when
+ * the VM does not run or the socket does not answer.
+ */
+int
+vm_console_open(const struct vm *vm, const char **code, char *err,
+    size_t errlen)
+{
+	char	rundir[PATH_MAX], path[PATH_MAX], e[LABD_ERRLEN];
+	int	fd;
+
+	if (vm->pid <= 0 || (vm->state != VM_READY &&
+	    vm->state != VM_BOOTING)) {
+		*code = LABD_E_INVALID;
+		errf(err, errlen, "%s is %s: a console is there while the VM"
+		    " runs", vm->name, vm_state_name(vm->state));
+		return -1;
+	}
+	vm_paths(vm->name, NULL, rundir);
+	vmm_path(path, sizeof(path), rundir, VMM_SERIAL_SOCK);
+	if ((fd = console_open(path, e, sizeof(e))) == -1) {
+		*code = LABD_E_FAILED;
+		errf(err, errlen, "%s: %s", vm->name, e);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The VM's serial console, for whoever may open it (admin and ta): the
+ * connected socket goes along with the reply.  The client then talks to
  * QEMU directly; labd is out of the way.
  */
 void
 cmd_vm_console(const struct req *r, json_t *args)
 {
 	struct vm	*vm = vm_arg(r, args);
-	char		 rundir[PATH_MAX], path[PATH_MAX], err[LABD_ERRLEN];
+	char		 err[LABD_ERRLEN];
+	const char	*code;
 	int		 fd;
 
 	if (vm == NULL)
 		return;
-	if (vm->pid <= 0 || (vm->state != VM_READY &&
-	    vm->state != VM_BOOTING)) {
-		reply_err(r, LABD_E_INVALID, "%s is %s: a console is there"
-		    " while the VM runs", vm->name, vm_state_name(vm->state));
-		return;
-	}
-	vm_paths(vm->name, NULL, rundir);
-	vmm_path(path, sizeof(path), rundir, VMM_SERIAL_SOCK);
-	if ((fd = console_open(path, err, sizeof(err))) == -1) {
-		reply_err(r, LABD_E_FAILED, "%s: %s", vm->name, err);
+	if ((fd = vm_console_open(vm, &code, err, sizeof(err))) == -1) {
+		reply_err(r, code, "%s", err);
 		return;
 	}
 	if (reply_ok_fd(r, json_pack("{s:s}", "vm", vm->name), fd) == -1)

@@ -46,6 +46,7 @@ struct course_values {
 	int		 inet_on;
 	int		 iso_on;
 	int		 sudo_on;
+	int		 sreset_on;
 	const char	*allow;		/* NULL, or canon's source */
 	char		 canon[1024];	/* allow_from, canonical */
 	const char	*nets;		/* NULL, or nets_canon's source */
@@ -523,6 +524,12 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 		errf(err, errlen, "sudo: \"%.32s\" is not on or off", ch->sudo);
 		return LABD_E_INVALID;
 	}
+	if (ch->student_reset != NULL && (cv->sreset_on =
+	    onoff_parse(ch->student_reset)) == -1) {
+		errf(err, errlen, "student_reset: \"%.32s\" is not on or off",
+		    ch->student_reset);
+		return LABD_E_INVALID;
+	}
 	if ((cv->nets = ch->allow_nets) != NULL) {
 		if (strcmp(cv->nets, "none") == 0 || strcmp(cv->nets, "off") ==
 		    0)
@@ -583,7 +590,8 @@ set_write(const char *course, const struct course_change *ch,
 	    " isolation = COALESCE(?7, isolation),"
 	    " allow_from = COALESCE(?8, allow_from),"
 	    " sudo = COALESCE(?9, sudo),"
-	    " allow_nets = COALESCE(?10, allow_nets) WHERE name = ?4");
+	    " allow_nets = COALESCE(?10, allow_nets),"
+	    " student_reset = COALESCE(?11, student_reset) WHERE name = ?4");
 	if (ch->reset_at != NULL)
 		sqlite3_bind_text(st, 1, ch->reset_at, -1, SQLITE_STATIC);
 	if (ch->reset_to != NULL)
@@ -603,6 +611,8 @@ set_write(const char *course, const struct course_change *ch,
 		sqlite3_bind_int(st, 9, cv->sudo_on);
 	if (cv->nets != NULL)
 		sqlite3_bind_text(st, 10, cv->nets_canon, -1, SQLITE_STATIC);
+	if (cv->sreset_on != -1)
+		sqlite3_bind_int(st, 11, cv->sreset_on);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		errf(err, errlen, "course %s: %s", course,
@@ -650,6 +660,8 @@ set_effect(const struct course_change *ch, const struct course_values *cv)
 	if (cv->sudo_on != -1)
 		return "sudo: live in every ready VM, and at every boot and"
 		    " reset";
+	if (cv->sreset_on != -1)
+		return "student_reset: live, from the next ssh STUDENT+reset@";
 	return NULL;
 }
 
@@ -658,7 +670,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
     json_t **res, char *err, size_t errlen)
 {
 	struct course_values	 cv = { .inet_on = -1, .iso_on = -1,
-				    .sudo_on = -1 };
+				    .sudo_on = -1, .sreset_on = -1 };
 	sqlite3_stmt		*st;
 	struct vm		*vm;
 	const char		*code, *effect;
@@ -678,7 +690,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	}
 	db_event(uid, "course.set", course, "reset_at=%s reset_to=%s"
 	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s"
-	    " allow_nets=%s sudo=%s",
+	    " allow_nets=%s sudo=%s student_reset=%s",
 	    ch->reset_at ? ch->reset_at : "(same)",
 	    ch->reset_to ? ch->reset_to : "(same)",
 	    ch->idle_suspend ? ch->idle_suspend : "(same)",
@@ -686,13 +698,14 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    ch->isolation ? ch->isolation : "(same)",
 	    cv.allow ? cv.canon : "(same)",
 	    cv.nets ? cv.nets_canon : "(same)",
-	    cv.sudo_on == -1 ? "(same)" : cv.sudo_on ? "on" : "off");
+	    cv.sudo_on == -1 ? "(same)" : cv.sudo_on ? "on" : "off",
+	    cv.sreset_on == -1 ? "(same)" : cv.sreset_on ? "on" : "off");
 	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
-	    " isolation, allow_from, sudo, allow_nets FROM courses WHERE"
-	    " name = ?");
+	    " isolation, allow_from, sudo, allow_nets, student_reset FROM"
+	    " courses WHERE name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	sqlite3_step(st);
-	*res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s,s:b,s:s}", "course",
+	*res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s,s:b,s:s,s:b}", "course",
 	    course,
 	    "reset_at", db_text(st, 0), "reset_to", db_text(st, 1),
 	    "idle_suspend", sqlite3_column_int(st, 2),
@@ -700,7 +713,8 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    "isolation", sqlite3_column_int(st, 4),
 	    "allow_from", db_text(st, 5),
 	    "sudo", sqlite3_column_int(st, 6),
-	    "allow_nets", db_text(st, 7));
+	    "allow_nets", db_text(st, 7),
+	    "student_reset", sqlite3_column_int(st, 8));
 	sqlite3_finalize(st);
 	if ((effect = set_effect(ch, &cv)) != NULL)
 		json_object_set_new(*res, "effect", json_string(effect));
@@ -715,8 +729,8 @@ course_show(const char *course, json_t **res, char *err, size_t errlen)
 	json_t		*o, *vms;
 
 	st = db_prepare("SELECT c.name, t.name || '@' || t.version, c.created,"
-	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet, c.sudo"
-	    " FROM courses c"
+	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet, c.sudo,"
+	    " c.student_reset FROM courses c"
 	    " JOIN templates t ON t.id = c.template_id WHERE c.name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -724,13 +738,14 @@ course_show(const char *course, json_t **res, char *err, size_t errlen)
 		errf(err, errlen, "course \"%.64s\" not found", course);
 		return LABD_E_NOT_FOUND;
 	}
-	o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:b,s:b}", "name",
+	o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:b,s:b,s:b}", "name",
 	    db_text(st, 0), "template", db_text(st, 1),
 	    "created", (json_int_t)sqlite3_column_int64(st, 2),
 	    "reset_at", db_text(st, 3), "reset_to", db_text(st, 4),
 	    "idle_suspend", sqlite3_column_int(st, 5),
 	    "internet", sqlite3_column_int(st, 6),
-	    "sudo", sqlite3_column_int(st, 7));
+	    "sudo", sqlite3_column_int(st, 7),
+	    "student_reset", sqlite3_column_int(st, 8));
 	sqlite3_finalize(st);
 	vms = json_array();
 	for (vm = vm_list(); vm != NULL; vm = vm->next)

@@ -37,7 +37,8 @@ static const char *db_schema =
 "  isolation INTEGER NOT NULL DEFAULT 1,"	/* 0: its VMs reach each other */
 "  allow_from TEXT NOT NULL DEFAULT '',"	/* "CIDR,CIDR": exam mode */
 "  allow_nets TEXT NOT NULL DEFAULT '',"	/* private nets, with internet */
-"  sudo INTEGER NOT NULL DEFAULT 1);"		/* 0: students may not sudo */
+"  sudo INTEGER NOT NULL DEFAULT 1,"		/* 0: students may not sudo */
+"  student_reset INTEGER NOT NULL DEFAULT 1);"	/* the gateway's +reset */
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -91,6 +92,7 @@ static const struct {
 	{ "courses", "allow_from", "TEXT NOT NULL DEFAULT ''" },
 	{ "courses", "sudo", "INTEGER NOT NULL DEFAULT 1" },
 	{ "courses", "allow_nets", "TEXT NOT NULL DEFAULT ''" },
+	{ "courses", "student_reset", "INTEGER NOT NULL DEFAULT 1" },
 	/*
 	 * In clear: VNC authentication (DES of a challenge) needs the
 	 * password itself.  labd.db is labd's alone (state_dir 0750).

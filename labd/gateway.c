@@ -7,7 +7,10 @@
  *	host_key = /var/lib/labd/gateway_ed25519
  *
  * "ssh alice@IP" lands in alice's VM when she has one course,
- * "ssh alice+net101@IP" in her VM of net101.  libssh speaks SSH in
+ * "ssh alice+net101@IP" in her VM of net101; "+console" after either
+ * attaches the VM's serial console, "+reset" resets it to pristine
+ * after a "yes" when the course allows it (student_reset), both served
+ * by labd itself (gw_serve.c), not by the guest.  libssh speaks SSH in
  * threads of their own (gw_conn.c, a thread a connection, and
  * gw_relay.c for the channels); they never touch labd's state but ask
  * this file through a pipe, and wait for the answer:
@@ -22,7 +25,12 @@
  *              fewer than [gateway] sessions, their VM woken when it is
  *              suspended and waited for until it is ready, refused when
  *              it is stopped or failed; gateway.login on the bus
+ *              (+console: the VM running, its serial socket opened
+ *              with vm.console's code; +reset: student_reset on)
  *   GW_LOGOUT  the connection ended; gateway.logout on the bus
+ *   GW_RESET   the student typed yes: vm.reset's way back to pristine,
+ *              answered once the VM is ready again; the VM's states on
+ *              the way are handed to the waiting thread as progress
  *
  * The socket is bound and the host key read before labd drops root
  * (main.c), so that port 22 and a key under /etc work.  Sessions do not
@@ -75,10 +83,23 @@ struct gw_wait {
 	struct gw_wait	*next;
 };
 
+/* A reset under way: its request, told of the VM's states. */
+struct gw_resetting {
+	struct gw_req		*req;
+	struct gw_resetting	*next;
+};
+
 static int		 gw_ask[2] = { -1, -1 };
 static struct gw_fails	*gw_fails;
 static struct gw_sess	*gw_sessions;
 static struct gw_wait	*gw_waits;
+static struct gw_resetting *gw_resets;
+
+static const char *const gw_mode_names[] = {
+	[GW_MODE_SHELL] = "",
+	[GW_MODE_CONSOLE] = " (+console)",
+	[GW_MODE_RESET] = " (+reset)",
+};
 
 /* --- answers ------------------------------------------------------------ */
 
@@ -115,6 +136,21 @@ gw_allow_from(const char *course, char *out, size_t outlen)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(out, outlen, "%s", db_text(st, 0));
 	sqlite3_finalize(st);
+}
+
+/* May the course's students reset their VMs (student_reset)? */
+static int
+gw_student_reset(const char *course)
+{
+	sqlite3_stmt	*st;
+	int		 on = 0;
+
+	st = db_prepare("SELECT student_reset FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		on = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return on;
 }
 
 static int
@@ -155,7 +191,7 @@ gw_route(struct gw_req *r)
 	size_t		 n = 0, i;
 	int		 k;
 
-	if (gw_user_parse(r->user, r->login, r->course, msg,
+	if (gw_user_parse(r->user, r->login, r->course, &r->mode, msg,
 	    sizeof(msg)) == -1) {
 		gw_fail_add(gw_fails, r->addr, now_ms());
 		gw_refuse(r, "%s", msg);
@@ -220,8 +256,18 @@ gw_route(struct gw_req *r)
 static void
 gw_login_ok(struct gw_req *r, struct vm *vm)
 {
-	struct gw_sess	*s = xcalloc(1, sizeof(*s));
+	struct gw_sess	*s;
+	const char	*code, *mode = gw_mode_names[r->mode];
+	char		 err[LABD_ERRLEN];
 
+	if (r->mode == GW_MODE_CONSOLE && (r->fd = vm_console_open(vm, &code,
+	    err, sizeof(err))) == -1) {
+		log_warnx("gateway: %s", err);
+		gw_refuse(r, "your VM's console cannot be opened just now: %s",
+		    err);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
 	snprintf(s->vm, sizeof(s->vm), "%s", vm->name);
 	snprintf(s->login, sizeof(s->login), "%s", vm->student);
 	snprintf(s->course, sizeof(s->course), "%s", vm->course);
@@ -235,15 +281,32 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 	vm->last_conn = time(NULL);
 	snprintf(r->ip, sizeof(r->ip), "%s", vm->probe_ip);
 	r->port = vm->probe_port;
-	log_info("gateway: %s logged in to %s from %s", vm->student, vm->name,
-	    r->addr);
-	db_event(0, "gateway.login", vm->name, "%s from %s", vm->student,
-	    r->addr);
-	events_fire("gateway.login", vm, json_pack("{s:s,s:s,s:s,s:s,s:i}",
+	log_info("gateway: %s logged in to %s from %s%s", vm->student,
+	    vm->name, r->addr, mode);
+	db_event(0, "gateway.login", vm->name, "%s from %s%s", vm->student,
+	    r->addr, mode);
+	events_fire("gateway.login", vm, json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}",
 	    "vm", vm->name, "student", vm->student, "course", vm->course,
-	    "from", r->addr, "sessions", gw_sessions_of(vm->name)));
+	    "from", r->addr, "sessions", gw_sessions_of(vm->name),
+	    "mode", r->mode == GW_MODE_CONSOLE ? "console" :
+	    r->mode == GW_MODE_RESET ? "reset" : "shell"));
 	r->ok = 1;
 	gw_req_answer(r);
+}
+
+/*
+ * A student's reset, asked, refused or failed: in the event log
+ * (labctl events) and on the bus (labtui).  r->login is the student.
+ */
+static void
+gw_reset_event(struct gw_req *r, struct vm *vm, const char *what)
+{
+	const char	*student = vm != NULL ? vm->student : r->login;
+
+	db_event(0, "gateway.reset", r->vm, "%s from %s: %s", student,
+	    r->addr, what);
+	events_fire("gateway.reset", vm, json_pack("{s:s,s:s,s:s,s:s}",
+	    "vm", r->vm, "student", student, "from", r->addr, "what", what));
 }
 
 /*
@@ -282,12 +345,33 @@ gw_login_try(struct gw_wait *w)
 		    vm->student, gw_sessions_of(vm->name));
 		return 1;
 	}
+	if (r->mode == GW_MODE_RESET) {
+		/* A reset needs nothing of the VM but that it is not off. */
+		if (!gw_student_reset(vm->course)) {
+			gw_reset_event(r, vm, "refused, student_reset is off");
+			gw_refuse(r, "course %s does not let students reset"
+			    " their VMs (student_reset is off); ask your"
+			    " instructor", vm->course);
+			return 1;
+		}
+		if (vm->state != VM_STOPPED && vm->state != VM_STOPPING) {
+			gw_login_ok(r, vm);
+			return 1;
+		}
+	}
 	switch (vm->state) {
 	case VM_READY:
-		if (vm->probe_port == 0)
+		if (vm->probe_port == 0 && r->mode != GW_MODE_CONSOLE)
 			return 0;
 		gw_login_ok(r, vm);
 		return 1;
+	case VM_BOOTING:
+		/* The console shows the boot: the day sshd is broken. */
+		if (r->mode == GW_MODE_CONSOLE && vm->pid > 0) {
+			gw_login_ok(r, vm);
+			return 1;
+		}
+		break;
 	case VM_STOPPED:
 	case VM_STOPPING:
 		gw_refuse(r, "your VM %s is stopped; ask your instructor to"
@@ -382,6 +466,66 @@ gw_logout(struct gw_req *r)
 	gw_req_answer(r);
 }
 
+/* The reset is over: the thread hears how, once the VM is ready. */
+static void
+gw_reset_done(void *arg, const char *code, const char *msg, json_t *result)
+{
+	struct gw_req		*r = arg;
+	struct gw_resetting	**pp, *p;
+	char			 what[GW_MSGLEN];
+	for (pp = &gw_resets; (p = *pp) != NULL; pp = &p->next)
+		if (p->req == r) {
+			*pp = p->next;
+			free(p);
+			break;
+		}
+	if (code != NULL) {
+		snprintf(what, sizeof(what), "failed: %s", msg);
+		gw_reset_event(r, gw_vm(r->vm), what);
+		gw_refuse(r, "the reset failed: %s", msg);
+	} else {
+		/* vm_reset_pristine()'s note: a fresh disk, not pristine. */
+		snprintf(r->msg, sizeof(r->msg), "%s", json_object_get(result,
+		    "note") != NULL ? "is on a fresh disk from the template,"
+		    " ready (it had no pristine snapshot yet)" :
+		    "is back to pristine, ready");
+		r->ok = 1;
+		gw_req_answer(r);
+	}
+	json_decref(result);
+}
+
+/*
+ * The student typed yes: what labctl reset VM does.  The course may
+ * have turned student_reset off since the login; it is asked again.
+ */
+static void
+gw_reset(struct gw_req *r)
+{
+	struct gw_resetting	*p;
+	struct vm		*vm = gw_vm(r->vm);
+
+	if (vm == NULL) {
+		gw_refuse(r, "your VM %s no longer exists", r->vm);
+		return;
+	}
+	snprintf(r->login, sizeof(r->login), "%s", vm->student);
+	if (!gw_student_reset(vm->course)) {
+		gw_reset_event(r, vm, "refused, student_reset is off");
+		gw_refuse(r, "course %s does not let students reset their VMs"
+		    " (student_reset is off); ask your instructor", vm->course);
+		return;
+	}
+	log_info("gateway: %s resets %s from %s", vm->student, vm->name,
+	    r->addr);
+	gw_reset_event(r, vm, "to pristine");
+	p = xcalloc(1, sizeof(*p));
+	p->req = r;
+	p->next = gw_resets;
+	gw_resets = p;
+	vm_reset_pristine(vm, 0, (struct done){ gw_reset_done, r });
+}
+
 /* The threads' requests: one pointer a write, whole (below PIPE_BUF). */
 static void
 gw_on_ask(struct loop *l, int fd, uint32_t events, void *arg)
@@ -407,6 +551,9 @@ gw_on_ask(struct loop *l, int fd, uint32_t events, void *arg)
 			break;
 		case GW_LOGOUT:
 			gw_logout(r);
+			break;
+		case GW_RESET:
+			gw_reset(r);
 			break;
 		}
 	}
@@ -446,11 +593,28 @@ gw_tick(struct loop *l, void *arg)
 	return GW_TICK_MS;
 }
 
+/* A VM's state changed: waits may go on, resets tell their student. */
 static void
 gw_vm_state(const struct event *ev, void *arg)
 {
+	struct gw_resetting	*p;
+	struct gw_req		*r;
+
 	if (gw_waits != NULL)
 		gw_waits_check();
+	if (ev->vm == NULL)
+		return;
+	for (p = gw_resets; p != NULL; p = p->next) {
+		r = p->req;
+		if (strcmp(r->vm, ev->vm->name) != 0)
+			continue;
+		pthread_mutex_lock(&r->mu);
+		snprintf(r->progress, sizeof(r->progress), "%s",
+		    vm_state_name(ev->vm->state));
+		r->nprogress++;
+		pthread_cond_signal(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	}
 }
 
 /* --- start-up -------------------------------------------------------------- */

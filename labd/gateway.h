@@ -22,9 +22,16 @@
 
 #include "labd/labd.h"
 
-/* "alice+net101": a login, '+', a course name. */
-#define GW_USERLEN	(2 * LABD_NAMELEN)
+/* "alice+net101+console": a login, '+', a course name, '+', a mode. */
+#define GW_USERLEN	(2 * LABD_NAMELEN + 8)
 #define GW_MSGLEN	512
+
+/* What a login is for: the name's last word (gw_user_parse()). */
+enum gw_mode {
+	GW_MODE_SHELL,		/* relayed to the guest's sshd */
+	GW_MODE_CONSOLE,	/* +console: the serial console, from labd */
+	GW_MODE_RESET,		/* +reset: to pristine, after a "yes" */
+};
 
 enum gw_req_kind {
 	GW_ADMIT,	/* addr: may it try at all (failed logins)? */
@@ -32,6 +39,7 @@ enum gw_req_kind {
 	GW_FAILED,	/* addr failed a login */
 	GW_LOGIN,	/* vm for addr: cap, allow_from, wake; ip and port */
 	GW_LOGOUT,	/* vm's session from addr ended */
+	GW_RESET,	/* vm back to pristine: answered once it is over */
 };
 
 struct gw_req {
@@ -41,6 +49,7 @@ struct gw_req {
 	char			 user[GW_USERLEN + 1];
 	char			 vm[LABD_VMNAMELEN];
 	int64_t			 since_ms;	/* logout: when it began */
+	int			 mode;		/* enum gw_mode (route) */
 	/* out */
 	int			 ok;
 	char			 msg[GW_MSGLEN];	/* why not, for the student */
@@ -51,6 +60,9 @@ struct gw_req {
 	char			 keyfile[PATH_MAX];	/* the course's gateway key */
 	char			 ip[64];		/* the guest's sshd */
 	uint16_t		 port;
+	int			 fd;		/* +console's socket */
+	char			 progress[64];	/* reset: the VM's state */
+	int			 nprogress;	/* bumped at a change */
 	/* between the two sides */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
@@ -69,7 +81,18 @@ struct ssh_key_struct;
  */
 int	 gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
 	    int max_conns, char *err, size_t errlen);
-/* gw_req.c: a request of kind from addr, held once (by its maker). */
+/*
+ * gw_req.c: hand r to the loop and wait for its answer, at most
+ * timeout_s: r->ok, or 0 when the loop could not be asked or took too
+ * long (r->msg says so).  tick, when not NULL, runs about once a second
+ * while it waits, with the loop's latest r->progress when it changed
+ * (else NULL).
+ */
+int	 gw_ask_until(struct gw_req *, int timeout_s,
+	    void (*tick)(const char *progress, void *arg), void *arg);
+/* gw_req.c: requests go to the loop through ask_fd. */
+void	 gw_req_init(int ask_fd);
+/* A request of kind from addr, held once (by its maker). */
 struct gw_req	*gw_req_new(enum gw_req_kind kind, const char *addr);
 /* The loop's answer: wakes the thread, drops the loop's hold. */
 void	 gw_req_answer(struct gw_req *);
@@ -98,15 +121,29 @@ int		 gw_relay_message(struct gw_relay *, void *msg);
 /* Relay channels both ways until either side is gone; then freed. */
 void		 gw_relay_run(struct gw_relay *);
 
+/*
+ * gw_serve.c: +console and +reset, served by labd itself.  Made once the
+ * loop said yes to the login (login: its request, holding the console's
+ * socket for +console); the one session channel the student opens is
+ * its; gw_serve_run() serves it until it ends, then frees it.
+ */
+struct gw_serve;
+struct gw_serve	*gw_serve_new(void *student, void *event, int mode,
+		    const char *vm, const char *addr, struct gw_req *login);
+void		*gw_serve_open_session(struct gw_serve *);
+void		 gw_serve_run(struct gw_serve *);
+
 /* gw_route.c: pure functions, unit-tested (tests/unit/test_gateway.c) */
 /*
- * An SSH user name: "login" or "login+course".  0 with both filled
- * (course "" when not named), or -1 with why in err; names that are
- * too long, hold control or non-ASCII bytes or are no valid login or
- * course name are refused, and quoted back only as far as they are safe.
+ * An SSH user name: "login", "login+course", either with "+console" or
+ * "+reset" after it.  0 with login, course ("" when not named) and mode
+ * (enum gw_mode) filled, or -1 with why in err; names that are too
+ * long, hold control or non-ASCII bytes, are no valid login or course
+ * name or end in a word that is no mode are refused, and quoted back
+ * only as far as they are safe.
  */
 int	 gw_user_parse(const char *user, char *login, char *course,
-	    char *err, size_t errlen);
+	    int *mode, char *err, size_t errlen);
 /* A VM the login has: its course. */
 struct gw_cand {
 	const char	*course;

@@ -10,7 +10,8 @@
  * client that authentication succeeded: whatever goes wrong up to there
  * reaches the student as a banner and a disconnect message that says
  * why, and there is never a second password prompt.  The channels are
- * gw_relay.c's.
+ * gw_relay.c's; for a name ending in +console or +reset there is no
+ * guest login, and gw_serve.c serves the session itself.
  *
  * Threads are not labd's loop: they touch no labd state, log through
  * log.c (which is safe from threads) and talk to the loop only through
@@ -56,13 +57,13 @@ struct gw_conn {
 	int			 authed;
 	int			 passwords;	/* wrong ones so far */
 	ssh_event		 ev;
-	struct gw_relay		*rl;		/* once authed */
+	struct gw_relay		*rl;		/* authed: to the guest */
+	struct gw_serve		*sv;		/* authed: +console, +reset */
 	struct gw_req		*login;		/* GW_LOGIN's, held while it lasts */
 	char			 bye[GW_MSGLEN];
 	struct ssh_server_callbacks_struct cb;
 };
 
-static int		 gw_ask_fd = -1;
 static ssh_bind		 gw_sshbind;
 static int		 gw_lfd = -1;
 static int		 gw_max_conns;
@@ -77,33 +78,7 @@ static atomic_int	 gw_nconns;
 static int
 gw_ask(struct gw_req *r)
 {
-	struct timespec	 ts;
-	ssize_t		 n;
-	int		 rc = 0;
-
-	r->refs++;	/* the loop's hold, let go by gw_req_answer() */
-	do
-		n = write(gw_ask_fd, &r, sizeof(r));
-	while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)sizeof(r)) {
-		r->refs--;
-		snprintf(r->msg, sizeof(r->msg), "the gateway is shutting"
-		    " down");
-		return 0;
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += GW_ASK_TIMEOUT_S;
-	pthread_mutex_lock(&r->mu);
-	while (!r->answered && rc == 0)
-		rc = pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-	if (!r->answered) {
-		r->abandoned = 1;
-		snprintf(r->msg, sizeof(r->msg), "labd did not answer in time;"
-		    " try again");
-	}
-	rc = r->answered && r->ok;
-	pthread_mutex_unlock(&r->mu);
-	return rc;
+	return gw_ask_until(r, GW_ASK_TIMEOUT_S, NULL, NULL);
 }
 
 /* A request with nothing to say back: a failure or a logout. */
@@ -304,6 +279,7 @@ gw_login(struct gw_conn *c)
 
 	l = gw_req_new(GW_LOGIN, c->addr);
 	snprintf(l->vm, sizeof(l->vm), "%s", r->vm);
+	l->mode = r->mode;
 	if (!gw_ask(l)) {
 		gw_bye(c, l->msg);
 		gw_req_unref(l);
@@ -312,6 +288,12 @@ gw_login(struct gw_conn *c)
 	snprintf(r->ip, sizeof(r->ip), "%s", l->ip);
 	r->port = l->port;
 	c->login = l;
+	if (r->mode != GW_MODE_SHELL) {
+		/* labd serves it; the guest's sshd has no part in it. */
+		c->sv = gw_serve_new(c->s, c->ev, r->mode, r->vm, c->addr, l);
+		c->authed = 1;
+		return SSH_AUTH_SUCCESS;
+	}
 	if ((c->g = gw_guest(r, err, sizeof(err))) == NULL) {
 		log_warnx("gateway: %s from %s: %s:%u: %s", r->vm, c->addr,
 		    r->ip, r->port, err);
@@ -404,6 +386,8 @@ gw_open_session(ssh_session s, void *arg)
 {
 	struct gw_conn	*c = arg;
 
+	if (c->sv != NULL)
+		return gw_serve_open_session(c->sv);
 	return c->rl != NULL ? gw_relay_open_session(c->rl) : NULL;
 }
 
@@ -484,9 +468,14 @@ gw_conn_main(void *arg)
 		goto done;
 	since = now_ms();
 	snprintf(vm, sizeof(vm), "%s", c->route->vm);
-	rl = c->rl;
-	gw_relay_run(rl);	/* frees rl */
-	c->rl = NULL;
+	if (c->sv != NULL) {
+		gw_serve_run(c->sv);	/* frees it */
+		c->sv = NULL;
+	} else {
+		rl = c->rl;
+		gw_relay_run(rl);	/* frees rl */
+		c->rl = NULL;
+	}
 	r = gw_req_new(GW_LOGOUT, c->addr);
 	snprintf(r->vm, sizeof(r->vm), "%s", vm);
 	r->since_ms = since;
@@ -565,7 +554,7 @@ gw_listen_start(int lfd, struct ssh_key_struct *host_key, int ask_fd,
 	int		verbosity = SSH_LOG_NOLOG;
 
 	gw_lfd = lfd;
-	gw_ask_fd = ask_fd;
+	gw_req_init(ask_fd);
 	gw_max_conns = max_conns;
 	if ((gw_sshbind = ssh_bind_new()) == NULL ||
 	    ssh_bind_options_set(gw_sshbind, SSH_BIND_OPTIONS_IMPORT_KEY,

@@ -32,15 +32,45 @@ show(const char *s, char *out, size_t outlen)
 		memcpy(out + i - 3, "...", 3);
 }
 
-int
-gw_user_parse(const char *user, char *login, char *course, char *err,
-    size_t errlen)
+/* The words that may end a user name, and what each asks for. */
+static const struct {
+	const char	*word;
+	enum gw_mode	 mode;
+} gw_modes[] = {
+	{ "console", GW_MODE_CONSOLE },
+	{ "reset", GW_MODE_RESET },
+};
+#define GW_MODES_HINT	"+console or +reset"
+
+static int
+mode_of(const char *word, size_t len)
 {
-	const char	*plus;
+	size_t	i;
+
+	for (i = 0; i < sizeof(gw_modes) / sizeof(gw_modes[0]); i++)
+		if (strlen(gw_modes[i].word) == len &&
+		    strncmp(gw_modes[i].word, word, len) == 0)
+			return gw_modes[i].mode;
+	return -1;
+}
+
+/*
+ * LOGIN[+COURSE][+console|+reset].  The last part, when it is one of
+ * the words, is the mode; so a course is named in front of it, and a
+ * course called "console" or "reset" can be named only with a mode
+ * after it (alice+reset+console).
+ */
+int
+gw_user_parse(const char *user, char *login, char *course, int *mode,
+    char *err, size_t errlen)
+{
+	const char	*plus, *cstart, *last;
 	char		 shown[48];
-	size_t		 len, i;
+	size_t		 len, i, nplus = 0, clen;
+	int		 m;
 
 	login[0] = course[0] = '\0';
+	*mode = GW_MODE_SHELL;
 	len = strnlen(user, GW_USERLEN + 1);
 	show(user, shown, sizeof(shown));
 	if (len == 0) {
@@ -61,6 +91,7 @@ gw_user_parse(const char *user, char *login, char *course, char *err,
 			    " character or a byte that is not ASCII", shown);
 			return -1;
 		}
+		nplus += ch == '+';
 	}
 	if ((plus = strchr(user, '+')) == NULL) {
 		if (!login_valid(user))
@@ -76,15 +107,37 @@ gw_user_parse(const char *user, char *login, char *course, char *err,
 		login[0] = '\0';
 		goto badlogin;
 	}
-	if (strlen(plus + 1) >= LABD_NAMELEN || !name_valid(plus + 1)) {
-		errf(err, errlen, "user name \"%s\": \"%s\" is not a course"
-		    " name; log in as %s+COURSE@", shown, strchr(shown, '+'),
-		    login);
+	last = strrchr(user, '+') + 1;
+	m = mode_of(last, strlen(last));
+	if (nplus > 2 || (nplus == 2 && m == -1)) {
+		errf(err, errlen, "user name \"%s\": \"+%.20s\" is not a"
+		    " mode; after STUDENT+COURSE comes " GW_MODES_HINT ", as"
+		    " in %s+COURSE+console@", shown, last, login);
 		login[0] = '\0';
 		return -1;
 	}
-	snprintf(course, LABD_NAMELEN, "%s", plus + 1);
+	if (m != -1) {
+		*mode = m;
+		if (nplus == 1)
+			return 0;
+	}
+	/* The course: between the first '+' and the mode, or to the end. */
+	cstart = plus + 1;
+	clen = m != -1 ? (size_t)(last - 1 - cstart) : strlen(cstart);
+	if (clen >= LABD_NAMELEN || clen == 0)
+		goto badcourse;
+	memcpy(course, cstart, clen);
+	course[clen] = '\0';
+	if (!name_valid(course))
+		goto badcourse;
 	return 0;
+badcourse:
+	errf(err, errlen, "user name \"%s\": \"%s\" is not a course name"
+	    " nor " GW_MODES_HINT "; log in as %s+COURSE@ or"
+	    " %s+COURSE+console@", shown, strchr(shown, '+'), login, login);
+	login[0] = course[0] = '\0';
+	*mode = GW_MODE_SHELL;
+	return -1;
 badlogin:
 	errf(err, errlen, "user name \"%s\" is not a student's login (a-z,"
 	    " 0-9, '_' and '-', at most 32); log in as STUDENT@ or"
@@ -123,9 +176,9 @@ gw_route_pick(const char *login, const char *course,
 		for (i = 0; i < n; i++)
 			if (strcmp(cands[i].course, course) == 0)
 				return (int)i;
-		errf(msg, msglen, "%s has no VM in course \"%s\" (%s: %s)",
-		    login, course, n == 1 ? "the course" : "the courses",
-		    list);
+		errf(msg, msglen, "%s has no VM in course \"%s\" (%s: %s);"
+		    " or did you mean " GW_MODES_HINT "?", login, course,
+		    n == 1 ? "the course" : "the courses", list);
 		return -1;
 	}
 	if (n == 1)

@@ -408,6 +408,10 @@ void	cmd_vm_suspend(const struct req *, json_t *);
 void	cmd_vm_backup(const struct req *, json_t *);
 void	cmd_vm_passwd(const struct req *, json_t *);
 void	cmd_vm_console(const struct req *, json_t *);
+/* What vm.reset and vm.console do, for the gateway's +reset and +console. */
+void	vm_reset_pristine(struct vm *, uid_t uid, struct done d);
+int	vm_console_open(const struct vm *, const char **code, char *err,
+	    size_t errlen);
 void	cmd_vm_vnc(const struct req *, json_t *);
 void	cmd_vm_exec(const struct req *, json_t *);
 void	cmd_removed_list(const struct req *, json_t *);
@@ -605,6 +609,7 @@ struct course_change {
 	const char	*allow_from;	/* CIDRs, "any" */
 	const char	*allow_nets;	/* private CIDRs, "none" */
 	const char	*sudo;		/* on/off */
+	const char	*student_reset;	/* on/off: the gateway's +reset */
 };
 /* Check and store the change (network ones live first); *res: all now. */
 const char	*course_set(const char *course, const struct course_change *,

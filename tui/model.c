@@ -211,8 +211,17 @@ model_event(struct tui *t, const char *kind, json_t *data)
 		/* The event log pane: who came in through the gateway. */
 		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
 			model_note(t, r, "%s logged in through the gateway"
-			    " from %s (%lld open)", jstr(data, "student"),
-			    jstr(data, "from"), jint(data, "sessions"));
+			    "%s%s from %s (%lld open)", jstr(data, "student"),
+			    strcmp(jstr(data, "mode"), "console") == 0 ?
+			    " to the console" : "",
+			    strcmp(jstr(data, "mode"), "reset") == 0 ?
+			    " to reset" : "", jstr(data, "from"),
+			    jint(data, "sessions"));
+	} else if (strcmp(kind, "gateway.reset") == 0) {
+		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
+			model_note(t, r, "%s's reset through the gateway from"
+			    " %s: %s", jstr(data, "student"),
+			    jstr(data, "from"), jstr(data, "what"));
 	} else if (strcmp(kind, "gateway.logout") == 0) {
 		if ((r = model_find(t, jstr(data, "vm"))) != NULL)
 			model_note(t, r, "%s logged out of the gateway (from %s,"

@@ -2,8 +2,9 @@
 /*
  * fuzz_gwuser.c - gw_user_parse(), the SSH gateway's reader of the user
  * name a client sends before anyone has authenticated: whatever it takes
- * is a valid login (and course), whatever it refuses it says why in
- * printable ASCII, never echoing a control byte back to a terminal.
+ * is a valid login (and course, and mode), whatever it refuses it says
+ * why in printable ASCII, never echoing a control byte back to a
+ * terminal.
  */
 #include "labd/gateway.h"
 #include "tests/fuzz/fuzz.h"
@@ -13,18 +14,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char	*user, login[LABD_NAMELEN], course[LABD_NAMELEN];
 	char	 err[LABD_ERRLEN];
-	size_t	 i;
+	size_t	 i, n;
+	int	 mode;
+	static const char *const words[] = {
+		[GW_MODE_SHELL] = "", [GW_MODE_CONSOLE] = "console",
+		[GW_MODE_RESET] = "reset",
+	};
 
 	user = malloc(size + 1);
 	fuzz_must(user != NULL, "malloc");
 	memcpy(user, data, size);
 	user[size] = '\0';
-	if (gw_user_parse(user, login, course, err, sizeof(err)) == 0) {
+	if (gw_user_parse(user, login, course, &mode, err, sizeof(err)) == 0) {
 		FUZZ_CHECK(login_valid(login), "login '%s' taken", login);
 		FUZZ_CHECK(course[0] == '\0' || name_valid(course),
 		    "course '%s' taken", course);
-		FUZZ_CHECK(strlen(login) + (course[0] ? strlen(course) + 1 :
-		    0) == strlen(user), "'%s' is not all of the name", login);
+		FUZZ_CHECK(mode >= GW_MODE_SHELL && mode <= GW_MODE_RESET,
+		    "mode %d", mode);
+		n = strlen(login) + (course[0] ? strlen(course) + 1 : 0) +
+		    (mode != GW_MODE_SHELL ? strlen(words[mode]) + 1 : 0);
+		FUZZ_CHECK(n == strlen(user), "'%s' is not all of the name",
+		    login);
 	} else {
 		FUZZ_CHECK(FUZZ_TERMINATED(err) && err[0] != '\0',
 		    "refused without a message");

@@ -9,7 +9,11 @@
 # two courses, a stopped VM, hostile names and an exam course's
 # allow_from are refused with a message that says why; a suspended VM
 # is woken by a login; 24 sessions at once, and the cap per student;
-# gateway.login/logout in labctl events; failed logins rate-limited.
+# gateway.login/logout in labctl events; +console shows the serial
+# console and Ctrl-] detaches; +reset resets on "yes" (a file is gone,
+# the VM ready), does nothing on "no", is refused with student_reset=off
+# and for another student's VM; an unknown +word names the valid ones;
+# a window change reaches the guest's pty; failed logins rate-limited.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -250,6 +254,129 @@ check "and gateway.logout" bash -c \
 check "--json carries them too" bash -c \
 	"'$LABCTL' --json events --kind gateway.login | \
 	jq -e 'map(select(.subject == \"gw-cy\")) | length > 0'"
+
+# --- +console ------------------------------------------------------------------
+# console_for SECONDS USER INPUT-AFTER-2s: a +console session, without a
+# pty, fed INPUT 2 s in and Ctrl-] at SECONDS; its output in console.out.
+console_for() {
+	local secs=$1 user=$2 input=$3
+	{ sleep 2; printf "$input"; sleep "$secs"; printf '\035'; } |
+	    timeout $((secs + 30)) ssh -o BatchMode=yes "${SSHOPTS[@]}" \
+	    -i "$T/ann_key" -o IdentitiesOnly=yes -T -p $GW \
+	    "$user@127.0.0.1" >"$T/console.out" 2>"$T/gw.err"
+}
+t_console_prompt() {
+	console_for 6 ann+gw+console '\r' || return 1
+	grep -q 'gw-ann login:' "$T/console.out" || { cat "$T/console.out"; false; }
+}
+check "ann+gw+console: a newline brings the guest's login prompt" t_console_prompt
+check "... it said Ctrl-] detaches" said "Ctrl-] detaches"
+check "... and that it detached" said "console of gw-ann closed"
+t_console_line() {
+	local pid
+	console_for 10 ann+gw+console '' &
+	pid=$!
+	sleep 4
+	"$LABCTL" exec gw-ann -- 'echo gw-console-mark-42 >/dev/ttyS0' ||
+	    return 1
+	wait $pid || return 1
+	grep -q gw-console-mark-42 "$T/console.out" || { cat "$T/console.out"; false; }
+}
+check "a line the guest writes to ttyS0 reaches the +console session" t_console_line
+t_console_close() {
+	# No Ctrl-]: the end of the session's input detaches as well.
+	printf '\r' | timeout 30 ssh -o BatchMode=yes "${SSHOPTS[@]}" \
+	    -i "$T/cy_key" -o IdentitiesOnly=yes -T -p $GW \
+	    cy+console@127.0.0.1 >"$T/console.out" 2>"$T/gw.err"
+}
+check "cy+console (one course) detaches at the end of its input" t_console_close
+check "... said so" said "console of gw-cy closed"
+check_fails "ann's key for bob+console@ is refused" \
+	gw "$T/ann_key" bob+console hostname
+check_fails "ann+gx+console (a stopped VM) is refused" \
+	gw "$T/ann_key" ann+gx+console hostname
+check "... with its message" said "gx-ann is stopped"
+check "the console's login is an event" bash -c \
+	"'$LABCTL' events --kind gateway.login --limit 1000 | \
+	grep -E 'gateway.login +gw-ann +ann from 127.0.0.1 \(\+console\)'"
+check "labd still answers after the consoles" "$LABCTL" status
+
+# --- +reset --------------------------------------------------------------------
+check "course show says student_reset on (the default)" bash -c \
+	"'$LABCTL' course show gw | grep -qx 'student_reset on'"
+check "ann writes a file in her VM" gw "$T/ann_key" ann+gw 'echo kept >mark'
+reset_as() { printf '%s\n' "$2" | gw "$T/ann_key" "$1" >"$T/reset.out"; }
+check_fails "ann+gw+reset answered no: not reset (exit 1)" reset_as ann+gw+reset no
+check "... it asked the question" grep -q \
+	'reset your VM to pristine? everything since is lost. type yes: ' \
+	"$T/reset.out"
+check "... and said it did not" said "not reset"
+check "... the file is still there" \
+	test "$(gw "$T/ann_key" ann+gw 'cat mark')" = kept
+check "ann+gw+reset answered yes: reset (exit 0)" reset_as ann+gw+reset yes
+check "... it told the progress and the end" bash -c \
+	"grep -q 'resetting gw-ann to pristine' '$T/reset.out' &&
+	grep -q '^done: gw-ann is ' '$T/reset.out'"
+check "... gw-ann is ready" test "$(vm_field gw-ann state)" = ready
+check "... the file is gone" \
+	test "$(gw "$T/ann_key" ann+gw 'cat mark 2>/dev/null || echo gone')" = gone
+check "the reset is an event (gateway.reset)" bash -c \
+	"'$LABCTL' events --kind gateway.reset --limit 100 | \
+	grep -E 'gateway.reset +gw-ann +ann from 127.0.0.1: to pristine'"
+check_fails "ann's key for bob+reset@ is refused" reset_as bob+reset yes
+check "... gw-bob was not reset" bash -c "! '$LABCTL' events --kind \
+	gateway.reset --limit 100 | grep -q gw-bob"
+check_fails "course set gw student_reset=maybe is refused" \
+	"$LABCTL" course set gw student_reset=maybe
+check "course set gw student_reset=off" bash -c \
+	"'$LABCTL' course set gw student_reset=off | grep -q 'student_reset off'"
+check "course show says student_reset off" bash -c \
+	"'$LABCTL' course show gw | grep -qx 'student_reset off'"
+check "ann writes the file again" gw "$T/ann_key" ann+gw 'echo kept >mark'
+check_fails "ann+gw+reset with student_reset=off is refused" \
+	reset_as ann+gw+reset yes
+check "... saying why" said "student_reset is off"
+check "... the file is still there" \
+	test "$(gw "$T/ann_key" ann+gw 'cat mark')" = kept
+check "... the refusal is an event" bash -c \
+	"'$LABCTL' events --kind gateway.reset --limit 100 | \
+	grep -q 'refused, student_reset is off'"
+check "course set gw student_reset=on" "$LABCTL" course set gw student_reset=on
+t_reset_pty() {
+	# On a pty the terminal is raw: labd echoes the answer itself, and
+	# a backspace takes back a letter ("yex", DEL, "s" is yes).
+	local ssh="ssh -tt -o BatchMode=yes ${SSHOPTS[*]} -i $T/ann_key"
+	ssh="$ssh -o IdentitiesOnly=yes -p $GW ann+gw+reset@127.0.0.1"
+	{ sleep 4; printf 'yex\177s\r'; sleep 10; } |
+	    timeout 60 script -qc "$ssh" /dev/null | tr -d '\r' >"$T/reset.pty"
+	grep -q 'type yes: yex' "$T/reset.pty" &&
+	    grep -q '^done: gw-ann is back to pristine' "$T/reset.pty" ||
+	    { cat -v "$T/reset.pty"; false; }
+}
+check "+reset on a pty: the answer echoed, a backspace erases, then yes" t_reset_pty
+
+# --- names that are no mode --------------------------------------------------
+check_fails "ann+gw+bogus is refused" gw "$T/ann_key" ann+gw+bogus hostname
+check "... naming the valid ones" said "+console or +reset"
+check_fails "ann+consol (a typo) is refused" gw "$T/ann_key" ann+consol hostname
+check "... naming them too" said "+console or +reset"
+
+# --- a window change reaches the guest -----------------------------------------
+t_winch() {
+	# script(1) gives ssh a terminal: 40x100 at the start, 50x120 later
+	# (SIGWINCH, a window-change request through the gateway).
+	local ssh="ssh -tt -o BatchMode=yes ${SSHOPTS[*]} -i $T/ann_key"
+	ssh="$ssh -o IdentitiesOnly=yes -p $GW ann+gw@127.0.0.1"
+	timeout 60 script -qec "stty rows 40 cols 100; \
+	    (sleep 4; stty rows 50 cols 120 </dev/tty) & \
+	    $ssh 'stty size; sleep 8; stty size'" /dev/null </dev/null |
+	    tr -d '\r' >"$T/winch.out"
+	# The pty may echo a ^@ (script's end of input) before ssh's raw mode.
+	grep -Eq '(^|[^0-9])40 100$' "$T/winch.out" &&
+	    grep -Eq '(^|[^0-9])50 120$' "$T/winch.out" ||
+	    { cat "$T/winch.out"; false; }
+}
+check "a pty's size and a window change reach the guest (stty size)" t_winch
 
 # --- failed logins are rate-limited ------------------------------------------
 for i in $(seq 25); do gwpw wrong bob true; done

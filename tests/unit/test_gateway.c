@@ -12,12 +12,14 @@
 #include "labd/gateway.h"
 
 static char	login[LABD_NAMELEN], course[LABD_NAMELEN], err[LABD_ERRLEN];
+static int	mode;
 
 static int
 parse(const char *user)
 {
 	err[0] = '\0';
-	return gw_user_parse(user, login, course, err, sizeof(err));
+	mode = -1;
+	return gw_user_parse(user, login, course, &mode, err, sizeof(err));
 }
 
 /* No byte of err is a control character or outside ASCII. */
@@ -35,6 +37,7 @@ Test(gw_user, plain_login)
 	cr_assert_eq(parse("alice"), 0, "%s", err);
 	cr_expect_str_eq(login, "alice");
 	cr_expect_str_eq(course, "");
+	cr_expect_eq(mode, GW_MODE_SHELL);
 }
 
 Test(gw_user, login_and_course)
@@ -42,9 +45,55 @@ Test(gw_user, login_and_course)
 	cr_assert_eq(parse("alice+net101"), 0, "%s", err);
 	cr_expect_str_eq(login, "alice");
 	cr_expect_str_eq(course, "net101");
+	cr_expect_eq(mode, GW_MODE_SHELL);
 	cr_assert_eq(parse("b_2-x+os-lab"), 0, "%s", err);
 	cr_expect_str_eq(login, "b_2-x");
 	cr_expect_str_eq(course, "os-lab");
+}
+
+Test(gw_user, modes)
+{
+	cr_assert_eq(parse("alice+console"), 0, "%s", err);
+	cr_expect_str_eq(login, "alice");
+	cr_expect_str_eq(course, "");
+	cr_expect_eq(mode, GW_MODE_CONSOLE);
+	cr_assert_eq(parse("alice+reset"), 0, "%s", err);
+	cr_expect_str_eq(course, "");
+	cr_expect_eq(mode, GW_MODE_RESET);
+	cr_assert_eq(parse("alice+net101+console"), 0, "%s", err);
+	cr_expect_str_eq(login, "alice");
+	cr_expect_str_eq(course, "net101");
+	cr_expect_eq(mode, GW_MODE_CONSOLE);
+	cr_assert_eq(parse("alice+net101+reset"), 0, "%s", err);
+	cr_expect_str_eq(course, "net101");
+	cr_expect_eq(mode, GW_MODE_RESET);
+	/* A course called so is named in front of a mode. */
+	cr_assert_eq(parse("alice+reset+console"), 0, "%s", err);
+	cr_expect_str_eq(course, "reset");
+	cr_expect_eq(mode, GW_MODE_CONSOLE);
+	/* The longest of each part still fits. */
+	cr_expect_eq(parse("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa+"
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb+console"), 0, "%s", err);
+	cr_expect_eq(mode, GW_MODE_CONSOLE);
+}
+
+Test(gw_user, unknown_mode_names_the_valid_ones)
+{
+	static const char *bad[] = {
+		"alice+net101+x", "alice+net101+Console", "alice+net101+shell",
+		"alice+console+net101", "alice+net101+console+x",
+		"alice+net101+", "alice++console", "alice+net101+reset!",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(parse(bad[i]), -1, "\"%s\" taken", bad[i]);
+		cr_expect_str_eq(login, "", "case %zu", i);
+		cr_expect_eq(mode, GW_MODE_SHELL, "case %zu", i);
+		cr_expect(strstr(err, "+console") != NULL &&
+		    strstr(err, "+reset") != NULL, "case %zu: %s", i, err);
+		cr_expect(printable(err), "case %zu: %s", i, err);
+	}
 }
 
 Test(gw_user, hostile_names)
@@ -52,6 +101,8 @@ Test(gw_user, hostile_names)
 	static const char *bad[] = {
 		"", "../x", "..", "alice/..", "/etc/passwd", "alice+../x",
 		"alice+", "+net101", "alice+net101+x", "Alice", "root",
+		"+console", "alice+console+", "Alice+console",
+		"alice+net101+console\x1b[2J",
 		"alice+NET", "alice net", "alice;id", "alice+a--b", "-alice",
 		"alice\n", "al\x1b[2Jice", "al\x7fice", "al\xc3\xa9ice",
 		"alice+c\x01", "a\tb", "alice+-x", "alice+x-",
@@ -93,6 +144,7 @@ Test(gw_user, unknown_suffix_says_how)
 {
 	cr_assert_eq(parse("alice+Console!"), -1);
 	cr_expect(strstr(err, "alice+COURSE") != NULL, "%s", err);
+	cr_expect(strstr(err, "+console or +reset") != NULL, "%s", err);
 }
 
 static const struct gw_cand two[] = {
@@ -134,6 +186,8 @@ Test(gw_route, course_she_is_not_in)
 	    -1);
 	cr_expect(strstr(err, "no VM in course \"db\"") != NULL, "%s", err);
 	cr_expect(strstr(err, "net101, os") != NULL, "%s", err);
+	/* "alice+consol": a course to the parser, a typo to the student. */
+	cr_expect(strstr(err, "+console or +reset") != NULL, "%s", err);
 }
 
 Test(gw_allow, from)
