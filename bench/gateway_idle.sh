@@ -14,7 +14,11 @@
 #
 # [gateway] sessions is IDLE_PER (the default cap is 10 a student).
 # The guests run under TCG unless KVM works.  Traffic goes to 127.0.0.1
-# only.
+# only.  Under TCG on two cores (01:05, 2026-12-06): 20 guests ready in
+# 73 s, 200 sessions up in 33 s (a thread each: 206 threads), labd at
+# 1.4 % of a core over the hold (0.28 of the goal; an idle relay wakes
+# every 2 s, gw_relay.c's GW_IDLE_MS), 17 MB RSS before, 41 MB with the
+# sessions (118 kB a session), none lost.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:-$top/build}" && pwd)
