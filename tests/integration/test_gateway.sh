@@ -357,9 +357,9 @@ check "+reset on a pty: the answer echoed, a backspace erases, then yes" t_reset
 
 # --- names that are no mode --------------------------------------------------
 check_fails "ann+gw+bogus is refused" gw "$T/ann_key" ann+gw+bogus hostname
-check "... naming the valid ones" said "+console or +reset"
+check "... naming the valid ones" said "+console, +reset or +check"
 check_fails "ann+consol (a typo) is refused" gw "$T/ann_key" ann+consol hostname
-check "... naming them too" said "+console or +reset"
+check "... naming them too" said "+console, +reset or +check"
 
 # --- a window change reaches the guest -----------------------------------------
 t_winch() {
