@@ -93,6 +93,39 @@ insert(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(labd->db) : -1;
 }
 
+/*
+ * The gateway's other doors for the sheet, after its line: +console
+ * always, +reset when the course lets students reset, +check when it
+ * has stored checks (a line that could only say "no checks" is left
+ * out: print the sheet again, labctl access, once they are).
+ */
+static json_t *
+sheet_modes(const char *course, const char *port, const char *user)
+{
+	sqlite3_stmt	*st;
+	json_t		*a = json_array();
+	int		 sreset = 0, checks = 0;
+
+	st = db_prepare("SELECT c.student_reset, EXISTS(SELECT 1 FROM"
+	    " course_checks k WHERE k.course_id = c.id) FROM courses c"
+	    " WHERE c.name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		sreset = sqlite3_column_int(st, 0);
+		checks = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	json_array_append_new(a, json_sprintf("ssh %s%s+console@%s", port,
+	    user, labd->cfg.gw_ip));
+	if (sreset)
+		json_array_append_new(a, json_sprintf("ssh %s%s+reset@%s",
+		    port, user, labd->cfg.gw_ip));
+	if (checks)
+		json_array_append_new(a, json_sprintf("ssh %s%s+check@%s",
+		    port, user, labd->cfg.gw_ip));
+	return a;
+}
+
 static json_t *
 sheet_row(const char *vm, const char *login, const char *name,
     const struct pf_rule *rules, size_t nrules, const char *password,
@@ -102,6 +135,7 @@ sheet_row(const char *vm, const char *login, const char *name,
 			    "name", name);
 	sqlite3_stmt	*st;
 	char		 user[2 * LABD_NAMELEN], port[16] = "";
+	char		 course[LABD_NAMELEN];
 	size_t		 i, clen;
 	int		 courses = 1;
 
@@ -148,6 +182,8 @@ sheet_row(const char *vm, const char *login, const char *name,
 	json_object_set_new(o, "gw_user", json_string(user));
 	json_object_set_new(o, "gateway", json_sprintf("ssh %s%s@%s", port,
 	    user, labd->cfg.gw_ip));
+	snprintf(course, sizeof(course), "%.*s", (int)clen, vm);
+	json_object_set_new(o, "gw_modes", sheet_modes(course, port, user));
 	return o;
 }
 
