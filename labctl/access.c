@@ -7,7 +7,9 @@
  * its line ("ssh alice@IP", "-p PORT" when the port is not 22, and
  * alice+COURSE when alice is in more than one course): it comes first,
  * the VM's own port stays as the fallback, and the ~/.ssh/config stanza
- * goes through the gateway.
+ * goes through the gateway.  After it come the gateway's other doors
+ * (gw_modes: +console, +reset when the course allows it, +check when it
+ * has stored checks) in text and md; csv has the gateway column only.
  *
  * Two replies carry its rows.  course.create's hold the generated
  * passwords, this once: labd keeps only their hashes.  course.access's,
@@ -71,6 +73,21 @@ row_port(json_t *r, char *out, size_t len)
 		out[0] = '\0';
 }
 
+/* What a gateway line with a +mode does, from the mode's word. */
+static const char *
+mode_what(const char *line)
+{
+	if (line == NULL)
+		return "";
+	if (strstr(line, "+console@") != NULL)
+		return "  (your VM's console)";
+	if (strstr(line, "+reset@") != NULL)
+		return "  (your VM back to pristine)";
+	if (strstr(line, "+check@") != NULL)
+		return "  (check your work)";
+	return "";
+}
+
 static int
 row_has_gateway(json_t *r)
 {
@@ -127,8 +144,8 @@ note_passwords(FILE *f, json_t *rows)
 static void
 sheet_text(FILE *out, const char *course, json_t *rows)
 {
-	json_t		*r;
-	size_t		 i;
+	json_t		*r, *m;
+	size_t		 i, k;
 	const char	*pw;
 
 	fprintf(out, "Access sheet for course %s\n\n", course);
@@ -150,6 +167,9 @@ sheet_text(FILE *out, const char *course, json_t *rows)
 			fputc('\n', out);
 		if (row_has_gateway(r) && row_has_ssh(r))
 			fprintf(out, "  %-24s or: %s\n", "", jstr(r, "ssh"));
+		json_array_foreach(json_object_get(r, "gw_modes"), k, m)
+			fprintf(out, "  %-24s %s%s\n", "", json_string_value(m),
+			    mode_what(json_string_value(m)));
 		if (*jstr(r, "vnc_password") != '\0')
 			fprintf(out, "  %-24s vnc %-24s password: %s\n", "",
 			    jstr(r, "vnc"), jstr(r, "vnc_password"));
@@ -234,6 +254,8 @@ md_slip(FILE *out, json_t *r)
 {
 	const char	*pw = jstr(r, "password");
 	char		 stanza[STANZA_LEN];
+	json_t		*m;
+	size_t		 k;
 
 	fprintf(out, "\n## ");
 	md_text(out, jstr(r, "name"));
@@ -255,6 +277,9 @@ md_slip(FILE *out, json_t *r)
 	if (row_has_gateway(r)) {
 		row_stanza(r, stanza, sizeof(stanza));
 		fprintf(out, "- Log in: `%s`\n", jstr(r, "gateway"));
+		json_array_foreach(json_object_get(r, "gw_modes"), k, m)
+			fprintf(out, "- `%s`%s\n", json_string_value(m),
+			    mode_what(json_string_value(m)));
 		if (row_has_ssh(r))
 			fprintf(out, "- Or, through your VM's own port: `%s`\n",
 			    jstr(r, "ssh"));

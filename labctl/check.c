@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * check.c - labctl check: the goal scripts of a folder run in every
+ * check.c - labctl check: the goal scripts of a folder (or those stored
+ * with the course, labctl course set COURSE checks=DIR) run in every
  * running VM of a course (course.check), or the last run again
  * (course.check_last), shown as a goal x student table.
  *
@@ -454,19 +455,25 @@ ctl_check(struct ctl *c, int argc, char **argv)
 		else
 			return CTL_USAGE;
 	}
-	if (course == NULL || (dir == NULL) == !last ||
-	    (last && (student != NULL || timeout != 0))) {
-		fprintf(stderr, "labctl check: COURSE DIR, or COURSE --last\n");
+	if (course == NULL || (last && (dir != NULL || student != NULL ||
+	    timeout != 0))) {
+		fprintf(stderr, "labctl check: COURSE [DIR], or COURSE"
+		    " --last\n");
 		return CTL_USAGE;
 	}
 	if (last)
 		args = json_pack("{s:s}", "course", course);
 	else {
-		if ((goals = check_read_dir(dir, err, sizeof(err))) == NULL) {
+		args = json_pack("{s:s}", "course", course);
+		/* No folder: labd runs the course's stored checks. */
+		if (dir != NULL && (goals = check_read_dir(dir, err,
+		    sizeof(err))) == NULL) {
 			fprintf(stderr, "labctl check: %s\n", err);
+			json_decref(args);
 			return CTL_FAILED;
 		}
-		args = json_pack("{s:s,s:o}", "course", course, "goals", goals);
+		if (dir != NULL)
+			json_object_set_new(args, "goals", goals);
 		if (student != NULL)
 			json_object_set_new(args, "student",
 			    json_string(student));

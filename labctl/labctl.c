@@ -82,11 +82,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT"
 	  " idle_suspend=30m|off internet=on|off isolation=on|off"
 	  " allow_from=CIDR[,CIDR...]|any allow_nets=CIDR[,CIDR...]|none"
-	  " sudo=on|off student_reset=on|off", ctl_course_set,
+	  " sudo=on|off student_reset=on|off checks=DIR|none", ctl_course_set,
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
 	  " idle_suspend: suspend a VM with no connection for that long;"
 	  " sudo: may students become root (live); student_reset: may"
-	  " students reset their VM (ssh STUDENT+reset@ the gateway)" },
+	  " students reset their VM (ssh STUDENT+reset@ the gateway);"
+	  " checks: DIR's goal scripts stored with the course, for labctl"
+	  " check COURSE and ssh STUDENT+check@" },
 	{ "reset", NULL, "VM|--course C [--yes] [--to SNAPSHOT | --hard]",
 	  ctl_reset,
 	  "back to a snapshot (default pristine), RAM and all, no reboot;"
@@ -119,11 +121,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "access", NULL, "COURSE [--format text|csv|md]", ctl_access,
 	  "the access sheet again, without the passwords: ssh line and"
 	  " ~/.ssh/config stanza a student" },
-	{ "check", NULL, "COURSE DIR [--format text|csv|md|json] [--student ID]"
-	  " [--timeout SECONDS] | COURSE --last", ctl_check,
-	  "run DIR's goal scripts as root in every running VM (exit 0 ="
-	  " met, 30 s each by default): a goal x student table; --last"
-	  " shows the last run again" },
+	{ "check", NULL, "COURSE [DIR] [--format text|csv|md|json] [--student"
+	  " ID] [--timeout SECONDS] | COURSE --last", ctl_check,
+	  "run DIR's goal scripts (no DIR: the course's stored checks) as"
+	  " root in every running VM (exit 0 = met, 30 s each by default):"
+	  " a goal x student table; --last shows the last run again" },
 	{ "collect", NULL, "COURSE PATH... --to DEST [--student ID]"
 	  " [--max-size SIZE] [--timeout SECONDS]", ctl_collect,
 	  "copy PATHs (absolute, globs allowed) from every VM into"
@@ -666,6 +668,26 @@ ctl_course_create(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * The course's stored checks, names and descriptions (labd never sends
+ * the scripts back): "checks N goals: a, b" or "checks none".
+ */
+static void
+print_checks(const char *label, json_t *goals)
+{
+	json_t	*g;
+	size_t	 i, n = json_array_size(goals);
+
+	if (n == 0) {
+		printf("%s none\n", label);
+		return;
+	}
+	printf("%s %zu goal%s:", label, n, n == 1 ? "" : "s");
+	json_array_foreach(goals, i, g)
+		printf("%s %s", i ? "," : "", jstr(g, "name"));
+	putchar('\n');
+}
+
 static int
 ctl_course_show(struct ctl *c, int argc, char **argv)
 {
@@ -694,6 +716,7 @@ ctl_course_show(struct ctl *c, int argc, char **argv)
 		    "sudo")) ? "on" : "off");
 		printf("student_reset %s\n", json_is_true(json_object_get(o,
 		    "student_reset")) ? "on" : "off");
+		print_checks("checks       ", json_object_get(o, "checks"));
 		printf("vms           %zu\n",
 		    json_array_size(json_object_get(o, "vms")));
 		json_array_foreach(json_object_get(o, "vms"), i, vm)
@@ -783,8 +806,8 @@ ctl_course_list(struct ctl *c, int argc, char **argv)
 static int
 ctl_course_set(struct ctl *c, int argc, char **argv)
 {
-	json_t	*args, *res;
-	char	*eq, idle[16];
+	json_t	*args, *res, *goals;
+	char	*eq, idle[16], err[CTL_ERRLEN];
 	int	 i, rc;
 
 	if (argc < 2)
@@ -798,6 +821,20 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 			return CTL_USAGE;
 		}
 		*eq = '\0';
+		/* The scripts are read here: labd never opens our paths. */
+		if (strcmp(argv[i], "checks") == 0) {
+			if (strcmp(eq + 1, "none") == 0)
+				goals = json_array();
+			else if ((goals = check_read_dir(eq + 1, err,
+			    sizeof(err))) == NULL) {
+				fprintf(stderr, "labctl course set: checks: %s\n",
+				    err);
+				json_decref(args);
+				return CTL_FAILED;
+			}
+			json_object_set_new(args, "checks", goals);
+			continue;
+		}
 		json_object_set_new(args, argv[i], json_string(eq + 1));
 	}
 	if ((res = ctl_call(c, "course.set", args, &rc)) == NULL)
@@ -819,6 +856,7 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 		    json_is_true(json_object_get(res, "sudo")) ? "on" : "off",
 		    json_is_true(json_object_get(res, "student_reset")) ?
 		    "on" : "off");
+		print_checks("  checks ", json_object_get(res, "checks"));
 		if (*jstr(res, "effect"))
 			printf("  %s\n", jstr(res, "effect"));
 	}

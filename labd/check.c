@@ -3,13 +3,23 @@
  * check.c - course.check: the instructor's goal scripts run in every
  * ready VM of a course, and a goal x student table comes back.
  *
- * labctl reads the scripts on its side and sends them; labd keeps them
- * only for the run.  Each ready VM gets one exec job (vmjob.c's
+ * labctl reads the scripts on its side and sends them: with the run
+ * (labctl check COURSE DIR), kept only for it, or to be stored with the
+ * course (labctl course set COURSE checks=DIR, course.c), in
+ * course_checks, which a run without goals and the gateway's +check
+ * (gw_check.c) use.  labd never opens a path a client names.  Each ready VM gets one exec job (vmjob.c's
  * VMJOB_EXEC, on the worker pool, so the VMs run in parallel as far as
  * the pool goes) whose standard input is checkscript.c's program.  A VM
  * that is not ready gets a "not running" row rather than a wait.  When
  * the last job is back the reply is stored whole in check_runs, which is
- * what course.check_last gives again.
+ * what course.check_last gives again: the instructor's runs only, so
+ * that a student's +check of one VM never hides the class's table (the
+ * student's runs are stored too, by_student, and are events).
+ *
+ * A student may run one check at a time in a VM: the VMs a run is in
+ * are counted (check_busy), and +check is told to wait while the count
+ * of its VM is not 0.  The instructor's runs are not refused: each run
+ * has a folder of its own in the guest, so two never meet.
  *
  * Every VM has a parameter of its own (vm_params): 16 random hex digits,
  * made the first time it is asked for and kept as long as the VM exists,
@@ -32,8 +42,9 @@
 #define CHECK_PARAMLEN		16	/* hex digits */
 
 struct check_run {
-	struct req		*r;
+	struct done		 done;		/* the reply, or the gateway */
 	uid_t			 uid;
+	int			 by_student;	/* the gateway's +check */
 	int64_t			 course_id;
 	char			 course[LABD_NAMELEN];
 	struct check_goal	*goals;
@@ -48,7 +59,57 @@ struct check_run {
 struct check_job {
 	struct check_run	*run;
 	size_t			 row;
+	char			 vm[LABD_VMNAMELEN];
 };
+
+/* The VMs a check runs in, with how many runs. */
+struct check_busy {
+	char			 vm[LABD_VMNAMELEN];
+	int			 n;
+	struct check_busy	*next;
+};
+
+static struct check_busy	*check_busy;
+
+static struct check_busy *
+busy_find(const char *vm)
+{
+	struct check_busy	*b;
+
+	for (b = check_busy; b != NULL; b = b->next)
+		if (strcmp(b->vm, vm) == 0)
+			return b;
+	return NULL;
+}
+
+static void
+busy_add(const char *vm)
+{
+	struct check_busy	*b;
+
+	if ((b = busy_find(vm)) == NULL) {
+		b = xcalloc(1, sizeof(*b));
+		snprintf(b->vm, sizeof(b->vm), "%s", vm);
+		b->next = check_busy;
+		check_busy = b;
+	}
+	b->n++;
+}
+
+static void
+busy_drop(const char *vm)
+{
+	struct check_busy	**bp, *b;
+
+	for (bp = &check_busy; (b = *bp) != NULL; bp = &b->next)
+		if (strcmp(b->vm, vm) == 0) {
+			if (--b->n == 0) {
+				*bp = b->next;
+				free(b);
+			}
+			return;
+		}
+}
 
 static int
 check_name_ok(const char *s)
@@ -101,7 +162,7 @@ check_run_free(struct check_run *run)
 	}
 	free(run->goals);
 	json_decref(run->rows);
-	req_free(run->r);
+	done_err(&run->done, LABD_E_INTERNAL, "the check was dropped");
 	free(run);
 }
 
@@ -144,12 +205,13 @@ check_finish(struct check_run *run)
 	res = check_result(run, finished);
 	text = json_dumps(res, JSON_COMPACT);
 	st = db_prepare("INSERT INTO check_runs(course_id, started, finished,"
-	    " uid, result) VALUES (?, ?, ?, ?, ?)");
+	    " uid, result, by_student) VALUES (?, ?, ?, ?, ?, ?)");
 	sqlite3_bind_int64(st, 1, run->course_id);
 	sqlite3_bind_int64(st, 2, run->started);
 	sqlite3_bind_int64(st, 3, finished);
 	sqlite3_bind_int64(st, 4, run->uid);
 	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, run->by_student);
 	ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	free(text);
@@ -157,9 +219,10 @@ check_finish(struct check_run *run)
 		log_warnx("course %s: the check's result is not stored: %s",
 		    run->course, sqlite3_errmsg(labd->db));
 	db_event(run->uid, "course.check.done", run->course, "%zu goals,"
-	    " %zu VMs, %lld ms", run->ngoals, json_array_size(run->rows),
-	    (long long)(now_ms() - run->t0));
-	reply_ok(run->r, res);
+	    " %zu VMs, %lld ms%s", run->ngoals, json_array_size(run->rows),
+	    (long long)(now_ms() - run->t0), run->by_student ?
+	    ", the student's (gateway +check)" : "");
+	done_ok(&run->done, res);
 	check_run_free(run);
 }
 
@@ -239,6 +302,7 @@ check_after(struct vmjob *j, struct vm *vm)
 		check_row_fail(run, row, "failed", why);
 	} else
 		check_row_fill(run, row, j->output);
+	busy_drop(cj->vm);
 	free(cj);
 	if (--run->pending == 0)
 		check_finish(run);
@@ -246,9 +310,10 @@ check_after(struct vmjob *j, struct vm *vm)
 
 static const struct vmjob_hooks check_hooks = { .after = check_after };
 
-/* args.goals into run->goals; NULL, or the error for the client. */
+/* goals into run->goals; NULL, or the error for the client (what: its field). */
 static const char *
-check_goals(struct check_run *run, json_t *goals, char *err, size_t errlen)
+check_goals(struct check_run *run, json_t *goals, const char *what, char *err,
+    size_t errlen)
 {
 	json_t		*g;
 	const char	*name, *desc, *script;
@@ -256,7 +321,7 @@ check_goals(struct check_run *run, json_t *goals, char *err, size_t errlen)
 
 	run->ngoals = json_array_size(goals);
 	if (run->ngoals == 0 || run->ngoals > CHECK_GOALS_MAX) {
-		errf(err, errlen, "course.check: %zu goals; 1 to %d",
+		errf(err, errlen, "%s: %zu goals; 1 to %d", what,
 		    run->ngoals, CHECK_GOALS_MAX);
 		run->ngoals = 0;
 		return LABD_E_INVALID;
@@ -269,8 +334,8 @@ check_goals(struct check_run *run, json_t *goals, char *err, size_t errlen)
 		run->goals[i].description = xstrdup(desc ? desc : "");
 		run->goals[i].script = xstrdup(script ? script : "");
 		if (name == NULL || !check_name_ok(name)) {
-			errf(err, errlen, "course.check: goal %zu: its name is"
-			    " 1 to %d of A-Z a-z 0-9 _ -", i + 1,
+			errf(err, errlen, "%s: goal %zu: its name is 1 to"
+			    " %d of A-Z a-z 0-9 _ -", what, i + 1,
 			    CHECK_GOAL_NAMELEN - 1);
 			return LABD_E_INVALID;
 		}
@@ -279,15 +344,15 @@ check_goals(struct check_run *run, json_t *goals, char *err, size_t errlen)
 		if (script == NULL || script[0] == '\0' ||
 		    strlen(script) != json_string_length(json_object_get(g,
 		    "script")) || strlen(script) > CHECK_SCRIPT_MAX) {
-			errf(err, errlen, "course.check: goal %s: its script"
-			    " is empty, holds a NUL or is over %d KiB", name,
+			errf(err, errlen, "%s: goal %s: its script is"
+			    " empty, holds a NUL or is over %d KiB", what, name,
 			    CHECK_SCRIPT_MAX / 1024);
 			return LABD_E_INVALID;
 		}
 		for (k = 0; k < i; k++)
 			if (strcmp(run->goals[k].name, name) == 0) {
-				errf(err, errlen, "course.check: goal %s is"
-				    " there twice", name);
+				errf(err, errlen, "%s: goal %s is there"
+				    " twice", what, name);
 				return LABD_E_INVALID;
 			}
 	}
@@ -310,6 +375,7 @@ check_submit(struct check_run *run, struct vm *vm, size_t row, char *why,
 	cj = xcalloc(1, sizeof(*cj));
 	cj->run = run;
 	cj->row = row;
+	snprintf(cj->vm, sizeof(cj->vm), "%s", vm->name);
 	j = xcalloc(1, sizeof(*j));
 	j->cmd = xstrdup("sh -s");
 	j->input = check_script(run->goals, run->ngoals, param,
@@ -327,6 +393,7 @@ check_submit(struct check_run *run, struct vm *vm, size_t row, char *why,
 		return -1;
 	}
 	run->pending++;
+	busy_add(vm->name);
 	return 0;
 }
 
@@ -337,24 +404,17 @@ check_vm_cmp(const void *a, const void *b)
 	    (*(struct vm *const *)b)->name);
 }
 
-void
-cmd_course_check(const struct req *r, json_t *args)
+/* A run of course, not started; NULL when the course does not exist. */
+static struct check_run *
+check_run_new(const char *course, uid_t uid)
 {
-	const char		*course = arg_str(args, "course");
-	const char		*student = arg_str(args, "student");
-	json_t			*t = json_object_get(args, "timeout");
 	struct check_run	*run;
-	struct vm		*vm, **vms = NULL;
 	sqlite3_stmt		*st;
-	const char		*code;
-	char			 err[LABD_MSGLEN], why[LABD_MSGLEN];
-	size_t			 i, n = 0, cap = 0;
-	json_t			*row;
 
 	run = xcalloc(1, sizeof(*run));
 	run->rows = json_array();
 	run->timeout_s = CHECK_TIMEOUT_DEFAULT;
-	run->uid = r->uid;
+	run->uid = uid;
 	run->started = time(NULL);
 	run->t0 = now_ms();
 	snprintf(run->course, sizeof(run->course), "%s", course);
@@ -364,9 +424,92 @@ cmd_course_check(const struct req *r, json_t *args)
 		run->course_id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	if (run->course_id == 0) {
+		check_run_free(run);
+		return NULL;
+	}
+	return run;
+}
+
+/* A job for each of vms (sorted here), a row each; the run is theirs. */
+static void
+check_launch(struct check_run *run, struct vm **vms, size_t n)
+{
+	char	 why[LABD_MSGLEN];
+	json_t	*row;
+	size_t	 i;
+
+	qsort(vms, n, sizeof(*vms), check_vm_cmp);
+	/* One pending more while submitting: no reply before the last. */
+	run->pending = 1;
+	for (i = 0; i < n; i++) {
+		row = json_pack("{s:s,s:s}", "vm", vms[i]->name, "student",
+		    vms[i]->student);
+		json_array_append_new(run->rows, row);
+		if (vms[i]->state != VM_READY) {
+			snprintf(why, sizeof(why), "not running (%s)",
+			    vm_state_name(vms[i]->state));
+			check_row_fail(run, row, "not running", why);
+		} else if (check_submit(run, vms[i], i, why, sizeof(why)) == -1)
+			check_row_fail(run, row, "failed", why);
+	}
+	if (--run->pending == 0)
+		check_finish(run);
+}
+
+const char *
+check_goals_valid(json_t *goals, const char *what, char *err, size_t errlen)
+{
+	struct check_run	 run;
+	const char		*code;
+	size_t			 i;
+
+	memset(&run, 0, sizeof(run));
+	code = check_goals(&run, goals, what, err, errlen);
+	for (i = 0; i < run.ngoals; i++) {
+		free(run.goals[i].description);
+		free(run.goals[i].script);
+	}
+	free(run.goals);
+	return code;
+}
+
+json_t *
+check_stored(int64_t course_id)
+{
+	sqlite3_stmt	*st;
+	json_t		*goals = NULL;
+	json_error_t	 jerr;
+
+	st = db_prepare("SELECT goals FROM course_checks WHERE course_id = ?");
+	sqlite3_bind_int64(st, 1, course_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		goals = json_loads(db_text(st, 0), 0, &jerr);
+	sqlite3_finalize(st);
+	if (goals != NULL && !json_is_array(goals)) {
+		json_decref(goals);
+		goals = NULL;
+	}
+	return goals;
+}
+
+void
+cmd_course_check(const struct req *r, json_t *args)
+{
+	const char		*course = arg_str(args, "course");
+	const char		*student = arg_str(args, "student");
+	json_t			*t = json_object_get(args, "timeout");
+	json_t			*goals = json_object_get(args, "goals");
+	json_t			*stored = NULL;
+	struct check_run	*run;
+	struct vm		*vm, **vms = NULL;
+	const char		*code;
+	char			 err[LABD_MSGLEN];
+	size_t			 n = 0, cap = 0;
+
+	if ((run = check_run_new(course, r->uid)) == NULL) {
 		reply_err(r, LABD_E_NOT_FOUND, "course \"%.64s\" not found",
 		    course);
-		goto fail;
+		return;
 	}
 	if (t != NULL && ((run->timeout_s = (int)json_integer_value(t)) < 1 ||
 	    run->timeout_s > CHECK_TIMEOUT_MAX)) {
@@ -374,8 +517,17 @@ cmd_course_check(const struct req *r, json_t *args)
 		    " whole seconds, 1 to %d", CHECK_TIMEOUT_MAX);
 		goto fail;
 	}
-	if ((code = check_goals(run, json_object_get(args, "goals"), err,
-	    sizeof(err))) != NULL) {
+	/* No goals given: the course's own, stored with course set. */
+	if (goals == NULL && (goals = stored = check_stored(run->course_id)) ==
+	    NULL) {
+		reply_err(r, LABD_E_NOT_FOUND, "course %s has no stored checks:"
+		    " store them (labctl course set %s checks=DIR) or give a"
+		    " folder (labctl check %s DIR)", course, course, course);
+		goto fail;
+	}
+	code = check_goals(run, goals, "course.check", err, sizeof(err));
+	json_decref(stored);
+	if (code != NULL) {
 		reply_err(r, code, "%s", err);
 		goto fail;
 	}
@@ -395,31 +547,58 @@ cmd_course_check(const struct req *r, json_t *args)
 		    student ? student : "");
 		goto fail;
 	}
-	qsort(vms, n, sizeof(*vms), check_vm_cmp);
-	run->r = req_keep(r);
-	/* One pending more while submitting: no reply before the last. */
-	run->pending = 1;
-	for (i = 0; i < n; i++) {
-		row = json_pack("{s:s,s:s}", "vm", vms[i]->name, "student",
-		    vms[i]->student);
-		json_array_append_new(run->rows, row);
-		if (vms[i]->state != VM_READY) {
-			snprintf(why, sizeof(why), "not running (%s)",
-			    vm_state_name(vms[i]->state));
-			check_row_fail(run, row, "not running", why);
-		} else if (check_submit(run, vms[i], i, why, sizeof(why)) == -1)
-			check_row_fail(run, row, "failed", why);
-	}
+	db_event(r->uid, "course.check", course, "%zu goals%s, %zu VMs%s%s",
+	    run->ngoals, stored ? " (stored)" : "", n,
+	    student ? ", student " : "", student ? student : "");
+	run->done = req_done(r);
+	check_launch(run, vms, n);
 	free(vms);
-	db_event(r->uid, "course.check", course, "%zu goals, %zu VMs%s%s",
-	    run->ngoals, n, student ? ", student " : "",
-	    student ? student : "");
-	if (--run->pending == 0)
-		check_finish(run);
 	return;
 fail:
 	free(vms);
 	check_run_free(run);
+}
+
+const char *
+check_vm_stored(struct vm *vm, struct done d, char *err, size_t errlen)
+{
+	struct check_run	*run;
+	json_t			*goals;
+	const char		*code;
+
+	if ((run = check_run_new(vm->course, 0)) == NULL) {
+		errf(err, errlen, "course %s no longer exists", vm->course);
+		return LABD_E_NOT_FOUND;
+	}
+	if ((goals = check_stored(run->course_id)) == NULL) {
+		errf(err, errlen, "course %s has no checks for you to run; ask"
+		    " your instructor", vm->course);
+		code = LABD_E_NOT_FOUND;
+		goto fail;
+	}
+	code = check_goals(run, goals, "checks", err, errlen);
+	json_decref(goals);
+	if (code != NULL)
+		goto fail;
+	if (busy_find(vm->name) != NULL) {
+		errf(err, errlen, "a check is running in your VM %s already;"
+		    " wait for its end and try again", vm->name);
+		code = LABD_E_BUSY;
+		goto fail;
+	}
+	if (vm->state != VM_READY) {
+		errf(err, errlen, "your VM %s is %s, not running: start it and"
+		    " try again", vm->name, vm_state_name(vm->state));
+		code = LABD_E_BUSY;
+		goto fail;
+	}
+	run->by_student = 1;
+	run->done = d;
+	check_launch(run, &vm, 1);
+	return NULL;
+fail:
+	check_run_free(run);
+	return code;
 }
 
 void
@@ -441,7 +620,8 @@ cmd_course_check_last(const struct req *r, json_t *args)
 		return;
 	}
 	st = db_prepare("SELECT r.result FROM check_runs r JOIN courses c ON"
-	    " c.id = r.course_id WHERE c.name = ? ORDER BY r.id DESC LIMIT 1");
+	    " c.id = r.course_id WHERE c.name = ? AND r.by_student = 0"
+	    " ORDER BY r.id DESC LIMIT 1");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		res = json_loads(db_text(st, 0), 0, &jerr);

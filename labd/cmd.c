@@ -124,6 +124,10 @@ static const struct cmd cmds[] = {
 		    " (live in ready VMs)"),
 		SPEC_SETTING("student_reset", "\"on\"|\"off\": may students"
 		    " reset their VM through the gateway (ssh STUDENT+reset@)"),
+		{ "checks", ARG_ARRAY, ARG_OPTIONAL,
+		  "[{name, description, script}] as course.check's goals:"
+		  " stored with the course for course.check without goals and"
+		  " the gateway's STUDENT+check@; [] clears them" },
 	  } },
 	{ .name = "course.access", .fn = cmd_course_access,
 	  .help = "the access sheet, one row a student",
@@ -226,8 +230,9 @@ static const struct cmd cmds[] = {
 	  " reason}]}]}",
 	  .args = {
 		SPEC_COURSE,
-		{ "goals", ARG_ARRAY, ARG_REQUIRED,
-		  "[{name, description, script}], 1 to 32, 64 KiB each" },
+		{ "goals", ARG_ARRAY, ARG_OPTIONAL,
+		  "[{name, description, script}], 1 to 32, 64 KiB each;"
+		  " absent: the course's stored checks (course.set checks)" },
 		{ "student", ARG_STRING, ARG_OPTIONAL, "that student's VM only" },
 		{ "timeout", ARG_INTEGER, ARG_OPTIONAL,
 		  "seconds a goal may run, 1 to 600 (default 30)" },

@@ -55,7 +55,8 @@ cmd_course_set(const struct req *r, json_t *args)
 			    .reset_to = reset_to, .idle_suspend = idle,
 			    .internet = inet, .isolation = iso,
 			    .allow_from = allow, .allow_nets = nets,
-			    .sudo = sudo, .student_reset = sreset };
+			    .sudo = sudo, .student_reset = sreset,
+			    .checks = json_object_get(args, "checks") };
 	char		 err[LABD_MSGLEN];
 	const char	*code;
 	json_t		*res;

@@ -93,6 +93,39 @@ insert(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(labd->db) : -1;
 }
 
+/*
+ * The gateway's other doors for the sheet, after its line: +console
+ * always, +reset when the course lets students reset, +check when it
+ * has stored checks (a line that could only say "no checks" is left
+ * out: print the sheet again, labctl access, once they are).
+ */
+static json_t *
+sheet_modes(const char *course, const char *port, const char *user)
+{
+	sqlite3_stmt	*st;
+	json_t		*a = json_array();
+	int		 sreset = 0, checks = 0;
+
+	st = db_prepare("SELECT c.student_reset, EXISTS(SELECT 1 FROM"
+	    " course_checks k WHERE k.course_id = c.id) FROM courses c"
+	    " WHERE c.name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		sreset = sqlite3_column_int(st, 0);
+		checks = sqlite3_column_int(st, 1);
+	}
+	sqlite3_finalize(st);
+	json_array_append_new(a, json_sprintf("ssh %s%s+console@%s", port,
+	    user, labd->cfg.gw_ip));
+	if (sreset)
+		json_array_append_new(a, json_sprintf("ssh %s%s+reset@%s",
+		    port, user, labd->cfg.gw_ip));
+	if (checks)
+		json_array_append_new(a, json_sprintf("ssh %s%s+check@%s",
+		    port, user, labd->cfg.gw_ip));
+	return a;
+}
+
 static json_t *
 sheet_row(const char *vm, const char *login, const char *name,
     const struct pf_rule *rules, size_t nrules, const char *password,
@@ -102,6 +135,7 @@ sheet_row(const char *vm, const char *login, const char *name,
 			    "name", name);
 	sqlite3_stmt	*st;
 	char		 user[2 * LABD_NAMELEN], port[16] = "";
+	char		 course[LABD_NAMELEN];
 	size_t		 i, clen;
 	int		 courses = 1;
 
@@ -148,6 +182,8 @@ sheet_row(const char *vm, const char *login, const char *name,
 	json_object_set_new(o, "gw_user", json_string(user));
 	json_object_set_new(o, "gateway", json_sprintf("ssh %s%s@%s", port,
 	    user, labd->cfg.gw_ip));
+	snprintf(course, sizeof(course), "%.*s", (int)clen, vm);
+	json_object_set_new(o, "gw_modes", sheet_modes(course, port, user));
 	return o;
 }
 
@@ -482,6 +518,7 @@ static const char *
 set_parse(const struct course_change *ch, struct course_values *cv,
     char *err, size_t errlen)
 {
+	const char	*code;
 	char	e[256];
 	int	secs[32];
 
@@ -530,6 +567,15 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 		    ch->student_reset);
 		return LABD_E_INVALID;
 	}
+	/* The goals are checked as a run checks them; [] clears them. */
+	if (ch->checks != NULL && json_array_size(ch->checks) > 0 &&
+	    (code = check_goals_valid(ch->checks, "checks", err, errlen)) !=
+	    NULL)
+		return code;
+	if (ch->checks != NULL && !json_is_array(ch->checks)) {
+		errf(err, errlen, "checks: an array of goals, [] to clear");
+		return LABD_E_INVALID;
+	}
 	if ((cv->nets = ch->allow_nets) != NULL) {
 		if (strcmp(cv->nets, "none") == 0 || strcmp(cv->nets, "off") ==
 		    0)
@@ -564,6 +610,73 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 invalid:
 	errf(err, errlen, "%s", e);
 	return LABD_E_INVALID;
+}
+
+/*
+ * The goals of course set checks=DIR, as given less what is not theirs
+ * (only name, description, script are kept); none: cleared.  0, or -1.
+ */
+static int
+set_checks(const char *course, json_t *checks)
+{
+	sqlite3_stmt	*st;
+	json_t		*keep, *g;
+	char		*text;
+	size_t		 i;
+	int		 ok;
+
+	if (json_array_size(checks) == 0) {
+		st = db_prepare("DELETE FROM course_checks WHERE course_id ="
+		    " (SELECT id FROM courses WHERE name = ?)");
+		sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_finalize(st);
+		return ok ? 0 : -1;
+	}
+	keep = json_array();
+	json_array_foreach(checks, i, g)
+		json_array_append_new(keep, json_pack("{s:O,s:O*,s:O}",
+		    "name", json_object_get(g, "name"), "description",
+		    json_object_get(g, "description"), "script",
+		    json_object_get(g, "script")));
+	text = json_dumps(keep, JSON_COMPACT);
+	json_decref(keep);
+	st = db_prepare("INSERT OR REPLACE INTO course_checks(course_id, goals,"
+	    " updated) SELECT id, ?, ? FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 3, course, -1, SQLITE_STATIC);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	free(text);
+	return ok ? 0 : -1;
+}
+
+/*
+ * The course's stored goals as [{name, description}]: what the
+ * instructor sees in course show, never the scripts.
+ */
+static json_t *
+course_check_goals(const char *course)
+{
+	sqlite3_stmt	*st;
+	json_t		*goals = NULL, *out = json_array(), *g;
+	size_t		 i;
+
+	st = db_prepare("SELECT id FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		goals = check_stored(sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	json_array_foreach(goals, i, g)
+		json_array_append_new(out, json_pack("{s:s,s:s}", "name",
+		    json_string_value(json_object_get(g, "name")) ?
+		    json_string_value(json_object_get(g, "name")) : "",
+		    "description", json_string_value(json_object_get(g,
+		    "description")) ? json_string_value(json_object_get(g,
+		    "description")) : ""));
+	json_decref(goals);
+	return out;
 }
 
 /*
@@ -621,6 +734,12 @@ set_write(const char *course, const struct course_change *ch,
 		return LABD_E_INTERNAL;
 	}
 	sqlite3_finalize(st);
+	if (ch->checks != NULL && set_checks(course, ch->checks) == -1) {
+		errf(err, errlen, "course %s: checks: %s", course,
+		    sqlite3_errmsg(labd->db));
+		db_rollback();
+		return LABD_E_INTERNAL;
+	}
 	/*
 	 * The network settings go live through nftables before the change
 	 * is committed: rules that do not load leave both as they were.
@@ -662,6 +781,10 @@ set_effect(const struct course_change *ch, const struct course_values *cv)
 		    " reset";
 	if (cv->sreset_on != -1)
 		return "student_reset: live, from the next ssh STUDENT+reset@";
+	if (ch->checks != NULL)
+		return json_array_size(ch->checks) > 0 ? "checks: stored; run"
+		    " by labctl check COURSE and by ssh STUDENT+check@" :
+		    "checks: cleared";
 	return NULL;
 }
 
@@ -690,7 +813,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	}
 	db_event(uid, "course.set", course, "reset_at=%s reset_to=%s"
 	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s"
-	    " allow_nets=%s sudo=%s student_reset=%s",
+	    " allow_nets=%s sudo=%s student_reset=%s checks=%s",
 	    ch->reset_at ? ch->reset_at : "(same)",
 	    ch->reset_to ? ch->reset_to : "(same)",
 	    ch->idle_suspend ? ch->idle_suspend : "(same)",
@@ -699,7 +822,9 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    cv.allow ? cv.canon : "(same)",
 	    cv.nets ? cv.nets_canon : "(same)",
 	    cv.sudo_on == -1 ? "(same)" : cv.sudo_on ? "on" : "off",
-	    cv.sreset_on == -1 ? "(same)" : cv.sreset_on ? "on" : "off");
+	    cv.sreset_on == -1 ? "(same)" : cv.sreset_on ? "on" : "off",
+	    ch->checks == NULL ? "(same)" : json_array_size(ch->checks) ?
+	    "stored" : "none");
 	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
 	    " isolation, allow_from, sudo, allow_nets, student_reset FROM"
 	    " courses WHERE name = ?");
@@ -716,6 +841,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    "allow_nets", db_text(st, 7),
 	    "student_reset", sqlite3_column_int(st, 8));
 	sqlite3_finalize(st);
+	json_object_set_new(*res, "checks", course_check_goals(course));
 	if ((effect = set_effect(ch, &cv)) != NULL)
 		json_object_set_new(*res, "effect", json_string(effect));
 	return NULL;
@@ -747,6 +873,7 @@ course_show(const char *course, json_t **res, char *err, size_t errlen)
 	    "sudo", sqlite3_column_int(st, 7),
 	    "student_reset", sqlite3_column_int(st, 8));
 	sqlite3_finalize(st);
+	json_object_set_new(o, "checks", course_check_goals(course));
 	vms = json_array();
 	for (vm = vm_list(); vm != NULL; vm = vm->next)
 		if (strcmp(vm->course, course) == 0)

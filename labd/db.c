@@ -70,7 +70,11 @@ static const char *db_schema =
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
 "  started INTEGER NOT NULL, finished INTEGER NOT NULL, uid INTEGER,"
-"  result TEXT NOT NULL);"		/* the reply, as JSON */
+"  result TEXT NOT NULL,"		/* the reply, as JSON */
+"  by_student INTEGER NOT NULL DEFAULT 0);"	/* the gateway's +check */
+"CREATE TABLE IF NOT EXISTS course_checks("	/* course set checks=DIR */
+"  course_id INTEGER PRIMARY KEY REFERENCES courses(id) ON DELETE CASCADE,"
+"  goals TEXT NOT NULL, updated INTEGER NOT NULL);"	/* as JSON */
 "CREATE TABLE IF NOT EXISTS events("
 "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, uid INTEGER,"
 "  kind TEXT NOT NULL, subject TEXT, detail TEXT);";
@@ -93,6 +97,7 @@ static const struct {
 	{ "courses", "sudo", "INTEGER NOT NULL DEFAULT 1" },
 	{ "courses", "allow_nets", "TEXT NOT NULL DEFAULT ''" },
 	{ "courses", "student_reset", "INTEGER NOT NULL DEFAULT 1" },
+	{ "check_runs", "by_student", "INTEGER NOT NULL DEFAULT 0" },
 	/*
 	 * In clear: VNC authentication (DES of a challenge) needs the
 	 * password itself.  labd.db is labd's alone (state_dir 0750).

@@ -9,8 +9,10 @@
  * "ssh alice@IP" lands in alice's VM when she has one course,
  * "ssh alice+net101@IP" in her VM of net101; "+console" after either
  * attaches the VM's serial console, "+reset" resets it to pristine
- * after a "yes" when the course allows it (student_reset), both served
- * by labd itself (gw_serve.c), not by the guest.  libssh speaks SSH in
+ * after a "yes" when the course allows it (student_reset), "+check"
+ * runs the course's stored checks in the VM and prints the student's
+ * goals (gw_check.c), all served by labd itself (gw_serve.c), not by
+ * the guest.  libssh speaks SSH in
  * threads of their own (gw_conn.c, a thread a connection, and
  * gw_relay.c for the channels); they never touch labd's state but ask
  * this file through a pipe, and wait for the answer:
@@ -26,11 +28,15 @@
  *              suspended and waited for until it is ready, refused when
  *              it is stopped or failed; gateway.login on the bus
  *              (+console: the VM running, its serial socket opened
- *              with vm.console's code; +reset: student_reset on)
+ *              with vm.console's code; +reset: student_reset on;
+ *              +check: the course has stored checks)
  *   GW_LOGOUT  the connection ended; gateway.logout on the bus
  *   GW_RESET   the student typed yes: vm.reset's way back to pristine,
  *              answered once the VM is ready again; the VM's states on
  *              the way are handed to the waiting thread as progress
+ *   GW_CHECK   +check's session began: check.c's run of the stored
+ *              goals in this VM alone, answered with the student's
+ *              table once it is over (gw_check.c)
  *
  * The socket is bound and the host key read before labd drops root
  * (main.c), so that port 22 and a key under /etc work.  Sessions do not
@@ -99,6 +105,7 @@ static const char *const gw_mode_names[] = {
 	[GW_MODE_SHELL] = "",
 	[GW_MODE_CONSOLE] = " (+console)",
 	[GW_MODE_RESET] = " (+reset)",
+	[GW_MODE_CHECK] = " (+check)",
 };
 
 /* --- answers ------------------------------------------------------------ */
@@ -151,6 +158,21 @@ gw_student_reset(const char *course)
 		on = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return on;
+}
+
+/* Has the course stored checks (course set checks=DIR)? */
+static int
+gw_has_checks(const char *course)
+{
+	sqlite3_stmt	*st;
+	int		 yes;
+
+	st = db_prepare("SELECT 1 FROM course_checks k JOIN courses c ON"
+	    " c.id = k.course_id WHERE c.name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
 }
 
 static int
@@ -289,7 +311,8 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 	    "vm", vm->name, "student", vm->student, "course", vm->course,
 	    "from", r->addr, "sessions", gw_sessions_of(vm->name),
 	    "mode", r->mode == GW_MODE_CONSOLE ? "console" :
-	    r->mode == GW_MODE_RESET ? "reset" : "shell"));
+	    r->mode == GW_MODE_RESET ? "reset" : r->mode == GW_MODE_CHECK ?
+	    "check" : "shell"));
 	r->ok = 1;
 	gw_req_answer(r);
 }
@@ -358,6 +381,12 @@ gw_login_try(struct gw_wait *w)
 			gw_login_ok(r, vm);
 			return 1;
 		}
+	}
+	/* Said at the login, before the VM is woken for nothing. */
+	if (r->mode == GW_MODE_CHECK && !gw_has_checks(vm->course)) {
+		gw_refuse(r, "course %s has no checks for you to run; ask your"
+		    " instructor", vm->course);
+		return 1;
 	}
 	switch (vm->state) {
 	case VM_READY:
@@ -554,6 +583,9 @@ gw_on_ask(struct loop *l, int fd, uint32_t events, void *arg)
 			break;
 		case GW_RESET:
 			gw_reset(r);
+			break;
+		case GW_CHECK:
+			gw_check(r);
 			break;
 		}
 	}

@@ -31,6 +31,7 @@ enum gw_mode {
 	GW_MODE_SHELL,		/* relayed to the guest's sshd */
 	GW_MODE_CONSOLE,	/* +console: the serial console, from labd */
 	GW_MODE_RESET,		/* +reset: to pristine, after a "yes" */
+	GW_MODE_CHECK,		/* +check: the course's stored checks, run */
 };
 
 enum gw_req_kind {
@@ -40,6 +41,7 @@ enum gw_req_kind {
 	GW_LOGIN,	/* vm for addr: cap, allow_from, wake; ip and port */
 	GW_LOGOUT,	/* vm's session from addr ended */
 	GW_RESET,	/* vm back to pristine: answered once it is over */
+	GW_CHECK,	/* vm's checks run: answered with the table */
 };
 
 struct gw_req {
@@ -63,6 +65,8 @@ struct gw_req {
 	int			 fd;		/* +console's socket */
 	char			 progress[64];	/* reset: the VM's state */
 	int			 nprogress;	/* bumped at a change */
+	char			*text;		/* check: the student's table */
+	int			 all_met;	/* check: every goal met */
 	/* between the two sides */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
@@ -122,7 +126,7 @@ int		 gw_relay_message(struct gw_relay *, void *msg);
 void		 gw_relay_run(struct gw_relay *);
 
 /*
- * gw_serve.c: +console and +reset, served by labd itself.  Made once the
+ * gw_serve.c: +console, +reset and +check, served by labd itself.  Made once the
  * loop said yes to the login (login: its request, holding the console's
  * socket for +console); the one session channel the student opens is
  * its; gw_serve_run() serves it until it ends, then frees it.
@@ -133,10 +137,19 @@ struct gw_serve	*gw_serve_new(void *student, void *event, int mode,
 void		*gw_serve_open_session(struct gw_serve *);
 void		 gw_serve_run(struct gw_serve *);
 
+/*
+ * gw_check.c: the loop's side of +check (GW_CHECK), and the student's
+ * table made of course.check's result (res): r->text, malloc'ed, what
+ * the student reads (names, descriptions, met or not, the reasons, the
+ * totals; no script), and whether every goal was met.
+ */
+void	 gw_check(struct gw_req *);
+char	*gw_check_text(json_t *res, int *all_met);
+
 /* gw_route.c: pure functions, unit-tested (tests/unit/test_gateway.c) */
 /*
- * An SSH user name: "login", "login+course", either with "+console" or
- * "+reset" after it.  0 with login, course ("" when not named) and mode
+ * An SSH user name: "login", "login+course", either with "+console",
+ * "+reset" or "+check" after it.  0 with login, course ("" when not named) and mode
  * (enum gw_mode) filled, or -1 with why in err; names that are too
  * long, hold control or non-ASCII bytes, are no valid login or course
  * name or end in a word that is no mode are refused, and quoted back

@@ -10,7 +10,7 @@
  * client that authentication succeeded: whatever goes wrong up to there
  * reaches the student as a banner and a disconnect message that says
  * why, and there is never a second password prompt.  The channels are
- * gw_relay.c's; for a name ending in +console or +reset there is no
+ * gw_relay.c's; for a name ending in +console, +reset or +check there is no
  * guest login, and gw_serve.c serves the session itself.
  *
  * Threads are not labd's loop: they touch no labd state, log through

@@ -53,6 +53,7 @@ gw_req_unref(struct gw_req *r)
 	if (r->fd != -1)	/* a console no thread took */
 		close(r->fd);
 	explicit_bzero(r->pw_hash, sizeof(r->pw_hash));
+	free(r->text);
 	free(r);
 }
 

@@ -39,8 +39,9 @@ static const struct {
 } gw_modes[] = {
 	{ "console", GW_MODE_CONSOLE },
 	{ "reset", GW_MODE_RESET },
+	{ "check", GW_MODE_CHECK },
 };
-#define GW_MODES_HINT	"+console or +reset"
+#define GW_MODES_HINT	"+console, +reset or +check"
 
 static int
 mode_of(const char *word, size_t len)
@@ -55,10 +56,10 @@ mode_of(const char *word, size_t len)
 }
 
 /*
- * LOGIN[+COURSE][+console|+reset].  The last part, when it is one of
- * the words, is the mode; so a course is named in front of it, and a
- * course called "console" or "reset" can be named only with a mode
- * after it (alice+reset+console).
+ * LOGIN[+COURSE][+console|+reset|+check].  The last part, when it is
+ * one of the words, is the mode; so a course is named in front of it,
+ * and a course called "console", "reset" or "check" can be named only
+ * with a mode after it (alice+reset+console).
  */
 int
 gw_user_parse(const char *user, char *login, char *course, int *mode,

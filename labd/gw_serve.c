@@ -8,6 +8,9 @@
  *                    or the end of the session detaches
  *   alice+reset@     "type yes", then vm.reset's way back to pristine,
  *                    its progress and its end printed
+ *   alice+check@     the course's stored checks run in the VM; her
+ *                    goals, met or not, printed (gw_check.c made the
+ *                    text); exit status 0 when all are met, else 1
  *
  * The student opens one session channel, as for a shell; a pty is
  * welcome but not needed, so that both can be scripted.  With a pty the
@@ -35,6 +38,8 @@
 #define GW_SERVE_START_MS	(60 * 1000)	/* to open and start a shell */
 #define GW_ANSWER_MS		(2 * 60 * 1000)	/* to type yes */
 #define GW_RESET_TIMEOUT_S	(20 * 60)	/* a fresh boot under TCG */
+/* check.c's own bound: 32 goals of 30 s, the login and the copies. */
+#define GW_CHECK_TIMEOUT_S	(CHECK_GOALS_MAX * 33 + 120)
 #define GW_SERVE_BYE_MS		5000	/* the client's own end, at most */
 #define GW_ANSWER_MAX		16
 #define GW_CONSOLE_BUF		4096
@@ -352,9 +357,9 @@ sv_read_line(struct gw_serve *sv, char *line, size_t linelen)
 	return 0;
 }
 
-/* While the reset runs: the student's session kept alive, the states. */
+/* While labd works: the student's session kept alive, the states. */
 static void
-sv_reset_tick(const char *progress, void *arg)
+sv_tick(const char *progress, void *arg)
 {
 	struct gw_serve	*sv = arg;
 
@@ -386,7 +391,7 @@ sv_reset(struct gw_serve *sv)
 	sv_say(sv, 0, "resetting %s to pristine...\n", sv->vm);
 	r = gw_req_new(GW_RESET, sv->addr);
 	snprintf(r->vm, sizeof(r->vm), "%s", sv->vm);
-	ok = gw_ask_until(r, GW_RESET_TIMEOUT_S, sv_reset_tick, sv);
+	ok = gw_ask_until(r, GW_RESET_TIMEOUT_S, sv_tick, sv);
 	if (sv_alive(sv)) {
 		if (ok)
 			sv_say(sv, 0, "done: %s %s\n", sv->vm, r->msg);
@@ -395,6 +400,32 @@ sv_reset(struct gw_serve *sv)
 	}
 	gw_req_unref(r);
 	return ok ? 0 : 1;
+}
+
+/* --- +check ------------------------------------------------------------------- */
+
+/* The checks run, the table printed: 0 when every goal is met, else 1. */
+static int
+sv_check(struct gw_serve *sv)
+{
+	struct gw_req	*r;
+	int		 ok, rc;
+
+	sv_say(sv, 1, "labd: checking your VM %s...\n", sv->vm);
+	r = gw_req_new(GW_CHECK, sv->addr);
+	snprintf(r->vm, sizeof(r->vm), "%s", sv->vm);
+	ok = gw_ask_until(r, GW_CHECK_TIMEOUT_S, sv_tick, sv);
+	if (sv_alive(sv)) {
+		if (ok && r->text != NULL)
+			sv_write(sv, 0, r->text);
+		else
+			sv_say(sv, 1, "labd: %s\n", r->msg);
+	}
+	rc = ok && r->all_met ? 0 : 1;
+	log_info("gateway: %s: check of %s: %s", sv->addr, sv->vm, !ok ?
+	    "not run" : rc == 0 ? "all goals met" : "not all goals met");
+	gw_req_unref(r);
+	return rc;
 }
 
 /* --- the session ----------------------------------------------------------------- */
@@ -414,7 +445,8 @@ gw_serve_run(struct gw_serve *sv)
 	}
 	if (!sv->started)
 		goto done;
-	rc = sv->mode == GW_MODE_CONSOLE ? sv_console(sv) : sv_reset(sv);
+	rc = sv->mode == GW_MODE_CONSOLE ? sv_console(sv) :
+	    sv->mode == GW_MODE_CHECK ? sv_check(sv) : sv_reset(sv);
 	if (sv_alive(sv)) {
 		ssh_channel_request_send_exit_status(sv->sc, rc);
 		ssh_channel_send_eof(sv->sc);

@@ -202,7 +202,7 @@ struct cmd_arg {
 	enum arg_need	 need;
 	const char	*help;
 };
-#define CMD_MAXARGS	10
+#define CMD_MAXARGS	12
 #define CMD_CONN	0x01	/* about the connection itself, not the lab */
 #define CMD_TA		0x02	/* the ta role may run it too, not only admin */
 struct cmd {
@@ -418,6 +418,23 @@ void	cmd_removed_list(const struct req *, json_t *);
 /* check.c: course.check and course.check_last */
 void	cmd_course_check(const struct req *, json_t *);
 void	cmd_course_check_last(const struct req *, json_t *);
+/*
+ * goals ([{name, description, script}], as labctl reads a folder)
+ * checked as course.check checks them: NULL, or the code with why in
+ * err, what (the field, "checks") in front.
+ */
+const char	*check_goals_valid(json_t *goals, const char *what, char *err,
+		    size_t errlen);
+/* The course's stored goals (course set checks=DIR), or NULL: none. */
+json_t		*check_stored(int64_t course_id);
+/*
+ * The gateway's +check: the course's stored goals run in vm alone, its
+ * result (as course.check's) to d, stored marked as the student's.  NULL
+ * when started, else the code with why in err: no stored goals, the VM
+ * not ready, or a check already running in it (LABD_E_BUSY).
+ */
+const char	*check_vm_stored(struct vm *vm, struct done d, char *err,
+		    size_t errlen);
 /* collect.c: vm.collect */
 void	cmd_vm_collect(const struct req *, json_t *);
 void	cmd_removed_recover(const struct req *, json_t *);
@@ -610,6 +627,7 @@ struct course_change {
 	const char	*allow_nets;	/* private CIDRs, "none" */
 	const char	*sudo;		/* on/off */
 	const char	*student_reset;	/* on/off: the gateway's +reset */
+	json_t		*checks;	/* goals to store, [] to clear */
 };
 /* Check and store the change (network ones live first); *res: all now. */
 const char	*course_set(const char *course, const struct course_change *,

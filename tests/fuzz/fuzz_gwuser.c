@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int	 mode;
 	static const char *const words[] = {
 		[GW_MODE_SHELL] = "", [GW_MODE_CONSOLE] = "console",
-		[GW_MODE_RESET] = "reset",
+		[GW_MODE_RESET] = "reset", [GW_MODE_CHECK] = "check",
 	};
 
 	user = malloc(size + 1);
@@ -29,7 +29,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(login_valid(login), "login '%s' taken", login);
 		FUZZ_CHECK(course[0] == '\0' || name_valid(course),
 		    "course '%s' taken", course);
-		FUZZ_CHECK(mode >= GW_MODE_SHELL && mode <= GW_MODE_RESET,
+		FUZZ_CHECK(mode >= GW_MODE_SHELL && mode <= GW_MODE_CHECK,
 		    "mode %d", mode);
 		n = strlen(login) + (course[0] ? strlen(course) + 1 : 0) +
 		    (mode != GW_MODE_SHELL ? strlen(words[mode]) + 1 : 0);

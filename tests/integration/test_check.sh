@@ -155,7 +155,18 @@ check "none of those ran: still 4 course.check events" test \
 	"$(sqlite3 "$T/state/labd.db" \
 	    "SELECT count(*) FROM events WHERE kind = 'course.check'")" = 4
 check_fails "--last of an unknown course fails" "$LABCTL" check nosuch --last
-check_fails "COURSE alone is a usage error" "$LABCTL" check ck
+check "COURSE alone without stored checks fails, saying how to store them" \
+	bash -c "! '$LABCTL' check ck 2>'$T/e' &&
+	grep -q 'course set ck checks=DIR' '$T/e'"
+check "course set ck checks=DIR stores them (read by labctl)" bash -c \
+	"'$LABCTL' course set ck checks='$G' | grep -q 'checks  *3 goals'"
+check "course set ck checks=LINK is refused as check refuses it" bash -c \
+	"! '$LABCTL' course set ck checks='$T/link' 2>'$T/e' &&
+	 grep -q 'link/ok.sh: a symbolic link' '$T/e'"
+check "check ck (no DIR) runs the stored goals: the same table" bash -c \
+	"'$LABCTL' check ck >'$T/stored.txt' &&
+	 grep -q '^ann *ck-ann *yes *yes *yes *3/3' '$T/stored.txt'"
+check "course set ck checks=none" "$LABCTL" course set ck checks=none
 
 # A stopped VM: a row that says so.
 check "stop ck-ben" "$LABCTL" stop ck-ben

@@ -12,7 +12,9 @@
 # gateway.login/logout in labctl events; +console shows the serial
 # console and Ctrl-] detaches; +reset resets on "yes" (a file is gone,
 # the VM ready), does nothing on "no", is refused with student_reset=off
-# and for another student's VM; an unknown +word names the valid ones;
+# and for another student's VM; +check runs the course's stored checks
+# (course set checks=DIR) in the student's VM alone and prints her goals,
+# met or not, never a script; an unknown +word names the valid ones;
 # a window change reaches the guest's pty; failed logins rate-limited.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -355,11 +357,102 @@ t_reset_pty() {
 }
 check "+reset on a pty: the answer echoed, a backspace erases, then yes" t_reset_pty
 
+# --- +check: the course's stored checks, the student's own table ---------------
+mkdir -p "$T/goals" "$T/badgoals"
+printf '#!/bin/sh\n# a file /tmp/hello exists\n[ -e /tmp/hello ] || { echo "no /tmp/hello yet"; exit 1; } # SECRET_SCRIPT_TEXT\n' >"$T/goals/hello.sh"
+printf '#!/bin/sh\n# the guest has /etc\ntest -d /etc # SECRET_SCRIPT_TEXT\n' >"$T/goals/etc.sh"
+printf '#!/bin/sh\n# count the runs\necho run >>/root/runs # SECRET_SCRIPT_TEXT\n' >"$T/goals/runs.sh"
+chmod +x "$T"/goals/*
+ln -s "$T/goals/etc.sh" "$T/badgoals/link.sh"
+check_fails "course set gw checks=DIR with a symlink is refused" bash -c \
+	"'$LABCTL' course set gw checks='$T/badgoals' 2>'$T/ck.err'"
+check "... naming it" grep -q 'link.sh: a symbolic link' "$T/ck.err"
+check_fails "labctl check gw with no stored checks says so" bash -c \
+	"'$LABCTL' check gw 2>'$T/ck.err'"
+check "... and how to store them" grep -q 'course set gw checks=DIR' "$T/ck.err"
+check "course set gw checks=DIR stores 3 goals" bash -c \
+	"'$LABCTL' course set gw checks='$T/goals' | grep -q 'checks  *3 goals'"
+check "course show lists their names" bash -c "'$LABCTL' course show gw | \
+	grep -qx 'checks        3 goals: etc, hello, runs'"
+check "labctl check gw (no DIR) runs the stored ones in every VM" bash -c \
+	"'$LABCTL' check gw >'$T/ck.out'; grep -q '^ann  *gw-ann ' '$T/ck.out' &&
+	grep -q '^bob  *gw-bob ' '$T/ck.out'"
+check_fails "ann+gw+check with a goal not met: exit 1" \
+	bash -c "ssh -o BatchMode=yes ${SSHOPTS[*]} -i '$T/ann_key' \
+	-o IdentitiesOnly=yes -p $GW ann+gw+check@127.0.0.1 >'$T/gwck.out' \
+	2>'$T/gw.err'"
+t_table() {
+	grep -q 'checks of gw-ann (course gw)' "$T/gwck.out" &&
+	grep -q '^  not met  hello  a file /tmp/hello exists$' "$T/gwck.out" &&
+	grep -q 'why: no /tmp/hello yet$' "$T/gwck.out" &&
+	grep -q '^  met      etc    the guest has /etc$' "$T/gwck.out" &&
+	grep -q '^2 of 3 goals met$' "$T/gwck.out" ||
+	{ cat "$T/gwck.out" "$T/gw.err"; false; }
+}
+check "... prints ann's goals: met, not met, why, totals" t_table
+check "... never a script's text" bash -c \
+	"! grep -q SECRET_SCRIPT_TEXT '$T/gwck.out' '$T/gw.err'"
+check "ann makes /tmp/hello (through the gateway)" \
+	gw "$T/ann_key" ann+gw 'touch /tmp/hello'
+check "ann+gw+check with every goal met: exit 0" bash -c \
+	"ssh -o BatchMode=yes ${SSHOPTS[*]} -i '$T/ann_key' -o IdentitiesOnly=yes \
+	-p $GW ann+gw+check@127.0.0.1 >'$T/gwck.out' 2>'$T/gw.err'"
+check "... 3 of 3" grep -q '^3 of 3 goals met$' "$T/gwck.out"
+check "the checks ran in gw-ann 3 times" test \
+	"$("$LABCTL" exec gw-ann -- cat /root/runs | wc -l)" = 3
+check "... and in gw-bob once (labctl check only)" test \
+	"$("$LABCTL" exec gw-bob -- cat /root/runs | wc -l)" = 1
+check "labctl check --last is still the class's run (gw-bob in it)" bash -c \
+	"'$LABCTL' check gw --last | grep -q '^bob  *gw-bob '"
+check "the student's checks are events (gateway.check)" bash -c \
+	"'$LABCTL' events --kind gateway.check --limit 100 | \
+	grep -q 'ann from 127.0.0.1: all goals met'"
+check "the access sheet lists ann's +console, +reset and +check" bash -c \
+	"'$LABCTL' access gw >'$T/sheet.txt'
+	grep -q 'ssh -p $GW ann+gw+console@127.0.0.1' '$T/sheet.txt' &&
+	grep -q 'ssh -p $GW ann+gw+reset@127.0.0.1' '$T/sheet.txt' &&
+	grep -q 'ssh -p $GW ann+gw+check@127.0.0.1  (check your work)' \
+	'$T/sheet.txt'"
+check "... in md too" bash -c "'$LABCTL' access gw --format md | \
+	grep -q '^- \`ssh -p $GW ann+gw+check@127.0.0.1\`'"
+# One check at a time in a VM: the first waits (its goal) for a file that
+# the test makes once the second has been told to wait.
+printf '#!/bin/sh\n# wait for /tmp/go\ntouch /tmp/started\nwhile [ ! -e /tmp/go ]; do sleep 0.2; done\n' >"$T/goals/wait.sh"
+chmod +x "$T/goals/wait.sh"
+check "course set gw checks=DIR again (a goal that waits)" \
+	"$LABCTL" course set gw checks="$T/goals"
+ssh -o BatchMode=yes "${SSHOPTS[@]}" -i "$T/ann_key" -o IdentitiesOnly=yes \
+	-p $GW ann+gw+check@127.0.0.1 >"$T/first.out" 2>&1 &
+first=$!
+t_started() {
+	local i
+	for i in $(seq 60); do
+		"$LABCTL" exec gw-ann -- test -e /tmp/started && return 0
+		sleep 1
+	done
+	return 1
+}
+check "the first ann+gw+check runs (its goal started)" t_started
+check_fails "a second ann+gw+check meanwhile is refused" \
+	gw "$T/ann_key" ann+gw+check
+check "... told to wait" said "a check is running in your VM gw-ann already"
+check "ann makes /tmp/go" gw "$T/ann_key" ann+gw 'touch /tmp/go'
+check "the first one ends, every goal met" wait $first
+check "... 4 of 4" grep -q '^4 of 4 goals met$' "$T/first.out"
+check_fails "ann+gx+check: course gx has no checks" \
+	gw "$T/ann_key" ann+gx+check
+check "... and is told so" said "course gx has no checks"
+check "course set gw checks=none clears them" bash -c \
+	"'$LABCTL' course set gw checks=none | grep -q 'checks  *none'"
+check_fails "ann+gw+check after checks=none is refused" \
+	gw "$T/ann_key" ann+gw+check
+check "... saying so" said "course gw has no checks"
+
 # --- names that are no mode --------------------------------------------------
 check_fails "ann+gw+bogus is refused" gw "$T/ann_key" ann+gw+bogus hostname
-check "... naming the valid ones" said "+console or +reset"
+check "... naming the valid ones" said "+console, +reset or +check"
 check_fails "ann+consol (a typo) is refused" gw "$T/ann_key" ann+consol hostname
-check "... naming them too" said "+console or +reset"
+check "... naming them too" said "+console, +reset or +check"
 
 # --- a window change reaches the guest -----------------------------------------
 t_winch() {

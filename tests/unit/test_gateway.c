@@ -5,6 +5,7 @@
  * picks none, allow_from for the gateway, failed logins a minute.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -67,6 +68,16 @@ Test(gw_user, modes)
 	cr_assert_eq(parse("alice+net101+reset"), 0, "%s", err);
 	cr_expect_str_eq(course, "net101");
 	cr_expect_eq(mode, GW_MODE_RESET);
+	cr_assert_eq(parse("alice+check"), 0, "%s", err);
+	cr_expect_str_eq(login, "alice");
+	cr_expect_str_eq(course, "");
+	cr_expect_eq(mode, GW_MODE_CHECK);
+	cr_assert_eq(parse("alice+net101+check"), 0, "%s", err);
+	cr_expect_str_eq(course, "net101");
+	cr_expect_eq(mode, GW_MODE_CHECK);
+	cr_assert_eq(parse("alice+check+check"), 0, "%s", err);
+	cr_expect_str_eq(course, "check");
+	cr_expect_eq(mode, GW_MODE_CHECK);
 	/* A course called so is named in front of a mode. */
 	cr_assert_eq(parse("alice+reset+console"), 0, "%s", err);
 	cr_expect_str_eq(course, "reset");
@@ -83,6 +94,8 @@ Test(gw_user, unknown_mode_names_the_valid_ones)
 		"alice+net101+x", "alice+net101+Console", "alice+net101+shell",
 		"alice+console+net101", "alice+net101+console+x",
 		"alice+net101+", "alice++console", "alice+net101+reset!",
+		"alice+net101+Check", "alice+check+net101", "alice+net101+checks",
+		"alice+net101+check+check",
 	};
 	size_t	i;
 
@@ -91,7 +104,8 @@ Test(gw_user, unknown_mode_names_the_valid_ones)
 		cr_expect_str_eq(login, "", "case %zu", i);
 		cr_expect_eq(mode, GW_MODE_SHELL, "case %zu", i);
 		cr_expect(strstr(err, "+console") != NULL &&
-		    strstr(err, "+reset") != NULL, "case %zu: %s", i, err);
+		    strstr(err, "+reset") != NULL && strstr(err, "+check") !=
+		    NULL, "case %zu: %s", i, err);
 		cr_expect(printable(err), "case %zu: %s", i, err);
 	}
 }
@@ -144,7 +158,7 @@ Test(gw_user, unknown_suffix_says_how)
 {
 	cr_assert_eq(parse("alice+Console!"), -1);
 	cr_expect(strstr(err, "alice+COURSE") != NULL, "%s", err);
-	cr_expect(strstr(err, "+console or +reset") != NULL, "%s", err);
+	cr_expect(strstr(err, "+console, +reset or +check") != NULL, "%s", err);
 }
 
 static const struct gw_cand two[] = {
@@ -187,7 +201,7 @@ Test(gw_route, course_she_is_not_in)
 	cr_expect(strstr(err, "no VM in course \"db\"") != NULL, "%s", err);
 	cr_expect(strstr(err, "net101, os") != NULL, "%s", err);
 	/* "alice+consol": a course to the parser, a typo to the student. */
-	cr_expect(strstr(err, "+console or +reset") != NULL, "%s", err);
+	cr_expect(strstr(err, "+console, +reset or +check") != NULL, "%s", err);
 }
 
 Test(gw_allow, from)
@@ -239,4 +253,84 @@ Test(gw_fail, many_addresses_do_not_overflow)
 	for (i = 0; i < 200; i++)
 		gw_fail_add(&f, "192.0.2.9", 100000 + i);
 	cr_expect(gw_fail_blocked(&f, "192.0.2.9", GW_FAIL_MAX, 100300, NULL));
+}
+
+/* --- +check's table: the student's goals, never a script ---------------- */
+
+static json_t *
+check_result(void)
+{
+	json_error_t	jerr;
+	json_t		*res;
+
+	res = json_loads("{\"course\": \"net101\", \"goals\": ["
+	    "{\"name\": \"hello\", \"description\": \"a file /root/hello\","
+	    " \"met\": 1},"
+	    "{\"name\": \"web\", \"description\": \"nginx answers\","
+	    " \"met\": 0}],"
+	    " \"rows\": [{\"vm\": \"net101-alice\", \"student\": \"alice\","
+	    " \"state\": \"checked\", \"met\": 1, \"results\": ["
+	    "{\"goal\": \"hello\", \"met\": true, \"status\": 0,"
+	    " \"reason\": \"ok\"},"
+	    "{\"goal\": \"web\", \"met\": false, \"status\": 7,"
+	    " \"reason\": \"connection refused\\u001b[2J\"}]}]}", 0, &jerr);
+	cr_assert_not_null(res, "%s", jerr.text);
+	return res;
+}
+
+Test(gw_check, table_says_met_not_met_why_and_totals)
+{
+	json_t	*res = check_result();
+	char	*t;
+	int	 all = -1;
+
+	t = gw_check_text(res, &all);
+	cr_expect_eq(all, 0);
+	cr_expect(strstr(t, "net101-alice") != NULL, "%s", t);
+	cr_expect(strstr(t, "met      hello  a file /root/hello\n") != NULL,
+	    "%s", t);
+	cr_expect(strstr(t, "not met  web    nginx answers\n") != NULL, "%s",
+	    t);
+	cr_expect(strstr(t, "why: connection refused?[2J\n") != NULL, "%s", t);
+	cr_expect(strstr(t, "1 of 2 goals met\n") != NULL, "%s", t);
+	cr_expect(strchr(t, 0x1b) == NULL, "%s", t);
+	free(t);
+	json_decref(res);
+}
+
+Test(gw_check, all_met_only_when_every_goal_is)
+{
+	json_t	*res = check_result(), *r;
+	char	*t;
+	int	 all = 0;
+
+	r = json_array_get(json_object_get(json_array_get(json_object_get(res,
+	    "rows"), 0), "results"), 1);
+	json_object_set_new(r, "met", json_true());
+	t = gw_check_text(res, &all);
+	cr_expect_eq(all, 1);
+	cr_expect(strstr(t, "2 of 2 goals met\n") != NULL, "%s", t);
+	cr_expect(strstr(t, "why:") == NULL, "%s", t);
+	free(t);
+	json_decref(res);
+}
+
+Test(gw_check, vm_not_checked_is_said)
+{
+	json_t	*res = check_result(), *row;
+	char	*t;
+	int	 all = 1;
+
+	row = json_array_get(json_object_get(res, "rows"), 0);
+	json_object_set_new(row, "state", json_string("failed"));
+	json_object_set_new(row, "error", json_string("check failed: ssh"));
+	json_object_set_new(json_array_get(json_object_get(row, "results"), 0),
+	    "met", json_false());
+	t = gw_check_text(res, &all);
+	cr_expect_eq(all, 0);
+	cr_expect(strstr(t, "could not be checked: check failed: ssh") != NULL,
+	    "%s", t);
+	cr_expect(strstr(t, "0 of 2 goals met") != NULL, "%s", t);
+	free(t);
+	json_decref(res);
 }
