@@ -159,6 +159,7 @@ check_finish(struct check_run *run)
 	db_event(run->uid, "course.check.done", run->course, "%zu goals,"
 	    " %zu VMs, %lld ms", run->ngoals, json_array_size(run->rows),
 	    (long long)(now_ms() - run->t0));
+	checklast_done(res);
 	reply_ok(run->r, res);
 	check_run_free(run);
 }

@@ -418,6 +418,10 @@ void	cmd_removed_list(const struct req *, json_t *);
 /* check.c: course.check and course.check_last */
 void	cmd_course_check(const struct req *, json_t *);
 void	cmd_course_check_last(const struct req *, json_t *);
+/* checklast.c: each VM's last check (vm.list, vm.checks, check.done) */
+void	checklast_fill(json_t *list);
+void	checklast_done(json_t *result);
+void	cmd_vm_checks(const struct req *, json_t *);
 /* collect.c: vm.collect */
 void	cmd_vm_collect(const struct req *, json_t *);
 void	cmd_removed_recover(const struct req *, json_t *);
