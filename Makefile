@@ -100,6 +100,8 @@ $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 $(B)/tests/test_lookup: $(call obj,labctl/lookup.c)
 # The access sheet, with the calls access.c makes (labctl/call.c).
 $(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
+# labtui's check cell and lines, on their own object.
+$(B)/tests/test_tuichecks: $(call obj,tui/checks.c)
 # collect's unpacking and checksums, on their own objects.
 $(B)/tests/test_collect: $(call obj,labctl/untar.c labctl/sha256.c)
 

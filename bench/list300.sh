@@ -11,6 +11,9 @@
 #               RUNS runs
 #   json        the same with --json
 #   course      `labctl list COURSE` of the same N
+#   checked     `labctl --json list` again once every VM has a stored
+#               check (two goals; the VMs never run, so each row says
+#               "not running"): vm.list's checks_* come from one query
 #   rss         labd's resident memory with N VMs
 #
 # The reference is the issue's goal, 10 ms for list.  Traffic: none but
@@ -51,6 +54,15 @@ ms() {
 read -r lmed lmax <<<"$(ms "$L" list)"
 read -r jmed jmax <<<"$(ms "$L" --json list)"
 read -r cmed cmax <<<"$(ms "$L" list big)"
+# Every VM checked (rows "not running"): the cost of vm.list's checks_*.
+mkdir -p "$T/goals"
+printf '#!/bin/sh\ntrue\n' >"$T/goals/a"
+printf '#!/bin/sh\nfalse\n' >"$T/goals/b"
+chmod +x "$T/goals"/*
+"$L" check big "$T/goals" >/dev/null
+n=$("$L" --json list | jq '[.[] | select(.checks_total == 2)] | length')
+[ "$n" = "$N" ] || { echo "labd lists $n checked VMs, not $N"; exit 1; }
+read -r kmed kmax <<<"$(ms "$L" --json list)"
 # labctl's own start, to read the rest as labd's share.
 read -r hmed hmax <<<"$(ms "$L" --help)"
 
@@ -60,6 +72,7 @@ printf '%-34s %8s %8s\n' "$N VMs (runs: $RUNS)" "median" "worst"
 printf '%-34s %6s ms %5s ms\n' "labctl list" "$lmed" "$lmax"
 printf '%-34s %6s ms %5s ms\n' "labctl --json list" "$jmed" "$jmax"
 printf '%-34s %6s ms %5s ms\n' "labctl list big" "$cmed" "$cmax"
+printf '%-34s %6s ms %5s ms\n' "labctl --json list, all checked" "$kmed" "$kmax"
 printf '%-34s %6s ms %5s ms\n' "labctl --help (no labd: its start)" "$hmed" "$hmax"
 printf '%-34s %6s MiB\n' "labd resident memory" "$(( rss / 1024 ))"
 printf 'labctl list against the goal of 10 ms: %s\n' \

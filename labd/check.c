@@ -222,6 +222,7 @@ check_finish(struct check_run *run)
 	    " %zu VMs, %lld ms%s", run->ngoals, json_array_size(run->rows),
 	    (long long)(now_ms() - run->t0), run->by_student ?
 	    ", the student's (gateway +check)" : "");
+	checklast_done(res);
 	done_ok(&run->done, res);
 	check_run_free(run);
 }

@@ -133,7 +133,8 @@ static const struct cmd cmds[] = {
 	  .help = "the access sheet, one row a student",
 	  .args = { SPEC_COURSE } },
 	{ .name = "vm.list", .fn = cmd_vm_list, .flags = CMD_TA,
-	  .help = "one object a VM",
+	  .help = "one object a VM; one checked has checks_met,"
+	  " checks_total and checks_at (unix time) of its last check",
 	  .args = {
 		{ "course", ARG_STRING, ARG_OPTIONAL,
 		  "only this course's VMs" },
@@ -242,6 +243,12 @@ static const struct cmd cmds[] = {
 	  .help = "the course's last check, as course.check replied, without"
 	  " running it again",
 	  .args = { SPEC_COURSE } },
+	{ .name = "vm.checks", .fn = cmd_vm_checks, .flags = CMD_TA,
+	  .help = "the VM's last check (course.check_last's row of it):"
+	  " {vm, checked, course, started, finished, state, error, met,"
+	  " total, goals: [{name, description, met, status, reason}]};"
+	  " checked false and no goals when never checked",
+	  .args = { SPEC_VM } },
 	{ .name = "vm.collect", .fn = cmd_vm_collect,
 	  .help = "PATHs of a ready VM as a tar stream (tar -C / -cf - in the"
 	  " guest, as root over SSH with labd's key), on a socket passed"

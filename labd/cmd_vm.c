@@ -24,6 +24,7 @@ cmd_vm_list(const struct req *r, json_t *args)
 	for (vm = vm_list(); vm != NULL; vm = vm->next)
 		if (course == NULL || strcmp(vm->course, course) == 0)
 			json_array_append_new(a, vm_to_json(vm));
+	checklast_fill(a);
 	if (course != NULL && json_array_size(a) == 0) {
 		sqlite3_stmt	*st = db_prepare("SELECT 1 FROM courses"
 		    " WHERE name = ?");

@@ -435,6 +435,10 @@ json_t		*check_stored(int64_t course_id);
  */
 const char	*check_vm_stored(struct vm *vm, struct done d, char *err,
 		    size_t errlen);
+/* checklast.c: each VM's last check (vm.list, vm.checks, check.done) */
+void	checklast_fill(json_t *list);
+void	checklast_done(json_t *result);
+void	cmd_vm_checks(const struct req *, json_t *);
 /* collect.c: vm.collect */
 void	cmd_vm_collect(const struct req *, json_t *);
 void	cmd_removed_recover(const struct req *, json_t *);

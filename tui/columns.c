@@ -159,6 +159,22 @@ cmp_conn(const struct vm_row *a, const struct vm_row *b, double now)
 }
 
 static void
+fmt_checks(const struct vm_row *r, double now, char *out, size_t len)
+{
+	checks_fmt(r->checks_met, r->checks_total, out, len);
+}
+
+/* Fewest met first; never checked last. */
+static int
+cmp_checks(const struct vm_row *a, const struct vm_row *b, double now)
+{
+	if ((a->checks_total < 0) != (b->checks_total < 0))
+		return a->checks_total < 0 ? 1 : -1;
+	return num_cmp(a->checks_met - a->checks_total,
+	    b->checks_met - b->checks_total);
+}
+
+static void
 fmt_snapshot(const struct vm_row *r, double now, char *out, size_t len)
 {
 	snprintf(out, len, "%s", *r->snapshot ? r->snapshot : "-");
@@ -187,6 +203,8 @@ const struct column columns[COL_N] = {
 	    "QEMU's resident memory (VmRSS)" },
 	[COL_CONN] = { "CONN", 4, 4, 1, 7, fmt_conn, cmp_conn,
 	    "connections, when labd reports them" },
+	[COL_CHECKS] = { "CHECKS", 6, 6, 1, 8, fmt_checks, cmp_checks,
+	    "goals met/total in the last check (Enter: the reasons)" },
 	[COL_SNAPSHOT] = { "SNAPSHOT", 10, 8, 0, 6, fmt_snapshot,
 	    cmp_snapshot, "the latest snapshot" },
 };

@@ -412,6 +412,9 @@ panel_table(struct tui *t, int y, int h)
 			attr = base;
 			if (k != t->cursor && id == COL_STATE)
 				attr = draw_attr(t, state_color(r->state));
+			if (k != t->cursor && id == COL_CHECKS)
+				attr = draw_attr(t, checks_color(r->checks_met,
+				    r->checks_total));
 			if (k != t->cursor && id == COL_NAME && r->marked)
 				attr = draw_attr(t, CLR_MARKED);
 			cell(y + 1 + i, x, lc.w[c], columns[id].right, attr,
@@ -477,6 +480,41 @@ detail_snapshots(struct tui *t, struct dl *d)
 		    when, json_is_true(json_object_get(s, "ram")) ?
 		    "RAM+disk" : "disk", json_is_true(json_object_get(s,
 		    "ram")) ? size : "-");
+	}
+}
+
+/* The VM's last check: when, and each goal with its reason. */
+static void
+detail_checks(struct tui *t, struct dl *d)
+{
+	json_t		*c = t->detail_checks, *g;
+	size_t		 i;
+	char		 line[512], when[32];
+	time_t		 ct;
+	struct tm	 tm;
+
+	if (c == NULL) {
+		dline(d, A_BOLD, "CHECKS%s", t->replay ? " (not in the"
+		    " replay)" : t->connected ? " (asking labd...)" :
+		    " (labd is not connected)");
+		return;
+	}
+	if (!json_is_true(json_object_get(c, "checked"))) {
+		dline(d, A_BOLD, "CHECKS");
+		dline(d, A_DIM, "  never checked (labctl check COURSE DIR)");
+		return;
+	}
+	ct = (time_t)jint(c, "finished");
+	localtime_r(&ct, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	dline(d, A_BOLD, "CHECKS (%lld/%lld met, the run of %s)",
+	    jint(c, "met"), jint(c, "total"), when);
+	if (*jstr(c, "error"))
+		dline(d, draw_attr(t, CLR_FAILED), "  %s", jstr(c, "error"));
+	json_array_foreach(json_object_get(c, "goals"), i, g) {
+		checks_goal_line(g, line, sizeof(line));
+		dline(d, json_is_true(json_object_get(g, "met")) ?
+		    (int)A_NORMAL : draw_attr(t, CLR_FAILED), "%s", line);
 	}
 }
 
@@ -553,6 +591,8 @@ panel_detail(struct tui *t, int y, int h)
 			    jstr(p, "service"), jstr(p, "ip"), jint(p, "port"),
 			    jint(p, "guest_port"));
 	}
+	dline(&d, A_NORMAL, "%s", "");
+	detail_checks(t, &d);
 	dline(&d, A_NORMAL, "%s", "");
 	detail_snapshots(t, &d);
 	dline(&d, A_NORMAL, "%s", "");

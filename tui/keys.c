@@ -355,7 +355,10 @@ key_detail(struct tui *t, int key)
 	t->detail_top = 0;
 	json_decref(t->detail_snaps);
 	t->detail_snaps = NULL;
+	json_decref(t->detail_checks);
+	t->detail_checks = NULL;
 	link_snapshots(t, r->name, 0);
+	link_checks(t, r->name);
 	return TF_DRAW;
 }
 

@@ -87,6 +87,9 @@ struct vm_row {
 	long long	 uptime;	/* as labd said, at uptime_at */
 	double		 uptime_at;
 	long long	 connections;	/* -1: labd does not say */
+	long long	 checks_met;	/* the last check (vm.list) */
+	long long	 checks_total;	/* -1: never checked */
+	long long	 checks_at;
 	/* the QEMU process, sampled from /proc */
 	unsigned long long ticks;
 	double		 ticks_at;
@@ -101,7 +104,7 @@ struct vm_row {
 
 enum col_id {
 	COL_NAME, COL_STUDENT, COL_STATE, COL_PORTS, COL_UPTIME, COL_CPU,
-	COL_MEM, COL_CONN, COL_SNAPSHOT, COL_N
+	COL_MEM, COL_CONN, COL_CHECKS, COL_SNAPSHOT, COL_N
 };
 
 struct column {
@@ -188,6 +191,7 @@ struct tui {
 	char		 detail_vm[TUI_NAMELEN];
 	json_t		*detail_snaps;		/* vm.snapshots, or NULL */
 	double		 detail_snaps_at;
+	json_t		*detail_checks;		/* vm.checks, or NULL */
 	int		 detail_top;
 	int		 help_top;
 	struct prompt	 prompt;
@@ -252,6 +256,11 @@ long long	 row_uptime(const struct vm_row *, double now);
 extern const struct column columns[COL_N];
 void		 fmt_kb(long long kb, char *, size_t);
 
+/* checks.c: a VM's last check, as shown */
+void		 checks_fmt(long long met, long long total, char *, size_t);
+int		 checks_color(long long met, long long total);
+void		 checks_goal_line(json_t *goal, char *, size_t);
+
 /* link.c: the two connections to labd, or the replay file */
 int		 link_init(struct tui *, const char *socket_path);
 void		 link_free(struct tui *);
@@ -261,6 +270,7 @@ double		 link_tick(struct tui *, double now);
 long		 link_act_send(struct tui *, const char *cmd, json_t *args,
 		    char *err, size_t errlen);
 void		 link_snapshots(struct tui *, const char *vm, int for_pick);
+void		 link_checks(struct tui *, const char *vm);
 void		 link_vnc(struct tui *, const char *vm);
 const char	*link_run_dir(struct tui *, char *, size_t);
 int		 link_replay_load(struct tui *, const char *path, char *err,

@@ -38,7 +38,7 @@
 #define LINK_MAXPEND	64
 
 enum req_kind { REQ_SUBSCRIBE, REQ_STATUS, REQ_LIST, REQ_SNAPS_DETAIL,
-	REQ_SNAPS_PICK, REQ_VNC };
+	REQ_SNAPS_PICK, REQ_VNC, REQ_CHECKS };
 
 struct pending {
 	long		 id;
@@ -251,6 +251,12 @@ link_ev_msg(struct tui *t, json_t *msg)
 			t->detail_snaps = json_incref(result);
 		}
 		break;
+	case REQ_CHECKS:
+		if (ok && strcmp(t->detail_vm, p.vm) == 0) {
+			json_decref(t->detail_checks);
+			t->detail_checks = json_incref(result);
+		}
+		break;
 	case REQ_SNAPS_PICK:
 		if (!ok)
 			tui_message(t, 1, "vm.snapshots %s: %s", p.vm,
@@ -392,6 +398,19 @@ link_snapshots(struct tui *t, const char *vm, int for_pick)
 	json_decref(args);
 	if (rc == -1 && for_pick)
 		prompt_choices(t, vm, NULL);
+}
+
+/* A VM's last check, for the detail view. */
+void
+link_checks(struct tui *t, const char *vm)
+{
+	json_t	*args;
+
+	if (t->link == NULL || t->link->ev == NULL)
+		return;
+	args = json_pack("{s:s}", "vm", vm);
+	link_request(t, REQ_CHECKS, "vm.checks", args, vm);
+	json_decref(args);
 }
 
 /*

@@ -133,6 +133,7 @@ model_update_from(struct tui *t, json_t *vm, int from_event)
 		}
 		r = tui_xcalloc(1, sizeof(*r));
 		scopy(r->name, sizeof(r->name), name);
+		r->checks_total = -1;
 		t->rows[t->nrows++] = r;
 		fresh = 1;
 	}
@@ -144,6 +145,13 @@ model_update_from(struct tui *t, json_t *vm, int from_event)
 	if (r->pid != old_pid)
 		host_sample_vm(&t->host, r, now_s());
 	r->seen = 1;
+	/* vm.state events do not carry them: only a list says */
+	if (!from_event) {
+		r->checks_total = json_is_integer(json_object_get(vm,
+		    "checks_total")) ? jint(vm, "checks_total") : -1;
+		r->checks_met = jint(vm, "checks_met");
+		r->checks_at = jint(vm, "checks_at");
+	}
 	if (from_event && (fresh || strcmp(old_state, r->state) != 0 ||
 	    strcmp(old_error, r->error) != 0))
 		model_note(t, r, "%s%s%s", r->state, *r->error ? ": " : "",
@@ -190,6 +198,29 @@ model_replace(struct tui *t, json_t *list)
 	t->flags |= TF_VIEW | TF_DRAW;
 }
 
+/* A check ended: its VMs' cells, and the detail view's goals. */
+static void
+model_checks_done(struct tui *t, json_t *data)
+{
+	struct vm_row	*r;
+	json_t		*v;
+	size_t		 i;
+
+	json_array_foreach(json_object_get(data, "vms"), i, v) {
+		if ((r = model_find(t, jstr(v, "vm"))) == NULL)
+			continue;
+		r->checks_met = jint(v, "met");
+		r->checks_total = jint(v, "total");
+		r->checks_at = jint(data, "finished");
+		model_note(t, r, "checked: %lld/%lld goals met", r->checks_met,
+		    r->checks_total);
+		if (t->mode == MODE_DETAIL && strcmp(t->detail_vm, r->name) ==
+		    0)
+			link_checks(t, r->name);
+	}
+	t->flags |= TF_VIEW;
+}
+
 void
 model_event(struct tui *t, const char *kind, json_t *data)
 {
@@ -227,6 +258,8 @@ model_event(struct tui *t, const char *kind, json_t *data)
 			model_note(t, r, "%s logged out of the gateway (from %s,"
 			    " %lld s)", jstr(data, "student"),
 			    jstr(data, "from"), jint(data, "seconds"));
+	} else if (strcmp(kind, "check.done") == 0) {
+		model_checks_done(t, data);
 	} else if (strcmp(kind, "course.reset") == 0) {
 		for (i = 0; i < t->nrows; i++)
 			if (strcmp(t->rows[i]->course, jstr(data, "course")) ==
@@ -422,6 +455,7 @@ model_free(struct tui *t)
 	free(t->courses);
 	json_decref(t->status);
 	json_decref(t->detail_snaps);
+	json_decref(t->detail_checks);
 	json_decref(t->replay_events);
 	prompt_close(t);
 }

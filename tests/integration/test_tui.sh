@@ -3,7 +3,8 @@
 # test_tui.sh - labtui, the instructor's console, driven like a person
 # would: in a detached tmux session of known size, keys sent with
 # send-keys, the screen read with capture-pane.  A private labd with a
-# course of two tiny guests: both rows come up ready, the filter narrows,
+# course of two tiny guests: both rows come up ready, a check of two goals
+# shows 1/2 in CHECKS and its reasons in the detail view, the filter narrows,
 # a reset from the TUI (r, y) reaches labd and the row shows it, so does
 # the event log pane (e, and e again hides it), a bulk snapshot of the
 # marked course and a reset to it from the picker (R), the serial console
@@ -100,6 +101,20 @@ check "the key bar is shown" wait_for '/Filter .*qQuit' 5
 green_ready() { "${TM[@]}" capture-pane -e -p -t tui | grep -q $'\e\[32mready'; }
 check "ready is drawn green" green_ready
 
+# --- checks: a run of two goals (one met, one not) while labtui shows them --
+G=$T/goals
+mkdir -p "$G"
+printf '#!/bin/sh\n# always met\ntrue\n' >"$G/alive"
+printf '#!/bin/sh\n# never met\necho "no hello here"; exit 1\n' >"$G/hello"
+chmod +x "$G"/*
+check "the table has a CHECKS column" wait_for ' CHECKS +SNAPSHOT *$' 5
+check "never checked: CHECKS shows -" wait_for '^ +tt-ann +ann +ready .* - +[^ ]+ *$' 5
+check "a check of two goals runs" "$LABCTL" check tt "$G"
+check "CHECKS shows 1/2 for ann" wait_for '^ +tt-ann +ann +ready .* 1/2 ' 10
+check "and for bea" wait_for '^ +tt-bea +bea +ready .* 1/2 ' 5
+red_checks() { "${TM[@]}" capture-pane -e -p -t tui | grep -q $'\e\[31m *1/2'; }
+check "1/2 is drawn red (not all met)" red_checks
+
 # --- filter -------------------------------------------------------------------
 keys / b e a
 check "the filter narrows as it is typed" wait_for '^filter: bea' 5
@@ -134,6 +149,11 @@ keys Home Enter
 check "the detail view opens" wait_for 'VM tt-ann +course tt +student ann' 5
 check "it lists the snapshots" wait_for '^ +pristine +[0-9-]+ [0-9:]+ +RAM\+disk' 10
 check "it shows the ssh line" wait_for 'ssh -p 246[0-9]+ ann@127\.0\.0\.1' 5
+check "it shows the last check's time" \
+	wait_for '^ +CHECKS \(1/2 met, the run of [0-9-]+ [0-9:]+\)' 10
+check "the met goal" wait_for '^ +alive +met *$' 5
+check "the goal not met, with its reason" \
+	wait_for '^ +hello +NOT MET +no hello here *$' 5
 went_restoring() { wait_for '[0-9:]+ +ready' 5 && wait_for '[0-9:]+ +restoring' 5; }
 check "the row went restoring -> ready (in recent events; on screen: $saw)" \
 	went_restoring

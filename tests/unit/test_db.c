@@ -91,3 +91,56 @@ Test(db, old_database_is_migrated)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
+
+/*
+ * A stored check run notes each of its VMs' last result in vm_checks
+ * (db.c's trigger): met and total of the VM's row, the row's index, and
+ * a later run replaces it; a row of a VM that is gone is skipped.
+ */
+Test(db, check_run_noted_per_vm)
+{
+	char		 path[PATH_MAX], err[LABD_ERRLEN] = "";
+	sqlite3		*old, *db;
+	sqlite3_stmt	*st;
+
+	log_init(1, 0);
+	snprintf(path, sizeof(path), "%s/labd.db", tmp_dir);
+	cr_assert_eq(sqlite3_open(path, &old), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(old, old_schema, NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(old);
+	/* migrated first: the trigger comes after the vms table's copy */
+	cr_assert_eq(db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(db_exec("INSERT INTO check_runs(course_id, started,"
+	    " finished, uid, result) VALUES (1, 100, 105, 0, '{\"rows\":["
+	    "{\"vm\":\"c-gone\",\"met\":1,\"results\":[{},{}]},"
+	    "{\"vm\":\"c-ann\",\"met\":1,\"results\":[{},{}]}]}')"), 0);
+	st = db_prepare("SELECT vm_id, row, met, total, finished FROM"
+	    " vm_checks");
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_expect_eq(sqlite3_column_int(st, 0), 7);
+	cr_expect_eq(sqlite3_column_int(st, 1), 1);
+	cr_expect_eq(sqlite3_column_int(st, 2), 1);
+	cr_expect_eq(sqlite3_column_int(st, 3), 2);
+	cr_expect_eq(sqlite3_column_int(st, 4), 105);
+	cr_expect_eq(sqlite3_step(st), SQLITE_DONE, "one row: c-gone has no VM");
+	sqlite3_finalize(st);
+	cr_assert_eq(db_exec("INSERT INTO check_runs(course_id, started,"
+	    " finished, uid, result) VALUES (1, 200, 201, 0, '{\"rows\":["
+	    "{\"vm\":\"c-ann\",\"met\":3,\"results\":[{},{},{}]}]}')"), 0);
+	st = db_prepare("SELECT row, met, total, finished FROM vm_checks"
+	    " WHERE vm_id = 7");
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_expect_eq(sqlite3_column_int(st, 0), 0);
+	cr_expect_eq(sqlite3_column_int(st, 1), 3);
+	cr_expect_eq(sqlite3_column_int(st, 2), 3);
+	cr_expect_eq(sqlite3_column_int(st, 3), 201);
+	sqlite3_finalize(st);
+	/* the VM removed: its row goes with it */
+	cr_assert_eq(db_exec("DELETE FROM vms WHERE id = 7"), 0);
+	st = db_prepare("SELECT count(*) FROM vm_checks");
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_expect_eq(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
