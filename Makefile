@@ -101,7 +101,7 @@ $(B)/tests/test_lookup: $(call obj,labctl/lookup.c)
 # The access sheet, with the calls access.c makes (labctl/call.c).
 $(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
 # collect's unpacking and checksums, on their own objects.
-$(B)/tests/test_collect: $(call obj,labctl/untar.c labctl/sha256.c)
+$(B)/tests/test_collect: $(call obj,proto/untar.c proto/sha256.c)
 
 # The VNC viewer the integration tests drive (tests/integration/test_vnc.sh).
 $(B)/tests/vncpeek: $(call obj,tests/integration/vncpeek.c)
@@ -212,7 +212,7 @@ $(B)/tests/fuzz_%: $(call obj,tests/fuzz/fuzz_%.c) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # labctl collect's unpacking, on its own objects (labctl.c holds a main).
-$(B)/tests/fuzz_untar: $(call obj,labctl/untar.c labctl/sha256.c)
+$(B)/tests/fuzz_untar: $(call obj,proto/untar.c proto/sha256.c)
 
 # --- demo -----------------------------------------------------------------
 demo:

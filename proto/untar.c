@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "labctl/labctl.h"
+#include "proto/untar.h"
 
 #define UNTAR_BLOCK	512
 #define UNTAR_META_MAX	(64 * 1024)	/* a long name or a pax header */
