@@ -124,6 +124,10 @@ static const struct cmd cmds[] = {
 		    " (live in ready VMs)"),
 		SPEC_SETTING("student_reset", "\"on\"|\"off\": may students"
 		    " reset their VM through the gateway (ssh STUDENT+reset@)"),
+		SPEC_SETTING("exam_end", "\"HH:MM[:SS]\": at its next"
+		    " occurrence, once, collect and close access; \"none\""),
+		SPEC_SETTING("collect", "PATH[,PATH...]: what exam_end"
+		    " collects into state_dir/collected/COURSE/"),
 	  } },
 	{ .name = "course.access", .fn = cmd_course_access,
 	  .help = "the access sheet, one row a student",

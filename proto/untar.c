@@ -506,3 +506,32 @@ done:
 	free(u.dirs);
 	return rc;
 }
+
+/* A CSV field, quoted when it must be (a guest names its files). */
+static void
+csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	putc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			putc('"', f);
+		putc(*s, f);
+	}
+	putc('"', f);
+}
+
+void
+untar_manifest_row(FILE *f, const char *student, const char *vm,
+    const char *path, long long bytes, const char *sum)
+{
+	csv_field(f, student);
+	putc(',', f);
+	csv_field(f, vm);
+	putc(',', f);
+	csv_field(f, path);
+	fprintf(f, ",%lld,%s\n", bytes, sum);
+}

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* sha256.c: the file sums of what was unpacked. */
 struct sha256 {
@@ -53,5 +54,12 @@ int	untar_run(const struct untar_opts *, struct untar_result *,
  * the root itself ("./"), -1 when it is refused (absolute, "..").
  */
 int	untar_path_clean(const char *in, char *out, size_t outlen);
+
+/*
+ * One row of manifest.csv (student,vm,path,bytes,sha256), the format
+ * labctl collect and labd's exam end both write.
+ */
+void	untar_manifest_row(FILE *f, const char *student, const char *vm,
+	    const char *path, long long bytes, const char *sum);
 
 #endif
