@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * examend.c - a course's exam end: "course set C exam_end=16:00
- * collect=/home/alice/exam" collects those paths from every ready VM of the
+ * collect=/root/exam" collects those paths from every ready VM of the
  * course at 16:00, then closes the students' access (allow_from=closed:
  * the ports and the gateway let nobody in but labd), and keeps the VMs
  * running for review.
@@ -17,7 +17,8 @@
  * code (proto/untar.c) with the same rules against a hostile tar.  Each
  * VM is a worker job: the guest's tar comes off the SSH channel into a
  * socketpair and a second thread unpacks from the other end, a buffer at
- * a time; the loop only counts the VMs done.
+ * a time; the loop only counts the VMs done.  Its settings are parsed
+ * in schedule.c, with reset_at's.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,7 +37,6 @@
 
 #define EXAMEND_TICK_MS		1000
 #define EXAMEND_TIMEOUT_MS	(30 * 60 * 1000)	/* one VM's copy */
-#define EXAMEND_PATHS_TOTAL	7000	/* as vm.collect: dropbear's line */
 #define EXAMEND_DIR		"collected"
 
 /* One firing: the folder, its manifest, and the VMs still to come. */
@@ -65,79 +65,6 @@ struct exam_vm {
 	char		 stderr_text[1024];
 	char		 why[512];
 };
-
-int
-examend_parse(const char *spec, time_t now, time_t *at, char *err,
-    size_t errlen)
-{
-	struct tm	tm;
-	int		h, m, s = 0, used = 0;
-
-	if (strcmp(spec, "none") == 0 || strcmp(spec, "off") == 0 ||
-	    spec[0] == '\0') {
-		*at = 0;
-		return 0;
-	}
-	if ((sscanf(spec, "%2d:%2d:%2d%n", &h, &m, &s, &used) != 3 &&
-	    (s = 0, sscanf(spec, "%2d:%2d%n", &h, &m, &used) != 2)) ||
-	    spec[used] != '\0' || h < 0 || h > 23 || m < 0 || m > 59 ||
-	    s < 0 || s > 59 || spec[0] < '0' || spec[0] > '9') {
-		errf(err, errlen, "exam_end: \"%.16s\" is not a time of day"
-		    " (HH:MM or HH:MM:SS, local time) nor none", spec);
-		return -1;
-	}
-	/* Today at that time; tomorrow when it has passed (mktime: DST). */
-	localtime_r(&now, &tm);
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = s;
-	tm.tm_isdst = -1;
-	if ((*at = mktime(&tm)) <= now) {
-		localtime_r(&now, &tm);
-		tm.tm_mday++;
-		tm.tm_hour = h;
-		tm.tm_min = m;
-		tm.tm_sec = s;
-		tm.tm_isdst = -1;
-		*at = mktime(&tm);
-	}
-	return 0;
-}
-
-json_t *
-examend_paths(const char *spec, char *err, size_t errlen)
-{
-	json_t		*a = json_array();
-	char		 buf[EXAMEND_PATHS_TOTAL + 1], e[256], *tok, *save;
-
-	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) {
-		errf(err, errlen, "collect: longer than %d bytes (name the"
-		    " folders)", EXAMEND_PATHS_TOTAL);
-		goto fail;
-	}
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
-		if (collect_path_check(tok, e, sizeof(e)) == -1) {
-			errf(err, errlen, "collect: %s", e);
-			goto fail;
-		}
-		if (json_array_size(a) == LABD_COLLECT_PATHS_MAX) {
-			errf(err, errlen, "collect: at most %d paths",
-			    LABD_COLLECT_PATHS_MAX);
-			goto fail;
-		}
-		json_array_append_new(a, json_string(tok));
-	}
-	if (json_array_size(a) == 0) {
-		errf(err, errlen, "collect: no path (PATH[,PATH...], each"
-		    " absolute)");
-		goto fail;
-	}
-	return a;
-fail:
-	json_decref(a);
-	return NULL;
-}
 
 /* --- the copy, in a worker ---------------------------------------------- */
 

@@ -636,7 +636,10 @@ int		 schedule_parse(const char *spec, int *secs, int max, char *err,
 		    size_t errlen);
 void		 schedule_init(void);
 
-/* examend.c: a course's exam end (exam_end=HH:MM collect=PATH,...) */
+/*
+ * A course's exam end (exam_end=HH:MM collect=PATH,...): parsed in
+ * schedule.c, fired by examend.c.
+ */
 /*
  * "HH:MM[:SS]": the next time of day after now, local time, in *at;
  * "none": 0.  -1 with err naming exam_end.
