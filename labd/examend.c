@@ -38,6 +38,10 @@
 #define EXAMEND_TICK_MS		1000
 #define EXAMEND_TIMEOUT_MS	(30 * 60 * 1000)	/* one VM's copy */
 #define EXAMEND_DIR		"collected"
+/* How long past its time a firing waits for VMs on their way to ready. */
+#define EXAMEND_SETTLE_S	60
+
+static time_t	exam_started;	/* labd's start */
 
 /* One firing: the folder, its manifest, and the VMs still to come. */
 struct exam_run {
@@ -394,6 +398,25 @@ exam_fire(int64_t course_id, const char *course, const char *collect,
 }
 
 /*
+ * A VM of the course on its way to ready (booting, adopted by a labd
+ * just started, resuming): the firing waits for it, a little, rather
+ * than count it as not collected.
+ */
+static int
+exam_settling(const char *course)
+{
+	struct vm	*vm;
+
+	for (vm = vm_list(); vm != NULL; vm = vm->next)
+		if (strcmp(vm->course, course) == 0 &&
+		    (vm->state == VM_PROVISIONING || vm->state == VM_BOOTING ||
+		    vm->state == VM_RESUMING || vm->state == VM_RESTORING ||
+		    vm->state == VM_SNAPSHOTTING || vm->state == VM_QUEUED))
+			return 1;
+	return 0;
+}
+
+/*
  * Every armed exam end whose time has come, late ones too: once each.
  * The rows are read first: a firing writes to courses.
  */
@@ -401,17 +424,25 @@ static int
 examend_tick(struct loop *l, void *arg)
 {
 	sqlite3_stmt	*st;
-	time_t		 now = time(NULL);
+	time_t		 now = time(NULL), since;
 	json_t		*due = json_array(), *c;
 	size_t		 i;
 
-	st = db_prepare("SELECT id, name, exam_collect FROM courses"
+	st = db_prepare("SELECT id, name, exam_collect, exam_end FROM courses"
 	    " WHERE exam_end > 0 AND exam_end <= ? AND exam_last < exam_end");
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		/* Late ones wait from labd's start: it adopts its VMs. */
+		since = (time_t)sqlite3_column_int64(st, 3);
+		if (since < exam_started)
+			since = exam_started;
+		if (now - since < EXAMEND_SETTLE_S &&
+		    exam_settling(db_text(st, 1)))
+			continue;
 		json_array_append_new(due, json_pack("{s:I,s:s,s:s}", "id",
 		    (json_int_t)sqlite3_column_int64(st, 0), "name",
 		    db_text(st, 1), "collect", db_text(st, 2)));
+	}
 	sqlite3_finalize(st);
 	json_array_foreach(due, i, c)
 		exam_fire(json_integer_value(json_object_get(c, "id")),
@@ -424,5 +455,6 @@ examend_tick(struct loop *l, void *arg)
 void
 examend_init(void)
 {
+	exam_started = time(NULL);
 	loop_add_timer(labd->loop, EXAMEND_TICK_MS, examend_tick, NULL);
 }

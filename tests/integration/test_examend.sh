@@ -9,7 +9,8 @@
 # not labd gets no SSH banner) while labd's own exec still works and the
 # VMs keep running; it fires once (a restarted labd makes no second
 # folder); bad values are refused naming the field, nothing half-set;
-# labctl collect --course-end closes access too; allow_from=any reopens.
+# labctl collect --course-end closes access too; allow_from=any reopens;
+# an exam end that passed while labd was down fires when it starts.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -147,6 +148,27 @@ check "collect --course-end" bash -c "'$LABCTL' collect ex '/home/*/exam' \
 check "the same files" cmp "$T/out/ann/home/ann/exam/data.bin" \
 	"$D/ann/home/ann/exam/data.bin"
 check_fails "access closed again: no banner for nobody" banner $NOBODY "$PORT"
+echo "== late: an exam end that passed while labd was down fires at its start"
+check "allow_from=any" "$LABCTL" course set ex allow_from=any
+AT=$(date -d '+6 seconds' +%H:%M:%S)
+check "exam_end=$AT" "$LABCTL" course set ex exam_end=$AT
+kill -9 $LABD_PID
+wait $LABD_PID 2>/dev/null
+sleep 8	# past $AT with no labd
+check "labd starts again" labd_start $H
+late() {
+	for _ in $(seq 120); do
+		[ "$("$LABCTL" events --kind course.exam_end | grep -c ex)" = 2 ] &&
+			return 0
+		sleep 1
+	done
+	return 1
+}
+check "it fires: a second event" late
+check "it collected both VMs" bash -c \
+	"'$LABCTL' events --kind course.exam_end | tail -1 | grep -q '2 VMs collected, 0 failed'"
+check "a second folder" test "$(ls "$T/state/collected/ex" | wc -l)" = 2
+check_fails "access closed: no banner for nobody" banner $NOBODY "$PORT"
 check "exam_end=none clears" bash -c "'$LABCTL' course set ex exam_end=none \
 	allow_from=any >/dev/null && '$LABCTL' course show ex >'$T/show' &&
 	grep -qx 'exam_end      -' '$T/show' && grep -qx 'collect       -' '$T/show'"
