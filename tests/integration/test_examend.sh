@@ -6,9 +6,9 @@
 # collect=; at that time labd collects them into
 # state_dir/collected/COURSE/STAMP/STUDENT/ with manifest.csv (each
 # sha256 the guest's), then closes the students' access (a client that is
-# not labd gets no SSH banner) while labd's own exec still works and the
-# VMs keep running; it fires once (a restarted labd makes no second
-# folder); bad values are refused naming the field, nothing half-set;
+# not labd gets no SSH banner, the gateway refuses ann) while labd's own
+# exec still works and the VMs keep running; it fires once (a restarted
+# labd makes no second folder); bad values are refused naming the field, nothing half-set;
 # labctl collect --course-end closes access too; allow_from=any reopens;
 # an exam end that passed while labd was down fires when it starts.
 set -u
@@ -35,12 +35,25 @@ banner() {
 		2>/dev/null | head -c 4 | grep -q SSH-
 }
 
+GW=26790
 write_ini 26700
+cat >>"$T/labd.ini" <<EOF
+
+[gateway]
+listen = 127.0.0.1:$GW
+EOF
+ssh-keygen -q -t ed25519 -N '' -C ann@test -f "$T/ann_key"
 cat >"$T/roster.csv" <<EOF
 id,name,email,ssh_key
-ann,Ann,,
+ann,Ann,,$(cat "$T/ann_key.pub")
 ben,Ben,,
 EOF
+# gw CMD...: ann through the gateway (in labd's namespace) by key.
+gw() {
+	inh ssh -o BatchMode=yes -o LogLevel=INFO "${SSHOPTS[@]}" \
+	    -i "$T/ann_key" -o IdentitiesOnly=yes -p $GW ann+ex@127.0.0.1 "$@" \
+	    2>"$T/gw.err"
+}
 
 check "labd starts as root in its own network namespace" labd_start $H
 check "template import" "$LABCTL" template import tiny "$TINY"
@@ -54,6 +67,7 @@ check "ben's exam file" "$LABCTL" exec ex-ben -- \
 	'mkdir -p /home/ben/exam && echo ben >/home/ben/exam/answer.txt'
 PORT=$(vm_port ex-ann)
 check "before: user nobody gets ann's SSH banner on $PORT" banner $NOBODY "$PORT"
+check "before: ann logs in through the gateway" test "$(gw hostname)" = ex-ann
 
 echo "== bad values: refused, naming the field, nothing set"
 fails_with() {	# fails_with TEXT ARGS...: course set fails saying TEXT
@@ -116,6 +130,9 @@ check "the copies are labd's (its own unprivileged user), not root's" \
 	test "$(stat -c %u "$D/manifest.csv")" != 0
 check_fails "access closed: user nobody gets no banner" banner $NOBODY "$PORT"
 check_fails "nor root on the host (not labd)" banner 0 "$PORT"
+check_fails "the gateway refuses ann" gw hostname
+check "... saying the course is closed" grep -q \
+	"exam mode.*(allow_from closed)" "$T/gw.err"
 check "labd's own exec still works" \
 	test "$("$LABCTL" exec ex-ben -- cat /home/ben/exam/answer.txt)" = ben
 check "the VMs keep running" test "$(vm_field ex-ann state)" = ready -a \
