@@ -103,7 +103,7 @@ $(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
 # labtui's check cell and lines, on their own object.
 $(B)/tests/test_tuichecks: $(call obj,tui/checks.c)
 # collect's unpacking and checksums, on their own objects.
-$(B)/tests/test_collect: $(call obj,labctl/untar.c labctl/sha256.c)
+$(B)/tests/test_collect: $(call obj,proto/untar.c proto/sha256.c)
 
 # The VNC viewer the integration tests drive (tests/integration/test_vnc.sh).
 $(B)/tests/vncpeek: $(call obj,tests/integration/vncpeek.c)
@@ -214,7 +214,7 @@ $(B)/tests/fuzz_%: $(call obj,tests/fuzz/fuzz_%.c) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # labctl collect's unpacking, on its own objects (labctl.c holds a main).
-$(B)/tests/fuzz_untar: $(call obj,labctl/untar.c labctl/sha256.c)
+$(B)/tests/fuzz_untar: $(call obj,proto/untar.c proto/sha256.c)
 
 # --- demo -----------------------------------------------------------------
 demo:

@@ -133,34 +133,13 @@ frames_err(void *arg)
 	return ((struct frames *)arg)->err;
 }
 
-/* A CSV field, quoted when it must be (a guest names its files). */
-static void
-csv_field(FILE *f, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, f);
-		return;
-	}
-	putc('"', f);
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			putc('"', f);
-		putc(*s, f);
-	}
-	putc('"', f);
-}
-
 static void
 collect_row(void *arg, const char *path, long long bytes, const char *sum)
 {
 	struct collect_vm	*cv = arg;
 
-	csv_field(cv->manifest, cv->student);
-	putc(',', cv->manifest);
-	csv_field(cv->manifest, cv->vm);
-	putc(',', cv->manifest);
-	csv_field(cv->manifest, path);
-	fprintf(cv->manifest, ",%lld,%s\n", bytes, sum);
+	untar_manifest_row(cv->manifest, cv->student, cv->vm, path, bytes,
+	    sum);
 }
 
 /* "10M", "1G", "4096": bytes, or -1. */
@@ -366,6 +345,25 @@ collect_vm(struct ctl *c, json_t *vm, json_t *paths, int destfd,
 	return rc;
 }
 
+/*
+ * --course-end: after a collect that got every VM, the students' access
+ * closed as exam_end closes it (allow_from=closed: labd alone gets in).
+ */
+static int
+collect_course_end(struct ctl *c, const char *course)
+{
+	json_t	*res;
+	int	 rc;
+
+	if ((res = ctl_call(c, "course.set", json_pack("{s:s,s:s}", "course",
+	    course, "allow_from", "closed"), &rc)) == NULL)
+		return rc;
+	json_decref(res);
+	printf("course %s: access closed (labctl course set %s"
+	    " allow_from=any reopens it)\n", course, course);
+	return CTL_OK;
+}
+
 static int
 vm_name_cmp(const void *a, const void *b)
 {
@@ -383,6 +381,7 @@ ctl_collect(struct ctl *c, int argc, char **argv)
 	FILE		*manifest = NULL;
 	size_t		 i, n = 0, done = 0;
 	int		 rc = CTL_USAGE, timeout = 0, destfd = -1, mfd;
+	int		 course_end = 0;
 
 	for (i = 0; i < (size_t)argc; i++) {
 		int	k = (int)i;
@@ -405,7 +404,9 @@ ctl_collect(struct ctl *c, int argc, char **argv)
 				    " %s: whole seconds\n", v);
 				goto done;
 			}
-		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+		} else if (strcmp(argv[i], "--course-end") == 0)
+			course_end = 1;
+		else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			fprintf(stderr, "labctl: collect: unknown option"
 			    " %s\n", argv[i]);
 			goto done;
@@ -418,7 +419,12 @@ ctl_collect(struct ctl *c, int argc, char **argv)
 	if (course == NULL || dest == NULL || json_array_size(paths) == 0) {
 		fprintf(stderr, "usage: labctl collect COURSE PATH... --to"
 		    " DEST [--student ID] [--max-size SIZE] [--timeout"
-		    " SECONDS]\n");
+		    " SECONDS] [--course-end]\n");
+		goto done;
+	}
+	if (course_end && student != NULL) {
+		fprintf(stderr, "labctl: collect: --course-end closes the"
+		    " whole course: not with --student\n");
 		goto done;
 	}
 	rc = CTL_FAILED;
@@ -468,6 +474,11 @@ ctl_collect(struct ctl *c, int argc, char **argv)
 	manifest = NULL;
 	printf("%zu of %zu VMs collected into %s\n", done, n, dest);
 	rc = done == n ? CTL_OK : CTL_FAILED;
+	if (rc == CTL_OK && course_end)
+		rc = collect_course_end(c, course);
+	else if (course_end)
+		printf("course %s: access left open: not every VM was"
+		    " collected\n", course);
 done:
 	if (manifest != NULL)
 		fclose(manifest);

@@ -82,13 +82,17 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "course", "set", "NAME reset_at=HH:MM[,HH:MM...] reset_to=SNAPSHOT"
 	  " idle_suspend=30m|off internet=on|off isolation=on|off"
 	  " allow_from=CIDR[,CIDR...]|any allow_nets=CIDR[,CIDR...]|none"
-	  " sudo=on|off student_reset=on|off checks=DIR|none", ctl_course_set,
+	  " sudo=on|off student_reset=on|off checks=DIR|none"
+	  " exam_end=HH:MM[:SS]|none collect=PATH[,PATH...]", ctl_course_set,
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
 	  " idle_suspend: suspend a VM with no connection for that long;"
 	  " sudo: may students become root (live); student_reset: may"
 	  " students reset their VM (ssh STUDENT+reset@ the gateway);"
 	  " checks: DIR's goal scripts stored with the course, for labctl"
-	  " check COURSE and ssh STUDENT+check@" },
+	  " check COURSE and ssh STUDENT+check@;"
+	  " exam_end: at that time, once, collect the PATHs of collect="
+	  " into labd's state_dir/collected/ and close access (allow_from"
+	  " closed)" },
 	{ "reset", NULL, "VM|--course C [--yes] [--to SNAPSHOT | --hard]",
 	  ctl_reset,
 	  "back to a snapshot (default pristine), RAM and all, no reboot;"
@@ -127,11 +131,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  " root in every running VM (exit 0 = met, 30 s each by default):"
 	  " a goal x student table; --last shows the last run again" },
 	{ "collect", NULL, "COURSE PATH... --to DEST [--student ID]"
-	  " [--max-size SIZE] [--timeout SECONDS]", ctl_collect,
+	  " [--max-size SIZE] [--timeout SECONDS] [--course-end]",
+	  ctl_collect,
 	  "copy PATHs (absolute, globs allowed) from every VM into"
 	  " DEST/STUDENT/, times and modes kept, with DEST/manifest.csv;"
 	  " DEST must be new; 1G a VM by default; suspended VMs are resumed"
-	  " for it" },
+	  " for it; --course-end: then close the course's access"
+	  " (allow_from=closed) when every VM was collected" },
 	{ "ports", NULL, "", ctl_ports, "the port plan: public ip:port -> VM" },
 	{ "removed", NULL, "", ctl_removed,
 	  "disks kept after a course rm or a reset --hard, until keep_removed"
@@ -688,6 +694,39 @@ print_checks(const char *label, json_t *goals)
 	putchar('\n');
 }
 
+/* A local time for a person, or "-". */
+static void
+fmt_when(long long t, char *out, size_t outlen)
+{
+	struct tm	tm;
+	time_t		tt = (time_t)t;
+
+	if (t <= 0 || localtime_r(&tt, &tm) == NULL)
+		snprintf(out, outlen, "-");
+	else
+		strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* course show's access and exam end lines. */
+static void
+exam_show(json_t *o)
+{
+	json_t		*e = json_object_get(o, "exam");
+	const char	*allow = jstr(o, "allow_from");
+	char		 end[32], last[32];
+
+	fmt_when(jint(e, "end"), end, sizeof(end));
+	fmt_when(jint(e, "last"), last, sizeof(last));
+	printf("allow_from    %s\n", *allow == '\0' ? "any" :
+	    strcmp(allow, LABD_ALLOW_CLOSED) == 0 ? "closed" : allow);
+	printf("exam_end      %s%s\n", end, jint(e, "end") > 0 &&
+	    jint(e, "last") >= jint(e, "end") ? " (fired)" : "");
+	printf("collect       %s\n", *jstr(e, "collect") ? jstr(e, "collect") :
+	    "-");
+	printf("exam_last     %s%s%s\n", last, *jstr(e, "dir") ? " into " : "",
+	    jstr(e, "dir"));
+}
+
 static int
 ctl_course_show(struct ctl *c, int argc, char **argv)
 {
@@ -717,6 +756,7 @@ ctl_course_show(struct ctl *c, int argc, char **argv)
 		printf("student_reset %s\n", json_is_true(json_object_get(o,
 		    "student_reset")) ? "on" : "off");
 		print_checks("checks       ", json_object_get(o, "checks"));
+		exam_show(o);
 		printf("vms           %zu\n",
 		    json_array_size(json_object_get(o, "vms")));
 		json_array_foreach(json_object_get(o, "vms"), i, vm)

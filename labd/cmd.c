@@ -128,6 +128,10 @@ static const struct cmd cmds[] = {
 		  "[{name, description, script}] as course.check's goals:"
 		  " stored with the course for course.check without goals and"
 		  " the gateway's STUDENT+check@; [] clears them" },
+		SPEC_SETTING("exam_end", "\"HH:MM[:SS]\": at its next"
+		    " occurrence, once, collect and close access; \"none\""),
+		SPEC_SETTING("collect", "PATH[,PATH...]: what exam_end"
+		    " collects into state_dir/collected/COURSE/"),
 	  } },
 	{ .name = "course.access", .fn = cmd_course_access,
 	  .help = "the access sheet, one row a student",

@@ -51,12 +51,15 @@ cmd_course_set(const struct req *r, json_t *args)
 	const char	*nets = arg_str(args, "allow_nets");
 	const char	*sudo = arg_str(args, "sudo");
 	const char	*sreset = arg_str(args, "student_reset");
+	const char	*exam_end = arg_str(args, "exam_end");
+	const char	*collect = arg_str(args, "collect");
 	struct course_change ch = { .reset_at = reset_at,
 			    .reset_to = reset_to, .idle_suspend = idle,
 			    .internet = inet, .isolation = iso,
 			    .allow_from = allow, .allow_nets = nets,
 			    .sudo = sudo, .student_reset = sreset,
-			    .checks = json_object_get(args, "checks") };
+			    .checks = json_object_get(args, "checks"),
+			    .exam_end = exam_end, .collect = collect };
 	char		 err[LABD_MSGLEN];
 	const char	*code;
 	json_t		*res;

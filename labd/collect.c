@@ -153,7 +153,7 @@ static const struct vmjob_hooks collect_hooks = {
  * "/".  "./" before each keeps a name that starts with "-" from being an
  * option; status 3 when nothing at all was there.
  */
-static char *
+char *
 collect_command(json_t *paths)
 {
 	json_t	*p;

@@ -51,6 +51,9 @@ struct course_values {
 	char		 canon[1024];	/* allow_from, canonical */
 	const char	*nets;		/* NULL, or nets_canon's source */
 	char		 nets_canon[1024];	/* allow_nets, canonical */
+	int		 exam_set;	/* exam_end given */
+	time_t		 exam_at;	/* its instant, 0: none */
+	char		 exam_paths[8192];	/* collect, checked */
 };
 
 static int
@@ -596,6 +599,8 @@ set_parse(const struct course_change *ch, struct course_values *cv,
 	/* "any" (or empty) lifts it; else CIDRs, checked one by one. */
 	if (strcmp(cv->allow, "any") == 0 || strcmp(cv->allow, "off") == 0)
 		cv->allow = "";
+	else if (strcmp(cv->allow, "closed") == 0)
+		cv->allow = LABD_ALLOW_CLOSED;
 	if (nft_cidrs_parse(cv->allow, cv->canon, sizeof(cv->canon), e,
 	    sizeof(e)) == -1) {
 		errf(err, errlen, "allow_from: %s", e);
@@ -704,7 +709,9 @@ set_write(const char *course, const struct course_change *ch,
 	    " allow_from = COALESCE(?8, allow_from),"
 	    " sudo = COALESCE(?9, sudo),"
 	    " allow_nets = COALESCE(?10, allow_nets),"
-	    " student_reset = COALESCE(?11, student_reset) WHERE name = ?4");
+	    " student_reset = COALESCE(?11, student_reset),"
+	    " exam_end = COALESCE(?12, exam_end),"
+	    " exam_collect = COALESCE(?13, exam_collect) WHERE name = ?4");
 	if (ch->reset_at != NULL)
 		sqlite3_bind_text(st, 1, ch->reset_at, -1, SQLITE_STATIC);
 	if (ch->reset_to != NULL)
@@ -726,6 +733,10 @@ set_write(const char *course, const struct course_change *ch,
 		sqlite3_bind_text(st, 10, cv->nets_canon, -1, SQLITE_STATIC);
 	if (cv->sreset_on != -1)
 		sqlite3_bind_int(st, 11, cv->sreset_on);
+	if (cv->exam_set)
+		sqlite3_bind_int64(st, 12, (sqlite3_int64)cv->exam_at);
+	if (ch->collect != NULL || (cv->exam_set && cv->exam_at == 0))
+		sqlite3_bind_text(st, 13, cv->exam_paths, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		errf(err, errlen, "course %s: %s", course,
@@ -757,6 +768,47 @@ set_write(const char *course, const struct course_change *ch,
 		    sqlite3_errmsg(labd->db));
 		net_resync(course);
 		return LABD_E_INTERNAL;
+	}
+	return NULL;
+}
+
+/*
+ * exam_end and collect: a time and paths each checked, and no paths
+ * without an exam end (given now, or armed already) to collect them at.
+ */
+static const char *
+set_parse_exam(const char *course, const struct course_change *ch,
+    struct course_values *cv, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	json_t		*paths, *p;
+	time_t		 armed = 0;
+	size_t		 i, used = 0;
+
+	if (ch->exam_end != NULL) {
+		if (examend_parse(ch->exam_end, time(NULL), &cv->exam_at, err,
+		    errlen) == -1)
+			return LABD_E_INVALID;
+		cv->exam_set = 1;
+	}
+	if (ch->collect == NULL)
+		return NULL;
+	if ((paths = examend_paths(ch->collect, err, errlen)) == NULL)
+		return LABD_E_INVALID;
+	json_array_foreach(paths, i, p)
+		used += (size_t)snprintf(cv->exam_paths + used,
+		    sizeof(cv->exam_paths) - used, "%s%s", i ? "," : "",
+		    json_string_value(p));
+	json_decref(paths);
+	st = db_prepare("SELECT exam_end FROM courses WHERE name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		armed = (time_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (cv->exam_set ? cv->exam_at == 0 : armed == 0) {
+		errf(err, errlen, "collect: it is done at the exam's end: give"
+		    " exam_end=HH:MM with it");
+		return LABD_E_INVALID;
 	}
 	return NULL;
 }
@@ -803,6 +855,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 		return LABD_E_NOT_FOUND;
 	}
 	if ((code = set_parse(ch, &cv, err, errlen)) != NULL ||
+	    (code = set_parse_exam(course, ch, &cv, err, errlen)) != NULL ||
 	    (code = set_write(course, ch, &cv, err, errlen)) != NULL)
 		return code;
 	/* The policy goes in every ready VM now, in the others at boot. */
@@ -813,7 +866,8 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	}
 	db_event(uid, "course.set", course, "reset_at=%s reset_to=%s"
 	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s"
-	    " allow_nets=%s sudo=%s student_reset=%s checks=%s",
+	    " allow_nets=%s sudo=%s student_reset=%s checks=%s exam_end=%s"
+	    " collect=%s",
 	    ch->reset_at ? ch->reset_at : "(same)",
 	    ch->reset_to ? ch->reset_to : "(same)",
 	    ch->idle_suspend ? ch->idle_suspend : "(same)",
@@ -824,10 +878,12 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    cv.sudo_on == -1 ? "(same)" : cv.sudo_on ? "on" : "off",
 	    cv.sreset_on == -1 ? "(same)" : cv.sreset_on ? "on" : "off",
 	    ch->checks == NULL ? "(same)" : json_array_size(ch->checks) ?
-	    "stored" : "none");
+	    "stored" : "none",
+	    ch->exam_end ? ch->exam_end : "(same)",
+	    ch->collect ? cv.exam_paths : "(same)");
 	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
-	    " isolation, allow_from, sudo, allow_nets, student_reset FROM"
-	    " courses WHERE name = ?");
+	    " isolation, allow_from, sudo, allow_nets, student_reset, exam_end,"
+	    " exam_collect, exam_last FROM courses WHERE name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	sqlite3_step(st);
 	*res = json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:s,s:b,s:s,s:b}", "course",
@@ -840,6 +896,9 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    "sudo", sqlite3_column_int(st, 6),
 	    "allow_nets", db_text(st, 7),
 	    "student_reset", sqlite3_column_int(st, 8));
+	json_object_set_new(*res, "exam", json_pack("{s:I,s:s,s:I}", "end",
+	    (json_int_t)sqlite3_column_int64(st, 9), "collect",
+	    db_text(st, 10), "last", (json_int_t)sqlite3_column_int64(st, 11)));
 	sqlite3_finalize(st);
 	json_object_set_new(*res, "checks", course_check_goals(course));
 	if ((effect = set_effect(ch, &cv)) != NULL)
@@ -856,7 +915,8 @@ course_show(const char *course, json_t **res, char *err, size_t errlen)
 
 	st = db_prepare("SELECT c.name, t.name || '@' || t.version, c.created,"
 	    " c.reset_at, c.reset_to, c.idle_suspend, c.internet, c.sudo,"
-	    " c.student_reset FROM courses c"
+	    " c.student_reset, c.exam_end, c.exam_collect, c.exam_last,"
+	    " c.exam_dir, c.allow_from FROM courses c"
 	    " JOIN templates t ON t.id = c.template_id WHERE c.name = ?");
 	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -872,6 +932,11 @@ course_show(const char *course, json_t **res, char *err, size_t errlen)
 	    "internet", sqlite3_column_int(st, 6),
 	    "sudo", sqlite3_column_int(st, 7),
 	    "student_reset", sqlite3_column_int(st, 8));
+	json_object_set_new(o, "exam", json_pack("{s:I,s:s,s:I,s:s}", "end",
+	    (json_int_t)sqlite3_column_int64(st, 9), "collect",
+	    db_text(st, 10), "last", (json_int_t)sqlite3_column_int64(st, 11),
+	    "dir", db_text(st, 12)));
+	json_object_set_new(o, "allow_from", json_string(db_text(st, 13)));
 	sqlite3_finalize(st);
 	json_object_set_new(o, "checks", course_check_goals(course));
 	vms = json_array();

@@ -38,7 +38,11 @@ static const char *db_schema =
 "  allow_from TEXT NOT NULL DEFAULT '',"	/* "CIDR,CIDR": exam mode */
 "  allow_nets TEXT NOT NULL DEFAULT '',"	/* private nets, with internet */
 "  sudo INTEGER NOT NULL DEFAULT 1,"		/* 0: students may not sudo */
-"  student_reset INTEGER NOT NULL DEFAULT 1);"	/* the gateway's +reset */
+"  student_reset INTEGER NOT NULL DEFAULT 1,"	/* the gateway's +reset */
+"  exam_end INTEGER NOT NULL DEFAULT 0,"	/* its instant, 0: none */
+"  exam_collect TEXT NOT NULL DEFAULT '',"	/* "PATH,PATH" */
+"  exam_last INTEGER NOT NULL DEFAULT 0,"	/* when it last fired */
+"  exam_dir TEXT NOT NULL DEFAULT '');"	/* and where it put the files */
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -103,6 +107,10 @@ static const struct {
 	{ "courses", "allow_nets", "TEXT NOT NULL DEFAULT ''" },
 	{ "courses", "student_reset", "INTEGER NOT NULL DEFAULT 1" },
 	{ "check_runs", "by_student", "INTEGER NOT NULL DEFAULT 0" },
+	{ "courses", "exam_end", "INTEGER NOT NULL DEFAULT 0" },
+	{ "courses", "exam_collect", "TEXT NOT NULL DEFAULT ''" },
+	{ "courses", "exam_last", "INTEGER NOT NULL DEFAULT 0" },
+	{ "courses", "exam_dir", "TEXT NOT NULL DEFAULT ''" },
 	/*
 	 * In clear: VNC authentication (DES of a challenge) needs the
 	 * password itself.  labd.db is labd's alone (state_dir 0750).

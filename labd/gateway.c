@@ -145,6 +145,13 @@ gw_allow_from(const char *course, char *out, size_t outlen)
 	sqlite3_finalize(st);
 }
 
+/* allow_from as the instructor set it: "closed" at an exam's end. */
+static const char *
+gw_allow_show(const char *canon)
+{
+	return strcmp(canon, LABD_ALLOW_CLOSED) == 0 ? "closed" : canon;
+}
+
 /* May the course's students reset their VMs (student_reset)? */
 static int
 gw_student_reset(const char *course)
@@ -250,7 +257,8 @@ gw_route(struct gw_req *r)
 	gw_allow_from(r->course, allow, sizeof(allow));
 	if (!gw_addr_allowed(allow, r->addr)) {
 		gw_refuse(r, "course %s is in exam mode: logins from %s are not"
-		    " allowed (allow_from %s)", r->course, r->addr, allow);
+		    " allowed (allow_from %s)", r->course, r->addr,
+		    gw_allow_show(allow));
 		return;
 	}
 	st = db_prepare("SELECT s.ssh_key, s.pw_hash FROM students s"
@@ -359,7 +367,8 @@ gw_login_try(struct gw_wait *w)
 	gw_allow_from(vm->course, allow, sizeof(allow));
 	if (!gw_addr_allowed(allow, r->addr)) {
 		gw_refuse(r, "course %s is in exam mode: logins from %s are not"
-		    " allowed (allow_from %s)", vm->course, r->addr, allow);
+		    " allowed (allow_from %s)", vm->course, r->addr,
+		    gw_allow_show(allow));
 		return 1;
 	}
 	if (gw_sessions_of(vm->name) >= labd->cfg.gw_sessions) {
@@ -618,7 +627,7 @@ gw_tick(struct loop *l, void *arg)
 		if (!gw_addr_allowed(allow, s->addr)) {
 			snprintf(msg, sizeof(msg), "course %s is in exam mode"
 			    " now: %s is not allowed (allow_from %s)",
-			    s->course, s->addr, allow);
+			    s->course, s->addr, gw_allow_show(allow));
 			gw_req_set_cut(s->req, msg);
 		}
 	}

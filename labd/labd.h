@@ -202,7 +202,7 @@ struct cmd_arg {
 	enum arg_need	 need;
 	const char	*help;
 };
-#define CMD_MAXARGS	12
+#define CMD_MAXARGS	14
 #define CMD_CONN	0x01	/* about the connection itself, not the lab */
 #define CMD_TA		0x02	/* the ta role may run it too, not only admin */
 struct cmd {
@@ -441,6 +441,8 @@ void	checklast_done(json_t *result);
 void	cmd_vm_checks(const struct req *, json_t *);
 /* collect.c: vm.collect */
 void	cmd_vm_collect(const struct req *, json_t *);
+/* The guest's command that tars paths (checked) to stdout; owned. */
+char	*collect_command(json_t *paths);
 void	cmd_removed_recover(const struct req *, json_t *);
 
 /*
@@ -632,6 +634,8 @@ struct course_change {
 	const char	*sudo;		/* on/off */
 	const char	*student_reset;	/* on/off: the gateway's +reset */
 	json_t		*checks;	/* goals to store, [] to clear */
+	const char	*exam_end;	/* "HH:MM[:SS]", "none" */
+	const char	*collect;	/* "PATH[,PATH...]" at exam_end */
 };
 /* Check and store the change (network ones live first); *res: all now. */
 const char	*course_set(const char *course, const struct course_change *,
@@ -653,6 +657,20 @@ const char	*course_access(const char *course, json_t **res, char *err,
 int		 schedule_parse(const char *spec, int *secs, int max, char *err,
 		    size_t errlen);
 void		 schedule_init(void);
+
+/*
+ * A course's exam end (exam_end=HH:MM collect=PATH,...): parsed in
+ * schedule.c, fired by examend.c.
+ */
+/*
+ * "HH:MM[:SS]": the next time of day after now, local time, in *at;
+ * "none": 0.  -1 with err naming exam_end.
+ */
+int		 examend_parse(const char *spec, time_t now, time_t *at,
+		    char *err, size_t errlen);
+/* "PATH[,PATH...]" as a JSON array, each checked; NULL with err. */
+json_t		*examend_paths(const char *spec, char *err, size_t errlen);
+void		 examend_init(void);
 
 /* idle.c: connections on the published ports, a course's idle_suspend */
 int		 idle_parse(const char *spec, int *secs, char *err,

@@ -267,6 +267,7 @@ main(int argc, char *argv[])
 		fatalx("%s", err);
 	/* Who follows the VMs' states subscribes before any changes. */
 	schedule_init();
+	examend_init();
 	idle_init();
 	retain_init();
 	wake_init();

@@ -9,6 +9,9 @@
  * the database, so a restarted labd does not fire it again.  A time that
  * passed while labd was down more than a minute ago is skipped, never
  * fired late: a late reset would wipe the work of a class in session.
+ *
+ * exam_end's time and collect's paths are parsed here too; examend.c
+ * fires them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +19,11 @@
 #include <time.h>
 
 #include "labd/labd.h"
+#include "proto/client.h"
 
 #define SCHEDULE_TICK_MS	1000
 #define SCHEDULE_GRACE_S	60
+#define EXAMEND_PATHS_TOTAL	7000	/* as vm.collect: dropbear's line */
 
 /*
  * Parse "HH:MM[:SS]" separated by commas into seconds after midnight.
@@ -58,6 +63,83 @@ schedule_parse(const char *spec, int *secs, int max, char *err,
 		secs[n++] = h * 3600 + m * 60 + s;
 	}
 	return n;
+}
+
+/*
+ * exam_end and collect (examend.c fires them): here with reset_at's
+ * parsing, which course.set calls before examend.c is ever involved.
+ */
+int
+examend_parse(const char *spec, time_t now, time_t *at, char *err,
+    size_t errlen)
+{
+	struct tm	tm;
+	int		h, m, s = 0, used = 0;
+
+	if (strcmp(spec, "none") == 0 || strcmp(spec, "off") == 0 ||
+	    spec[0] == '\0') {
+		*at = 0;
+		return 0;
+	}
+	if ((sscanf(spec, "%2d:%2d:%2d%n", &h, &m, &s, &used) != 3 &&
+	    (s = 0, sscanf(spec, "%2d:%2d%n", &h, &m, &used) != 2)) ||
+	    spec[used] != '\0' || h < 0 || h > 23 || m < 0 || m > 59 ||
+	    s < 0 || s > 59 || spec[0] < '0' || spec[0] > '9') {
+		errf(err, errlen, "exam_end: \"%.16s\" is not a time of day"
+		    " (HH:MM or HH:MM:SS, local time) nor none", spec);
+		return -1;
+	}
+	/* Today at that time; tomorrow when it has passed (mktime: DST). */
+	localtime_r(&now, &tm);
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = s;
+	tm.tm_isdst = -1;
+	if ((*at = mktime(&tm)) <= now) {
+		localtime_r(&now, &tm);
+		tm.tm_mday++;
+		tm.tm_hour = h;
+		tm.tm_min = m;
+		tm.tm_sec = s;
+		tm.tm_isdst = -1;
+		*at = mktime(&tm);
+	}
+	return 0;
+}
+
+json_t *
+examend_paths(const char *spec, char *err, size_t errlen)
+{
+	json_t		*a = json_array();
+	char		 buf[EXAMEND_PATHS_TOTAL + 1], e[256], *tok, *save;
+
+	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) {
+		errf(err, errlen, "collect: longer than %d bytes (name the"
+		    " folders)", EXAMEND_PATHS_TOTAL);
+		goto fail;
+	}
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (collect_path_check(tok, e, sizeof(e)) == -1) {
+			errf(err, errlen, "collect: %s", e);
+			goto fail;
+		}
+		if (json_array_size(a) == LABD_COLLECT_PATHS_MAX) {
+			errf(err, errlen, "collect: at most %d paths",
+			    LABD_COLLECT_PATHS_MAX);
+			goto fail;
+		}
+		json_array_append_new(a, json_string(tok));
+	}
+	if (json_array_size(a) == 0) {
+		errf(err, errlen, "collect: no path (PATH[,PATH...], each"
+		    " absolute)");
+		goto fail;
+	}
+	return a;
+fail:
+	json_decref(a);
+	return NULL;
 }
 
 /* Today's instant of a time of day, local time. */

@@ -68,5 +68,11 @@
 #define LABD_COLLECT_PATHS_MAX	64
 #define LABD_COLLECT_PATHLEN	1024
 #define LABD_COLLECT_MAX_DEFAULT	(1024LL * 1024 * 1024)	/* a VM */
+/*
+ * allow_from=closed, stored: a network no client comes from, so that
+ * the nftables gate and the gateway (which already honour allow_from)
+ * let nobody in but labd itself.
+ */
+#define LABD_ALLOW_CLOSED	"0.0.0.0/32"
 
 #endif /* LABD_PROTO_H */

@@ -3,7 +3,7 @@
  * test_collect.c - labctl collect's two lines of defence: the PATHs it
  * sends (proto/collect.c, which labd checks again before they reach a
  * guest's shell) and the unpacking of what a guest sends back
- * (labctl/untar.c).  A guest is the student's: its tar stream is made
+ * (proto/untar.c).  A guest is the student's: its tar stream is made
  * hostile here by hand (links out, "..", absolute names, devices, long
  * names and pax names that hide a "..") and nothing may land outside the
  * folder it is unpacked in.  A stream from GNU tar checks that the plain

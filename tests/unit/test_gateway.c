@@ -217,6 +217,9 @@ Test(gw_allow, from)
 	cr_expect(gw_addr_allowed("192.0.2.7", "192.0.2.7"));
 	cr_expect(gw_addr_allowed("0.0.0.0/0", "198.51.100.1"));
 	cr_expect(!gw_addr_allowed("10.0.0.0/8", "not an address"));
+	/* allow_from=closed (an exam's end): nobody a client can be. */
+	cr_expect(!gw_addr_allowed(LABD_ALLOW_CLOSED, "127.0.0.1"));
+	cr_expect(!gw_addr_allowed(LABD_ALLOW_CLOSED, "203.0.113.9"));
 	cr_expect(!gw_addr_allowed("10.0.0.0/8", "::1"));
 }
 

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "labctl/labctl.h"
+#include "proto/untar.h"
 
 #define UNTAR_BLOCK	512
 #define UNTAR_META_MAX	(64 * 1024)	/* a long name or a pax header */
@@ -505,4 +505,33 @@ done:
 		free(u.dirs[i].path);
 	free(u.dirs);
 	return rc;
+}
+
+/* A CSV field, quoted when it must be (a guest names its files). */
+static void
+csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	putc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			putc('"', f);
+		putc(*s, f);
+	}
+	putc('"', f);
+}
+
+void
+untar_manifest_row(FILE *f, const char *student, const char *vm,
+    const char *path, long long bytes, const char *sum)
+{
+	csv_field(f, student);
+	putc(',', f);
+	csv_field(f, vm);
+	putc(',', f);
+	csv_field(f, path);
+	fprintf(f, ",%lld,%s\n", bytes, sum);
 }
