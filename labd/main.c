@@ -268,6 +268,7 @@ main(int argc, char *argv[])
 	/* Who follows the VMs' states subscribes before any changes. */
 	schedule_init();
 	idle_init();
+	diskfull_init();
 	retain_init();
 	wake_init();
 	admit_watch_start();
