@@ -108,7 +108,7 @@ diskfull_event(const struct event *ev, void *arg)
 	if (dev == NULL || *dev == '\0')
 		dev = json_string_value(json_object_get(data, "node-name"));
 	log_warnx("%s: paused by QEMU: %s (%s, %lld MiB free of %lld in"
-	    " %s)", vm->name, diskfull_detail(k), dev ? dev : "disk",
+	    " %s/vms)", vm->name, diskfull_detail(k), dev ? dev : "disk",
 	    free_mb, total_mb, labd->cfg.state_dir);
 	db_event(0, "vm.diskfull", vm->name, "%s, %lld MiB free",
 	    diskfull_detail(k), free_mb);
