@@ -265,6 +265,7 @@ admit_watch(struct loop *l, void *arg)
 	/* A file and a row per running VM: here, not at every status. */
 	watch.over_mb = overhead_mb(&watch.over_measured);
 	serial_logs_cap();
+	diskfull_watch();	/* paused on a full disk, room again */
 	if (room_read(&r, err, sizeof(err)) == -1)
 		return ADMIT_WATCH_MS;
 	low = r.mem_avail_mb < mem_reserve(&r);

@@ -71,10 +71,18 @@ void
 cmd_vm_start(const struct req *r, json_t *args)
 {
 	struct vm	*vm = vm_arg(r, args);
+	char		 err[VMM_ERRLEN];
 
 	if (vm == NULL)
 		return;
 	db_event(r->uid, "vm.start", vm->name, "%s", "");
+	/* Paused on a disk error: continued here, by hand (diskfull.c). */
+	if (vm->state == VM_PAUSED && diskfull_resume(vm, err,
+	    sizeof(err)) == -1) {
+		reply_err(r, LABD_E_FAILED, "cannot continue %s: %s",
+		    vm->name, err);
+		return;
+	}
 	vm_op_start(vm, arg_wait(args) ? req_done(r) : DONE_NONE);
 	if (!arg_wait(args))
 		reply_ok(r, vm_to_json(vm));

@@ -484,6 +484,7 @@ enum vm_state {
 	VM_RESTORING,		/* going back to a snapshot */
 	VM_SNAPSHOTTING,	/* a snapshot being taken */
 	VM_QUEUED,		/* to boot when a boot slot is free (boot.c) */
+	VM_PAUSED,		/* QEMU stopped it on a disk error (diskfull.c) */
 };
 struct waiter;
 struct vm {
@@ -502,6 +503,8 @@ struct vm {
 	int		 boot_tries;	/* boots since it was last ready */
 	int		 guest_off;	/* the guest powered itself off */
 	int		 panicked;	/* GUEST_PANICKED came: fail the boot */
+	int		 disk_why;	/* paused: enum diskfull_kind */
+	enum vm_state	 paused_from;	/* paused: the state it goes back to */
 	int64_t		 retry_at;	/* queued: no boot before (now_ms) */
 	off_t		 serial_off;	/* console log read up to here */
 	unsigned	 gen;		/* bumped at every (re)start */
@@ -528,6 +531,30 @@ struct vm {
 	struct vm	*next;
 };
 const char	*vm_state_name(enum vm_state);
+/* The state it is in now, with why (shown, logged) or NULL; tells all. */
+void		 vm_set_state(struct vm *, enum vm_state, const char *error);
+
+/*
+ * diskfull.c: a guest that QEMU paused on a write error (BLOCK_IO_ERROR
+ * with action "stop": a full host disk under werror=enospc, or another
+ * I/O error) is shown as paused, and continued when there is room again.
+ */
+enum diskfull_kind {
+	DISKFULL_NONE = 0,	/* not an error that paused the guest */
+	DISKFULL_NOSPACE,	/* "disk full": continued when room is back */
+	DISKFULL_ERROR,		/* "disk error": continued only by hand */
+};
+#define DISKFULL_MARGIN_MB	16	/* free space to continue at, at least */
+enum diskfull_kind diskfull_classify(const char *event, const json_t *data);
+const char	*diskfull_detail(enum diskfull_kind);
+/* Hears vm.c's "vm.io-error" events: shows a VM QEMU paused as paused. */
+void		 diskfull_init(void);
+/* Continue a paused VM (cont): 0, or -1 with err. */
+int		 diskfull_resume(struct vm *, char *err, size_t errlen);
+/* From the admit watch: continue disk-full VMs that have room again. */
+void		 diskfull_watch(void);
+/* Should a VM paused for full disk continue with free_mb of total_mb? */
+int		 diskfull_room(long long free_mb, long long total_mb);
 struct vm	*vm_find(const char *name);
 struct vm	*vm_by_id(int64_t id);
 struct vm	*vm_list(void);

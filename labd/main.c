@@ -269,6 +269,7 @@ main(int argc, char *argv[])
 	schedule_init();
 	examend_init();
 	idle_init();
+	diskfull_init();
 	retain_init();
 	wake_init();
 	admit_watch_start();

@@ -69,6 +69,7 @@ static const char *vm_state_names[] = {
 	[VM_RESTORING] = "restoring",
 	[VM_SNAPSHOTTING] = "snapshotting",
 	[VM_QUEUED] = "queued",
+	[VM_PAUSED] = "paused",
 };
 
 static void	vm_submit(struct vm *, enum vmjob_kind);
@@ -132,7 +133,7 @@ vm_count(int *running)
 
 /* --- loop side ---------------------------------------------------------- */
 
-static void
+void
 vm_set_state(struct vm *vm, enum vm_state st, const char *error)
 {
 	struct waiter	**wp, *w;
@@ -644,6 +645,11 @@ vm_qmp_event(void *arg, const char *event, json_t *data)
 	} else if (strcmp(event, "GUEST_PANICKED") == 0) {
 		/* QEMU paused the guest (-action panic=pause): the tick acts. */
 		vm->panicked = 1;
+	} else if (strcmp(event, "BLOCK_IO_ERROR") == 0 &&
+	    vm->state != VM_PAUSED) {
+		/* diskfull.c tells whether QEMU paused it, and shows it. */
+		events_fire("vm.io-error", vm, json_pack("{s:s,s:O?}", "vm",
+		    vm->name, "data", data));
 	}
 }
 
@@ -929,6 +935,12 @@ vm_op_start(struct vm *vm, struct done d)
 	    vm->state != VM_PROVISIONING && vm->state != VM_QUEUED) {
 		done_err(&d, LABD_E_BUSY, "%s is %s; try again in a"
 		    " moment", vm->name, vm_state_name(vm->state));
+		return;
+	}
+	if (vm->state == VM_PAUSED) {
+		/* cmd_vm.c continues it (diskfull_resume()) before this. */
+		done_err(&d, LABD_E_BUSY, "%s is paused (%s)", vm->name,
+		    vm->error);
 		return;
 	}
 	vm_set_desired(vm, "running");

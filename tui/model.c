@@ -290,6 +290,7 @@ state_color(const char *state)
 		{ "stopping", CLR_BUSY },
 		{ "snapshotting", CLR_BUSY },
 		{ "failed", CLR_FAILED },
+		{ "paused", CLR_FAILED },	/* disk full or error: look */
 		{ "stopped", CLR_DIM },
 		{ "suspended", CLR_DIM },
 	};
