@@ -246,9 +246,10 @@ exam_finish(struct exam_run *run)
 		    " into %s; access NOT closed: %s", run->course,
 		    run->collected, run->failed, run->dir, err);
 	events_fire("course.exam_end", NULL, json_pack("{s:s,s:s,s:i,s:i,"
-	    "s:b,s:s,s:o}", "course", run->course, "dir", run->dir,
-	    "collected", run->collected, "failed", run->failed, "closed",
-	    code == NULL, "error", err, "vms", run->vms));
+	    "s:b,s:b,s:s,s:o}", "course", run->course, "dir", run->dir,
+	    "collected", run->collected, "failed", run->failed,
+	    "interrupted", 0, "closed", code == NULL, "error", err, "vms",
+	    run->vms));
 	pthread_mutex_destroy(&run->lock);
 	free(run);
 }
