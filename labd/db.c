@@ -42,7 +42,8 @@ static const char *db_schema =
 "  exam_end INTEGER NOT NULL DEFAULT 0,"	/* its instant, 0: none */
 "  exam_collect TEXT NOT NULL DEFAULT '',"	/* "PATH,PATH" */
 "  exam_last INTEGER NOT NULL DEFAULT 0,"	/* when it last fired */
-"  exam_dir TEXT NOT NULL DEFAULT '');"	/* and where it put the files */
+"  exam_dir TEXT NOT NULL DEFAULT '',"	/* and where it put the files */
+"  exam_done INTEGER NOT NULL DEFAULT 0);"	/* exam_last of the last one done */
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -111,11 +112,26 @@ static const struct {
 	{ "courses", "exam_collect", "TEXT NOT NULL DEFAULT ''" },
 	{ "courses", "exam_last", "INTEGER NOT NULL DEFAULT 0" },
 	{ "courses", "exam_dir", "TEXT NOT NULL DEFAULT ''" },
+	{ "courses", "exam_done", "INTEGER NOT NULL DEFAULT 0" },
 	/*
 	 * In clear: VNC authentication (DES of a challenge) needs the
 	 * password itself.  labd.db is labd's alone (state_dir 0750).
 	 */
 	{ "students", "vnc_password", "TEXT" },
+};
+
+/*
+ * A column added whose rows need a value other than its default: set
+ * from another column, once, when it is added.  A firing of exam_end
+ * from before exam_done existed is taken as finished: that labd would
+ * not have closed access after a crash either.
+ */
+static const struct {
+	const char	*table;
+	const char	*column;
+	const char	*from;
+} db_fills[] = {
+	{ "courses", "exam_done", "exam_last" },
 };
 
 /*
@@ -149,6 +165,24 @@ static const char *db_triggers =
 static sqlite3	*db;
 
 static int
+db_fill_column(const char *table, const char *column, char **msg)
+{
+	char	sql[256];
+	size_t	i;
+
+	for (i = 0; i < sizeof(db_fills) / sizeof(db_fills[0]); i++) {
+		if (strcmp(db_fills[i].table, table) != 0 ||
+		    strcmp(db_fills[i].column, column) != 0)
+			continue;
+		snprintf(sql, sizeof(sql), "UPDATE %s SET %s = %s", table,
+		    column, db_fills[i].from);
+		if (sqlite3_exec(db, sql, NULL, NULL, msg) != SQLITE_OK)
+			return -1;
+	}
+	return 0;
+}
+
+static int
 db_add_columns(char **msg)
 {
 	sqlite3_stmt	*st;
@@ -165,7 +199,9 @@ db_add_columns(char **msg)
 		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
 		    db_columns[i].table, db_columns[i].column,
 		    db_columns[i].decl);
-		if (sqlite3_exec(db, sql, NULL, NULL, msg) != SQLITE_OK)
+		if (sqlite3_exec(db, sql, NULL, NULL, msg) != SQLITE_OK ||
+		    db_fill_column(db_columns[i].table, db_columns[i].column,
+		    msg) == -1)
 			return -1;
 	}
 	return 0;

@@ -8,9 +8,17 @@
  *
  * exam_end is stored as the instant of its next occurrence and fires
  * once: exam_last records the firing (before the copy starts, so that a
- * labd that stops during it does not collect twice).  An exam end that
- * passed while labd was down fires as soon as labd is up: collecting and
- * closing late is the safe side after an exam, unlike reset_at.
+ * labd that stops during it does not collect twice) and exam_done, once
+ * access is closed, that it finished.  A labd that starts and finds a
+ * firing begun but not finished closes access at once and says so in
+ * the event (interrupted): the students must not come back in because
+ * labd died mid-copy, and a second folder would only muddle the record.
+ * An exam end that passed while labd was down fires as soon as labd is
+ * up: collecting and closing late is the safe side after an exam,
+ * unlike reset_at.
+ *
+ * A suspended VM is resumed by the firing, waited for as a booting one
+ * is, collected, and left running with the others for review.
  *
  * The files go to state_dir/collected/COURSE/YYYYmmdd-HHMMSS/STUDENT/
  * with manifest.csv, as labctl collect writes them, unpacked by the same
@@ -40,11 +48,16 @@
 #define EXAMEND_DIR		"collected"
 /* How long past its time a firing waits for VMs on their way to ready. */
 #define EXAMEND_SETTLE_S	60
+/* And past the resume of suspended ones: their RAM is read back first. */
+#define EXAMEND_RESUME_S	300
 
 static time_t	exam_started;	/* labd's start */
+static json_t	*exam_woken;	/* course name: when it resumed its VMs */
 
 /* One firing: the folder, its manifest, and the VMs still to come. */
 struct exam_run {
+	int64_t		 course_id;
+	time_t		 fired;		/* its exam_last */
 	char		 course[LABD_NAMELEN];
 	char		 dir[PATH_MAX];
 	int		 dirfd;
@@ -188,6 +201,21 @@ exam_run_vm(struct vmjob *j)
 
 /* --- the loop's side ----------------------------------------------------- */
 
+/* The firing of exam_last FIRED is over: a restart leaves it be. */
+static void
+exam_mark_done(int64_t course_id, time_t fired)
+{
+	sqlite3_stmt	*st;
+
+	st = db_prepare("UPDATE courses SET exam_done = ? WHERE id = ?");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)fired);
+	sqlite3_bind_int64(st, 2, course_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("exam end: cannot record its end: %s",
+		    sqlite3_errmsg(labd->db));
+	sqlite3_finalize(st);
+}
+
 /* Every VM done: the manifest closed, the access closed, the event. */
 static void
 exam_finish(struct exam_run *run)
@@ -205,6 +233,7 @@ exam_finish(struct exam_run *run)
 	err[0] = '\0';
 	code = course_set(run->course, &ch, 0, &res, err, sizeof(err));
 	json_decref(res);
+	exam_mark_done(run->course_id, run->fired);
 	db_event(0, "course.exam_end", run->course, "%d VMs collected, %d"
 	    " failed, into %s; access %s%s", run->collected, run->failed,
 	    run->dir, code == NULL ? "closed" : "NOT closed: ", err);
@@ -217,9 +246,10 @@ exam_finish(struct exam_run *run)
 		    " into %s; access NOT closed: %s", run->course,
 		    run->collected, run->failed, run->dir, err);
 	events_fire("course.exam_end", NULL, json_pack("{s:s,s:s,s:i,s:i,"
-	    "s:b,s:s,s:o}", "course", run->course, "dir", run->dir,
-	    "collected", run->collected, "failed", run->failed, "closed",
-	    code == NULL, "error", err, "vms", run->vms));
+	    "s:b,s:b,s:s,s:o}", "course", run->course, "dir", run->dir,
+	    "collected", run->collected, "failed", run->failed,
+	    "interrupted", 0, "closed", code == NULL, "error", err, "vms",
+	    run->vms));
 	pthread_mutex_destroy(&run->lock);
 	free(run);
 }
@@ -279,8 +309,9 @@ exam_start_vm(struct exam_run *run, struct vm *vm, json_t *paths,
 	const char	*code;
 
 	if (vm->state != VM_READY) {
-		errf(why, whylen, "it is %s, not ready (labctl collect"
-		    " resumes a suspended VM)", vm_state_name(vm->state));
+		errf(why, whylen, "it is %s, not ready%s%s%s",
+		    vm_state_name(vm->state), vm->error[0] ? " (" : "",
+		    vm->error, vm->error[0] ? ")" : "");
 		return -1;
 	}
 	if (!exam_student_ok(vm->student)) {
@@ -351,6 +382,8 @@ exam_fire(int64_t course_id, const char *course, const char *collect,
 	int		 mfd;
 
 	run = xcalloc(1, sizeof(*run));
+	run->course_id = course_id;
+	run->fired = now;
 	snprintf(run->course, sizeof(run->course), "%s", course);
 	pthread_mutex_init(&run->lock, NULL);
 	run->vms = json_array();
@@ -399,8 +432,8 @@ exam_fire(int64_t course_id, const char *course, const char *collect,
 
 /*
  * A VM of the course on its way to ready (booting, adopted by a labd
- * just started, resuming): the firing waits for it, a little, rather
- * than count it as not collected.
+ * just started, resuming, being suspended and so to be resumed): the
+ * firing waits for it, a little, rather than count it as not collected.
  */
 static int
 exam_settling(const char *course)
@@ -411,50 +444,157 @@ exam_settling(const char *course)
 		if (strcmp(vm->course, course) == 0 &&
 		    (vm->state == VM_PROVISIONING || vm->state == VM_BOOTING ||
 		    vm->state == VM_RESUMING || vm->state == VM_RESTORING ||
-		    vm->state == VM_SNAPSHOTTING || vm->state == VM_QUEUED))
+		    vm->state == VM_SNAPSHOTTING || vm->state == VM_QUEUED ||
+		    vm->state == VM_SUSPENDING))
 			return 1;
 	return 0;
 }
 
 /*
+ * The course's suspended VMs resumed, as labctl collect resumes them, so
+ * that their files are collected; unlike labctl collect the firing does
+ * not suspend them again: they stay running with the others, for review.
+ * How many.
+ */
+static int
+exam_wake(const char *course)
+{
+	struct vm	*vm;
+	int		 n = 0;
+
+	for (vm = vm_list(); vm != NULL; vm = vm->next) {
+		if (strcmp(vm->course, course) != 0 ||
+		    vm->state != VM_SUSPENDED)
+			continue;
+		/* Busy (a backup of its disk): the next tick tries again. */
+		vm_op_start(vm, DONE_NONE);
+		if (vm->state == VM_SUSPENDED)
+			continue;
+		log_info("course %s: exam end: resuming %s to collect it",
+		    course, vm->name);
+		db_event(0, "vm.start", vm->name, "%s", "exam end: resumed"
+		    " to collect");
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Whether a due course fires now or waits for VMs on their way to ready:
+ * a minute from its time (or from labd's start, which adopts its VMs),
+ * longer from a resume of its own.
+ */
+static int
+exam_waits(const char *course, time_t end, time_t now)
+{
+	json_t	*w;
+	time_t	 since = end < exam_started ? exam_started : end;
+	int	 limit = EXAMEND_SETTLE_S;
+
+	if (exam_wake(course) > 0)
+		json_object_set_new(exam_woken, course,
+		    json_integer((json_int_t)now));
+	if ((w = json_object_get(exam_woken, course)) != NULL) {
+		if ((time_t)json_integer_value(w) > since)
+			since = (time_t)json_integer_value(w);
+		limit = EXAMEND_RESUME_S;
+	}
+	return now - since < limit && exam_settling(course);
+}
+
+/*
  * Every armed exam end whose time has come, late ones too: once each.
- * The rows are read first: a firing writes to courses.
+ * The rows are read first: a firing, and a resume, write to the database.
  */
 static int
 examend_tick(struct loop *l, void *arg)
 {
 	sqlite3_stmt	*st;
-	time_t		 now = time(NULL), since;
+	time_t		 now = time(NULL);
 	json_t		*due = json_array(), *c;
+	const char	*name;
 	size_t		 i;
 
 	st = db_prepare("SELECT id, name, exam_collect, exam_end FROM courses"
 	    " WHERE exam_end > 0 AND exam_end <= ? AND exam_last < exam_end");
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		/* Late ones wait from labd's start: it adopts its VMs. */
-		since = (time_t)sqlite3_column_int64(st, 3);
-		if (since < exam_started)
-			since = exam_started;
-		if (now - since < EXAMEND_SETTLE_S &&
-		    exam_settling(db_text(st, 1)))
-			continue;
-		json_array_append_new(due, json_pack("{s:I,s:s,s:s}", "id",
-		    (json_int_t)sqlite3_column_int64(st, 0), "name",
-		    db_text(st, 1), "collect", db_text(st, 2)));
-	}
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(due, json_pack("{s:I,s:s,s:s,s:I}",
+		    "id", (json_int_t)sqlite3_column_int64(st, 0), "name",
+		    db_text(st, 1), "collect", db_text(st, 2), "end",
+		    (json_int_t)sqlite3_column_int64(st, 3)));
 	sqlite3_finalize(st);
-	json_array_foreach(due, i, c)
-		exam_fire(json_integer_value(json_object_get(c, "id")),
-		    json_string_value(json_object_get(c, "name")),
+	json_array_foreach(due, i, c) {
+		name = json_string_value(json_object_get(c, "name"));
+		if (exam_waits(name, (time_t)json_integer_value(
+		    json_object_get(c, "end")), now))
+			continue;
+		json_object_del(exam_woken, name);
+		exam_fire(json_integer_value(json_object_get(c, "id")), name,
 		    json_string_value(json_object_get(c, "collect")), now);
+	}
 	json_decref(due);
 	return EXAMEND_TICK_MS;
+}
+
+/*
+ * A firing begun by a labd that then died (exam_last past exam_done):
+ * its folder may be partial and some VMs never copied, but the exam is
+ * over.  Access is closed at once and the event says "interrupted";
+ * nothing is collected again (labctl collect can, by hand).
+ */
+static void
+examend_recover(void)
+{
+	struct course_change	 ch = { .allow_from = "closed" };
+	sqlite3_stmt		*st;
+	json_t			*cut = json_array(), *c, *res;
+	const char		*name, *dir, *code;
+	char			 err[LABD_MSGLEN];
+	size_t			 i;
+
+	st = db_prepare("SELECT id, name, exam_last, exam_dir FROM courses"
+	    " WHERE exam_last > exam_done");
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(cut, json_pack("{s:I,s:s,s:I,s:s}",
+		    "id", (json_int_t)sqlite3_column_int64(st, 0), "name",
+		    db_text(st, 1), "last", (json_int_t)sqlite3_column_int64(st,
+		    2), "dir", db_text(st, 3)));
+	sqlite3_finalize(st);
+	json_array_foreach(cut, i, c) {
+		name = json_string_value(json_object_get(c, "name"));
+		dir = json_string_value(json_object_get(c, "dir"));
+		err[0] = '\0';
+		res = NULL;
+		code = course_set(name, &ch, 0, &res, err, sizeof(err));
+		json_decref(res);
+		exam_mark_done(json_integer_value(json_object_get(c, "id")),
+		    (time_t)json_integer_value(json_object_get(c, "last")));
+		db_event(0, "course.exam_end", name, "interrupted: labd"
+		    " stopped during the firing into %s, which may be"
+		    " partial; not collected again; access %s%s",
+		    *dir ? dir : "(no folder)", code == NULL ? "closed" :
+		    "NOT closed: ", err);
+		if (code == NULL)
+			log_warnx("course %s: exam end: interrupted by a stop"
+			    " of labd; %s may be partial, not collected again"
+			    " (labctl collect can); access closed", name,
+			    *dir ? dir : "(no folder)");
+		else
+			log_warnx("course %s: exam end: interrupted by a stop"
+			    " of labd; access NOT closed: %s", name, err);
+		events_fire("course.exam_end", NULL, json_pack("{s:s,s:s,"
+		    "s:b,s:b,s:s}", "course", name, "dir", dir,
+		    "interrupted", 1, "closed", code == NULL, "error", err));
+	}
+	json_decref(cut);
 }
 
 void
 examend_init(void)
 {
 	exam_started = time(NULL);
+	exam_woken = json_object();
+	examend_recover();
 	loop_add_timer(labd->loop, EXAMEND_TICK_MS, examend_tick, NULL);
 }

@@ -10,7 +10,10 @@
 # exec still works and the VMs keep running; it fires once (a restarted
 # labd makes no second folder); bad values are refused naming the field, nothing half-set;
 # labctl collect --course-end closes access too; allow_from=any reopens;
-# an exam end that passed while labd was down fires when it starts.
+# an exam end that passed while labd was down fires when it starts; a
+# suspended VM is resumed, collected and left running; a labd killed
+# mid-copy (a 200 MiB sparse file, slow to tar) closes access when it
+# starts again, says "interrupted" and does not collect again.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -189,6 +192,74 @@ check_fails "access closed: no banner for nobody" banner $NOBODY "$PORT"
 check "exam_end=none clears" bash -c "'$LABCTL' course set ex exam_end=none \
 	allow_from=any >/dev/null && '$LABCTL' course show ex >'$T/show' &&
 	grep -qx 'exam_end      -' '$T/show' && grep -qx 'collect       -' '$T/show'"
+
+echo "== a suspended VM: resumed, collected, left running"
+check "ben suspended" "$LABCTL" suspend ex-ben
+check "... shown suspended" test "$(vm_field ex-ben state)" = suspended
+AT=$(date -d '+3 seconds' +%H:%M:%S)
+check "exam_end=$AT collect=/home/*/exam" "$LABCTL" course set ex \
+	exam_end=$AT "collect=/home/*/exam"
+# events N: wait for the Nth course.exam_end event.
+events() {
+	for _ in $(seq 120); do
+		[ "$("$LABCTL" events --kind course.exam_end | grep -c ex)" = "$1" ] &&
+			return 0
+		sleep 1
+	done
+	return 1
+}
+check "it fires: a third event" events 3
+check "both VMs collected, ben too" bash -c \
+	"'$LABCTL' events --kind course.exam_end | tail -1 | grep -q '2 VMs collected, 0 failed'"
+D3=$T/state/collected/ex/$(ls "$T/state/collected/ex" | tail -1)
+check "ben's file is in the third folder" \
+	test "$(cat "$D3/ben/home/ben/exam/answer.txt")" = ben
+check "ben is left running" test "$(vm_field ex-ben state)" = ready
+check_fails "access closed: no banner for nobody" banner $NOBODY "$PORT"
+
+echo "== a firing cut by a crash of labd closes access when it starts again"
+check "allow_from=any" "$LABCTL" course set ex allow_from=any
+check "user nobody gets the banner" banner $NOBODY "$PORT"
+# 200 MiB of holes (the disk is 128 MiB): its tar sends every zero, slowly.
+check "a 200 MiB sparse file in ann's exam folder" "$LABCTL" exec ex-ann -- \
+	'dd if=/dev/zero of=/home/ann/exam/big.bin bs=1M count=0 seek=200 2>/dev/null &&
+	 test $(stat -c %s /home/ann/exam/big.bin) = 209715200'
+AT=$(date -d '+3 seconds' +%H:%M:%S)
+check "exam_end=$AT" "$LABCTL" course set ex exam_end=$AT \
+	"collect=/home/*/exam"
+# copying: the big file's copy has begun in a fourth folder.
+copying() {
+	for _ in $(seq 600); do
+		ls "$T"/state/collected/ex/*/ann/home/ann/exam/big.bin \
+			>/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "the copy begins" copying
+kill -9 $LABD_PID
+wait $LABD_PID 2>/dev/null
+BIG=$(ls "$T"/state/collected/ex/*/ann/home/ann/exam/big.bin | head -1)
+check "labd was killed mid-copy: the copy of big.bin is partial" \
+	test "$(stat -c %s "$BIG")" -lt 209715200
+check "four folders" test "$(ls "$T/state/collected/ex" | wc -l)" = 4
+check "labd starts again" labd_start $H
+check "the event comes: a fourth" events 4
+check "it says interrupted, not collected again, access closed" bash -c \
+	"'$LABCTL' events --kind course.exam_end | tail -1 | grep -q \
+	 'interrupted: labd stopped during the firing into $T/state/collected/ex/.*; not collected again; access closed'"
+check_fails "access closed: no banner for nobody" banner $NOBODY "$PORT"
+check "course show: allow_from closed, exam_end fired" bash -c \
+	"'$LABCTL' course show ex >'$T/show' &&
+	 grep -qx 'allow_from    closed' '$T/show' &&
+	 grep -q '^exam_end      .* (fired)\$' '$T/show'"
+# ann only: ben's QEMU is a resume's, whose console shows no ready line
+# again, and an adopted VM waits for that line (vm.c) until boot_timeout.
+check "ann is adopted, ready" "$LABCTL" wait ex-ann --timeout 60
+sleep 2	# two ticks of the exam-end timer
+check "still four folders: no second copy" \
+	test "$(ls "$T/state/collected/ex" | wc -l)" = 4
+check "still four events" events 4
 check "stop" "$LABCTL" stop --course ex --force
 
 finish test_examend

@@ -144,3 +144,42 @@ Test(db, check_run_noted_per_vm)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
+
+/*
+ * exam_done came after exam_last: a firing recorded by an older labd is
+ * taken as finished (filled from exam_last once, when the column is
+ * added), so that an upgrade does not look like a firing cut by a crash.
+ */
+Test(db, exam_done_filled_once)
+{
+	char		 path[PATH_MAX], err[LABD_ERRLEN] = "";
+	sqlite3		*old, *db;
+	sqlite3_stmt	*st;
+
+	log_init(1, 0);
+	snprintf(path, sizeof(path), "%s/labd.db", tmp_dir);
+	cr_assert_eq(sqlite3_open(path, &old), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(old, old_schema, NULL, NULL, NULL),
+	    SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(old, "ALTER TABLE courses ADD COLUMN"
+	    " exam_last INTEGER NOT NULL DEFAULT 0;"
+	    "UPDATE courses SET exam_last = 1700000000", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(old);
+
+	cr_assert_eq(db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	st = db_prepare("SELECT exam_done FROM courses WHERE id = 1");
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_expect_eq(sqlite3_column_int64(st, 0), 1700000000);
+	sqlite3_finalize(st);
+	/* A firing begun now, not finished: a reopen leaves it so. */
+	cr_expect_eq(db_exec("UPDATE courses SET exam_last = 1800000000"), 0);
+	sqlite3_close(db);
+	cr_assert_eq(db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	st = db_prepare("SELECT exam_last > exam_done FROM courses"
+	    " WHERE id = 1");
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_expect_eq(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
