@@ -102,8 +102,6 @@ $(B)/tests/test_lookup: $(call obj,labctl/lookup.c)
 $(B)/tests/test_access: $(call obj,labctl/access.c labctl/call.c)
 # labtui's check cell and lines, on their own object.
 $(B)/tests/test_tuichecks: $(call obj,tui/checks.c)
-# collect's unpacking and checksums, on their own objects.
-$(B)/tests/test_collect: $(call obj,proto/untar.c proto/sha256.c)
 
 # The VNC viewer the integration tests drive (tests/integration/test_vnc.sh).
 $(B)/tests/vncpeek: $(call obj,tests/integration/vncpeek.c)
@@ -213,8 +211,6 @@ fuzz-run: $(FUZZ_BINS)
 $(B)/tests/fuzz_%: $(call obj,tests/fuzz/fuzz_%.c) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# labctl collect's unpacking, on its own objects (labctl.c holds a main).
-$(B)/tests/fuzz_untar: $(call obj,proto/untar.c proto/sha256.c)
 
 # --- demo -----------------------------------------------------------------
 demo:
