@@ -1380,6 +1380,12 @@ vm_load_all(char *err, size_t errlen)
 		vm->boot_ms = now_ms() - proc_age_ms(pid);
 		vm->wait_ms = now_ms();
 		vm->state = VM_BOOTING;
+		/*
+		 * Its console may never show the ready line again: a QEMU
+		 * started by a resume began a new log, and logcap may have
+		 * cut the line away.  The SSH probe alone says ready.
+		 */
+		vm->serial_seen = 1;
 		vm_qmp_attach(vm);
 		log_info("%s: adopted QEMU pid %d", vm->name, (int)pid);
 	}

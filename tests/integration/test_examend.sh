@@ -253,9 +253,10 @@ check "course show: allow_from closed, exam_end fired" bash -c \
 	"'$LABCTL' course show ex >'$T/show' &&
 	 grep -qx 'allow_from    closed' '$T/show' &&
 	 grep -q '^exam_end      .* (fired)\$' '$T/show'"
-# ann only: ben's QEMU is a resume's, whose console shows no ready line
-# again, and an adopted VM waits for that line (vm.c) until boot_timeout.
-check "ann is adopted, ready" "$LABCTL" wait ex-ann --timeout 60
+# ben's QEMU is a resume's, whose console shows no ready line again: an
+# adopted VM is ready on the SSH probe alone.
+check "both are adopted, ready (ben's QEMU came from a resume)" \
+	"$LABCTL" wait --course ex --timeout 60
 sleep 2	# two ticks of the exam-end timer
 check "still four folders: no second copy" \
 	test "$(ls "$T/state/collected/ex" | wc -l)" = 4
