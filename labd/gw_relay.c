@@ -11,7 +11,14 @@
  * Exit status and exit signal come back; an EOF is passed on once what
  * came before it has; a channel closed on either side closes its twin,
  * and either session ending ends the other.  Keepalive requests are
- * answered by libssh itself.  Agent and X11 forwarding are refused.
+ * answered by libssh itself.  X11 forwarding is refused.
+ *
+ * Agent forwarding (ssh -A) only when the student asks for it on a
+ * session: the request is passed to the guest, whose sshd then opens an
+ * auth-agent channel back to us each time a program in the VM uses the
+ * agent; that one gets a twin opened on the student's client.  Until the
+ * student asked, the guest's agent channels are refused, so a guest can
+ * never reach an agent that was not offered.
  *
  * The two sessions are polled apart on purpose: the student's in an
  * ssh_event that also wakes on the guest's socket, the guest's in an
@@ -39,6 +46,7 @@
 #define GW_BUFSZ	(128 * 1024)
 #define GW_IDLE_MS	2000	/* a round without news: no busy loop */
 #define GW_MAX_CHANNELS	64	/* a connection (OpenSSH's MaxSessions is 10) */
+#define GW_AGENT_WAIT	8	/* the guest's agent channels not yet paired */
 
 struct gw_relay;
 
@@ -65,6 +73,19 @@ struct gw_relay {
 	char			 name[96];
 	char			*buf;
 	struct gw_req		*login;		/* cut by the loop, maybe */
+	int			 agent;		/* the student asked for -A */
+	ssh_channel		 agent_wait[GW_AGENT_WAIT];
+	int			 nagent_wait;
+	struct ssh_callbacks_struct gcb;	/* the guest session's */
+};
+
+/*
+ * What the guest session is left with when the relay is gone: libssh
+ * keeps a pointer to its callbacks, and may still look at them (its
+ * log) while the session is ended.
+ */
+static struct ssh_callbacks_struct gw_guest_nocb = {
+	.size = sizeof(struct ssh_callbacks_struct),
 };
 
 /* --- the student's requests, done on the guest --------------------------- */
@@ -122,6 +143,26 @@ gw_env(ssh_session s, ssh_channel sc, const char *name, const char *value,
 	return ssh_channel_request_env(p->gc, name, value) == SSH_OK ? 0 : -1;
 }
 
+/*
+ * ssh -A: asked of the guest on the session's twin.  The request wants
+ * no reply (OpenSSH's client asks none), so the guest's word is not
+ * awaited; what it does is open agent channels later, or not.
+ */
+static void
+gw_agent_req(ssh_session s, ssh_channel sc, void *arg)
+{
+	struct gw_pair	*p = arg;
+
+	if (ssh_channel_request_auth_agent(p->gc) != SSH_OK) {
+		log_info("gateway: %s: cannot ask the guest for agent"
+		    " forwarding: %s", p->rl->name, ssh_get_error(p->rl->g));
+		return;
+	}
+	if (!p->rl->agent)
+		log_debug("gateway: %s: agent forwarding", p->rl->name);
+	p->rl->agent = 1;
+}
+
 /* The guest's channel ends its command: kept until its data has gone. */
 static void
 gw_exit_status(ssh_session g, ssh_channel gc, int status, void *arg)
@@ -159,6 +200,7 @@ gw_pair_new(struct gw_relay *rl, ssh_channel sc, ssh_channel gc)
 	p->scb.channel_exec_request_function = gw_exec;
 	p->scb.channel_subsystem_request_function = gw_subsystem;
 	p->scb.channel_env_request_function = gw_env;
+	p->scb.channel_auth_agent_req_function = gw_agent_req;
 	ssh_callbacks_init(&p->scb);
 	ssh_set_channel_callbacks(sc, &p->scb);
 	p->gcb.userdata = p;
@@ -235,6 +277,60 @@ gw_relay_message(struct gw_relay *rl, void *arg)
 	}
 	gw_pair_new(rl, sc, gc);
 	return 0;
+}
+
+/*
+ * The guest's sshd opens an agent channel (libssh's client callback):
+ * accepted at once, and kept until the relay's loop opens its twin on
+ * the student's client, because opening it here would run the
+ * student's packets inside the guest's (see the top of this file).
+ */
+static ssh_channel
+gw_agent_open(ssh_session g, void *arg)
+{
+	struct gw_relay	*rl = arg;
+	ssh_channel	 gc;
+
+	if (!rl->agent || rl->nagent_wait >= GW_AGENT_WAIT ||
+	    rl->npairs + rl->nagent_wait >= GW_MAX_CHANNELS) {
+		log_info("gateway: %s: the guest's agent channel refused%s",
+		    rl->name, rl->agent ? " (too many)" : " (no ssh -A)");
+		return NULL;
+	}
+	if ((gc = ssh_channel_new(g)) == NULL)
+		return NULL;
+	rl->agent_wait[rl->nagent_wait++] = gc;
+	return gc;
+}
+
+/*
+ * The waiting agent channels get their twins on the student's client;
+ * one the client refuses is closed on the guest.  Each is taken off the
+ * list before the open, which runs the student's packets and so may add
+ * another.  1 when there was one.
+ */
+static int
+gw_agent_pair(struct gw_relay *rl)
+{
+	ssh_channel	 sc, gc;
+	int		 any = 0;
+
+	while (rl->nagent_wait > 0) {
+		gc = rl->agent_wait[--rl->nagent_wait];
+		any = 1;
+		if ((sc = ssh_channel_new(rl->s)) != NULL &&
+		    ssh_channel_open_auth_agent(sc) == SSH_OK) {
+			gw_pair_new(rl, sc, gc);
+			continue;
+		}
+		log_info("gateway: %s: the student's client refused an agent"
+		    " channel", rl->name);
+		if (sc != NULL)
+			ssh_channel_free(sc);
+		ssh_channel_close(gc);
+		ssh_channel_free(gc);
+	}
+	return any;
 }
 
 /* --- moving bytes -------------------------------------------------------- */
@@ -315,8 +411,9 @@ static int
 gw_pump_all(struct gw_relay *rl)
 {
 	struct gw_pair	**pp, *p;
-	int		 moved = 0;
+	int		 moved;
 
+	moved = gw_agent_pair(rl);
 	for (pp = &rl->pairs; (p = *pp) != NULL; ) {
 		moved |= gw_pump(rl, p);
 		if (p->done) {
@@ -348,6 +445,11 @@ gw_relay_new(void *student, void *guest, void *event, const char *name,
 	rl->login = login;
 	snprintf(rl->name, sizeof(rl->name), "%s", name);
 	rl->buf = xmalloc(GW_BUFSZ);
+	/* Set now: the guest may open an agent channel at any packet. */
+	rl->gcb.userdata = rl;
+	rl->gcb.channel_open_request_auth_agent_function = gw_agent_open;
+	ssh_callbacks_init(&rl->gcb);
+	ssh_set_callbacks(rl->g, &rl->gcb);
 	return rl;
 }
 
@@ -400,6 +502,9 @@ done:
 		rl->pairs = p->next;
 		gw_pair_free(p);
 	}
+	while (rl->nagent_wait > 0)
+		ssh_channel_free(rl->agent_wait[--rl->nagent_wait]);
+	ssh_set_callbacks(rl->g, &gw_guest_nocb);
 	if (rl->gev != NULL) {
 		ssh_event_remove_fd(rl->ev, gfd);
 		ssh_event_remove_session(rl->gev, rl->g);

@@ -15,7 +15,9 @@
 # and for another student's VM; +check runs the course's stored checks
 # (course set checks=DIR) in the student's VM alone and prints her goals,
 # met or not, never a script; an unknown +word names the valid ones;
-# a window change reaches the guest's pty; failed logins rate-limited.
+# a window change reaches the guest's pty; failed logins rate-limited;
+# ssh -A forwards the student's agent into the guest (a dbclient in it
+# logs in with the agent alone), and without -A there is none.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -146,6 +148,46 @@ fwd_check() {
 }
 t_fwd() { fwd_check 8080 25391; }
 check "ssh -L through the gateway reaches the guest's httpd" t_fwd
+
+# --- agent forwarding (ssh -A) ---------------------------------------------
+# The tiny guest has no SSH client: the host's dbclient (dropbear-bin, the
+# package of the guest's sshd, so its libraries are in the guest) is copied
+# in and logs in to the guest itself with no key file, the agent alone.
+ssh-agent -D -a "$T/agent.sock" >/dev/null 2>&1 &
+AGENT_PID=$!
+trap 'kill $AGENT_PID 2>/dev/null; cleanup' EXIT
+for _ in $(seq 40); do [ -S "$T/agent.sock" ] && break; sleep 0.25; done
+# gwa ARGS...: ssh through the gateway as ann, with the agent offered.
+gwa() {
+	SSH_AUTH_SOCK=$T/agent.sock ssh -o BatchMode=yes -o LogLevel=INFO \
+	    "${SSHOPTS[@]}" -i "$T/ann_key" -o IdentitiesOnly=yes -p $GW "$@" \
+	    2>"$T/gw.err"
+}
+DBC='./dbclient -y -l ann 127.0.0.1 hostname </dev/null'
+check "dbclient on the host (Debian package dropbear-bin)" test -x /usr/bin/dbclient
+check "ann's key goes into an ssh-agent" env SSH_AUTH_SOCK="$T/agent.sock" \
+	ssh-add -q "$T/ann_key"
+check "dbclient copied into gw-ann" scp -q "${SCP[@]}" /usr/bin/dbclient \
+	ann+gw@127.0.0.1:dbclient
+check "... and no key file of ann's in the guest" gwa ann+gw@127.0.0.1 \
+	'chmod +x dbclient && ! ls .ssh/id_* 2>/dev/null'
+check "ssh -A: SSH_AUTH_SOCK is a socket in the guest" gwa -A \
+	ann+gw@127.0.0.1 'test -S "$SSH_AUTH_SOCK"'
+check "... and the agent signs: dbclient logs in to the guest with it alone" \
+	test "$(gwa -A ann+gw@127.0.0.1 "$DBC")" = gw-ann
+t_agent_twice() {
+	test "$(gwa -A ann+gw@127.0.0.1 "$DBC; $DBC" | tr '\n' ' ')" = \
+	    "gw-ann gw-ann "
+}
+check "... twice in one session (an agent channel each)" t_agent_twice
+check "without -A, SSH_AUTH_SOCK is unset in the guest" \
+	test "$(gwa -a ann+gw@127.0.0.1 'echo "[${SSH_AUTH_SOCK-}]"')" = "[]"
+# (busybox's timeout: a prompt that waited counts as no refusal)
+check_fails "... and dbclient cannot log in" gwa -a ann+gw@127.0.0.1 \
+	"timeout 60 $DBC; r=\$?; test \$r = 124 || exit \$r"
+kill $AGENT_PID 2>/dev/null
+wait $AGENT_PID 2>/dev/null
+trap cleanup EXIT
 
 # --- the access sheet ----------------------------------------------------------
 # sheet_field USER FIELD: one field of USER's row of the csv sheet.
