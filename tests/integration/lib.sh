@@ -97,6 +97,17 @@ labd_start() {
 	return 1
 }
 
+# two_students COURSE: labd started, the tiny template imported and a course
+# COURSE of ann and ben (no keys) created and ready, each step a check.
+two_students() {
+	printf 'id,name,email,ssh_key\nann,Ann,,\nben,Ben,,\n' >"$T/roster.csv"
+	check "labd starts on a private socket" labd_start
+	check "template import" "$LABCTL" template import tiny "$TINY"
+	check "course create" "$LABCTL" course create "$1" --template tiny \
+		--roster "$T/roster.csv"
+	check "both VMs become ready" "$LABCTL" wait --course "$1" --timeout 400
+}
+
 # Kill every QEMU this test started (pidfiles under its run dir).
 kill_guests() {
 	local p pid

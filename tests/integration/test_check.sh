@@ -13,17 +13,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 write_ini 25900
-cat >"$T/roster.csv" <<EOF
-id,name,email,ssh_key
-ann,Ann,,
-ben,Ben,,
-EOF
-
-check "labd starts on a private socket" labd_start
-check "template import" "$LABCTL" template import tiny "$TINY"
-check "course create" "$LABCTL" course create ck --template tiny \
-	--roster "$T/roster.csv"
-check "both VMs become ready" "$LABCTL" wait --course ck --timeout 400
+two_students ck
 
 G=$T/goals
 mkdir -p "$G"

@@ -15,17 +15,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 write_ini 26500
-cat >"$T/roster.csv" <<EOF
-id,name,email,ssh_key
-ann,Ann,,
-ben,Ben,,
-EOF
-
-check "labd starts on a private socket" labd_start
-check "template import" "$LABCTL" template import tiny "$TINY"
-check "course create" "$LABCTL" course create cl --template tiny \
-	--roster "$T/roster.csv"
-check "both VMs become ready" "$LABCTL" wait --course cl --timeout 400
+two_students cl
 
 check "ann's exam files (labctl exec)" "$LABCTL" exec cl-ann -- \
 	'mkdir -p /home/ann/exam/sub && echo "int main(void) { return 0; }" >/home/ann/exam/main.c &&

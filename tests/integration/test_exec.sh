@@ -9,17 +9,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 write_ini 24900
-cat >"$T/roster.csv" <<EOF
-id,name,email,ssh_key
-ann,Ann,,
-ben,Ben,,
-EOF
-
-check "labd starts on a private socket" labd_start
-check "template import" "$LABCTL" template import tiny "$TINY"
-check "course create" "$LABCTL" course create ex --template tiny \
-	--roster "$T/roster.csv"
-check "both VMs become ready" "$LABCTL" wait --course ex --timeout 400
+two_students ex
 
 # status CMD...: the command's exit status; its output in $T/out.
 status() { "$@" >"$T/out" 2>"$T/err"; echo $?; }
