@@ -20,11 +20,14 @@ cmd_vm_list(const struct req *r, json_t *args)
 	const char	*course = arg_str(args, "course");
 	struct vm	*vm;
 	json_t		*a = json_array();
+	int		 tx = db_begin_read() == 0;
 
 	for (vm = vm_list(); vm != NULL; vm = vm->next)
 		if (course == NULL || strcmp(vm->course, course) == 0)
 			json_array_append_new(a, vm_to_json(vm));
 	checklast_fill(a);
+	if (tx)
+		db_commit();
 	if (course != NULL && json_array_size(a) == 0) {
 		sqlite3_stmt	*st = db_prepare("SELECT 1 FROM courses"
 		    " WHERE name = ?");

@@ -164,6 +164,7 @@ sqlite3_stmt	*db_prepare(const char *sql);
 sqlite3_stmt	*db_cached(sqlite3_stmt **slot, const char *sql);
 int		 db_exec(const char *sql);
 int		 db_begin(void);
+int		 db_begin_read(void);
 int		 db_commit(void);
 void		 db_rollback(void);
 const char	*db_text(sqlite3_stmt *, int col);
