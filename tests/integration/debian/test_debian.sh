@@ -95,6 +95,12 @@ check "alice runs python3" python ssh_alice
 check "bob runs python3" python ssh_bob
 manpage() { ssh_alice 'man -w 3 printf; man -w make' | grep -c /usr/share/man | grep -qx 2; }
 check "man pages are there" manpage
+# The build's dpkg ran with force-unsafe-io; the guest's must not.
+dpkg_safe() {
+	ssh_root "$pa" 'cat /etc/dpkg/dpkg.cfg.d/*' >"$T/dpkgcfg" &&
+	    grep -q '^path-exclude' "$T/dpkgcfg" && ! grep -q 'unsafe-io' "$T/dpkgcfg"
+}
+check "the guest's dpkg syncs what it installs (no force-unsafe-io)" dpkg_safe
 
 # --- each VM is a machine of its own ----------------------------------------------
 hostnames() {
