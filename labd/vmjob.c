@@ -337,16 +337,18 @@ vmjob_state_size(struct vmjob *j, struct qmp *q)
 
 /*
  * Before a RAM snapshot: what the guest no longer needs should not be
- * saved.  Its clean page cache is dropped (read back from the disk when
- * wanted) and its free memory compacted into the large blocks that free
- * page reporting tells QEMU of (vmm's qemu_argv.c); QEMU gives them back
- * to the host, they read as zero, and savevm stores a zero page in a few
- * bytes.  The guest reports every couple of seconds, so when it has the
- * driver the snapshot waits for one round.  Best effort: a guest that
- * does not answer is saved as it is, and the snapshot goes on.
+ * saved.  It writes out its dirty pages and drops its clean page cache
+ * (read back from the disk when wanted).  Memory a guest frees is zero
+ * only once it is zeroed (a kernel booted with init_on_free=1, as the
+ * tiny template's is) or reported to QEMU, which gives it back to the
+ * host (free page reporting, vmm's qemu_argv.c); savevm stores a zero
+ * page in a few bytes.  A guest reports about every 2 s, so a guest with
+ * the driver and without init_on_free gets a round's time.  Best effort:
+ * a guest that does not answer is saved as it is, and the snapshot goes
+ * on.
  */
 #define TRIM_CMD	"sync; echo 3 >/proc/sys/vm/drop_caches;" \
-			" echo 1 >/proc/sys/vm/compact_memory 2>/dev/null;" \
+			" grep -qw init_on_free=1 /proc/cmdline ||" \
 			" for d in /sys/bus/virtio/drivers/virtio_balloon/" \
 			"virtio*; do [ -e \"$d\" ] && echo labd-reporting;" \
 			" break; done; true"
