@@ -25,6 +25,9 @@
 #           (overlay 91.8 MiB on disk)
 #   after:  PSS 214.2 MiB a VM, 214.2 20 s later; pristine 55.6 MiB a VM
 #           (overlay 56.8 MiB on disk)
+# With SETTLE=60: before 211.4 -> 201.2 MiB, after 208.8 -> 205.8 with
+# the guest reporting every free page (page_reporting_order 0, not kept):
+# reporting buys the tiny guest no measurable PSS; KSM settles slowly.
 set -euo pipefail
 N=${1:?usage: bench/class.sh N [BUILD_DIR]}
 top=$(cd "$(dirname "$0")/.." && pwd)
