@@ -607,7 +607,8 @@ vm_submit_snap(struct vm *vm, enum vmjob_kind kind, const char *snap, int ram,
 	j->gen = vm->gen;
 	snprintf(j->snap, sizeof(j->snap), "%s", snap ? snap : "");
 	j->ram = ram;
-	if (kind == VMJOB_RESTORE)
+	/* A restore sets the guest's clock; a RAM snapshot trims it first. */
+	if (kind == VMJOB_RESTORE || (kind != VMJOB_SNAPDEL && ram))
 		vm_job_guest(vm, j);
 	j->running = vm->pid != 0 && (vm->state == VM_READY ||
 	    vm->state == VM_BOOTING || vm->state == VM_SNAPSHOTTING ||

@@ -335,6 +335,46 @@ vmjob_state_size(struct vmjob *j, struct qmp *q)
 	free(v);
 }
 
+/*
+ * Before a RAM snapshot: what the guest no longer needs should not be
+ * saved.  It writes out its dirty pages and drops its clean page cache
+ * (read back from the disk when wanted).  Memory a guest frees is zero
+ * only once it is zeroed (a kernel booted with init_on_free=1, as the
+ * tiny template's is) or reported to QEMU, which gives it back to the
+ * host (free page reporting, vmm's qemu_argv.c); savevm stores a zero
+ * page in a few bytes.  A guest reports about every 2 s, so a guest with
+ * the driver and without init_on_free gets a round's time.  Best effort:
+ * a guest that does not answer is saved as it is, and the snapshot goes
+ * on.
+ */
+#define TRIM_CMD	"sync; echo 3 >/proc/sys/vm/drop_caches;" \
+			" grep -qw init_on_free=1 /proc/cmdline ||" \
+			" for d in /sys/bus/virtio/drivers/virtio_balloon/" \
+			"virtio*; do [ -e \"$d\" ] && echo labd-reporting;" \
+			" break; done; true"
+#define TRIM_TIMEOUT_MS	10000
+#define TRIM_REPORT_MS	3000	/* the kernel's reporting delay is 2 s */
+
+static void
+vmjob_trim(struct vmjob *j)
+{
+	char	out[256], err[VMM_ERRLEN];
+	int	status = -1;
+
+	if (j->port == 0)
+		return;
+	if (vmm_ssh_exec(j->ip, j->port, "root", j->keyfile, TRIM_CMD,
+	    TRIM_TIMEOUT_MS, out, sizeof(out), &status, err,
+	    sizeof(err)) == -1 || status != 0) {
+		log_warnx("%s: the guest's memory is saved as it is (its"
+		    " caches could not be dropped: %s)", j->def.name,
+		    status > 0 ? "the command failed" : err);
+		return;
+	}
+	if (strstr(out, "labd-reporting") != NULL)
+		usleep(TRIM_REPORT_MS * 1000);
+}
+
 static int
 vmjob_snapshot(struct vmjob *j)
 {
@@ -348,6 +388,7 @@ vmjob_snapshot(struct vmjob *j)
 		return snapshot_offline_create(labd->cfg.qemu_img, disk,
 		    j->snap, j->err, sizeof(j->err));
 	}
+	vmjob_trim(j);
 	if ((q = vmjob_qmp(j)) == NULL)
 		return -1;
 	j->ram = 1;
@@ -464,6 +505,7 @@ vmjob_suspend(struct vmjob *j)
 	struct qmp	*q;
 	char		 err[VMM_ERRLEN];
 
+	vmjob_trim(j);
 	if ((q = vmjob_qmp(j)) == NULL)
 		return -1;
 	if (snapshot_save(q, VM_SUSPEND_SNAP, VM_SNAP_TIMEOUT_MS, j->err,

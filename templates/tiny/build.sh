@@ -242,8 +242,11 @@ rm -f "$tmp/root.img"
 
 # --- initramfs ---------------------------------------------------------------
 # Only what it takes to reach /dev/vda, the seed ISO, the network and the
-# power button.  ext4 and crc32c are built into the cloud kernel.
-mods=(virtio_pci virtio_blk virtio_net virtio_rng isofs button evdev pvpanic-mmio)
+# power button, and virtio_balloon: its free page reporting gives the
+# memory the guest frees back to the host (labd's QEMU has the device).
+# ext4 and crc32c are built into the cloud kernel.
+mods=(virtio_pci virtio_blk virtio_net virtio_rng virtio_balloon isofs button evdev
+	pvpanic-mmio)
 kroot=$tmp/kernel
 depmod -b "$kroot" "$kver"
 ird=$tmp/initrd
@@ -270,7 +273,7 @@ cat >"$tmp/tiny.ini" <<'EOF'
 disk       = tiny.qcow2
 kernel     = tiny-vmlinuz
 initrd     = tiny-initrd
-append     = console=tty0 console=ttyS0 root=/dev/vda rw quiet no_timer_check
+append     = console=tty0 console=ttyS0 root=/dev/vda rw quiet no_timer_check init_on_free=1
 memory     = 128M
 vcpus      = 1
 publish    = ssh:22, http:80

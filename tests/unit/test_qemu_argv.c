@@ -131,6 +131,12 @@ Test(qemu_argv, full_command_line)
 	/* A panic pauses the guest and is told over QMP. */
 	cr_expect_str_eq(opt_nth(argv, "-device", 3), "pvpanic");
 	cr_expect_str_eq(opt(argv, "-action"), "panic=pause");
+	/*
+	 * Free page reporting: what the guest frees goes back to the host,
+	 * in a fixed slot so that no other device moves.
+	 */
+	cr_expect_str_eq(opt_nth(argv, "-device", 4), "virtio-balloon-pci,"
+	    "free-page-reporting=on,addr=0x1e");
 	cr_expect_str_eq(opt_nth(argv, "-add-fd", 3),
 	    "fd=7,set=3,opaque=serial-log");
 	cr_expect_null(opt_nth(argv, "-add-fd", 4));
@@ -151,8 +157,8 @@ Test(qemu_argv, full_command_line)
 	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
 	    "vnc.sock");
 	/* A screen, out of the way of the other devices' PCI slots. */
-	cr_expect_str_eq(opt_nth(argv, "-device", 4), "VGA,addr=0x1f");
-	cr_expect_null(opt_nth(argv, "-device", 5));
+	cr_expect_str_eq(opt_nth(argv, "-device", 5), "VGA,addr=0x1f");
+	cr_expect_null(opt_nth(argv, "-device", 6));
 	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
 	    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
@@ -216,6 +222,9 @@ Test(qemu_argv, kvm_kernel_and_uefi)
 	/* KVM has no translation cache: -accel is not given twice. */
 	cr_expect_null(opt(argv, "-accel"));
 	cr_expect_str_eq(opt(argv, "-cpu"), "host");
+	/* Page reporting under KVM too: it saves memory whatever runs it. */
+	cr_expect_str_eq(opt_nth(argv, "-device", 4), "virtio-balloon-pci,"
+	    "free-page-reporting=on,addr=0x1e");
 	cr_expect_str_eq(opt(argv, "-kernel"), "/srv/tpl/vmlinuz");
 	cr_expect_str_eq(opt(argv, "-initrd"), "/srv/tpl/initrd.img");
 	/* One element, spaces and shell syntax untouched: never a shell. */
