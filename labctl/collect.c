@@ -13,8 +13,8 @@
  * One VM at a time: a stream is a guest's disk read and a host's disk
  * written, and one after the other each runs at full speed.  A suspended
  * VM is resumed for its turn and suspended again after; a stopped VM is
- * said so and left as it is (reading its disk without booting it is not
- * done here).
+ * read by labd from its disk without booting it (a collector appliance,
+ * labd/offline.c), into the same stream, and stays stopped.
  */
 #include <sys/stat.h>
 
@@ -212,7 +212,7 @@ collect_student_ok(const char *s)
 }
 
 /*
- * One ready VM into sdir: 0 collected (the line printed), -1 failed (the
+ * One ready (or stopped, read offline by labd) VM into sdir: 0 collected (the line printed), -1 failed (the
  * line printed).
  */
 static int
@@ -290,6 +290,9 @@ collect_one(struct ctl *c, json_t *vm, json_t *paths, int destfd,
 	}
 	printf("%s: collected %lld file%s, %lld bytes", name, res.files,
 	    res.files == 1 ? "" : "s", res.bytes);
+	if (json_is_true(json_object_get(json_object_get(reply, "result"),
+	    "offline")))
+		printf(" (stopped: read from its disk)");
 	if (res.skipped > 0)
 		printf("; %d skipped: %s", res.skipped, res.notes);
 	if (line[0] != '\0')
@@ -317,13 +320,9 @@ collect_vm(struct ctl *c, json_t *vm, json_t *paths, int destfd,
 	json_t		*res;
 	int		 rc, crc;
 
-	if (strcmp(state, "ready") == 0)
+	if (strcmp(state, "ready") == 0 || strcmp(state, "stopped") == 0)
 		return collect_one(c, vm, paths, destfd, manifest, max,
 		    timeout);
-	if (strcmp(state, "stopped") == 0) {
-		printf("%s: stopped: start it to collect\n", name);
-		return -1;
-	}
 	if (strcmp(state, "suspended") != 0) {
 		printf("%s: failed: it is %s, not ready\n", name, state);
 		return -1;

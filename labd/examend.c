@@ -18,7 +18,9 @@
  * unlike reset_at.
  *
  * A suspended VM is resumed by the firing, waited for as a booting one
- * is, collected, and left running with the others for review.
+ * is, collected, and left running with the others for review.  A
+ * stopped VM is collected from its disk without booting it (offline.c)
+ * and stays stopped.
  *
  * The files go to state_dir/collected/COURSE/YYYYmmdd-HHMMSS/STUDENT/
  * with manifest.csv, as labctl collect writes them, unpacked by the same
@@ -178,9 +180,14 @@ exam_run_vm(struct vmjob *j)
 		close(ev->fd[1]);
 		return -1;
 	}
-	rc = vmm_ssh_exec_stream(j->ip, j->port, "root", j->keyfile, j->cmd,
-	    j->timeout_ms, exam_sink, ev, ev->stderr_text,
-	    sizeof(ev->stderr_text), &j->status, j->err, sizeof(j->err));
+	if (j->kind == VMJOB_BACKUP)	/* stopped: its disk, offline.c */
+		rc = offline_stream(j, exam_sink, ev, ev->stderr_text,
+		    sizeof(ev->stderr_text), &j->status);
+	else
+		rc = vmm_ssh_exec_stream(j->ip, j->port, "root", j->keyfile,
+		    j->cmd, j->timeout_ms, exam_sink, ev, ev->stderr_text,
+		    sizeof(ev->stderr_text), &j->status, j->err,
+		    sizeof(j->err));
 	close(ev->fd[1]);
 	pthread_join(th, NULL);
 	close(ev->fd[0]);
@@ -308,7 +315,7 @@ exam_start_vm(struct exam_run *run, struct vm *vm, json_t *paths,
 	struct vmjob	*j;
 	const char	*code;
 
-	if (vm->state != VM_READY) {
+	if (vm->state != VM_READY && vm->state != VM_STOPPED) {
 		errf(why, whylen, "it is %s, not ready%s%s%s",
 		    vm_state_name(vm->state), vm->error[0] ? " (" : "",
 		    vm->error, vm->error[0] ? ")" : "");
@@ -330,11 +337,16 @@ exam_start_vm(struct exam_run *run, struct vm *vm, json_t *paths,
 		return -1;
 	}
 	j = xcalloc(1, sizeof(*j));
-	j->cmd = collect_command(paths);
 	j->timeout_ms = EXAMEND_TIMEOUT_MS;
 	j->hooks = &exam_hooks;
 	j->arg = ev;
-	if ((code = vm_op_exec(vm, j, why, whylen)) != NULL) {
+	if (vm->state == VM_STOPPED)	/* its disk read, it stays stopped */
+		code = offline_submit(vm, j, paths, why, whylen);
+	else {
+		j->cmd = collect_command(paths);
+		code = vm_op_exec(vm, j, why, whylen);
+	}
+	if (code != NULL) {
 		close(ev->dirfd);
 		free(j->cmd);
 		free(j);
