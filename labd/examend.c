@@ -550,10 +550,43 @@ examend_tick(struct loop *l, void *arg)
 }
 
 /*
+ * The folder of an interrupted firing says so itself, in INTERRUPTED:
+ * whoever opens it later (a grader, a backup) may never see the event.
+ */
+static void
+exam_mark_interrupted(const char *dir, time_t fired, const char *access)
+{
+	char	 path[PATH_MAX], at[64], now[64];
+	time_t	 t = time(NULL);
+	FILE	*f;
+	int	 fd;
+
+	if (dir[0] == '\0')
+		return;
+	strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S %z", localtime(&fired));
+	strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S %z", localtime(&t));
+	snprintf(path, sizeof(path), "%s/INTERRUPTED", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		log_warn("exam end: %s", path);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	fprintf(f, "fired: %s\nfound: %s\nwhy: labd stopped during the"
+	    " copy; this folder may be partial and some VMs missing;"
+	    " nothing was collected again (labctl collect can)\naccess: %s\n",
+	    at, now, access);
+	if (fclose(f) != 0)
+		log_warn("exam end: %s", path);
+}
+
+/*
  * A firing begun by a labd that then died (exam_last past exam_done):
  * its folder may be partial and some VMs never copied, but the exam is
- * over.  Access is closed at once and the event says "interrupted";
- * nothing is collected again (labctl collect can, by hand).
+ * over.  Access is closed at once, the event says "interrupted" and so
+ * does an INTERRUPTED file in the folder; nothing is collected again
+ * (labctl collect can, by hand).
  */
 static void
 examend_recover(void)
@@ -582,6 +615,9 @@ examend_recover(void)
 		json_decref(res);
 		exam_mark_done(json_integer_value(json_object_get(c, "id")),
 		    (time_t)json_integer_value(json_object_get(c, "last")));
+		exam_mark_interrupted(dir, (time_t)json_integer_value(
+		    json_object_get(c, "last")), code == NULL ? "closed" :
+		    err);
 		db_event(0, "course.exam_end", name, "interrupted: labd"
 		    " stopped during the firing into %s, which may be"
 		    " partial; not collected again; access %s%s",
