@@ -13,6 +13,10 @@
 #              as the student with the student's key (the guest's
 #              sftp-server), nothing summed
 #
+#   offline    the same labctl collect once the course is stopped: labd
+#              boots the collector appliance on each VM's disk, read-only,
+#              one after the other (boot included)
+#
 # Both read the same files through the same guest sshd (dropbear) and
 # QEMU's hostfwd, so the guest's crypto under TCG bounds both; the
 # figures say what labd's path costs on top.  Each is run COLLECT_RUNS
@@ -30,7 +34,7 @@ RUNS=${COLLECT_RUNS:-2}
 . "$top/bench/lib.sh"
 ratio() { echo "scale=2; $1 / $2" | bc; }
 
-bench_ini 26700
+bench_ini 26700 "collector = $B/templates"
 ssh-keygen -q -t ed25519 -N '' -f "$T/key"
 {
 	echo "id,name,email,ssh_key"
@@ -83,4 +87,11 @@ done
 mc=$(echo "${tc[*]}" | mean)
 ms=$(echo "${ts[*]}" | mean)
 total=$((N * MB))
+"$L" stop --course cb >/dev/null
+to=()
+for _ in $(seq "$RUNS"); do
+	to+=("$(collect_once)")
+done
+mo=$(echo "${to[*]}" | mean)
 echo "collect ${mc} s ($(echo "scale=1; $total / $mc" | bc) MB/s)   scp ${ms} s ($(echo "scale=1; $total / $ms" | bc) MB/s)   collect/scp throughput $(ratio "$ms" "$mc") (mean of $RUNS, $total MB)"
+echo "offline collect (VMs stopped) ${mo} s ($(echo "scale=1; $total / $mo" | bc) MB/s, $(echo "scale=2; $mo / $N" | bc) s a VM, the appliance's boot included)"
