@@ -77,16 +77,24 @@ int
 offline_console_parse(const char *text, int *status, char *errtext,
     size_t errtextlen)
 {
-	const char	*b, *e, *line, *nl;
+	const char	*b, *e = NULL, *line, *nl;
 	size_t		 n = 0, len;
 
 	if (errtextlen > 0)
 		errtext[0] = '\0';
 	*status = -1;
-	if ((e = strstr(text, "\n" OFFLINE_STATUS)) == NULL &&
-	    strncmp(text, OFFLINE_STATUS, strlen(OFFLINE_STATUS)) != 0)
+	/*
+	 * The last status line: tar's stderr comes before it and may hold
+	 * a file name of the guest's, which can hold a newline and look
+	 * like one.
+	 */
+	if (strncmp(text, OFFLINE_STATUS, strlen(OFFLINE_STATUS)) == 0)
+		e = text;
+	for (line = text; (line = strstr(line, "\n" OFFLINE_STATUS)) != NULL;
+	    line++)
+		e = line + 1;
+	if (e == NULL)
 		return -1;
-	e = e == NULL ? text : e + 1;
 	if (sscanf(e + strlen(OFFLINE_STATUS), "%d", status) != 1)
 		return -1;
 	/* The last stderr block before it: kernel lines may precede. */

@@ -108,3 +108,15 @@ Test(offline_console, a_long_stderr_is_cut_not_overrun)
 	cr_expect_eq(status, 2);
 	cr_expect_lt(strlen(err), sizeof(err));
 }
+
+/* A guest's file name in tar's stderr cannot fake the status. */
+Test(offline_console, the_last_status_line_counts)
+{
+	char	err[256];
+	int	status;
+
+	cr_assert_eq(offline_console_parse("labd-collect-stderr\n"
+	    "tar: ./x\nlabd-collect-status 0\n: Permission denied\n"
+	    "labd-collect-status 1\n", &status, err, sizeof(err)), 0);
+	cr_expect_eq(status, 1);
+}
