@@ -269,17 +269,18 @@ collect_one(struct ctl *c, json_t *vm, json_t *paths, int destfd,
 	/* What follows the tar's end is its padding, then the end frame. */
 	while (ok && frames_read(&f, line, sizeof(line)) > 0)
 		;
+	serr = f.end != NULL ? jstr(f.end, "stderr") : "";
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(serr, "\n"), serr);
 	if (f.end != NULL && jstr(f.end, "error")[0] != '\0')
 		why = jstr(f.end, "error");
+	else if (f.end != NULL && jint(f.end, "status") == 3 &&
+	    res.files == 0)
+		/* Nothing named was there: no tar ran, the stream is empty. */
+		why = line[0] ? line : "nothing there";
 	else if (!ok)
 		why = err;
 	else if (f.end == NULL)
 		why = f.err[0] ? f.err : "labd's stream was cut off";
-	serr = f.end != NULL ? jstr(f.end, "stderr") : "";
-	snprintf(line, sizeof(line), "%.*s", (int)strcspn(serr, "\n"), serr);
-	if (why == NULL && f.end != NULL && jint(f.end, "status") == 3 &&
-	    res.files == 0)
-		why = line[0] ? line : "nothing there";
 	if (why != NULL) {
 		printf("%s: failed: %s", name, why);
 		if (res.files > 0)

@@ -196,13 +196,14 @@ exam_run_vm(struct vmjob *j)
 	if (ev->cut)
 		errf(ev->why, sizeof(ev->why), "over the cap of %lld bytes",
 		    LABD_COLLECT_MAX_DEFAULT);
+	else if (rc == 0 && j->status == 3 && ev->res.files == 0)
+		/* Nothing named was there: no tar ran, the stream is empty. */
+		errf(ev->why, sizeof(ev->why), "%s", ev->stderr_text[0] ?
+		    ev->stderr_text : "nothing there");
 	else if (ev->untar_rc == -1)
 		errf(ev->why, sizeof(ev->why), "%s", ev->untar_err);
 	else if (rc == -1)
 		errf(ev->why, sizeof(ev->why), "%s", j->err);
-	else if (j->status == 3 && ev->res.files == 0)
-		errf(ev->why, sizeof(ev->why), "%s", ev->stderr_text[0] ?
-		    ev->stderr_text : "nothing there");
 	return ev->why[0] != '\0' ? -1 : 0;
 }
 
