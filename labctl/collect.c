@@ -212,8 +212,8 @@ collect_student_ok(const char *s)
 }
 
 /*
- * One ready (or stopped, read offline by labd) VM into sdir: 0 collected (the line printed), -1 failed (the
- * line printed).
+ * One ready VM (or a stopped one, read offline by labd) into sdir: 0
+ * collected (the line printed), -1 failed (the line printed).
  */
 static int
 collect_one(struct ctl *c, json_t *vm, json_t *paths, int destfd,

@@ -110,7 +110,7 @@ collect_run(struct vmjob *j)
 	int			 rc;
 
 	j->status = -1;
-	if (j->kind == VMJOB_BACKUP)	/* stopped: offline.c reads its disk */
+	if (j->kind == VMJOB_BACKUP)	/* stopped: offline.c reads it */
 		rc = offline_stream(j, collect_sink, cj, cj->stderr_text,
 		    sizeof(cj->stderr_text), &j->status);
 	else

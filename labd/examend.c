@@ -341,7 +341,7 @@ exam_start_vm(struct exam_run *run, struct vm *vm, json_t *paths,
 	j->timeout_ms = EXAMEND_TIMEOUT_MS;
 	j->hooks = &exam_hooks;
 	j->arg = ev;
-	if (vm->state == VM_STOPPED)	/* its disk read, it stays stopped */
+	if (vm->state == VM_STOPPED)	/* read from its disk, not booted */
 		code = offline_submit(vm, j, paths, why, whylen);
 	else {
 		j->cmd = collect_command(paths);

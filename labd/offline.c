@@ -41,7 +41,7 @@
 #define OFFLINE_HEAD		"labd-collect 1"
 #define OFFLINE_STDERR		"labd-collect-stderr"
 #define OFFLINE_STATUS		"labd-collect-status "
-#define OFFLINE_LOG_MAX		(64 * 1024)	/* the console's tail read */
+#define OFFLINE_LOG_MAX		(64 * 1024)	/* the console's tail */
 #define OFFLINE_BUF		(64 * 1024)
 
 /*

@@ -973,7 +973,7 @@ vmjob_run(struct job *job)
 	case VMJOB_SYNC:
 		j->rc = vmjob_sync(j, 20);
 		break;
-	case VMJOB_BACKUP:	/* or a read of the disk of its own (offline.c) */
+	case VMJOB_BACKUP:	/* or its own read of the disk (offline.c) */
 		j->rc = j->hooks->run != NULL ? j->hooks->run(j) :
 		    vmjob_backup(j);
 		break;

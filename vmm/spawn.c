@@ -366,9 +366,10 @@ vmm_spec_open_fds(struct vmm_spec *s, char *err, size_t errlen)
 	s->fds_given = 1;
 	if (s->disk != NULL) {
 		what = "disk", name = s->disk;
-		/* The collector reads the disk: it is never given it to write. */
-		if ((!s->offline && (s->fds[VMM_SPEC_DISK_RW] = open_reg(s->disk,
-		    O_RDWR, 0)) == -1) || (s->fds[VMM_SPEC_DISK_RO] =
+		/* The collector reads the disk: no descriptor to write it. */
+		if ((!s->offline && (s->fds[VMM_SPEC_DISK_RW] =
+		    open_reg(s->disk, O_RDWR, 0)) == -1) ||
+		    (s->fds[VMM_SPEC_DISK_RO] =
 		    open_reg(s->disk, O_RDONLY, 0)) == -1)
 			goto fail;
 	}
