@@ -11,6 +11,8 @@
 #                       FUZZ_SECONDS after its regression inputs
 #   make template-tiny  build/templates/tiny.{qcow2,ini,...}
 #   make template-debian build/templates/debian-12.{qcow2,ini}
+#   make collector      build/templates/collector-{vmlinuz,initrd}: the
+#                       appliance that collects from stopped VMs
 #   make demo           a course of three on loopback, access sheet printed
 #   make install        PREFIX=/usr/local: programs, man pages, labd.service,
 #                       a sample /etc/labd/labd.ini (never over an existing one)
@@ -54,7 +56,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 PROGS		:= $(B)/labd $(B)/labctl $(B)/labtui
 
 .PHONY: all deps check check-run check-debian unit integration asan demo bench-vnc \
-	demo-stop template-tiny template-debian install clean bench \
+	demo-stop template-tiny template-debian collector install clean bench \
 	bench-debian fuzz fuzz-run
 all: $(PROGS)
 
@@ -139,6 +141,13 @@ $(B)/templates/tiny.ini: templates/tiny/build.sh $(wildcard templates/tiny/rootf
 		$(wildcard templates/tiny/*.sh)
 	templates/tiny/build.sh $(B)/templates
 
+# The collector appliance (labd/offline.c): the tiny template's kernel,
+# from the package cache its build keeps, and a busybox initramfs.
+collector: $(B)/templates/collector-initrd
+$(B)/templates/collector-initrd: templates/collector/build.sh \
+		templates/collector/collector-init.sh | $(B)/templates/tiny.ini
+	templates/collector/build.sh $(B)/templates
+
 # The Debian 12 template: a few minutes and ~300 MB from the package
 # mirror the first time; again only when its recipe (the package list
 # among it) changes.  course-guide/ tells how to add packages.
@@ -160,7 +169,7 @@ check:
 # The folders' files must not call each other round a loop (see
 # tests/structure/cycles.py; tui/ is not there yet).
 STRUCTURE_DIRS	:= labd proto labctl vmm portforward
-check-run: all $(UNIT_BINS) $(B)/tests/vncpeek template-tiny
+check-run: all $(UNIT_BINS) $(B)/tests/vncpeek template-tiny collector
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 	tests/integration/run $(B)
@@ -176,7 +185,7 @@ unit: $(UNIT_BINS) all
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 
-integration: all $(B)/tests/vncpeek template-tiny
+integration: all $(B)/tests/vncpeek template-tiny collector
 	tests/integration/run $(B)
 
 # CFLAGS in the environment keeps the warnings and -MMD (see fuzz below);

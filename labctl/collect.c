@@ -13,8 +13,8 @@
  * One VM at a time: a stream is a guest's disk read and a host's disk
  * written, and one after the other each runs at full speed.  A suspended
  * VM is resumed for its turn and suspended again after; a stopped VM is
- * said so and left as it is (reading its disk without booting it is not
- * done here).
+ * read by labd from its disk without booting it (a collector appliance,
+ * labd/offline.c), into the same stream, and stays stopped.
  */
 #include <sys/stat.h>
 
@@ -212,8 +212,8 @@ collect_student_ok(const char *s)
 }
 
 /*
- * One ready VM into sdir: 0 collected (the line printed), -1 failed (the
- * line printed).
+ * One ready VM (or a stopped one, read offline by labd) into sdir: 0
+ * collected (the line printed), -1 failed (the line printed).
  */
 static int
 collect_one(struct ctl *c, json_t *vm, json_t *paths, int destfd,
@@ -269,17 +269,18 @@ collect_one(struct ctl *c, json_t *vm, json_t *paths, int destfd,
 	/* What follows the tar's end is its padding, then the end frame. */
 	while (ok && frames_read(&f, line, sizeof(line)) > 0)
 		;
+	serr = f.end != NULL ? jstr(f.end, "stderr") : "";
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(serr, "\n"), serr);
 	if (f.end != NULL && jstr(f.end, "error")[0] != '\0')
 		why = jstr(f.end, "error");
+	else if (f.end != NULL && jint(f.end, "status") == 3 &&
+	    res.files == 0)
+		/* Nothing named was there: no tar ran, the stream is empty. */
+		why = line[0] ? line : "nothing there";
 	else if (!ok)
 		why = err;
 	else if (f.end == NULL)
 		why = f.err[0] ? f.err : "labd's stream was cut off";
-	serr = f.end != NULL ? jstr(f.end, "stderr") : "";
-	snprintf(line, sizeof(line), "%.*s", (int)strcspn(serr, "\n"), serr);
-	if (why == NULL && f.end != NULL && jint(f.end, "status") == 3 &&
-	    res.files == 0)
-		why = line[0] ? line : "nothing there";
 	if (why != NULL) {
 		printf("%s: failed: %s", name, why);
 		if (res.files > 0)
@@ -290,6 +291,9 @@ collect_one(struct ctl *c, json_t *vm, json_t *paths, int destfd,
 	}
 	printf("%s: collected %lld file%s, %lld bytes", name, res.files,
 	    res.files == 1 ? "" : "s", res.bytes);
+	if (json_is_true(json_object_get(json_object_get(reply, "result"),
+	    "offline")))
+		printf(" (stopped: read from its disk)");
 	if (res.skipped > 0)
 		printf("; %d skipped: %s", res.skipped, res.notes);
 	if (line[0] != '\0')
@@ -317,13 +321,9 @@ collect_vm(struct ctl *c, json_t *vm, json_t *paths, int destfd,
 	json_t		*res;
 	int		 rc, crc;
 
-	if (strcmp(state, "ready") == 0)
+	if (strcmp(state, "ready") == 0 || strcmp(state, "stopped") == 0)
 		return collect_one(c, vm, paths, destfd, manifest, max,
 		    timeout);
-	if (strcmp(state, "stopped") == 0) {
-		printf("%s: stopped: start it to collect\n", name);
-		return -1;
-	}
 	if (strcmp(state, "suspended") != 0) {
 		printf("%s: failed: it is %s, not ready\n", name, state);
 		return -1;

@@ -14,6 +14,10 @@
  * labd (a frame at a time), and a reader that stops reading slows the
  * guest's tar rather than filling labd's memory.
  *
+ * A stopped VM is read offline instead (offline.c: a collector
+ * appliance boots on its disk, read-only), into the same frames; the
+ * reply says "offline": true.  A suspended one is the client's to resume.
+ *
  * The stream is capped (max_bytes, default 1 GiB): past it the command
  * is cut and the end frame says so.  A reader gone, or still for
  * COLLECT_STALL_S, ends the job so that a worker is never held.
@@ -106,9 +110,14 @@ collect_run(struct vmjob *j)
 	int			 rc;
 
 	j->status = -1;
-	rc = vmm_ssh_exec_stream(j->ip, j->port, "root", j->keyfile, j->cmd,
-	    j->timeout_ms, collect_sink, cj, cj->stderr_text,
-	    sizeof(cj->stderr_text), &j->status, j->err, sizeof(j->err));
+	if (j->kind == VMJOB_BACKUP)	/* stopped: offline.c reads it */
+		rc = offline_stream(j, collect_sink, cj, cj->stderr_text,
+		    sizeof(cj->stderr_text), &j->status);
+	else
+		rc = vmm_ssh_exec_stream(j->ip, j->port, "root", j->keyfile,
+		    j->cmd, j->timeout_ms, collect_sink, cj, cj->stderr_text,
+		    sizeof(cj->stderr_text), &j->status, j->err,
+		    sizeof(j->err));
 	utf8_scrub(cj->stderr_text);
 	if (cj->cut)
 		errf(j->err, sizeof(j->err), "over the cap of %lld bytes"
@@ -190,7 +199,7 @@ cmd_vm_collect(const struct req *r, json_t *args)
 	json_int_t		 timeout = COLLECT_TIMEOUT_DEFAULT;
 	json_int_t		 max = LABD_COLLECT_MAX_DEFAULT;
 	size_t			 i, total = 0;
-	int			 sv[2];
+	int			 sv[2], offline;
 
 	if (vm == NULL) {
 		reply_err(r, LABD_E_NOT_FOUND, "vm \"%.80s\" not found"
@@ -246,12 +255,17 @@ cmd_vm_collect(const struct req *r, json_t *args)
 	cj->fd = sv[0];
 	cj->max = max;
 	j = xcalloc(1, sizeof(*j));
-	j->cmd = collect_command(paths);
 	j->timeout_ms = (int)timeout * 1000;
 	j->uid = r->uid;
 	j->hooks = &collect_hooks;
 	j->arg = cj;
-	if ((code = vm_op_exec(vm, j, err, sizeof(err))) != NULL) {
+	if ((offline = vm->state == VM_STOPPED))
+		code = offline_submit(vm, j, paths, err, sizeof(err));
+	else {
+		j->cmd = collect_command(paths);
+		code = vm_op_exec(vm, j, err, sizeof(err));
+	}
+	if (code != NULL) {
 		reply_err(r, code, "%s", err);
 		close(sv[0]);
 		close(sv[1]);
@@ -261,12 +275,13 @@ cmd_vm_collect(const struct req *r, json_t *args)
 		return;
 	}
 	/* Not passed: the worker finds nobody to write to, and ends. */
-	if (reply_ok_fd(r, json_pack("{s:s,s:s,s:I}", "vm", vm->name,
-	    "student", vm->student, "max_bytes", max), sv[1]) == -1)
+	if (reply_ok_fd(r, json_pack("{s:s,s:s,s:I,s:b}", "vm", vm->name,
+	    "student", vm->student, "max_bytes", max, "offline", offline),
+	    sv[1]) == -1)
 		reply_err(r, LABD_E_BUSY, "%s: the stream could not be passed"
 		    " on: read labd's other replies first", vm->name);
 	else
-		db_event(r->uid, "vm.collect", vm->name, "%zu paths",
-		    json_array_size(paths));
+		db_event(r->uid, "vm.collect", vm->name, "%zu paths%s",
+		    json_array_size(paths), offline ? ", offline" : "");
 	close(sv[1]);
 }

@@ -527,6 +527,13 @@ set_qemu_img(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 }
 
 static int
+set_collector(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	return ini_set_path(x->base, v, x->c.collector,
+	    sizeof(x->c.collector), err, errlen);
+}
+
+static int
 set_accel(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
 	if (vmm_accel_parse(v, &x->c.accel) == -1) {
@@ -739,6 +746,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "network", "subnet", set_subnet, "guest subnet (bridge mode)" },
 	{ "vmm", "qemu", set_qemu, "QEMU system emulator" },
 	{ "vmm", "qemu_img", set_qemu_img, "qemu-img" },
+	{ "vmm", "collector", set_collector,
+	  "folder of collector-vmlinuz and collector-initrd (make collector), to collect from stopped VMs; unset: not done" },
 	{ "vmm", "accel", set_accel, "auto | kvm | tcg" },
 	{ "vmm", "uid_base", set_uid_base,
 	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },

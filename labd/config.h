@@ -47,6 +47,8 @@ struct labd_config {
 	/* [vmm] */
 	char			 qemu[PATH_MAX];	/* default qemu-system-x86_64 */
 	char			 qemu_img[PATH_MAX];	/* default qemu-img */
+	/* collector-vmlinuz and -initrd; "": none, no offline collect */
+	char			 collector[PATH_MAX];
 	enum vmm_accel		 accel;			/* default auto */
 	uint32_t		 uid_base;		/* VM n runs as uid_base + n when root */
 	int			 ksm;			/* LABD_KSM_*, default auto */

@@ -18,7 +18,9 @@
  * unlike reset_at.
  *
  * A suspended VM is resumed by the firing, waited for as a booting one
- * is, collected, and left running with the others for review.
+ * is, collected, and left running with the others for review.  A
+ * stopped VM is collected from its disk without booting it (offline.c)
+ * and stays stopped.
  *
  * The files go to state_dir/collected/COURSE/YYYYmmdd-HHMMSS/STUDENT/
  * with manifest.csv, as labctl collect writes them, unpacked by the same
@@ -178,9 +180,14 @@ exam_run_vm(struct vmjob *j)
 		close(ev->fd[1]);
 		return -1;
 	}
-	rc = vmm_ssh_exec_stream(j->ip, j->port, "root", j->keyfile, j->cmd,
-	    j->timeout_ms, exam_sink, ev, ev->stderr_text,
-	    sizeof(ev->stderr_text), &j->status, j->err, sizeof(j->err));
+	if (j->kind == VMJOB_BACKUP)	/* stopped: its disk, offline.c */
+		rc = offline_stream(j, exam_sink, ev, ev->stderr_text,
+		    sizeof(ev->stderr_text), &j->status);
+	else
+		rc = vmm_ssh_exec_stream(j->ip, j->port, "root", j->keyfile,
+		    j->cmd, j->timeout_ms, exam_sink, ev, ev->stderr_text,
+		    sizeof(ev->stderr_text), &j->status, j->err,
+		    sizeof(j->err));
 	close(ev->fd[1]);
 	pthread_join(th, NULL);
 	close(ev->fd[0]);
@@ -189,13 +196,14 @@ exam_run_vm(struct vmjob *j)
 	if (ev->cut)
 		errf(ev->why, sizeof(ev->why), "over the cap of %lld bytes",
 		    LABD_COLLECT_MAX_DEFAULT);
+	else if (rc == 0 && j->status == 3 && ev->res.files == 0)
+		/* Nothing named was there: no tar ran, the stream is empty. */
+		errf(ev->why, sizeof(ev->why), "%s", ev->stderr_text[0] ?
+		    ev->stderr_text : "nothing there");
 	else if (ev->untar_rc == -1)
 		errf(ev->why, sizeof(ev->why), "%s", ev->untar_err);
 	else if (rc == -1)
 		errf(ev->why, sizeof(ev->why), "%s", j->err);
-	else if (j->status == 3 && ev->res.files == 0)
-		errf(ev->why, sizeof(ev->why), "%s", ev->stderr_text[0] ?
-		    ev->stderr_text : "nothing there");
 	return ev->why[0] != '\0' ? -1 : 0;
 }
 
@@ -308,7 +316,7 @@ exam_start_vm(struct exam_run *run, struct vm *vm, json_t *paths,
 	struct vmjob	*j;
 	const char	*code;
 
-	if (vm->state != VM_READY) {
+	if (vm->state != VM_READY && vm->state != VM_STOPPED) {
 		errf(why, whylen, "it is %s, not ready%s%s%s",
 		    vm_state_name(vm->state), vm->error[0] ? " (" : "",
 		    vm->error, vm->error[0] ? ")" : "");
@@ -330,11 +338,16 @@ exam_start_vm(struct exam_run *run, struct vm *vm, json_t *paths,
 		return -1;
 	}
 	j = xcalloc(1, sizeof(*j));
-	j->cmd = collect_command(paths);
 	j->timeout_ms = EXAMEND_TIMEOUT_MS;
 	j->hooks = &exam_hooks;
 	j->arg = ev;
-	if ((code = vm_op_exec(vm, j, why, whylen)) != NULL) {
+	if (vm->state == VM_STOPPED)	/* read from its disk, not booted */
+		code = offline_submit(vm, j, paths, why, whylen);
+	else {
+		j->cmd = collect_command(paths);
+		code = vm_op_exec(vm, j, why, whylen);
+	}
+	if (code != NULL) {
 		close(ev->dirfd);
 		free(j->cmd);
 		free(j);
@@ -538,10 +551,43 @@ examend_tick(struct loop *l, void *arg)
 }
 
 /*
+ * The folder of an interrupted firing says so itself, in INTERRUPTED:
+ * whoever opens it later (a grader, a backup) may never see the event.
+ */
+static void
+exam_mark_interrupted(const char *dir, time_t fired, const char *access)
+{
+	char	 path[PATH_MAX], at[64], now[64];
+	time_t	 t = time(NULL);
+	FILE	*f;
+	int	 fd;
+
+	if (dir[0] == '\0')
+		return;
+	strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S %z", localtime(&fired));
+	strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S %z", localtime(&t));
+	snprintf(path, sizeof(path), "%s/INTERRUPTED", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0640)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		log_warn("exam end: %s", path);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	fprintf(f, "fired: %s\nfound: %s\nwhy: labd stopped during the"
+	    " copy; this folder may be partial and some VMs missing;"
+	    " nothing was collected again (labctl collect can)\naccess: %s\n",
+	    at, now, access);
+	if (fclose(f) != 0)
+		log_warn("exam end: %s", path);
+}
+
+/*
  * A firing begun by a labd that then died (exam_last past exam_done):
  * its folder may be partial and some VMs never copied, but the exam is
- * over.  Access is closed at once and the event says "interrupted";
- * nothing is collected again (labctl collect can, by hand).
+ * over.  Access is closed at once, the event says "interrupted" and so
+ * does an INTERRUPTED file in the folder; nothing is collected again
+ * (labctl collect can, by hand).
  */
 static void
 examend_recover(void)
@@ -570,6 +616,9 @@ examend_recover(void)
 		json_decref(res);
 		exam_mark_done(json_integer_value(json_object_get(c, "id")),
 		    (time_t)json_integer_value(json_object_get(c, "last")));
+		exam_mark_interrupted(dir, (time_t)json_integer_value(
+		    json_object_get(c, "last")), code == NULL ? "closed" :
+		    err);
 		db_event(0, "course.exam_end", name, "interrupted: labd"
 		    " stopped during the firing into %s, which may be"
 		    " partial; not collected again; access %s%s",

@@ -300,6 +300,9 @@ opt_str(json_t *o, const char *key)
 }
 
 #define PRIV_FWDS_MAX	LABD_MAX_GUEST_PORTS
+/* A spawn's descriptors: the spec's five, and the collector's port. */
+#define PRIV_SPAWN_FDS	6
+#define PRIV_CHAN_BIT	(1 << 5)
 
 /* spawn: the daemon's spec, checked, and the rest derived here. */
 static json_t *
@@ -337,6 +340,7 @@ do_spawn(json_t *req, const int *fds, int nfds)
 	s.mac = opt_str(req, "mac");
 	s.restrict_net = json_is_true(json_object_get(req, "restrict"));
 	s.start_paused = json_is_true(json_object_get(req, "paused"));
+	s.offline = json_is_true(json_object_get(req, "offline"));
 	s.run_dir = rundir;
 	s.log_dir = vmdir;
 	/* Its sockets and pidfile are for the daemon's group to use. */
@@ -349,7 +353,14 @@ do_spawn(json_t *req, const int *fds, int nfds)
 		s.fds[i] = (mask & (1 << i)) && k < nfds ? fds[k++] : -1;
 	if (s.fds[VMM_SPEC_LOG] == -1 || s.fds[VMM_SPEC_SERIAL] == -1)
 		return failed("%s: no log descriptors", s.name);
-	s.disk = s.fds[VMM_SPEC_DISK_RW] != -1 ? disk : NULL;
+	if (s.offline && ((mask & PRIV_CHAN_BIT) == 0 || k >= nfds ||
+	    s.fds[VMM_SPEC_DISK_RW] != -1))
+		return failed("%s: a collector wants its port and a read-only"
+		    " disk", s.name);
+	if (s.offline)
+		s.chan_fd = fds[k++];
+	s.disk = s.fds[VMM_SPEC_DISK_RW] != -1 ||
+	    s.fds[VMM_SPEC_DISK_RO] != -1 ? disk : NULL;
 	s.seed = s.fds[VMM_SPEC_SEED] != -1 ? seed : NULL;
 	if (json_is_true(json_object_get(req, "tap"))) {
 		net_tap_name(id, tap, sizeof(tap));
@@ -714,7 +725,7 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	gid_t		 groups[4];
 	char		 cgroup[PATH_MAX];
 	json_t		*req, *rep, *fwds;
-	int		 fds[5], nfds = 0, mask = 0, rc = -1;
+	int		 fds[PRIV_SPAWN_FDS], nfds = 0, mask = 0, rc = -1;
 	size_t		 i;
 
 	/* It starts again: its folder is not to be swept from under it. */
@@ -733,19 +744,23 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 			fds[nfds++] = spec->fds[i];
 			mask |= 1 << i;
 		}
+	if (spec->offline) {
+		fds[nfds++] = spec->chan_fd;
+		mask |= PRIV_CHAN_BIT;
+	}
 	fwds = json_array();
 	for (i = 0; i < spec->nfwd; i++)
 		json_array_append_new(fwds, json_pack("[s,i,i]",
 		    spec->fwds[i].host_ip, spec->fwds[i].host_port,
 		    spec->fwds[i].guest_port));
 	req = json_pack("{s:s,s:s,s:I,s:i,s:i,s:s?,s:s?,s:s?,s:s?,s:s?,s:b,"
-	    "s:b,s:b,s:o,s:i}", "op", "spawn", "name", d->name, "id",
+	    "s:b,s:b,s:o,s:i,s:b}", "op", "spawn", "name", d->name, "id",
 	    (json_int_t)d->id, "memory_mb", (int)spec->memory_mb, "vcpus",
 	    (int)spec->vcpus, "kernel", spec->kernel, "initrd", spec->initrd,
 	    "append", spec->append, "firmware", spec->firmware, "mac",
 	    spec->mac, "restrict", spec->restrict_net, "paused",
 	    spec->start_paused, "tap", spec->tap != NULL, "fwds", fwds,
-	    "fds", mask);
+	    "fds", mask, "offline", spec->offline);
 	if ((rep = priv_request(req, fds, nfds, NULL, 0, 0, err,
 	    errlen)) != NULL) {
 		*pid = (pid_t)json_integer_value(json_object_get(rep, "pid"));

@@ -107,21 +107,55 @@ examend_parse(const char *spec, time_t now, time_t *at, char *err,
 	return 0;
 }
 
+/*
+ * The next path of a "PATH,PATH" list at *sp, into buf: a comma ends it,
+ * two commas are one comma of the path (as in QEMU's options).  NULL at
+ * the end; empty paths (",a,,,b,") are skipped, as before.
+ */
+static char *
+examend_next(const char **sp, char *buf)
+{
+	const char	*s = *sp;
+	char		*o;
+
+	for (;;) {
+		o = buf;
+		while (*s != '\0') {
+			if (*s == ',' && s[1] == ',') {
+				*o++ = ',';
+				s += 2;
+			} else if (*s == ',')
+				break;
+			else
+				*o++ = *s++;
+		}
+		*o = '\0';
+		if (*s == ',')
+			s++;
+		*sp = s;
+		if (o != buf)
+			return buf;
+		if (*s == '\0')
+			return NULL;
+	}
+}
+
 json_t *
 examend_paths(const char *spec, char *err, size_t errlen)
 {
 	json_t		*a = json_array();
-	char		 buf[EXAMEND_PATHS_TOTAL + 1], e[256], *tok, *save;
+	char		 buf[EXAMEND_PATHS_TOTAL + 1], e[256], *tok;
+	const char	*s = spec;
 
-	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf)) {
+	if (strlen(spec) > EXAMEND_PATHS_TOTAL) {
 		errf(err, errlen, "collect: longer than %d bytes (name the"
 		    " folders)", EXAMEND_PATHS_TOTAL);
 		goto fail;
 	}
-	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save)) {
+	while ((tok = examend_next(&s, buf)) != NULL) {
 		if (collect_path_check(tok, e, sizeof(e)) == -1) {
-			errf(err, errlen, "collect: %s", e);
+			errf(err, errlen, "collect: %s (paths are separated by"
+			    " \",\"; a comma in a path is written \",,\")", e);
 			goto fail;
 		}
 		if (json_array_size(a) == LABD_COLLECT_PATHS_MAX) {

@@ -1015,8 +1015,9 @@ vmjob_run(struct job *job)
 	case VMJOB_SYNC:
 		j->rc = vmjob_sync(j, 20);
 		break;
-	case VMJOB_BACKUP:
-		j->rc = vmjob_backup(j);
+	case VMJOB_BACKUP:	/* or its own read of the disk (offline.c) */
+		j->rc = j->hooks->run != NULL ? j->hooks->run(j) :
+		    vmjob_backup(j);
 		break;
 	case VMJOB_EXEC:
 		j->rc = j->hooks->run != NULL ? j->hooks->run(j) :

@@ -70,7 +70,9 @@ struct vmjob;
  * worker before it; finish after it, whatever came of it (j->rc), and
  * returns the job's result; after in the loop's thread once the job is
  * over (vm NULL when the VM went meanwhile): it replies and frees arg.
- * after is required, the others may be NULL.  An exec has after, and
+ * after is required, the others may be NULL.  A backup with run does
+ * that instead of the copy (offline.c's read of a stopped VM).  An exec
+ * has after, and
  * run when it is not a command whose words are kept (collect.c's tar
  * stream): run then does the work in the worker and returns j->rc.
  */
@@ -132,6 +134,22 @@ struct vmjob {
 /* vmjob.c */
 int	vmdef_load(int64_t id, struct vmdef *, char *err, size_t errlen);
 void	vmjob_run(struct job *);
+
+/* offline.c: collect from a stopped VM's disk, by the collector appliance */
+/*
+ * In the loop: j (with its hooks: run calls offline_stream()) submitted
+ * on stopped vm for paths (checked).  NULL, or the LABD_E_* code with err.
+ */
+const char *offline_submit(struct vm *vm, struct vmjob *j, json_t *paths,
+	    char *err, size_t errlen);
+/* In j's worker: "tar -cf -" of j's paths into sink, as vmm_ssh_exec_stream. */
+int	offline_stream(struct vmjob *j, int (*sink)(void *, const void *,
+	    size_t), void *arg, char *errtext, size_t errtextlen, int *status);
+/* The paths disk's text (a whole number of sectors, *len), owned. */
+char	*offline_paths_text(json_t *paths, size_t *len);
+/* The appliance's console: tar's status and stderr; -1 when not there. */
+int	offline_console_parse(const char *text, int *status, char *errtext,
+	    size_t errtextlen);
 
 /* confine.c */
 /* As root: state_dir open to the VMs' group, the cgroup folder made. */

@@ -17,6 +17,9 @@
  * tap with fd=; what it still opens by name (the template's backing image,
  * kernel and initrd, its sockets in run_dir) the caller makes readable to
  * its user.
+ *
+ * The collector appliance (spec.offline) is the same confined QEMU with
+ * less in it: the VM's disk read-only, no NIC, no screen, a port.
  */
 #include <arpa/inet.h>
 
@@ -273,6 +276,34 @@ netdev_opts(const struct vmm_spec *s)
 	return cur;
 }
 
+static void
+net_args(struct argv *a, const char *net, const char *mac)
+{
+	argv_add(a, "-netdev");
+	argv_add(a, "%s", net);
+	argv_add(a, "-device");
+	argv_add(a, "virtio-net-pci,netdev=net0,mac=%s", mac);
+}
+
+/*
+ * The collector appliance: no NIC at all, its one way out the port on a
+ * socket labd holds (fd=, already connected: no socket file, no wait for
+ * a client), and the end of its work, a reboot, ends QEMU.
+ */
+static void
+offline_args(struct argv *a)
+{
+	argv_add(a, "-nic");
+	argv_add(a, "none");
+	argv_add(a, "-device");
+	argv_add(a, "virtio-serial-pci");
+	argv_add(a, "-chardev");
+	argv_add(a, "socket,id=chan0,fd=%d", VMM_FD_CHAN);
+	argv_add(a, "-device");
+	argv_add(a, "virtserialport,chardev=chan0,name=" VMM_COLLECT_PORT);
+	argv_add(a, "-no-reboot");
+}
+
 char **
 qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 {
@@ -330,7 +361,18 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 			argv_add(&a, "%s", s->append);
 		}
 	}
-	if (s->disk != NULL) {
+	if (s->disk != NULL && s->offline) {
+		/* Read-only all the way down: QEMU is not even given a way. */
+		argv_add(&a, "-add-fd");
+		argv_add(&a, "fd=%d,set=%d,opaque=disk-ro", VMM_FD_DISK_RO,
+		    VMM_FDSET_DISK);
+		argv_add(&a, "-blockdev");
+		argv_add(&a, "driver=qcow2,node-name=disk0,read-only=on,"
+		    "file.driver=file,file.filename=/dev/fdset/%d",
+		    VMM_FDSET_DISK);
+		argv_add(&a, "-device");
+		argv_add(&a, "virtio-blk-pci,drive=disk0");
+	} else if (s->disk != NULL) {
 		argv_add(&a, "-add-fd");
 		argv_add(&a, "fd=%d,set=%d,opaque=disk-rw", VMM_FD_DISK_RW,
 		    VMM_FDSET_DISK);
@@ -354,10 +396,10 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 		argv_add(&a, "-device");
 		argv_add(&a, "virtio-blk-pci,drive=seed0");
 	}
-	argv_add(&a, "-netdev");
-	argv_add(&a, "%s", net);
-	argv_add(&a, "-device");
-	argv_add(&a, "virtio-net-pci,netdev=net0,mac=%s", mac);
+	if (s->offline)
+		offline_args(&a);
+	else
+		net_args(&a, net, mac);
 	/*
 	 * A guest kernel that panics tells the pvpanic device, and QEMU
 	 * stops it there (rather than let it reboot or hang unseen) and
@@ -413,10 +455,12 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	 * disks and the NIC, and a RAM snapshot or a suspended VM of a
 	 * labd without screens would no longer load.
 	 */
-	argv_add(&a, "-device");
-	argv_add(&a, "VGA,addr=0x1f");
-	argv_add(&a, "-vnc");
-	argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
+	if (!s->offline) {
+		argv_add(&a, "-device");
+		argv_add(&a, "VGA,addr=0x1f");
+		argv_add(&a, "-vnc");
+		argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
+	}
 	/* Paused before the first instruction: a snapshot is loaded first. */
 	if (s->start_paused)
 		argv_add(&a, "-S");

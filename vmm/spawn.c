@@ -366,8 +366,10 @@ vmm_spec_open_fds(struct vmm_spec *s, char *err, size_t errlen)
 	s->fds_given = 1;
 	if (s->disk != NULL) {
 		what = "disk", name = s->disk;
-		if ((s->fds[VMM_SPEC_DISK_RW] = open_reg(s->disk, O_RDWR,
-		    0)) == -1 || (s->fds[VMM_SPEC_DISK_RO] =
+		/* The collector reads the disk: no descriptor to write it. */
+		if ((!s->offline && (s->fds[VMM_SPEC_DISK_RW] =
+		    open_reg(s->disk, O_RDWR, 0)) == -1) ||
+		    (s->fds[VMM_SPEC_DISK_RO] =
 		    open_reg(s->disk, O_RDONLY, 0)) == -1)
 			goto fail;
 	}
@@ -462,6 +464,8 @@ ctx_close(struct spawn_ctx *c)
 {
 	if (c->fds[VMM_FD_TAP - 4] != -1)
 		close(c->fds[VMM_FD_TAP - 4]);
+	if (c->fds[VMM_FD_CHAN - 4] != -1)
+		close(c->fds[VMM_FD_CHAN - 4]);
 	if (c->cgfd != -1)
 		close(c->cgfd);
 	if (c->nullfd != -1)
@@ -538,6 +542,12 @@ vmm_spawn(const struct vmm_spec *given, pid_t *pid, char *err, size_t errlen)
 	    (c.fds[VMM_FD_TAP - 4] = tap_open(spec->tap)) == -1) {
 		snprintf(err, errlen, "%s: cannot open tap %s: %s", spec->name,
 		    spec->tap, strerror(errno));
+		goto done;
+	}
+	if (spec->offline && (c.fds[VMM_FD_CHAN - 4] = fcntl(spec->chan_fd,
+	    F_DUPFD_CLOEXEC, 3)) == -1) {
+		snprintf(err, errlen, "%s: dup of the collector's port: %s",
+		    spec->name, strerror(errno));
 		goto done;
 	}
 	if (prepare(spec, &c, err, errlen) == -1)

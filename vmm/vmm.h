@@ -174,7 +174,16 @@ struct vmm_spec {
 	size_t			 nfwd;
 	const char		*mac;		/* may be NULL: derived from name */
 	int			 start_paused;	/* -S: the guest waits for "cont" */
+	/*
+	 * The collector appliance (labd/offline.c): the disk read-only, no
+	 * NIC, no screen, -no-reboot, seed the raw paths disk, and a
+	 * virtio-serial port "labd.collect" on chan_fd, a connected
+	 * stream socket the caller keeps (vmm_spawn() hands QEMU a copy).
+	 */
+	int			 offline;
+	int			 chan_fd;
 };
+#define VMM_COLLECT_PORT	"labd.collect"
 #define VMM_SPEC_DISK_RW	0
 #define VMM_SPEC_DISK_RO	1
 #define VMM_SPEC_SEED		2

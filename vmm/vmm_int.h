@@ -44,7 +44,8 @@ int	 vmm_run_io(char *const argv[], const char *input, int timeout_ms,
 #define VMM_FD_SEED	6
 #define VMM_FD_SERIAL	7
 #define VMM_FD_TAP	8
-#define VMM_FD_COUNT	5
+#define VMM_FD_CHAN	9	/* the collector's port (spec.offline) */
+#define VMM_FD_COUNT	6
 #define VMM_FDSET_DISK	1
 #define VMM_FDSET_SEED	2
 #define VMM_FDSET_SERIAL 3

@@ -73,6 +73,7 @@ http = 127.0.0.2:$((base + 50))
 
 [vmm]
 accel = ${LABD_ACCEL:-auto}
+collector = $B/templates
 EOF
 }
 

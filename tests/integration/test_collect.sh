@@ -8,7 +8,9 @@
 # resumed, collected and suspended again; --max-size cuts; a guest whose
 # tar is replaced by a hostile stream (a link to a folder outside DEST
 # and a file through it, "../", an absolute name) writes nothing outside
-# DEST; a stopped VM gets "stopped: start it to collect"; a PATH with
+# DEST; a stopped VM is collected from its disk by the collector
+# appliance (files written while it ran, sha256 checked, its overlay
+# unchanged, still stopped after; a path not there said); a PATH with
 # "..", a relative PATH and an existing DEST are refused and nothing is
 # made.
 set -u
@@ -156,14 +158,34 @@ check "inside DEST: evil is a plain folder, no link, no device" bash -c \
 	 test -f '$T/hostile/ben/home/ben/exam/fine.txt'"
 check "ben's shell back" "$LABCTL" exec cl-ben -- 'cp /root/passwd.orig /etc/passwd'
 
-# A stopped VM: said so, the others still collected.
+# A stopped VM: read from its disk by the collector appliance, not booted.
+check "ben's files written while it runs" "$LABCTL" exec cl-ben -- \
+	'head -c 200000 /dev/urandom >/home/ben/exam/off.bin && sync'
+"$LABCTL" exec cl-ben -- 'sha256sum /home/ben/exam/off.bin /home/ben/exam/answer.txt' |
+	cut -c1-64 >"$T/ben.sums"
 check "stop cl-ben" "$LABCTL" stop cl-ben
-check "collect with ben stopped fails overall" bash -c \
-	"! '$LABCTL' collect cl /home/ann/exam/main.c '/home/ben/exam' --to '$T/st' \
+BDISK=$T/state/vms/cl-ben/disk.qcow2
+sha256sum "$BDISK" >"$T/ben.disk.sum"
+check "collect with ben stopped: both collected, ben from its disk" bash -c \
+	"'$LABCTL' collect cl /home/ann/exam/main.c '/home/ben/exam/*' --to '$T/st' \
 	   >'$T/st.txt' 2>&1 &&
-	 grep -qx 'cl-ben: stopped: start it to collect' '$T/st.txt' &&
+	 grep -qx 'cl-ben: collected 2 files, 200004 bytes (stopped: read from its disk); the guest'\\''s tar said: no such file: /home/ann/exam/main.c' '$T/st.txt' &&
 	 grep -q '^cl-ann: collected 1 file, 29 bytes' '$T/st.txt' &&
-	 grep -qx '1 of 2 VMs collected into $T/st' '$T/st.txt'"
+	 grep -qx '2 of 2 VMs collected into $T/st' '$T/st.txt'"
+check "offline: the copies' sha256 are those the guest had" bash -c \
+	"sha256sum '$T/st/ben/home/ben/exam/off.bin' '$T/st/ben/home/ben/exam/answer.txt' |
+	 cut -c1-64 | diff '$T/ben.sums' -"
+check "offline: the manifest rows" bash -c \
+	"grep -qx \"ben,cl-ben,/home/ben/exam/off.bin,200000,\$(sed -n 1p '$T/ben.sums')\" '$T/st/manifest.csv' &&
+	 grep -qx \"ben,cl-ben,/home/ben/exam/answer.txt,4,\$(sed -n 2p '$T/ben.sums')\" '$T/st/manifest.csv'"
+check "offline: the overlay unchanged (sha256)" sha256sum -c --quiet "$T/ben.disk.sum"
+check "offline: the overlay consistent (qemu-img check)" qemu-img check -q "$BDISK"
+check "offline: cl-ben still stopped" test "$(vm_field cl-ben state)" = stopped
+check "offline: the appliance is gone (no pidfile)" test ! -e "$T/run/vms/cl-ben/pid"
+check "offline: a path not there is said" bash -c \
+	"! '$LABCTL' collect cl '/home/ben/nope*' --student ben --to '$T/st2' \
+	   >'$T/st2.txt' 2>&1 &&
+	 grep -qx 'cl-ben: failed: no such file: /home/ben/nope\\*' '$T/st2.txt'"
 
 check "stop --course" "$LABCTL" stop --course cl
 check "course rm --yes" "$LABCTL" course rm cl --yes

@@ -13,7 +13,9 @@
 # an exam end that passed while labd was down fires when it starts; a
 # suspended VM is resumed, collected and left running; a labd killed
 # mid-copy (a 200 MiB sparse file, slow to tar) closes access when it
-# starts again, says "interrupted" and does not collect again.
+# starts again, says "interrupted" (and INTERRUPTED in the folder) and
+# does not collect again; a stopped VM is collected from its disk and
+# stays stopped.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -248,6 +250,11 @@ check "the event comes: a fourth" events 4
 check "it says interrupted, not collected again, access closed" bash -c \
 	"'$LABCTL' events --kind course.exam_end | tail -1 | grep -q \
 	 'interrupted: labd stopped during the firing into $T/state/collected/ex/.*; not collected again; access closed'"
+FOLDER=${BIG%/ann/home/ann/exam/big.bin}
+check "the interrupted folder says so itself (INTERRUPTED)" bash -c \
+	"grep -q '^fired: ' '$FOLDER/INTERRUPTED' &&
+	 grep -q '^why: labd stopped during the copy' '$FOLDER/INTERRUPTED' &&
+	 grep -qx 'access: closed' '$FOLDER/INTERRUPTED'"
 check_fails "access closed: no banner for nobody" banner $NOBODY "$PORT"
 check "course show: allow_from closed, exam_end fired" bash -c \
 	"'$LABCTL' course show ex >'$T/show' &&
@@ -261,6 +268,22 @@ sleep 2	# two ticks of the exam-end timer
 check "still four folders: no second copy" \
 	test "$(ls "$T/state/collected/ex" | wc -l)" = 4
 check "still four events" events 4
+
+# A stopped VM at the exam end: read from its disk, and it stays stopped.
+check "ben's file for an offline firing" "$LABCTL" exec ex-ben -- \
+	'echo offline >/home/ben/exam/off.txt && sync'
+check "stop ex-ben" "$LABCTL" stop ex-ben
+AT=$(date -d '+3 seconds' +%H:%M:%S)
+check "exam_end=$AT with ben stopped" "$LABCTL" course set ex exam_end=$AT \
+	"collect=/home/*/exam"
+check "it fires: a fifth event" events 5
+check "both collected, ben from its disk" bash -c \
+	"'$LABCTL' events --kind course.exam_end | tail -1 | grep -q '2 VMs collected, 0 failed'"
+D5=$T/state/collected/ex/$(ls "$T/state/collected/ex" | tail -1)
+check "ben's file in the fifth folder, in its manifest" bash -c \
+	"test \"\$(cat '$D5/ben/home/ben/exam/off.txt')\" = offline &&
+	 grep -q '^ben,ex-ben,/home/ben/exam/off.txt,8,' '$D5/manifest.csv'"
+check "ex-ben is still stopped" test "$(vm_field ex-ben state)" = stopped
 check "stop" "$LABCTL" stop --course ex --force
 
 finish test_examend

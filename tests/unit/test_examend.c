@@ -114,3 +114,29 @@ Test(examend_paths, checked_like_collect)
 	cr_expect_null(examend_paths(",", err, sizeof(err)));
 	cr_expect(strncmp(err, "collect: ", 9) == 0, "%s", err);
 }
+
+Test(examend_paths, two_commas_are_a_comma_of_the_path)
+{
+	json_t	*a;
+	char	err[256];
+
+	a = examend_paths("/srv/a,,b,/root/exam,,", err, sizeof(err));
+	cr_assert_not_null(a, "%s", err);
+	cr_assert_eq(json_array_size(a), 2);
+	cr_expect_str_eq(json_string_value(json_array_get(a, 0)), "/srv/a,b");
+	cr_expect_str_eq(json_string_value(json_array_get(a, 1)),
+	    "/root/exam,");
+	json_decref(a);
+	/* Empty ones are skipped, as before. */
+	a = examend_paths(",/x,,,/y,", err, sizeof(err));
+	cr_assert_not_null(a, "%s", err);
+	cr_expect_eq(json_array_size(a), 2);
+	cr_expect_str_eq(json_string_value(json_array_get(a, 0)), "/x,");
+	cr_expect_str_eq(json_string_value(json_array_get(a, 1)), "/y");
+	json_decref(a);
+	/* One comma splits: the error says how to write one in a path. */
+	cr_expect_null(examend_paths("/srv/a,b", err, sizeof(err)));
+	cr_expect(strstr(err, "\"b\"") != NULL, "%s", err);
+	cr_expect(strstr(err, "a comma in a path is written \",,\"") != NULL,
+	    "%s", err);
+}

@@ -443,3 +443,39 @@ Test(accel, resolve)
 	if (access("/dev/kvm", F_OK) == -1)
 		cr_expect_str_eq(why, "/dev/kvm: No such file or directory");
 }
+
+/* The collector appliance: the disk read-only, no NIC, no screen, a port. */
+Test(qemu_argv, offline_collector)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+	size_t		  i;
+
+	s.offline = 1;
+	s.seed = "/var/lib/labd/vms/demo-alice/offline/paths";
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt_nth(argv, "-add-fd", 0),
+	    "fd=5,set=1,opaque=disk-ro");
+	cr_expect_str_eq(opt_nth(argv, "-blockdev", 0),
+	    "driver=qcow2,node-name=disk0,read-only=on,file.driver=file,"
+	    "file.filename=/dev/fdset/1");
+	for (i = 0; argv[i] != NULL; i++) {
+		cr_expect(strstr(argv[i], "disk-rw") == NULL, "%s", argv[i]);
+		cr_expect(strstr(argv[i], "virtio-net") == NULL, "%s", argv[i]);
+		cr_expect(strstr(argv[i], "hostfwd") == NULL, "%s", argv[i]);
+		cr_expect(strstr(argv[i], "VGA") == NULL, "%s", argv[i]);
+	}
+	cr_expect(!has(argv, "-netdev"));
+	cr_expect(!has(argv, "-vnc"));
+	cr_expect_str_eq(opt(argv, "-nic"), "none");
+	cr_expect(has(argv, "-no-reboot"));
+	cr_expect_str_eq(opt_nth(argv, "-chardev", 0),
+	    "socket,id=chan0,fd=9");
+	cr_expect(has(argv, "virtserialport,chardev=chan0,name=labd.collect"));
+	/* The paths disk goes where the seed goes: raw and read-only. */
+	cr_expect_str_eq(opt_nth(argv, "-blockdev", 1),
+	    "driver=raw,node-name=seed0,read-only=on,file.driver=file,"
+	    "file.filename=/dev/fdset/2");
+	cr_expect(has(argv, "-sandbox"));
+	vmm_argv_free(argv);
+}
