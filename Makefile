@@ -23,7 +23,7 @@ PREFIX		?= /usr/local
 CC		?= cc
 PKGS		:= jansson sqlite3 libssh ncursesw libnftables libvncserver \
 		   libvncclient
-CPPFLAGS	+= -I. -D_GNU_SOURCE \
+CPPFLAGS	+= -I. -D_GNU_SOURCE -DLABD_SHAREDIR='"$(PREFIX)/share/labd"' \
 		   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS		?= -O2 -g
 CFLAGS		+= -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -142,10 +142,11 @@ $(B)/templates/tiny.ini: templates/tiny/build.sh $(wildcard templates/tiny/rootf
 	templates/tiny/build.sh $(B)/templates
 
 # The collector appliance (labd/offline.c): the tiny template's kernel,
-# from the package cache its build keeps, and a busybox initramfs.
+# from the package cache its build keeps (or downloaded), and a busybox
+# initramfs.  make install installs it: no tiny template needed for that.
 collector: $(B)/templates/collector-initrd
 $(B)/templates/collector-initrd: templates/collector/build.sh \
-		templates/collector/collector-init.sh | $(B)/templates/tiny.ini
+		templates/collector/collector-init.sh
 	templates/collector/build.sh $(B)/templates
 
 # The Debian 12 template: a few minutes and ~300 MB from the package
@@ -249,8 +250,9 @@ bench-debian: all template-debian
 	bench/debian.sh $(B)
 
 # --- install --------------------------------------------------------------
-install: all
+install: all collector
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/labd \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(B)/labd $(DESTDIR)$(PREFIX)/sbin/labd
@@ -260,6 +262,10 @@ install: all
 	install -m 0644 course-guide/man/labctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 course-guide/man/labd.ini.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 course-guide/man/labd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	@# The collector appliance (collect from stopped VMs): labd finds it
+	@# here without [vmm] collector.
+	install -m 0644 $(B)/templates/collector-vmlinuz \
+		$(B)/templates/collector-initrd $(DESTDIR)$(PREFIX)/share/labd/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)/etc/labd
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' examples/systemd/labd.service \
 		>$(DESTDIR)$(PREFIX)/lib/systemd/system/labd.service

@@ -44,6 +44,25 @@
 #define OFFLINE_LOG_MAX		(64 * 1024)	/* the console's tail */
 #define OFFLINE_BUF		(64 * 1024)
 
+#ifndef LABD_SHAREDIR
+#define LABD_SHAREDIR		"/usr/local/share/labd"
+#endif
+
+/*
+ * The folder of the collector appliance: [vmm] collector, or else where
+ * make install put it (LABD_SHAREDIR) when it is there; "" when neither.
+ */
+static const char *
+offline_dir(void)
+{
+	if (labd->cfg.collector[0] != '\0')
+		return labd->cfg.collector;
+	if (access(LABD_SHAREDIR "/collector-initrd", R_OK) == 0 &&
+	    access(LABD_SHAREDIR "/collector-vmlinuz", R_OK) == 0)
+		return LABD_SHAREDIR;
+	return "";
+}
+
 /*
  * The paths disk's text: a header, one path a line, "end", NULs to a
  * whole number of sectors.  The paths were checked by collect_path_check
@@ -201,13 +220,13 @@ offline_spawn(struct vmjob *j, const char *dir, int chan)
 	};
 
 	snprintf(kernel, sizeof(kernel), "%s/collector-vmlinuz",
-	    labd->cfg.collector);
+	    offline_dir());
 	snprintf(initrd, sizeof(initrd), "%s/collector-initrd",
-	    labd->cfg.collector);
+	    offline_dir());
 	if (access(kernel, R_OK) == -1 || access(initrd, R_OK) == -1) {
 		errf(j->err, sizeof(j->err), "no collector appliance in %s"
 		    " (make collector; [vmm] collector in labd.ini): %s",
-		    labd->cfg.collector, strerror(errno));
+		    offline_dir(), strerror(errno));
 		return -1;
 	}
 	vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
@@ -318,7 +337,7 @@ offline_submit(struct vm *vm, struct vmjob *j, json_t *paths, char *err,
 		    vm_state_name(vm->state));
 		return LABD_E_INVALID;
 	}
-	if (labd->cfg.collector[0] == '\0') {
+	if (offline_dir()[0] == '\0') {
 		errf(err, errlen, "%s is stopped and labd has no collector"
 		    " appliance to read its disk ([vmm] collector in"
 		    " labd.ini); start it to collect", vm->name);
