@@ -59,7 +59,7 @@ static const struct {
 /* Where each controller is, found at start (root only). */
 static struct {
 	int	where;			/* CG_NONE, CG_V1, CG_V2 */
-	char	base[PATH_MAX];		/* v1: its hierarchy's LABD_CGROUP */
+	char	base[PATH_MAX];	/* v1: its hierarchy's LABD_CGROUP */
 } ctl[CG_COUNT];
 static char	v2_base[PATH_MAX];	/* v2's LABD_CGROUP, "" none */
 static char	io_note[128];		/* why there is no io weight */
@@ -93,9 +93,9 @@ cglimit_size_parse(const char *s, const char *field, long long *bytes,
 		if (*end != '\0')
 			goto bad;
 	}
-	if (n == 0 || n > (unsigned long long)(LABD_MEM_MAX_BYTES >> shift)) {
-		errf(err, errlen, "%s: \"%.32s\" is out of range (1 byte to 1T)",
-		    field, s);
+	if (n == 0 || n > (unsigned long long)LABD_MEM_MAX_BYTES >> shift) {
+		errf(err, errlen, "%s: \"%.32s\" is out of range (1 byte to"
+		    " 1T)", field, s);
 		return -1;
 	}
 	*bytes = (long long)(n << shift);
@@ -331,7 +331,7 @@ cglimit_active(void)
 	return 0;
 }
 
-/* --- one VM's folders ------------------------------------------------------ */
+/* --- one VM's folders ---------------------------------------------------- */
 
 /* An optional file (memory.swap.max without swap accounting): ENOENT ok. */
 static int
