@@ -51,7 +51,8 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
 	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
 	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot, c.name,"
-	    " c.cpu_weight, c.memory_max, c.pids_max FROM vms v JOIN students s ON s.id = v.student_id"
+	    " c.cpu_weight, c.memory_max, c.pids_max"
+	    " FROM vms v JOIN students s ON s.id = v.student_id"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
 	sqlite3_bind_int64(st, 1, id);
