@@ -692,8 +692,12 @@ const char	*course_access(const char *course, json_t **res, char *err,
 #define LABD_PIDS_MAX		256		/* a tiny TCG QEMU has ~10 threads */
 #define LABD_PIDS_MIN		64
 #define LABD_PIDS_TOP		65536
-/* QEMU's own peak beyond guest RAM and tb_size, measured (cglimit.c). */
-#define LABD_MEM_MARGIN_MB	96
+/*
+ * QEMU's own beyond guest RAM and tb_size: a tiny TCG VM peaked at 236
+ * MiB resident after boot (128 RAM + 32 tb + 76 of QEMU's); 128 leaves
+ * QEMU half as much again for snapshots, VNC and the like.
+ */
+#define LABD_MEM_MARGIN_MB	128
 #define LABD_MEM_MAX_BYTES	(1LL << 40)
 struct cg_limits {
 	long long	memory_max;	/* bytes: memory.max, limit_in_bytes */
