@@ -135,6 +135,18 @@ echo "# ann's QEMU after boot: peak RSS $((peak_kb / 1024)) MiB, peak charged to
 check "the booted QEMU's peak RSS is below its memory limit" \
 	test $((peak_kb * 1024)) -lt "$auto"
 check "its threads are well below pids_max" test "$threads" -lt 128
+# A snapshot with RAM is what makes QEMU grow most: under its limit, ben's
+# QEMU lives through one.
+bpid=$(pid_of lm-ben)
+check "a RAM snapshot of ben under its memory limit" \
+	"$LABCTL" snapshot lm-ben lim1
+check "ben's QEMU lived through it (same pid, ready)" \
+	sh -c '[ "$(cat "$1")" = "$2" ] && "$0" list --json |
+	    jq -e ".[] | select(.name == \"lm-ben\") | .state == \"ready\""' \
+	"$LABCTL" "$T/run/vms/lm-ben/pid" "$bpid"
+md=$(grp_dir lm-ben memory)
+charged=$(cat "$md/memory.max_usage_in_bytes" 2>/dev/null || cat "$md/memory.peak" 2>/dev/null || echo 0)
+echo "# ben's QEMU after a RAM snapshot: peak charged to its group $((charged >> 20)) MiB (limit $((auto >> 20)) MiB)"
 show_auto() {
 	"$LABCTL" course show lm >"$T/show"
 	grep -Eq "^memory_max +$((auto >> 20)) MiB \(auto\)$" "$T/show" &&
