@@ -951,7 +951,8 @@ set_effect(const struct course_change *ch, const struct course_values *cv)
 	if (cv->cpu_weight != -1 || cv->memory_max != -1 ||
 	    cv->pids_max != -1)
 		return "limits: stored; applied at each VM's next start (labctl"
-		    " stop and start, or reset, a running one)";
+		    " restart a running one; a reset to a RAM snapshot keeps"
+		    " its QEMU)";
 	if (ch->checks != NULL)
 		return json_array_size(ch->checks) > 0 ? "checks: stored; run"
 		    " by labctl check COURSE and by ssh STUDENT+check@" :
