@@ -83,7 +83,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  " idle_suspend=30m|off internet=on|off isolation=on|off"
 	  " allow_from=CIDR[,CIDR...]|any allow_nets=CIDR[,CIDR...]|none"
 	  " sudo=on|off student_reset=on|off checks=DIR|none"
-	  " exam_end=HH:MM[:SS]|none collect=PATH[,PATH...]", ctl_course_set,
+	  " exam_end=HH:MM[:SS]|none collect=PATH[,PATH...]"
+	  " cpu_weight=N|default memory_max=SIZE|auto pids_max=N|default",
+	  ctl_course_set,
 	  "scheduled resets of the course's running VMs (reset_at= clears);"
 	  " idle_suspend: suspend a VM with no connection for that long;"
 	  " sudo: may students become root (live); student_reset: may"
@@ -92,7 +94,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  " check COURSE and ssh STUDENT+check@;"
 	  " exam_end: at that time, once, collect the PATHs of collect="
 	  " into labd's state_dir/collected/ and close access (allow_from"
-	  " closed)" },
+	  " closed); cpu_weight, memory_max (512M, 1G), pids_max: each VM's"
+	  " limits in its cgroups, from its next start" },
 	{ "reset", NULL, "VM|--course C [--yes] [--to SNAPSHOT | --hard]",
 	  ctl_reset,
 	  "back to a snapshot (default pristine), RAM and all, no reboot;"
@@ -573,6 +576,8 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		printf("socket       %s\n", jstr(s, "socket"));
 		if (*jstr(s, "gateway"))
 			printf("gateway      %s\n", jstr(s, "gateway"));
+		printf("limits       %s\n", jstr(json_object_get(s, "limits"),
+		    "mode"));
 		host_print(json_object_get(s, "host"));
 	}
 	json_decref(s);
@@ -707,6 +712,19 @@ fmt_when(long long t, char *out, size_t outlen)
 		strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* The VMs' limits of course show and course set: " (default)" if unset. */
+static void
+limits_show(json_t *l, const char *indent)
+{
+	printf("%scpu_weight    %lld%s\n", indent, jint(l, "cpu_weight"),
+	    jint(l, "cpu_weight_set") ? "" : " (default)");
+	printf("%smemory_max    %lld MiB%s\n", indent, jint(l, "memory_max") >>
+	    20, jint(l, "memory_max_set") ? "" : " (auto)");
+	printf("%spids_max      %lld%s\n", indent, jint(l, "pids_max"),
+	    jint(l, "pids_max_set") ? "" : " (default)");
+	printf("%slimits in     %s\n", indent, jstr(l, "mode"));
+}
+
 /* course show's access and exam end lines. */
 static void
 exam_show(json_t *o)
@@ -757,6 +775,7 @@ ctl_course_show(struct ctl *c, int argc, char **argv)
 		    "student_reset")) ? "on" : "off");
 		print_checks("checks       ", json_object_get(o, "checks"));
 		exam_show(o);
+		limits_show(json_object_get(o, "limits"), "");
 		printf("vms           %zu\n",
 		    json_array_size(json_object_get(o, "vms")));
 		json_array_foreach(json_object_get(o, "vms"), i, vm)
@@ -897,6 +916,7 @@ ctl_course_set(struct ctl *c, int argc, char **argv)
 		    json_is_true(json_object_get(res, "student_reset")) ?
 		    "on" : "off");
 		print_checks("  checks ", json_object_get(res, "checks"));
+		limits_show(json_object_get(res, "limits"), "  ");
 		if (*jstr(res, "effect"))
 			printf("  %s\n", jstr(res, "effect"));
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "labd/labd.h"
+#include "labd/vmjob.h"
 
 static void	cmd_status(const struct req *, json_t *);
 static void	cmd_events_list(const struct req *, json_t *);
@@ -132,6 +133,14 @@ static const struct cmd cmds[] = {
 		    " occurrence, once, collect and close access; \"none\""),
 		SPEC_SETTING("collect", "PATH[,PATH...]: what exam_end"
 		    " collects into state_dir/collected/COURSE/"),
+		SPEC_SETTING("cpu_weight", "1..10000 or \"default\" (100):"
+		    " each VM's share of the CPU against the others', at its"
+		    " next start"),
+		SPEC_SETTING("memory_max", "\"512M\", \"1G\" or \"auto\""
+		    " (guest RAM + tb_size + a margin): each VM's QEMU at most,"
+		    " at its next start; not below the guest's RAM"),
+		SPEC_SETTING("pids_max", "64..65536 or \"default\" (256):"
+		    " each VM's QEMU's threads at most, at its next start"),
 	  } },
 	{ .name = "course.access", .fn = cmd_course_access,
 	  .help = "the access sheet, one row a student",
@@ -351,6 +360,9 @@ cmd_status(const struct req *r, json_t *args)
 	    "network", labd->cfg.net_mode == LABD_NET_USER ? "user" : "bridge",
 	    "jobs", workers_pending(labd->workers), "host", admit_status(),
 	    "vnc", vnc_status(), "gateway", gw);
+	/* What the VMs' limits are set in (cglimit.c); none without root. */
+	json_object_set_new(o, "limits", priv_active() ? cglimit_status() :
+	    json_pack("{s:s}", "mode", "none (labd not root)"));
 	/* The boot queue (boot.c): what waits for a slot, and how many. */
 	json_object_set_new(o, "vms_booting", json_integer(booting));
 	json_object_set_new(o, "vms_queued", json_integer(queued));

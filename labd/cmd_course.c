@@ -53,13 +53,18 @@ cmd_course_set(const struct req *r, json_t *args)
 	const char	*sreset = arg_str(args, "student_reset");
 	const char	*exam_end = arg_str(args, "exam_end");
 	const char	*collect = arg_str(args, "collect");
+	const char	*cpu_weight = arg_str(args, "cpu_weight");
+	const char	*memory_max = arg_str(args, "memory_max");
+	const char	*pids_max = arg_str(args, "pids_max");
 	struct course_change ch = { .reset_at = reset_at,
 			    .reset_to = reset_to, .idle_suspend = idle,
 			    .internet = inet, .isolation = iso,
 			    .allow_from = allow, .allow_nets = nets,
 			    .sudo = sudo, .student_reset = sreset,
 			    .checks = json_object_get(args, "checks"),
-			    .exam_end = exam_end, .collect = collect };
+			    .exam_end = exam_end, .collect = collect,
+			    .cpu_weight = cpu_weight, .memory_max = memory_max,
+			    .pids_max = pids_max };
 	char		 err[LABD_MSGLEN];
 	const char	*code;
 	json_t		*res;

@@ -16,8 +16,9 @@
  * Each QEMU also gets a cgroup v2 folder of its own, LABD_CGROUP/VM under
  * the v2 hierarchy's root (not under labd's own cgroup, so that stopping
  * labd.service leaves the VMs running), which names all its processes and
- * is where limits go.  A host without a writable cgroup v2 hierarchy runs
- * VMs without one, with one warning.
+ * is where limits go (cglimit.c; with those controllers still on cgroup
+ * v1, in a folder of each v1 hierarchy too).  A host without a writable
+ * cgroup v2 hierarchy runs VMs without one, with one warning.
  */
 #include <sys/stat.h>
 
@@ -32,7 +33,6 @@
 #include "labd/labd.h"
 #include "labd/vmjob.h"
 
-#define LABD_CGROUP	"labd-vms"
 static char	cg_base[PATH_MAX];	/* "" when VMs run without cgroups */
 static int	confining;		/* labd started as root */
 
@@ -41,13 +41,16 @@ static int
 cg_remove(const char *vm_name)
 {
 	char	path[PATH_MAX];
+	int	gone = cglimit_remove(vm_name);
 
+	if (cg_base[0] == '\0')
+		return gone;
 	snprintf(path, sizeof(path), "%s/%s", cg_base, vm_name);
 	if (rmdir(path) == 0 || errno == ENOENT)
-		return 1;
+		return gone;
 	if (errno != EBUSY) {
 		log_warn("rmdir %s", path);
-		return 1;
+		return gone;
 	}
 	return 0;
 }
@@ -130,18 +133,18 @@ confine_init(char *err, size_t errlen)
 		errf(err, errlen, "chmod %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if ((mnt = cgroup2_mount()) == NULL) {
-		log_warnx("no cgroup v2 hierarchy: VMs run without a cgroup of"
-		    " their own");
-		return 0;
+	if ((mnt = cgroup2_mount()) == NULL)
+		log_warnx("no cgroup v2 hierarchy: VMs run without a cgroup v2"
+		    " folder of their own");
+	else {
+		snprintf(cg_base, sizeof(cg_base), "%s/" LABD_CGROUP, mnt);
+		if (mkdir(cg_base, 0755) == -1 && errno != EEXIST) {
+			log_warn("cannot make %s: VMs run without a cgroup v2"
+			    " folder of their own", cg_base);
+			cg_base[0] = '\0';
+		}
 	}
-	snprintf(cg_base, sizeof(cg_base), "%s/" LABD_CGROUP, mnt);
-	if (mkdir(cg_base, 0755) == -1 && errno != EEXIST) {
-		log_warn("cannot make %s: VMs run without a cgroup of their"
-		    " own", cg_base);
-		cg_base[0] = '\0';
-		return 0;
-	}
+	cglimit_init(mnt, cg_base);
 	return 0;
 }
 
@@ -209,13 +212,18 @@ confine_share(const struct vmdef *d, char *err, size_t errlen)
 
 int
 confine_user(const char *name, int64_t id, struct vmm_spec *s, gid_t *groups,
-    char *cgroup, size_t cglen, char *err, size_t errlen)
+    const struct cg_limits *lim, struct confine_cg *cg, char *err,
+    size_t errlen)
 {
 	struct group	*gr;
+	char		 v2dir[PATH_MAX];
+	size_t		 i;
 
 	s->uid = 0;
 	s->ngroups = 0;
 	s->cgroup = NULL;
+	s->cgroups = NULL;
+	s->ncgroups = 0;
 	if (geteuid() != 0)
 		return 0;
 	if (id <= 0 || id >= (int64_t)LABD_UIDS) {
@@ -236,27 +244,33 @@ confine_user(const char *name, int64_t id, struct vmm_spec *s, gid_t *groups,
 			groups[s->ngroups++] = gr->gr_gid;
 	}
 	s->groups = groups;
-	if (cg_base[0] != '\0') {
-		if (snprintf(cgroup, cglen, "%s/%s", cg_base, name) >=
-		    (int)cglen) {
-			errf(err, errlen, "%s: cgroup path too long", name);
-			return -1;
-		}
-		s->cgroup = cgroup;
+	if (cg_base[0] != '\0' && snprintf(v2dir, sizeof(v2dir), "%s/%s",
+	    cg_base, name) >= (int)sizeof(v2dir)) {
+		errf(err, errlen, "%s: cgroup path too long", name);
+		return -1;
 	}
+	/* The folders made here, limits written, for QEMU to join. */
+	if (cglimit_valid(lim, err, errlen) == -1 ||
+	    cglimit_make(name, cg_base[0] != '\0' ? v2dir : NULL, lim,
+	    cg->dirs, &cg->n, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < cg->n; i++)
+		cg->ptrs[i] = cg->dirs[i];
+	s->cgroups = cg->ptrs;
+	s->ncgroups = cg->n;
 	return 0;
 }
 
 int
 confine_cgroup_remove(const char *vm_name)
 {
-	return cg_base[0] == '\0' || cg_remove(vm_name);
+	return !confining || cg_remove(vm_name);
 }
 
-const char *
-confine_cgroup_base(void)
+int
+confine_cgroups(void)
 {
-	return cg_base;
+	return confining && (cg_base[0] != '\0' || cglimit_active());
 }
 
 /* A VM's folders: its disks in state_dir, its sockets in run_dir. */

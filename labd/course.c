@@ -12,6 +12,7 @@
  * sheet with the generated passwords, which are stored only hashed and so
  * are shown this once.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,9 @@ struct course_values {
 	char		 canon[1024];	/* allow_from, canonical */
 	const char	*nets;		/* NULL, or nets_canon's source */
 	char		 nets_canon[1024];	/* allow_nets, canonical */
+	int		 cpu_weight;	/* 0: default, -1: not given */
+	long long	 memory_max;	/* bytes, 0: auto, -1: not given */
+	int		 pids_max;	/* 0: default, -1: not given */
 	int		 exam_set;	/* exam_end given */
 	time_t		 exam_at;	/* its instant, 0: none */
 	char		 exam_paths[8192];	/* collect, checked */
@@ -711,7 +715,10 @@ set_write(const char *course, const struct course_change *ch,
 	    " allow_nets = COALESCE(?10, allow_nets),"
 	    " student_reset = COALESCE(?11, student_reset),"
 	    " exam_end = COALESCE(?12, exam_end),"
-	    " exam_collect = COALESCE(?13, exam_collect) WHERE name = ?4");
+	    " exam_collect = COALESCE(?13, exam_collect),"
+	    " cpu_weight = COALESCE(?14, cpu_weight),"
+	    " memory_max = COALESCE(?15, memory_max),"
+	    " pids_max = COALESCE(?16, pids_max) WHERE name = ?4");
 	if (ch->reset_at != NULL)
 		sqlite3_bind_text(st, 1, ch->reset_at, -1, SQLITE_STATIC);
 	if (ch->reset_to != NULL)
@@ -737,6 +744,12 @@ set_write(const char *course, const struct course_change *ch,
 		sqlite3_bind_int64(st, 12, (sqlite3_int64)cv->exam_at);
 	if (ch->collect != NULL || (cv->exam_set && cv->exam_at == 0))
 		sqlite3_bind_text(st, 13, cv->exam_paths, -1, SQLITE_STATIC);
+	if (cv->cpu_weight != -1)
+		sqlite3_bind_int(st, 14, cv->cpu_weight);
+	if (cv->memory_max != -1)
+		sqlite3_bind_int64(st, 15, (sqlite3_int64)cv->memory_max);
+	if (cv->pids_max != -1)
+		sqlite3_bind_int(st, 16, cv->pids_max);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_finalize(st);
 		errf(err, errlen, "course %s: %s", course,
@@ -768,6 +781,71 @@ set_write(const char *course, const struct course_change *ch,
 		    sqlite3_errmsg(labd->db));
 		net_resync(course);
 		return LABD_E_INTERNAL;
+	}
+	return NULL;
+}
+
+/* A whole number from lo to hi for field, or "default" (0). */
+static int
+limit_int(const char *v, const char *field, long lo, long hi, char *err,
+    size_t errlen)
+{
+	char	*end;
+	long	 n;
+
+	if (strcmp(v, "default") == 0)
+		return 0;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0' || errno != 0 || n < lo || n > hi) {
+		errf(err, errlen, "%s: \"%.32s\" is not a number from %ld to"
+		    " %ld (or default)", field, v, lo, hi);
+		return -1;
+	}
+	return (int)n;
+}
+
+/*
+ * cpu_weight, memory_max and pids_max: the VMs' limits in their cgroups,
+ * at each one's next start.  A memory_max below the guest's RAM would
+ * have the kernel kill QEMU as the guest boots: refused, with the numbers.
+ */
+static const char *
+set_parse_limits(const char *course, const struct course_change *ch,
+    struct course_values *cv, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	long long	 ram = 0, aut;
+
+	if (ch->cpu_weight != NULL && (cv->cpu_weight = limit_int(
+	    ch->cpu_weight, "cpu_weight", 1, 10000, err, errlen)) == -1)
+		return LABD_E_INVALID;
+	if (ch->pids_max != NULL && (cv->pids_max = limit_int(ch->pids_max,
+	    "pids_max", LABD_PIDS_MIN, LABD_PIDS_TOP, err, errlen)) == -1)
+		return LABD_E_INVALID;
+	if (ch->memory_max == NULL)
+		return NULL;
+	if (strcmp(ch->memory_max, "auto") == 0) {
+		cv->memory_max = 0;
+		return NULL;
+	}
+	if (cglimit_size_parse(ch->memory_max, "memory_max", &cv->memory_max,
+	    err, errlen) == -1)
+		return LABD_E_INVALID;
+	st = db_prepare("SELECT t.memory_mb FROM courses c JOIN templates t"
+	    " ON t.id = c.template_id WHERE c.name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ram = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (cv->memory_max < (ram << 20)) {
+		aut = cglimit_memory_auto((unsigned)ram, labd->cfg.tb_size_mb,
+		    labd->accel == VMM_ACCEL_TCG);
+		errf(err, errlen, "memory_max: %s (%lld MiB) is below the"
+		    " guest's RAM of %lld MiB; QEMU needs that and its own"
+		    " (auto is %lld MiB)", ch->memory_max,
+		    cv->memory_max >> 20, ram, aut >> 20);
+		return LABD_E_INVALID;
 	}
 	return NULL;
 }
@@ -813,6 +891,43 @@ set_parse_exam(const char *course, const struct course_change *ch,
 	return NULL;
 }
 
+/*
+ * The limits its VMs start with: each as set (0: default) and in effect,
+ * and how the host applies them (cgroup v1 or v2, or not at all).
+ */
+static json_t *
+course_limits(const char *course)
+{
+	sqlite3_stmt	*st;
+	struct cg_limits l = { 0 };
+	json_t		*o;
+	char		 mode[256];
+	int		 cpu = 0, pids = 0;
+	long long	 mem = 0;
+
+	st = db_prepare("SELECT c.cpu_weight, c.memory_max, c.pids_max,"
+	    " t.memory_mb FROM courses c JOIN templates t ON t.id ="
+	    " c.template_id WHERE c.name = ?");
+	sqlite3_bind_text(st, 1, course, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		cpu = sqlite3_column_int(st, 0);
+		mem = sqlite3_column_int64(st, 1);
+		pids = sqlite3_column_int(st, 2);
+		cglimit_defaults(&l, (unsigned)sqlite3_column_int(st, 3),
+		    labd->cfg.tb_size_mb, labd->accel == VMM_ACCEL_TCG);
+	}
+	sqlite3_finalize(st);
+	o = json_pack("{s:i,s:I,s:i,s:i,s:I,s:i,s:i,s:s}", "cpu_weight_set",
+	    cpu, "memory_max_set", (json_int_t)mem, "pids_max_set", pids,
+	    "cpu_weight", cpu > 0 ? cpu : (int)l.cpu_weight,
+	    "memory_max", (json_int_t)(mem > 0 ? mem : l.memory_max),
+	    "pids_max", pids > 0 ? pids : (int)l.pids_max,
+	    "io_weight", (int)l.io_weight,
+	    "mode", priv_active() ? cglimit_mode_text(mode, sizeof(mode)) :
+	    "none (labd not root)");
+	return o;
+}
+
 /* What the change does, and when, for the person who made it; or NULL. */
 static const char *
 set_effect(const struct course_change *ch, const struct course_values *cv)
@@ -833,6 +948,11 @@ set_effect(const struct course_change *ch, const struct course_values *cv)
 		    " reset";
 	if (cv->sreset_on != -1)
 		return "student_reset: live, from the next ssh STUDENT+reset@";
+	if (cv->cpu_weight != -1 || cv->memory_max != -1 ||
+	    cv->pids_max != -1)
+		return "limits: stored; applied at each VM's next start (labctl"
+		    " restart a running one; a reset to a RAM snapshot keeps"
+		    " its QEMU)";
 	if (ch->checks != NULL)
 		return json_array_size(ch->checks) > 0 ? "checks: stored; run"
 		    " by labctl check COURSE and by ssh STUDENT+check@" :
@@ -845,7 +965,9 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
     json_t **res, char *err, size_t errlen)
 {
 	struct course_values	 cv = { .inet_on = -1, .iso_on = -1,
-				    .sudo_on = -1, .sreset_on = -1 };
+				    .sudo_on = -1, .sreset_on = -1,
+				    .cpu_weight = -1, .memory_max = -1,
+				    .pids_max = -1 };
 	sqlite3_stmt		*st;
 	struct vm		*vm;
 	const char		*code, *effect;
@@ -856,6 +978,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	}
 	if ((code = set_parse(ch, &cv, err, errlen)) != NULL ||
 	    (code = set_parse_exam(course, ch, &cv, err, errlen)) != NULL ||
+	    (code = set_parse_limits(course, ch, &cv, err, errlen)) != NULL ||
 	    (code = set_write(course, ch, &cv, err, errlen)) != NULL)
 		return code;
 	/* The policy goes in every ready VM now, in the others at boot. */
@@ -867,7 +990,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	db_event(uid, "course.set", course, "reset_at=%s reset_to=%s"
 	    " idle_suspend=%s internet=%s isolation=%s allow_from=%s"
 	    " allow_nets=%s sudo=%s student_reset=%s checks=%s exam_end=%s"
-	    " collect=%s",
+	    " collect=%s cpu_weight=%s memory_max=%s pids_max=%s",
 	    ch->reset_at ? ch->reset_at : "(same)",
 	    ch->reset_to ? ch->reset_to : "(same)",
 	    ch->idle_suspend ? ch->idle_suspend : "(same)",
@@ -880,7 +1003,10 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    ch->checks == NULL ? "(same)" : json_array_size(ch->checks) ?
 	    "stored" : "none",
 	    ch->exam_end ? ch->exam_end : "(same)",
-	    ch->collect ? cv.exam_paths : "(same)");
+	    ch->collect ? cv.exam_paths : "(same)",
+	    ch->cpu_weight ? ch->cpu_weight : "(same)",
+	    ch->memory_max ? ch->memory_max : "(same)",
+	    ch->pids_max ? ch->pids_max : "(same)");
 	st = db_prepare("SELECT reset_at, reset_to, idle_suspend, internet,"
 	    " isolation, allow_from, sudo, allow_nets, student_reset, exam_end,"
 	    " exam_collect, exam_last FROM courses WHERE name = ?");
@@ -901,6 +1027,7 @@ course_set(const char *course, const struct course_change *ch, uid_t uid,
 	    db_text(st, 10), "last", (json_int_t)sqlite3_column_int64(st, 11)));
 	sqlite3_finalize(st);
 	json_object_set_new(*res, "checks", course_check_goals(course));
+	json_object_set_new(*res, "limits", course_limits(course));
 	if ((effect = set_effect(ch, &cv)) != NULL)
 		json_object_set_new(*res, "effect", json_string(effect));
 	return NULL;
@@ -939,6 +1066,7 @@ course_show(const char *course, json_t **res, char *err, size_t errlen)
 	json_object_set_new(o, "allow_from", json_string(db_text(st, 13)));
 	sqlite3_finalize(st);
 	json_object_set_new(o, "checks", course_check_goals(course));
+	json_object_set_new(o, "limits", course_limits(course));
 	vms = json_array();
 	for (vm = vm_list(); vm != NULL; vm = vm->next)
 		if (strcmp(vm->course, course) == 0)

@@ -43,7 +43,10 @@ static const char *db_schema =
 "  exam_collect TEXT NOT NULL DEFAULT '',"	/* "PATH,PATH" */
 "  exam_last INTEGER NOT NULL DEFAULT 0,"	/* when it last fired */
 "  exam_dir TEXT NOT NULL DEFAULT '',"	/* and where it put the files */
-"  exam_done INTEGER NOT NULL DEFAULT 0);"	/* exam_last of the last one done */
+"  exam_done INTEGER NOT NULL DEFAULT 0,"	/* exam_last of the last one done */
+"  cpu_weight INTEGER NOT NULL DEFAULT 0,"	/* a VM's limits, 0: default */
+"  memory_max INTEGER NOT NULL DEFAULT 0,"	/* bytes */
+"  pids_max INTEGER NOT NULL DEFAULT 0);"
 "CREATE TABLE IF NOT EXISTS students("
 "  id INTEGER PRIMARY KEY,"
 "  course_id INTEGER NOT NULL REFERENCES courses(id) ON DELETE CASCADE,"
@@ -113,6 +116,10 @@ static const struct {
 	{ "courses", "exam_last", "INTEGER NOT NULL DEFAULT 0" },
 	{ "courses", "exam_dir", "TEXT NOT NULL DEFAULT ''" },
 	{ "courses", "exam_done", "INTEGER NOT NULL DEFAULT 0" },
+	/* A VM's limits (cglimit.c); 0: the default. */
+	{ "courses", "cpu_weight", "INTEGER NOT NULL DEFAULT 0" },
+	{ "courses", "memory_max", "INTEGER NOT NULL DEFAULT 0" },
+	{ "courses", "pids_max", "INTEGER NOT NULL DEFAULT 0" },
 	/*
 	 * In clear: VNC authentication (DES of a challenge) needs the
 	 * password itself.  labd.db is labd's alone (state_dir 0750).

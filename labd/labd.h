@@ -8,6 +8,7 @@
 #define LABD_LABD_H
 
 #include <sys/types.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
@@ -203,7 +204,7 @@ struct cmd_arg {
 	enum arg_need	 need;
 	const char	*help;
 };
-#define CMD_MAXARGS	14
+#define CMD_MAXARGS	18
 #define CMD_CONN	0x01	/* about the connection itself, not the lab */
 #define CMD_TA		0x02	/* the ta role may run it too, not only admin */
 struct cmd {
@@ -662,6 +663,9 @@ struct course_change {
 	const char	*sudo;		/* on/off */
 	const char	*student_reset;	/* on/off: the gateway's +reset */
 	json_t		*checks;	/* goals to store, [] to clear */
+	const char	*cpu_weight;	/* 1..10000, "default" */
+	const char	*memory_max;	/* "512M", "auto" */
+	const char	*pids_max;	/* 64..65536, "default" */
 	const char	*exam_end;	/* "HH:MM[:SS]", "none" */
 	const char	*collect;	/* "PATH[,PATH...]" at exam_end */
 };
@@ -680,6 +684,54 @@ const char	*course_rm(const char *course, uid_t uid, json_t **res,
  */
 const char	*course_access(const char *course, json_t **res, char *err,
 		    size_t errlen);
+
+/* cglimit.c: each VM's limits in its cgroups (v2, or v1 where only there) */
+#define LABD_CGROUP		"labd-vms"	/* each hierarchy's folder of VMs */
+#define LABD_CPU_WEIGHT		100		/* v2's default: all VMs equal */
+#define LABD_IO_WEIGHT		100
+#define LABD_PIDS_MAX		256		/* a tiny TCG QEMU has ~10 threads */
+#define LABD_PIDS_MIN		64
+#define LABD_PIDS_TOP		65536
+/*
+ * QEMU's own beyond guest RAM and tb_size: a tiny TCG VM peaked at 236
+ * MiB resident after boot (128 RAM + 32 tb + 76 of QEMU's); 128 leaves
+ * QEMU half as much again for snapshots, VNC and the like.
+ */
+#define LABD_MEM_MARGIN_MB	128
+#define LABD_MEM_MAX_BYTES	(1LL << 40)
+struct cg_limits {
+	long long	memory_max;	/* bytes: memory.max, limit_in_bytes */
+	unsigned	cpu_weight;	/* v2 cpu.weight 1..10000 */
+	unsigned	io_weight;	/* v2 io.weight 1..10000 */
+	unsigned	pids_max;
+};
+/* "512M", "1G", "1048576" into bytes; -1 with err naming field. */
+int		 cglimit_size_parse(const char *s, const char *field,
+		    long long *bytes, char *err, size_t errlen);
+/* memory_max=auto: guest RAM + tb_size (under TCG) + the margin, bytes. */
+long long	 cglimit_memory_auto(unsigned memory_mb, unsigned tb_size_mb,
+		    int tcg);
+void		 cglimit_defaults(struct cg_limits *, unsigned memory_mb,
+		    unsigned tb_size_mb, int tcg);
+int		 cglimit_valid(const struct cg_limits *, char *err,
+		    size_t errlen);
+unsigned	 cglimit_v1_shares(unsigned cpu_weight);
+unsigned	 cglimit_v1_blkio(unsigned io_weight);
+/* As root, at start: which hierarchy each controller is used on. */
+void		 cglimit_init(const char *v2_mnt, const char *v2_folder);
+const char	*cglimit_mode_text(char *buf, size_t len);
+json_t		*cglimit_status(void);
+int		 cglimit_active(void);
+/*
+ * VM vm's folders made afresh with limits l: v2dir (when not NULL) and
+ * one in each v1 hierarchy used, into dirs (VMM_CGROUPS_MAX of them) for
+ * QEMU to join.  -1 with err, nothing left made.
+ */
+int		 cglimit_make(const char *vm, const char *v2dir,
+		    const struct cg_limits *l, char dirs[][PATH_MAX],
+		    size_t *ndirs, char *err, size_t errlen);
+/* rmdir of vm's v1 folders: 1 all gone, 0 one busy. */
+int		 cglimit_remove(const char *vm);
 
 /* schedule.c: a course's scheduled resets */
 int		 schedule_parse(const char *spec, int *secs, int max, char *err,

@@ -310,11 +310,12 @@ do_spawn(json_t *req, const int *fds, int nfds)
 {
 	struct vmm_spec	 s = { 0 };
 	struct vmm_fwd	 fwds[PRIV_FWDS_MAX];
+	struct cg_limits lim;
+	struct confine_cg cg;
 	char		 vmdir[PATH_MAX], rundir[PATH_MAX], disk[PATH_MAX],
-			 seed[PATH_MAX], tap[IFNAMSIZ], cgroup[PATH_MAX],
-			 err[VMM_ERRLEN];
+			 seed[PATH_MAX], tap[IFNAMSIZ], err[VMM_ERRLEN];
 	gid_t		 groups[4];
-	json_t		*a, *f;
+	json_t		*a, *f, *l;
 	json_int_t	 id = json_integer_value(json_object_get(req, "id"));
 	json_int_t	 mask = json_integer_value(json_object_get(req, "fds"));
 	size_t		 i;
@@ -378,7 +379,16 @@ do_spawn(json_t *req, const int *fds, int nfds)
 	}
 	s.fwds = fwds;
 	s.nfwd = json_array_size(a);
-	if (confine_user(s.name, id, &s, groups, cgroup, sizeof(cgroup), err,
+	/* The daemon's limits, checked in confine_user() (cglimit_valid). */
+	l = json_object_get(req, "limits");
+	lim.memory_max = json_integer_value(json_object_get(l, "memory_max"));
+	lim.cpu_weight = (unsigned)json_integer_value(json_object_get(l,
+	    "cpu_weight"));
+	lim.io_weight = (unsigned)json_integer_value(json_object_get(l,
+	    "io_weight"));
+	lim.pids_max = (unsigned)json_integer_value(json_object_get(l,
+	    "pids_max"));
+	if (confine_user(s.name, id, &s, groups, &lim, &cg, err,
 	    sizeof(err)) == -1 || vmm_spawn(&s, &pid, err, sizeof(err)) == -1)
 		return failed("%s", err);
 	return json_pack("{s:i}", "pid", (int)pid);
@@ -723,7 +733,7 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
     char *err, size_t errlen)
 {
 	gid_t		 groups[4];
-	char		 cgroup[PATH_MAX];
+	struct confine_cg cg;
 	json_t		*req, *rep, *fwds;
 	int		 fds[PRIV_SPAWN_FDS], nfds = 0, mask = 0, rc = -1;
 	size_t		 i;
@@ -731,8 +741,8 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	/* It starts again: its folder is not to be swept from under it. */
 	pending_drop(d->name);
 	if (!priv_active()) {
-		if (confine_user(d->name, d->id, spec, groups, cgroup,
-		    sizeof(cgroup), err, errlen) == -1)
+		if (confine_user(d->name, d->id, spec, groups, &d->limits,
+		    &cg, err, errlen) == -1)
 			return -1;
 		return vmm_spawn(spec, pid, err, errlen);
 	}
@@ -761,6 +771,10 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	    spec->mac, "restrict", spec->restrict_net, "paused",
 	    spec->start_paused, "tap", spec->tap != NULL, "fwds", fwds,
 	    "fds", mask, "offline", spec->offline);
+	json_object_set_new(req, "limits", json_pack("{s:I,s:i,s:i,s:i}",
+	    "memory_max", (json_int_t)d->limits.memory_max, "cpu_weight",
+	    (int)d->limits.cpu_weight, "io_weight", (int)d->limits.io_weight,
+	    "pids_max", (int)d->limits.pids_max));
 	if ((rep = priv_request(req, fds, nfds, NULL, 0, 0, err,
 	    errlen)) != NULL) {
 		*pid = (pid_t)json_integer_value(json_object_get(rep, "pid"));
@@ -964,7 +978,7 @@ priv_cgroup_release(const char *vm_name)
 {
 	size_t	i, free_slot = SWEEP_MAX;
 
-	if (confine_cgroup_base()[0] == '\0' || priv_release(vm_name))
+	if (!confine_cgroups() || priv_release(vm_name))
 		return;
 	pthread_mutex_lock(&pending_lock);
 	for (i = 0; i < SWEEP_MAX; i++) {
@@ -987,6 +1001,6 @@ priv_cgroup_release(const char *vm_name)
 void
 priv_sweep_start(void)
 {
-	if (confine_cgroup_base()[0] != '\0')
+	if (confine_cgroups())
 		loop_add_timer(labd->loop, SWEEP_MS, sweep, NULL);
 }

@@ -50,7 +50,8 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	memset(d, 0, sizeof(*d));
 	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
 	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
-	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot, c.name"
+	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot, c.name,"
+	    " c.cpu_weight, c.memory_max, c.pids_max"
 	    " FROM vms v JOIN students s ON s.id = v.student_id"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
@@ -77,6 +78,15 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	d->vcpus = sqlite3_column_int(st, 13);
 	d->slot = sqlite3_column_int(st, 14);
 	snprintf(d->course, sizeof(d->course), "%s", db_text(st, 15));
+	/* The course's limits where it set them (0: the default). */
+	cglimit_defaults(&d->limits, d->memory_mb, labd->cfg.tb_size_mb,
+	    labd->accel == VMM_ACCEL_TCG);
+	if (sqlite3_column_int(st, 16) > 0)
+		d->limits.cpu_weight = (unsigned)sqlite3_column_int(st, 16);
+	if (sqlite3_column_int64(st, 17) > 0)
+		d->limits.memory_max = sqlite3_column_int64(st, 17);
+	if (sqlite3_column_int(st, 18) > 0)
+		d->limits.pids_max = (unsigned)sqlite3_column_int(st, 18);
 	/* The gateway logs in as the student with it (gateway.c). */
 	if (keys_gateway(db_text(st, 15), d->gw_key, sizeof(d->gw_key), NULL,
 	    0, err, errlen) == -1) {

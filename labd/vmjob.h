@@ -43,6 +43,7 @@ struct vmdef {
 	char		append[1024];
 	char		firmware[8];
 	unsigned	memory_mb, vcpus;
+	struct cg_limits limits;	/* its course's, or the defaults */
 	struct pf_rule	rules[LABD_MAX_GUEST_PORTS];
 	size_t		nrules;
 	char		vm_dir[PATH_MAX];
@@ -156,16 +157,24 @@ int	offline_console_parse(const char *text, int *status, char *errtext,
 int	confine_init(char *err, size_t errlen);
 /* The template's files VM d's QEMU opens by name: readable to the VMs. */
 int	confine_share(const struct vmdef *d, char *err, size_t errlen);
+/* A VM's cgroup folders, made by confine_user() for its QEMU to join. */
+struct confine_cg {
+	char		 dirs[VMM_CGROUPS_MAX][PATH_MAX];
+	const char	*ptrs[VMM_CGROUPS_MAX];
+	size_t		 n;
+};
 /*
- * Fill s's uid, gid, groups (into groups[], room for 4) and cgroup (into
- * cgroup) for VM name with id; with labd not root, QEMU runs as labd.
+ * Fill s's uid, gid, groups (into groups[], room for 4) and cgroups (made
+ * into cg, with limits lim) for VM name with id; with labd not root, QEMU
+ * runs as labd, in no cgroup of its own.
  */
 int	confine_user(const char *name, int64_t id, struct vmm_spec *s,
-	    gid_t *groups, char *cgroup, size_t cglen, char *err, size_t errlen);
+	    gid_t *groups, const struct cg_limits *lim, struct confine_cg *cg,
+	    char *err, size_t errlen);
 /* rmdir of the VM's cgroup folder: 1 gone, 0 busy (a zombie left). */
 int	confine_cgroup_remove(const char *vm_name);
-/* The folder under which each VM's cgroup is; "" when none. */
-const char *confine_cgroup_base(void);
+/* Has a VM cgroup folders to remove (labd root, some hierarchy used)? */
+int	confine_cgroups(void);
 
 /* priv.c */
 /*

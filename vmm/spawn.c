@@ -67,7 +67,9 @@ struct spawn_report {
 /* Everything the children need, ready before fork(). */
 struct spawn_ctx {
 	char *const		*argv;
-	int			 nullfd, logfd, cgfd;
+	int			 nullfd, logfd;
+	int			 cgfds[1 + VMM_CGROUPS_MAX];	/* cgroup.procs */
+	size_t			 ncg;
 	int			 fds[VMM_FD_COUNT];	/* VMM_FD_DISK_RW.. or -1 */
 	int			 switch_user;
 	uid_t			 uid;
@@ -101,9 +103,12 @@ static void
 child_qemu(const struct spawn_ctx *c, int status)
 {
 	int	src[4 + VMM_FD_COUNT], n = 4 + VMM_FD_COUNT, i, e;
+	size_t	k;
 
-	if (c->cgfd != -1 && write(c->cgfd, "0\n", 2) != 2)
-		goto fail;
+	/* Into each group while still root: "0" is the writer itself. */
+	for (k = 0; k < c->ncg; k++)
+		if (write(c->cgfds[k], "0\n", 2) != 2)
+			goto fail;
 	/* Lift every descriptor out of the way, then put each in place. */
 	src[0] = c->nullfd;
 	src[1] = c->logfd;
@@ -397,15 +402,32 @@ fail:
 	return -1;
 }
 
+/* The cgroup.procs of folder dir, for QEMU to write itself into. */
+static int
+cg_open(const struct vmm_spec *s, struct spawn_ctx *c, const char *dir,
+    char *err, size_t errlen)
+{
+	char	path[PATH_MAX];
+	int	fd;
+
+	if (vmm_path(path, sizeof(path), dir, "cgroup.procs") == -1 ||
+	    (fd = open(path, O_WRONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: cannot join cgroup %s: %s",
+		    s->name, dir, strerror(errno));
+		return -1;
+	}
+	c->cgfds[c->ncg++] = fd;
+	return 0;
+}
+
 /*
  * QEMU's user, its run_dir made its own (it makes its sockets and pidfile
- * there), and its cgroup made and opened for it to join.
+ * there), and its cgroups opened for it to join (s->cgroup made here).
  */
 static int
 prepare(const struct vmm_spec *s, struct spawn_ctx *c, char *err,
     size_t errlen)
 {
-	char	path[PATH_MAX];
 	size_t	i;
 	int	fd;
 
@@ -438,15 +460,22 @@ prepare(const struct vmm_spec *s, struct spawn_ctx *c, char *err,
 	if (s->cgroup != NULL) {
 		/* A folder left by a QEMU gone is empty and can go. */
 		rmdir(s->cgroup);
-		if ((mkdir(s->cgroup, 0755) == -1 && errno != EEXIST) ||
-		    vmm_path(path, sizeof(path), s->cgroup,
-		    "cgroup.procs") == -1 ||
-		    (c->cgfd = open(path, O_WRONLY | O_CLOEXEC)) == -1) {
+		if (mkdir(s->cgroup, 0755) == -1 && errno != EEXIST) {
 			snprintf(err, errlen, "%s: cannot make cgroup %s: %s",
 			    s->name, s->cgroup, strerror(errno));
 			return -1;
 		}
+		if (cg_open(s, c, s->cgroup, err, errlen) == -1)
+			return -1;
 	}
+	if (s->ncgroups > VMM_CGROUPS_MAX) {
+		snprintf(err, errlen, "%s: more than %d cgroups", s->name,
+		    VMM_CGROUPS_MAX);
+		return -1;
+	}
+	for (i = 0; i < s->ncgroups; i++)
+		if (cg_open(s, c, s->cgroups[i], err, errlen) == -1)
+			return -1;
 	memset(&c->qmp, 0, sizeof(c->qmp));
 	c->qmp.sun_family = AF_UNIX;
 	if (vmm_path(c->qmp.sun_path, sizeof(c->qmp.sun_path), s->run_dir,
@@ -466,8 +495,8 @@ ctx_close(struct spawn_ctx *c)
 		close(c->fds[VMM_FD_TAP - 4]);
 	if (c->fds[VMM_FD_CHAN - 4] != -1)
 		close(c->fds[VMM_FD_CHAN - 4]);
-	if (c->cgfd != -1)
-		close(c->cgfd);
+	while (c->ncg > 0)
+		close(c->cgfds[--c->ncg]);
 	if (c->nullfd != -1)
 		close(c->nullfd);
 }
@@ -487,7 +516,7 @@ int
 vmm_spawn(const struct vmm_spec *given, pid_t *pid, char *err, size_t errlen)
 {
 	struct vmm_spec		 own = *given, *spec = &own;
-	struct spawn_ctx	 c = { .nullfd = -1, .logfd = -1, .cgfd = -1 };
+	struct spawn_ctx	 c = { .nullfd = -1, .logfd = -1 };
 	struct spawn_report	 r;
 	char			 tail[VMM_ERRLEN];
 	char			**argv = NULL;

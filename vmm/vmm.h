@@ -128,6 +128,7 @@ struct vmm_fwd {
 	uint16_t	 guest_port;
 };
 
+#define VMM_CGROUPS_MAX	6
 struct vmm_spec {
 	const char		*name;		/* VM name, [a-z0-9-], used in -name and logs */
 	const char		*qemu;		/* binary, NULL = qemu-system-x86_64 */
@@ -154,6 +155,13 @@ struct vmm_spec {
 	const gid_t		*groups;
 	size_t			 ngroups;
 	const char		*cgroup;	/* cgroup v2 folder QEMU joins (made here); may be NULL */
+	/*
+	 * Further cgroup folders QEMU joins, made (and limited) by the
+	 * caller: the VM's folder in each cgroup v1 hierarchy, or a v2
+	 * folder whose limits the caller wrote (cgroup then NULL).
+	 */
+	const char *const	*cgroups;
+	size_t			 ncgroups;
 	/*
 	 * With uid and sock_gid set, run_dir becomes uid's with group
 	 * sock_gid (set-group-ID, 2770) and QEMU's umask 007: its sockets and
