@@ -187,7 +187,7 @@ gw_has_checks(const char *course)
 	return yes;
 }
 
-int
+static int
 gw_sessions_of(const char *vm)
 {
 	struct gw_sess	*s;
@@ -729,6 +729,7 @@ gateway_init(char *err, size_t errlen)
 		errf(err, errlen, "gateway: %s", strerror(errno));
 		goto fail;
 	}
+	gw_park_init(gw_sessions_of);
 	events_on("vm.state", gw_vm_state, NULL);
 	loop_add_timer(labd->loop, GW_TICK_MS, gw_tick, NULL);
 	if (gw_listen_start(lfd, key, gw_ask[1], GW_MAX_CONNS, err,

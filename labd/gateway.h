@@ -150,8 +150,8 @@ void	*gw_park_take(struct vm *);
 int	 gw_park_making(const char *vm);
 void	 gw_park_tick(void);
 void	 gw_park_free(void *g);
-/* gateway.c: the gateway sessions open to vm now. */
-int	 gw_sessions_of(const char *vm);
+/* How gw_park.c learns the gateway sessions open to a VM (gateway.c's). */
+void	 gw_park_init(int (*sessions_of)(const char *vm));
 
 /*
  * gw_relay.c: the channels of one authenticated connection.  Made when

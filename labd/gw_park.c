@@ -91,6 +91,7 @@ static struct {
 	long long	made, failed, taken, dropped;
 } gw_park_n;
 static atomic_llong	 gw_park_ndead;		/* taken, found dead */
+static int		(*gw_park_sessions)(const char *vm);
 
 /* --- the threads' side: logging in to a guest ----------------------------- */
 
@@ -356,8 +357,14 @@ gw_park_want(struct vm *vm, int closed)
 	if (p->state == GW_PARK_READY && now - p->made_ms > GW_PARK_MAX_AGE_MS)
 		gw_park_drop(p, "made again: old");
 	if (p->state == GW_PARK_IDLE && now >= p->next_try &&
-	    gw_sessions_of(vm->name) == 0)
+	    gw_park_sessions(vm->name) == 0)
 		gw_park_start(p);
+}
+
+void
+gw_park_init(int (*sessions_of)(const char *vm))
+{
+	gw_park_sessions = sessions_of;
 }
 
 void
