@@ -303,6 +303,9 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 		    err);
 		return;
 	}
+	/* Parked while she held no session, taken only so (gw_park.c). */
+	if (r->mode == GW_MODE_SHELL && gw_sessions_of(vm->name) == 0)
+		r->guest = gw_park_take(vm);
 	s = xcalloc(1, sizeof(*s));
 	snprintf(s->vm, sizeof(s->vm), "%s", vm->name);
 	snprintf(s->login, sizeof(s->login), "%s", vm->student);
@@ -317,9 +320,6 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 	vm->last_conn = time(NULL);
 	snprintf(r->ip, sizeof(r->ip), "%s", vm->probe_ip);
 	r->port = vm->probe_port;
-	/* Parked while she held no session, taken only so (gw_park.c). */
-	if (r->mode == GW_MODE_SHELL && gw_sessions_of(vm->name) == 0)
-		r->guest = gw_park_take(vm);
 	log_info("gateway: %s logged in to %s from %s%s", vm->student,
 	    vm->name, r->addr, mode);
 	db_event(0, "gateway.login", vm->name, "%s from %s%s", vm->student,
