@@ -19,7 +19,14 @@
 # guest.  Under TCG on two cores (14:10, 2026-12-05) a gateway login
 # was 50 ms key exchange with the client, 45 ms its authentication,
 # 145 ms the login to the guest, 55 ms the command: 0.33 s against
-# 0.22 s direct.  The guest
+# 0.22 s direct.  Since the gateway parks a session to each ready guest,
+# logged in ahead of time and made again at each logout (labd/gw_park.c),
+# a login takes it instead of that 145 ms; each run here ends before the
+# next connects, so the next one takes the session parked meanwhile
+# (2026-12-06, same host, loaded: before 0.45 s against 0.34 s direct,
+# 1.32x; after 0.19 s against 0.25 s, 0.76x, and 0.22 against 0.28,
+# 0.78x, in a second run; scp 1.45 before, 1.11 and 0.82 after,
+# both noisy).  The guest
 # runs under TCG unless KVM works (ACCEL=tcg forces it), so its sshd's
 # crypto bounds both.  Traffic goes to 127.0.0.1 only.
 set -euo pipefail

@@ -574,8 +574,17 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		    jint(s, "vms_queued"), jint(s, "max_booting"));
 		printf("state dir    %s\n", jstr(s, "state_dir"));
 		printf("socket       %s\n", jstr(s, "socket"));
-		if (*jstr(s, "gateway"))
+		if (*jstr(s, "gateway")) {
+			json_t	*pk = json_object_get(s, "gateway_park");
+
 			printf("gateway      %s\n", jstr(s, "gateway"));
+			if (pk != NULL)
+				printf("parked       %lld sessions, %lld being"
+				    " made; %lld taken by logins, %lld of them"
+				    " dead\n", jint(pk, "parked"),
+				    jint(pk, "making"), jint(pk, "taken"),
+				    jint(pk, "dead"));
+		}
 		printf("limits       %s\n", jstr(json_object_get(s, "limits"),
 		    "mode"));
 		host_print(json_object_get(s, "host"));

@@ -366,6 +366,8 @@ cmd_status(const struct req *r, json_t *args)
 	/* The boot queue (boot.c): what waits for a slot, and how many. */
 	json_object_set_new(o, "vms_booting", json_integer(booting));
 	json_object_set_new(o, "vms_queued", json_integer(queued));
+	if (labd->cfg.gw_port != 0)
+		json_object_set_new(o, "gateway_park", gw_park_status());
 	json_object_set_new(o, "max_booting", json_integer(boot_limit(
 	    labd->cfg.max_booting, labd->accel,
 	    (int)sysconf(_SC_NPROCESSORS_ONLN))));

@@ -37,6 +37,9 @@
  *   GW_CHECK   +check's session began: check.c's run of the stored
  *              goals in this VM alone, answered with the student's
  *              table once it is over (gw_check.c)
+ *   GW_PARKED  a session to a guest, logged in ahead of time by a
+ *              thread of gw_park.c, parked for the student's next login
+ *              (which GW_LOGIN hands it, in r->guest) or not wanted
  *
  * The socket is bound and the host key read before labd drops root
  * (main.c), so that port 22 and a key under /etc work.  Sessions do not
@@ -70,6 +73,7 @@
 #define GW_WAKE_TIMEOUT_MS	(5 * 60 * 1000)	/* a resume or a boot under TCG */
 #define GW_BACKLOG		128
 #define GW_MAX_CONNS		1024	/* threads at once, logged in or not */
+#define GW_PARK_WAIT_MS		2000	/* for a parked session being made */
 
 struct gw_sess {
 	char		 vm[LABD_VMNAMELEN];
@@ -85,6 +89,7 @@ struct gw_sess {
 struct gw_wait {
 	struct gw_req	*req;
 	int64_t		 deadline;
+	int64_t		 park_until;	/* waits for a parked session */
 	int		 woke;		/* we asked the VM to start */
 	struct gw_wait	*next;
 };
@@ -289,6 +294,7 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 	struct gw_sess	*s;
 	const char	*code, *mode = gw_mode_names[r->mode];
 	char		 err[LABD_ERRLEN];
+	void		*g;
 
 	if (r->mode == GW_MODE_CONSOLE && (r->fd = vm_console_open(vm, &code,
 	    err, sizeof(err))) == -1) {
@@ -297,6 +303,9 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 		    err);
 		return;
 	}
+	/* Parked while she held no session, taken only so (gw_park.c). */
+	if (r->mode == GW_MODE_SHELL && gw_sessions_of(vm->name) == 0)
+		r->guest = gw_park_take(vm);
 	s = xcalloc(1, sizeof(*s));
 	snprintf(s->vm, sizeof(s->vm), "%s", vm->name);
 	snprintf(s->login, sizeof(s->login), "%s", vm->student);
@@ -322,7 +331,9 @@ gw_login_ok(struct gw_req *r, struct vm *vm)
 	    r->mode == GW_MODE_RESET ? "reset" : r->mode == GW_MODE_CHECK ?
 	    "check" : "shell"));
 	r->ok = 1;
-	gw_req_answer(r);
+	g = r->guest;
+	if (!gw_req_hand(r))	/* the thread gave up: its session is ours */
+		gw_park_free(g);
 }
 
 /*
@@ -401,6 +412,14 @@ gw_login_try(struct gw_wait *w)
 	case VM_READY:
 		if (vm->probe_port == 0 && r->mode != GW_MODE_CONSOLE)
 			return 0;
+		/* A session being parked: the very work a login would start. */
+		if (r->mode == GW_MODE_SHELL && gw_park_making(vm->name) &&
+		    gw_sessions_of(vm->name) == 0) {
+			if (w->park_until == 0)
+				w->park_until = now_ms() + GW_PARK_WAIT_MS;
+			if (now_ms() < w->park_until)
+				return 0;
+		}
 		gw_login_ok(r, vm);
 		return 1;
 	case VM_BOOTING:
@@ -499,6 +518,8 @@ gw_logout(struct gw_req *r)
 	    "vm", s->vm, "student", s->login, "course", s->course,
 	    "from", s->addr, "seconds", (json_int_t)secs));
 	gw_req_unref(s->req);
+	/* What the student did in the VM may undo what is parked. */
+	gw_park_renew(s->vm);
 	free(s);
 	r->ok = 1;
 	gw_req_answer(r);
@@ -596,6 +617,11 @@ gw_on_ask(struct loop *l, int fd, uint32_t events, void *arg)
 		case GW_CHECK:
 			gw_check(r);
 			break;
+		case GW_PARKED:
+			gw_park_done(r);
+			if (gw_waits != NULL)
+				gw_waits_check();
+			break;
 		}
 	}
 }
@@ -616,6 +642,7 @@ gw_tick(struct loop *l, void *arg)
 	char		 allow[1024], msg[GW_MSGLEN];
 
 	gw_waits_check();
+	gw_park_tick();
 	for (s = gw_sessions; s != NULL; s = s->next) {
 		if ((vm = gw_vm(s->vm)) == NULL) {
 			gw_req_set_cut(s->req, "your VM was removed");
@@ -641,6 +668,8 @@ gw_vm_state(const struct event *ev, void *arg)
 	struct gw_resetting	*p;
 	struct gw_req		*r;
 
+	if (ev->vm != NULL)
+		gw_park_vm(ev->vm);
 	if (gw_waits != NULL)
 		gw_waits_check();
 	if (ev->vm == NULL)
@@ -700,6 +729,7 @@ gateway_init(char *err, size_t errlen)
 		errf(err, errlen, "gateway: %s", strerror(errno));
 		goto fail;
 	}
+	gw_park_init(gw_sessions_of);
 	events_on("vm.state", gw_vm_state, NULL);
 	loop_add_timer(labd->loop, GW_TICK_MS, gw_tick, NULL);
 	if (gw_listen_start(lfd, key, gw_ask[1], GW_MAX_CONNS, err,

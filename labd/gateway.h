@@ -42,6 +42,7 @@ enum gw_req_kind {
 	GW_LOGOUT,	/* vm's session from addr ended */
 	GW_RESET,	/* vm back to pristine: answered once it is over */
 	GW_CHECK,	/* vm's checks run: answered with the table */
+	GW_PARKED,	/* a parking thread's session to vm, or why not */
 };
 
 struct gw_req {
@@ -67,6 +68,8 @@ struct gw_req {
 	int			 nprogress;	/* bumped at a change */
 	char			*text;		/* check: the student's table */
 	int			 all_met;	/* check: every goal met */
+	void			*guest;		/* login, parked: a session handed over */
+	unsigned		 gen;		/* parked: the record's, when made */
 	/* between the two sides */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
@@ -100,6 +103,12 @@ void	 gw_req_init(int ask_fd);
 struct gw_req	*gw_req_new(enum gw_req_kind kind, const char *addr);
 /* The loop's answer: wakes the thread, drops the loop's hold. */
 void	 gw_req_answer(struct gw_req *);
+/*
+ * The same, for an answer that hands the thread something to own (a
+ * guest session): 1 when the thread was still waiting and has it, 0
+ * when it gave up waiting (the loop keeps what it meant to give).
+ */
+int	 gw_req_hand(struct gw_req *);
 void	 gw_req_unref(struct gw_req *);
 void	 gw_req_ref(struct gw_req *);
 /*
@@ -110,6 +119,41 @@ void	 gw_req_set_cut(struct gw_req *, const char *msg);
 int	 gw_req_cut(struct gw_req *, char *msg, size_t msglen);
 
 /*
+ * gw_park.c, the threads' side: log in to the guest as r->login with
+ * r->keyfile at r->ip:r->port, trying again for retry_ms while the
+ * connection fails before the login; the session, or NULL with why.
+ */
+struct ssh_session_struct;
+struct ssh_channel_struct;
+struct ssh_session_struct *gw_guest(const struct gw_req *r, int retry_ms,
+		    char *err, size_t errlen);
+/*
+ * A parked session just taken by a login's thread (g, its own now): a
+ * session channel opened on it, the proof that the guest still answers,
+ * which the relay then uses (gw_relay_spare()); or NULL with why, g
+ * freed, and the login connects afresh.
+ */
+struct ssh_channel_struct *gw_park_check(struct ssh_session_struct *g,
+		    char *err, size_t errlen);
+/*
+ * gw_park.c, the loop's side: a VM's state is known or changed (parks
+ * or drops); a login of the VM's student ended (what is parked may be
+ * out of date: made again); a parking thread's answer (GW_PARKED); the
+ * parked session of a ready VM for a shell login, or NULL; whether one
+ * is being made (a login waits for it a little); the tick; a session
+ * the loop holds, closed.
+ */
+void	 gw_park_vm(struct vm *);
+void	 gw_park_renew(const char *vm);
+void	 gw_park_done(struct gw_req *);
+void	*gw_park_take(struct vm *);
+int	 gw_park_making(const char *vm);
+void	 gw_park_tick(void);
+void	 gw_park_free(void *g);
+/* How gw_park.c learns the gateway sessions open to a VM (gateway.c's). */
+void	 gw_park_init(int (*sessions_of)(const char *vm));
+
+/*
  * gw_relay.c: the channels of one authenticated connection.  Made when
  * the guest is logged in, before the student hears of success, so that
  * a channel the client opens right after is never missed: the
@@ -118,6 +162,8 @@ int	 gw_req_cut(struct gw_req *, char *msg, size_t msglen);
 struct gw_relay;
 struct gw_relay	*gw_relay_new(void *student, void *guest, void *event,
 		    const char *name, struct gw_req *login);
+/* A session channel open on the guest already: the student's first. */
+void		 gw_relay_spare(struct gw_relay *, void *gc);
 /* The student opens a session channel: NULL refuses it. */
 void		*gw_relay_open_session(struct gw_relay *);
 /* ssh_message callback's work (direct-tcpip); 1: libssh's default reply. */

@@ -5,8 +5,10 @@
  * server side), asks the loop (gateway.c) which VM the user name means
  * and with what the student logs in, checks the roster key or the
  * password against the hash labd keeps, asks for a session (which wakes
- * a suspended VM and waits for it), logs in to the guest as the student
- * with the course's gateway key, and only then tells the student's
+ * a suspended VM and waits for it), takes the session to the guest
+ * that the loop parked for the student (gw_park.c) or, when there is
+ * none or it is dead, logs in to the guest as the student with the
+ * course's gateway key, and only then tells the student's
  * client that authentication succeeded: whatever goes wrong up to there
  * reaches the student as a banner and a disconnect message that says
  * why, and there is never a second password prompt.  The channels are
@@ -42,7 +44,6 @@
 #define GW_KEX_TIMEOUT_S	30
 #define GW_AUTH_TIMEOUT_MS	(2 * 60 * 1000)	/* LoginGraceTime */
 #define GW_ASK_TIMEOUT_S	(6 * 60)	/* a wake under TCG, with room */
-#define GW_GUEST_TIMEOUT_S	20
 #define GW_GUEST_RETRY_MS	30000		/* tries 0.1 s to 1 s apart */
 #define GW_MAX_PASSWORDS	3		/* wrong ones a connection */
 #define GW_STACK		(512 * 1024)
@@ -194,78 +195,6 @@ gw_routed(struct gw_conn *c, const char *user)
 	return 0;
 }
 
-/* Log in to the guest as the student with the course's gateway key. */
-static ssh_session
-gw_guest_once(const struct gw_req *r, int *retry, char *err, size_t errlen)
-{
-	ssh_session	 g;
-	ssh_key		 key = NULL;
-	long		 timeout = GW_GUEST_TIMEOUT_S;
-	int		 off = 0, verbosity = SSH_LOG_NOLOG, port = r->port;
-
-	if ((g = ssh_new()) == NULL) {
-		errf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (ssh_options_set(g, SSH_OPTIONS_PROCESS_CONFIG, &off) < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_HOST, r->ip) < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_PORT, &port) < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_USER, r->login) < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_STRICTHOSTKEYCHECK, &off) < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
-	    ssh_options_set(g, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
-	    "/dev/null") < 0) {
-		errf(err, errlen, "libssh: %s", ssh_get_error(g));
-		goto fail;
-	}
-	if (ssh_connect(g) != SSH_OK) {
-		errf(err, errlen, "%s", ssh_get_error(g));
-		*retry = 1;
-		goto fail;
-	}
-	if (ssh_pki_import_privkey_file(r->keyfile, NULL, NULL, NULL,
-	    &key) != SSH_OK) {
-		errf(err, errlen, "cannot read the gateway key %s", r->keyfile);
-		goto fail;
-	}
-	if (ssh_userauth_publickey(g, NULL, key) != SSH_AUTH_SUCCESS) {
-		errf(err, errlen, "the VM refused the gateway's key for %s",
-		    r->login);
-		goto fail;
-	}
-	ssh_key_free(key);
-	return g;
-fail:
-	ssh_key_free(key);
-	ssh_disconnect(g);
-	ssh_free(g);
-	return NULL;
-}
-
-/*
- * The guest's sshd may close a connection that is not yet logged in
- * when many come at once from one address (dropbear keeps a few per
- * address): and through the gateway they all come from labd.  So a
- * connection that failed before the login is tried again, a few times.
- */
-static ssh_session
-gw_guest(const struct gw_req *r, char *err, size_t errlen)
-{
-	ssh_session	g;
-	int64_t		end = now_ms() + GW_GUEST_RETRY_MS;
-	int		i, retry;
-
-	for (i = 0;; i++) {
-		retry = 0;
-		if ((g = gw_guest_once(r, &retry, err, errlen)) != NULL ||
-		    !retry || now_ms() > end)
-			return g;
-		usleep(i < 3 ? 100000 << i : 1000000);
-	}
-}
-
 /*
  * The student proved who they are: a session from the loop (which may
  * wake the VM and wait for it), then the guest.  SSH_AUTH_SUCCESS, or
@@ -275,6 +204,7 @@ static int
 gw_login(struct gw_conn *c)
 {
 	struct gw_req	*r = c->route, *l;
+	ssh_channel	 spare = NULL;
 	char		 err[512], msg[GW_MSGLEN];
 
 	l = gw_req_new(GW_LOGIN, c->addr);
@@ -294,7 +224,21 @@ gw_login(struct gw_conn *c)
 		c->authed = 1;
 		return SSH_AUTH_SUCCESS;
 	}
-	if ((c->g = gw_guest(r, err, sizeof(err))) == NULL) {
+	if (l->guest != NULL) {
+		/* A parked session: the guest logged in already, if alive. */
+		c->g = l->guest;
+		l->guest = NULL;
+		if ((spare = gw_park_check(c->g, err, sizeof(err))) == NULL) {
+			log_info("gateway: %s from %s: the parked session is"
+			    " dead (%s): connecting afresh", r->vm, c->addr,
+			    err);
+			c->g = NULL;
+		} else
+			log_info("gateway: %s from %s: a parked session",
+			    r->vm, c->addr);
+	}
+	if (c->g == NULL && (c->g = gw_guest(r, GW_GUEST_RETRY_MS, err,
+	    sizeof(err))) == NULL) {
 		log_warnx("gateway: %s from %s: %s:%u: %s", r->vm, c->addr,
 		    r->ip, r->port, err);
 		gw_tell(GW_LOGOUT, c->addr, r->vm);
@@ -305,6 +249,8 @@ gw_login(struct gw_conn *c)
 	}
 	snprintf(msg, sizeof(msg), "%s from %s", r->vm, c->addr);
 	c->rl = gw_relay_new(c->s, c->g, c->ev, msg, c->login);
+	if (spare != NULL)
+		gw_relay_spare(c->rl, spare);
 	c->authed = 1;
 	return SSH_AUTH_SUCCESS;
 }

@@ -76,6 +76,7 @@ struct gw_relay {
 	int			 agent;		/* the student asked for -A */
 	ssh_channel		 agent_wait[GW_AGENT_WAIT];
 	int			 nagent_wait;
+	ssh_channel		 spare;		/* open on the guest, unused */
 	struct ssh_callbacks_struct gcb;	/* the guest session's */
 };
 
@@ -214,7 +215,16 @@ gw_pair_new(struct gw_relay *rl, ssh_channel sc, ssh_channel gc)
 	return p;
 }
 
-/* A session channel: its twin is opened on the guest first. */
+void
+gw_relay_spare(struct gw_relay *rl, void *gc)
+{
+	rl->spare = gc;
+}
+
+/*
+ * A session channel: its twin is opened on the guest first, or is the
+ * one a parked session's check opened (gw_park_check()).
+ */
 void *
 gw_relay_open_session(struct gw_relay *rl)
 {
@@ -222,9 +232,12 @@ gw_relay_open_session(struct gw_relay *rl)
 
 	if (rl->npairs >= GW_MAX_CHANNELS)
 		return NULL;
-	if ((gc = ssh_channel_new(rl->g)) == NULL)
+	if (rl->spare != NULL) {
+		gc = rl->spare;
+		rl->spare = NULL;
+	} else if ((gc = ssh_channel_new(rl->g)) == NULL)
 		return NULL;
-	if (ssh_channel_open_session(gc) != SSH_OK) {
+	else if (ssh_channel_open_session(gc) != SSH_OK) {
 		log_info("gateway: %s: the guest refused a session: %s",
 		    rl->name, ssh_get_error(rl->g));
 		ssh_channel_free(gc);
@@ -504,6 +517,8 @@ done:
 	}
 	while (rl->nagent_wait > 0)
 		ssh_channel_free(rl->agent_wait[--rl->nagent_wait]);
+	if (rl->spare != NULL)	/* ssh -N: no session was opened */
+		ssh_channel_free(rl->spare);
 	ssh_set_callbacks(rl->g, &gw_guest_nocb);
 	if (rl->gev != NULL) {
 		ssh_event_remove_fd(rl->ev, gfd);

@@ -98,6 +98,21 @@ gw_req_answer(struct gw_req *r)
 }
 
 int
+gw_req_hand(struct gw_req *r)
+{
+	int	waiting;
+
+	/* Looked at and answered at once: the thread cannot give up between. */
+	pthread_mutex_lock(&r->mu);
+	if ((waiting = !r->abandoned))
+		r->answered = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	gw_req_unref(r);
+	return waiting;
+}
+
+int
 gw_ask_until(struct gw_req *r, int timeout_s,
     void (*tick)(const char *progress, void *arg), void *arg)
 {

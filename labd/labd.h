@@ -762,6 +762,8 @@ void		 idle_init(void);
  * Binds and reads its host key: before labd drops root.
  */
 int		 gateway_init(char *err, size_t errlen);
+/* gw_park.c: the gateway's parked sessions, counted (labctl status). */
+json_t		*gw_park_status(void);
 
 /* wake.c: labd answers a suspended VM's ports and wakes it */
 void		 wake_init(void);

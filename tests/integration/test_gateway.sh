@@ -18,6 +18,11 @@
 # a window change reaches the guest's pty; failed logins rate-limited;
 # ssh -A forwards the student's agent into the guest (a dbclient in it
 # logs in with the agent alone), and without -A there is none.
+# A session to each ready guest is parked (labctl status counts them): a
+# login takes it; one that died behind labd's back is found dead and the
+# login connects afresh; after a reset, a stop and start, logins work;
+# after ann removed the gateway's key her logins fail with the message of
+# a fresh login, nothing parked lets her in.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -512,6 +517,92 @@ t_winch() {
 	    { cat "$T/winch.out"; false; }
 }
 check "a pty's size and a window change reach the guest (stty size)" t_winch
+
+# --- parked sessions (gw_park.c) ---------------------------------------------
+# park FIELD: a counter of labctl status's gateway_park.
+park() { "$LABCTL" --json status | jq -r ".gateway_park.$1"; }
+# parked N: wait until N sessions are parked and none is being made.
+parked() {
+	local _
+	for _ in $(seq 240); do
+		[ "$(park parked)" = "$1" ] && [ "$(park making)" = 0 ] && return 0
+		sleep 0.5
+	done
+	"$LABCTL" --json status | jq .gateway_park
+	return 1
+}
+# counted FIELD N: the counter is N.
+counted() { test "$(park "$1")" = "$2" || { "$LABCTL" --json status | jq .gateway_park; false; }; }
+check "labctl status shows the parked sessions" bash -c \
+	"'$LABCTL' status | grep -q '^parked  *[0-9]* sessions'"
+check "one session is parked in each ready VM of gw (3)" parked 3
+# ann_logins: how many gateway.login events of gw-ann there are.
+ann_logins() {
+	"$LABCTL" --json events --kind gateway.login --limit 10000 |
+	    jq '[.[] | select(.subject == "gw-ann")] | length'
+}
+TAKEN=$(park taken) DEAD=$(park dead) LOGINS=$(ann_logins)
+check "ann logs in (gw-ann)" test "$(gw "$T/ann_key" ann+gw hostname)" = gw-ann
+check "... on the parked session (taken +1, none dead)" bash -c \
+	"test \"\$('$LABCTL' --json status | jq '.gateway_park.taken - $TAKEN,
+	.gateway_park.dead - $DEAD' | tr '\n' ' ')\" = '1 0 '"
+check "... labd's log says so" grep -q \
+	'gateway: gw-ann from 127.0.0.1: a parked session' "$T/labd.log"
+check "a new one is parked after her logout" parked 3
+check "a second login lands in gw-ann" \
+	test "$(gw "$T/ann_key" ann+gw hostname)" = gw-ann
+check "... on the session parked after the first (taken +2)" \
+	counted taken $((TAKEN + 2))
+check "... two logins, two gateway.login events: the parked ones are none" \
+	test "$(ann_logins)" = $((LOGINS + 2))
+check "parked again" parked 3
+# The guest's dropbear processes of its connections, the parked one among
+# them, are killed behind labd's back (all but labctl exec's own).
+KILL_CONNS='l=$(cat /run/dropbear.pid); anc=" "; p=$$
+while [ "$p" -gt 1 ]; do anc="$anc$p "; p=$(awk "/^PPid/ {print \$2}" /proc/$p/status); done
+n=0; for d in /proc/[0-9]*; do q=${d#/proc/}
+	[ "$(cat $d/comm 2>/dev/null)" = dropbear ] || continue
+	[ "$(awk "/^PPid/ {print \$2}" $d/status)" = "$l" ] || continue
+	case "$anc" in *" $q "*) continue ;; esac
+	kill $q && n=$((n + 1)); done; echo killed $n'
+t_kill_conns() { "$LABCTL" exec gw-ann -- "$KILL_CONNS" | grep -q 'killed [1-9]'; }
+check "the parked session of gw-ann dies in the guest (its dropbear killed)" \
+	t_kill_conns
+check "ann still logs in" test "$(gw "$T/ann_key" ann+gw hostname)" = gw-ann
+check "... the parked one was found dead, a fresh login was made" \
+	counted dead $((DEAD + 1))
+check "... labd's log says so" grep -q \
+	'gw-ann from 127.0.0.1: the parked session is dead' "$T/labd.log"
+check "parked again" parked 3
+check "labctl reset gw-ann" "$LABCTL" reset gw-ann
+check "... its parked session was dropped, a new one parked once ready" parked 3
+check "ann logs in after the reset" \
+	test "$(gw "$T/ann_key" ann+gw hostname)" = gw-ann
+check "labctl stop gw-cy" "$LABCTL" stop gw-cy
+check "... its parked session is dropped (2 left)" parked 2
+check_fails "... cy is refused as before" gw "$T/cy_key" cy hostname
+check "... with its message" said "gw-cy is stopped"
+check "labctl start gw-cy" "$LABCTL" start gw-cy
+check "... ready" "$LABCTL" wait gw-cy --timeout 600
+check "... parked again (3)" parked 3
+check "cy logs in after the stop and start" \
+	test "$(gw "$T/cy_key" cy hostname)" = gw-cy
+check "the gateway's key is in ann's authorized_keys" bash -c \
+	"'$LABCTL' exec gw-ann -- grep labd-gateway@gw \
+	/home/ann/.ssh/authorized_keys >'$T/gwkey.line'"
+check "ann removes the gateway's key from her authorized_keys" \
+	gw "$T/ann_key" ann+gw "sed -i '/labd-gateway@gw/d' .ssh/authorized_keys"
+check_fails "... her next login fails" gw "$T/ann_key" ann+gw hostname
+check "... with the message of a fresh login" \
+	said "cannot reach your VM gw-ann just now (the VM refused the gateway's key for ann)"
+check_fails "... and again (nothing parked lets her in)" \
+	gw "$T/ann_key" ann+gw hostname
+check "the key back (labctl exec)" "$LABCTL" exec gw-ann -- \
+	"cat >>/home/ann/.ssh/authorized_keys <<'EOF'
+$(cat "$T/gwkey.line")
+EOF"
+check "ann logs in again" test "$(gw "$T/ann_key" ann+gw hostname)" = gw-ann
+check "... and a session is parked for her again" parked 3
 
 # --- failed logins are rate-limited ------------------------------------------
 for i in $(seq 25); do gwpw wrong bob true; done
