@@ -103,6 +103,10 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 		    d->name);
 		goto done;
 	}
+	if (vm_param(id, d->param, sizeof(d->param)) == -1) {
+		errf(err, errlen, "vm %s: cannot make its parameter", d->name);
+		goto done;
+	}
 	rc = 0;
 done:
 	sqlite3_finalize(st);
@@ -167,18 +171,25 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 		.passwd_hash = d->pw_hash[0] ? d->pw_hash : NULL,
 		.keys = keys,
 	};
+	struct vmm_file	 files[GUEST_FILES_MAX];
+	char		 pline[VM_PARAMLEN + 2];
 	struct vmm_seed	 seed = {
 		.instance_id = instance,
 		.hostname = hostname,
 		.users = &user,
 		.nusers = 1,
 		.mgmt_key = keys_public(),
+		.files = files,
 	};
 	char		 gw[INET_ADDRSTRLEN], mac[18];
 	struct vmm_net	 net = { .mac = mac, .address = netaddr,
 			    .gateway = gw, .dns = gw };
 	size_t		 i;
 
+	/* lab-check, its device's rule, the parameter (guestfiles.c). */
+	snprintf(pline, sizeof(pline), "%s\n", d->param);
+	seed.nfiles = guest_files(pline, files, GUEST_FILES_MAX,
+	    &seed.runcmd, &seed.nruncmd);
 	if (d->ssh_key[0] != '\0')
 		keys[user.nkeys++] = d->ssh_key;
 	if (d->gw_key[0] != '\0')

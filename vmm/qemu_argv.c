@@ -403,6 +403,21 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 	argv_add(&a, "VGA,addr=0x1f");
 	argv_add(&a, "-vnc");
 	argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
+	/*
+	 * lab-check's port (labd/labcheck.c): a virtio-serial port named
+	 * org.labd.check whose host end labd connects to.  In slot 0x1e,
+	 * next to the VGA and for the same reason: the disks and the NIC
+	 * keep their slots.  A RAM snapshot taken without it still loads
+	 * (a device the stream does not name keeps its reset state).
+	 */
+	argv_add(&a, "-device");
+	argv_add(&a, "virtio-serial-pci,id=labck0,addr=0x1e");
+	argv_add(&a, "-chardev");
+	argv_add(&a, "socket,id=labck,path=%s/" VMM_CHECK_SOCK ",server=on,"
+	    "wait=off", s->run_dir);
+	argv_add(&a, "-device");
+	argv_add(&a, "virtserialport,bus=labck0.0,chardev=labck,"
+	    "name=" VMM_CHECK_PORT);
 	/* Paused before the first instruction: a snapshot is loaded first. */
 	if (s->start_paused)
 		argv_add(&a, "-S");

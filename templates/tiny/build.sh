@@ -241,9 +241,11 @@ qemu-img convert -f raw -O qcow2 "$tmp/root.img" "$tmp/tiny.qcow2"
 rm -f "$tmp/root.img"
 
 # --- initramfs ---------------------------------------------------------------
-# Only what it takes to reach /dev/vda, the seed ISO, the network and the
-# power button.  ext4 and crc32c are built into the cloud kernel.
-mods=(virtio_pci virtio_blk virtio_net virtio_rng isofs button evdev pvpanic-mmio)
+# Only what it takes to reach /dev/vda, the seed ISO, the network, the
+# power button and lab-check's virtio-serial port (virtio_console).  ext4
+# and crc32c are built into the cloud kernel.
+mods=(virtio_pci virtio_blk virtio_net virtio_rng virtio_console isofs button
+	evdev pvpanic-mmio)
 kroot=$tmp/kernel
 depmod -b "$kroot" "$kver"
 ird=$tmp/initrd
