@@ -37,6 +37,9 @@
 
 #include "labd/vmjob.h"
 
+/* The seed's shape: 2 has write_files (lab-check, /etc/labd/param). */
+#define VMJOB_SEED_VERSION	"2"
+
 static int	vmjob_sync(struct vmjob *, int tries);
 
 /* --- the definition, from the database ---------------------------------- */
@@ -222,6 +225,10 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 	if (file_write_atomic(note, d->gw_key, strlen(d->gw_key), 0640,
 	    j->err, sizeof(j->err)) == -1)
 		return -1;
+	vmm_path(note, sizeof(note), d->vm_dir, "seed.version");
+	if (file_write_atomic(note, VMJOB_SEED_VERSION "\n",
+	    sizeof(VMJOB_SEED_VERSION), 0640, j->err, sizeof(j->err)) == -1)
+		return -1;
 	vmm_path(note, sizeof(note), d->vm_dir, "seed.net");
 	snprintf(line, sizeof(line), "%s\n", netaddr);
 	return file_write_atomic(note, line, strlen(line), 0640, j->err,
@@ -242,7 +249,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
 			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64],
-			 gw[512];
+			 gw[512], version[16];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -302,8 +309,15 @@ vmjob_spawn(struct vmjob *j, int paused)
 		snprintf(have, sizeof(have), "user");
 	/* And one made before its course had a gateway key, or another. */
 	vmjob_note(j, "seed.gw", gw, sizeof(gw));
+	/*
+	 * And one of an older shape (before lab-check and the parameter):
+	 * its instance-id is kept, so a guest applies the new one only on
+	 * a fresh disk (reset --hard), but then it has lab-check.
+	 */
+	vmjob_note(j, "seed.version", version, sizeof(version));
 	if ((!file_exists(seed) || strcmp(have, netaddr) != 0 ||
-	    strcmp(gw, d->gw_key) != 0) && vmjob_seed(j, seed, netaddr) == -1)
+	    strcmp(gw, d->gw_key) != 0 || strcmp(version,
+	    VMJOB_SEED_VERSION) != 0) && vmjob_seed(j, seed, netaddr) == -1)
 		return -1;
 	/* Keep the last boot's console, start this one's from empty. */
 	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");
