@@ -138,7 +138,9 @@ check "... and nothing of it reached the log" bash -c \
 # --- after the interval: met, past the answers the garbage left -------------------
 sleep 10
 check "ann makes /tmp/hello" as ann 'touch /tmp/hello'
+t0=$(date +%s%N)
 labcheck ann
+echo "# lab-check of 3 goals, login included: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 check "ann's lab-check with every goal met: exit 0" rc_is ann 0
 check "... 3 of 3" grep -qx '3 of 3 goals met' "$T/ann.out"
 check "... no line the garbage got back" bash -c \
