@@ -82,6 +82,16 @@ $(B)/gen/vnc_font.h: labd/vnc_font.py
 $(call obj,labd/vnc_layout.c): $(B)/gen/vnc_font.h
 $(call obj,labd/vnc_layout.c): CPPFLAGS += -I$(B)/gen
 
+# lab-check, the guest's command that the seed installs (labd/guestfiles.c),
+# as a C string.
+$(B)/gen/lab-check.h: templates/guest/lab-check
+	@mkdir -p $(dir $@)
+	{ echo 'static const char lab_check_script[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' \
+	    -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@.tmp && mv $@.tmp $@
+$(call obj,labd/guestfiles.c): $(B)/gen/lab-check.h
+$(call obj,labd/guestfiles.c): CPPFLAGS += -I$(B)/gen
+
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

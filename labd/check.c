@@ -21,15 +21,10 @@
  * of its VM is not 0.  The instructor's runs are not refused: each run
  * has a folder of its own in the guest, so two never meet.
  *
- * Every VM has a parameter of its own (vm_params): 16 random hex digits,
- * made the first time it is asked for and kept as long as the VM exists,
- * so an exercise can differ per student.  It is random rather than
- * derived from a course secret: as stable and as unguessable, with no
- * MAC to get right.  The check puts it in /etc/labd/param and in the
- * goals' LAB_PARAM.
+ * Every VM has a parameter of its own (param.c), which the seed puts in
+ * /etc/labd/param at the first boot; the check puts it there again (a VM
+ * seeded before the seed carried it) and in the goals' LAB_PARAM.
  */
-#include <sys/random.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +34,6 @@
 
 #define CHECK_TIMEOUT_DEFAULT	30	/* seconds a goal may run */
 #define CHECK_TIMEOUT_MAX	600
-#define CHECK_PARAMLEN		16	/* hex digits */
 
 struct check_run {
 	struct done		 done;		/* the reply, or the gateway */
@@ -119,36 +113,6 @@ check_name_ok(const char *s)
 	return n > 0 && n < CHECK_GOAL_NAMELEN && strspn(s,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 	    == n && s[0] != '-';
-}
-
-/* The VM's parameter, made and kept the first time; -1 when it cannot be. */
-static int
-check_param(int64_t vm_id, char *out, size_t outlen)
-{
-	sqlite3_stmt	*st;
-	unsigned char	 rnd[CHECK_PARAMLEN / 2];
-	size_t		 i;
-	int		 rc = -1;
-
-	st = db_prepare("SELECT param FROM vm_params WHERE vm_id = ?");
-	sqlite3_bind_int64(st, 1, vm_id);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(out, outlen, "%s", db_text(st, 0));
-		sqlite3_finalize(st);
-		return 0;
-	}
-	sqlite3_finalize(st);
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return -1;
-	for (i = 0; i < sizeof(rnd) && 2 * i + 2 < outlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
-	st = db_prepare("INSERT INTO vm_params(vm_id, param) VALUES (?, ?)");
-	sqlite3_bind_int64(st, 1, vm_id);
-	sqlite3_bind_text(st, 2, out, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		rc = 0;
-	sqlite3_finalize(st);
-	return rc;
 }
 
 static void
@@ -367,9 +331,9 @@ check_submit(struct check_run *run, struct vm *vm, size_t row, char *why,
 {
 	struct check_job	*cj;
 	struct vmjob		*j;
-	char			 param[CHECK_PARAMLEN + 1];
+	char			 param[VM_PARAMLEN + 1];
 
-	if (check_param(vm->id, param, sizeof(param)) == -1) {
+	if (vm_param(vm->id, param, sizeof(param)) == -1) {
 		snprintf(why, whylen, "cannot make the VM's parameter");
 		return -1;
 	}

@@ -15,6 +15,7 @@
  *
  * The run is stored in check_runs as the student's (by_student), which
  * labctl check --last leaves out, and is an event (gateway.check).
+ * lab-check inside the guest (labcheck.c) prints the same text.
  */
 #include <stdarg.h>
 #include <stdio.h>

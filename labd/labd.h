@@ -437,6 +437,35 @@ json_t		*check_stored(int64_t course_id);
  */
 const char	*check_vm_stored(struct vm *vm, struct done d, char *err,
 		    size_t errlen);
+/* param.c: every VM's parameter, /etc/labd/param and LAB_PARAM */
+#define VM_PARAMLEN	16	/* hex digits */
+/* vm_id's parameter into out (VM_PARAMLEN + 1 at least), made the first time; -1 when it cannot be. */
+int	vm_param(int64_t vm_id, char *out, size_t outlen);
+/*
+ * labcheck.c: lab-check in the guest, over a virtio-serial port of each
+ * VM (run_dir/VM/check.sock) that labd connects to from its loop.
+ */
+#define LABCHECK_LINE_MAX	128	/* bytes of a request line, newline included */
+#define LABCHECK_NONCE_MAX	64
+#define LABCHECK_INTERVAL_S	10	/* between the end of a run and the next */
+void	labcheck_init(void);
+/*
+ * A request line (without its newline, len bytes, maybe not NUL-ended):
+ * "check NONCE", NONCE 1 to LABCHECK_NONCE_MAX - 1 of [A-Za-z0-9-].
+ * 0 with nonce filled, or -1 with why in err.
+ */
+int	labcheck_parse(const char *line, size_t len, char *nonce,
+	    size_t noncelen, char *err, size_t errlen);
+/*
+ * guestfiles.c: what the seed installs in every guest at its first boot:
+ * /usr/local/bin/lab-check, the udev rule that lets every user open its
+ * port, /etc/labd/param; and the runcmd that applies the rule.
+ */
+struct vmm_file;
+#define GUEST_FILES_MAX	4
+/* param_line: "PARAM\n", the caller's (the workers run at once); files point into it. */
+size_t	guest_files(const char *param_line, struct vmm_file *files, size_t max,
+	    const char *const **runcmd, size_t *nruncmd);
 /* checklast.c: each VM's last check (vm.list, vm.checks, check.done) */
 void	checklast_fill(json_t *list);
 void	checklast_done(json_t *result);

@@ -272,6 +272,7 @@ main(int argc, char *argv[])
 	diskfull_init();
 	retain_init();
 	wake_init();
+	labcheck_init();
 	admit_watch_start();
 	vm_reconcile_all();
 	log_info("labd %s ready on %s (%s, %s networking)", LABD_VERSION,

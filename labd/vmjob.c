@@ -37,6 +37,9 @@
 
 #include "labd/vmjob.h"
 
+/* The seed's shape: 2 has write_files (lab-check, /etc/labd/param). */
+#define VMJOB_SEED_VERSION	"2"
+
 static int	vmjob_sync(struct vmjob *, int tries);
 
 /* --- the definition, from the database ---------------------------------- */
@@ -113,6 +116,10 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 		    d->name);
 		goto done;
 	}
+	if (vm_param(id, d->param, sizeof(d->param)) == -1) {
+		errf(err, errlen, "vm %s: cannot make its parameter", d->name);
+		goto done;
+	}
 	rc = 0;
 done:
 	sqlite3_finalize(st);
@@ -177,18 +184,25 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 		.passwd_hash = d->pw_hash[0] ? d->pw_hash : NULL,
 		.keys = keys,
 	};
+	struct vmm_file	 files[GUEST_FILES_MAX];
+	char		 pline[VM_PARAMLEN + 2];
 	struct vmm_seed	 seed = {
 		.instance_id = instance,
 		.hostname = hostname,
 		.users = &user,
 		.nusers = 1,
 		.mgmt_key = keys_public(),
+		.files = files,
 	};
 	char		 gw[INET_ADDRSTRLEN], mac[18];
 	struct vmm_net	 net = { .mac = mac, .address = netaddr,
 			    .gateway = gw, .dns = gw };
 	size_t		 i;
 
+	/* lab-check, its device's rule, the parameter (guestfiles.c). */
+	snprintf(pline, sizeof(pline), "%s\n", d->param);
+	seed.nfiles = guest_files(pline, files, GUEST_FILES_MAX,
+	    &seed.runcmd, &seed.nruncmd);
 	if (d->ssh_key[0] != '\0')
 		keys[user.nkeys++] = d->ssh_key;
 	if (d->gw_key[0] != '\0')
@@ -221,6 +235,10 @@ vmjob_seed(struct vmjob *j, const char *path, const char *netaddr)
 	if (file_write_atomic(note, d->gw_key, strlen(d->gw_key), 0640,
 	    j->err, sizeof(j->err)) == -1)
 		return -1;
+	vmm_path(note, sizeof(note), d->vm_dir, "seed.version");
+	if (file_write_atomic(note, VMJOB_SEED_VERSION "\n",
+	    sizeof(VMJOB_SEED_VERSION), 0640, j->err, sizeof(j->err)) == -1)
+		return -1;
 	vmm_path(note, sizeof(note), d->vm_dir, "seed.net");
 	snprintf(line, sizeof(line), "%s\n", netaddr);
 	return file_write_atomic(note, line, strlen(line), 0640, j->err,
@@ -241,7 +259,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
 			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64],
-			 gw[512];
+			 gw[512], version[16];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -301,8 +319,15 @@ vmjob_spawn(struct vmjob *j, int paused)
 		snprintf(have, sizeof(have), "user");
 	/* And one made before its course had a gateway key, or another. */
 	vmjob_note(j, "seed.gw", gw, sizeof(gw));
+	/*
+	 * And one of an older shape (before lab-check and the parameter):
+	 * its instance-id is kept, so a guest applies the new one only on
+	 * a fresh disk (reset --hard), but then it has lab-check.
+	 */
+	vmjob_note(j, "seed.version", version, sizeof(version));
 	if ((!file_exists(seed) || strcmp(have, netaddr) != 0 ||
-	    strcmp(gw, d->gw_key) != 0) && vmjob_seed(j, seed, netaddr) == -1)
+	    strcmp(gw, d->gw_key) != 0 || strcmp(version,
+	    VMJOB_SEED_VERSION) != 0) && vmjob_seed(j, seed, netaddr) == -1)
 		return -1;
 	/* Keep the last boot's console, start this one's from empty. */
 	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");

@@ -34,6 +34,7 @@ struct vmdef {
 	char		ssh_key[8192];
 	char		pw_hash[256];
 	char		gw_key[512];	/* the course's gateway key, public */
+	char		param[VM_PARAMLEN + 1];	/* /etc/labd/param (param.c) */
 	int		internet;
 	int		slot;
 	int		generation;

@@ -38,6 +38,7 @@
 #define OVMF_PATH	"/usr/share/ovmf/OVMF.fd"
 #define NAME_MAX_LEN	64
 #define VMM_BALLOON_SLOT	"0x1e"	/* the VGA is in 0x1f */
+#define VMM_LABCHECK_SLOT	"0x1d"	/* lab-check's virtio-serial */
 #define SANDBOX		"on,obsolete=deny,elevateprivileges=deny," \
 			"spawn=deny,resourcecontrol=deny"
 
@@ -460,6 +461,23 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 		argv_add(&a, "VGA,addr=0x1f");
 		argv_add(&a, "-vnc");
 		argv_add(&a, "unix:%s/vnc.sock", s->run_dir);
+		/*
+		 * lab-check's port (labd/labcheck.c): a virtio-serial port
+		 * named org.labd.check whose host end labd connects to.  In
+		 * a slot of its own below the balloon's and the VGA's, for
+		 * the same reason: the disks and the NIC keep their slots.
+		 * A RAM snapshot taken without it still loads (a device the
+		 * stream does not name keeps its reset state).
+		 */
+		argv_add(&a, "-device");
+		argv_add(&a, "virtio-serial-pci,id=labck0,addr="
+		    VMM_LABCHECK_SLOT);
+		argv_add(&a, "-chardev");
+		argv_add(&a, "socket,id=labck,path=%s/" VMM_CHECK_SOCK
+		    ",server=on,wait=off", s->run_dir);
+		argv_add(&a, "-device");
+		argv_add(&a, "virtserialport,bus=labck0.0,chardev=labck,"
+		    "name=" VMM_CHECK_PORT);
 	}
 	/* Paused before the first instruction: a snapshot is loaded first. */
 	if (s->start_paused)

@@ -11,6 +11,7 @@
  * escaped; bytes a YAML parser refuses (control characters, malformed
  * UTF-8 as from a Latin-1 roster) are replaced rather than escaped, as a
  * seed that does not parse would leave the student with no account at all.
+ * Files the guest gets (write_files) are in base64 for the same reason.
  */
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -171,6 +172,80 @@ sb_finish(struct sbuf *b)
 	return b->p;
 }
 
+/* A quoted list item at an indent. */
+static void
+sb_item(struct sbuf *b, const char *indent, const char *v)
+{
+	sb_add(b, indent);
+	sb_add(b, "- ");
+	sb_quote(b, v);
+	sb_add(b, "\n");
+}
+
+/* n bytes of src in base64, on one line. */
+static void
+sb_base64(struct sbuf *b, const unsigned char *src, size_t n)
+{
+	static const char	 abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char			 q[4];
+	unsigned long		 v;
+	size_t			 i;
+
+	for (i = 0; i < n; i += 3) {
+		v = (unsigned long)src[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned long)src[i + 1] << 8;
+		if (i + 2 < n)
+			v |= src[i + 2];
+		q[0] = abc[v >> 18 & 63];
+		q[1] = abc[v >> 12 & 63];
+		q[2] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+		q[3] = i + 2 < n ? abc[v & 63] : '=';
+		sb_addn(b, q, 4);
+	}
+}
+
+/*
+ * A path both cloud-init and the tiny seed.sh write without surprise:
+ * absolute, of [A-Za-z0-9/._-], no "." or ".." part, no empty part.
+ */
+static int
+file_path_ok(const char *p)
+{
+	size_t	n = strlen(p);
+
+	return n > 1 && n < 256 && p[0] == '/' && p[n - 1] != '/' &&
+	    strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789/._-") == n && strstr(p, "//") == NULL &&
+	    strstr(p, "/./") == NULL && strstr(p, "/../") == NULL &&
+	    (n < 2 || strcmp(p + n - 2, "/.") != 0) &&
+	    (n < 3 || strcmp(p + n - 3, "/..") != 0);
+}
+
+/* write_files:, each file in base64; -1 on a bad path or mode. */
+static int
+sb_files(struct sbuf *b, const struct vmm_file *f, size_t n)
+{
+	char	mode[8];
+	size_t	i;
+
+	if (n > 0)
+		sb_add(b, "write_files:\n");
+	for (i = 0; i < n; i++) {
+		if (f[i].path == NULL || !file_path_ok(f[i].path) ||
+		    f[i].mode > 07777 || (f[i].content == NULL && f[i].len))
+			return -1;
+		snprintf(mode, sizeof(mode), "%04o", f[i].mode);
+		sb_field(b, "  - ", "path", f[i].path);
+		sb_field(b, "    ", "permissions", mode);
+		sb_add(b, "    encoding: \"b64\"\n    content: \"");
+		sb_base64(b, (const unsigned char *)f[i].content, f[i].len);
+		sb_add(b, "\"\n");
+	}
+	return 0;
+}
+
 char *
 seed_render_userdata(const struct vmm_seed *seed)
 {
@@ -212,6 +287,14 @@ seed_render_userdata(const struct vmm_seed *seed)
 		sb_field(&b, "  - ", "name", "root");
 		sb_keys(&b, mgmt, 1);
 	}
+	if (sb_files(&b, seed->files, seed->nfiles) == -1) {
+		free(b.p);
+		return NULL;
+	}
+	if (seed->nruncmd > 0)
+		sb_add(&b, "runcmd:\n");
+	for (i = 0; i < seed->nruncmd; i++)
+		sb_item(&b, "  ", seed->runcmd[i]);
 	return sb_finish(&b);
 }
 
@@ -317,16 +400,6 @@ net_ntoa(uint32_t ip, char out[INET_ADDRSTRLEN])
 	struct in_addr	in = { .s_addr = htonl(ip) };
 
 	inet_ntop(AF_INET, &in, out, INET_ADDRSTRLEN);
-}
-
-/* A quoted list item at an indent. */
-static void
-sb_item(struct sbuf *b, const char *indent, const char *v)
-{
-	sb_add(b, indent);
-	sb_add(b, "- ");
-	sb_quote(b, v);
-	sb_add(b, "\n");
 }
 
 /* A vmm_net checked and written back in canonical form. */
@@ -485,7 +558,8 @@ seed_create(const struct vmm_seed *seed, const char *path, char *err,
 
 	if ((user = seed_render_userdata(seed)) == NULL ||
 	    (meta = seed_render_metadata(seed)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "%s: out of memory, or a write_files"
+		    " entry whose path or mode is not allowed", path);
 		goto fail;
 	}
 	if (seed->net != NULL &&

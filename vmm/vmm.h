@@ -28,6 +28,8 @@
 /* The files of a VM's run_dir that others open, by name. */
 #define VMM_QMP_SOCK	"qmp.sock"
 #define VMM_SERIAL_SOCK	"serial.sock"	/* the serial console: labctl, labtui */
+#define VMM_CHECK_SOCK	"check.sock"	/* lab-check's port (labd/labcheck.c) */
+#define VMM_CHECK_PORT	"org.labd.check"	/* its name in the guest */
 
 /* accel.c */
 enum vmm_accel {
@@ -79,6 +81,17 @@ struct vmm_net {
 	const char	*dns;		/* "10.77.0.1", may be NULL */
 };
 
+/*
+ * A file cloud-init writes once per instance (write_files), in base64 so
+ * that any byte survives YAML; the tiny template's seed.sh does the same.
+ */
+struct vmm_file {
+	const char	*path;		/* absolute, [A-Za-z0-9/._-], no ".." */
+	const char	*content;
+	size_t		 len;
+	unsigned	 mode;		/* 0644 */
+};
+
 struct vmm_seed {
 	const char		*instance_id;	/* changes when the disk is re-created */
 	const char		*hostname;
@@ -86,10 +99,16 @@ struct vmm_seed {
 	size_t			 nusers;
 	const char		*mgmt_key;	/* labd's public key, put in root's authorized_keys; may be NULL */
 	const struct vmm_net	*net;		/* NULL: no network-config (user mode) */
+	const struct vmm_file	*files;		/* write_files */
+	size_t			 nfiles;
+	/* runcmd: shell lines cloud-init runs once per instance, at the end (the tiny guest ignores them) */
+	const char *const	*runcmd;
+	size_t			 nruncmd;
 };
 /*
  * Render the NoCloud files.  Strings are quoted for YAML so that any name
- * ("O'Brien, Jr.") survives.  Returned strings are malloc'd.
+ * ("O'Brien, Jr.") survives.  Returned strings are malloc'd; NULL when
+ * out of memory or a file's path or mode is not one listed above.
  */
 char	*seed_render_userdata(const struct vmm_seed *);
 char	*seed_render_metadata(const struct vmm_seed *);

@@ -241,12 +241,13 @@ qemu-img convert -f raw -O qcow2 "$tmp/root.img" "$tmp/tiny.qcow2"
 rm -f "$tmp/root.img"
 
 # --- initramfs ---------------------------------------------------------------
-# Only what it takes to reach /dev/vda, the seed ISO, the network and the
-# power button, and virtio_balloon: its free page reporting gives the
-# memory the guest frees back to the host (labd's QEMU has the device).
-# ext4 and crc32c are built into the cloud kernel.
-mods=(virtio_pci virtio_blk virtio_net virtio_rng virtio_balloon isofs button evdev
-	pvpanic-mmio)
+# Only what it takes to reach /dev/vda, the seed ISO, the network, the
+# power button and lab-check's virtio-serial port (virtio_console), and
+# virtio_balloon: its free page reporting gives the memory the guest
+# frees back to the host (labd's QEMU has the device).  ext4 and crc32c
+# are built into the cloud kernel.
+mods=(virtio_pci virtio_blk virtio_net virtio_rng virtio_balloon virtio_console
+	isofs button evdev pvpanic-mmio)
 kroot=$tmp/kernel
 depmod -b "$kroot" "$kver"
 ird=$tmp/initrd

@@ -153,12 +153,20 @@ Test(qemu_argv, full_command_line)
 	    "socket,id=qmp1,path=/run/labd/vms/demo-alice/qmp-ctl.sock,"
 	    "server=on,wait=off");
 	cr_expect_str_eq(opt_nth(argv, "-mon", 1), "chardev=qmp1,mode=control");
-	cr_expect_null(opt_nth(argv, "-chardev", 3));
 	cr_expect_str_eq(opt(argv, "-vnc"), "unix:/run/labd/vms/demo-alice/"
 	    "vnc.sock");
 	/* A screen, out of the way of the other devices' PCI slots. */
 	cr_expect_str_eq(opt_nth(argv, "-device", 5), "VGA,addr=0x1f");
-	cr_expect_null(opt_nth(argv, "-device", 6));
+	/* lab-check's port, below it, its socket in run_dir. */
+	cr_expect_str_eq(opt_nth(argv, "-device", 6),
+	    "virtio-serial-pci,id=labck0,addr=0x1d");
+	cr_expect_str_eq(opt_nth(argv, "-chardev", 3),
+	    "socket,id=labck,path=/run/labd/vms/demo-alice/check.sock,"
+	    "server=on,wait=off");
+	cr_expect_str_eq(opt_nth(argv, "-device", 7), "virtserialport,"
+	    "bus=labck0.0,chardev=labck,name=org.labd.check");
+	cr_expect_null(opt_nth(argv, "-device", 8));
+	cr_expect_null(opt_nth(argv, "-chardev", 4));
 	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
 	    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

@@ -517,3 +517,98 @@ Test(seed, random_password_alphabet_and_length)
 	cr_expect_eq(distinct, strlen(alphabet), "only %zu characters used",
 	    distinct);
 }
+
+/* write_files in base64, runcmd as quoted items; a bad path renders nothing. */
+static const char odd_content[] = "#!/bin/sh\n\techo \"a\\b\" 'c' $x\n";
+static const struct vmm_file demo_files[] = {
+	{ "/etc/labd/param", "4137abcd\n", 9, 0644 },
+	{ "/usr/local/bin/lab-check", odd_content, sizeof(odd_content) - 1,
+	  0755 },
+};
+static const char *const demo_runcmd[] = { "udevadm trigger; true" };
+
+Test(seed, write_files_and_runcmd)
+{
+	struct vmm_seed	 s = demo;
+	struct vmm_file	 bad = { "/etc/../shadow", "x", 1, 0644 };
+	char		*ud;
+
+	s.files = demo_files;
+	s.nfiles = 2;
+	s.runcmd = demo_runcmd;
+	s.nruncmd = 1;
+	cr_assert_not_null(ud = seed_render_userdata(&s));
+	cr_expect_not_null(strstr(ud, "write_files:\n"
+	    "  - path: \"/etc/labd/param\"\n"
+	    "    permissions: \"0644\"\n"
+	    "    encoding: \"b64\"\n"
+	    "    content: \"NDEzN2FiY2QK\"\n"
+	    "  - path: \"/usr/local/bin/lab-check\"\n"
+	    "    permissions: \"0755\"\n"), "%s", ud);
+	cr_expect_not_null(strstr(ud, "runcmd:\n  - \"udevadm trigger; true\"\n"),
+	    "%s", ud);
+	free(ud);
+	s.files = &bad;
+	s.nfiles = 1;
+	cr_expect_null(seed_render_userdata(&s));
+	bad.path = "relative/path";
+	cr_expect_null(seed_render_userdata(&s));
+	bad.path = "/etc/labd/";
+	cr_expect_null(seed_render_userdata(&s));
+	bad.path = "/etc/la bd";
+	cr_expect_null(seed_render_userdata(&s));
+	bad.path = "/etc/labd/param";
+	bad.mode = 010000;
+	cr_expect_null(seed_render_userdata(&s));
+}
+
+/* The tiny guest's seed.awk gives each file back, its bytes intact. */
+Test(seed, write_files_read_by_the_tiny_guest)
+{
+	struct vmm_seed	 s = demo;
+	char		 awk[PATH_MAX * 2], ud[PATH_MAX], md[PATH_MAX];
+	char		 cmd[PATH_MAX * 6], *text, *got;
+	FILE		*f;
+
+	if (access("/bin/busybox", X_OK) != 0)
+		cr_skip_test("busybox not installed");
+	s.files = demo_files;
+	s.nfiles = 2;
+	s.runcmd = demo_runcmd;
+	s.nruncmd = 1;
+	golden_find();
+	snprintf(awk, sizeof(awk), "%s/../../../templates/tiny/rootfs/seed.awk",
+	    golden_root);
+	cr_assert_eq(vmm_path(ud, sizeof(ud), tmp_dir, "user-data"), 0);
+	cr_assert_eq(vmm_path(md, sizeof(md), tmp_dir, "meta-data"), 0);
+	cr_assert_not_null(text = seed_render_userdata(&s));
+	cr_assert_not_null(f = fopen(ud, "w"));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+	cr_assert_not_null(text = seed_render_metadata(&s));
+	cr_assert_not_null(f = fopen(md, "w"));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+	/* Path, mode and encoding of each F record, then its content decoded. */
+	snprintf(cmd, sizeof(cmd), "busybox awk -f '%s' '%s' '%s' | busybox awk"
+	    " -F '\\037' '$1 == \"F\" { print $2, $3, $4 }'", awk, md, ud);
+	got = cmd_read(cmd);
+	cr_expect_str_eq(got, "/etc/labd/param 0644 b64\n"
+	    "/usr/local/bin/lab-check 0755 b64\n");
+	free(got);
+	snprintf(cmd, sizeof(cmd), "busybox awk -f '%s' '%s' '%s' | busybox awk"
+	    " -F '\\037' '$1 == \"F\" { print $5 }' | tail -n 1 |"
+	    " busybox base64 -d", awk, md, ud);
+	got = cmd_read(cmd);
+	cr_expect_str_eq(got, odd_content);
+	free(got);
+	/* Users are read as before. */
+	snprintf(cmd, sizeof(cmd), "busybox awk -f '%s' '%s' '%s' | busybox awk"
+	    " -F '\\037' '$1 == \"U\" || $1 == \"K\" { n++ } END { print n }'",
+	    awk, md, ud);
+	got = cmd_read(cmd);
+	cr_expect_str_eq(got, "5\n");
+	free(got);
+}

@@ -6,12 +6,15 @@
 #   H US hostname                 (user-data's hostname, else local-hostname)
 #   U US name US gecos US shell US lock(0|1) US passwd-hash
 #   K US name US authorized-key
+#   F US path US permissions US encoding US content   (write_files)
 #   N US address/prefix US gateway US dns... US mac   (network-config, checked)
 #   X US why network-config cannot be used
 #
 # This is not a YAML parser.  It reads the one shape labd writes: top-level
 # "key: value" lines, a "users:" list whose items are "- key: value" maps,
-# and "ssh_authorized_keys:" lists inside them.  Scalars may be double quoted
+# and "ssh_authorized_keys:" lists inside them, and a "write_files:" list
+# of "- key: value" maps (path, permissions, encoding, content; labd writes
+# content in base64, so one line holds it).  Scalars may be double quoted
 # (only \\ and \" are escapes), single quoted ('' is a quote) or plain.
 # Control characters never reach the output, so no field can hold US or a
 # newline; the shell still validates every field before it uses it.
@@ -89,6 +92,17 @@ function user_set(u, k, v) {
 		hash[u] = unquote(v)
 	else if (k == "ssh_authorized_keys")
 		inkeys = 1
+}
+
+function file_set(f, k, v) {
+	if (k == "path")
+		fpath[f] = unquote(v)
+	else if (k == "permissions")
+		fperm[f] = unquote(v)
+	else if (k == "encoding")
+		fenc[f] = unquote(v)
+	else if (k == "content")
+		fcont[f] = unquote(v)
 }
 
 # --- network-config -------------------------------------------------------
@@ -294,6 +308,22 @@ ind == 0 {
 	next
 }
 
+!meta && top == "write_files" && rest ~ /^-([ \t]|$)/ {
+	item = substr(rest, 2)
+	sub(/^[ \t]+/, "", item)
+	fi = ++nf
+	find = ind
+	keyval(item)
+	file_set(fi, K, V)
+	next
+}
+
+!meta && top == "write_files" && nf > 0 && ind > find {
+	keyval(rest)
+	file_set(nf, K, V)
+	next
+}
+
 meta || top != "users" { next }
 
 rest ~ /^-([ \t]|$)/ {
@@ -338,4 +368,8 @@ END {
 		for (i = 1; i <= nk[u]; i++)
 			printf "K%s%s%s%s\n", US, name[u], US, keys[u, i]
 	}
+	for (f = 1; f <= nf; f++)
+		if (fpath[f] != "")
+			printf "F%s%s%s%s%s%s%s%s\n", US, fpath[f], US, fperm[f],
+				US, fenc[f], US, fcont[f]
 }

@@ -3,7 +3,7 @@
 # /usr/lib/labd/seed.sh: apply labd's cloud-init NoCloud seed (ISO 9660,
 # volume id "cidata", on /dev/vdb) the way cloud-init would, with busybox
 # alone: hostname, users with their password hash and SSH keys, root's keys,
-# and the network.
+# the files of write_files (lab-check, /etc/labd/param) and the network.
 #
 # It runs at every boot and reads the seed once (one mount).  The network
 # is decided at every boot: a network-config's address, gateway and name
@@ -222,6 +222,32 @@ add_key() {
 		"$home/.ssh" "$ak"
 }
 
+# write_file PATH PERMISSIONS ENCODING CONTENT: one write_files entry,
+# in place whole or not at all.  labd writes b64; plain text is one line.
+write_file() {
+	path=$1 perms=${2:-0644} enc=$3 content=$4
+	case $path in
+	/*) ;;
+	*) log "ignoring write_files path '$path': not absolute"; return ;;
+	esac
+	case $path in
+	*[!A-Za-z0-9/._-]* | *//* | */./* | */../* | */. | */.. | */)
+		log "ignoring write_files path '$path'"; return ;;
+	esac
+	case $perms in
+	[0-7][0-7][0-7] | [0-7][0-7][0-7][0-7]) ;;
+	*) log "ignoring $path: bad permissions '$perms'"; return ;;
+	esac
+	mkdir -p "${path%/*}" || { log "cannot make ${path%/*}"; return; }
+	case $enc in
+	b64 | base64) printf '%s' "$content" | base64 -d >"$path.new" ;;
+	'' | text/plain) printf '%s\n' "$content" >"$path.new" ;;
+	*) log "ignoring $path: encoding '$enc' not supported"; return ;;
+	esac &&
+		chmod "$perms" "$path.new" && mv -f "$path.new" "$path" || {
+		log "cannot write $path"; rm -f "$path.new"; }
+}
+
 # --- apply -------------------------------------------------------------------
 host=$(awk -F "$US" '$1 == "H" { print $2 }' "$WORK/records")
 [ -n "$host" ] && set_hostname "$host"
@@ -230,6 +256,7 @@ while IFS=$US read -r kind a b c d e; do
 	case $kind in
 	U) add_user "$a" "$b" "$c" "$d" "$e" ;;
 	K) add_key "$a" "$b" ;;
+	F) write_file "$a" "$b" "$c" "$d" ;;
 	esac
 done <"$WORK/records"
 

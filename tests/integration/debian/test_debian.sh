@@ -102,6 +102,31 @@ dpkg_safe() {
 }
 check "the guest's dpkg syncs what it installs (no force-unsafe-io)" dpkg_safe
 
+# --- lab-check and /etc/labd/param, from the seed (cloud-init write_files) --------
+param_ok() {	# there from the first boot, alice reads it, labd keeps it
+	local p
+	p=$(ssh_alice 'cat /etc/labd/param') && echo "$p" |
+		grep -qx '[0-9a-f]\{16\}' && [ "$p" = "$(sqlite3 "$T/state/labd.db" \
+		"SELECT p.param FROM vm_params p JOIN vms v ON v.id = p.vm_id
+		 WHERE v.name = 'deb-alice'")" ]
+}
+check "alice reads /etc/labd/param before any check" param_ok
+check "lab-check is installed" ssh_alice 'test -x /usr/local/bin/lab-check'
+check "its port is open to alice (the udev rule applied)" ssh_alice \
+	'test -r /dev/virtio-ports/org.labd.check -a -w /dev/virtio-ports/org.labd.check'
+no_checks() { ssh_alice lab-check >"$T/lc.out" 2>&1; [ $? = 2 ] &&
+	grep -q 'has no checks for you to run' "$T/lc.out"; }
+check "lab-check with no stored checks: exit 2, says so" no_checks
+mkdir -p "$T/goals"
+printf '#!/bin/sh\n# LAB_PARAM is /etc/labd/param\ntest "$LAB_PARAM" = "$(cat /etc/labd/param)"\n' \
+	>"$T/goals/param.sh"
+chmod +x "$T/goals/param.sh"
+check "course set deb checks=DIR" "$LABCTL" course set deb checks="$T/goals"
+all_met() { ssh_alice lab-check >"$T/lc.out" 2>&1 &&
+	grep -qx '1 of 1 goals met' "$T/lc.out" || { cat "$T/lc.out"; false; }; }
+check "alice's lab-check: her goal met, exit 0" all_met
+check "course set deb checks=none" "$LABCTL" course set deb checks=none
+
 # --- each VM is a machine of its own ----------------------------------------------
 hostnames() {
 	[ "$(ssh_alice hostname)" = deb-alice ] && [ "$(ssh_bob hostname)" = deb-bob ]

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * guestfiles.c - the files the seed installs in every guest at its first
+ * boot (cloud-init's write_files, or the tiny template's seed.sh):
+ *
+ *   /usr/local/bin/lab-check	the student's command (templates/guest/
+ *				lab-check, built into labd as a string)
+ *   /etc/udev/rules.d/60-labd-check.rules
+ *				its virtio-serial port open to every user,
+ *				since a student in an exam is not root
+ *   /etc/labd/param		the VM's parameter (param.c), readable by
+ *				the student from the first boot on
+ *
+ * They come with the seed rather than with a template so that any
+ * cloud image gets them.  udev has made the port's node by the time
+ * cloud-init writes the rule, so a runcmd applies it; the tiny guest has
+ * no udev, and its rcS opens the port to all instead.
+ */
+#include <string.h>
+
+#include "labd/labd.h"
+#include "vmm/vmm.h"
+
+/* static const char lab_check_script[]: made by the Makefile. */
+#include "lab-check.h"
+
+static const char udev_rule[] =
+    "# labd: lab-check's port to labd, for every user (a student is not root)\n"
+    "SUBSYSTEM==\"virtio-ports\", ATTR{name}==\"org.labd.check\","
+    " MODE=\"0666\"\n";
+
+static const char *const runcmd[] = {
+	"command -v udevadm >/dev/null && udevadm trigger --action=change"
+	" --subsystem-match=virtio-ports; true",
+};
+
+size_t
+guest_files(const char *param_line, struct vmm_file *files, size_t max,
+    const char *const **cmds, size_t *ncmds)
+{
+	size_t	n = 0;
+
+	*cmds = runcmd;
+	*ncmds = sizeof(runcmd) / sizeof(runcmd[0]);
+	if (max < 3)
+		return 0;
+	files[n++] = (struct vmm_file){ "/usr/local/bin/lab-check",
+	    lab_check_script, sizeof(lab_check_script) - 1, 0755 };
+	files[n++] = (struct vmm_file){ "/etc/udev/rules.d/60-labd-check.rules",
+	    udev_rule, sizeof(udev_rule) - 1, 0644 };
+	if (param_line != NULL && param_line[0] != '\0')
+		files[n++] = (struct vmm_file){ "/etc/labd/param", param_line,
+		    strlen(param_line), 0644 };
+	return n;
+}
