@@ -148,7 +148,7 @@ deps:
 # --- templates ------------------------------------------------------------
 template-tiny: $(B)/templates/tiny.ini
 $(B)/templates/tiny.ini: templates/tiny/build.sh $(wildcard templates/tiny/rootfs/*) \
-		$(wildcard templates/tiny/*.sh)
+		$(wildcard templates/tiny/*.sh) templates/lib/initramfs.sh
 	templates/tiny/build.sh $(B)/templates
 
 # The collector appliance (labd/offline.c): the tiny template's kernel,
@@ -156,7 +156,7 @@ $(B)/templates/tiny.ini: templates/tiny/build.sh $(wildcard templates/tiny/rootf
 # initramfs.  make install installs it: no tiny template needed for that.
 collector: $(B)/templates/collector-initrd
 $(B)/templates/collector-initrd: templates/collector/build.sh \
-		templates/collector/collector-init.sh
+		templates/collector/collector-init.sh templates/lib/initramfs.sh
 	templates/collector/build.sh $(B)/templates
 
 # The Debian 12 template: a few minutes and ~300 MB from the package

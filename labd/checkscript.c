@@ -53,46 +53,6 @@ static const char check_prologue[] =
 "    chmod 644 /etc/labd/param.new && mv -f /etc/labd/param.new /etc/labd/param\n"
 "LAB_PARAM='%s'; export LAB_PARAM\n";
 
-static const char b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Room enough for n bytes in base64, 76 to a line, and a NUL. */
-static size_t
-b64_size(size_t n)
-{
-	size_t	chars = (n + 2) / 3 * 4;
-
-	return chars + chars / 76 + 2;
-}
-
-/* src in base64 at dst, lines of 76; the length written. */
-static size_t
-b64_encode(const unsigned char *src, size_t n, char *dst)
-{
-	size_t		 i, o = 0, col = 0;
-	unsigned long	 v;
-
-	for (i = 0; i < n; i += 3) {
-		v = (unsigned long)src[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned long)src[i + 1] << 8;
-		if (i + 2 < n)
-			v |= src[i + 2];
-		dst[o++] = b64[(v >> 18) & 63];
-		dst[o++] = b64[(v >> 12) & 63];
-		dst[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		dst[o++] = i + 2 < n ? b64[v & 63] : '=';
-		if ((col += 4) == 76) {
-			dst[o++] = '\n';
-			col = 0;
-		}
-	}
-	if (col > 0)
-		dst[o++] = '\n';
-	dst[o] = '\0';
-	return o;
-}
-
 char *
 check_script(const struct check_goal *goals, size_t n, const char *param,
     int timeout_s, size_t *lenp)
@@ -102,7 +62,7 @@ check_script(const struct check_goal *goals, size_t n, const char *param,
 
 	cap = sizeof(check_prologue) + 2 * strlen(param) + 64;
 	for (i = 0; i < n; i++)
-		cap += b64_size(strlen(goals[i].script)) + 128 +
+		cap += vmm_base64_size(strlen(goals[i].script), 76) + 128 +
 		    strlen(goals[i].name);
 	s = xmalloc(cap);
 	len = (size_t)snprintf(s, cap, check_prologue, CHECK_OUTPUT_MAX / 512,
@@ -110,8 +70,8 @@ check_script(const struct check_goal *goals, size_t n, const char *param,
 	for (i = 0; i < n; i++) {
 		len += (size_t)snprintf(s + len, cap - len,
 		    "base64 -d >\"$D/g%zu\" <<'LABD_EOF'\n", i);
-		len += b64_encode((const unsigned char *)goals[i].script,
-		    strlen(goals[i].script), s + len);
+		len += vmm_base64((const unsigned char *)goals[i].script,
+		    strlen(goals[i].script), s + len, 76);
 		len += (size_t)snprintf(s + len, cap - len,
 		    "LABD_EOF\nlabd_run g%zu '%s'\n", i, goals[i].name);
 	}

@@ -182,15 +182,27 @@ sb_item(struct sbuf *b, const char *indent, const char *v)
 	sb_add(b, "\n");
 }
 
-/* n bytes of src in base64, on one line. */
-static void
-sb_base64(struct sbuf *b, const unsigned char *src, size_t n)
+/* Room for n bytes in base64, a newline each wrap characters, a NUL. */
+size_t
+vmm_base64_size(size_t n, size_t wrap)
+{
+	size_t	chars = (n + 2) / 3 * 4;
+
+	return chars + (wrap > 0 ? chars / wrap + 1 : 0) + 1;
+}
+
+/*
+ * n bytes of src in base64 at dst (vmm_base64_size(n, wrap) bytes):
+ * lines of wrap characters each ended by a newline, or one line and no
+ * newline when wrap is 0 (a multiple of 4).  The length written.
+ */
+size_t
+vmm_base64(const unsigned char *src, size_t n, char *dst, size_t wrap)
 {
 	static const char	 abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char			 q[4];
 	unsigned long		 v;
-	size_t			 i;
+	size_t			 i, o = 0, col = 0;
 
 	for (i = 0; i < n; i += 3) {
 		v = (unsigned long)src[i] << 16;
@@ -198,12 +210,33 @@ sb_base64(struct sbuf *b, const unsigned char *src, size_t n)
 			v |= (unsigned long)src[i + 1] << 8;
 		if (i + 2 < n)
 			v |= src[i + 2];
-		q[0] = abc[v >> 18 & 63];
-		q[1] = abc[v >> 12 & 63];
-		q[2] = i + 1 < n ? abc[v >> 6 & 63] : '=';
-		q[3] = i + 2 < n ? abc[v & 63] : '=';
-		sb_addn(b, q, 4);
+		dst[o++] = abc[v >> 18 & 63];
+		dst[o++] = abc[v >> 12 & 63];
+		dst[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+		dst[o++] = i + 2 < n ? abc[v & 63] : '=';
+		if (wrap > 0 && (col += 4) >= wrap) {
+			dst[o++] = '\n';
+			col = 0;
+		}
 	}
+	if (wrap > 0 && col > 0)
+		dst[o++] = '\n';
+	dst[o] = '\0';
+	return o;
+}
+
+/* n bytes of src in base64, on one line. */
+static void
+sb_base64(struct sbuf *b, const unsigned char *src, size_t n)
+{
+	char	*t;
+
+	if ((t = malloc(vmm_base64_size(n, 0))) == NULL) {
+		b->oom = 1;
+		return;
+	}
+	sb_addn(b, t, vmm_base64(src, n, t, 0));
+	free(t);
 }
 
 /*

@@ -110,6 +110,9 @@ struct vmm_seed {
  * ("O'Brien, Jr.") survives.  Returned strings are malloc'd; NULL when
  * out of memory or a file's path or mode is not one listed above.
  */
+size_t	 vmm_base64_size(size_t n, size_t wrap);
+size_t	 vmm_base64(const unsigned char *src, size_t n, char *dst,
+	    size_t wrap);
 char	*seed_render_userdata(const struct vmm_seed *);
 char	*seed_render_metadata(const struct vmm_seed *);
 /*

@@ -15,6 +15,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../lib/initramfs.sh"
 prog=templates/collector/build.sh
 
 die() { echo "$prog: $*" >&2; exit 1; }
@@ -59,16 +60,8 @@ for a in $(/bin/busybox --list | grep -vx busybox); do
 	ln -s busybox "$ird/bin/$a"
 done
 install -m 0755 "$here/collector-init.sh" "$ird/init"
-: >"$ird/lib/modules/load.order"
-for m in "${mods[@]}"; do
-	modprobe -d "$tmp/kernel" -S "$kver" --show-depends "$m" |
-		awk '$1 == "insmod" { print $2 }'
-done | awk '!seen[$0]++' | while read -r ko; do
-	cp "$ko" "$ird/lib/modules/"
-	basename "$ko" >>"$ird/lib/modules/load.order"
-done
-(cd "$ird" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) |
-	gzip -6 >"$tmp/collector-initrd"
+initramfs_modules "$tmp/kernel" "$kver" "$ird" "${mods[@]}"
+initramfs_pack "$ird" "$tmp/collector-initrd"
 cp "$tmp/kernel/boot/vmlinuz-$kver" "$tmp/collector-vmlinuz"
 chmod 0644 "$tmp/collector-initrd" "$tmp/collector-vmlinuz"
 mv -f "$tmp/collector-vmlinuz" "$out/collector-vmlinuz"

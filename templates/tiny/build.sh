@@ -15,6 +15,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../lib/initramfs.sh"
 prog=templates/tiny/build.sh
 
 die() { echo "$prog: $*" >&2; exit 1; }
@@ -257,16 +258,8 @@ for a in sh mount umount insmod switch_root mkdir sleep cat echo; do
 	ln -s busybox "$ird/bin/$a"
 done
 install -m 0755 "$here/initramfs-init.sh" "$ird/init"
-: >"$ird/lib/modules/load.order"
-for m in "${mods[@]}"; do
-	modprobe -d "$kroot" -S "$kver" --show-depends "$m" |
-		awk '$1 == "insmod" { print $2 }'
-done | awk '!seen[$0]++' | while read -r ko; do
-	cp "$ko" "$ird/lib/modules/"
-	basename "$ko" >>"$ird/lib/modules/load.order"
-done
-(cd "$ird" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) |
-	gzip -6 >"$tmp/tiny-initrd"
+initramfs_modules "$kroot" "$kver" "$ird" "${mods[@]}"
+initramfs_pack "$ird" "$tmp/tiny-initrd"
 cp "$kroot/boot/vmlinuz-$kver" "$tmp/tiny-vmlinuz"
 
 cat >"$tmp/tiny.ini" <<'EOF'

@@ -612,3 +612,34 @@ Test(seed, write_files_read_by_the_tiny_guest)
 	cr_expect_str_eq(got, "5\n");
 	free(got);
 }
+
+/* The one base64 of labd (seed files, check scripts): RFC 4648 vectors. */
+Test(seed, base64_vectors_and_lines)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" },
+		{ "foo", "Zm9v" }, { "foob", "Zm9vYg==" },
+		{ "fooba", "Zm9vYmE=" }, { "foobar", "Zm9vYmFy" },
+	};
+	unsigned char	 in[60];
+	char		 out[128];
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		n = vmm_base64((const unsigned char *)v[i].in, strlen(v[i].in),
+		    out, 0);
+		cr_expect_str_eq(out, v[i].out);
+		cr_expect_eq(n, strlen(v[i].out));
+		cr_expect_leq(n + 1, vmm_base64_size(strlen(v[i].in), 0));
+	}
+	/* 60 bytes are 80 characters: a line of 76, one of 4. */
+	memset(in, 0xff, sizeof(in));
+	n = vmm_base64(in, sizeof(in), out, 76);
+	cr_expect_eq(n, 82);
+	cr_expect_eq(out[76], '\n');
+	cr_expect_str_eq(out + 77, "////\n");
+	cr_expect_leq(n + 1, vmm_base64_size(sizeof(in), 76));
+	/* Nothing at all: no line. */
+	cr_expect_eq(vmm_base64(in, 0, out, 76), 0);
+	cr_expect_str_eq(out, "");
+}
