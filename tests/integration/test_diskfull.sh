@@ -34,6 +34,11 @@ check "template import" "$LABCTL" template import tiny "$TINY"
 check "course create" "$LABCTL" course create df --template tiny \
 	--roster "$T/roster.csv" --overcommit
 check "the VM becomes ready" "$LABCTL" wait --course df --timeout 400
+# A disk on tmpfs is memory, charged to the VM's cgroup (shmem, which no
+# reclaim frees): the default limit (guest RAM + 160 MiB) would let the
+# kernel kill this QEMU for the 32 MiB its guest writes.  Room for it.
+check "memory_max=1G for the disk on tmpfs" "$LABCTL" course set df memory_max=1G
+check "restart: the limit applies" "$LABCTL" restart df-ann
 check "exec answers before" "$LABCTL" exec df-ann -- 'echo up'
 
 # Leave 8 MiB free on the tmpfs; the guest writes 32 MiB in the background.
