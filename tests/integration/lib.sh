@@ -98,10 +98,21 @@ labd_start() {
 	return 1
 }
 
-# two_students COURSE: labd started, the tiny template imported and a course
-# COURSE of ann and ben (no keys) created and ready, each step a check.
+# two_students COURSE [keys]: labd started, the tiny template imported and a
+# course COURSE of ann and ben created and ready, each step a check.  With
+# "keys", each has a key of her own in the roster ($T/ann_key, $T/ben_key);
+# without, none.
 two_students() {
-	printf 'id,name,email,ssh_key\nann,Ann,,\nben,Ben,,\n' >"$T/roster.csv"
+	local s
+	if [ "${2:-}" = keys ]; then
+		echo "id,name,email,ssh_key" >"$T/roster.csv"
+		for s in ann ben; do
+			ssh-keygen -q -t ed25519 -N '' -C $s@test -f "$T/${s}_key"
+			echo "$s,${s^},,$(cat "$T/${s}_key.pub")" >>"$T/roster.csv"
+		done
+	else
+		printf 'id,name,email,ssh_key\nann,Ann,,\nben,Ben,,\n' >"$T/roster.csv"
+	fi
 	check "labd starts on a private socket" labd_start
 	check "template import" "$LABCTL" template import tiny "$TINY"
 	check "course create" "$LABCTL" course create "$1" --template tiny \

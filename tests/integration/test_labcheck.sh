@@ -16,19 +16,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 write_ini 27100
-for s in ann ben; do
-	ssh-keygen -q -t ed25519 -N '' -C $s@test -f "$T/${s}_key"
-done
-cat >"$T/roster.csv" <<EOF
-id,name,email,ssh_key
-ann,Ann,,$(cat "$T/ann_key.pub")
-ben,Ben,,$(cat "$T/ben_key.pub")
-EOF
-check "labd starts on a private socket" labd_start
-check "template import" "$LABCTL" template import tiny "$TINY"
-check "course create" "$LABCTL" course create lc --template tiny \
-	--roster "$T/roster.csv"
-check "both VMs become ready" "$LABCTL" wait --course lc --timeout 400
+two_students lc keys
 PA=$(vm_port lc-ann)
 PB=$(vm_port lc-ben)
 
