@@ -201,6 +201,7 @@ offline_spawn(struct vmjob *j, const char *dir, int chan)
 	struct vmdef	*d = &j->def;
 	char		 disk[PATH_MAX], paths[PATH_MAX], kernel[PATH_MAX],
 			 initrd[PATH_MAX];
+	const char	*appliance = offline_dir();	/* asked once: two access() */
 	struct vmm_spec	 spec = {
 		.name = d->name,
 		.qemu = labd->cfg.qemu,
@@ -219,14 +220,12 @@ offline_spawn(struct vmjob *j, const char *dir, int chan)
 		.chan_fd = chan,
 	};
 
-	snprintf(kernel, sizeof(kernel), "%s/collector-vmlinuz",
-	    offline_dir());
-	snprintf(initrd, sizeof(initrd), "%s/collector-initrd",
-	    offline_dir());
+	snprintf(kernel, sizeof(kernel), "%s/collector-vmlinuz", appliance);
+	snprintf(initrd, sizeof(initrd), "%s/collector-initrd", appliance);
 	if (access(kernel, R_OK) == -1 || access(initrd, R_OK) == -1) {
 		errf(j->err, sizeof(j->err), "no collector appliance in %s"
 		    " (make collector; [vmm] collector in labd.ini): %s",
-		    offline_dir(), strerror(errno));
+		    appliance, strerror(errno));
 		return -1;
 	}
 	vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
