@@ -358,10 +358,16 @@ cg_limit(int i, const char *dir, const struct cg_limits *l, char *err,
 			return cg_write(dir, "memory.max", err, errlen, "%lld",
 			    l->memory_max) == -1 || cg_write_opt(dir,
 			    "memory.swap.max", err, errlen, 0) == -1 ? -1 : 0;
-		return cg_write(dir, "memory.limit_in_bytes", err, errlen,
-		    "%lld", l->memory_max) == -1 || cg_write_opt(dir,
-		    "memory.memsw.limit_in_bytes", err, errlen,
-		    l->memory_max) == -1 ? -1 : 0;
+		/*
+		 * v1 refuses a memory limit above memory+swap's (EINVAL),
+		 * which a folder kept from the last start may hold: memsw
+		 * is lifted first, then both are set.
+		 */
+		return cg_write_opt(dir, "memory.memsw.limit_in_bytes", err,
+		    errlen, -1) == -1 || cg_write(dir, "memory.limit_in_bytes",
+		    err, errlen, "%lld", l->memory_max) == -1 ||
+		    cg_write_opt(dir, "memory.memsw.limit_in_bytes", err,
+		    errlen, l->memory_max) == -1 ? -1 : 0;
 	case CG_CPU:
 		return v2 ? cg_write(dir, "cpu.weight", err, errlen, "%u",
 		    l->cpu_weight) : cg_write(dir, "cpu.shares", err, errlen,

@@ -222,4 +222,29 @@ check "ann's cgroup folders are removed when it stops (${#dirs[@]} of them)" \
 	folders_gone
 check "ben runs on" test -d "$(grp_dir lm-ben memory)"
 
+# A start that finds its folder kept from the last one, as when the old
+# QEMU is not reaped yet, with a lower limit: the new one is still set (v1
+# refuses a memory limit above memory+swap's unless that is lifted first).
+if [ "${WHERE[memory]}" != none ]; then
+	mdir=${dirs[0]}
+	mkdir "$mdir"
+	if [ "${WHERE[memory]}" = v1 ]; then
+		echo $((200 << 20)) >"$mdir/memory.limit_in_bytes"
+		[ ! -f "$mdir/memory.memsw.limit_in_bytes" ] ||
+			echo $((200 << 20)) >"$mdir/memory.memsw.limit_in_bytes"
+	else
+		echo $((200 << 20)) >"$mdir/memory.max"
+	fi
+	sleep 600 &
+	sleeper=$!
+	echo "$sleeper" >"$mdir/cgroup.procs"
+	check "memory_max=400M again" "$LABCTL" course set lm memory_max=400M
+	check "ann starts in a folder left at 200 MiB with a process in it" \
+		"$LABCTL" start lm-ann
+	check "ann's QEMU has 400 MiB all the same" \
+		expect lm-ann $((400 * 1048576)) 100 128
+	kill "$sleeper"
+	wait "$sleeper" 2>/dev/null
+fi
+
 finish test_limits
