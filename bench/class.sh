@@ -47,6 +47,13 @@ st=$("$L" status --json)
 echo "host: $(nproc) cores, $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB;" \
 	"accelerator $(jq -r .accel <<<"$st"); max_booting $(jq -r .max_booting <<<"$st")"
 
+# ksmd's CPU time in ticks (0 when there is no ksmd), for its cost.
+ksmd_ticks() {
+	local p
+	p=$(pgrep -x ksmd | head -n 1 || true)
+	[ -n "$p" ] && awk '{ print $14 + $15 }' "/proc/$p/stat" || echo 0
+}
+k0=$(ksmd_ticks)
 t0=$(secs)
 "$L" course create class --template tiny --roster "$T/roster.csv" --overcommit >/dev/null
 ready=0 failed=0
@@ -95,11 +102,24 @@ printf 'class: %.2f s a VM; against the goal of 90 s for 30 (%.2f s a VM): %.2fx
 printf 'class: QEMU PSS %.1f MiB a VM (mean of %d; guest RAM 128 MiB); goal %d MiB: %.2fx the goal\n' \
 	"$pss_mib" "$npss" "$GOAL_PSS" "$(echo "$pss_mib / $GOAL_PSS" | bc -l)"
 # Once the guests have been idle a while: what free page reporting gave
-# back and KSM merged by then.
-sleep "${SETTLE:-20}"
-pss
-printf 'class: QEMU PSS %.1f MiB a VM %d s later (mean of %d); goal %d MiB: %.2fx the goal\n' \
-	"$pss_mib" "${SETTLE:-20}" "$npss" "$GOAL_PSS" "$(echo "$pss_mib / $GOAL_PSS" | bc -l)"
+# back and KSM merged by then.  SETTLE is a list of times after the PSS
+# above (seconds, default 20), each with KSM's own count of what it saves.
+ksm() { cat "/sys/kernel/mm/ksm/$1" 2>/dev/null || echo 0; }
+t_pss=$(secs) t_last=$t0 k_last=$k0
+for s in ${SETTLE:-20}; do
+	left=$(echo "$s - ($(secs) - $t_pss)" | bc)
+	[ "$(echo "$left > 0" | bc)" = 1 ] && sleep "$left"
+	pss
+	printf 'class: QEMU PSS %.1f MiB a VM %d s later (mean of %d); goal %d MiB: %.2fx the goal; KSM saves %d MiB in all (%d full scans, pages_to_scan %d; ksmd %.1f%% of a core since the last line)\n' \
+		"$pss_mib" "$s" "$npss" "$GOAL_PSS" "$(echo "$pss_mib / $GOAL_PSS" | bc -l)" \
+		"$(( ($(ksm pages_sharing) + $(ksm ksm_zero_pages)) * $(getconf PAGESIZE) / 1048576 ))" \
+		"$(ksm full_scans)" "$(ksm pages_to_scan)" \
+		"$(echo "($(ksmd_ticks) - $k_last) / $(getconf CLK_TCK) * 100 / ($(secs) - $t_last)" | bc -l)"
+	k_last=$(ksmd_ticks) t_last=$(secs)
+done
+printf 'class: ksmd used %.1f s of CPU in %.0f s (%.1f%% of a core)\n' \
+	"$(echo "($(ksmd_ticks) - $k0) / $(getconf CLK_TCK)" | bc -l)" "$(echo "$(secs) - $t0" | bc)" \
+	"$(echo "($(ksmd_ticks) - $k0) / $(getconf CLK_TCK) * 100 / ($(secs) - $t0)" | bc -l)"
 [ "$nsnap" -gt 0 ] && printf 'class: pristine RAM state %.1f MiB a VM, overlay on disk %.1f MiB a VM (mean of %d)\n' \
 	"$(echo "$snap_b / $nsnap / 1048576" | bc -l)" "$(echo "$disk_b / $nsnap / 1048576" | bc -l)" "$nsnap"
 "$L" stop --course class --force >/dev/null || echo "note: stop --course class failed (above)"

@@ -24,7 +24,7 @@ mean() { tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.2f", s / n }'; }
 
 # labd on $T/labd.ini, in the background, until it answers.
 bench_labd_start() {
-	"$B/labd" -d -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
+	"$B/labd" -d ${LABD_V:-} -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
 	LABD_PID=$!
 	disown
 	for _ in $(seq 100); do "$L" status >/dev/null 2>&1 && return 0; sleep 0.1; done

@@ -85,19 +85,33 @@ room_read(struct room *r, char *err, size_t errlen)
 	return 0;
 }
 
-/* What KSM saves now: pages merged away (pages_sharing), MiB; 0: none. */
+/* A number from one of KSM's files in sysfs; 0 when none. */
+static long long
+ksm_read(const char *name)
+{
+	char		 path[128];
+	long long	 n = 0;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(f, "%lld", &n) != 1)
+		n = 0;
+	fclose(f);
+	return n;
+}
+
+/*
+ * What KSM saves now, MiB: pages merged away (pages_sharing), and pages
+ * merged with the zero page when use_zero_pages is on (ksm_zero_pages,
+ * since Linux 6.10; they are not in pages_sharing).
+ */
 static long long
 ksm_saved_mb(void)
 {
-	long long	 pages = 0;
-	FILE		*f;
-
-	if ((f = fopen("/sys/kernel/mm/ksm/pages_sharing", "re")) == NULL)
-		return 0;
-	if (fscanf(f, "%lld", &pages) != 1)
-		pages = 0;
-	fclose(f);
-	return pages * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+	return (ksm_read("pages_sharing") + ksm_read("ksm_zero_pages")) *
+	    (sysconf(_SC_PAGESIZE) / 1024) / 1024;
 }
 
 /* What is kept free: a tenth of the memory, a twentieth of the disk. */

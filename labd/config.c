@@ -93,6 +93,7 @@ config_defaults(struct labd_config *c)
 	c->accel = VMM_ACCEL_AUTO;
 	c->uid_base = LABD_UID_BASE;
 	c->ksm = LABD_KSM_AUTO;
+	c->ksm_pages_to_scan = LABD_KSM_PAGES_TO_SCAN;
 	c->gw_sessions = 10;
 	c->gw_failures = 10;
 	c->keep_removed = LABD_KEEP_REMOVED;
@@ -270,6 +271,26 @@ set_ksm(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		errf(err, errlen, "'%." SHOWLEN "s' is not auto, on or off", v);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Pages ksmd looks at each 20 ms: the kernel's 100 merges a class of 30
+ * in many minutes, 1000 within half a minute for a tenth of a core
+ * (bench/class.sh).  0 leaves the host's value.
+ */
+static int
+set_ksm_pages_to_scan(struct cfg_ctx *x, const char *v, char *err,
+    size_t errlen)
+{
+	unsigned long	n;
+
+	if (parse_uint(v, 0, 100000, &n) != 0) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not a number from 0 to"
+		    " 100000", v);
+		return -1;
+	}
+	x->c.ksm_pages_to_scan = (unsigned)n;
 	return 0;
 }
 
@@ -752,6 +773,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "vmm", "uid_base", set_uid_base,
 	  "first uid of the range QEMU runs as when labd is root: VM n is uid_base + n" },
 	{ "vmm", "ksm", set_ksm, "auto | on | off: merge the guests' identical pages (auto: on as root)" },
+	{ "vmm", "ksm_pages_to_scan", set_ksm_pages_to_scan, "pages KSM looks at each 20 ms once labd turns it on (0: the host's)" },
 	{ "vmm", "tb_size", set_tb_size,
 	  "MiB of translated code each QEMU keeps under TCG (0: QEMU's own, 1 GiB at most)" },
 	{ "vmm", "max_booting", set_max_booting,

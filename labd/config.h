@@ -52,6 +52,7 @@ struct labd_config {
 	enum vmm_accel		 accel;			/* default auto */
 	uint32_t		 uid_base;		/* VM n runs as uid_base + n when root */
 	int			 ksm;			/* LABD_KSM_*, default auto */
+	unsigned		 ksm_pages_to_scan;	/* when labd turns KSM on; 0: the host's */
 	unsigned		 tb_size_mb;		/* TCG translation cache, default 32; 0: QEMU's own */
 	/* [vnc]: the wall and each student's screen; off while port is 0 */
 	char			 vnc_ip[PF_IPLEN];
@@ -91,6 +92,7 @@ struct labd_config {
 #define LABD_KSM_AUTO	-1	/* on when labd runs as root */
 #define LABD_KSM_OFF	0	/* the host's setting is left as it is */
 #define LABD_KSM_ON	1
+#define LABD_KSM_PAGES_TO_SCAN	1000	/* ksmd each 20 ms; the kernel has 100 */
 
 /* config.c */
 void	config_defaults(struct labd_config *);

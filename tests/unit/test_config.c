@@ -64,6 +64,9 @@ config_dump(const struct labd_config *c)
 		fprintf(f, "max_booting = %d\n", c->max_booting);
 	fprintf(f, "boot_timeout = %d\nboot_tries = %d\n", c->boot_timeout,
 	    c->boot_tries);
+	/* Only when set: the other files' output stays as it was. */
+	if (c->ksm_pages_to_scan != LABD_KSM_PAGES_TO_SCAN)
+		fprintf(f, "ksm_pages_to_scan = %u\n", c->ksm_pages_to_scan);
 	/* [vnc] only when set: the other files' output stays as it was. */
 	if (c->vnc_port != 0) {
 		fprintf(f, "[vnc]\nlisten = %s:%u\n", c->vnc_ip, c->vnc_port);
@@ -122,6 +125,7 @@ Test(config, defaults)
 	cr_expect_eq(c.accel, VMM_ACCEL_AUTO);
 	cr_expect_eq(c.uid_base, LABD_UID_BASE);
 	cr_expect_eq(c.max_booting, 0, "max_booting is auto by default");
+	cr_expect_eq(c.ksm_pages_to_scan, 1000, "KSM scans 1000 pages by default");
 	cr_expect_eq(c.boot_timeout, 600);
 	cr_expect_eq(c.boot_tries, 3);
 	cr_expect_str_eq(c.path, "");
