@@ -22,7 +22,8 @@ trap cleanup EXIT
 secs() { date +%s.%N; }
 mean() { tr ' ' '\n' | awk 'NF { s += $1; n++ } END { printf "%.2f", s / n }'; }
 
-# labd on $T/labd.ini, in the background, until it answers.
+# labd on $T/labd.ini, in the background, until it answers (LABD_V=-v:
+# with its debug messages).
 bench_labd_start() {
 	"$B/labd" -d ${LABD_V:-} -c "$T/labd.ini" >>"$T/labd.log" 2>&1 &
 	LABD_PID=$!
