@@ -131,14 +131,14 @@ ksm_init(void)
 		return;
 	}
 	labd->ksm = 1;
-	if (scan != 0 && ksm_write("pages_to_scan", scan) == -1)
-		log_warn("cannot set " KSM_DIR "pages_to_scan to %u", scan);
-	else if (scan != 0) {
+	if (scan == 0)
+		log_info("KSM on: identical guest pages are merged");
+	else if (ksm_write("pages_to_scan", scan) == -1)
+		log_warn("KSM on, but " KSM_DIR "pages_to_scan cannot be set"
+		    " to %u", scan);
+	else
 		log_info("KSM on: identical guest pages are merged, %u pages"
 		    " looked at each 20 ms", scan);
-		return;
-	}
-	log_info("KSM on: identical guest pages are merged");
 }
 
 /*
