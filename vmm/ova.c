@@ -207,9 +207,13 @@ pax_parse(const char *buf, size_t len, char *path, size_t pathlen,
 
 	while (pos < len) {
 		rec = buf + pos;
+		/* "LEN key=value\n": LEN counts the whole record. */
+		if (*rec < '0' || *rec > '9')
+			goto bad;	/* strtoul would skip blanks, signs */
 		reclen = strtoul(rec, &endp, 10);
-		if (endp == rec || *endp != ' ' || reclen == 0 ||
-		    reclen > len - pos || rec[reclen - 1] != '\n')
+		if (*endp != ' ' || reclen > len - pos ||
+		    (size_t)(endp - rec) + 1 >= reclen ||
+		    rec[reclen - 1] != '\n')
 			goto bad;
 		eq = memchr(endp + 1, '=', rec + reclen - (endp + 1));
 		if (eq == NULL)

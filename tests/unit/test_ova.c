@@ -410,6 +410,26 @@ Test(tar, garbled_pax_is_refused)
 	refused(&t, t.len, "garbled pax header at offset 0");
 }
 
+/*
+ * A record's length must cover its own digits: "\n1 ab" once sent the
+ * search for '=' past the end of the header (fuzz_tar, under ASan).
+ */
+Test(tar, pax_record_shorter_than_its_length_is_refused)
+{
+	static const char *bad[] = { "\n1 ab", "2 ab\n", "+7 a=b\n",
+	    " 7 a=b\n", "3 =\n" };
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct tarbuf	t = { 0 };
+
+		tb_add(&t, "PaxHeaders/x", bad[i], strlen(bad[i]), 'x');
+		tb_add(&t, "x.vmdk", "d", 1, '0');
+		tb_end(&t);
+		refused(&t, t.len, "garbled pax header at offset 0");
+	}
+}
+
 Test(tar, gnu_long_name_that_escapes_is_refused)
 {
 	struct tarbuf	t = { 0 };
