@@ -355,8 +355,10 @@ untar_pax(struct untar *u, long long size)
 	buf[size] = '\0';
 	for (p = buf, end = buf + size; p < end; p = rec + len) {
 		rec = p;
+		if (*p < '0' || *p > '9')
+			break;		/* strtoll would skip blanks, signs */
 		len = strtoll(p, &kv, 10);
-		if (len <= 0 || kv == p || *kv != ' ' || len > end - rec ||
+		if (*kv != ' ' || len > end - rec || kv - rec + 1 >= len ||
 		    rec[len - 1] != '\n')
 			break;
 		rec[len - 1] = '\0';

@@ -353,6 +353,31 @@ Test(collect_untar, hostile_stream_stays_inside)
 	free(t.buf);
 }
 
+/*
+ * A pax record shorter than its own length field ("\n1 path=...") is
+ * not a record: the entry keeps the name of its own header.
+ */
+Test(collect_untar, pax_record_shorter_than_its_length_is_ignored)
+{
+	struct tarbuf		 t = { 0 };
+	struct untar_result	 res;
+	struct seen		 seen = { 0 };
+	char			 err[256], *got;
+	static const char	 pax[] = "\n1 path=renamed\n";
+
+	tb_entry(&t, "PaxHeaders/x", 'x', NULL, pax, sizeof(pax) - 1);
+	tb_entry(&t, "./kept.txt", '0', NULL, "x", 1);
+	tb_end(&t);
+	cr_assert_eq(unpack(t.buf, t.len, 1 << 20, &res, &seen, err,
+	    sizeof(err)), 0, "%s", err);
+	got = tree();
+	cr_expect_str_eq(got, ".\n./root\n./root/kept.txt\n", "the tree:\n%s",
+	    got);
+	free(got);
+	cr_expect_eq(res.files, 1);
+	free(t.buf);
+}
+
 Test(collect_untar, a_link_already_there_is_not_followed)
 {
 	struct tarbuf		 t = { 0 };
