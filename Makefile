@@ -82,14 +82,15 @@ $(B)/gen/vnc_font.h: labd/vnc_font.py
 $(call obj,labd/vnc_layout.c): $(B)/gen/vnc_font.h
 $(call obj,labd/vnc_layout.c): CPPFLAGS += -I$(B)/gen
 
-# lab-check, the guest's command that the seed installs (labd/guestfiles.c),
-# as a C string.
-$(B)/gen/lab-check.h: templates/guest/lab-check
+# The guest's programs that the seed installs (labd/guestfiles.c):
+# lab-check and labd-agent, each as a C string named after it.
+$(B)/gen/guest-%.h: templates/guest/%
 	@mkdir -p $(dir $@)
-	{ echo 'static const char lab_check_script[] ='; \
+	{ echo 'static const char $(subst -,_,$*)_script[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' \
 	    -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@.tmp && mv $@.tmp $@
-$(call obj,labd/guestfiles.c): $(B)/gen/lab-check.h
+$(call obj,labd/guestfiles.c): $(B)/gen/guest-lab-check.h \
+	$(B)/gen/guest-labd-agent.h
 $(call obj,labd/guestfiles.c): CPPFLAGS += -I$(B)/gen
 
 $(B)/labd: $(call obj,labd/main.c) $(LIBS)

@@ -5,6 +5,12 @@
  *
  *   /usr/local/bin/lab-check	the student's command (templates/guest/
  *				lab-check, built into labd as a string)
+ *   /usr/local/sbin/labd-agent	labd's hand in the guest: the clock and
+ *				the sudo policy after a RAM restore
+ *				(templates/guest/labd-agent, labd/agent.c)
+ *   /etc/systemd/system/labd-agent.service
+ *				which starts it where systemd runs (the
+ *				tiny guest's rcS starts it itself)
  *   /etc/udev/rules.d/60-labd-check.rules
  *				its virtio-serial port open to every user,
  *				since a student in an exam is not root
@@ -21,17 +27,33 @@
 #include "labd/labd.h"
 #include "vmm/vmm.h"
 
-/* static const char lab_check_script[]: made by the Makefile. */
-#include "lab-check.h"
+/* lab_check_script[], labd_agent_script[]: made by the Makefile. */
+#include "guest-lab-check.h"
+#include "guest-labd-agent.h"
 
 static const char udev_rule[] =
     "# labd: lab-check's port to labd, for every user (a student is not root)\n"
     "SUBSYSTEM==\"virtio-ports\", ATTR{name}==\"org.labd.check\","
     " MODE=\"0666\"\n";
 
+static const char agent_unit[] =
+    "# labd: its agent in the guest (the clock and sudo policy after a reset)\n"
+    "[Unit]\n"
+    "Description=labd agent\n"
+    "\n"
+    "[Service]\n"
+    "ExecStart=/usr/local/sbin/labd-agent\n"
+    "Restart=always\n"
+    "RestartSec=2\n"
+    "\n"
+    "[Install]\n"
+    "WantedBy=multi-user.target\n";
+
 static const char *const runcmd[] = {
 	"command -v udevadm >/dev/null && udevadm trigger --action=change"
 	" --subsystem-match=virtio-ports; true",
+	"command -v systemctl >/dev/null && systemctl enable --now"
+	" labd-agent.service; true",
 };
 
 size_t
@@ -42,10 +64,15 @@ guest_files(const char *param_line, struct vmm_file *files, size_t max,
 
 	*cmds = runcmd;
 	*ncmds = sizeof(runcmd) / sizeof(runcmd[0]);
-	if (max < 3)
+	if (max < 5)
 		return 0;
 	files[n++] = (struct vmm_file){ "/usr/local/bin/lab-check",
 	    lab_check_script, sizeof(lab_check_script) - 1, 0755 };
+	files[n++] = (struct vmm_file){ "/usr/local/sbin/labd-agent",
+	    labd_agent_script, sizeof(labd_agent_script) - 1, 0755 };
+	files[n++] = (struct vmm_file){
+	    "/etc/systemd/system/labd-agent.service", agent_unit,
+	    sizeof(agent_unit) - 1, 0644 };
 	files[n++] = (struct vmm_file){ "/etc/udev/rules.d/60-labd-check.rules",
 	    udev_rule, sizeof(udev_rule) - 1, 0644 };
 	if (param_line != NULL && param_line[0] != '\0')

@@ -457,12 +457,38 @@ void	labcheck_init(void);
 int	labcheck_parse(const char *line, size_t len, char *nonce,
 	    size_t noncelen, char *err, size_t errlen);
 /*
+ * agent.c: labd-agent in the guest, over a virtio-serial port of each VM
+ * (run_dir/VM/agent.sock) that labd holds from its loop: the clock and
+ * the sudo policy after a RAM restore without an SSH login.
+ */
+#define AGENT_LINE_MAX	128	/* bytes of a line from the guest, newline included */
+#define AGENT_TOKEN_MAX	64
+#define AGENT_RUN_MS	3000	/* a run's answer, before SSH does it instead */
+enum { AGENT_HELLO = 1, AGENT_DONE };
+void	agent_init(void);
+/*
+ * A line from the guest (without its newline, len bytes, maybe not
+ * NUL-ended): "hello TOKEN" (AGENT_HELLO) or "done TOKEN STATUS"
+ * (AGENT_DONE, status 0 to 255), TOKEN 1 to AGENT_TOKEN_MAX - 1 of
+ * [A-Za-z0-9-]; -1 for anything else.
+ */
+int	agent_parse(const char *line, size_t len, char *token,
+	    size_t tokenlen, int *status);
+/*
+ * From a worker: cmd (one line) run by vm's agent as root, its exit
+ * status in status; -1 with why in err when the agent has not said hello
+ * on the current connection or has not answered in timeout_ms (the
+ * command may still run later).
+ */
+int	agent_run(const char *vm, const char *cmd, int timeout_ms,
+	    int *status, char *err, size_t errlen);
+/*
  * guestfiles.c: what the seed installs in every guest at its first boot:
  * /usr/local/bin/lab-check, the udev rule that lets every user open its
  * port, /etc/labd/param; and the runcmd that applies the rule.
  */
 struct vmm_file;
-#define GUEST_FILES_MAX	4
+#define GUEST_FILES_MAX	6
 /* param_line: "PARAM\n", the caller's (the workers run at once); files point into it. */
 size_t	guest_files(const char *param_line, struct vmm_file *files, size_t max,
 	    const char *const **runcmd, size_t *nruncmd);

@@ -298,6 +298,7 @@ main(int argc, char *argv[])
 	retain_init();
 	wake_init();
 	labcheck_init();
+	agent_init();
 	admit_watch_start();
 	vm_reconcile_all();
 	log_info("labd %s ready on %s (%s, %s networking)", LABD_VERSION,

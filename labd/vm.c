@@ -398,8 +398,11 @@ vmjob_done_snap(struct vmjob *j, struct vm *vm)
 		vm_booted(vm, j->pid, 0);
 		break;
 	case VMJOB_SYNC:
-		if (j->rc == 0)
+		if (j->rc == 0) {
 			vm->sudo_applied = j->sudo;
+			/* course set again while this one ran: once more. */
+			vm_op_policy(vm);
+		}
 		if (j->rc == -1)
 			log_warnx("%s: cannot set the guest's %s: %s",
 			    vm->name, j->set_clock ? "clock and sudo policy" :
@@ -539,6 +542,7 @@ vm_course_sudo(const struct vm *vm)
 static void
 vm_job_guest(const struct vm *vm, struct vmjob *j)
 {
+	snprintf(j->def.name, sizeof(j->def.name), "%s", vm->name);
 	snprintf(j->ip, sizeof(j->ip), "%s", vm->probe_ip);
 	j->port = vm->probe_port;
 	snprintf(j->keyfile, sizeof(j->keyfile), "%s", keys_private());

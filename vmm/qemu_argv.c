@@ -478,6 +478,17 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 		argv_add(&a, "-device");
 		argv_add(&a, "virtserialport,bus=labck0.0,chardev=labck,"
 		    "name=" VMM_CHECK_PORT);
+		/*
+		 * labd-agent's port (labd/agent.c), on the same bus: the
+		 * clock and the sudo policy after a RAM restore, without
+		 * an SSH login.  A snapshot taken without it loads too.
+		 */
+		argv_add(&a, "-chardev");
+		argv_add(&a, "socket,id=labag,path=%s/" VMM_AGENT_SOCK
+		    ",server=on,wait=off", s->run_dir);
+		argv_add(&a, "-device");
+		argv_add(&a, "virtserialport,bus=labck0.0,chardev=labag,"
+		    "name=" VMM_AGENT_PORT);
 	}
 	/* Paused before the first instruction: a snapshot is loaded first. */
 	if (s->start_paused)

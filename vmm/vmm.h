@@ -30,6 +30,8 @@
 #define VMM_SERIAL_SOCK	"serial.sock"	/* the serial console: labctl, labtui */
 #define VMM_CHECK_SOCK	"check.sock"	/* lab-check's port (labd/labcheck.c) */
 #define VMM_CHECK_PORT	"org.labd.check"	/* its name in the guest */
+#define VMM_AGENT_SOCK	"agent.sock"	/* labd-agent's port (labd/agent.c) */
+#define VMM_AGENT_PORT	"org.labd.agent"	/* its name in the guest */
 
 /* accel.c */
 enum vmm_accel {

@@ -110,6 +110,62 @@ check "pristine predates the file" on sn-ann ann 'test ! -e ~/work'
 one_boot() { [ "$(grep -c 'labd-ready' "$T/state/vms/sn-ann/serial.log")" -eq 1 ]; }
 check "no reboot: one boot on the console" one_boot
 
+# --- labd-agent: the clock and the policy without a login --------------------
+# After a restore, and whenever the course's policy changes, labd sets the
+# guest's clock and sudo policy through labd-agent (labd/agent.c), not by
+# an SSH login.  dropbear logs each login in the guest's syslog: across two
+# policy changes the count grows by this test's own logins alone.  (A
+# restore brings the syslog back with the RAM: a policy change is what
+# can be counted.)
+root_logins() { on sn-ann root 'logread' | grep -c "auth succeeded for 'root'"; }
+agent_pids() {	# the tiny guest has no pgrep: its command line, whole
+	on sn-ann root 'for p in /proc/[0-9]*; do
+		[ "$(tr "\0" " " <$p/cmdline 2>/dev/null)" = \
+		    "/bin/sh /usr/local/sbin/labd-agent " ] && echo ${p#/proc/}
+	done; true'
+}
+agent_up() { [ -n "$(agent_pids)" ]; }
+check "labd-agent runs in the guest (pristine had it)" agent_up
+on sn-ann root 'mkdir -p /etc/sudoers.d'	# the tiny guest has no sudo
+has_rule() { on sn-ann root "test $1 -e /etc/sudoers.d/90-labd"; }
+polls=0
+wait_rule() {	# wait_rule [!]: until the rule is there (or gone)
+	for _ in $(seq 40); do
+		polls=$((polls + 1))
+		has_rule "${1:-}" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+n0=$(root_logins)	# this login is counted
+check "course set sudo=off" "$LABCTL" course set sn sudo=off
+sleep 1
+check "course set sudo=on" "$LABCTL" course set sn sudo=on
+check "the policy reaches the guest" wait_rule
+n1=$(root_logins)
+by_agent() {
+	echo "root logins: $n0 before, $n1 after, $polls of them the test's"
+	[ "$n1" -eq $((n0 + polls + 1)) ]
+}
+check "labd logged in for neither change (labd-agent did them)" by_agent
+# An agent that is gone: labd does the same over SSH, after a short wait.
+on sn-ann root "kill $(agent_pids | tr '\n' ' ')"
+check_fails "the agent is gone" agent_up
+n0=$(root_logins)
+polls=0
+check "course set sudo=off, no agent" "$LABCTL" course set sn sudo=off
+check "the policy reaches the guest over SSH" wait_rule !
+n1=$(root_logins)
+by_ssh() {
+	echo "root logins: $n0 before, $n1 after, $polls of them the test's"
+	[ "$n1" -eq $((n0 + polls + 2)) ]
+}
+check "labd logged in once for it" by_ssh
+check "course set sudo=on again" "$LABCTL" course set sn sudo=on
+check "a reset to pristine brings the agent back" "$LABCTL" reset sn-ann
+check "labd-agent runs again" agent_up
+check "the guest's clock is right after that reset" clock_ok
+
 check "snapshot rm" "$LABCTL" snapshot rm sn-ann lab1
 check_fails "the removed snapshot is gone" has_snapshot sn-ann lab1 true
 check_fails "reset --to a removed snapshot is refused" \

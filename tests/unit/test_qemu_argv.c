@@ -165,8 +165,14 @@ Test(qemu_argv, full_command_line)
 	    "server=on,wait=off");
 	cr_expect_str_eq(opt_nth(argv, "-device", 7), "virtserialport,"
 	    "bus=labck0.0,chardev=labck,name=org.labd.check");
-	cr_expect_null(opt_nth(argv, "-device", 8));
-	cr_expect_null(opt_nth(argv, "-chardev", 4));
+	/* labd-agent's port on the same bus, its socket beside. */
+	cr_expect_str_eq(opt_nth(argv, "-chardev", 4),
+	    "socket,id=labag,path=/run/labd/vms/demo-alice/agent.sock,"
+	    "server=on,wait=off");
+	cr_expect_str_eq(opt_nth(argv, "-device", 8), "virtserialport,"
+	    "bus=labck0.0,chardev=labag,name=org.labd.agent");
+	cr_expect_null(opt_nth(argv, "-device", 9));
+	cr_expect_null(opt_nth(argv, "-chardev", 5));
 	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
 	    "elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

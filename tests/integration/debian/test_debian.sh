@@ -158,6 +158,14 @@ clock_ok() {	# PORT: the guest's clock within 3 s of the host's
 }
 check "alice's clock is right" clock_ok "$pa"
 check "bob's clock is right" clock_ok "$pb"
+# labd-agent (labd/agent.c), which the seed installed: systemd runs it,
+# and it has said hello on its port (it waits in a read, not in a write).
+agent_up() {
+	ssh_root "$1" 'systemctl is-active --quiet labd-agent &&
+		p=$(systemctl show -p MainPID --value labd-agent) &&
+		ls -l /proc/$p/fd/ | grep -q vport'
+}
+check "labd-agent runs in alice's VM, its port open" agent_up "$pa"
 
 # --- sudo per course -----------------------------------------------------------------
 sudo_root() { "$1" 'sudo -n id -u' | grep -qx 0; }
