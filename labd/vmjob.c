@@ -380,13 +380,16 @@ vmjob_state_size(struct vmjob *j, struct qmp *q)
  * page in a few bytes.  A guest reports about every 2 s, so a guest with
  * the driver and without init_on_free gets a round's time.  Best effort:
  * a guest that does not answer is saved as it is, and the snapshot goes
- * on.
+ * on.  By labd-agent when it answers (no login), which tells by the exit
+ * status alone: TRIM_REPORTS when the guest reports.
  */
-#define TRIM_CMD	"sync; echo 3 >/proc/sys/vm/drop_caches;" \
+#define TRIM_DROP	"sync; echo 3 >/proc/sys/vm/drop_caches;" \
 			" grep -qw init_on_free=1 /proc/cmdline ||" \
 			" for d in /sys/bus/virtio/drivers/virtio_balloon/" \
-			"virtio*; do [ -e \"$d\" ] && echo labd-reporting;" \
-			" break; done; true"
+			"virtio*; do [ -e \"$d\" ] &&"
+#define TRIM_CMD	TRIM_DROP " echo labd-reporting; break; done; true"
+#define TRIM_AGENT_CMD	TRIM_DROP " exit 10; break; done; true"
+#define TRIM_REPORTS	10
 #define TRIM_TIMEOUT_MS	10000
 #define TRIM_REPORT_MS	3000	/* the kernel's reporting delay is 2 s */
 
@@ -398,6 +401,13 @@ vmjob_trim(struct vmjob *j)
 
 	if (j->port == 0)
 		return;
+	if (agent_run(j->def.name, TRIM_AGENT_CMD, AGENT_RUN_MS, &status,
+	    err, sizeof(err)) == 0 && (status == 0 || status == TRIM_REPORTS)) {
+		if (status == TRIM_REPORTS)
+			usleep(TRIM_REPORT_MS * 1000);
+		return;
+	}
+	status = -1;
 	if (vmm_ssh_exec(j->ip, j->port, "root", j->keyfile, TRIM_CMD,
 	    TRIM_TIMEOUT_MS, out, sizeof(out), &status, err,
 	    sizeof(err)) == -1 || status != 0) {

@@ -148,6 +148,12 @@ by_agent() {
 	[ "$n1" -eq $((n0 + polls + 1)) ]
 }
 check "labd logged in for neither change (labd-agent did them)" by_agent
+# A snapshot with RAM drops the guest's caches first: by the agent too.
+n0=$(root_logins)
+check "a snapshot with RAM" "$LABCTL" snapshot sn-ann agent1
+n1=$(root_logins)
+check "labd did not log in to trim the guest" test "$n1" -eq $((n0 + 1))
+check "its snapshot removed" "$LABCTL" snapshot rm sn-ann agent1
 # An agent that is gone: labd does the same over SSH, after a short wait.
 on sn-ann root "kill $(agent_pids | tr '\n' ' ')"
 check_fails "the agent is gone" agent_up
