@@ -14,19 +14,35 @@
 # Measured 2026-12-06 on the 2-core host (Linux 6.18, QEMU 7.2 under TCG:
 # its KVM probe fails there), tiny template (128 MiB), tb_size 32, KSM on
 # with labd's ksm_pages_to_scan 1000, max_booting auto (2), nothing else
-# running; ACCEL=tcg SETTLE="30 60" bench/class.sh N:
+# running; ACCEL=tcg SETTLE="30 60" bench/class.sh N, with labd-agent
+# (the clock and policy after a restore and the trim before pristine
+# without an SSH login):
 #
-#    N  all ready  a VM    PSS at ready  +30 s  +60 s  ksmd (a core)
-#   10    39.3 s   3.93 s    101.8       100.7  100.7    6.7%
-#   30   115.4 s   3.85 s    142.0       128.7  128.0    9.7%
-#   60   233.7 s   3.89 s    120.0       101.0   98.0    8.2%
+#    N  all ready  a VM    PSS at ready  +30 s  +60 s  reset --course
+#   10    47.2 s   4.72 s    113.1       101.9  101.9     1.8 s  (a build beside)
+#   10    36.7 s   3.67 s        -           -      -     1.6 s  (alone, SETTLE=5)
+#   30   124.9 s   4.16 s    116.1        99.4   99.3     5.6 s
+#   30   124.1 s   4.14 s    113.1        99.7   99.7     4.7 s
+#   60   244.7 s   4.08 s    123.2       101.4   98.0    16.0 s
 #
-# No retried boot and no crash in any run.  Other runs of N=30 that day:
-# all ready in 103.0 to 129.8 s (8 runs), PSS 30 s after ready 98.7 to
-# 128.7 MiB.  With the kernel's own pages_to_scan (100): PSS 196.4 at
-# ready, 191.9 MiB 120 s later (ksmd 0.7% of a core); with 2000: 99.1 at
-# +30 s for 10.9% of a core.  reset --course of 30: 9.0, 9.1 (WORKERS=8)
-# and 10.6 s; of 12: 3.5 s.
+# Resets of 60 again on one labd (three, 20 s after all ready, LABD_V=-v):
+# 12.4, 9.8 and 9.5 s, every one by labd-agent (180 of 180, none over SSH).
+#
+# No retried boot and no crash in any run.  The same day, before
+# labd-agent (a reset an SSH login each):
+#
+#    N  all ready  a VM    PSS at ready  +30 s  +60 s  reset --course
+#   10    39.3 s   3.93 s    101.8       100.7  100.7
+#   30   115.4 s   3.85 s    142.0       128.7  128.0    9.0 s
+#   60   233.7 s   3.89 s    120.0       101.0   98.0
+#
+# and other runs of N=30: all ready in 103.0 to 129.8 s (8 runs), PSS 30 s
+# after ready 98.7 to 128.7 MiB, reset --course 9.0, 9.1 (WORKERS=8) and
+# 10.6 s; with labd-agent, all ready in 108.6 s and reset in 5.5 s once
+# more.  The boot figures vary by 20% from run to run on this host.
+# With the kernel's own pages_to_scan (100): PSS 196.4 at ready, 191.9
+# MiB 120 s later (ksmd 0.7% of a core); with 2000: 99.1 at +30 s for
+# 10.9% of a core.
 #
 # Why 30 take 110 s, not 90: the boots are bound by the CPU.  vmstat read
 # the 2 cores 96-99% busy all along; the 30 QEMUs used 165-167 s of CPU
@@ -34,9 +50,12 @@
 # do it under 83 s whatever the order.  Tried and not kept: freeing the
 # boot slot at the ready line (113 s), acpi=noirq in the guest (0.9 s less
 # CPU for one VM booting alone, the same 165 s for 30: what it saves is a
-# busy wait that costs little when the cores are shared).  A reset is an
-# SSH login (clock and policy) into a guest whose translated code loadvm
-# threw away: 0.6 s of CPU each.
+# busy wait that costs little when the cores are shared).  A reset is a
+# loadvm and one command in a guest whose translated code loadvm threw
+# away: 0.22 s of QEMU's CPU with labd-agent (0.08 s of it the loadvm,
+# the rest the guest's code translated anew, whatever the command: the
+# same for "true"), 0.45 s with an SSH login.  WORKERS=8: reset of 30 in
+# 4.7 to 4.9 s against 5.0 to 5.7 with 4 (three resets each).
 #
 # Earlier, 2026-12-05, before ksm_pages_to_scan (KSM at 100):
 #   N=10, max_booting auto (2):  10/10 ready in  36.6 s, PSS 185 MiB a VM

@@ -31,10 +31,8 @@
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,24 +212,11 @@ agent_io(struct loop *l, int fd, uint32_t events, void *arg)
 static void
 agent_connect(struct agent *a)
 {
-	struct sockaddr_un	sun;
-	char			rundir[PATH_MAX];
-	int			fd;
+	int	fd;
 
-	if (vm_paths(a->vm, NULL, rundir) == -1)
+	if ((fd = vmport_connect(a->vm, VMM_AGENT_SOCK)) == -1)
 		return;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-	    rundir, VMM_AGENT_SOCK) >= sizeof(sun.sun_path))
-		return;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		log_warn("labd-agent: socket");
-		return;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    loop_add_fd(labd->loop, fd, EPOLLIN, agent_io, a) == -1) {
+	if (loop_add_fd(labd->loop, fd, EPOLLIN, agent_io, a) == -1) {
 		close(fd);
 		return;
 	}

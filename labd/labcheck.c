@@ -334,30 +334,40 @@ labcheck_io(struct loop *l, int fd, uint32_t events, void *arg)
 	labcheck_input(lc, buf, (size_t)n);
 }
 
-/* Connect to vm's port; quiet when it has none (a QEMU of an older labd). */
-static void
-labcheck_connect(struct labcheck *lc)
+int
+vmport_connect(const char *vm, const char *sock)
 {
 	struct sockaddr_un	sun;
 	char			rundir[PATH_MAX];
 	int			fd;
 
-	if (vm_paths(lc->vm, NULL, rundir) == -1)
-		return;
+	if (vm_paths(vm, NULL, rundir) == -1)
+		return -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-	    rundir, VMM_CHECK_SOCK) >= sizeof(sun.sun_path))
-		return;
+	    rundir, sock) >= sizeof(sun.sun_path))
+		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1) {
-		log_warn("lab-check: socket");
-		return;
+		log_warn("%s: %s: socket", vm, sock);
+		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		close(fd);
-		return;
+		return -1;
 	}
+	return fd;
+}
+
+/* Connect to vm's port; quiet when it has none (a QEMU of an older labd). */
+static void
+labcheck_connect(struct labcheck *lc)
+{
+	int	fd;
+
+	if ((fd = vmport_connect(lc->vm, VMM_CHECK_SOCK)) == -1)
+		return;
 	if (loop_add_fd(labd->loop, fd, EPOLLIN, labcheck_io, lc) == -1) {
 		close(fd);
 		return;

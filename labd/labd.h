@@ -450,6 +450,11 @@ int	vm_param(int64_t vm_id, char *out, size_t outlen);
 #define LABCHECK_INTERVAL_S	10	/* between the end of a run and the next */
 void	labcheck_init(void);
 /*
+ * A non-blocking connection to the UNIX socket sock in vm's run_dir (a
+ * port's host end: check.sock, agent.sock); -1 when there is none.
+ */
+int	vmport_connect(const char *vm, const char *sock);
+/*
  * A request line (without its newline, len bytes, maybe not NUL-ended):
  * "check NONCE", NONCE 1 to LABCHECK_NONCE_MAX - 1 of [A-Za-z0-9-].
  * 0 with nonce filled, or -1 with why in err.
