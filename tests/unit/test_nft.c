@@ -995,7 +995,13 @@ static const char traffic_bridge[] =
 "ip netns exec side socat TCP-LISTEN:9000,fork,reuseaddr"
 " SYSTEM:'echo side' & pids=\"$pids $!\"\n"
 "socat TCP-LISTEN:53,fork,reuseaddr SYSTEM:'echo dns' & pids=\"$pids $!\"\n"
-"socat UDP-RECVFROM:53,fork,reuseaddr SYSTEM:'echo dns' & pids=\"$pids $!\"\n"
+/*
+ * The UDP answerer reads the question first: an echo that is done before
+ * socat hands it the datagram makes socat's write fail (EPIPE) and its
+ * child end without an answer, a race the load of a busy host wins.
+ */
+"socat UDP-RECVFROM:53,fork,reuseaddr SYSTEM:'read -r q; echo dns' &"
+" pids=\"$pids $!\"\n"
 "echo 1 > /proc/sys/net/ipv4/ip_forward || exit 100\n"
 "brnf=/proc/sys/net/bridge/bridge-nf-call-iptables\n"
 "modes=0; [ -e $brnf ] && modes='1 0'\n"
