@@ -25,6 +25,8 @@
  * fails to answer in time changes nothing either: the caller does the
  * same over SSH.
  *
+ * Which VMs have a QEMU to connect to comes from the bus (vm.state):
+ * agent.c calls nothing of vm.c, which reaches it through vmjob.c.
  * agent_run() is called by a worker (vmjob.c): the table below is the
  * one thing here that workers touch, under agent_mu; the loop's thread
  * holds it too whenever it changes an entry.
@@ -48,6 +50,7 @@
 /* One VM's port, kept while the VM exists or a run waits on it. */
 struct agent {
 	char		 vm[LABD_VMNAMELEN];
+	int		 want;		/* its QEMU runs (booting, ready) */
 	int		 fd;		/* -1: not connected */
 	unsigned	 conn;		/* which connection: one more each time */
 	int		 welcomed;	/* a hello came on this connection */
@@ -224,38 +227,75 @@ agent_connect(struct agent *a)
 	a->conn++;
 }
 
-/* Ports for the VMs whose QEMU runs; entries of VMs gone, freed. */
+/* Entries of VMs stopped or gone, with no run waiting, freed. */
+static void
+agent_prune(void)
+{
+	struct agent	**ap, *a;
+
+	for (ap = &agents; (a = *ap) != NULL;) {
+		if (a->want || a->fd != -1 || a->wait[0] != '\0') {
+			ap = &a->next;
+			continue;
+		}
+		*ap = a->next;
+		free(a);
+	}
+}
+
+/* Ports for the VMs whose QEMU runs: connected again when QEMU is new. */
 static int
 agent_tick(struct loop *l, void *arg)
 {
-	struct agent	**ap, *a;
-	struct vm	 *vm;
+	struct agent	*a;
 
 	pthread_mutex_lock(&agent_mu);
-	for (vm = vm_list(); vm != NULL; vm = vm->next) {
-		if (vm->state != VM_BOOTING && vm->state != VM_READY)
-			continue;
-		if ((a = agent_find(vm->name)) == NULL) {
+	for (a = agents; a != NULL; a = a->next)
+		if (a->want && a->fd == -1)
+			agent_connect(a);
+	agent_prune();		/* a run that waited on a VM since stopped */
+	pthread_mutex_unlock(&agent_mu);
+	return AGENT_TICK_MS;
+}
+
+/* A VM's QEMU started or ended (or the VM went: it stops first). */
+static void
+agent_vm_state(const struct event *ev, void *arg)
+{
+	struct vm	*vm = ev->vm;
+	struct agent	*a;
+
+	if (vm == NULL)
+		return;
+	pthread_mutex_lock(&agent_mu);
+	a = agent_find(vm->name);
+	switch (vm->state) {
+	case VM_BOOTING:
+	case VM_READY:
+		if (a == NULL) {
 			a = xcalloc(1, sizeof(*a));
 			snprintf(a->vm, sizeof(a->vm), "%s", vm->name);
 			a->fd = -1;
 			a->next = agents;
 			agents = a;
 		}
+		a->want = 1;
 		if (a->fd == -1)
 			agent_connect(a);
-	}
-	for (ap = &agents; (a = *ap) != NULL;) {
-		if (vm_find(a->vm) != NULL || a->wait[0] != '\0') {
-			ap = &a->next;
-			continue;
+		break;
+	case VM_STOPPED:
+	case VM_SUSPENDED:
+	case VM_FAILED:
+		if (a != NULL) {
+			a->want = 0;
+			agent_close(a);
+			agent_prune();
 		}
-		agent_close(a);
-		*ap = a->next;
-		free(a);
+		break;
+	default:
+		break;	/* on its way: the connection stays as it is */
 	}
 	pthread_mutex_unlock(&agent_mu);
-	return AGENT_TICK_MS;
 }
 
 int
@@ -337,4 +377,5 @@ agent_init(void)
 	pthread_cond_init(&agent_cv, &attr);
 	pthread_condattr_destroy(&attr);
 	loop_add_timer(labd->loop, AGENT_TICK_MS, agent_tick, NULL);
+	events_on("vm.state", agent_vm_state, NULL);
 }

@@ -20,7 +20,9 @@
  * v1, in a folder of each v1 hierarchy too).  A host without a writable
  * cgroup v2 hierarchy runs VMs without one, with one warning.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -284,4 +286,31 @@ vm_paths(const char *name, char *vmdir, char *rundir)
 	    labd->cfg.run_dir, name) >= PATH_MAX)
 		return -1;
 	return 0;
+}
+
+/* A port's host end in vm's run_dir (labd.h). */
+int
+vmport_connect(const char *vm, const char *sock)
+{
+	struct sockaddr_un	sun;
+	char			rundir[PATH_MAX];
+	int			fd;
+
+	if (vm_paths(vm, NULL, rundir) == -1)
+		return -1;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+	    rundir, sock) >= sizeof(sun.sun_path))
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warn("%s: %s: socket", vm, sock);
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -29,7 +29,6 @@
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -332,32 +331,6 @@ labcheck_io(struct loop *l, int fd, uint32_t events, void *arg)
 		return;
 	}
 	labcheck_input(lc, buf, (size_t)n);
-}
-
-int
-vmport_connect(const char *vm, const char *sock)
-{
-	struct sockaddr_un	sun;
-	char			rundir[PATH_MAX];
-	int			fd;
-
-	if (vm_paths(vm, NULL, rundir) == -1)
-		return -1;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-	    rundir, sock) >= sizeof(sun.sun_path))
-		return -1;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		log_warn("%s: %s: socket", vm, sock);
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* Connect to vm's port; quiet when it has none (a QEMU of an older labd). */
