@@ -39,6 +39,7 @@
 #define NAME_MAX_LEN	64
 #define VMM_BALLOON_SLOT	"0x1e"	/* the VGA is in 0x1f */
 #define VMM_LABCHECK_SLOT	"0x1d"	/* lab-check's virtio-serial */
+#define VMM_AGENT_SLOT		"0x1c"	/* labd-agent's virtio-serial */
 #define SANDBOX		"on,obsolete=deny,elevateprivileges=deny," \
 			"spawn=deny,resourcecontrol=deny"
 
@@ -479,15 +480,23 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 		argv_add(&a, "virtserialport,bus=labck0.0,chardev=labck,"
 		    "name=" VMM_CHECK_PORT);
 		/*
-		 * labd-agent's port (labd/agent.c), on the same bus: the
-		 * clock and the sudo policy after a RAM restore, without
-		 * an SSH login.  A snapshot taken without it loads too.
+		 * labd-agent's port (labd/agent.c): the clock and the sudo
+		 * policy after a RAM restore, without an SSH login.  On a
+		 * virtio-serial device of its own, in a slot of its own:
+		 * a second port on lab-check's bus changes that device's
+		 * port map, and QEMU refuses to load a RAM snapshot taken
+		 * without it (virtio-console, error -22: every pristine and
+		 * suspended VM of an older labd); a device the stream does
+		 * not name keeps its reset state.
 		 */
+		argv_add(&a, "-device");
+		argv_add(&a, "virtio-serial-pci,id=labag0,addr="
+		    VMM_AGENT_SLOT);
 		argv_add(&a, "-chardev");
 		argv_add(&a, "socket,id=labag,path=%s/" VMM_AGENT_SOCK
 		    ",server=on,wait=off", s->run_dir);
 		argv_add(&a, "-device");
-		argv_add(&a, "virtserialport,bus=labck0.0,chardev=labag,"
+		argv_add(&a, "virtserialport,bus=labag0.0,chardev=labag,"
 		    "name=" VMM_AGENT_PORT);
 	}
 	/* Paused before the first instruction: a snapshot is loaded first. */

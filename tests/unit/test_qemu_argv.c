@@ -165,13 +165,19 @@ Test(qemu_argv, full_command_line)
 	    "server=on,wait=off");
 	cr_expect_str_eq(opt_nth(argv, "-device", 7), "virtserialport,"
 	    "bus=labck0.0,chardev=labck,name=org.labd.check");
-	/* labd-agent's port on the same bus, its socket beside. */
+	/*
+	 * labd-agent's port on a device of its own, below: on lab-check's
+	 * bus it would change that device's state, and older RAM
+	 * snapshots would no longer load.
+	 */
+	cr_expect_str_eq(opt_nth(argv, "-device", 8),
+	    "virtio-serial-pci,id=labag0,addr=0x1c");
 	cr_expect_str_eq(opt_nth(argv, "-chardev", 4),
 	    "socket,id=labag,path=/run/labd/vms/demo-alice/agent.sock,"
 	    "server=on,wait=off");
-	cr_expect_str_eq(opt_nth(argv, "-device", 8), "virtserialport,"
-	    "bus=labck0.0,chardev=labag,name=org.labd.agent");
-	cr_expect_null(opt_nth(argv, "-device", 9));
+	cr_expect_str_eq(opt_nth(argv, "-device", 9), "virtserialport,"
+	    "bus=labag0.0,chardev=labag,name=org.labd.agent");
+	cr_expect_null(opt_nth(argv, "-device", 10));
 	cr_expect_null(opt_nth(argv, "-chardev", 5));
 	/* QEMU is started unprivileged: it may not change that or fork. */
 	cr_expect_str_eq(opt(argv, "-sandbox"), "on,obsolete=deny,"
