@@ -185,8 +185,7 @@ Test(ready, ssh_real_dropbear)
 		if (r != 0)
 			usleep(50000);
 	}
-	kill(dpid, SIGTERM);
-	waitpid(dpid, &status, 0);
+	tu_stop_child(dpid);
 	cr_expect_eq(r, 0, "probe: %s", err);
 	cr_expect(strncmp(banner, "SSH-2.0-dropbear", 16) == 0, "banner: %s",
 	    banner);

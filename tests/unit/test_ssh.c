@@ -148,12 +148,8 @@ setup(void)
 static void
 teardown(void)
 {
-	int	status;
-
-	if (dropbear > 0) {
-		kill(dropbear, SIGTERM);
-		waitpid(dropbear, &status, 0);
-	}
+	tu_stop_child(dropbear);
+	dropbear = -1;
 	tmp_dir_teardown();
 }
 

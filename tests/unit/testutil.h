@@ -19,6 +19,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,30 @@ tu_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * End a server the test started: SIGTERM, then SIGKILL if it is still
+ * there after a second.  dropbear checks its exit flag after select()
+ * returns and selects with no timeout, so a SIGTERM that lands between
+ * the check and the select leaves it waiting for a connection that never
+ * comes (the test then dies at Criterion's timeout; seen in CI).
+ */
+TU_UNUSED static void
+tu_stop_child(pid_t pid)
+{
+	int	status, i;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) != 0)
+			return;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
 }
 
 /* --- loopback ------------------------------------------------------------- */
