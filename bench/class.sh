@@ -8,8 +8,9 @@
 # again, each against the issue's goals for a 2-core host under TCG (N =
 # 30: all ready within 90 s; PSS at most 160 MiB a VM; reset of 30 within
 # 5 s).  MAX_BOOTING (default: labd's auto), WORKERS and ACCEL (default
-# auto) go to labd.ini; MAX_BOOTING=N starts them all at once, as labd did
-# before the boot queue.  Traffic goes to 127.0.0.1 only.
+# auto) go to labd.ini; MAX_BOOTING=N starts them all at once, as labd
+# did before the boot queue.  TEMPLATE: the profile to import (default
+# BUILD_DIR/templates/tiny.ini), to compare a kernel command line.  Traffic goes to 127.0.0.1 only.
 #
 # Measured 2026-12-06 on the 2-core host (Linux 6.18, QEMU 7.2 under TCG:
 # its KVM probe fails there), tiny template (128 MiB), tb_size 32, KSM on
@@ -77,7 +78,7 @@ chmod 0755 "$T"
 
 bench_ini 26700 "max_booting = ${MAX_BOOTING:-auto}" ${WORKERS:+"[labd]" "workers = $WORKERS"}
 bench_labd_start
-"$L" template import tiny "$B/templates/tiny.ini" >/dev/null
+"$L" template import tiny "${TEMPLATE:-$B/templates/tiny.ini}" >/dev/null
 { echo id,name; for i in $(seq "$N"); do echo "s$i,Student $i"; done; } >"$T/roster.csv"
 st=$("$L" status --json)
 echo "host: $(nproc) cores, $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB;" \
@@ -89,7 +90,11 @@ ksmd_ticks() {
 	p=$(pgrep -x ksmd | head -n 1 || true)
 	[ -n "$p" ] && awk '{ print $14 + $15 }' "/proc/$p/stat" || echo 0
 }
+# The machine's busy time in ticks (all cores: user, nice, system, irq,
+# softirq, steal), to tell how much of the boot the cores were busy.
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 k0=$(ksmd_ticks)
+b0=$(busy_ticks)
 t0=$(secs)
 "$L" course create class --template tiny --roster "$T/roster.csv" --overcommit >/dev/null
 ready=0 failed=0
@@ -102,6 +107,12 @@ while :; do
 	sleep 0.5
 done
 t_all=$(echo "$(secs) - $t0" | bc -l)
+b1=$(busy_ticks)
+# QEMU's CPU to all ready, each VM's process from labd (user + system).
+qemu_ticks=0
+for pid in $("$L" list class --json | jq -r '.[] | select(.pid > 0) | .pid'); do
+	qemu_ticks=$((qemu_ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+done
 retries=$(sqlite3 "$T/state/labd.db" "SELECT count(*) FROM events WHERE kind = 'vm.retry'")
 crashes=$(sqlite3 "$T/state/labd.db" "SELECT count(*) FROM events WHERE kind = 'vm.crash'")
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -135,6 +146,11 @@ printf 'class: %.2f s a VM; against the goal of 90 s for 30 (%.2f s a VM): %.2fx
 	"$(echo "$t_all / $N" | bc -l)" "$(echo "$GOAL_S / 30" | bc -l)" \
 	"$(echo "($t_all / $N) / ($GOAL_S / 30)" | bc -l)" \
 	"$( [ "$N" = 30 ] && printf ' (N = 30: %.1f s of %d s)' "$t_all" "$GOAL_S" || true)"
+hz=$(getconf CLK_TCK)
+printf 'class: CPU to all ready: QEMU %.1f s (%.2f s a VM), the machine %.1f s of the %.1f s its %d cores had (%.0f%%)\n' \
+	"$(echo "$qemu_ticks / $hz" | bc -l)" "$(echo "$qemu_ticks / $hz / $N" | bc -l)" \
+	"$(echo "($b1 - $b0) / $hz" | bc -l)" "$(echo "$t_all * $(nproc)" | bc -l)" "$(nproc)" \
+	"$(echo "100 * ($b1 - $b0) / $hz / ($t_all * $(nproc))" | bc -l)"
 printf 'class: QEMU PSS %.1f MiB a VM (mean of %d; guest RAM 128 MiB); goal %d MiB: %.2fx the goal\n' \
 	"$pss_mib" "$npss" "$GOAL_PSS" "$(echo "$pss_mib / $GOAL_PSS" | bc -l)"
 # Once the guests have been idle a while: what free page reporting gave

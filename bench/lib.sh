@@ -3,7 +3,8 @@
 # sourced after B is set.  A temporary folder T, a clean-up that kills
 # labd and every QEMU it started (then calls bench_cleanup, when a
 # benchmark defines one), labd started on $T/labd.ini, and the timing
-# helpers.  Traffic goes to 127.0.0.1 only.
+# helpers.  BENCH_KEEP=FILE copies labd's log there before the clean-up.
+# Traffic goes to 127.0.0.1 only.
 T=$(mktemp -d /tmp/labd-bench.XXXXXX)
 # QEMU runs as a uid of its own per VM: it must get through to state_dir.
 chmod 0755 "$T"
@@ -16,6 +17,7 @@ cleanup() {
 		[ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null
 	done
 	if declare -F bench_cleanup >/dev/null; then bench_cleanup; fi
+	[ -z "${BENCH_KEEP:-}" ] || cp "$T/labd.log" "$BENCH_KEEP"
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -267,7 +267,7 @@ cat >"$tmp/tiny.ini" <<'EOF'
 disk       = tiny.qcow2
 kernel     = tiny-vmlinuz
 initrd     = tiny-initrd
-append     = console=tty0 console=ttyS0 root=/dev/vda rw quiet no_timer_check init_on_free=1
+append     = console=tty0 console=ttyS0 root=/dev/vda rw quiet no_timer_check init_on_free=1 cryptomgr.notests acpi=noirq
 memory     = 128M
 vcpus      = 1
 publish    = ssh:22, http:80
