@@ -208,12 +208,13 @@ static void
 panel_header(struct tui *t, int y, int h)
 {
 	char		 up[32], clock[16], mem[64], a[32], b[32], ksm[32];
-	size_t		 i, running = 0;
+	char		 lim[64];
+	size_t		 i, running = 0, queued = 0;
 	time_t		 now = time(NULL);
 	struct tm	 tm;
 	int		 x, w;
 	const struct host *hs = &t->host;
-	json_t		*warn, *vnc;
+	json_t		*warn, *vnc, *lmode;
 
 	blank(y);
 	blank(y + 1);
@@ -223,6 +224,8 @@ panel_header(struct tui *t, int y, int h)
 		if (strcmp(t->rows[i]->state, "ready") == 0 ||
 		    strcmp(t->rows[i]->state, "booting") == 0)
 			running++;
+		else if (strcmp(t->rows[i]->state, "queued") == 0)
+			queued++;
 	x = 0;
 	if (t->replay != NULL)
 		x += put(y, x, A_BOLD, COLS - 10, "replay | ");
@@ -238,6 +241,10 @@ panel_header(struct tui *t, int y, int h)
 		x += putf(y, x, A_NORMAL, COLS - 10 - x, " | %s | VMs %zu/%zu"
 		    " running | up %s", *jstr(t->status, "accel") ?
 		    jstr(t->status, "accel") : "?", running, t->nrows, up);
+		/* A class coming up: how many still wait for a boot slot. */
+		if (queued > 0)
+			x += putf(y, x, A_NORMAL, COLS - 10 - x, ", %zu queued",
+			    queued);
 	} else
 		x += put(y, x, A_NORMAL, COLS - 10 - x, "labd: connecting...");
 	x += putf(y, x, A_NORMAL, COLS - 10 - x, " | course: %s",
@@ -248,8 +255,23 @@ panel_header(struct tui *t, int y, int h)
 		x += putf(y, x, A_NORMAL, COLS - 10 - x, " | VNC %s:%lld",
 		    jstr(vnc, "host"), jint(vnc, "port"));
 	if (*t->filter)
-		putf(y, x, draw_attr(t, CLR_MARKED), COLS - 10 - x,
+		x += putf(y, x, draw_attr(t, CLR_MARKED), COLS - 10 - x,
 		    " | filter \"%s\"", t->filter);
+	/*
+	 * What the per-VM limits are set in, the mode's first words
+	 * ("cgroup v1", "cgroup v2", "none"), last as it changes least:
+	 * without them one student's busy loop can starve the class.
+	 */
+	lmode = json_object_get(json_object_get(t->status, "limits"), "mode");
+	if (t->connected && json_is_string(lmode)) {
+		snprintf(lim, sizeof(lim), "%s", json_string_value(lmode));
+		lim[strcspn(lim, "(")] = '\0';
+		while (*lim != '\0' && lim[strlen(lim) - 1] == ' ')
+			lim[strlen(lim) - 1] = '\0';
+		putf(y, x, strncmp(lim, "none", 4) == 0 ?
+		    draw_attr(t, CLR_FAILED) : (int)A_NORMAL, COLS - 10 - x,
+		    " | limits %s", lim);
+	}
 	if (COLS >= 40)
 		put(y, COLS - 8, A_NORMAL, 8, clock);
 	if (h < 2)

@@ -94,6 +94,8 @@ check "labtui starts and shows the header" run_tui
 check "the header names labd, the VMs and the host" \
 	wait_for 'labd 0\.[0-9.]+ \| (kvm|tcg) \| VMs 2/2 running' 10
 check "the host meters are shown" wait_for '^CPU \[.*Mem \[' 5
+check "the header says what the VMs' limits are set in" \
+	wait_for 'VMs 2/2 running .*\| limits cgroup v(1|2|1\+v2)( |$)' 5
 check "ann's row is ready, with its port" \
 	wait_for '^ +tt-ann +ann +ready +127\.0\.0\.1:246' 10
 check "bea's row is ready" wait_for '^ +tt-bea +bea +ready ' 10

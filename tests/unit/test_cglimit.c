@@ -3,8 +3,9 @@
  * test_cglimit.c - a VM's limits (labd/cglimit.c): course set's sizes
  * ("512M", "1G"), the memory a VM gets by default (guest RAM, TCG's
  * translation cache and QEMU's margin), the limits the helper accepts,
- * v2's weights in v1's units, and, as root on this host's cgroups, a
- * VM's folders made with those limits and removed.
+ * v2's weights in v1's units, as root on this host's cgroups a VM's
+ * folders made with those limits and removed, and v2's files on a tree
+ * shaped like a v2 mount.
  */
 #include <sys/stat.h>
 
@@ -18,6 +19,7 @@
 
 #include "labd/labd.h"
 #include "vmm/vmm.h"
+#include "tests/unit/testutil.h"
 
 static long long
 size_of(const char *s)
@@ -213,4 +215,86 @@ Test(cglimit_host, folders_made_with_limits_and_removed)
 		rmdir(v2dir);
 	for (i = 0; i < n; i++)
 		cr_expect_eq(access(dirs[i], F_OK), -1, "%s is left", dirs[i]);
+}
+
+/* --- cgroup v2, on a folder that looks like one ------------------------- */
+
+static void
+put_file(const char *dir, const char *file, const char *text)
+{
+	char	 path[PATH_MAX];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	cr_assert_not_null(f = fopen(path, "w"), "%s", path);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+TestSuite(cglimit_v2, .init = tmp_dir_setup, .fini = tmp_dir_teardown);
+
+/*
+ * This host's controllers are on v1, so v2's files are checked on a tree
+ * shaped like a v2 mount (the kernel makes a folder's files; here the
+ * test does): the root offers the four controllers and has them on for
+ * its children already, as systemd's hosts do.  A VM's limits must land
+ * in v2's files, in v2's units, with no swap, in one folder; an
+ * io.weight that is absent (no io controller below) is not an error.
+ */
+Test(cglimit_v2, limits_in_v2_files)
+{
+	static const char	*files[] = { "memory.max", "memory.swap.max",
+				    "cpu.weight", "io.weight", "pids.max" };
+	char			 base[PATH_MAX], vm[PATH_MAX + 8], v[64];
+	char			 path[PATH_MAX + 32], err[256];
+	char			 dirs[VMM_CGROUPS_MAX][PATH_MAX];
+	struct cg_limits	 l;
+	json_t			*st;
+	size_t			 i, n = 0;
+
+	put_file(tmp_dir, "cgroup.controllers", "cpuset cpu io memory"
+	    " hugetlb pids rdma misc\n");
+	put_file(tmp_dir, "cgroup.subtree_control", "cpu io memory pids\n");
+	snprintf(base, sizeof(base), "%s/" LABD_CGROUP, tmp_dir);
+	cr_assert_eq(mkdir(base, 0755), 0);
+	put_file(base, "cgroup.subtree_control", "cpu io memory pids\n");
+	snprintf(vm, sizeof(vm), "%s/vm1", base);
+	cr_assert_eq(mkdir(vm, 0755), 0);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		put_file(vm, files[i], "");
+
+	cglimit_init(tmp_dir, base);
+	st = cglimit_status();
+	cr_expect_str_eq(json_string_value(json_object_get(st, "mode")),
+	    "cgroup v2 (memory v2, cpu v2, io v2, pids v2)");
+	json_decref(st);
+
+	cglimit_defaults(&l, 128, 32, 1);
+	l.cpu_weight = 300;
+	l.io_weight = 50;
+	l.pids_max = 200;
+	cr_assert_eq(cglimit_make("vm1", vm, &l, dirs, &n, err, sizeof(err)),
+	    0, "%s", err);
+	cr_expect_eq(n, 1, "one folder on v2, not one a controller");
+	cr_expect_str_eq(dirs[0], vm);
+	read_line(vm, "memory.max", v, sizeof(v));
+	cr_expect_eq(atoll(v), (128LL + 32 + LABD_MEM_MARGIN_MB) << 20,
+	    "memory.max: %s", v);
+	read_line(vm, "memory.swap.max", v, sizeof(v));
+	cr_expect_str_eq(v, "0", "no swap");
+	read_line(vm, "cpu.weight", v, sizeof(v));
+	cr_expect_str_eq(v, "300", "cpu.weight in v2's units");
+	read_line(vm, "io.weight", v, sizeof(v));
+	cr_expect_str_eq(v, "50", "io.weight in v2's units");
+	read_line(vm, "pids.max", v, sizeof(v));
+	cr_expect_str_eq(v, "200");
+
+	/* Without io.weight (io not on below): the rest is still set. */
+	snprintf(path, sizeof(path), "%s/io.weight", vm);
+	cr_assert_eq(unlink(path), 0);
+	l.pids_max = 300;
+	cr_expect_eq(cglimit_make("vm1", vm, &l, dirs, &n, err, sizeof(err)),
+	    0, "%s", err);
+	read_line(vm, "pids.max", v, sizeof(v));
+	cr_expect_str_eq(v, "300");
 }
