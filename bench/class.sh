@@ -10,7 +10,26 @@
 # 5 s).  MAX_BOOTING (default: labd's auto), WORKERS and ACCEL (default
 # auto) go to labd.ini; MAX_BOOTING=N starts them all at once, as labd
 # did before the boot queue.  TEMPLATE: the profile to import (default
-# BUILD_DIR/templates/tiny.ini), to compare a kernel command line.  Traffic goes to 127.0.0.1 only.
+# BUILD_DIR/templates/tiny.ini), to compare a kernel command line.
+# Traffic goes to 127.0.0.1 only.
+#
+# Measured 2026-12-07, the same host (slower that day: the same template
+# took 137-139 s for N = 30 where it took 108-125 s the day before), with
+# the tiny template's cryptomgr.notests acpi=noirq; SETTLE="30 60":
+#
+#    N  all ready  QEMU CPU to all ready  PSS at ready  +30 s  +60 s  reset
+#   10    31.6 s    52.5 s (5.25 s a VM)    123.7       103.4  103.4   2.1 s
+#   30   120.4 s   208.0 s (6.93 s a VM)    114.1       100.7  100.7   5.8 s
+#   60   225.9 s   395.6 s (6.59 s a VM)    123.5       101.5   99.6  13.7 s
+#
+# The kernel arguments, A/B at N = 30 (TEMPLATE= a copy of tiny.ini
+# without them), in both orders: without, 139.2 and 136.7 s, QEMU 246.2
+# and 240.3 s of CPU; with, 106.1 and 118.8 s, QEMU 184.2 and 205.8 s.
+# The cores were 95-96% busy in every run: the boot is bound by CPU, and
+# what the guest's kernel does at boot is what there is to cut (for one
+# VM, measured with printk times: the crypto self-tests 0.3 s, the ACPI
+# interpreter's interrupt routing about 0.15 s per virtio device, six of
+# them).
 #
 # Measured 2026-12-06 on the 2-core host (Linux 6.18, QEMU 7.2 under TCG:
 # its KVM probe fails there), tiny template (128 MiB), tb_size 32, KSM on
