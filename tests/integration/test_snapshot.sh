@@ -171,6 +171,24 @@ check "course set sudo=on again" "$LABCTL" course set sn sudo=on
 check "a reset to pristine brings the agent back" "$LABCTL" reset sn-ann
 check "labd-agent runs again" agent_up
 check "the guest's clock is right after that reset" clock_ok
+# labd restarted: the VM it adopts is booting until its probe says ready
+# (one login, before n0), and labd connects to its agent then; the agent
+# in the guest opens its port again 2 s after labd went and says hello
+# once labd is there.  Its agent must still be used.
+restart_labd() {
+	kill "$LABD_PID"
+	while kill -0 "$LABD_PID" 2>/dev/null; do sleep 0.1; done
+	labd_start
+}
+check "labd starts again, the VM still runs" restart_labd
+check "the adopted VM is ready" "$LABCTL" wait sn-ann --timeout 60
+sleep 2
+n0=$(root_logins)
+polls=0
+check "course set sudo=off after the restart" "$LABCTL" course set sn sudo=off
+check "the policy reaches the guest" wait_rule !
+n1=$(root_logins)
+check "labd did not log in for it (the adopted VM's labd-agent did)" by_agent
 
 check "snapshot rm" "$LABCTL" snapshot rm sn-ann lab1
 check_fails "the removed snapshot is gone" has_snapshot sn-ann lab1 true
