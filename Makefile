@@ -149,7 +149,8 @@ deps:
 # --- templates ------------------------------------------------------------
 template-tiny: $(B)/templates/tiny.ini
 $(B)/templates/tiny.ini: templates/tiny/build.sh $(wildcard templates/tiny/rootfs/*) \
-		$(wildcard templates/tiny/*.sh) templates/lib/initramfs.sh
+		$(wildcard templates/tiny/*.sh) templates/tiny/reseed.c \
+		templates/lib/initramfs.sh
 	templates/tiny/build.sh $(B)/templates
 
 # The collector appliance (labd/offline.c): the tiny template's kernel,

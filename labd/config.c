@@ -101,6 +101,7 @@ config_defaults(struct labd_config *c)
 	c->max_booting = 0;
 	c->boot_timeout = 600;
 	c->boot_tries = 3;
+	c->instant_clone = 1;
 }
 
 /* Section, key, user, group and interface names: no ctype, no locale. */
@@ -255,6 +256,20 @@ set_uid_base(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	x->c.uid_base = (uint32_t)n;
+	return 0;
+}
+
+static int
+set_instant_clone(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "on") == 0)
+		x->c.instant_clone = 1;
+	else if (strcmp(v, "off") == 0)
+		x->c.instant_clone = 0;
+	else {
+		errf(err, errlen, "'%." SHOWLEN "s' is not on or off", v);
+		return -1;
+	}
 	return 0;
 }
 
@@ -782,6 +797,8 @@ static const struct cfg_key cfg_keys[] = {
 	  "seconds a boot may take to ready before it is tried again, 1..86400" },
 	{ "vmm", "boot_tries", set_boot_tries,
 	  "boots of a VM that panics or times out before it is failed, 1..20" },
+	{ "vmm", "instant_clone", set_instant_clone,
+	  "on | off: fresh VMs of a kernel-booted template start from one saved boot of their shape (the golden) instead of booting each (default on)" },
 	{ "vnc", "listen", set_vnc_listen, "IP:PORT of the VNC server (the wall, each student's screen); unset: off" },
 	{ "vnc", "web", set_vnc_web, "IP:PORT serving noVNC over HTTP and websockets; optional" },
 	{ "vnc", "password_file", set_vnc_password_file,

@@ -69,6 +69,7 @@ struct labd_config {
 	int			 max_booting;		/* VMs booting at once; 0: auto */
 	int			 boot_timeout;		/* seconds to ready, default 600 */
 	int			 boot_tries;		/* boots before failed, default 3 */
+	int			 instant_clone;		/* fresh VMs from a golden, default 1 */
 };
 /*
  * VM n's QEMU runs as uid and gid uid_base + n (n = the VM's id, below

@@ -54,7 +54,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
 	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
 	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot, c.name,"
-	    " c.cpu_weight, c.memory_max, c.pids_max"
+	    " c.cpu_weight, c.memory_max, c.pids_max, t.ready_line"
 	    " FROM vms v JOIN students s ON s.id = v.student_id"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
@@ -81,6 +81,7 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	d->vcpus = sqlite3_column_int(st, 13);
 	d->slot = sqlite3_column_int(st, 14);
 	snprintf(d->course, sizeof(d->course), "%s", db_text(st, 15));
+	snprintf(d->ready_line, sizeof(d->ready_line), "%s", db_text(st, 19));
 	/* The course's limits where it set them (0: the default). */
 	cglimit_defaults(&d->limits, d->memory_mb, labd->cfg.tb_size_mb,
 	    labd->accel == VMM_ACCEL_TCG);
@@ -259,7 +260,7 @@ vmjob_spawn(struct vmjob *j, int paused)
 	struct vmm_fwd	 fwds[LABD_MAX_GUEST_PORTS];
 	char		 disk[PATH_MAX], seed[PATH_MAX], log[PATH_MAX],
 			 old[PATH_MAX], tap[IFNAMSIZ], netaddr[64], have[64],
-			 gw[512], version[16];
+			 gw[512], version[16], append[sizeof(d->append) + 16];
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
@@ -282,6 +283,11 @@ vmjob_spawn(struct vmjob *j, int paused)
 		.start_paused = paused,
 	};
 
+	/* Only the golden's own boot: its copies' reboots are boots. */
+	if (j->golden) {
+		snprintf(append, sizeof(append), "%s %s", d->append, GOLDEN_ARG);
+		spec.append = append;
+	}
 	for (i = 0; i < d->nrules; i++) {
 		fwds[i].host_ip = d->rules[i].listen_ip;
 		fwds[i].host_port = d->rules[i].port;
@@ -328,6 +334,8 @@ vmjob_spawn(struct vmjob *j, int paused)
 	if ((!file_exists(seed) || strcmp(have, netaddr) != 0 ||
 	    strcmp(gw, d->gw_key) != 0 || strcmp(version,
 	    VMJOB_SEED_VERSION) != 0) && vmjob_seed(j, seed, netaddr) == -1)
+		return -1;
+	if (j->clone && golden_seed_fit(seed, j->err, sizeof(j->err)) == -1)
 		return -1;
 	/* Keep the last boot's console, start this one's from empty. */
 	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");
@@ -1020,6 +1028,180 @@ vmjob_backup(struct vmjob *j)
 	return rc;
 }
 
+/* --- instant clones (golden.c) -------------------------------------------- */
+
+/*
+ * A fresh VM that may start from its shape's golden: labd.ini lets it,
+ * its template boots a kernel labd gives a command line, and says when
+ * it is ready.
+ */
+static int
+vmjob_clonable(struct vmjob *j, const char *disk)
+{
+	const struct vmdef	*d = &j->def;
+	pid_t			 pid;
+
+	return labd->cfg.instant_clone && d->kernel[0] != '\0' &&
+	    d->ready_line[0] != '\0' && !file_exists(disk) &&
+	    vmm_alive(d->run_dir, d->name, &pid) != 1;
+}
+
+/*
+ * The golden of this VM's shape, made from this VM: booted with
+ * GOLDEN_ARG, saved at its golden point, QEMU gone, the disk kept as the
+ * golden.  1 made; 0 the guest has no golden point and this VM simply
+ * booted (its QEMU runs); -1 failed (no QEMU, no disk left).
+ */
+static int
+vmjob_golden(struct vmjob *j, const char *key, const char *disk)
+{
+	struct vmdef	*d = &j->def;
+	struct qmp	*q = NULL;
+	char		 err[VMM_ERRLEN];
+	long long	 t0 = now_ms();
+	int		 rc;
+
+	if (overlay_create(labd->cfg.qemu_img, d->tpl_disk, disk, j->err,
+	    sizeof(j->err)) == -1)
+		return -1;
+	j->golden = 1;
+	rc = vmjob_spawn(j, 0);
+	j->golden = 0;
+	if (rc == -1)
+		goto fail;
+	switch (golden_wait(d, d->ready_line, labd->cfg.boot_timeout * 1000,
+	    j->err, sizeof(j->err))) {
+	case 0:
+		golden_unsupported(key, d->name);
+		return 0;
+	case -1:
+		goto fail;
+	}
+	if ((q = vmjob_qmp(j)) == NULL || snapshot_save(q, GOLDEN_SNAP,
+	    VM_SNAP_TIMEOUT_MS, j->err, sizeof(j->err)) == -1)
+		goto fail;
+	if (qmp_quit(q, err, sizeof(err)) == -1)
+		log_warnx("%s: quit: %s", d->name, err);
+	qmp_close(q);
+	q = NULL;
+	if (vmjob_kill(j, 10000, j->err, sizeof(j->err)) == -1 ||
+	    golden_keep(key, disk, j->err, sizeof(j->err)) == -1)
+		goto fail;
+	log_info("%s: made the golden of its shape (%s) in %.1f s", d->name,
+	    key, (double)(now_ms() - t0) / 1000);
+	return 1;
+fail:
+	if (q != NULL)
+		qmp_close(q);
+	vmjob_kill(j, 2000, NULL, 0);
+	unlink(disk);
+	return -1;
+}
+
+/*
+ * A fresh VM started from a copy of its shape's golden, made first when
+ * there is none.  0: it runs (a copy; or the golden's maker, booted, when
+ * its guest has no golden point); 1: its shape boots, the caller boots
+ * it; -1: failed, nothing runs and no disk is left (the caller boots it).
+ */
+static int
+vmjob_clone(struct vmjob *j, const char *disk)
+{
+	struct vmdef		*d = &j->def;
+	struct qmp		*q = NULL;
+	enum golden_have	 have;
+	char			 key[GOLDEN_KEYLEN], golden[PATH_MAX], mac[32];
+	int			 i, rc = -1;
+
+	golden_key(d, key, sizeof(key));
+	if (golden_path(key, "qcow2", golden, sizeof(golden)) == -1)
+		return 1;
+	if (mkdir_p(d->vm_dir, 0750) == -1) {
+		errf(j->err, sizeof(j->err), "cannot create %s: %s",
+		    d->vm_dir, strerror(errno));
+		return -1;
+	}
+	j->clone = 1;
+	golden_lock();
+	if ((have = golden_have(key)) == GOLDEN_ABSENT) {
+		switch (vmjob_golden(j, key, disk)) {
+		case 0:
+			golden_unlock();
+			j->clone = 0;
+			return 0;
+		case -1:
+			golden_fail(key);
+			golden_unlock();
+			j->clone = 0;
+			return -1;
+		}
+		have = GOLDEN_READY;
+	}
+	golden_unlock();
+	if (have != GOLDEN_READY) {
+		j->clone = 0;
+		return 1;
+	}
+	if (file_copy(golden, disk, 0600, j->err, sizeof(j->err)) == -1 ||
+	    vmjob_spawn(j, 1) == -1)
+		goto fail;
+	if ((q = vmjob_qmp(j)) == NULL || snapshot_load(q, GOLDEN_SNAP,
+	    VM_SNAP_TIMEOUT_MS, j->err, sizeof(j->err)) == -1 ||
+	    qmp_execute(q, "cont", NULL, NULL, j->err, sizeof(j->err)) == -1)
+		goto fail;
+	/* The guest waits for its go line: sent again if it was lost. */
+	vmm_mac(d->name, mac, sizeof(mac));
+	for (i = 0; ; i++) {
+		if (golden_go(d->run_dir, mac, j->err, sizeof(j->err)) == 0 &&
+		    golden_took(d, GOLDEN_GO_MS) == 1)
+			break;
+		if (i == 2) {
+			if (j->err[0] == '\0')
+				errf(j->err, sizeof(j->err), "the guest did"
+				    " not take its go line");
+			goto fail;
+		}
+	}
+	j->err[0] = '\0';
+	/* Its RAM is in the guest: the copy on disk has done its job. */
+	if (snapshot_delete(q, GOLDEN_SNAP, VM_SNAP_TIMEOUT_MS, j->err,
+	    sizeof(j->err)) == -1)
+		log_warnx("%s: %s (the golden stays in its disk)", d->name,
+		    j->err);
+	j->err[0] = '\0';
+	rc = 0;
+	goto out;
+fail:
+	vmjob_kill(j, 2000, NULL, 0);
+	unlink(disk);
+out:
+	if (q != NULL)
+		qmp_close(q);
+	j->clone = 0;
+	return rc;
+}
+
+/* Start: from a golden when it can, else a boot (or adopt QEMU). */
+static int
+vmjob_start(struct vmjob *j)
+{
+	char	disk[PATH_MAX];
+
+	vmjob_disk(j, disk);
+	if (vmjob_clonable(j, disk)) {
+		switch (vmjob_clone(j, disk)) {
+		case 0:
+			return 0;
+		case -1:
+			log_warnx("%s: not started from a golden (%s): it"
+			    " boots", j->def.name, j->err);
+			j->err[0] = '\0';
+			break;
+		}
+	}
+	return vmjob_spawn(j, 0);
+}
+
 void
 vmjob_run(struct job *job)
 {
@@ -1029,7 +1211,7 @@ vmjob_run(struct job *job)
 
 	switch (j->kind) {
 	case VMJOB_START:
-		j->rc = vmjob_spawn(j, 0);
+		j->rc = vmjob_start(j);
 		break;
 	case VMJOB_RESET:
 		vmm_path(disk, sizeof(disk), d->vm_dir, "disk.qcow2");
@@ -1043,10 +1225,21 @@ vmjob_run(struct job *job)
 		 * overlay_create renames over the old disk: never no disk.
 		 * A VM that never started has none: the spawn makes it.
 		 */
-		if (file_exists(disk) && (retain_keep(disk, d->name, d->course,
+		if (file_exists(disk) && retain_keep(disk, d->name, d->course,
 		    d->login, "reset --hard", NULL, 0, j->err,
-		    sizeof(j->err)) == -1 || overlay_create(labd->cfg.qemu_img,
-		    d->tpl_disk, disk, j->err, sizeof(j->err)) == -1)) {
+		    sizeof(j->err)) == -1) {
+			j->rc = -1;
+			break;
+		}
+		/* A fresh disk: a golden's copy, when its shape has one. */
+		if (labd->cfg.instant_clone && d->kernel[0] != '\0' &&
+		    d->ready_line[0] != '\0') {
+			unlink(disk);
+			j->rc = vmjob_start(j);
+			break;
+		}
+		if (file_exists(disk) && overlay_create(labd->cfg.qemu_img,
+		    d->tpl_disk, disk, j->err, sizeof(j->err)) == -1) {
 			j->rc = -1;
 			break;
 		}

@@ -42,6 +42,7 @@ struct vmdef {
 	char		kernel[PATH_MAX];
 	char		initrd[PATH_MAX];
 	char		append[1024];
+	char		ready_line[128];	/* "": none */
 	char		firmware[8];
 	unsigned	memory_mb, vcpus;
 	struct cg_limits limits;	/* its course's, or the defaults */
@@ -101,6 +102,8 @@ struct vmjob {
 	int		 running;	/* in: QEMU ran when the job was made */
 	int		 ram;		/* in (restore) / out (snapshot) */
 	int		 booted;	/* out: a new QEMU was spawned, pid set */
+	int		 golden;	/* in (spawn): booted to its golden point */
+	int		 clone;		/* in (spawn): the seed fits a golden's */
 	uint64_t	 state_size;	/* out: bytes of RAM and devices */
 	struct done	 done;		/* how it ended, for whoever asked */
 	char		 keyfile[PATH_MAX];	/* labd's private key (probe, sync) */
@@ -226,5 +229,42 @@ int	priv_release(const char *name);
 void	priv_cgroup_release(const char *vm_name);
 /* The loop's timer that removes the folders of QEMUs reaped since. */
 void	priv_sweep_start(void);
+
+/*
+ * Instant clones (golden.c): a shape's golden, a saved boot that the
+ * fresh VMs of that shape start from.  vmjob.c does the spawns.
+ */
+#define GOLDEN_VERSION		"1"	/* of what a golden holds */
+#define GOLDEN_KEYLEN		17
+#define GOLDEN_SNAP		"labd-golden"	/* the snapshot in its disk */
+#define GOLDEN_ARG		"labd.golden"	/* on the golden's command line */
+#define GOLDEN_LINE		"labd-golden:"	/* the guest waits */
+#define GOLDEN_DONE_LINE	"labd-cloned:"	/* a copy took its go line */
+#define GOLDEN_SEED_CAP		(8 * 1024 * 1024)
+#define GOLDEN_RANDOM		32	/* bytes of the host's RNG a copy gets */
+#define GOLDEN_GO_MS		5000	/* to take its go line, each of 3 tries */
+enum golden_have {
+	GOLDEN_ABSENT,		/* to be made */
+	GOLDEN_READY,		/* state_dir/golden/KEY.qcow2 */
+	GOLDEN_UNSUPPORTED,	/* the guest has no golden point: boot */
+	GOLDEN_FAILED,		/* failed since labd started: boot */
+};
+void	golden_key(const struct vmdef *, char *key, size_t keylen);
+int	golden_path(const char *key, const char *ext, char *out,
+	    size_t outlen);
+void	golden_lock(void);
+void	golden_unlock(void);
+/* These four under golden_lock(). */
+enum golden_have golden_have(const char *key);
+void	golden_fail(const char *key);
+void	golden_unsupported(const char *key, const char *vm);
+int	golden_keep(const char *key, const char *disk, char *err,
+	    size_t errlen);
+int	golden_wait(const struct vmdef *, const char *ready_line,
+	    int timeout_ms, char *err, size_t errlen);
+int	golden_took(const struct vmdef *, int ms);
+int	golden_seed_fit(const char *seed, char *err, size_t errlen);
+int	golden_go(const char *run_dir, const char *mac, char *err,
+	    size_t errlen);
 
 #endif /* LABD_VMJOB_H */

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * golden.c - instant clones: the VMs of a class started from one saved
+ * boot, "the golden", instead of each booting on its own.
+ *
+ * Under TCG a boot is 5 to 7 s of a core, nearly all of it the same in
+ * every VM of a class: the kernel's start, the drivers, the first mounts.
+ * So the first VM of a shape (template, kernel, command line, RAM, CPUs,
+ * accelerator; golden_key()) is booted once with "labd.golden" on its
+ * command line.  A guest that knows the word (the tiny template's rcS)
+ * stops before anything of its own identity (the seed, the network, the
+ * host key), says "labd-golden:" on its console and waits on
+ * labd-agent's port.  labd saves it there as a RAM snapshot in its disk
+ * (snapshot-save) and keeps that disk as state_dir/golden/KEY.qcow2.
+ * Every fresh VM of the shape then starts on a copy of it: QEMU paused,
+ * the snapshot loaded, the guest continued, and one line on the agent's
+ * port, "go TIME HEX MAC", gives it the clock, 32 bytes of the host's RNG
+ * (every copy has the golden's random pool) and its NIC's address (every
+ * copy has the golden's).  The guest says "labd-cloned:" and goes on to
+ * read its own seed, as a boot would.
+ *
+ * A guest that does not know the word boots on past it and says its
+ * ready line: that VM is simply booted, and the shape is marked (KEY.none)
+ * so that the others boot too without trying.  A golden that fails (a
+ * timeout, a panic, QEMU gone) is not tried again until labd restarts:
+ * the VMs boot as before.  vmjob.c does the VM's side of all this (the
+ * spawns and snapshots); this file keeps the golden's store, its key, the
+ * guest's lines and the go line, and calls nothing of vmjob.c.
+ *
+ * The seed disk is padded to GOLDEN_SEED_CAP: a copy's kernel knows the
+ * golden's seed disk's size, and must be able to read all of its own.
+ */
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "labd/labd.h"
+#include "labd/vmjob.h"
+
+/* The shapes whose golden failed since labd started: not tried again. */
+#define GOLDEN_FAILED_MAX	64
+#define GOLDEN_POLL_MS		100
+
+static pthread_mutex_t	golden_mu = PTHREAD_MUTEX_INITIALIZER;
+static char		golden_failed[GOLDEN_FAILED_MAX][GOLDEN_KEYLEN];
+static size_t		golden_nfailed;
+
+static uint64_t
+fnv_add(uint64_t h, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	h ^= 0xff;	/* a field's end: "ab","c" is not "a","bc" */
+	return h * 0x100000001b3ULL;
+}
+
+/* A file's identity: its path, size, time and inode; "" when absent. */
+static uint64_t
+fnv_file(uint64_t h, const char *path)
+{
+	struct stat	st;
+	char		buf[128];
+
+	h = fnv_add(h, path);
+	if (path[0] == '\0' || stat(path, &st) == -1)
+		return fnv_add(h, "");
+	snprintf(buf, sizeof(buf), "%lld.%lld.%lld.%lld",
+	    (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+	    (long long)st.st_mtim.tv_nsec, (long long)st.st_ino);
+	return fnv_add(h, buf);
+}
+
+void
+golden_key(const struct vmdef *d, char *key, size_t keylen)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+	char		buf[256];
+
+	/* What the guest sees of its machine, and what it runs. */
+	h = fnv_add(h, GOLDEN_VERSION);
+	h = fnv_file(h, labd->cfg.qemu);
+	h = fnv_file(h, d->tpl_disk);
+	h = fnv_file(h, d->kernel);
+	h = fnv_file(h, d->initrd);
+	h = fnv_add(h, d->append);
+	h = fnv_add(h, d->firmware);
+	snprintf(buf, sizeof(buf), "%u %u %s %u %d %d", d->memory_mb,
+	    d->vcpus, vmm_accel_name(labd->accel), labd->cfg.tb_size_mb,
+	    labd->cfg.net_mode, GOLDEN_SEED_CAP);
+	h = fnv_add(h, buf);
+	snprintf(key, keylen, "%016" PRIx64, h);
+}
+
+int
+golden_path(const char *key, const char *ext, char *out, size_t outlen)
+{
+	int	n;
+
+	n = snprintf(out, outlen, "%s/golden/%s.%s", labd->cfg.state_dir,
+	    key, ext);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+void
+golden_lock(void)
+{
+	pthread_mutex_lock(&golden_mu);
+}
+
+void
+golden_unlock(void)
+{
+	pthread_mutex_unlock(&golden_mu);
+}
+
+/* Under golden_lock(). */
+enum golden_have
+golden_have(const char *key)
+{
+	char	path[PATH_MAX];
+	size_t	i;
+
+	for (i = 0; i < golden_nfailed; i++)
+		if (strcmp(golden_failed[i], key) == 0)
+			return GOLDEN_FAILED;
+	if (golden_path(key, "none", path, sizeof(path)) == 0 &&
+	    file_exists(path))
+		return GOLDEN_UNSUPPORTED;
+	if (golden_path(key, "qcow2", path, sizeof(path)) == 0 &&
+	    file_exists(path))
+		return GOLDEN_READY;
+	return GOLDEN_ABSENT;
+}
+
+/* Under golden_lock(). */
+void
+golden_fail(const char *key)
+{
+	if (golden_nfailed < GOLDEN_FAILED_MAX)
+		snprintf(golden_failed[golden_nfailed++], GOLDEN_KEYLEN, "%s",
+		    key);
+}
+
+/* Under golden_lock(): the guest has no golden point; boot this shape. */
+void
+golden_unsupported(const char *key, const char *vm)
+{
+	char	dir[PATH_MAX], path[PATH_MAX], err[256];
+
+	snprintf(dir, sizeof(dir), "%s/golden", labd->cfg.state_dir);
+	if (golden_path(key, "none", path, sizeof(path)) == -1 ||
+	    mkdir_p(dir, 0700) == -1 || file_write_atomic(path,
+	    "no golden point\n", 16, 0600, err, sizeof(err)) == -1)
+		golden_fail(key);
+	log_info("%s: its guest has no golden point (" GOLDEN_ARG "): the"
+	    " VMs of its shape boot one by one", vm);
+}
+
+/* Under golden_lock(): disk becomes the golden of key. */
+int
+golden_keep(const char *key, const char *disk, char *err, size_t errlen)
+{
+	char	dir[PATH_MAX], path[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/golden", labd->cfg.state_dir);
+	if (golden_path(key, "qcow2", path, sizeof(path)) == -1) {
+		errf(err, errlen, "golden path too long");
+		return -1;
+	}
+	if (mkdir_p(dir, 0700) == -1) {
+		errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (rename(disk, path) == 0)
+		return 0;
+	if (errno != EXDEV) {
+		errf(err, errlen, "cannot keep %s as %s: %s", disk, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (file_copy(disk, path, 0600, err, errlen) == -1)
+		return -1;
+	unlink(disk);
+	return 0;
+}
+
+/*
+ * Wait for the golden boot of the VM at vm_dir/run_dir: 1 at its
+ * "labd-golden:" line, 0 at its ready line (a guest without a golden
+ * point), -1 on a panic, a QEMU gone or after timeout_ms.
+ */
+int
+golden_wait(const struct vmdef *d, const char *ready_line, int timeout_ms,
+    char *err, size_t errlen)
+{
+	char		log[PATH_MAX];
+	pid_t		pid;
+	long long	until = now_ms() + timeout_ms;
+
+	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");
+	for (;;) {
+		if (ready_serial_seen(log, GOLDEN_LINE) == 1)
+			return 1;
+		if (ready_line[0] != '\0' &&
+		    ready_serial_seen(log, ready_line) == 1)
+			return 0;
+		if (ready_serial_seen(log, "Kernel panic") == 1) {
+			errf(err, errlen, "the golden boot panicked");
+			return -1;
+		}
+		if (vmm_alive(d->run_dir, d->name, &pid) != 1) {
+			errf(err, errlen, "QEMU ended during the golden boot");
+			return -1;
+		}
+		if (now_ms() >= until) {
+			errf(err, errlen, "no \"%s\" within %d s", GOLDEN_LINE,
+			    timeout_ms / 1000);
+			return -1;
+		}
+		usleep(GOLDEN_POLL_MS * 1000);
+	}
+}
+
+/* 1 once the copy running in d's QEMU took its go line, 0 after ms. */
+int
+golden_took(const struct vmdef *d, int ms)
+{
+	char		log[PATH_MAX];
+	long long	until = now_ms() + ms;
+
+	vmm_path(log, sizeof(log), d->vm_dir, "serial.log");
+	for (;;) {
+		if (ready_serial_seen(log, GOLDEN_DONE_LINE) == 1)
+			return 1;
+		if (now_ms() >= until)
+			return 0;
+		usleep(GOLDEN_POLL_MS / 2 * 1000);
+	}
+}
+
+/* The seed disk padded to GOLDEN_SEED_CAP; -1 when it is larger. */
+int
+golden_seed_fit(const char *seed, char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (stat(seed, &st) == -1) {
+		errf(err, errlen, "%s: %s", seed, strerror(errno));
+		return -1;
+	}
+	if (st.st_size > GOLDEN_SEED_CAP) {
+		errf(err, errlen, "its seed (%lld bytes) is larger than a"
+		    " golden's seed disk (%d)", (long long)st.st_size,
+		    GOLDEN_SEED_CAP);
+		return -1;
+	}
+	if (st.st_size < GOLDEN_SEED_CAP && truncate(seed,
+	    GOLDEN_SEED_CAP) == -1) {
+		errf(err, errlen, "cannot pad %s: %s", seed, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The go line for the copy of the golden that runs in run_dir: its
+ * clock, 32 bytes of the host's RNG and mac, on labd-agent's port, then
+ * the port closed (the guest reads one line and closes its end).
+ */
+int
+golden_go(const char *run_dir, const char *mac, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun;
+	unsigned char		 rnd[GOLDEN_RANDOM];
+	char			 line[256], *p;
+	size_t			 i;
+	int			 fd, n, rc = -1;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		errf(err, errlen, "getrandom: %s", strerror(errno));
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "go %lld ", (long long)time(NULL));
+	p = line + n;
+	for (i = 0; i < sizeof(rnd); i++, p += 2)
+		snprintf(p, 3, "%02x", rnd[i]);
+	snprintf(p, sizeof(line) - (size_t)(p - line), " %s\n", mac);
+	explicit_bzero(rnd, sizeof(rnd));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+	    run_dir, VMM_AGENT_SOCK) >= sizeof(sun.sun_path)) {
+		errf(err, errlen, "agent socket path too long");
+		goto out;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		errf(err, errlen, "socket: %s", strerror(errno));
+		goto out;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		errf(err, errlen, "%s: %s", sun.sun_path, strerror(errno));
+	else if (send(fd, line, strlen(line), MSG_NOSIGNAL) !=
+	    (ssize_t)strlen(line))
+		errf(err, errlen, "%s: %s", sun.sun_path, strerror(errno));
+	else
+		rc = 0;
+	close(fd);
+out:
+	explicit_bzero(line, sizeof(line));
+	return rc;
+}
