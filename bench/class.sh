@@ -11,6 +11,7 @@
 # auto) go to labd.ini; MAX_BOOTING=N starts them all at once, as labd
 # did before the boot queue.  TEMPLATE: the profile to import (default
 # BUILD_DIR/templates/tiny.ini), to compare a kernel command line.
+# CLONE=off: [vmm] instant_clone = off, every VM boots (labd/golden.c).
 # Traffic goes to 127.0.0.1 only.
 #
 # Measured 2026-12-07, the same host (slower that day: the same template
@@ -95,7 +96,8 @@ GOAL_PSS=160	# MiB a VM, with KSM
 # As root each QEMU runs as a user of its own: it must reach state_dir.
 chmod 0755 "$T"
 
-bench_ini 26700 "max_booting = ${MAX_BOOTING:-auto}" ${WORKERS:+"[labd]" "workers = $WORKERS"}
+bench_ini 26700 "max_booting = ${MAX_BOOTING:-auto}" \
+	"instant_clone = ${CLONE:-on}" ${WORKERS:+"[labd]" "workers = $WORKERS"}
 bench_labd_start
 "$L" template import tiny "${TEMPLATE:-$B/templates/tiny.ini}" >/dev/null
 { echo id,name; for i in $(seq "$N"); do echo "s$i,Student $i"; done; } >"$T/roster.csv"
@@ -166,6 +168,12 @@ printf 'class: %.2f s a VM; against the goal of 90 s for 30 (%.2f s a VM): %.2fx
 	"$(echo "($t_all / $N) / ($GOAL_S / 30)" | bc -l)" \
 	"$( [ "$N" = 30 ] && printf ' (N = 30: %.1f s of %d s)' "$t_all" "$GOAL_S" || true)"
 hz=$(getconf CLK_TCK)
+# How they came up: copies of a golden (labd/golden.c) or boots.
+ncloned=$(grep -l 'labd-cloned:' "$T"/state/vms/*/serial.log 2>/dev/null | wc -l)
+golden=$(grep -o 'made the golden of its shape ([0-9a-f]*) in [0-9.]* s' "$T/labd.log" |
+	sed 's/.* in /made in /' | head -n 1)
+printf 'class: %d of %d started from a golden%s (instant_clone %s), %d booted\n' \
+	"$ncloned" "$N" "${golden:+, $golden}" "${CLONE:-on}" $((N - ncloned))
 printf 'class: CPU to all ready: QEMU %.1f s (%.2f s a VM), the machine %.1f s of the %.1f s its %d cores had (%.0f%%)\n' \
 	"$(echo "$qemu_ticks / $hz" | bc -l)" "$(echo "$qemu_ticks / $hz / $N" | bc -l)" \
 	"$(echo "($b1 - $b0) / $hz" | bc -l)" "$(echo "$t_all * $(nproc)" | bc -l)" "$(nproc)" \

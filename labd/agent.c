@@ -286,6 +286,14 @@ agent_vm_state(const struct event *ev, void *arg)
 	case VM_STOPPED:
 	case VM_SUSPENDED:
 	case VM_FAILED:
+	/*
+	 * A QEMU to come, started by a job (a reset --hard's, a boot's):
+	 * the port is the job's until the VM boots.  A VM started from a
+	 * golden gets its go line there (golden.c), and QEMU serves one
+	 * client at a time.
+	 */
+	case VM_QUEUED:
+	case VM_PROVISIONING:
 		if (a != NULL) {
 			a->want = 0;
 			agent_close(a);

@@ -306,13 +306,15 @@ golden_go(const char *run_dir, const char *mac, char *err, size_t errlen)
 		errf(err, errlen, "agent socket path too long");
 		goto out;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+	/* Never a wait: a port held by another client is an error. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1) {
 		errf(err, errlen, "socket: %s", strerror(errno));
 		goto out;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		errf(err, errlen, "%s: %s", sun.sun_path, strerror(errno));
-	else if (send(fd, line, strlen(line), MSG_NOSIGNAL) !=
+	else if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) !=
 	    (ssize_t)strlen(line))
 		errf(err, errlen, "%s: %s", sun.sun_path, strerror(errno));
 	else

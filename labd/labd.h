@@ -569,6 +569,7 @@ struct vm {
 	enum vm_state	 paused_from;	/* paused: the state it goes back to */
 	int64_t		 retry_at;	/* queued: no boot before (now_ms) */
 	off_t		 serial_off;	/* console log read up to here */
+	off_t		 golden_off;	/* the same, for the golden's line */
 	unsigned	 gen;		/* bumped at every (re)start */
 	pid_t		 pid;
 	struct qmp	*qmp;

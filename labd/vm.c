@@ -310,6 +310,7 @@ vm_booted(struct vm *vm, pid_t pid, int fresh_boot)
 	vm->guest_off = 0;
 	vm->panicked = 0;
 	vm->serial_off = 0;	/* the spawn began a new console log */
+	vm->golden_off = 0;
 	vm->probe_next = 0;
 	vm->probe_err[0] = '\0';
 	vm_qmp_attach(vm);
@@ -799,6 +800,17 @@ vm_tick_one(struct vm *vm)
 	}
 	if (vm->state != VM_BOOTING)
 		return;
+	/*
+	 * A guest waiting at its golden point for a go line that no one
+	 * will send: labd stopped while this VM made its shape's golden
+	 * (golden.c), and adopted its QEMU since.  Booted again from its
+	 * disk, which has nothing of a student's yet.
+	 */
+	if (boot_serial_scan(log, &vm->golden_off, GOLDEN_LINE)) {
+		vm_boot_failed(vm, "it waits at its golden point (labd"
+		    " stopped while it made its shape's golden)", 0);
+		return;
+	}
 	if (now_ms() - vm->wait_ms > labd->cfg.boot_timeout * 1000LL) {
 		snprintf(err, sizeof(err), "not ready %d s after it was started"
 		    " (%s%s)", labd->cfg.boot_timeout,

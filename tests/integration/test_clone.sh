@@ -8,6 +8,7 @@
 # host key (the RNG reseeded: the copies share the golden's pool
 # otherwise), its own MAC, today's clock.  A reset --hard starts from the
 # golden again; labd started again finds the golden and makes no other;
+# a labd killed while it makes a golden boots that VM again once back;
 # with [vmm] instant_clone = off a VM boots on its own.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -86,6 +87,35 @@ check "its VM becomes ready" "$LABCTL" wait --course c1 --timeout 300
 check "from the same golden (none made again)" bash -c \
 	"[ \$(grep -c 'made the golden of its shape' '$T/labd.log') -eq 1 ] &&
 	 grep -q labd-cloned: '$T/state/vms/c1-dan/serial.log'"
+
+# labd killed while it makes a golden (another shape: 160 MiB): the VM
+# waits at its golden point for a go line that nobody sends.  labd
+# started again adopts its QEMU, sees where it waits and boots it again
+# from its disk at once, not after boot_timeout.
+D=$(dirname "$TINY")
+sed "s|^disk .*|disk = $D/tiny.qcow2|; s|^kernel .*|kernel = $D/tiny-vmlinuz|;
+     s|^initrd .*|initrd = $D/tiny-initrd|; s|^memory .*|memory = 160M|" \
+	"$TINY" >"$T/t160.ini"
+check "a template of 160 MiB" "$LABCTL" template import t160 "$T/t160.ini"
+check "a course of one on it" bash -c \
+	"printf 'id,name,email,ssh_key\nfay,Fay,,\n' >'$T/r3.csv' &&
+	 '$LABCTL' course create c3 --template t160 --roster '$T/r3.csv'"
+at_golden() {
+	for _ in $(seq 600); do
+		grep -qa 'labd-golden:' "$T/state/vms/c3-fay/serial.log" \
+			2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+check "its boot reaches the golden point" at_golden
+kill -9 "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=
+check "labd starts again" labd_start
+check "the VM is ready again within 120 s (boot_timeout is 600)" \
+	"$LABCTL" wait c3-fay --timeout 120
+check "labd said why it booted it again" grep -q \
+	'c3-fay.*waits at its golden point' "$T/labd.log"
+check "stop --course c3" "$LABCTL" stop --course c3
 kill "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=
 
 # Off: boots, as before.

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_golden.c - instant clones' bookkeeping (labd/golden.c): the key of
+ * a shape changes with what the guest sees (its files, command line,
+ * RAM, CPUs) and with nothing else; the store's four answers; the seed
+ * padded to the golden's size or refused; the go line a copy reads.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "labd/labd.h"
+#include "labd/vmjob.h"
+
+static char	dir[] = "/tmp/test_golden.XXXXXX";
+static struct vmdef d;
+
+static void
+touch(const char *leaf, const char *text, char *path)
+{
+	FILE	*f;
+
+	snprintf(path, PATH_MAX, "%s/%s", dir, leaf);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	config_defaults(&labd->cfg);
+	snprintf(labd->cfg.state_dir, sizeof(labd->cfg.state_dir), "%s", dir);
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "c-ann");
+	touch("tpl.qcow2", "disk", d.tpl_disk);
+	touch("vmlinuz", "kernel", d.kernel);
+	touch("initrd", "initrd", d.initrd);
+	snprintf(d.append, sizeof(d.append), "console=ttyS0 quiet");
+	d.memory_mb = 128;
+	d.vcpus = 1;
+	snprintf(d.vm_dir, sizeof(d.vm_dir), "%s/vm", dir);
+	snprintf(d.run_dir, sizeof(d.run_dir), "%s/run", dir);
+	mkdir(d.vm_dir, 0700);
+	mkdir(d.run_dir, 0700);
+}
+
+static void
+teardown(void)
+{
+	rm_rf(dir);
+}
+
+TestSuite(golden, .init = setup, .fini = teardown);
+
+static void
+key(char *out)
+{
+	golden_key(&d, out, GOLDEN_KEYLEN);
+	cr_assert_eq(strlen(out), GOLDEN_KEYLEN - 1);
+}
+
+Test(golden, key_follows_what_the_guest_sees)
+{
+	char		k0[GOLDEN_KEYLEN], k1[GOLDEN_KEYLEN], k[GOLDEN_KEYLEN];
+	struct vmdef	keep = d;
+	struct timespec	ts[2] = { { 0, 0 }, { 1000000, 0 } };
+
+	key(k0);
+	key(k);
+	cr_expect_str_eq(k, k0, "the same shape, the same key");
+	/* Not the VM's own: its name, login, ports, folders. */
+	snprintf(d.name, sizeof(d.name), "c-ben");
+	snprintf(d.login, sizeof(d.login), "ben");
+	snprintf(d.vm_dir, sizeof(d.vm_dir), "%s/other", dir);
+	d.slot = 7;
+	key(k);
+	cr_expect_str_eq(k, k0, "a VM of its own, the same shape");
+	d = keep;
+	d.memory_mb = 256;
+	key(k);
+	cr_expect_str_neq(k, k0, "RAM");
+	d = keep;
+	d.vcpus = 2;
+	key(k);
+	cr_expect_str_neq(k, k0, "CPUs");
+	d = keep;
+	snprintf(d.append, sizeof(d.append), "console=ttyS0");
+	key(k);
+	cr_expect_str_neq(k, k0, "command line");
+	/* "ab" + "c" is not "a" + "bc": fields do not run together. */
+	d = keep;
+	snprintf(d.firmware, sizeof(d.firmware), "x");
+	key(k);
+	cr_expect_str_neq(k, k0, "firmware");
+	memcpy(k1, k, sizeof(k));
+	d = keep;
+	snprintf(d.append, sizeof(d.append), "console=ttyS0 quietx");
+	key(k);
+	cr_expect_str_neq(k, k1, "the end of one field, the start of the next");
+	d = keep;
+	/* A template built again: same path, another file. */
+	cr_assert_eq(utimensat(AT_FDCWD, d.kernel, ts, 0), 0);
+	key(k);
+	cr_expect_str_neq(k, k0, "a kernel of another time");
+	memcpy(k0, k, sizeof(k));
+	unlink(d.initrd);
+	key(k);
+	cr_expect_str_neq(k, k0, "no initrd any more");
+}
+
+Test(golden, the_store_answers)
+{
+	char	k[GOLDEN_KEYLEN], path[PATH_MAX], disk[PATH_MAX], err[256];
+
+	key(k);
+	golden_lock();
+	cr_expect_eq(golden_have(k), GOLDEN_ABSENT);
+	touch("vm/disk.qcow2", "golden", disk);
+	cr_assert_eq(golden_keep(k, disk, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(access(disk, F_OK), -1, "the VM's disk became it");
+	cr_assert_eq(golden_path(k, "qcow2", path, sizeof(path)), 0);
+	cr_expect_eq(access(path, R_OK), 0, "%s", path);
+	cr_expect_eq(golden_have(k), GOLDEN_READY);
+	golden_fail(k);
+	cr_expect_eq(golden_have(k), GOLDEN_FAILED, "failed wins till restart");
+	/* Another shape: a guest with no golden point, kept on disk. */
+	d.memory_mb = 512;
+	key(k);
+	cr_expect_eq(golden_have(k), GOLDEN_ABSENT);
+	golden_unsupported(k, d.name);
+	cr_expect_eq(golden_have(k), GOLDEN_UNSUPPORTED);
+	cr_assert_eq(golden_path(k, "none", path, sizeof(path)), 0);
+	cr_expect_eq(access(path, R_OK), 0, "%s", path);
+	golden_unlock();
+}
+
+Test(golden, seed_padded_or_refused)
+{
+	char		path[PATH_MAX], err[256];
+	struct stat	st;
+	int		fd;
+
+	touch("seed.iso", "CD001", path);
+	cr_assert_eq(golden_seed_fit(path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_size, GOLDEN_SEED_CAP);
+	/* Padded again: nothing changes. */
+	cr_assert_eq(golden_seed_fit(path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_size, GOLDEN_SEED_CAP);
+	cr_assert_geq(fd = open(path, O_WRONLY), 0);
+	cr_assert_eq(ftruncate(fd, GOLDEN_SEED_CAP + 1), 0);
+	close(fd);
+	cr_expect_eq(golden_seed_fit(path, err, sizeof(err)), -1);
+	cr_expect(strstr(err, "larger than a golden's seed disk") != NULL,
+	    "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_size, GOLDEN_SEED_CAP + 1, "left as it was");
+	snprintf(path, sizeof(path), "%s/none.iso", dir);
+	cr_expect_eq(golden_seed_fit(path, err, sizeof(err)), -1);
+}
+
+Test(golden, the_go_line)
+{
+	struct sockaddr_un	sun;
+	char			buf[512], hex[2 * GOLDEN_RANDOM + 1],
+				mac[32], err[256];
+	long long		t;
+	int			l, c, n;
+	time_t			now = time(NULL);
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", d.run_dir,
+	    VMM_AGENT_SOCK);
+	cr_assert_geq(l = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(golden_go(d.run_dir, "52:54:00:12:34:56", err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_geq(c = accept(l, NULL, NULL), 0);
+	n = (int)read(c, buf, sizeof(buf) - 1);
+	cr_assert_gt(n, 0);
+	buf[n] = '\0';
+	cr_assert_eq(sscanf(buf, "go %lld %64[0-9a-f] %31s", &t, hex, mac), 3,
+	    "%s", buf);
+	cr_expect(t >= now && t <= now + 5, "the host's clock: %lld", t);
+	cr_expect_eq(strlen(hex), 2 * GOLDEN_RANDOM);
+	cr_expect_str_eq(mac, "52:54:00:12:34:56");
+	cr_expect_eq(buf[n - 1], '\n', "one whole line");
+	cr_expect_eq(strchr(buf, '\n'), buf + n - 1, "and only one");
+	/* The port closed after it: the guest reads one line. */
+	cr_expect_eq(read(c, buf, sizeof(buf)), 0);
+	close(c);
+	close(l);
+	/* Two lines, two draws of the host's RNG. */
+	unlink(sun.sun_path);
+	cr_assert_geq(l = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(golden_go(d.run_dir, "52:54:00:12:34:56", err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_geq(c = accept(l, NULL, NULL), 0);
+	n = (int)read(c, buf, sizeof(buf) - 1);
+	cr_assert_gt(n, 0);
+	buf[n] = '\0';
+	cr_expect(strstr(buf, hex) == NULL, "the same random bytes twice");
+	close(c);
+	close(l);
+	/* No QEMU there: an error that names the socket. */
+	unlink(sun.sun_path);
+	cr_expect_eq(golden_go(d.run_dir, "52:54:00:12:34:56", err,
+	    sizeof(err)), -1);
+	cr_expect(strstr(err, VMM_AGENT_SOCK) != NULL, "%s", err);
+}
+
+Test(golden, took_its_go_line)
+{
+	char	path[PATH_MAX];
+
+	cr_expect_eq(golden_took(&d, 100), 0, "no console yet");
+	touch("vm/serial.log", "tiny: eth0\r\nlabd-golden: tiny\r\n", path);
+	cr_expect_eq(golden_took(&d, 100), 0, "the golden's line is not it");
+	touch("vm/serial.log", "x\r\nlabd-cloned: clock RNG MAC\r\n", path);
+	cr_expect_eq(golden_took(&d, 100), 1);
+}
