@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -83,11 +85,37 @@ fnv_file(uint64_t h, const char *path)
 	return fnv_add(h, buf);
 }
 
+/*
+ * The template's folder, "NAME@V", begins the golden's name: what
+ * golden_forget() removes with the template, and what a new golden of
+ * the same template replaces.
+ */
+static void
+golden_prefix(const char *tpl_disk, char *out, size_t outlen)
+{
+	const char	*end, *start;
+	size_t		 i;
+
+	if ((end = strrchr(tpl_disk, '/')) == NULL || end == tpl_disk) {
+		snprintf(out, outlen, "template");
+		return;
+	}
+	for (start = end; start > tpl_disk && start[-1] != '/'; start--)
+		;
+	snprintf(out, outlen, "%.*s", (int)(end - start), start);
+	for (i = 0; out[i] != '\0'; i++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._@", out[i]) == NULL)
+			out[i] = '_';
+	if (out[0] == '\0' || out[0] == '.')
+		snprintf(out, outlen, "template");
+}
+
 void
 golden_key(const struct vmdef *d, char *key, size_t keylen)
 {
 	uint64_t	h = 0xcbf29ce484222325ULL;
-	char		buf[256];
+	char		buf[256], prefix[LABD_NAMELEN + 16];
 
 	/* What the guest sees of its machine, and what it runs. */
 	h = fnv_add(h, GOLDEN_VERSION);
@@ -101,7 +129,46 @@ golden_key(const struct vmdef *d, char *key, size_t keylen)
 	    d->vcpus, vmm_accel_name(labd->accel), labd->cfg.tb_size_mb,
 	    labd->cfg.net_mode, GOLDEN_SEED_CAP);
 	h = fnv_add(h, buf);
-	snprintf(key, keylen, "%016" PRIx64, h);
+	golden_prefix(d->tpl_disk, prefix, sizeof(prefix));
+	snprintf(key, keylen, "%s-%016" PRIx64, prefix, h);
+}
+
+/* Goldens of the template folder prefix, but keep's. */
+static void
+golden_prune(const char *prefix, const char *keep)
+{
+	DIR		*dir;
+	struct dirent	*e;
+	char		 path[PATH_MAX];
+	size_t		 plen = strlen(prefix), klen = keep ? strlen(keep) : 0;
+
+	snprintf(path, sizeof(path), "%s/golden", labd->cfg.state_dir);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((e = readdir(dir)) != NULL) {
+		if (strncmp(e->d_name, prefix, plen) != 0 ||
+		    e->d_name[plen] != '-' || (keep != NULL &&
+		    strncmp(e->d_name, keep, klen) == 0 &&
+		    e->d_name[klen] == '.'))
+			continue;
+		snprintf(path, sizeof(path), "%s/golden/%s",
+		    labd->cfg.state_dir, e->d_name);
+		if (unlink(path) == 0)
+			log_info("golden %s removed", e->d_name);
+	}
+	closedir(dir);
+}
+
+void
+golden_forget(const char *tpl_dir)
+{
+	char	disk[PATH_MAX], prefix[LABD_NAMELEN + 16];
+
+	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tpl_dir);
+	golden_prefix(disk, prefix, sizeof(prefix));
+	golden_lock();
+	golden_prune(prefix, NULL);
+	golden_unlock();
 }
 
 int
@@ -173,7 +240,8 @@ golden_unsupported(const char *key, const char *vm)
 int
 golden_keep(const char *key, const char *disk, char *err, size_t errlen)
 {
-	char	dir[PATH_MAX], path[PATH_MAX];
+	char		 dir[PATH_MAX], path[PATH_MAX], prefix[GOLDEN_KEYLEN];
+	const char	*dash;
 
 	snprintf(dir, sizeof(dir), "%s/golden", labd->cfg.state_dir);
 	if (golden_path(key, "qcow2", path, sizeof(path)) == -1) {
@@ -184,16 +252,21 @@ golden_keep(const char *key, const char *disk, char *err, size_t errlen)
 		errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (rename(disk, path) == 0)
-		return 0;
-	if (errno != EXDEV) {
-		errf(err, errlen, "cannot keep %s as %s: %s", disk, path,
-		    strerror(errno));
-		return -1;
+	if (rename(disk, path) == -1) {
+		if (errno != EXDEV) {
+			errf(err, errlen, "cannot keep %s as %s: %s", disk,
+			    path, strerror(errno));
+			return -1;
+		}
+		if (file_copy(disk, path, 0600, err, errlen) == -1)
+			return -1;
+		unlink(disk);
 	}
-	if (file_copy(disk, path, 0600, err, errlen) == -1)
-		return -1;
-	unlink(disk);
+	/* The template's older goldens (another QEMU, labd, RAM size). */
+	if ((dash = strrchr(key, '-')) != NULL) {
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(dash - key), key);
+		golden_prune(prefix, key);
+	}
 	return 0;
 }
 

@@ -1197,11 +1197,14 @@ template_rm(const char *ref, uid_t uid, json_t **res, char *err,
 	if (strncmp(dir, root, strlen(root)) != 0 || strstr(dir, "/..") != NULL)
 		log_warnx("template %s@%d: %s is outside %s, left alone", name,
 		    version, dir, root);
-	else if (rm_rf(dir) == -1) {
-		log_warn("template %s@%d: cannot remove %s", name, version,
-		    dir);
-		json_object_set_new(*res, "warning", json_sprintf("cannot"
-		    " remove %s: %s", dir, strerror(errno)));
+	else {
+		if (rm_rf(dir) == -1) {
+			log_warn("template %s@%d: cannot remove %s", name,
+			    version, dir);
+			json_object_set_new(*res, "warning", json_sprintf(
+			    "cannot remove %s: %s", dir, strerror(errno)));
+		}
+		golden_forget(dir);
 	}
 	return NULL;
 }

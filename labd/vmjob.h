@@ -235,7 +235,7 @@ void	priv_sweep_start(void);
  * fresh VMs of that shape start from.  vmjob.c does the spawns.
  */
 #define GOLDEN_VERSION		"1"	/* of what a golden holds */
-#define GOLDEN_KEYLEN		17
+#define GOLDEN_KEYLEN		(LABD_NAMELEN + 40)	/* NAME@V-HASH */
 #define GOLDEN_SNAP		"labd-golden"	/* the snapshot in its disk */
 #define GOLDEN_ARG		"labd.golden"	/* on the golden's command line */
 #define GOLDEN_LINE		"labd-golden:"	/* the guest waits */
@@ -263,6 +263,8 @@ int	golden_keep(const char *key, const char *disk, char *err,
 int	golden_wait(const struct vmdef *, const char *ready_line,
 	    int timeout_ms, char *err, size_t errlen);
 int	golden_took(const struct vmdef *, int ms);
+/* A template removed: its goldens too (tpl_dir: its folder). */
+void	golden_forget(const char *tpl_dir);
 int	golden_seed_fit(const char *seed, char *err, size_t errlen);
 int	golden_go(const char *run_dir, const char *mac, char *err,
 	    size_t errlen);

@@ -9,7 +9,8 @@
 # otherwise), its own MAC, today's clock.  A reset --hard starts from the
 # golden again; labd started again finds the golden and makes no other;
 # a labd killed while it makes a golden boots that VM again once back;
-# with [vmm] instant_clone = off a VM boots on its own.
+# with [vmm] instant_clone = off a VM boots on its own; template rm
+# removes the template's golden.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -129,5 +130,13 @@ check "by a boot of its own (no go line, no golden boot)" bash -c \
 	"! grep -q labd-cloned '$T/state/vms/c2-eve/serial.log' &&
 	 grep -q 'labd-ready: c2-eve' '$T/state/vms/c2-eve/serial.log' &&
 	 ! test -e '$T/state/vms/c2-eve/serial.log.1'"
+
+# The template removed: its golden with it.
+check "the courses on tiny removed" bash -c \
+	"for c in cl c1 c2; do '$LABCTL' course rm \$c --force --yes >/dev/null ||
+	 exit 1; done"
+check "template rm tiny" "$LABCTL" template rm tiny
+check "its golden is gone from state_dir/golden" bash -c \
+	"! ls '$T'/state/golden/ | grep -q '^tiny@1-'"
 
 finish test_clone

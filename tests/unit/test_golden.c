@@ -38,12 +38,18 @@ touch(const char *leaf, const char *text, char *path)
 static void
 setup(void)
 {
+	char	path[PATH_MAX];
+
 	cr_assert_not_null(mkdtemp(dir));
 	config_defaults(&labd->cfg);
 	snprintf(labd->cfg.state_dir, sizeof(labd->cfg.state_dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/templates", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/templates/tiny@1", dir);
+	mkdir(path, 0700);
 	memset(&d, 0, sizeof(d));
 	snprintf(d.name, sizeof(d.name), "c-ann");
-	touch("tpl.qcow2", "disk", d.tpl_disk);
+	touch("templates/tiny@1/disk.qcow2", "disk", d.tpl_disk);
 	touch("vmlinuz", "kernel", d.kernel);
 	touch("initrd", "initrd", d.initrd);
 	snprintf(d.append, sizeof(d.append), "console=ttyS0 quiet");
@@ -63,11 +69,17 @@ teardown(void)
 
 TestSuite(golden, .init = setup, .fini = teardown);
 
+/* The template's folder, a dash, 16 hex digits. */
 static void
 key(char *out)
 {
+	size_t	n;
+
 	golden_key(&d, out, GOLDEN_KEYLEN);
-	cr_assert_eq(strlen(out), GOLDEN_KEYLEN - 1);
+	n = strlen(out);
+	cr_assert_gt(n, 17, "%s", out);
+	cr_assert_eq(out[n - 17], '-', "%s", out);
+	cr_assert_eq(strspn(out + n - 16, "0123456789abcdef"), 16, "%s", out);
 }
 
 Test(golden, key_follows_what_the_guest_sees)
@@ -143,6 +155,58 @@ Test(golden, the_store_answers)
 	cr_assert_eq(golden_path(k, "none", path, sizeof(path)), 0);
 	cr_expect_eq(access(path, R_OK), 0, "%s", path);
 	golden_unlock();
+}
+
+static int
+golden_files(void)
+{
+	char	cmd[PATH_MAX + 64];
+	FILE	*p;
+	int	n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/golden | wc -l", dir);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	cr_assert_eq(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+Test(golden, one_golden_a_template_and_gone_with_it)
+{
+	char	k1[GOLDEN_KEYLEN], k2[GOLDEN_KEYLEN], path[PATH_MAX],
+		disk[PATH_MAX], err[256];
+
+	key(k1);
+	cr_expect(strncmp(k1, "tiny@1-", 7) == 0, "named by its template: %s",
+	    k1);
+	golden_lock();
+	touch("vm/disk.qcow2", "golden 1", disk);
+	cr_assert_eq(golden_keep(k1, disk, err, sizeof(err)), 0, "%s", err);
+	/* Another template's golden is not this one's to replace. */
+	snprintf(path, sizeof(path), "%s/golden/tiny@10-0123456789abcdef.qcow2",
+	    dir);
+	touch("golden/tiny@10-0123456789abcdef.qcow2", "other", path);
+	cr_expect_eq(golden_files(), 2);
+	/* The same template, another QEMU: the new golden replaces it. */
+	d.memory_mb = 256;
+	key(k2);
+	cr_assert_str_neq(k1, k2);
+	touch("vm/disk.qcow2", "golden 2", disk);
+	cr_assert_eq(golden_keep(k2, disk, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(golden_have(k1), GOLDEN_ABSENT, "the old one removed");
+	cr_expect_eq(golden_have(k2), GOLDEN_READY);
+	cr_expect_eq(golden_files(), 2, "tiny@10's stays");
+	golden_unlock();
+	/* template rm tiny@1: its golden goes, tiny@10's stays. */
+	snprintf(path, sizeof(path), "%s/templates/tiny@1", dir);
+	golden_forget(path);
+	golden_lock();
+	cr_expect_eq(golden_have(k2), GOLDEN_ABSENT);
+	golden_unlock();
+	cr_expect_eq(golden_files(), 1);
+	snprintf(path, sizeof(path), "%s/golden/tiny@10-0123456789abcdef.qcow2",
+	    dir);
+	cr_expect_eq(access(path, F_OK), 0);
 }
 
 Test(golden, seed_padded_or_refused)
