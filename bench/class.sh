@@ -14,6 +14,24 @@
 # CLONE=off: [vmm] instant_clone = off, every VM boots (labd/golden.c).
 # Traffic goes to 127.0.0.1 only.
 #
+# Measured 2026-12-07, later, with instant clones (labd/golden.c: the
+# first VM of a shape boots to the guest's golden point, is saved there,
+# and every VM starts from a copy of it), the same host; SETTLE="30 60":
+#
+#    N  all ready  QEMU CPU to all ready  PSS at ready  +30 s  +60 s  reset
+#   10    19.7 s    25.4 s (2.54 s a VM)    102.9        75.0   75.0   1.7 s
+#   30    69.3 s    99.8 s (3.33 s a VM)     98.1        69.8   69.8   8.9 s
+#   60   107.6 s   169.5 s (2.82 s a VM)     98.7        77.6   69.1  15.3 s
+#   30 CLONE=off, the reference that hour:
+#   30    87.4 s   149.6 s (4.99 s a VM)    124.2       100.8  100.8   4.6 s
+#
+# N = 30, eight runs with clones: all ready in 59.8, 49.6, 46.6, 43.7,
+# 43.4, 44.4, 69.3 and 54.9 s, 30 of 30 each time, no retried boot; the
+# golden made in 3.0 to 5.6 s.  CLONE=off twice: 107.1 and 87.4 s (the
+# host's pace varied by 20% within the hour).  Resets of 30: 5.1, 8.9 and
+# 5.1 s with clones, 4.6 s without.  KSM merges more of the copies (1.5 GiB
+# saved for 30 against 0.7): PSS 70 MiB a VM 30 s after ready, not 100.
+#
 # Measured 2026-12-07, the same host (slower that day: the same template
 # took 137-139 s for N = 30 where it took 108-125 s the day before), with
 # the tiny template's cryptomgr.notests acpi=noirq; SETTLE="30 60":
@@ -169,9 +187,9 @@ printf 'class: %.2f s a VM; against the goal of 90 s for 30 (%.2f s a VM): %.2fx
 	"$( [ "$N" = 30 ] && printf ' (N = 30: %.1f s of %d s)' "$t_all" "$GOAL_S" || true)"
 hz=$(getconf CLK_TCK)
 # How they came up: copies of a golden (labd/golden.c) or boots.
-ncloned=$(grep -l 'labd-cloned:' "$T"/state/vms/*/serial.log 2>/dev/null | wc -l)
-golden=$(grep -o 'made the golden of its shape ([0-9a-f]*) in [0-9.]* s' "$T/labd.log" |
-	sed 's/.* in /made in /' | head -n 1)
+ncloned=$(cat "$T"/state/vms/*/serial.log 2>/dev/null | grep -ac 'labd-cloned:' || true)
+golden=$(grep -o 'made the golden of its shape ([^)]*) in [0-9.]* s' "$T/labd.log" |
+	sed 's/.* in /made in /' | head -n 1 || true)
 printf 'class: %d of %d started from a golden%s (instant_clone %s), %d booted\n' \
 	"$ncloned" "$N" "${golden:+, $golden}" "${CLONE:-on}" $((N - ncloned))
 printf 'class: CPU to all ready: QEMU %.1f s (%.2f s a VM), the machine %.1f s of the %.1f s its %d cores had (%.0f%%)\n' \

@@ -69,14 +69,30 @@ fnv_add(uint64_t h, const char *s)
 	return h * 0x100000001b3ULL;
 }
 
-/* A file's identity: its path, size, time and inode; "" when absent. */
+/*
+ * A file's identity: its path, size, time and inode; "" when absent.  A
+ * name without a slash is looked up in PATH, as exec does (QEMU's).
+ */
 static uint64_t
 fnv_file(uint64_t h, const char *path)
 {
-	struct stat	st;
-	char		buf[128];
+	struct stat	 st;
+	char		 buf[128], found[PATH_MAX], *dirs, *dir, *save;
+	const char	*env;
 
 	h = fnv_add(h, path);
+	if (path[0] != '\0' && strchr(path, '/') == NULL &&
+	    (env = getenv("PATH")) != NULL && (dirs = strdup(env)) != NULL) {
+		for (dir = strtok_r(dirs, ":", &save); dir != NULL;
+		    dir = strtok_r(NULL, ":", &save)) {
+			snprintf(found, sizeof(found), "%s/%s", dir, path);
+			if (access(found, X_OK) == 0) {
+				path = found;
+				break;
+			}
+		}
+		free(dirs);
+	}
 	if (path[0] == '\0' || stat(path, &st) == -1)
 		return fnv_add(h, "");
 	snprintf(buf, sizeof(buf), "%lld.%lld.%lld.%lld",
@@ -219,6 +235,19 @@ golden_fail(const char *key)
 	if (golden_nfailed < GOLDEN_FAILED_MAX)
 		snprintf(golden_failed[golden_nfailed++], GOLDEN_KEYLEN, "%s",
 		    key);
+}
+
+/* Under golden_lock(): a golden that does not load, gone; failed. */
+void
+golden_discard(const char *key)
+{
+	char	path[PATH_MAX];
+
+	if (golden_path(key, "qcow2", path, sizeof(path)) == 0 &&
+	    unlink(path) == 0)
+		log_warnx("golden %s does not load: removed, made anew when"
+		    " labd starts again", key);
+	golden_fail(key);
 }
 
 /* Under golden_lock(): the guest has no golden point; boot this shape. */

@@ -1145,9 +1145,21 @@ vmjob_clone(struct vmjob *j, const char *disk)
 	if (file_copy(golden, disk, 0600, j->err, sizeof(j->err)) == -1 ||
 	    vmjob_spawn(j, 1) == -1)
 		goto fail;
-	if ((q = vmjob_qmp(j)) == NULL || snapshot_load(q, GOLDEN_SNAP,
-	    VM_SNAP_TIMEOUT_MS, j->err, sizeof(j->err)) == -1 ||
-	    qmp_execute(q, "cont", NULL, NULL, j->err, sizeof(j->err)) == -1)
+	if ((q = vmjob_qmp(j)) == NULL)
+		goto fail;
+	/*
+	 * A golden this QEMU cannot load (one of an older QEMU or labd
+	 * whose machine differs) is removed, for a new one to be made at
+	 * labd's next start; until then the shape boots.
+	 */
+	if (snapshot_load(q, GOLDEN_SNAP, VM_SNAP_TIMEOUT_MS, j->err,
+	    sizeof(j->err)) == -1) {
+		golden_lock();
+		golden_discard(key);
+		golden_unlock();
+		goto fail;
+	}
+	if (qmp_execute(q, "cont", NULL, NULL, j->err, sizeof(j->err)) == -1)
 		goto fail;
 	/* The guest waits for its go line: sent again if it was lost. */
 	vmm_mac(d->name, mac, sizeof(mac));

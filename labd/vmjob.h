@@ -254,9 +254,10 @@ int	golden_path(const char *key, const char *ext, char *out,
 	    size_t outlen);
 void	golden_lock(void);
 void	golden_unlock(void);
-/* These four under golden_lock(). */
+/* These five under golden_lock(). */
 enum golden_have golden_have(const char *key);
 void	golden_fail(const char *key);
+void	golden_discard(const char *key);
 void	golden_unsupported(const char *key, const char *vm);
 int	golden_keep(const char *key, const char *disk, char *err,
 	    size_t errlen);

@@ -8,9 +8,10 @@
 # host key (the RNG reseeded: the copies share the golden's pool
 # otherwise), its own MAC, today's clock.  A reset --hard starts from the
 # golden again; labd started again finds the golden and makes no other;
-# a labd killed while it makes a golden boots that VM again once back;
-# with [vmm] instant_clone = off a VM boots on its own; template rm
-# removes the template's golden.
+# a golden that does not load is removed and the VM boots; a labd
+# killed while it makes a golden boots that VM again once back;
+# template rm removes the template's golden; with [vmm] instant_clone =
+# off a VM boots on its own.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -89,6 +90,21 @@ check "from the same golden (none made again)" bash -c \
 	"[ \$(grep -c 'made the golden of its shape' '$T/labd.log') -eq 1 ] &&
 	 grep -q labd-cloned: '$T/state/vms/c1-dan/serial.log'"
 
+# A golden this QEMU cannot load (here: its snapshot deleted): removed,
+# and the VM boots; the next labd makes a new one.
+check "the golden's snapshot deleted by hand" bash -c \
+	"qemu-img snapshot -d labd-golden '$T'/state/golden/tiny@1-*.qcow2"
+check "a course of one more" bash -c \
+	"printf 'id,name,email,ssh_key\ngus,Gus,,\n' >'$T/r4.csv' &&
+	 '$LABCTL' course create c4 --template tiny --roster '$T/r4.csv'"
+check "its VM becomes ready" "$LABCTL" wait --course c4 --timeout 300
+check "by a boot of its own" bash -c \
+	"! grep -q labd-cloned: '$T/state/vms/c4-gus/serial.log' &&
+	 grep -q 'labd-ready: c4-gus' '$T/state/vms/c4-gus/serial.log'"
+check "the golden that did not load is removed, and labd says so" bash -c \
+	"! ls '$T'/state/golden/ | grep -q '^tiny@1-.*qcow2' &&
+	 grep -q 'golden tiny@1-.* does not load: removed' '$T/labd.log'"
+
 # labd killed while it makes a golden (another shape: 160 MiB): the VM
 # waits at its golden point for a go line that nobody sends.  labd
 # started again adopts its QEMU, sees where it waits and boots it again
@@ -116,7 +132,20 @@ check "the VM is ready again within 120 s (boot_timeout is 600)" \
 	"$LABCTL" wait c3-fay --timeout 120
 check "labd said why it booted it again" grep -q \
 	'c3-fay.*waits at its golden point' "$T/labd.log"
-check "stop --course c3" "$LABCTL" stop --course c3
+# The template removed: its golden with it.
+check "a second course on t160" bash -c \
+	"printf 'id,name,email,ssh_key\nhal,Hal,,\n' >'$T/r5.csv' &&
+	 '$LABCTL' course create c5 --template t160 --roster '$T/r5.csv'"
+check "its VM becomes ready" "$LABCTL" wait --course c5 --timeout 300
+check "from t160's golden, made now" bash -c \
+	"grep -q labd-cloned: '$T/state/vms/c5-hal/serial.log' &&
+	 ls '$T'/state/golden/ | grep -q '^t160@1-.*qcow2'"
+check "the courses on t160 removed" bash -c \
+	"for c in c3 c5; do '$LABCTL' course rm \$c --force --yes >/dev/null ||
+	 exit 1; done"
+check "template rm t160" "$LABCTL" template rm t160
+check "its golden is gone from state_dir/golden" bash -c \
+	"! ls '$T'/state/golden/ | grep -q '^t160@1-'"
 kill "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=
 
 # Off: boots, as before.
@@ -130,13 +159,5 @@ check "by a boot of its own (no go line, no golden boot)" bash -c \
 	"! grep -q labd-cloned '$T/state/vms/c2-eve/serial.log' &&
 	 grep -q 'labd-ready: c2-eve' '$T/state/vms/c2-eve/serial.log' &&
 	 ! test -e '$T/state/vms/c2-eve/serial.log.1'"
-
-# The template removed: its golden with it.
-check "the courses on tiny removed" bash -c \
-	"for c in cl c1 c2; do '$LABCTL' course rm \$c --force --yes >/dev/null ||
-	 exit 1; done"
-check "template rm tiny" "$LABCTL" template rm tiny
-check "its golden is gone from state_dir/golden" bash -c \
-	"! ls '$T'/state/golden/ | grep -q '^tiny@1-'"
 
 finish test_clone

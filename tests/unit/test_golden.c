@@ -131,6 +131,27 @@ Test(golden, key_follows_what_the_guest_sees)
 	cr_expect_str_neq(k, k0, "no initrd any more");
 }
 
+Test(golden, key_follows_the_qemu_found_in_path)
+{
+	char		k0[GOLDEN_KEYLEN], k[GOLDEN_KEYLEN], bin[PATH_MAX],
+			qemu[PATH_MAX];
+	struct timespec	ts[2] = { { 0, 0 }, { 2000000, 0 } };
+
+	snprintf(bin, sizeof(bin), "%s/bin", dir);
+	cr_assert_eq(mkdir(bin, 0700), 0);
+	touch("bin/qemu-test", "#!/bin/sh\n", qemu);
+	cr_assert_eq(chmod(qemu, 0755), 0);
+	cr_assert_eq(setenv("PATH", bin, 1), 0);
+	snprintf(labd->cfg.qemu, sizeof(labd->cfg.qemu), "qemu-test");
+	key(k0);
+	key(k);
+	cr_expect_str_eq(k, k0);
+	/* QEMU upgraded: the same name, another file. */
+	cr_assert_eq(utimensat(AT_FDCWD, qemu, ts, 0), 0);
+	key(k);
+	cr_expect_str_neq(k, k0, "a QEMU of another time, found in PATH");
+}
+
 Test(golden, the_store_answers)
 {
 	char	k[GOLDEN_KEYLEN], path[PATH_MAX], disk[PATH_MAX], err[256];
@@ -146,6 +167,10 @@ Test(golden, the_store_answers)
 	cr_expect_eq(golden_have(k), GOLDEN_READY);
 	golden_fail(k);
 	cr_expect_eq(golden_have(k), GOLDEN_FAILED, "failed wins till restart");
+	/* One that does not load: removed, for the next labd to make. */
+	golden_discard(k);
+	cr_expect_eq(access(path, F_OK), -1, "%s removed", path);
+	cr_expect_eq(golden_have(k), GOLDEN_FAILED);
 	/* Another shape: a guest with no golden point, kept on disk. */
 	d.memory_mb = 512;
 	key(k);
