@@ -50,13 +50,22 @@
 #include "labd/labd.h"
 #include "labd/vmjob.h"
 
-/* The shapes whose golden failed since labd started: not tried again. */
-#define GOLDEN_FAILED_MAX	64
+/* Shapes being made, and shapes failed since labd started, at most. */
+#define GOLDEN_MAX		64
 #define GOLDEN_POLL_MS		100
 
+/*
+ * What this labd knows beyond the files: the shapes whose golden a worker
+ * is making (the others of the shape wait for it), and those that failed.
+ */
 static pthread_mutex_t	golden_mu = PTHREAD_MUTEX_INITIALIZER;
-static char		golden_failed[GOLDEN_FAILED_MAX][GOLDEN_KEYLEN];
+static pthread_cond_t	golden_cv = PTHREAD_COND_INITIALIZER;
+static char		golden_making[GOLDEN_MAX][GOLDEN_KEYLEN];
+static size_t		golden_nmaking;
+static char		golden_failed[GOLDEN_MAX][GOLDEN_KEYLEN];
 static size_t		golden_nfailed;
+
+static int	golden_keep_locked(const char *, const char *, char *, size_t);
 
 static uint64_t
 fnv_add(uint64_t h, const char *s)
@@ -182,9 +191,9 @@ golden_forget(const char *tpl_dir)
 
 	snprintf(disk, sizeof(disk), "%s/disk.qcow2", tpl_dir);
 	golden_prefix(disk, prefix, sizeof(prefix));
-	golden_lock();
+	pthread_mutex_lock(&golden_mu);
 	golden_prune(prefix, NULL);
-	golden_unlock();
+	pthread_mutex_unlock(&golden_mu);
 }
 
 int
@@ -197,28 +206,28 @@ golden_path(const char *key, const char *ext, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-void
-golden_lock(void)
+/* Whether key is in list (of n); its index, or -1. */
+static int
+golden_in(char list[][GOLDEN_KEYLEN], size_t n, const char *key)
 {
-	pthread_mutex_lock(&golden_mu);
-}
-
-void
-golden_unlock(void)
-{
-	pthread_mutex_unlock(&golden_mu);
-}
-
-/* Under golden_lock(). */
-enum golden_have
-golden_have(const char *key)
-{
-	char	path[PATH_MAX];
 	size_t	i;
 
-	for (i = 0; i < golden_nfailed; i++)
-		if (strcmp(golden_failed[i], key) == 0)
-			return GOLDEN_FAILED;
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], key) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Under golden_mu. */
+static enum golden_have
+golden_have_locked(const char *key)
+{
+	char	path[PATH_MAX];
+
+	if (golden_in(golden_failed, golden_nfailed, key) != -1)
+		return GOLDEN_FAILED;
+	if (golden_in(golden_making, golden_nmaking, key) != -1)
+		return GOLDEN_MAKING;
 	if (golden_path(key, "none", path, sizeof(path)) == 0 &&
 	    file_exists(path))
 		return GOLDEN_UNSUPPORTED;
@@ -228,46 +237,116 @@ golden_have(const char *key)
 	return GOLDEN_ABSENT;
 }
 
-/* Under golden_lock(). */
-void
-golden_fail(const char *key)
+/* Under golden_mu. */
+static void
+golden_fail_locked(const char *key)
 {
-	if (golden_nfailed < GOLDEN_FAILED_MAX)
+	if (golden_in(golden_failed, golden_nfailed, key) == -1 &&
+	    golden_nfailed < GOLDEN_MAX)
 		snprintf(golden_failed[golden_nfailed++], GOLDEN_KEYLEN, "%s",
 		    key);
 }
 
-/* Under golden_lock(): a golden that does not load, gone; failed. */
+enum golden_have
+golden_have(const char *key)
+{
+	enum golden_have	have;
+
+	pthread_mutex_lock(&golden_mu);
+	have = golden_have_locked(key);
+	pthread_mutex_unlock(&golden_mu);
+	return have;
+}
+
+enum golden_have
+golden_claim(const char *key)
+{
+	enum golden_have	have;
+
+	pthread_mutex_lock(&golden_mu);
+	while ((have = golden_have_locked(key)) == GOLDEN_MAKING)
+		pthread_cond_wait(&golden_cv, &golden_mu);
+	if (have == GOLDEN_ABSENT) {
+		if (golden_nmaking < GOLDEN_MAX)
+			snprintf(golden_making[golden_nmaking++], GOLDEN_KEYLEN,
+			    "%s", key);
+		else
+			have = GOLDEN_FAILED;	/* so many shapes: boot */
+	}
+	pthread_mutex_unlock(&golden_mu);
+	return have;
+}
+
+void
+golden_made(const char *key, int ok)
+{
+	int	i;
+
+	pthread_mutex_lock(&golden_mu);
+	if ((i = golden_in(golden_making, golden_nmaking, key)) != -1) {
+		golden_nmaking--;
+		memmove(golden_making[i], golden_making[golden_nmaking],
+		    GOLDEN_KEYLEN);
+	}
+	if (!ok)
+		golden_fail_locked(key);
+	pthread_cond_broadcast(&golden_cv);
+	pthread_mutex_unlock(&golden_mu);
+}
+
+void
+golden_fail(const char *key)
+{
+	pthread_mutex_lock(&golden_mu);
+	golden_fail_locked(key);
+	pthread_mutex_unlock(&golden_mu);
+}
+
 void
 golden_discard(const char *key)
 {
 	char	path[PATH_MAX];
 
+	pthread_mutex_lock(&golden_mu);
 	if (golden_path(key, "qcow2", path, sizeof(path)) == 0 &&
 	    unlink(path) == 0)
 		log_warnx("golden %s does not load: removed, made anew when"
 		    " labd starts again", key);
-	golden_fail(key);
+	golden_fail_locked(key);
+	pthread_mutex_unlock(&golden_mu);
 }
 
-/* Under golden_lock(): the guest has no golden point; boot this shape. */
 void
 golden_unsupported(const char *key, const char *vm)
 {
 	char	dir[PATH_MAX], path[PATH_MAX], err[256];
 
+	pthread_mutex_lock(&golden_mu);
 	snprintf(dir, sizeof(dir), "%s/golden", labd->cfg.state_dir);
 	if (golden_path(key, "none", path, sizeof(path)) == -1 ||
 	    mkdir_p(dir, 0700) == -1 || file_write_atomic(path,
 	    "no golden point\n", 16, 0600, err, sizeof(err)) == -1)
-		golden_fail(key);
+		golden_fail_locked(key);
+	pthread_mutex_unlock(&golden_mu);
 	log_info("%s: its guest has no golden point (" GOLDEN_ARG "): the"
 	    " VMs of its shape boot one by one", vm);
 }
 
-/* Under golden_lock(): disk becomes the golden of key. */
 int
 golden_keep(const char *key, const char *disk, char *err, size_t errlen)
+{
+	int	rc;
+
+	pthread_mutex_lock(&golden_mu);
+	rc = golden_keep_locked(key, disk, err, errlen);
+	pthread_mutex_unlock(&golden_mu);
+	return rc;
+}
+
+/* Under golden_mu: disk becomes the golden of key. */
+static int
+golden_keep_locked(const char *key, const char *disk, char *err,
+    size_t errlen)
 {
 	char		 dir[PATH_MAX], path[PATH_MAX], prefix[GOLDEN_KEYLEN];
 	const char	*dash;

@@ -1031,19 +1031,24 @@ vmjob_backup(struct vmjob *j)
 /* --- instant clones (golden.c) -------------------------------------------- */
 
 /*
- * A fresh VM that may start from its shape's golden: labd.ini lets it,
- * its template boots a kernel labd gives a command line, and says when
- * it is ready.
+ * Whether d's shape may have a golden: labd.ini lets it, its template
+ * boots a kernel labd gives a command line, and says when it is ready.
  */
+static int
+vmjob_golden_shape(const struct vmdef *d)
+{
+	return labd->cfg.instant_clone && d->kernel[0] != '\0' &&
+	    d->ready_line[0] != '\0';
+}
+
+/* And a fresh VM of it, with no QEMU: it may start from the golden. */
 static int
 vmjob_clonable(struct vmjob *j, const char *disk)
 {
-	const struct vmdef	*d = &j->def;
-	pid_t			 pid;
+	pid_t	pid;
 
-	return labd->cfg.instant_clone && d->kernel[0] != '\0' &&
-	    d->ready_line[0] != '\0' && !file_exists(disk) &&
-	    vmm_alive(d->run_dir, d->name, &pid) != 1;
+	return vmjob_golden_shape(&j->def) && !file_exists(disk) &&
+	    vmm_alive(j->def.run_dir, j->def.name, &pid) != 1;
 }
 
 /*
@@ -1069,7 +1074,8 @@ vmjob_golden(struct vmjob *j, const char *key, const char *disk)
 	j->golden = 0;
 	if (rc == -1)
 		goto fail;
-	switch (golden_wait(d, d->ready_line, labd->cfg.boot_timeout * 1000,
+	switch (golden_wait(d, d->ready_line, 1000 * (labd->cfg.boot_timeout <
+	    GOLDEN_WAIT_MAX_S ? labd->cfg.boot_timeout : GOLDEN_WAIT_MAX_S),
 	    j->err, sizeof(j->err))) {
 	case 0:
 		golden_unsupported(key, d->name);
@@ -1122,22 +1128,17 @@ vmjob_clone(struct vmjob *j, const char *disk)
 		return -1;
 	}
 	j->clone = 1;
-	golden_lock();
-	if ((have = golden_have(key)) == GOLDEN_ABSENT) {
-		switch (vmjob_golden(j, key, disk)) {
-		case 0:
-			golden_unlock();
+	/* The others of its shape wait while this one makes the golden. */
+	if ((have = golden_claim(key)) == GOLDEN_ABSENT) {
+		rc = vmjob_golden(j, key, disk);
+		golden_made(key, rc != -1);
+		if (rc != 1) {
 			j->clone = 0;
-			return 0;
-		case -1:
-			golden_fail(key);
-			golden_unlock();
-			j->clone = 0;
-			return -1;
+			return rc;	/* 0: booted as it is; -1 */
 		}
 		have = GOLDEN_READY;
+		rc = -1;
 	}
-	golden_unlock();
 	if (have != GOLDEN_READY) {
 		j->clone = 0;
 		return 1;
@@ -1154,9 +1155,7 @@ vmjob_clone(struct vmjob *j, const char *disk)
 	 */
 	if (snapshot_load(q, GOLDEN_SNAP, VM_SNAP_TIMEOUT_MS, j->err,
 	    sizeof(j->err)) == -1) {
-		golden_lock();
 		golden_discard(key);
-		golden_unlock();
 		goto fail;
 	}
 	if (qmp_execute(q, "cont", NULL, NULL, j->err, sizeof(j->err)) == -1)
@@ -1234,7 +1233,8 @@ vmjob_run(struct job *job)
 		}
 		/*
 		 * The old disk kept a while first, for labctl recover.
-		 * overlay_create renames over the old disk: never no disk.
+		 * overlay_create renames over the old disk: never no disk
+		 * (but for a golden's copy, made where the old one was).
 		 * A VM that never started has none: the spawn makes it.
 		 */
 		if (file_exists(disk) && retain_keep(disk, d->name, d->course,
@@ -1244,8 +1244,7 @@ vmjob_run(struct job *job)
 			break;
 		}
 		/* A fresh disk: a golden's copy, when its shape has one. */
-		if (labd->cfg.instant_clone && d->kernel[0] != '\0' &&
-		    d->ready_line[0] != '\0') {
+		if (vmjob_golden_shape(d)) {
 			unlink(disk);
 			j->rc = vmjob_start(j);
 			break;

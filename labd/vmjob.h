@@ -243,8 +243,10 @@ void	priv_sweep_start(void);
 #define GOLDEN_SEED_CAP		(8 * 1024 * 1024)
 #define GOLDEN_RANDOM		32	/* bytes of the host's RNG a copy gets */
 #define GOLDEN_GO_MS		5000	/* to take its go line, each of 3 tries */
+#define GOLDEN_WAIT_MAX_S	180	/* for the golden point (or boot_timeout) */
 enum golden_have {
-	GOLDEN_ABSENT,		/* to be made */
+	GOLDEN_ABSENT,		/* to be made (golden_claim: by the caller) */
+	GOLDEN_MAKING,		/* being made by another worker */
 	GOLDEN_READY,		/* state_dir/golden/KEY.qcow2 */
 	GOLDEN_UNSUPPORTED,	/* the guest has no golden point: boot */
 	GOLDEN_FAILED,		/* failed since labd started: boot */
@@ -252,13 +254,19 @@ enum golden_have {
 void	golden_key(const struct vmdef *, char *key, size_t keylen);
 int	golden_path(const char *key, const char *ext, char *out,
 	    size_t outlen);
-void	golden_lock(void);
-void	golden_unlock(void);
-/* These five under golden_lock(). */
 enum golden_have golden_have(const char *key);
+/*
+ * What to do for key, after waiting for another worker making it:
+ * ABSENT makes it the caller's to make, who then says golden_made().
+ */
+enum golden_have golden_claim(const char *key);
+void	golden_made(const char *key, int ok);
 void	golden_fail(const char *key);
+/* A golden that does not load: removed, and failed. */
 void	golden_discard(const char *key);
+/* A guest without a golden point: KEY.none. */
 void	golden_unsupported(const char *key, const char *vm);
+/* disk becomes key's golden, the template's older ones removed. */
 int	golden_keep(const char *key, const char *disk, char *err,
 	    size_t errlen);
 int	golden_wait(const struct vmdef *, const char *ready_line,

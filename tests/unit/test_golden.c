@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,6 @@ Test(golden, the_store_answers)
 	char	k[GOLDEN_KEYLEN], path[PATH_MAX], disk[PATH_MAX], err[256];
 
 	key(k);
-	golden_lock();
 	cr_expect_eq(golden_have(k), GOLDEN_ABSENT);
 	touch("vm/disk.qcow2", "golden", disk);
 	cr_assert_eq(golden_keep(k, disk, err, sizeof(err)), 0, "%s", err);
@@ -179,7 +179,45 @@ Test(golden, the_store_answers)
 	cr_expect_eq(golden_have(k), GOLDEN_UNSUPPORTED);
 	cr_assert_eq(golden_path(k, "none", path, sizeof(path)), 0);
 	cr_expect_eq(access(path, R_OK), 0, "%s", path);
-	golden_unlock();
+}
+
+static enum golden_have	claimed = GOLDEN_ABSENT;
+static volatile int	claim_done;
+
+static void *
+claim_thread(void *arg)
+{
+	claimed = golden_claim(arg);
+	claim_done = 1;
+	return NULL;
+}
+
+Test(golden, one_makes_the_others_wait)
+{
+	char		k[GOLDEN_KEYLEN], k2[GOLDEN_KEYLEN], disk[PATH_MAX],
+			err[256];
+	pthread_t	t;
+
+	key(k);
+	cr_assert_eq(golden_claim(k), GOLDEN_ABSENT, "the first makes it");
+	cr_expect_eq(golden_have(k), GOLDEN_MAKING);
+	/* Another shape is not held up by this one. */
+	d.vcpus = 2;
+	key(k2);
+	cr_expect_eq(golden_claim(k2), GOLDEN_ABSENT);
+	golden_made(k2, 0);
+	cr_expect_eq(golden_have(k2), GOLDEN_FAILED, "made, not ok: failed");
+	/* A second VM of the shape waits for the first's golden. */
+	cr_assert_eq(pthread_create(&t, NULL, claim_thread, k), 0);
+	usleep(200000);
+	cr_expect_eq(claim_done, 0, "it waits while the golden is made");
+	touch("vm/disk.qcow2", "golden", disk);
+	cr_assert_eq(golden_keep(k, disk, err, sizeof(err)), 0, "%s", err);
+	golden_made(k, 1);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_expect_eq(claim_done, 1);
+	cr_expect_eq(claimed, GOLDEN_READY, "then starts from it");
+	cr_expect_eq(golden_claim(k), GOLDEN_READY);
 }
 
 static int
@@ -204,7 +242,6 @@ Test(golden, one_golden_a_template_and_gone_with_it)
 	key(k1);
 	cr_expect(strncmp(k1, "tiny@1-", 7) == 0, "named by its template: %s",
 	    k1);
-	golden_lock();
 	touch("vm/disk.qcow2", "golden 1", disk);
 	cr_assert_eq(golden_keep(k1, disk, err, sizeof(err)), 0, "%s", err);
 	/* Another template's golden is not this one's to replace. */
@@ -221,13 +258,10 @@ Test(golden, one_golden_a_template_and_gone_with_it)
 	cr_expect_eq(golden_have(k1), GOLDEN_ABSENT, "the old one removed");
 	cr_expect_eq(golden_have(k2), GOLDEN_READY);
 	cr_expect_eq(golden_files(), 2, "tiny@10's stays");
-	golden_unlock();
 	/* template rm tiny@1: its golden goes, tiny@10's stays. */
 	snprintf(path, sizeof(path), "%s/templates/tiny@1", dir);
 	golden_forget(path);
-	golden_lock();
 	cr_expect_eq(golden_have(k2), GOLDEN_ABSENT);
-	golden_unlock();
 	cr_expect_eq(golden_files(), 1);
 	snprintf(path, sizeof(path), "%s/golden/tiny@10-0123456789abcdef.qcow2",
 	    dir);
