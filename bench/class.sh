@@ -30,7 +30,8 @@
 # 43.4, 44.4, 69.3 and 54.9 s, 30 of 30 each time, no retried boot; the
 # golden made in 3.0 to 5.6 s.  CLONE=off twice: 107.1 and 87.4 s (the
 # host's pace varied by 20% within the hour).  Resets of 30: 5.1, 8.9 and
-# 5.1 s with clones, 4.6 s without.  KSM merges more of the copies (1.5 GiB
+# 5.1 s with clones, 4.6 s without; RESETS=3: 5.8, 5.3, 5.3 s, and with
+# WORKERS=8 5.1, 5.0, 4.9 s.  KSM merges more of the copies (1.5 GiB
 # saved for 30 against 0.7): PSS 70 MiB a VM 30 s after ready, not 100.
 #
 # Measured 2026-12-07, the same host (slower that day: the same template

@@ -22,7 +22,11 @@ for s in $S; do
 	ssh-keygen -q -t ed25519 -N '' -C $s@test -f "$T/${s}_key"
 	echo "$s,${s^},,$(cat "$T/${s}_key.pub")" >>"$T/roster.csv"
 done
-ssh_root() { login_key "$T/state/keys/labd_ed25519" "$1" root "$2"; }
+# one_course COURSE TEMPLATE STUDENT: a course of one student.
+one_course() {
+	printf 'id,name,email,ssh_key\n%s,%s,,\n' "$3" "${3^}" >"$T/$1.csv" &&
+	"$LABCTL" course create "$1" --template "$2" --roster "$T/$1.csv"
+}
 
 check "labd starts" labd_start
 check "template import" "$LABCTL" template import tiny "$TINY"
@@ -82,9 +86,7 @@ check "with a fresh disk (her file is gone)" login_key "$T/ann_key" "$ann" \
 # labd started again: the golden is found, not made again.
 kill "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=
 check "labd starts again" labd_start
-check "a second course of one, same template" bash -c \
-	"printf 'id,name,email,ssh_key\ndan,Dan,,\n' >'$T/r1.csv' &&
-	 '$LABCTL' course create c1 --template tiny --roster '$T/r1.csv'"
+check "a second course of one, same template" one_course c1 tiny dan
 check "its VM becomes ready" "$LABCTL" wait --course c1 --timeout 300
 check "from the same golden (none made again)" bash -c \
 	"[ \$(grep -c 'made the golden of its shape' '$T/labd.log') -eq 1 ] &&
@@ -94,9 +96,7 @@ check "from the same golden (none made again)" bash -c \
 # and the VM boots; the next labd makes a new one.
 check "the golden's snapshot deleted by hand" bash -c \
 	"qemu-img snapshot -d labd-golden '$T'/state/golden/tiny@1-*.qcow2"
-check "a course of one more" bash -c \
-	"printf 'id,name,email,ssh_key\ngus,Gus,,\n' >'$T/r4.csv' &&
-	 '$LABCTL' course create c4 --template tiny --roster '$T/r4.csv'"
+check "a course of one more" one_course c4 tiny gus
 check "its VM becomes ready" "$LABCTL" wait --course c4 --timeout 300
 check "by a boot of its own" bash -c \
 	"! grep -q labd-cloned: '$T/state/vms/c4-gus/serial.log' &&
@@ -114,9 +114,7 @@ sed "s|^disk .*|disk = $D/tiny.qcow2|; s|^kernel .*|kernel = $D/tiny-vmlinuz|;
      s|^initrd .*|initrd = $D/tiny-initrd|; s|^memory .*|memory = 160M|" \
 	"$TINY" >"$T/t160.ini"
 check "a template of 160 MiB" "$LABCTL" template import t160 "$T/t160.ini"
-check "a course of one on it" bash -c \
-	"printf 'id,name,email,ssh_key\nfay,Fay,,\n' >'$T/r3.csv' &&
-	 '$LABCTL' course create c3 --template t160 --roster '$T/r3.csv'"
+check "a course of one on it" one_course c3 t160 fay
 at_golden() {
 	for _ in $(seq 600); do
 		grep -qa 'labd-golden:' "$T/state/vms/c3-fay/serial.log" \
@@ -133,9 +131,7 @@ check "the VM is ready again within 120 s (boot_timeout is 600)" \
 check "labd said why it booted it again" grep -q \
 	'c3-fay.*waits at its golden point' "$T/labd.log"
 # The template removed: its golden with it.
-check "a second course on t160" bash -c \
-	"printf 'id,name,email,ssh_key\nhal,Hal,,\n' >'$T/r5.csv' &&
-	 '$LABCTL' course create c5 --template t160 --roster '$T/r5.csv'"
+check "a second course on t160" one_course c5 t160 hal
 check "its VM becomes ready" "$LABCTL" wait --course c5 --timeout 300
 check "from t160's golden, made now" bash -c \
 	"grep -q labd-cloned: '$T/state/vms/c5-hal/serial.log' &&
@@ -151,9 +147,7 @@ kill "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=
 # Off: boots, as before.
 sed -i 's/^\[vmm\]$/[vmm]\ninstant_clone = off/' "$T/labd.ini"
 check "labd starts with instant_clone = off" labd_start
-check "a second course of one" bash -c \
-	"printf 'id,name,email,ssh_key\neve,Eve,,\n' >'$T/r2.csv' &&
-	 '$LABCTL' course create c2 --template tiny --roster '$T/r2.csv'"
+check "a second course of one" one_course c2 tiny eve
 check "its VM becomes ready" "$LABCTL" wait --course c2 --timeout 300
 check "by a boot of its own (no go line, no golden boot)" bash -c \
 	"! grep -q labd-cloned '$T/state/vms/c2-eve/serial.log' &&
