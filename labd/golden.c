@@ -33,7 +33,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <dirent.h>
 
@@ -457,18 +456,17 @@ golden_seed_fit(const char *seed, char *err, size_t errlen)
 }
 
 /*
- * The go line for the copy of the golden that runs in run_dir: its
+ * The go line for VM vm, a copy of the golden just continued: its
  * clock, 32 bytes of the host's RNG and mac, on labd-agent's port, then
  * the port closed (the guest reads one line and closes its end).
  */
 int
-golden_go(const char *run_dir, const char *mac, char *err, size_t errlen)
+golden_go(const char *vm, const char *mac, char *err, size_t errlen)
 {
-	struct sockaddr_un	 sun;
-	unsigned char		 rnd[GOLDEN_RANDOM];
-	char			 line[256], *p;
-	size_t			 i;
-	int			 fd, n, rc = -1;
+	unsigned char	rnd[GOLDEN_RANDOM];
+	char		line[256], *p;
+	size_t		i;
+	int		fd, n, rc = -1;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		errf(err, errlen, "getrandom: %s", strerror(errno));
@@ -480,28 +478,18 @@ golden_go(const char *run_dir, const char *mac, char *err, size_t errlen)
 		snprintf(p, 3, "%02x", rnd[i]);
 	snprintf(p, sizeof(line) - (size_t)(p - line), " %s\n", mac);
 	explicit_bzero(rnd, sizeof(rnd));
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
-	    run_dir, VMM_AGENT_SOCK) >= sizeof(sun.sun_path)) {
-		errf(err, errlen, "agent socket path too long");
-		goto out;
-	}
 	/* Never a wait: a port held by another client is an error. */
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1) {
-		errf(err, errlen, "socket: %s", strerror(errno));
-		goto out;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		errf(err, errlen, "%s: %s", sun.sun_path, strerror(errno));
+	if ((fd = vmport_connect(vm, VMM_AGENT_SOCK)) == -1)
+		errf(err, errlen, "%s: %s: %s", vm, VMM_AGENT_SOCK,
+		    strerror(errno));
 	else if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) !=
 	    (ssize_t)strlen(line))
-		errf(err, errlen, "%s: %s", sun.sun_path, strerror(errno));
+		errf(err, errlen, "%s: %s: %s", vm, VMM_AGENT_SOCK,
+		    strerror(errno));
 	else
 		rc = 0;
-	close(fd);
-out:
+	if (fd != -1)
+		close(fd);
 	explicit_bzero(line, sizeof(line));
 	return rc;
 }

@@ -1163,7 +1163,7 @@ vmjob_clone(struct vmjob *j, const char *disk)
 	/* The guest waits for its go line: sent again if it was lost. */
 	vmm_mac(d->name, mac, sizeof(mac));
 	for (i = 0; ; i++) {
-		if (golden_go(d->run_dir, mac, j->err, sizeof(j->err)) == 0 &&
+		if (golden_go(d->name, mac, j->err, sizeof(j->err)) == 0 &&
 		    golden_took(d, GOLDEN_GO_MS) == 1)
 			break;
 		if (i == 2) {

@@ -275,7 +275,7 @@ int	golden_took(const struct vmdef *, int ms);
 /* A template removed: its goldens too (tpl_dir: its folder). */
 void	golden_forget(const char *tpl_dir);
 int	golden_seed_fit(const char *seed, char *err, size_t errlen);
-int	golden_go(const char *run_dir, const char *mac, char *err,
+int	golden_go(const char *vm, const char *mac, char *err,
 	    size_t errlen);
 
 #endif /* LABD_VMJOB_H */

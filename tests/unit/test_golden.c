@@ -57,8 +57,13 @@ setup(void)
 	d.memory_mb = 128;
 	d.vcpus = 1;
 	snprintf(d.vm_dir, sizeof(d.vm_dir), "%s/vm", dir);
-	snprintf(d.run_dir, sizeof(d.run_dir), "%s/run", dir);
 	mkdir(d.vm_dir, 0700);
+	/* Where vm_paths() puts c-ann's sockets. */
+	snprintf(labd->cfg.run_dir, sizeof(labd->cfg.run_dir), "%s/run", dir);
+	mkdir(labd->cfg.run_dir, 0700);
+	snprintf(path, sizeof(path), "%s/run/vms", dir);
+	mkdir(path, 0700);
+	snprintf(d.run_dir, sizeof(d.run_dir), "%s/run/vms/c-ann", dir);
 	mkdir(d.run_dir, 0700);
 }
 
@@ -313,7 +318,7 @@ go_line(char *buf, size_t buflen, int *eof)
 	cr_assert_geq(l = socket(AF_UNIX, SOCK_STREAM, 0), 0);
 	cr_assert_eq(bind(l, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	cr_assert_eq(listen(l, 1), 0);
-	cr_assert_eq(golden_go(d.run_dir, "52:54:00:12:34:56", err,
+	cr_assert_eq(golden_go(d.name, "52:54:00:12:34:56", err,
 	    sizeof(err)), 0, "%s", err);
 	cr_assert_geq(c = accept(l, NULL, NULL), 0);
 	n = (int)read(c, buf, buflen - 1);
@@ -346,7 +351,7 @@ Test(golden, the_go_line)
 	go_line(buf, sizeof(buf), &eof);
 	cr_expect(strstr(buf, hex) == NULL, "the same random bytes twice");
 	/* No QEMU there: an error that names the socket. */
-	cr_expect_eq(golden_go(d.run_dir, "52:54:00:12:34:56", err,
+	cr_expect_eq(golden_go(d.name, "52:54:00:12:34:56", err,
 	    sizeof(err)), -1);
 	cr_expect(strstr(err, VMM_AGENT_SOCK) != NULL, "%s", err);
 }
