@@ -294,14 +294,6 @@ golden_made(const char *key, int ok)
 }
 
 void
-golden_fail(const char *key)
-{
-	pthread_mutex_lock(&golden_mu);
-	golden_fail_locked(key);
-	pthread_mutex_unlock(&golden_mu);
-}
-
-void
 golden_discard(const char *key)
 {
 	char	path[PATH_MAX];

@@ -261,7 +261,6 @@ enum golden_have golden_have(const char *key);
  */
 enum golden_have golden_claim(const char *key);
 void	golden_made(const char *key, int ok);
-void	golden_fail(const char *key);
 /* A golden that does not load: removed, and failed. */
 void	golden_discard(const char *key);
 /* A guest without a golden point: KEY.none. */

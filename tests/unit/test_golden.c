@@ -170,7 +170,7 @@ Test(golden, the_store_answers)
 	cr_assert_eq(golden_path(k, "qcow2", path, sizeof(path)), 0);
 	cr_expect_eq(access(path, R_OK), 0, "%s", path);
 	cr_expect_eq(golden_have(k), GOLDEN_READY);
-	golden_fail(k);
+	golden_made(k, 0);	/* a worker's attempt failed */
 	cr_expect_eq(golden_have(k), GOLDEN_FAILED, "failed wins till restart");
 	/* One that does not load: removed, for the next labd to make. */
 	golden_discard(k);
