@@ -572,6 +572,8 @@ ctl_status(struct ctl *c, int argc, char **argv)
 		printf("boots        %lld booting, %lld queued (at most %lld"
 		    " at once)\n", jint(s, "vms_booting"),
 		    jint(s, "vms_queued"), jint(s, "max_booting"));
+		printf("jobs         %lld running or waiting (%lld workers)\n",
+		    jint(s, "jobs"), jint(s, "workers"));
 		printf("state dir    %s\n", jstr(s, "state_dir"));
 		printf("socket       %s\n", jstr(s, "socket"));
 		if (*jstr(s, "gateway")) {

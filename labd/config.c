@@ -75,7 +75,7 @@ config_defaults(struct labd_config *c)
 	scpy(c->run_dir, "/run/labd", sizeof(c->run_dir));
 	scpy(c->socket, "/run/labd/labd.sock", sizeof(c->socket));
 	scpy(c->group, "labadmin", sizeof(c->group));
-	c->workers = 4;
+	c->workers = 0;		/* auto: workers_count() */
 	c->net_mode = LABD_NET_USER;
 	scpy(c->public_ips[0], "127.0.0.1", sizeof(c->public_ips[0]));
 	c->npublic_ips = 1;
@@ -409,9 +409,13 @@ set_workers(struct cfg_ctx *x, const char *v, char *err, size_t errlen)
 {
 	unsigned long	n;
 
+	if (strcmp(v, "auto") == 0) {
+		x->c.workers = 0;
+		return 0;
+	}
 	if (parse_uint(v, 1, 64, &n) != 0) {
-		errf(err, errlen, "'%." SHOWLEN "s' is not a number from 1 to"
-		    " 64", v);
+		errf(err, errlen, "'%." SHOWLEN "s' is not auto or a number"
+		    " from 1 to 64", v);
 		return -1;
 	}
 	x->c.workers = (int)n;
@@ -772,7 +776,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "labd", "group", set_group, "group of the admin role, which may run every command; empty: none" },
 	{ "labd", "ta_group", set_ta_group,
 	  "group of the ta role, which may list, reset, suspend and resume; empty (default): none" },
-	{ "labd", "workers", set_workers, "VM operations run at once, 1..64" },
+	{ "labd", "workers", set_workers, "auto | 1..64: VM operations run at once (auto: 4 a core, 4 to 32)" },
 	{ "labd", "keep_removed", set_keep_removed,
 	  "how long a removed or replaced disk is kept for labctl recover: 24h, 7d, off" },
 	{ "network", "mode", set_mode, "user | bridge" },

@@ -31,7 +31,7 @@ struct labd_config {
 	char			 socket[PATH_MAX];	/* default run_dir/labd.sock */
 	char			 group[64];		/* admin role's group, default labadmin (skipped if absent) */
 	char			 ta_group[64];		/* ta role's group, default "": no ta role */
-	int			 workers;		/* parallel VM operations, default 4 */
+	int			 workers;		/* parallel VM operations, 0 auto */
 	int			 keep_removed;		/* seconds a removed or replaced disk is kept, default 24 h */
 	/* [network] */
 	enum labd_netmode	 net_mode;		/* default user */

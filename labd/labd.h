@@ -101,6 +101,7 @@ struct job {
 };
 struct workers;
 struct workers	*workers_new(struct loop *, int nthreads);
+int		 workers_count(int configured, int ncpu);
 void		 workers_submit(struct workers *, struct job *);
 int		 workers_pending(struct workers *);
 

@@ -271,7 +271,8 @@ main(int argc, char *argv[])
 		fatalx("cannot start the privileged helper: %s", err);
 	priv_sweep_start();
 	/* Threads do not survive daemon()'s fork: start them after it. */
-	labd->workers = workers_new(labd->loop, labd->cfg.workers);
+	labd->workers = workers_new(labd->loop, workers_count(
+	    labd->cfg.workers, (int)sysconf(_SC_NPROCESSORS_ONLN)));
 	labd->foreground = foreground;
 	signals_init();
 

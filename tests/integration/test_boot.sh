@@ -35,6 +35,11 @@ states() { "$LABCTL" list --json | jq -r '[.[] | .state] | join(" ")'; }
 check "labd starts with max_booting = 1" labd_start
 check "status says at most 1 boot at once" bash -c \
 	"'$LABCTL' status --json | jq -e '.max_booting == 1'"
+# workers = auto (not set here): four a core, 32 at most.
+nc=$(getconf _NPROCESSORS_ONLN); nw=$(( nc >= 8 ? 32 : 4 * nc ))
+check "status says $nw workers (auto: 4 a core)" bash -c \
+	"'$LABCTL' status --json | jq -e '.workers == $nw' &&
+	 '$LABCTL' status | grep -qE '^jobs +[0-9]+ running or waiting \($nw workers\)$'"
 check "template import tiny" "$LABCTL" template import tiny "$TINY"
 
 # --- the queue ----------------------------------------------------------------

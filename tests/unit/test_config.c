@@ -40,8 +40,13 @@ config_dump(const struct labd_config *c)
 
 	fprintf(f, "[labd]\nstate_dir = \"%s\"\nrun_dir = \"%s\"\n"
 	    "socket = \"%s\"\ngroup = \"%s\"\nta_group = \"%s\"\n"
-	    "workers = %d\nkeep_removed = %ds\n", c->state_dir, c->run_dir,
-	    c->socket, c->group, c->ta_group, c->workers, c->keep_removed);
+	    "workers = ", c->state_dir, c->run_dir, c->socket, c->group,
+	    c->ta_group);
+	if (c->workers == 0)
+		fprintf(f, "auto\n");
+	else
+		fprintf(f, "%d\n", c->workers);
+	fprintf(f, "keep_removed = %ds\n", c->keep_removed);
 	fprintf(f, "[network]\nmode = %s\npublic_ips = ",
 	    c->net_mode == LABD_NET_USER ? "user" : "bridge");
 	for (i = 0; i < c->npublic_ips; i++)
@@ -115,7 +120,7 @@ Test(config, defaults)
 	cr_expect_str_eq(c.socket, "/run/labd/labd.sock");
 	cr_expect_str_eq(c.group, "labadmin");
 	cr_expect_str_eq(c.ta_group, "", "a ta role by default");
-	cr_expect_eq(c.workers, 4);
+	cr_expect_eq(c.workers, 0, "workers auto");
 	cr_expect_eq(c.net_mode, LABD_NET_USER);
 	cr_expect_eq(c.npublic_ips, 1);
 	cr_expect_str_eq(c.public_ips[0], "127.0.0.1");
@@ -129,6 +134,20 @@ Test(config, defaults)
 	cr_expect_eq(c.boot_timeout, 600);
 	cr_expect_eq(c.boot_tries, 3);
 	cr_expect_str_eq(c.path, "");
+}
+
+/* workers = auto: four a core, from 4 to 32; a number is kept. */
+Test(config, workers_auto_from_cores)
+{
+	cr_expect_eq(workers_count(0, 2), 8, "2 cores: 8");
+	cr_expect_eq(workers_count(0, 1), 4, "1 core: 4");
+	cr_expect_eq(workers_count(0, 0), 4, "no core count: 4");
+	cr_expect_eq(workers_count(0, -1), 4);
+	cr_expect_eq(workers_count(0, 7), 28);
+	cr_expect_eq(workers_count(0, 8), 32, "8 cores and more: 32");
+	cr_expect_eq(workers_count(0, 256), 32);
+	cr_expect_eq(workers_count(3, 2), 3, "a number overrides");
+	cr_expect_eq(workers_count(64, 256), 64);
 }
 
 /* A failed load leaves the caller's config as it was. */
