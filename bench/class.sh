@@ -15,6 +15,28 @@
 # RESETS=K: the reset K times.
 # Traffic goes to 127.0.0.1 only.
 #
+# Measured 2026-12-07, afternoon, on another host of the same kind (2
+# cores, Linux 6.18, itself a paravirtualised guest), SETTLE=30 RESETS=3:
+# all ready in 50 to 63 s (30 of 30, every one a copy of the golden), but
+# the resets took 13.7 to 19.1 s, not 5.  perf record -a during them:
+# QEMU's RAM restore (memmove) faulting on KSM-merged pages, each copy on
+# write a TLB flush by IPI (ptep_clear_flush, smp_call_function_many_cond),
+# a third of all the CPU time.  With the guests' RAM not merged, the same
+# class reset in 5.2 to 7.5 s:
+#
+#   KSM              PSS 30 s after ready   reset --course of 30 (3 runs)
+#   on (ksm = auto)        70.4 MiB         14.7, 15.3, 14.8 s
+#   host KSM off          152.5 MiB          6.4,  6.4,  5.5 s (workers 4)
+#   host KSM off          152.9 MiB          6.0,  6.2,  5.2 s (workers 8)
+#   ksm = off             152.8 MiB          6.2,  6.9,  7.5 s (mem-merge=off)
+#
+# So KSM's saving (82 MiB a tiny VM here) costs about 0.3 s of CPU at
+# every reset of every VM on such a host; labd.ini(5) says so under ksm,
+# and ksm = off now keeps the guests' RAM out of KSM (QEMU's
+# mem-merge=off), not only KSM as the host had it.  Workers 4 against 8
+# (workers = auto on 2 cores) with KSM on: 16.5, 14.2, 13.7 against 14.7,
+# 15.3, 14.8 s; 12: 15.2, 16.1, 15.6 s.
+#
 # Measured 2026-12-07, later, with instant clones (labd/golden.c: the
 # first VM of a shape boots to the guest's golden point, is saved there,
 # and every VM starts from a copy of it), the same host; SETTLE="30 60":

@@ -330,6 +330,7 @@ do_spawn(json_t *req, const int *fds, int nfds)
 	s.qemu = labd->cfg.qemu;
 	s.accel = labd->accel;
 	s.tb_size_mb = labd->cfg.tb_size_mb;
+	s.no_mem_merge = labd->cfg.ksm == LABD_KSM_OFF;
 	s.memory_mb = (unsigned)json_integer_value(json_object_get(req,
 	    "memory_mb"));
 	s.vcpus = (unsigned)json_integer_value(json_object_get(req, "vcpus"));

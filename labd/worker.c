@@ -30,8 +30,9 @@ struct workers {
  * VM operation waiting, not computing: on QMP while QEMU loads a
  * snapshot, on the guest's answer after it.  A reset of a class of 30 on
  * 2 cores under TCG (bench/class.sh 30, RESETS=3) took 5.3 to 5.8 s with
- * 4 workers and 4.9 to 5.1 with 8: with 4, the cores were idle while
- * every worker waited.
+ * 4 workers and 4.9 to 5.1 with 8; on another such host, KSM off, 5.5 to
+ * 6.4 s with 4 and 5.2 to 6.2 with 8: with 4, the cores idle while every
+ * worker waits.
  */
 int
 workers_count(int configured, int ncpu)

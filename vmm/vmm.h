@@ -158,6 +158,7 @@ struct vmm_spec {
 	const char		*qemu;		/* binary, NULL = qemu-system-x86_64 */
 	enum vmm_accel		 accel;		/* resolved: KVM or TCG */
 	unsigned		 tb_size_mb;	/* TCG's translation cache; 0: QEMU's default */
+	int			 no_mem_merge;	/* RAM not offered to KSM (mem-merge=off) */
 	unsigned		 memory_mb;
 	unsigned		 vcpus;
 	const char		*disk;		/* qcow2 overlay */

@@ -82,7 +82,9 @@ sandbox_strict() {
 	! grep -qx -- '-daemonize' "$T/cmdline" &&
 	# The disk is a descriptor, never a name QEMU opens.
 	grep -q 'file.filename=/dev/fdset/' "$T/cmdline" &&
-	! grep -q 'disk.qcow2' "$T/cmdline"
+	! grep -q 'disk.qcow2' "$T/cmdline" &&
+	# ksm = auto (as root, on): the guest's RAM is offered to KSM.
+	grep -qxE 'pc(,accel=kvm)?' "$T/cmdline"
 }
 check "the sandbox denies privilege changes and spawning; disk by fd" \
 	sandbox_strict

@@ -225,6 +225,22 @@ Test(qemu_argv, tcg_translation_cache_size)
 	vmm_argv_free(argv);
 }
 
+/* ksm = off: the guest's RAM is not offered to KSM, under either. */
+Test(qemu_argv, no_mem_merge)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+
+	s.no_mem_merge = 1;
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt(argv, "-machine"), "pc,mem-merge=off");
+	vmm_argv_free(argv);
+	s.accel = VMM_ACCEL_KVM;
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt(argv, "-machine"), "pc,accel=kvm,mem-merge=off");
+	vmm_argv_free(argv);
+}
+
 Test(qemu_argv, kvm_kernel_and_uefi)
 {
 	struct vmm_spec	  s = base_spec();
