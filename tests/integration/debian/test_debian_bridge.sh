@@ -11,6 +11,10 @@
 #
 #   client ns  ch0 198.51.100.50 ──veth── hc0 198.51.100.1, .10   host ns
 #                                             labbr0 10.214.0.1/24 (labd)
+#
+# Nothing of it is outside those namespaces and its own folder, so
+# tests/integration/run runs it beside the guide's walk-through:
+# integration: beside
 set -u
 . "$(dirname "$0")/../lib.sh"
 
