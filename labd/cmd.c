@@ -371,7 +371,7 @@ cmd_status(const struct req *r, json_t *args)
 	json_object_set_new(o, "max_booting", json_integer(boot_limit(
 	    labd->cfg.max_booting, labd->accel,
 	    (int)sysconf(_SC_NPROCESSORS_ONLN))));
-	json_object_set_new(o, "workers", json_integer(workers_count(
-	    labd->cfg.workers, (int)sysconf(_SC_NPROCESSORS_ONLN))));
+	json_object_set_new(o, "workers",
+	    json_integer(workers_size(labd->workers)));
 	reply_ok(r, o);
 }

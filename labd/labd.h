@@ -104,6 +104,7 @@ struct workers	*workers_new(struct loop *, int nthreads);
 int		 workers_count(int configured, int ncpu);
 void		 workers_submit(struct workers *, struct job *);
 int		 workers_pending(struct workers *);
+int		 workers_size(struct workers *);
 
 /*
  * events.c: the bus.  kind is a control protocol event name ("vm.state");

@@ -22,6 +22,7 @@ struct workers {
 	struct job	*done, **done_tail;
 	int		 efd;
 	int		 pending;	/* submitted, done() not yet called */
+	int		 nthreads;
 };
 
 /*
@@ -105,6 +106,7 @@ workers_new(struct loop *l, int nthreads)
 	pthread_cond_init(&w->cond, NULL);
 	w->todo_tail = &w->todo;
 	w->done_tail = &w->done;
+	w->nthreads = nthreads;
 	if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
 		fatal("eventfd");
 	if (loop_add_fd(l, w->efd, EPOLLIN, workers_collect, w) == -1)
@@ -137,4 +139,10 @@ int
 workers_pending(struct workers *w)
 {
 	return w->pending;
+}
+
+int
+workers_size(struct workers *w)
+{
+	return w->nthreads;
 }

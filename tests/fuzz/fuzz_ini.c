@@ -33,9 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "%d services", c.npublish);
 	FUZZ_CHECK(c.workers >= 0 && c.workers <= 64, "%d workers (0 auto)",
 	    c.workers);
-	FUZZ_CHECK(workers_count(c.workers, 2) >= 1 &&
-	    workers_count(c.workers, 2) <= 64, "%d workers at work",
-	    workers_count(c.workers, 2));
+	i = workers_count(c.workers, 2);
+	FUZZ_CHECK(i >= 1 && i <= 64, "%d workers at work", i);
 	FUZZ_CHECK(c.subnet_plen >= 0 && c.subnet_plen <= 32, "/%d",
 	    c.subnet_plen);
 	FUZZ_CHECK(FUZZ_TERMINATED(c.state_dir) && FUZZ_TERMINATED(c.run_dir) &&
