@@ -204,9 +204,6 @@ offline_spawn(struct vmjob *j, const char *dir, int chan)
 	const char	*appliance = offline_dir();	/* asked once: two access() */
 	struct vmm_spec	 spec = {
 		.name = d->name,
-		.qemu = labd->cfg.qemu,
-		.accel = labd->accel,
-		.tb_size_mb = labd->cfg.tb_size_mb,
 		.memory_mb = OFFLINE_MEMORY_MB,
 		.vcpus = 1,
 		.disk = disk,

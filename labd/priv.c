@@ -299,6 +299,19 @@ opt_str(json_t *o, const char *key)
 	return s != NULL && s[0] != '\0' ? s : NULL;
 }
 
+/*
+ * The host's part of every spawn, from labd.ini and the accelerator found
+ * at start, whoever spawns: the helper takes none of it from the daemon.
+ */
+static void
+spec_host(struct vmm_spec *s)
+{
+	s->qemu = labd->cfg.qemu;
+	s->accel = labd->accel;
+	s->tb_size_mb = labd->cfg.tb_size_mb;
+	s->no_mem_merge = labd->cfg.ksm == LABD_KSM_OFF;
+}
+
 #define PRIV_FWDS_MAX	LABD_MAX_GUEST_PORTS
 /* A spawn's descriptors: the spec's five, and the collector's port. */
 #define PRIV_SPAWN_FDS	6
@@ -327,10 +340,7 @@ do_spawn(json_t *req, const int *fds, int nfds)
 		return failed("spawn: bad VM name or id");
 	if (vm_paths(s.name, vmdir, rundir) == -1)
 		return failed("%s: path too long", s.name);
-	s.qemu = labd->cfg.qemu;
-	s.accel = labd->accel;
-	s.tb_size_mb = labd->cfg.tb_size_mb;
-	s.no_mem_merge = labd->cfg.ksm == LABD_KSM_OFF;
+	spec_host(&s);
 	s.memory_mb = (unsigned)json_integer_value(json_object_get(req,
 	    "memory_mb"));
 	s.vcpus = (unsigned)json_integer_value(json_object_get(req, "vcpus"));
@@ -741,6 +751,7 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 
 	/* It starts again: its folder is not to be swept from under it. */
 	pending_drop(d->name);
+	spec_host(spec);
 	if (!priv_active()) {
 		if (confine_user(d->name, d->id, spec, groups, &d->limits,
 		    &cg, err, errlen) == -1)

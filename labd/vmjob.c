@@ -264,10 +264,6 @@ vmjob_spawn(struct vmjob *j, int paused)
 	size_t		 i;
 	struct vmm_spec	 spec = {
 		.name = d->name,
-		.qemu = labd->cfg.qemu,
-		.accel = labd->accel,
-		.tb_size_mb = labd->cfg.tb_size_mb,
-		.no_mem_merge = labd->cfg.ksm == LABD_KSM_OFF,
 		.memory_mb = d->memory_mb,
 		.vcpus = d->vcpus,
 		.disk = disk,

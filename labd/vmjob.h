@@ -208,7 +208,10 @@ json_t	*priv_request(json_t *req, const int *fds, int nfds, int *rfds,
  * labd becomes that user, without capabilities.  Call once, late.
  */
 int	priv_drop(char *err, size_t errlen);
-/* Start VM d's QEMU as spec says (uid, cgroup and tap set on the way). */
+/*
+ * Start VM d's QEMU as spec says (uid, cgroup and tap set on the way;
+ * the QEMU binary, accelerator, tb_size and mem-merge from labd.ini).
+ */
 int	priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	    char *err, size_t errlen);
 /* vmm_kill() of VM name, its cgroup folder removed after. */
