@@ -61,7 +61,6 @@ write_ini() {
 [labd]
 state_dir = $T/state
 run_dir   = $T/run
-workers   = 4
 
 [network]
 mode       = user

@@ -14,7 +14,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 write_ini 26300
-sed -i '/^workers /d' "$T/labd.ini"	# auto, the default
+# write_ini has no workers line: auto, the default.
 cat >>"$T/labd.ini" <<EOF
 max_booting  = 1
 boot_timeout = 300
@@ -36,7 +36,7 @@ states() { "$LABCTL" list --json | jq -r '[.[] | .state] | join(" ")'; }
 check "labd starts with max_booting = 1" labd_start
 check "status says at most 1 boot at once" bash -c \
 	"'$LABCTL' status --json | jq -e '.max_booting == 1'"
-# workers = auto (the line of write_ini taken out): four a core, 32 at most.
+# workers = auto (write_ini sets none): four a core, 32 at most.
 nc=$(getconf _NPROCESSORS_ONLN); nw=$(( nc >= 8 ? 32 : 4 * nc ))
 check "status says $nw workers (auto: 4 a core)" bash -c \
 	"'$LABCTL' status --json | jq -e '.workers == $nw' &&

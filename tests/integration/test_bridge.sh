@@ -97,7 +97,6 @@ cat >"$T/labd.ini" <<EOF
 [labd]
 state_dir = $T/state
 run_dir   = $T/run
-workers   = 4
 
 [network]
 mode       = bridge
