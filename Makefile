@@ -121,6 +121,11 @@ $(B)/tests/vncpeek: $(call obj,tests/integration/vncpeek.c)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ \
 		$(shell pkg-config --libs libvncclient 2>/dev/null)
+# labd's limits on a kernel with cgroup v2 only, in a guest
+# (tests/integration/test_cgroup2.sh).
+$(B)/tests/cg2probe: $(call obj,tests/integration/cg2probe.c) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # --- packages -------------------------------------------------------------
 # Everything the build, the tests and the guest images need.  Only missing
@@ -182,7 +187,8 @@ check:
 # The folders' files must not call each other round a loop (see
 # tests/structure/cycles.py; tui/ is not there yet).
 STRUCTURE_DIRS	:= labd proto labctl vmm portforward
-check-run: all $(UNIT_BINS) $(B)/tests/vncpeek template-tiny collector
+check-run: all $(UNIT_BINS) $(B)/tests/vncpeek $(B)/tests/cg2probe \
+		template-tiny collector
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 	tests/integration/run $(B)
@@ -198,7 +204,8 @@ unit: $(UNIT_BINS) all
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 
-integration: all $(B)/tests/vncpeek template-tiny collector
+integration: all $(B)/tests/vncpeek $(B)/tests/cg2probe template-tiny \
+		collector
 	tests/integration/run $(B)
 
 # CFLAGS in the environment keeps the warnings and -MMD (see fuzz below);
