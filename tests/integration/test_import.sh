@@ -12,6 +12,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 write_ini 24900
+# Four workers, so that (d)'s four FIFOs would pin every one of them.
+sed -i 's/^run_dir .*/&\nworkers   = 4/' "$T/labd.ini"
 [ "$(id -u)" = 0 ] || {
 	echo "# not root: no user to import as; the FIFO checks run as $(id -un)"
 }

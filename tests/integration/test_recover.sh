@@ -100,7 +100,7 @@ check "the file written before the course rm is there" bash -c \
 restart() {
 	kill "$LABD_PID"
 	while kill -0 "$LABD_PID" 2>/dev/null; do sleep 0.1; done
-	sed -i '/^keep_removed/d; s/^workers .*/&\nkeep_removed = '"$1"'/' "$T/labd.ini"
+	sed -i '/^keep_removed/d; s/^run_dir .*/&\nkeep_removed = '"$1"'/' "$T/labd.ini"
 	labd_start
 }
 check "the kept disks are there" test -n "$(ls -A "$T/state/removed")"

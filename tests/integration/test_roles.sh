@@ -34,7 +34,7 @@ groupadd "$ADM" && groupadd "$TA" &&
 	{ echo "# cannot make the test's users and groups"; exit 1; }
 
 write_ini 25300
-sed -i "s/^workers .*/&\ngroup     = $ADM\nta_group  = $TA/" "$T/labd.ini"
+sed -i "s/^run_dir .*/&\ngroup     = $ADM\nta_group  = $TA/" "$T/labd.ini"
 
 # as USER labctl ARGS...: labctl as USER with the groups /etc/group gives.
 as() {

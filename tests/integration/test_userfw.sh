@@ -98,7 +98,6 @@ cat >"$T/labd.ini" <<EOF
 [labd]
 state_dir = $T/state
 run_dir   = $T/run
-workers   = 4
 
 [network]
 mode       = user

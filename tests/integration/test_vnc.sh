@@ -29,7 +29,7 @@ TA=ltvta$$
 groupadd "$TA" && useradd -M -N -s /usr/sbin/nologin -g users -G "$TA" "$TA" ||
 	{ echo "# cannot make the test's TA"; exit 1; }
 trap 'userdel "$TA" 2>/dev/null; groupdel "$TA" 2>/dev/null; cleanup' EXIT
-sed -i "s/^workers .*/&\nta_group  = $TA/" "$T/labd.ini"
+sed -i "s/^run_dir .*/&\nta_group  = $TA/" "$T/labd.ini"
 printf 'Teach3r!\n' >"$T/teacher.pass"
 printf 'wrong123\n' >"$T/wrong.pass"
 cat >>"$T/labd.ini" <<EOF
