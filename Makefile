@@ -154,7 +154,7 @@ deps:
 # --- templates ------------------------------------------------------------
 template-tiny: $(B)/templates/tiny.ini
 $(B)/templates/tiny.ini: templates/tiny/build.sh $(wildcard templates/tiny/rootfs/*) \
-		$(wildcard templates/tiny/*.sh) templates/tiny/reseed.c \
+		$(wildcard templates/tiny/*.sh) templates/guest/reseed.c \
 		templates/lib/initramfs.sh
 	templates/tiny/build.sh $(B)/templates
 
@@ -170,7 +170,9 @@ $(B)/templates/collector-initrd: templates/collector/build.sh \
 # mirror the first time; again only when its recipe (the package list
 # among it) changes.  course-guide/ tells how to add packages.
 DEBIAN_RECIPE := templates/debian/build.sh templates/debian/customize.sh \
-	templates/debian/packages templates/debian/cmdline
+	templates/debian/packages templates/debian/cmdline \
+	templates/debian/labd-golden templates/debian/labd-golden.service \
+	templates/guest/reseed.c
 template-debian: $(B)/templates/debian-12.ini
 $(B)/templates/debian-12.ini: $(DEBIAN_RECIPE)
 	templates/debian/build.sh $(B)/templates

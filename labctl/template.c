@@ -171,6 +171,8 @@ ctl_template_show(struct ctl *c, int argc, char **argv)
 		    jstr(t, "kernel"), jstr(t, "initrd"), jstr(t, "append"));
 	if (*jstr(t, "ready_line"))
 		printf("ready line %s\n", jstr(t, "ready_line"));
+	if (*jstr(t, "instant_clone"))
+		printf("clones     %s\n", jstr(t, "instant_clone"));
 	printf("sha256     %s\n", jstr(t, "sha256"));
 	printf("source     %s\n", jstr(t, "source"));
 	printf("created    %s\n", when);

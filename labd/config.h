@@ -126,7 +126,18 @@ struct template_profile {
 	uint16_t	guest_ports[LABD_MAX_GUEST_PORTS];
 	size_t		nguest;			/* publish = ssh:22, http:80 */
 	char		ready_line[128];	/* optional: a serial line that means "booted" */
+	int		instant_clone;		/* TPL_CLONE_* */
 };
+/*
+ * [template] instant_clone: whether labd starts its VMs from a golden
+ * (labd/golden.c).  auto: when it boots a kernel labd gives a command line
+ * (the flag goes there) and has a ready_line; yes: also from its own disk
+ * (GRUB), the flag in fw_cfg, the guest having the golden point
+ * (templates/debian/labd-golden); no: never.
+ */
+enum { TPL_CLONE_AUTO, TPL_CLONE_YES, TPL_CLONE_NO };
+const char	*profile_clone_name(int);
+int		 profile_clone_parse(const char *);	/* -1: none of them */
 void	profile_defaults(struct template_profile *);
 /*
  * Opens a file the profile names (key "disk", "kernel" or "initrd": path

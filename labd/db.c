@@ -25,7 +25,9 @@ static const char *db_schema =
 "  append TEXT, firmware TEXT NOT NULL DEFAULT 'bios',"
 "  memory_mb INTEGER NOT NULL, vcpus INTEGER NOT NULL,"
 "  publish TEXT NOT NULL, ready_line TEXT, source TEXT, sha256 TEXT,"
-"  created INTEGER NOT NULL, UNIQUE(name, version));"
+"  created INTEGER NOT NULL,"
+"  instant_clone TEXT NOT NULL DEFAULT 'auto',"	/* auto | yes | no */
+"  UNIQUE(name, version));"
 "CREATE TABLE IF NOT EXISTS courses("
 "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
 "  template_id INTEGER NOT NULL REFERENCES templates(id),"
@@ -125,6 +127,8 @@ static const struct {
 	 * password itself.  labd.db is labd's alone (state_dir 0750).
 	 */
 	{ "students", "vnc_password", "TEXT" },
+	/* Instant clones from the template's own disk (profile.c). */
+	{ "templates", "instant_clone", "TEXT NOT NULL DEFAULT 'auto'" },
 };
 
 /*

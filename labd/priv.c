@@ -352,6 +352,7 @@ do_spawn(json_t *req, const int *fds, int nfds)
 	s.mac = opt_str(req, "mac");
 	s.restrict_net = json_is_true(json_object_get(req, "restrict"));
 	s.start_paused = json_is_true(json_object_get(req, "paused"));
+	s.fw_cfg_golden = json_is_true(json_object_get(req, "golden"));
 	s.offline = json_is_true(json_object_get(req, "offline"));
 	s.run_dir = rundir;
 	s.log_dir = vmdir;
@@ -783,6 +784,7 @@ priv_spawn(const struct vmdef *d, struct vmm_spec *spec, pid_t *pid,
 	    spec->mac, "restrict", spec->restrict_net, "paused",
 	    spec->start_paused, "tap", spec->tap != NULL, "fwds", fwds,
 	    "fds", mask, "offline", spec->offline);
+	json_object_set_new(req, "golden", json_boolean(spec->fw_cfg_golden));
 	json_object_set_new(req, "limits", json_pack("{s:I,s:i,s:i,s:i}",
 	    "memory_max", (json_int_t)d->limits.memory_max, "cpu_weight",
 	    (int)d->limits.cpu_weight, "io_weight", (int)d->limits.io_weight,

@@ -155,6 +155,38 @@ set_ready_line(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+const char *
+profile_clone_name(int mode)
+{
+	return mode == TPL_CLONE_YES ? "yes" : mode == TPL_CLONE_NO ? "no" :
+	    "auto";
+}
+
+int
+profile_clone_parse(const char *s)
+{
+	int	mode;
+
+	for (mode = TPL_CLONE_AUTO; mode <= TPL_CLONE_NO; mode++)
+		if (strcmp(s, profile_clone_name(mode)) == 0)
+			return mode;
+	return -1;
+}
+
+static int
+set_instant_clone(struct prof_ctx *x, const char *v, char *err,
+    size_t errlen)
+{
+	int	mode;
+
+	if ((mode = profile_clone_parse(v)) == -1) {
+		errf(err, errlen, "'%." SHOWLEN "s' is not auto, yes or no", v);
+		return -1;
+	}
+	x->p.instant_clone = mode;
+	return 0;
+}
+
 static int
 set_firmware(struct prof_ctx *x, const char *v, char *err, size_t errlen)
 {
@@ -298,6 +330,8 @@ static const struct prof_key prof_keys[] = {
 	{ "vcpus", set_vcpus, "1..64" },
 	{ "publish", set_publish, "guest services, e.g. ssh:22, http:80" },
 	{ "ready_line", set_ready_line, "serial console line that means booted" },
+	{ "instant_clone", set_instant_clone,
+	    "auto | yes (the guest has labd's golden point) | no" },
 };
 #define NKEYS	(sizeof(prof_keys) / sizeof(prof_keys[0]))
 

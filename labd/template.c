@@ -569,8 +569,8 @@ import_insert(struct import_job *j, char *msg, size_t msglen)
 		snprintf(publish, sizeof(publish), "%s", j->publish);
 	st = db_prepare("INSERT INTO templates(name, version, dir, disk, kernel,"
 	    " initrd, append, firmware, memory_mb, vcpus, publish, ready_line,"
-	    " source, sha256, created) VALUES"
-	    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	    " source, sha256, created, instant_clone) VALUES"
+	    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, j->version);
 	sqlite3_bind_text(st, 3, j->dir, -1, SQLITE_STATIC);
@@ -587,6 +587,8 @@ import_insert(struct import_job *j, char *msg, size_t msglen)
 	sqlite3_bind_text(st, 13, j->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 14, j->sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 15, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 16, profile_clone_name(p->instant_clone), -1,
+	    SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		errf(msg, msglen, "template %s: %s", j->name,
 		    sqlite3_errmsg(labd->db));
@@ -847,8 +849,8 @@ from_vm_profile(const struct vm *vm, struct import_job *j)
 	int			 rc = -1;
 
 	st = db_prepare("SELECT t.kernel, t.initrd, t.append, t.firmware,"
-	    " t.memory_mb, t.vcpus, t.publish, t.ready_line FROM vms v"
-	    " JOIN courses c ON c.id = v.course_id"
+	    " t.memory_mb, t.vcpus, t.publish, t.ready_line, t.instant_clone"
+	    " FROM vms v JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
 	sqlite3_bind_int64(st, 1, vm->id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -863,6 +865,9 @@ from_vm_profile(const struct vm *vm, struct import_job *j)
 		snprintf(j->publish, sizeof(j->publish), "%s", db_text(st, 6));
 		snprintf(p->ready_line, sizeof(p->ready_line), "%s",
 		    db_text(st, 7));
+		if ((p->instant_clone = profile_clone_parse(db_text(st,
+		    8))) == -1)
+			p->instant_clone = TPL_CLONE_AUTO;
 		rc = 0;
 	}
 	sqlite3_finalize(st);
@@ -1099,7 +1104,8 @@ template_show(const char *ref, json_t **res, char *err, size_t errlen)
 	    (code = template_find(name, &version, 1, &id, err, errlen)) != NULL)
 		return code;
 	st = db_prepare("SELECT " TEMPLATE_COLS ", dir, kernel, initrd,"
-	    " append, firmware, ready_line FROM templates WHERE id = ?");
+	    " append, firmware, ready_line, instant_clone FROM templates"
+	    " WHERE id = ?");
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
@@ -1113,6 +1119,7 @@ template_show(const char *ref, json_t **res, char *err, size_t errlen)
 	json_object_set_new(t, "append", json_string(db_text(st, 13)));
 	json_object_set_new(t, "firmware", json_string(db_text(st, 14)));
 	json_object_set_new(t, "ready_line", json_string(db_text(st, 15)));
+	json_object_set_new(t, "instant_clone", json_string(db_text(st, 16)));
 	disk_sizes(db_text(st, 3), t);
 	sqlite3_finalize(st);
 	versions = json_array();

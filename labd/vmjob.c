@@ -54,8 +54,8 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	st = db_prepare("SELECT v.name, s.login, s.name, s.ssh_key,"
 	    " s.pw_hash, c.internet, v.generation, t.disk, t.kernel, t.initrd,"
 	    " t.append, t.firmware, t.memory_mb, t.vcpus, v.slot, c.name,"
-	    " c.cpu_weight, c.memory_max, c.pids_max, t.ready_line"
-	    " FROM vms v JOIN students s ON s.id = v.student_id"
+	    " c.cpu_weight, c.memory_max, c.pids_max, t.ready_line,"
+	    " t.instant_clone FROM vms v JOIN students s ON s.id = v.student_id"
 	    " JOIN courses c ON c.id = v.course_id"
 	    " JOIN templates t ON t.id = c.template_id WHERE v.id = ?");
 	sqlite3_bind_int64(st, 1, id);
@@ -82,6 +82,8 @@ vmdef_load(int64_t id, struct vmdef *d, char *err, size_t errlen)
 	d->slot = sqlite3_column_int(st, 14);
 	snprintf(d->course, sizeof(d->course), "%s", db_text(st, 15));
 	snprintf(d->ready_line, sizeof(d->ready_line), "%s", db_text(st, 19));
+	if ((d->instant_clone = profile_clone_parse(db_text(st, 20))) == -1)
+		d->instant_clone = TPL_CLONE_AUTO;
 	/* The course's limits where it set them (0: the default). */
 	cglimit_defaults(&d->limits, d->memory_mb, labd->cfg.tb_size_mb,
 	    labd->accel == VMM_ACCEL_TCG);
@@ -280,11 +282,16 @@ vmjob_spawn(struct vmjob *j, int paused)
 		.start_paused = paused,
 	};
 
-	/* Only the golden's own boot: its copies' reboots are boots. */
-	if (j->golden) {
+	/*
+	 * Only the golden's own boot: its copies' reboots are boots.  A
+	 * kernel labd boots gets the word on its command line; a guest that
+	 * boots from its own disk reads the flag from fw_cfg.
+	 */
+	if (j->golden && d->kernel[0] != '\0') {
 		snprintf(append, sizeof(append), "%s %s", d->append, GOLDEN_ARG);
 		spec.append = append;
-	}
+	} else if (j->golden)
+		spec.fw_cfg_golden = 1;
 	for (i = 0; i < d->nrules; i++) {
 		fwds[i].host_ip = d->rules[i].listen_ip;
 		fwds[i].host_port = d->rules[i].port;
@@ -1028,14 +1035,18 @@ vmjob_backup(struct vmjob *j)
 /* --- instant clones (golden.c) -------------------------------------------- */
 
 /*
- * Whether d's shape may have a golden: labd.ini lets it, its template
- * boots a kernel labd gives a command line, and says when it is ready.
+ * Whether d's shape may have a golden: labd.ini lets it, and its template
+ * says so (instant_clone = yes: the flag goes in fw_cfg when it boots from
+ * its own disk) or, by default, boots a kernel labd gives a command line
+ * (the flag goes there) and says when it is ready.
  */
 static int
 vmjob_golden_shape(const struct vmdef *d)
 {
-	return labd->cfg.instant_clone && d->kernel[0] != '\0' &&
-	    d->ready_line[0] != '\0';
+	if (!labd->cfg.instant_clone || d->instant_clone == TPL_CLONE_NO)
+		return 0;
+	return d->instant_clone == TPL_CLONE_YES || (d->kernel[0] != '\0' &&
+	    d->ready_line[0] != '\0');
 }
 
 /* And a fresh VM of it, with no QEMU: it may start from the golden. */

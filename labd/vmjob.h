@@ -43,6 +43,7 @@ struct vmdef {
 	char		initrd[PATH_MAX];
 	char		append[1024];
 	char		ready_line[128];	/* "": none */
+	int		instant_clone;		/* the template's TPL_CLONE_* */
 	char		firmware[8];
 	unsigned	memory_mb, vcpus;
 	struct cg_limits limits;	/* its course's, or the defaults */

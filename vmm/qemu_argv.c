@@ -506,6 +506,10 @@ qemu_argv_build(const struct vmm_spec *s, char *err, size_t errlen)
 		argv_add(&a, "virtserialport,bus=labag0.0,chardev=labag,"
 		    "name=" VMM_AGENT_PORT);
 	}
+	if (s->fw_cfg_golden) {
+		argv_add(&a, "-fw_cfg");
+		argv_add(&a, "name=" VMM_FW_CFG_GOLDEN ",string=1");
+	}
 	/* Paused before the first instruction: a snapshot is loaded first. */
 	if (s->start_paused)
 		argv_add(&a, "-S");

@@ -31,6 +31,8 @@
 #define VMM_CHECK_SOCK	"check.sock"	/* lab-check's port (labd/labcheck.c) */
 #define VMM_CHECK_PORT	"org.labd.check"	/* its name in the guest */
 #define VMM_AGENT_SOCK	"agent.sock"	/* labd-agent's port (labd/agent.c) */
+/* The guest reads /sys/firmware/qemu_fw_cfg/by_name/<this>/raw. */
+#define VMM_FW_CFG_GOLDEN	"opt/org.labd/golden"
 #define VMM_AGENT_PORT	"org.labd.agent"	/* its name in the guest */
 
 /* accel.c */
@@ -207,6 +209,11 @@ struct vmm_spec {
 	size_t			 nfwd;
 	const char		*mac;		/* may be NULL: derived from name */
 	int			 start_paused;	/* -S: the guest waits for "cont" */
+	/*
+	 * The golden's boot of a guest that boots from its own disk
+	 * (labd/golden.c): fw_cfg file VMM_FW_CFG_GOLDEN holds "1".
+	 */
+	int			 fw_cfg_golden;
 	/*
 	 * The collector appliance (labd/offline.c): the disk read-only, no
 	 * NIC, no screen, -no-reboot, seed the raw paths disk, and a

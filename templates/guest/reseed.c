@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * reseed.c - /usr/lib/labd/reseed HEX: the tiny guest's kernel RNG given
- * HEX's bytes and reseeded at once.
+ * reseed.c - /usr/lib/labd/reseed HEX: a guest kernel's RNG given HEX's
+ * bytes and reseeded at once.
  *
- * A VM that labd starts from the golden (rcS, labd/golden.c) has the
+ * A VM that labd starts from the golden (labd/golden.c; in the guest the
+ * tiny template's rcS, the Debian template's /usr/lib/labd/golden) has the
  * golden's RAM, the kernel's random pool included: every copy of it
  * would draw the same "random" numbers, host keys and TCP sequence
  * numbers included, until the pool drifted apart.  labd hands each copy
@@ -13,7 +14,8 @@
  * /dev/urandom would mix the bytes in too, but the generator would only
  * take them at its next scheduled reseed.
  *
- * Built static by build.sh: the guest has no C library but busybox's.
+ * Built static by the templates' build scripts: the tiny guest has no C
+ * library but busybox's.
  */
 #include <sys/ioctl.h>
 

@@ -206,10 +206,10 @@ install -m 0755 "$src/seed.sh"  "$root/usr/lib/labd/seed.sh"
 install -m 0644 "$src/seed.awk" "$root/usr/lib/labd/seed.awk"
 install -m 0755 "$src/power.sh" "$root/etc/acpi/PWRF/00000080"
 install -m 0644 "$src/profile"  "$root/etc/profile"
-# The RNG's reseed for a VM started from the golden (reseed.c), static.
+# The RNG's reseed for a VM started from the golden (templates/guest/reseed.c), static.
 [ -e "$(cc -print-file-name=libc.a)" ] ||
 	die "no static C library (install libc6-dev)"
-cc -static -Os -s -o "$root/usr/lib/labd/reseed" "$here/reseed.c" ||
+cc -static -Os -s -o "$root/usr/lib/labd/reseed" "$here/../guest/reseed.c" ||
 	die "cannot build reseed.c"
 
 printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \

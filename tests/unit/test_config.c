@@ -486,7 +486,8 @@ profile_render(const char *file)
 	for (i = 0; i < p.nguest; i++)
 		fprintf(f, "%s%s:%u", i ? ", " : "", p.guest_names[i],
 		    p.guest_ports[i]);
-	fprintf(f, "\nready_line = %s\n", p.ready_line);
+	fprintf(f, "\nready_line = %s\ninstant_clone = %s\n", p.ready_line,
+	    profile_clone_name(p.instant_clone));
 	fclose(f);
 	return buf;
 }

@@ -241,6 +241,26 @@ Test(qemu_argv, no_mem_merge)
 	vmm_argv_free(argv);
 }
 
+/* The golden's boot of a disk-booted guest: the flag in fw_cfg, once. */
+Test(qemu_argv, fw_cfg_golden)
+{
+	struct vmm_spec	  s = base_spec();
+	char		**argv;
+	size_t		  i, n = 0;
+
+	argv = build_ok(&s);
+	cr_expect_null(opt(argv, "-fw_cfg"), "fw_cfg without the golden");
+	vmm_argv_free(argv);
+	s.fw_cfg_golden = 1;
+	argv = build_ok(&s);
+	cr_expect_str_eq(opt(argv, "-fw_cfg"), "name=opt/org.labd/golden,"
+	    "string=1");
+	for (i = 0; argv[i] != NULL; i++)
+		n += strcmp(argv[i], "-fw_cfg") == 0;
+	cr_expect_eq(n, 1);
+	vmm_argv_free(argv);
+}
+
 Test(qemu_argv, kvm_kernel_and_uefi)
 {
 	struct vmm_spec	  s = base_spec();

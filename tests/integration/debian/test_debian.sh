@@ -5,8 +5,9 @@
 # built, both VMs become ready only once cloud-init is done (and pristine
 # is taken then), the real OpenSSH client logs in by key (alice) and by
 # the generated password (bob), compiles and runs a C program and runs
-# python3; each VM is a machine of its own (host name, machine-id, SSH
-# host keys, a right clock); sudo works, and course set sudo=off takes it
+# python3; both VMs are copies of one golden (instant clones) and each is
+# a machine of its own (host name, machine-id, MAC, SSH host keys, a right
+# clock); sudo works, and course set sudo=off takes it
 # away live and keeps it away across a reset; a file written is gone after
 # labctl reset while the boot id stays the same (RAM restored, no reboot).
 # Run by `make check-debian`.
@@ -40,6 +41,23 @@ t0=$(date +%s)
 check "both VMs become ready (TCG: minutes)" \
 	"$LABCTL" wait --course deb --timeout 1200
 echo "# two Debian VMs ready in $(( $(date +%s) - t0 )) s"
+
+# --- instant clones: the profile says instant_clone = yes -----------------------
+# One golden, made at labd-golden.service (before cloud-init), and each
+# VM a copy that took its clock, RNG, MAC and a machine-id of its own.
+check "the template allows instant clones" bash -c \
+	"'$LABCTL' template show debian --json | jq -e '.instant_clone == \"yes\"'"
+check "labd made one golden" bash -c \
+	"[ \$(grep -c 'made the golden of its shape' '$T/labd.log') -eq 1 ]"
+first=$(grep -o '[a-z-]*: made the golden' "$T/labd.log" | cut -d: -f1)
+check "the golden's boot stopped at the guest's golden point" \
+	grep -aq '^labd-golden:' "$T/state/vms/$first/serial.log.1"
+for v in deb-alice deb-bob; do
+	check "$v started from the golden: clock, RNG, MAC, machine-id set" \
+		grep -aq "^labd-cloned: clock RNG MAC machine-id" "$T/state/vms/$v/serial.log"
+done
+check "no VM booted on its own" bash -c \
+	"! grep -Eq 'not started from a golden|boot [0-9]+ of [0-9]+ failed' '$T/labd.log'"
 
 pa=$(vm_port deb-alice)
 pb=$(vm_port deb-bob)
@@ -139,6 +157,18 @@ ids_differ() {
 	[ ${#a} -eq 32 ] && [ ${#b} -eq 32 ] && [ "$a" != "$b" ]
 }
 check "machine-ids are set and differ" ids_differ
+check "alice's machine-id is on her disk (committed, no longer a mount)" \
+	ssh_root "$pa" '! mountpoint -q /etc/machine-id && [ -s /etc/machine-id ]'
+mac_is_own() {	# VM PORT: the NIC's address is the one QEMU gave it
+	local want got
+	want=$(grep -ao 'virtio-net-pci,netdev=net0,mac=[0-9a-f:]*' \
+		"$T/state/vms/$1/qemu.log" | tail -1 | sed 's/.*mac=//')
+	got=$(ssh_root "$2" 'for d in /sys/class/net/*; do [ -e $d/device ] && cat $d/address && break; done')
+	echo "QEMU's $want, the guest's $got"
+	[ -n "$want" ] && [ "$want" = "$got" ]
+}
+check "alice's NIC has her own MAC (not the golden's)" mac_is_own deb-alice "$pa"
+check "bob's NIC has his own MAC" mac_is_own deb-bob "$pb"
 hostkeys_differ() {
 	local a b
 	a=$(ssh-keyscan -t ed25519 -p "$pa" 127.0.0.1 2>/dev/null | awk '{ print $3 }')
