@@ -124,8 +124,9 @@ sed -i 's/^keep_removed = off/keep_removed = 7x/' "$T/labd.ini"
 check_fails "a bad keep_removed stops labd" \
 	timeout 20 "$LABD" -d -c "$T/labd.ini"
 cp "$T/last.out" "$T/bad.out"
-check "... naming the line and the key" \
-	grep -q "line 5: \[labd\] keep_removed: '7x' is not a time" "$T/bad.out"
+kl=$(grep -n '^keep_removed' "$T/labd.ini" | cut -d: -f1)
+check "... naming the line ($kl) and the key" \
+	grep -q "line $kl: \[labd\] keep_removed: '7x' is not a time" "$T/bad.out"
 
 check "course rm" "$LABCTL" course rm rc --force --yes
 finish test_recover
