@@ -31,9 +31,9 @@
 #define VMM_CHECK_SOCK	"check.sock"	/* lab-check's port (labd/labcheck.c) */
 #define VMM_CHECK_PORT	"org.labd.check"	/* its name in the guest */
 #define VMM_AGENT_SOCK	"agent.sock"	/* labd-agent's port (labd/agent.c) */
-/* The guest reads /sys/firmware/qemu_fw_cfg/by_name/<this>/raw. */
-#define VMM_FW_CFG_GOLDEN	"opt/org.labd/golden"
 #define VMM_AGENT_PORT	"org.labd.agent"	/* its name in the guest */
+/* The golden's flag: /sys/firmware/qemu_fw_cfg/by_name/<this>/raw. */
+#define VMM_FW_CFG_GOLDEN	"opt/org.labd/golden"
 
 /* accel.c */
 enum vmm_accel {
