@@ -10,7 +10,8 @@
 # golden again; labd started again finds the golden and makes no other;
 # a golden that does not load is removed and the VM boots; a labd
 # killed while it makes a golden boots that VM again once back;
-# template rm removes the template's golden; with [vmm] instant_clone =
+# template rm removes the template's golden; a template whose profile
+# says instant_clone = no has its VMs boot; with [vmm] instant_clone =
 # off a VM boots on its own.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -142,6 +143,21 @@ check "the courses on t160 removed" bash -c \
 check "template rm t160" "$LABCTL" template rm t160
 check "its golden is gone from state_dir/golden" bash -c \
 	"! ls '$T'/state/golden/ | grep -q '^t160@1-'"
+
+# A profile that says instant_clone = no: its VMs boot, labd.ini's on.
+sed "s|^disk .*|disk = $D/tiny.qcow2|; s|^kernel .*|kernel = $D/tiny-vmlinuz|;
+     s|^initrd .*|initrd = $D/tiny-initrd|" "$TINY" >"$T/tno.ini"
+echo 'instant_clone = no' >>"$T/tno.ini"
+check "a template whose profile says instant_clone = no" \
+	"$LABCTL" template import tno "$T/tno.ini"
+check "template show says clones no" bash -c \
+	"'$LABCTL' template show tno | grep -qx 'clones     no'"
+check "a course of one on it" one_course c6 tno ivy
+check "its VM becomes ready" "$LABCTL" wait --course c6 --timeout 300
+check "by a boot of its own, no golden made for it" bash -c \
+	"! grep -q labd-cloned '$T/state/vms/c6-ivy/serial.log' &&
+	 grep -q 'labd-ready: c6-ivy' '$T/state/vms/c6-ivy/serial.log' &&
+	 ! ls '$T'/state/golden/ | grep -q '^tno@'"
 kill "$LABD_PID"; wait "$LABD_PID" 2>/dev/null; LABD_PID=
 
 # Off: boots, as before.
