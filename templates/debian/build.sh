@@ -5,7 +5,9 @@
 # from the package mirror this machine's apt already uses, the tree is
 # made into an image that boots by itself, as a cloud image does (an MBR,
 # GRUB on the serial console, one ext4 partition), and it is written out
-# as a compressed qcow2 with its template profile.
+# as a compressed qcow2 with its template profile.  The image has labd's
+# golden point for instant clones (labd-golden and its systemd unit,
+# installed by customize.sh), so the profile says instant_clone = yes.
 #
 #   templates/debian/build.sh OUTDIR
 #
