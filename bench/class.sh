@@ -5,15 +5,40 @@
 # many boots it took: vm.retry events), QEMU's PSS per VM from
 # /proc/PID/smaps_rollup at ready and SETTLE seconds later (a list, default
 # 20) with what KSM saves and ksmd's CPU, then reset --course to all ready
-# again, each against the issue's goals for a 2-core host under TCG (N =
+# again (with the QEMUs' CPU it took, and theirs idle before), each against the issue's goals for a 2-core host under TCG (N =
 # 30: all ready within 90 s; PSS at most 160 MiB a VM; reset of 30 within
 # 5 s).  MAX_BOOTING (default: labd's auto), WORKERS and ACCEL (default
 # auto) go to labd.ini; MAX_BOOTING=N starts them all at once, as labd
 # did before the boot queue.  TEMPLATE: the profile to import (default
 # BUILD_DIR/templates/tiny.ini), to compare a kernel command line.
 # CLONE=off: [vmm] instant_clone = off, every VM boots (labd/golden.c).
+# KSM=off: [vmm] ksm = off, the guests' RAM kept out of KSM.
 # RESETS=K: the reset K times.
 # Traffic goes to 127.0.0.1 only.
+#
+# Measured 2026-12-07, evening, N = 30, SETTLE=30 RESETS=3, with the CPU
+# each reset took (QEMU's, from /proc/PID/stat; the machine 98-99% busy
+# all through every reset):
+#
+#   KSM            reset --course of 30     QEMU CPU a VM    idle class
+#   on (auto)      24.2, 24.5, 19.6 s       1.53, 1.55, 1.24 s   21% of a core
+#   ksm = off       7.7,  6.2,  7.3 s       0.50, 0.40, 0.47 s   17% of a core
+#
+# Earlier that evening, before the CPU figures: KSM on 16.6 to 20.1 s
+# (nine resets, three labds), ksm = off 7.1, 7.7 and 8.7 s.
+# So on two cores a reset of 30 cannot take under 30 x 0.4 / 2 = 6 s here
+# even without KSM.  perf record -a during the resets: without KSM, 73%
+# of QEMU's samples were outside its main thread, most of them running
+# the guest's code or translating it anew (QEMU 7.2 throws all translated
+# code away on a RAM restore: cpu_common_post_load's tb_flush); with KSM,
+# the copy of each merged page as the restore writes it, a page fault and
+# a TLB flush each (27% of all samples), dear on this host, a PVM guest
+# whose every re-enabling of interrupts (pvm_irq_enable) is costly.  Tried
+# and not kept: a fresh QEMU for each restore instead of snapshot-load in
+# the running one (no merged pages to copy): 23.2, 25.3 and 27.5 s, as it
+# pays QEMU's start; the disk read with aio=io_uring instead of threads:
+# 17.2, 13.6, 17.4 and 19.6, 18.2, 19.1 s against 19.4, 19.9, 17.2 and
+# 20.1, 16.6, 18.1 s alternating, within the host's noise.
 #
 # Measured 2026-12-07, later still, the Debian template with its golden
 # point (templates/debian/labd-golden; TEMPLATE=BUILD/templates/
@@ -150,7 +175,8 @@ GOAL_PSS=160	# MiB a VM, with KSM
 chmod 0755 "$T"
 
 bench_ini 26700 "max_booting = ${MAX_BOOTING:-auto}" \
-	"instant_clone = ${CLONE:-on}" ${WORKERS:+"[labd]" "workers = $WORKERS"}
+	"instant_clone = ${CLONE:-on}" "ksm = ${KSM:-auto}" \
+	${WORKERS:+"[labd]" "workers = $WORKERS"}
 bench_labd_start
 "$L" template import tiny "${TEMPLATE:-$B/templates/tiny.ini}" >/dev/null
 { echo id,name; for i in $(seq "$N"); do echo "s$i,Student $i"; done; } >"$T/roster.csv"
@@ -182,11 +208,15 @@ while :; do
 done
 t_all=$(echo "$(secs) - $t0" | bc -l)
 b1=$(busy_ticks)
-# QEMU's CPU to all ready, each VM's process from labd (user + system).
-qemu_ticks=0
-for pid in $("$L" list class --json | jq -r '.[] | select(.pid > 0) | .pid'); do
-	qemu_ticks=$((qemu_ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-done
+# QEMU's CPU so far, each VM's process from labd (user + system), ticks.
+qemu_cpu() {
+	local pid t=0
+	for pid in $("$L" list class --json | jq -r '.[] | select(.pid > 0) | .pid'); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+qemu_ticks=$(qemu_cpu)
 retries=$(sqlite3 "$T/state/labd.db" "SELECT count(*) FROM events WHERE kind = 'vm.retry'")
 crashes=$(sqlite3 "$T/state/labd.db" "SELECT count(*) FROM events WHERE kind = 'vm.crash'")
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -257,13 +287,26 @@ printf 'class: ksmd used %.1f s of CPU in %.0f s (%.1f%% of a core)\n' \
 	"$(echo "$snap_b / $nsnap / 1048576" | bc -l)" "$(echo "$disk_b / $nsnap / 1048576" | bc -l)" "$nsnap"
 # The class reset at once to pristine (a RAM restore each), to all ready
 # again: the issue's goal is 5 s for 30.  RESETS=K: K of them, 10 s apart.
+# Its CPU: the QEMUs' (a restore keeps each QEMU) and the machine's, and
+# before the first, what the idle class costs in 10 s (the floor under it).
+q0=$(qemu_cpu) b0=$(busy_ticks) t0=$(secs)
+sleep 10
+q1=$(qemu_cpu) b1=$(busy_ticks)
+t_idle=$(echo "$(secs) - $t0" | bc -l)
+printf 'class: idle, ready: QEMU %.1f%% of a core for all %d, the machine %.1f%% of its %d cores\n' \
+	"$(echo "100 * ($q1 - $q0) / $hz / $t_idle" | bc -l)" "$N" \
+	"$(echo "100 * ($b1 - $b0) / $hz / ($t_idle * $(nproc))" | bc -l)" "$(nproc)"
 for r in $(seq "${RESETS:-1}"); do
 	[ "$r" -gt 1 ] && sleep 10
-	t0=$(secs)
+	q0=$(qemu_cpu) b0=$(busy_ticks) t0=$(secs)
 	if "$L" reset --course class --yes >/dev/null && "$L" wait --course class --timeout 600 >/dev/null; then
-		t_reset=$(echo "$(secs) - $t0" | bc -l)
-		printf 'class: reset --course of %d to all ready in %.1f s; goal 5 s for 30: %.2fx the goal\n' \
+		b1=$(busy_ticks) t_reset=$(echo "$(secs) - $t0" | bc -l)
+		q1=$(qemu_cpu)
+		printf 'class: reset --course of %d to all ready in %.1f s; goal 5 s for 30: %.2fx the goal;' \
 			"$N" "$t_reset" "$(echo "$t_reset / 5" | bc -l)"
+		printf ' QEMU CPU %.1f s (%.2f s a VM), the machine %.0f%% busy\n' \
+			"$(echo "($q1 - $q0) / $hz" | bc -l)" "$(echo "($q1 - $q0) / $hz / $N" | bc -l)" \
+			"$(echo "100 * ($b1 - $b0) / $hz / ($t_reset * $(nproc))" | bc -l)"
 	else
 		echo "class: reset --course failed (above)"
 	fi
