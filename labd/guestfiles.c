@@ -49,11 +49,16 @@ static const char agent_unit[] =
     "[Install]\n"
     "WantedBy=multi-user.target\n";
 
+/*
+ * The agent enabled without "enable --now": enable reloads all of
+ * systemd's units, seconds of the first boot under emulation.  systemd
+ * (246 and later) finds a unit file new since its last load by itself.
+ */
 static const char *const runcmd[] = {
 	"command -v udevadm >/dev/null && udevadm trigger --action=change"
 	" --subsystem-match=virtio-ports; true",
-	"command -v systemctl >/dev/null && systemctl enable --now"
-	" labd-agent.service; true",
+	"command -v systemctl >/dev/null && systemctl --no-reload enable"
+	" labd-agent.service && systemctl start labd-agent.service; true",
 };
 
 size_t

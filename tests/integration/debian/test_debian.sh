@@ -196,6 +196,15 @@ agent_up() {
 		ls -l /proc/$p/fd/ | grep -q vport'
 }
 check "labd-agent runs in alice's VM, its port open" agent_up "$pa"
+# Enabled without a reload of systemd (labd/guestfiles.c): it starts
+# again at the next boot.
+check "labd-agent is enabled for the next boot" \
+	ssh_root "$pa" 'test "$(systemctl is-enabled labd-agent)" = enabled'
+# The template's cloud-init leaves GRUB's debconf alone and no e2scrub
+# clean-up runs (templates/debian/customize.sh): seconds of every boot.
+check "no grub_dpkg probe or e2scrub_reap in the first boot" ssh_root "$pa" \
+	'grep -q "disabled by config grub_dpkg/enabled" /var/log/cloud-init.log &&
+	 test "$(systemctl is-enabled e2scrub_reap.service)" = masked'
 
 # --- sudo per course -----------------------------------------------------------------
 sudo_root() { "$1" 'sudo -n id -u' | grep -qx 0; }
