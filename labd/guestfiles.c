@@ -52,13 +52,16 @@ static const char agent_unit[] =
 /*
  * The agent enabled without "enable --now": enable reloads all of
  * systemd's units, seconds of the first boot under emulation.  systemd
- * (246 and later) finds a unit file new since its last load by itself.
+ * 246 and later finds a unit file new since its last load by itself;
+ * an older one is told to reload when it does not.
  */
 static const char *const runcmd[] = {
 	"command -v udevadm >/dev/null && udevadm trigger --action=change"
 	" --subsystem-match=virtio-ports; true",
-	"command -v systemctl >/dev/null && systemctl --no-reload enable"
-	" labd-agent.service && systemctl start labd-agent.service; true",
+	"command -v systemctl >/dev/null && { systemctl --no-reload enable"
+	" labd-agent.service; systemctl start labd-agent.service ||"
+	" { systemctl daemon-reload; systemctl start labd-agent.service; };"
+	" }; true",
 };
 
 size_t
