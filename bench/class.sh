@@ -5,9 +5,10 @@
 # many boots it took: vm.retry events), QEMU's PSS per VM from
 # /proc/PID/smaps_rollup at ready and SETTLE seconds later (a list, default
 # 20) with what KSM saves and ksmd's CPU, then reset --course to all ready
-# again (with the QEMUs' CPU it took, and theirs idle before), each against the issue's goals for a 2-core host under TCG (N =
-# 30: all ready within 90 s; PSS at most 160 MiB a VM; reset of 30 within
-# 5 s).  MAX_BOOTING (default: labd's auto), WORKERS and ACCEL (default
+# again (with the QEMUs' CPU it took, and theirs idle before), each
+# against the issue's goals for a 2-core host under TCG (N = 30: all
+# ready within 90 s; PSS at most 160 MiB a VM; reset of 30 within 5 s).
+# MAX_BOOTING (default: labd's auto), WORKERS and ACCEL (default
 # auto) go to labd.ini; MAX_BOOTING=N starts them all at once, as labd
 # did before the boot queue.  TEMPLATE: the profile to import (default
 # BUILD_DIR/templates/tiny.ini), to compare a kernel command line.
