@@ -17,6 +17,21 @@
 # RESETS=K: the reset K times.
 # Traffic goes to 127.0.0.1 only.
 #
+# Measured 2026-12-07, night, on another host of the same kind (2 cores,
+# Linux 6.18, a PVM guest: starting /bin/true took 1.1 ms there, 3.6 ms on
+# the host below), N = 30, SETTLE=30 RESETS=3, first KSM=off, then KSM on:
+#
+#   KSM        all ready  PSS +30 s  reset --course of 30  QEMU CPU a VM
+#   ksm = off    56.5 s   152.7 MiB    4.6, 4.9, 4.6 s     0.30-0.32 s
+#   on (auto)    56.2 s    70.6 MiB    6.1, 5.5, 5.5 s     0.35-0.39 s
+#
+# One VM reset alone, its QEMU's threads apart (ticks of 10 ms, four
+# resets): 0.2 s to ready, the main thread (the RAM restore) 4 to 8
+# ticks, the vCPU's 11 to 18.  The vCPU's share barely moved when the
+# agent ran `true` instead of the policy and `date -s` (11-17 ticks
+# against 13-18): the guest's kernel, retranslated after the restore,
+# is most of it, not the command.
+#
 # Measured 2026-12-07, evening, N = 30, SETTLE=30 RESETS=3, with the CPU
 # each reset took (QEMU's, from /proc/PID/stat; the machine 98-99% busy
 # all through every reset):
