@@ -55,9 +55,9 @@ LIBS		:= $(B)/liblabd.a $(B)/libvmm.a $(B)/libpf.a $(B)/libclient.a
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 PROGS		:= $(B)/labd $(B)/labctl $(B)/labtui
 
-.PHONY: all deps check check-run check-debian unit integration asan demo bench-vnc \
-	demo-stop template-tiny template-debian collector install clean bench \
-	bench-debian fuzz fuzz-run
+.PHONY: all deps check check-build check-run check-debian unit integration asan \
+	demo bench-vnc demo-stop template-tiny template-debian collector install \
+	clean bench bench-debian fuzz fuzz-build fuzz-run
 all: $(PROGS)
 
 $(B)/obj/%.o: %.c
@@ -180,8 +180,13 @@ $(B)/templates/debian-12.ini: $(DEBIAN_RECIPE)
 # --- tests ----------------------------------------------------------------
 # check installs what it needs first, then runs in a new make so that the
 # pkg-config flags are read with the packages present.
+# The programs and tests are compiled one a core (NPROC): the templates
+# after, one at a time, as the collector's build reads the tiny one's
+# package cache.
+NPROC		:= $(shell nproc 2>/dev/null || echo 1)
 check:
 	$(MAKE) deps
+	$(MAKE) -j$(NPROC) B=$(B) check-build
 	$(MAKE) B=$(B) check-run
 	@# Each parser fuzzed for a bounded time (5 s each, about 1 min in all).
 	$(MAKE) fuzz FUZZ_SECONDS=5
@@ -189,6 +194,8 @@ check:
 # The folders' files must not call each other round a loop (see
 # tests/structure/cycles.py; tui/ is not there yet).
 STRUCTURE_DIRS	:= labd proto labctl vmm portforward
+check-build: all $(UNIT_BINS) $(B)/tests/vncpeek $(B)/tests/cg2probe
+
 check-run: all $(UNIT_BINS) $(B)/tests/vncpeek $(B)/tests/cg2probe \
 		template-tiny collector
 	tests/run-unit $(UNIT_BINS)
@@ -229,12 +236,16 @@ FUZZ_BINS	:= $(patsubst tests/fuzz/%.c,$(B)/tests/%,\
 		   $(wildcard tests/fuzz/fuzz_*.c))
 # CFLAGS goes in the environment: on make's command line it would replace
 # the warnings and -MMD that this file adds with +=.
+FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option \
+		   $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 fuzz:
 	$(MAKE) deps
-	CFLAGS="-O1 -g -fno-omit-frame-pointer -Wno-unknown-warning-option \
-		$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
-		$(MAKE) B=build/fuzz CC=$(FUZZ_CC) \
+	CFLAGS="$(FUZZ_CFLAGS)" $(MAKE) -j$(NPROC) B=build/fuzz CC=$(FUZZ_CC) \
+		LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" fuzz-build
+	CFLAGS="$(FUZZ_CFLAGS)" $(MAKE) B=build/fuzz CC=$(FUZZ_CC) \
 		LDFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer" fuzz-run
+
+fuzz-build: $(FUZZ_BINS)
 
 fuzz-run: $(FUZZ_BINS)
 	tests/fuzz/run $(B) $(FUZZ_SECONDS)

@@ -4,6 +4,14 @@
 # TAP-like checks that count, and a clean-up that never leaves a QEMU or a
 # labd behind.  Sourced, not run.  Traffic goes to 127.0.0.0/8 only.
 
+# A test that sets LABD_IT_NETNS=own before it sources this file runs
+# whole in a network namespace of its own, its loopback up: its labd's
+# nftables table and its ports are then its own, and it may run beside
+# the tests whose labd is in the host's namespace (tests/integration/run).
+if [ "${LABD_IT_NETNS:-}" = own ]; then
+	export LABD_IT_NETNS=in
+	exec unshare -n bash -c 'ip link set lo up && exec bash "$@"' bash "$0" "$@"
+fi
 B=${B:?B (the build dir) must be set}
 B=$(cd "$B" && pwd)
 LABD=$B/labd

@@ -7,7 +7,11 @@
 # own folders refused; a VM the instructor prepared published as a new
 # template, and a course made from it whose VM has the instructor's files
 # under its own name and student.
+# Beside the tests whose labd is in the host's network namespace: in one
+# of its own (lib.sh), its course's name used by no other test.
+# integration: beside
 set -u
+LABD_IT_NETNS=${LABD_IT_NETNS:-own}
 . "$(dirname "$0")/lib.sh"
 
 write_ini 24800

@@ -16,6 +16,9 @@
 # starts again, says "interrupted" (and INTERRUPTED in the folder) and
 # does not collect again; a stopped VM is collected from its disk and
 # stays stopped.
+# Its labd and clients are in a network namespace of their own, its
+# course's name is used by no other test:
+# integration: beside
 set -u
 . "$(dirname "$0")/lib.sh"
 

@@ -9,71 +9,71 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 write_ini 24900
-two_students ex
+two_students xc
 
 # status CMD...: the command's exit status; its output in $T/out.
 status() { "$@" >"$T/out" 2>"$T/err"; echo $?; }
 
 check "exec VM -- hostname prints the VM's name" bash -c \
-	"test \"\$('$LABCTL' exec ex-ann -- hostname)\" = ex-ann"
+	"test \"\$('$LABCTL' exec xc-ann -- hostname)\" = xc-ann"
 check "the words after -- are joined into one command" bash -c \
-	"test \"\$('$LABCTL' exec ex-ann -- echo a   b)\" = 'a b'"
+	"test \"\$('$LABCTL' exec xc-ann -- echo a   b)\" = 'a b'"
 check "exec --course runs on both VMs, prefixed by name" bash -c "
-	'$LABCTL' exec --course ex -- 'echo hi > /root/x; cat /root/x' >'$T/c' &&
-	grep -qx 'ex-ann: hi' '$T/c' && grep -qx 'ex-ben: hi' '$T/c' &&
+	'$LABCTL' exec --course xc -- 'echo hi > /root/x; cat /root/x' >'$T/c' &&
+	grep -qx 'xc-ann: hi' '$T/c' && grep -qx 'xc-ben: hi' '$T/c' &&
 	grep -q '^2 of 2 exited 0' '$T/c'"
 check "it ran as root, and the file stayed" bash -c \
-	"test \"\$('$LABCTL' exec ex-ben -- 'id -u; cat /root/x')\" = \
+	"test \"\$('$LABCTL' exec xc-ben -- 'id -u; cat /root/x')\" = \
 	    \"\$(printf '0\nhi')\""
 check "exec VM -- false exits 1" \
-	test "$(status "$LABCTL" exec ex-ann -- false)" = 1
+	test "$(status "$LABCTL" exec xc-ann -- false)" = 1
 check "exec VM -- 'exit 7' exits 7" \
-	test "$(status "$LABCTL" exec ex-ann -- 'exit 7')" = 7
+	test "$(status "$LABCTL" exec xc-ann -- 'exit 7')" = 7
 check "exit 2 is the command's, not a usage error" bash -c "
-	'$LABCTL' exec ex-ann -- 'exit 2' 2>'$T/e2'; test \$? = 2 &&
+	'$LABCTL' exec xc-ann -- 'exit 2' 2>'$T/e2'; test \$? = 2 &&
 	test ! -s '$T/e2'"
 check "stderr comes back too" bash -c \
-	"'$LABCTL' exec ex-ann -- 'echo oops >&2' | grep -qx oops"
+	"'$LABCTL' exec xc-ann -- 'echo oops >&2' | grep -qx oops"
 check "invalid UTF-8 is replaced, not refused" bash -c \
-	"test \"\$('$LABCTL' exec ex-ann -- \"printf 'a\\\\377b'\")\" = 'a?b'"
+	"test \"\$('$LABCTL' exec xc-ann -- \"printf 'a\\\\377b'\")\" = 'a?b'"
 check "--json gives status and output" bash -c "
-	'$LABCTL' --json exec ex-ann -- 'echo x; exit 3' >'$T/j'; test \$? = 3 &&
-	jq -e '.vm == \"ex-ann\" and .status == 3 and .output == \"x\n\"' '$T/j'"
+	'$LABCTL' --json exec xc-ann -- 'echo x; exit 3' >'$T/j'; test \$? = 3 &&
+	jq -e '.vm == \"xc-ann\" and .status == 3 and .output == \"x\n\"' '$T/j'"
 check "--json after -- belongs to the command" bash -c \
-	"test \"\$('$LABCTL' exec ex-ann -- echo --json)\" = --json"
+	"test \"\$('$LABCTL' exec xc-ann -- echo --json)\" = --json"
 check "a failing command on one VM fails the course run" bash -c "
-	'$LABCTL' exec --course ex -- 'test \$(hostname) = ex-ann' >'$T/c';
-	test \$? = 1 && grep -q 'ex-ben: \[exit status 1\]' '$T/c' &&
+	'$LABCTL' exec --course xc -- 'test \$(hostname) = xc-ann' >'$T/c';
+	test \$? = 1 && grep -q 'xc-ben: \[exit status 1\]' '$T/c' &&
 	grep -q '^1 of 2 exited 0; 1 with another status' '$T/c'"
 check "a command past --timeout could not run: exit 1" \
-	test "$(status "$LABCTL" exec ex-ann --timeout 1 -- sleep 5)" = 1
+	test "$(status "$LABCTL" exec xc-ann --timeout 1 -- sleep 5)" = 1
 check "... and says so" grep -q 'did not finish within 1000 ms' "$T/err"
 check "the command is in the event log" bash -c \
 	"sqlite3 '$T/state/labd.db' \"SELECT detail FROM events WHERE kind =
 	    'vm.exec'\" | grep -qx hostname"
 
-check "stop ex-ben" "$LABCTL" stop ex-ben
+check "stop xc-ben" "$LABCTL" stop xc-ben
 check "exec on a stopped VM fails with exit 1" \
-	test "$(status "$LABCTL" exec ex-ben -- true)" = 1
-check "... and says it is stopped" grep -q 'ex-ben is stopped' "$T/err"
+	test "$(status "$LABCTL" exec xc-ben -- true)" = 1
+check "... and says it is stopped" grep -q 'xc-ben is stopped' "$T/err"
 check "exec --course: the stopped VM could not run, exit 1" bash -c "
-	'$LABCTL' exec --course ex -- true >'$T/c'; test \$? = 1 &&
-	grep -q '^ex-ben: FAILED: .*stopped' '$T/c' &&
+	'$LABCTL' exec --course xc -- true >'$T/c'; test \$? = 1 &&
+	grep -q '^xc-ben: FAILED: .*stopped' '$T/c' &&
 	grep -q '1 could not run' '$T/c'"
 
 check "no -- is a usage error" \
-	test "$(status "$LABCTL" exec ex-ann hostname)" = 2
+	test "$(status "$LABCTL" exec xc-ann hostname)" = 2
 check "nothing after -- is a usage error" \
-	test "$(status "$LABCTL" exec ex-ann --)" = 2
+	test "$(status "$LABCTL" exec xc-ann --)" = 2
 check "a blank command is a usage error" \
-	test "$(status "$LABCTL" exec ex-ann -- ' ')" = 2
+	test "$(status "$LABCTL" exec xc-ann -- ' ')" = 2
 check "no VM is a usage error" test "$(status "$LABCTL" exec -- true)" = 2
 check "an unknown VM is an error" \
 	test "$(status "$LABCTL" exec nosuch -- true)" = 1
 
 # --- a new password ----------------------------------------------------------------
-pa=$(vm_port ex-ann)
-newpw() { "$LABCTL" passwd ex-ann | sed -n 's/^ex-ann: user ann, password \([^ ]*\)$/\1/p'; }
+pa=$(vm_port xc-ann)
+newpw() { "$LABCTL" passwd xc-ann | sed -n 's/^xc-ann: user ann, password \([^ ]*\)$/\1/p'; }
 pw1=$(newpw)
 check "passwd prints a new password of 12 characters" test "${#pw1}" = 12
 check "ann logs in with it" \
@@ -87,9 +87,9 @@ check "the database keeps it hashed, not in clear" bash -c \
 	"! grep -q '$pw2' '$T/state/labd.db' && ! grep -q '$pw2' '$T/labd.log'"
 check "the event log has both, for ann, without the password" bash -c \
 	"sqlite3 '$T/state/labd.db' \"SELECT subject, detail FROM events WHERE kind = 'vm.passwd'\" |
-	grep -c '^ex-ann|for ann\$' | grep -qx 2"
+	grep -c '^xc-ann|for ann\$' | grep -qx 2"
 check_fails "passwd of an unknown VM is an error" "$LABCTL" passwd nosuch
 
-check "stop --course" "$LABCTL" stop --course ex
-check_fails "passwd of a stopped VM is refused" "$LABCTL" passwd ex-ann
+check "stop --course" "$LABCTL" stop --course xc
+check_fails "passwd of a stopped VM is refused" "$LABCTL" passwd xc-ann
 finish test_exec

@@ -23,7 +23,11 @@
 # login connects afresh; after a reset, a stop and start, logins work;
 # after ann removed the gateway's key her logins fail with the message of
 # a fresh login, nothing parked lets her in.
+# Beside the tests whose labd is in the host's network namespace: in one
+# of its own (lib.sh), its course's name used by no other test.
+# integration: beside
 set -u
+LABD_IT_NETNS=${LABD_IT_NETNS:-own}
 . "$(dirname "$0")/lib.sh"
 
 GW=25390

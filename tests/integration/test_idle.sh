@@ -8,7 +8,11 @@
 # guest's uptime goes on); later connections go to QEMU directly; a VM
 # suspended by labctl, and one still suspended after a restart of labd,
 # wake the same way; bad values are refused.
+# Beside the tests whose labd is in the host's network namespace: in one
+# of its own (lib.sh), its course's name used by no other test.
+# integration: beside
 set -u
+LABD_IT_NETNS=${LABD_IT_NETNS:-own}
 . "$(dirname "$0")/lib.sh"
 
 write_ini 24700

@@ -12,7 +12,11 @@
 # length alone, and does not disturb the next run; with labd away
 # lab-check says labd does not answer (exit 2), and works again once
 # labd is back and has adopted the VM.
+# Beside the tests whose labd is in the host's network namespace: in one
+# of its own (lib.sh), its course's name used by no other test.
+# integration: beside
 set -u
+LABD_IT_NETNS=${LABD_IT_NETNS:-own}
 . "$(dirname "$0")/lib.sh"
 
 write_ini 27100

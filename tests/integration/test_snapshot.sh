@@ -6,7 +6,11 @@
 # reporting in the guest and a compact pristine; suspend and resume
 # with the guest's uptime going on; a bulk reset of a course of three; a
 # scheduled reset that fires; snapshots of a stopped VM; reset --hard.
+# Beside the tests whose labd is in the host's network namespace: in one
+# of its own (lib.sh), its course's name used by no other test.
+# integration: beside
 set -u
+LABD_IT_NETNS=${LABD_IT_NETNS:-own}
 . "$(dirname "$0")/lib.sh"
 
 write_ini 24400

@@ -14,7 +14,11 @@
 # leave labd answering.  With web set, http://IP:PORT/ serves Debian's
 # noVNC, and a real headless Chromium's screenshot of it shows the wall.
 # labctl vnc gives the admin the student's password, a ta the address.
+# Beside the tests whose labd is in the host's network namespace: in one
+# of its own (lib.sh), its course's name used by no other test.
+# integration: beside
 set -u
+LABD_IT_NETNS=${LABD_IT_NETNS:-own}
 . "$(dirname "$0")/lib.sh"
 
 PEEK=$B/tests/vncpeek
