@@ -32,6 +32,15 @@
 # against 13-18): the guest's kernel, retranslated after the restore,
 # is most of it, not the command.
 #
+# Later that night, KSM on, WORKERS= (labd's workers; auto is 8 here),
+# one run after the other within the hour:
+#
+#   workers  reset --course of 30   QEMU CPU a VM   the machine busy
+#   16       8.6, 7.3, 9.3 s        0.47-0.59 s     99%
+#   8 auto   5.8, 6.0, 5.8 s        0.36-0.38 s     99%
+#   4        5.4, 5.0, 5.4 s        0.32-0.34 s     96-98%
+#   2        5.7, 5.7, 6.4 s        0.33-0.37 s     90-93%
+#
 # Measured 2026-12-07, evening, N = 30, SETTLE=30 RESETS=3, with the CPU
 # each reset took (QEMU's, from /proc/PID/stat; the machine 98-99% busy
 # all through every reset):
