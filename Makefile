@@ -105,6 +105,10 @@ $(B)/labtui: $(call obj,$(TUI_SRCS)) $(B)/libclient.a
 		$(shell pkg-config --libs ncursesw 2>/dev/null) $(CLIENT_LDLIBS)
 
 # Objects before the libraries, whatever order the rules gave them in.
+# The tests' objects are kept (make would delete them as intermediate
+# files, and the next make, which reads their .d files, would build them
+# and the tests again: check builds in one make and runs in another).
+.SECONDARY: $(call obj,$(UNIT_SRCS) $(wildcard tests/fuzz/fuzz_*.c))
 $(B)/tests/%: $(call obj,tests/unit/%.c) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) \
@@ -196,8 +200,7 @@ check:
 STRUCTURE_DIRS	:= labd proto labctl vmm portforward
 check-build: all $(UNIT_BINS) $(B)/tests/vncpeek $(B)/tests/cg2probe
 
-check-run: all $(UNIT_BINS) $(B)/tests/vncpeek $(B)/tests/cg2probe \
-		template-tiny collector
+check-run: check-build template-tiny collector
 	tests/run-unit $(UNIT_BINS)
 	python3 tests/structure/cycles.py $(B) $(STRUCTURE_DIRS)
 	tests/integration/run $(B)
